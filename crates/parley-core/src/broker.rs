@@ -1,0 +1,51 @@
+//! The broker seam: publish to a channel, on this node or across nodes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{ChannelName, ClientInfo, Publication, StreamPosition};
+
+/// A boxed future, for the object-safe async methods of [`Broker`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a broker operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("broker: {0}")]
+pub struct BrokerError(pub String);
+
+/// Receives the publications a broker delivers to this node.
+pub trait BrokerEventHandler: Send + Sync + 'static {
+    /// Called once per publication to a channel this node subscribed to, in
+    /// stream order per channel.
+    fn handle_publication(&self, app: &str, publication: Arc<Publication>);
+}
+
+/// Gives every publication its stream position and delivers it to every
+/// node with subscribers to its channel.
+///
+/// A broker is built with the [`BrokerEventHandler`] of its node. Saving a
+/// publication's position and delivering it are one step per channel, so
+/// every subscriber sees a channel's offsets in order. The in-memory broker
+/// serves one node; cluster brokers (Redis, NATS) implement the same trait.
+pub trait Broker: Send + Sync + 'static {
+    /// Publishes `data` to `channel` of `app` and returns its position.
+    fn publish<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        data: Bytes,
+        info: Option<ClientInfo>,
+    ) -> BoxFuture<'a, Result<StreamPosition, BrokerError>>;
+
+    /// Tells the broker that this node has subscribers to `channel`, so
+    /// publications from other nodes reach it. Called on the first local
+    /// subscriber.
+    fn subscribe<'a>(&'a self, app: &'a str, channel: &'a ChannelName) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Tells the broker that this node lost its last subscriber to `channel`.
+    fn unsubscribe<'a>(&'a self, app: &'a str, channel: &'a ChannelName)
+    -> BoxFuture<'a, Result<(), BrokerError>>;
+}

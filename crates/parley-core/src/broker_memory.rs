@@ -1,0 +1,170 @@
+//! The in-memory broker: stream positions for a single node.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::{
+    BoxFuture, Broker, BrokerError, BrokerEventHandler, ChannelName, ClientInfo, Publication,
+    StreamPosition,
+};
+
+const SHARDS: usize = 64;
+
+type StreamKey = (Arc<str>, ChannelName);
+
+/// Keeps one stream per channel in memory and delivers publications to this
+/// node's hubs.
+///
+/// A stream starts with a fresh random epoch, so after a restart (or after an
+/// idle stream is swept) clients see a new epoch and know that their old
+/// offsets mean nothing.
+pub struct MemoryBroker {
+    handler: Arc<dyn BrokerEventHandler>,
+    hasher: RandomState,
+    streams: Box<[Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>]>,
+}
+
+#[derive(Debug)]
+struct Stream {
+    epoch: Arc<str>,
+    last_offset: u64,
+    last_used: Instant,
+}
+
+impl MemoryBroker {
+    /// A broker that delivers to `handler`.
+    pub fn new(handler: Arc<dyn BrokerEventHandler>) -> Self {
+        Self {
+            handler,
+            hasher: RandomState::new(),
+            streams: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn stream(&self, app: &str, channel: &ChannelName) -> Arc<Mutex<Stream>> {
+        let shard = self.hasher.hash_one((app, channel.as_str())) as usize % SHARDS;
+        let mut streams = self.streams[shard].lock();
+        // The key is built only to look up; a miss is rare next to a hit.
+        let key: StreamKey = (Arc::from(app), channel.clone());
+        streams
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Stream {
+                    epoch: new_epoch(),
+                    last_offset: 0,
+                    last_used: Instant::now(),
+                }))
+            })
+            .clone()
+    }
+
+    /// Publishes synchronously; [`Broker::publish`] wraps this.
+    pub fn publish_now(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        data: Bytes,
+        info: Option<ClientInfo>,
+    ) -> StreamPosition {
+        let stream = self.stream(app, channel);
+        // The stream lock is held through delivery: that is what keeps every
+        // subscriber's view of this channel in offset order.
+        let mut stream = stream.lock();
+        stream.last_offset += 1;
+        stream.last_used = Instant::now();
+        let position = StreamPosition {
+            offset: stream.last_offset,
+            epoch: stream.epoch.clone(),
+        };
+        let publication = Arc::new(Publication {
+            channel: channel.clone(),
+            data,
+            position: position.clone(),
+            info,
+        });
+        self.handler.handle_publication(app, publication);
+        position
+    }
+
+    /// Drops streams unused for longer than `idle`, so channels that are no
+    /// longer used cost nothing. A dropped stream starts over with a new
+    /// epoch. Returns how many were dropped.
+    pub fn sweep(&self, idle: Duration) -> usize {
+        let now = Instant::now();
+        let mut dropped = 0;
+        for shard in self.streams.iter() {
+            let mut streams = shard.lock();
+            let before = streams.len();
+            streams.retain(|_, stream| now.duration_since(stream.lock().last_used) < idle);
+            dropped += before - streams.len();
+        }
+        dropped
+    }
+
+    /// Streams held in memory.
+    pub fn stream_count(&self) -> usize {
+        self.streams.iter().map(|shard| shard.lock().len()).sum()
+    }
+}
+
+fn new_epoch() -> Arc<str> {
+    Arc::from(format!("{:08x}", rand::random::<u32>()))
+}
+
+impl Broker for MemoryBroker {
+    fn publish<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        data: Bytes,
+        info: Option<ClientInfo>,
+    ) -> BoxFuture<'a, Result<StreamPosition, BrokerError>> {
+        let position = self.publish_now(app, channel, data, info);
+        Box::pin(std::future::ready(Ok(position)))
+    }
+
+    fn subscribe<'a>(&'a self, _: &'a str, _: &'a ChannelName) -> BoxFuture<'a, Result<(), BrokerError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn unsubscribe<'a>(&'a self, _: &'a str, _: &'a ChannelName) -> BoxFuture<'a, Result<(), BrokerError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<(String, u64)>>);
+    impl BrokerEventHandler for Collect {
+        fn handle_publication(&self, app: &str, p: Arc<Publication>) {
+            self.0.lock().push((app.to_owned(), p.position.offset));
+        }
+    }
+
+    #[test]
+    fn offsets_grow_by_one_per_channel_and_app() {
+        let handler = Arc::new(Collect::default());
+        let broker = MemoryBroker::new(handler.clone());
+        let a = ChannelName::new("a").unwrap();
+        let b = ChannelName::new("b").unwrap();
+        let p1 = broker.publish_now("x", &a, Bytes::new(), None);
+        let p2 = broker.publish_now("x", &a, Bytes::new(), None);
+        let p3 = broker.publish_now("x", &b, Bytes::new(), None);
+        let p4 = broker.publish_now("y", &a, Bytes::new(), None);
+        assert_eq!((p1.offset, p2.offset, p3.offset, p4.offset), (1, 2, 1, 1));
+        assert_eq!(p1.epoch, p2.epoch);
+        assert_eq!(handler.0.lock().len(), 4);
+        assert_eq!(broker.sweep(Duration::ZERO), 3);
+        let p5 = broker.publish_now("x", &a, Bytes::new(), None);
+        assert_eq!(p5.offset, 1);
+        assert_ne!(p5.epoch, p1.epoch);
+    }
+}

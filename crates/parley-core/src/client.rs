@@ -1,0 +1,94 @@
+//! The shared half of one connection.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{Disconnect, Frame, OutboundQueue, Protocol, PushError};
+
+/// A connection's id, unique on its node.
+///
+/// It is shown as `node.sequence` (for example `1823.7`), which is also the
+/// socket id format Pusher clients expect.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId {
+    /// The node's number.
+    pub node: u32,
+    /// The connection's sequence number on that node.
+    pub sequence: u64,
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.node, self.sequence)
+    }
+}
+
+impl fmt::Debug for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// What the hub, the node and the connection's own task share about one
+/// connection: who it is, what it speaks, and where its frames go.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// The connection's id.
+    pub id: ClientId,
+    /// The app the connection belongs to.
+    pub app: Arc<str>,
+    /// The user id; empty for an anonymous connection.
+    pub user: Arc<str>,
+    /// The `info` claim of the connection's token, as raw JSON.
+    pub info: Option<Bytes>,
+    /// The wire protocol the connection speaks.
+    pub protocol: Protocol,
+    queue: OutboundQueue,
+}
+
+impl ClientHandle {
+    /// A handle whose queue holds at most `max_queue_bytes`.
+    pub fn new(
+        id: ClientId,
+        app: Arc<str>,
+        user: Arc<str>,
+        info: Option<Bytes>,
+        protocol: Protocol,
+        max_queue_bytes: usize,
+    ) -> Self {
+        Self {
+            id,
+            app,
+            user,
+            info,
+            protocol,
+            queue: OutboundQueue::new(max_queue_bytes),
+        }
+    }
+
+    /// Whether the connection has no user.
+    pub fn is_anonymous(&self) -> bool {
+        self.user.is_empty()
+    }
+
+    /// Queues a frame for the connection.
+    pub fn send(&self, frame: Frame) -> Result<(), PushError> {
+        let result = self.queue.push(frame);
+        if result == Err(PushError::Overflow) {
+            metrics::counter!("parley_slow_disconnects_total").increment(1);
+        }
+        result
+    }
+
+    /// Asks the connection's task to close the connection.
+    pub fn disconnect(&self, reason: Disconnect) {
+        self.queue.close(reason);
+    }
+
+    /// The connection's outbound queue.
+    pub fn queue(&self) -> &OutboundQueue {
+        &self.queue
+    }
+}

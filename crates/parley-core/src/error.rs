@@ -1,0 +1,41 @@
+//! Errors of domain operations. Wire protocols map each to their own codes.
+
+use crate::{BrokerError, InvalidChannelName};
+
+/// Why a domain operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The channel name is malformed.
+    #[error("invalid channel name: {0}")]
+    InvalidChannel(#[from] InvalidChannelName),
+    /// The channel's namespace is not configured.
+    #[error("unknown namespace {0:?}")]
+    UnknownNamespace(String),
+    /// The app is not configured.
+    #[error("unknown app")]
+    UnknownApp,
+    /// The client may not do this.
+    #[error("permission denied: {0}")]
+    PermissionDenied(&'static str),
+    /// The client is already subscribed to the channel.
+    #[error("already subscribed")]
+    AlreadySubscribed,
+    /// The client is not subscribed to the channel.
+    #[error("not subscribed")]
+    NotSubscribed,
+    /// The client holds as many subscriptions as allowed.
+    #[error("subscription limit of {0} reached")]
+    TooManySubscriptions(usize),
+    /// The payload is larger than the namespace allows.
+    #[error("message larger than {0} bytes")]
+    MessageTooLarge(usize),
+    /// The user holds as many connections as the app allows.
+    #[error("user connection limit of {0} reached")]
+    TooManyConnections(usize),
+    /// The node holds as many connections as it may.
+    #[error("node connection limit reached")]
+    NodeFull,
+    /// The broker failed.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}

@@ -1,0 +1,72 @@
+//! Frames: encoded bytes ready for a connection, and the seam through which a
+//! wire protocol encodes publications.
+
+use bytes::Bytes;
+
+use crate::Publication;
+
+/// A text frame, encoded once and shared by every connection it goes to.
+///
+/// Invariant: the bytes are valid UTF-8 (frames are built from strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// Wraps an encoded string.
+    pub fn new(text: String) -> Self {
+        Self(Bytes::from(text))
+    }
+
+    /// Wraps a static string.
+    pub const fn from_static(text: &'static str) -> Self {
+        Self(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// The encoded size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the frame is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The encoded text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("a frame is built from a string")
+    }
+
+    /// The shared bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+/// The wire protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Parley's own JSON protocol.
+    Native,
+    /// Pusher Channels protocol 7.
+    Pusher,
+}
+
+impl Protocol {
+    /// How many protocols there are; sizes per-publication encode caches.
+    pub const COUNT: usize = 2;
+
+    /// A dense index for per-protocol caches.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Encodes a publication into the push frame of a wire protocol.
+///
+/// The hub calls it at most once per publication and protocol, and shares the
+/// frame among every subscriber speaking that protocol.
+pub trait FrameEncoder: Send + Sync + 'static {
+    /// The push frame that delivers `publication` to a `protocol` client.
+    fn publication(&self, protocol: Protocol, publication: &Publication) -> Frame;
+}

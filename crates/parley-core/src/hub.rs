@@ -1,0 +1,280 @@
+//! The hub: one app's connections and subscriptions on this node, and the
+//! local fan-out.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::{ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication};
+
+/// Shards per map. A power of two well above the core count, so two cores
+/// rarely meet on one lock.
+const SHARDS: usize = 64;
+
+type Subscribers = HashMap<ClientId, Arc<ClientHandle>>;
+
+/// One app's connections and subscriptions on this node.
+///
+/// Channels and users live in sharded maps behind std-style locks that are
+/// never held across an await. The fan-out takes one shard's read lock, so
+/// publications to channels in other shards, and other publications to the
+/// same channel, proceed in parallel.
+#[derive(Debug)]
+pub struct Hub {
+    hasher: RandomState,
+    channels: Box<[RwLock<HashMap<ChannelName, Subscribers>>]>,
+    users: Box<[Mutex<HashMap<Arc<str>, Vec<Arc<ClientHandle>>>>]>,
+    connections: AtomicUsize,
+    subscriptions: AtomicUsize,
+    channel_count: AtomicUsize,
+}
+
+/// An active channel and how many local connections subscribe to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSummary {
+    /// The channel.
+    pub name: ChannelName,
+    /// Local subscribers.
+    pub subscribers: usize,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new() -> Self {
+        Self {
+            hasher: RandomState::new(),
+            channels: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            users: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            connections: AtomicUsize::new(0),
+            subscriptions: AtomicUsize::new(0),
+            channel_count: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard<K: Hash + ?Sized>(&self, key: &K) -> usize {
+        self.hasher.hash_one(key) as usize % SHARDS
+    }
+
+    /// Registers a connection. A user may hold at most
+    /// `max_connections_per_user` connections; anonymous connections are
+    /// counted but not indexed by user.
+    pub fn add_client(
+        &self,
+        client: &Arc<ClientHandle>,
+        max_connections_per_user: usize,
+    ) -> Result<(), Error> {
+        if !client.is_anonymous() {
+            let mut users = self.users[self.shard(&*client.user)].lock();
+            let clients = users.entry(client.user.clone()).or_default();
+            if clients.len() >= max_connections_per_user {
+                if clients.is_empty() {
+                    users.remove(&*client.user);
+                }
+                return Err(Error::TooManyConnections(max_connections_per_user));
+            }
+            clients.push(client.clone());
+        }
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Forgets a connection registered with [`Hub::add_client`]. Its
+    /// subscriptions must have been removed already.
+    pub fn remove_client(&self, client: &ClientHandle) {
+        if !client.is_anonymous() {
+            let mut users = self.users[self.shard(&*client.user)].lock();
+            if let Some(clients) = users.get_mut(&*client.user) {
+                clients.retain(|c| c.id != client.id);
+                if clients.is_empty() {
+                    users.remove(&*client.user);
+                }
+            }
+        }
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Subscribes a connection to a channel. Returns whether the channel got
+    /// its first local subscriber (the node then tells the broker).
+    pub fn subscribe(&self, client: &Arc<ClientHandle>, channel: &ChannelName) -> Result<bool, Error> {
+        let mut channels = self.channels[self.shard(channel.as_str())].write();
+        let first = !channels.contains_key(channel.as_str());
+        let subscribers = channels.entry(channel.clone()).or_default();
+        if subscribers.contains_key(&client.id) {
+            return Err(Error::AlreadySubscribed);
+        }
+        subscribers.insert(client.id, client.clone());
+        self.subscriptions.fetch_add(1, Ordering::Relaxed);
+        if first {
+            self.channel_count.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(first)
+    }
+
+    /// Unsubscribes a connection. Returns `Some(last)` when it was
+    /// subscribed, where `last` says whether the channel lost its last local
+    /// subscriber.
+    pub fn unsubscribe(&self, client: ClientId, channel: &ChannelName) -> Option<bool> {
+        let mut channels = self.channels[self.shard(channel.as_str())].write();
+        let subscribers = channels.get_mut(channel.as_str())?;
+        subscribers.remove(&client)?;
+        self.subscriptions.fetch_sub(1, Ordering::Relaxed);
+        let last = subscribers.is_empty();
+        if last {
+            channels.remove(channel.as_str());
+            self.channel_count.fetch_sub(1, Ordering::Relaxed);
+        }
+        Some(last)
+    }
+
+    /// Whether a connection is subscribed to a channel.
+    pub fn is_subscribed(&self, client: ClientId, channel: &ChannelName) -> bool {
+        self.channels[self.shard(channel.as_str())]
+            .read()
+            .get(channel.as_str())
+            .is_some_and(|subscribers| subscribers.contains_key(&client))
+    }
+
+    /// Delivers a publication to every local subscriber of its channel.
+    ///
+    /// The publication is encoded at most once per wire protocol, and the
+    /// frame's bytes are shared. A subscriber whose queue overflows is closed
+    /// as slow by its queue; the others are not held up. Returns how many
+    /// subscribers the frame was queued for.
+    pub fn broadcast(&self, publication: &Publication, encoder: &dyn FrameEncoder) -> usize {
+        let channels = self.channels[self.shard(publication.channel.as_str())].read();
+        let Some(subscribers) = channels.get(publication.channel.as_str()) else {
+            return 0;
+        };
+        let mut frames: [Option<Frame>; Protocol::COUNT] = Default::default();
+        let mut delivered = 0;
+        for client in subscribers.values() {
+            let frame = frames[client.protocol.index()]
+                .get_or_insert_with(|| encoder.publication(client.protocol, publication));
+            if client.send(frame.clone()).is_ok() {
+                delivered += 1;
+            }
+        }
+        delivered
+    }
+
+    /// The connections of a user.
+    pub fn user_clients(&self, user: &str) -> Vec<Arc<ClientHandle>> {
+        self.users[self.shard(user)]
+            .lock()
+            .get(user)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Active channels whose names start with `prefix`, sorted by name.
+    pub fn channels(&self, prefix: &str) -> Vec<ChannelSummary> {
+        let mut found: Vec<ChannelSummary> = self
+            .channels
+            .iter()
+            .flat_map(|shard| {
+                shard
+                    .read()
+                    .iter()
+                    .filter(|(name, _)| name.as_str().starts_with(prefix))
+                    .map(|(name, subscribers)| ChannelSummary {
+                        name: name.clone(),
+                        subscribers: subscribers.len(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+
+    /// Local subscribers of one channel.
+    pub fn subscriber_count(&self, channel: &ChannelName) -> usize {
+        self.channels[self.shard(channel.as_str())]
+            .read()
+            .get(channel.as_str())
+            .map_or(0, HashMap::len)
+    }
+
+    /// Connections registered on this hub.
+    pub fn connection_count(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Subscriptions on this hub.
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.load(Ordering::Relaxed)
+    }
+
+    /// Channels with at least one local subscriber.
+    pub fn channel_count(&self) -> usize {
+        self.channel_count.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientInfo, StreamPosition};
+
+    struct Echo;
+    impl FrameEncoder for Echo {
+        fn publication(&self, _: Protocol, p: &Publication) -> Frame {
+            Frame::new(String::from_utf8(p.data.to_vec()).unwrap())
+        }
+    }
+
+    fn client(sequence: u64, user: &str) -> Arc<ClientHandle> {
+        let id = ClientId { node: 1, sequence };
+        Arc::new(ClientHandle::new(id, "app".into(), user.into(), None, Protocol::Native, 1024))
+    }
+
+    #[test]
+    fn subscribe_counts_and_fan_out() {
+        let hub = Hub::new();
+        let (a, b) = (client(1, "a"), client(2, ""));
+        hub.add_client(&a, 10).unwrap();
+        hub.add_client(&b, 10).unwrap();
+        let news = ChannelName::new("news").unwrap();
+        assert_eq!(hub.subscribe(&a, &news), Ok(true));
+        assert_eq!(hub.subscribe(&b, &news), Ok(false));
+        assert_eq!(hub.subscribe(&b, &news), Err(Error::AlreadySubscribed));
+        assert_eq!((hub.channel_count(), hub.subscription_count()), (1, 2));
+        let publication = Publication {
+            channel: news.clone(),
+            data: "hi".into(),
+            position: StreamPosition { offset: 1, epoch: "e".into() },
+            info: Some(ClientInfo { client: a.id, user: a.user.clone(), info: None }),
+        };
+        assert_eq!(hub.broadcast(&publication, &Echo), 2);
+        let mut out = Vec::new();
+        b.queue().drain_into(&mut out);
+        assert_eq!(out, vec![Frame::from_static("hi")]);
+        assert_eq!(hub.unsubscribe(a.id, &news), Some(false));
+        assert_eq!(hub.unsubscribe(a.id, &news), None);
+        assert_eq!(hub.unsubscribe(b.id, &news), Some(true));
+        assert_eq!(hub.channel_count(), 0);
+    }
+
+    #[test]
+    fn per_user_connection_limit() {
+        let hub = Hub::new();
+        let (a1, a2) = (client(1, "a"), client(2, "a"));
+        hub.add_client(&a1, 1).unwrap();
+        assert_eq!(hub.add_client(&a2, 1), Err(Error::TooManyConnections(1)));
+        assert_eq!(hub.user_clients("a").len(), 1);
+        hub.remove_client(&a1);
+        assert!(hub.user_clients("a").is_empty());
+        assert_eq!(hub.connection_count(), 0);
+        hub.add_client(&client(3, ""), 0).unwrap();
+        assert_eq!(hub.connection_count(), 1);
+    }
+}

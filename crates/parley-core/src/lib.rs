@@ -1,0 +1,45 @@
+//! Parley's domain: the parts of a realtime server that do not depend on a
+//! wire format or a transport.
+//!
+//! - [`Node`] is the heart of one server process. It owns one [`App`] per
+//!   configured application and the [`Broker`] that gives every publication
+//!   its [`StreamPosition`].
+//! - [`Hub`] holds the connections and subscriptions of one app on this node
+//!   and does the local fan-out.
+//! - [`ClientHandle`] is the shared half of one connection: its identity and
+//!   its bounded [`OutboundQueue`].
+//! - [`ChannelName`] and [`Namespace`] decide what a channel is and who may
+//!   use it; [`Claims`] are what a verified token says about a user.
+//!
+//! Nothing in this crate knows JSON, HTTP or WebSocket: publication data is
+//! opaque bytes, and wire protocols plug in through [`FrameEncoder`].
+
+mod app;
+mod broker;
+mod broker_memory;
+mod channel;
+mod claims;
+mod client;
+mod disconnect;
+mod error;
+mod frame;
+mod hub;
+mod namespace;
+mod node;
+mod publication;
+mod queue;
+
+pub use app::{App, AppOptions, Grant};
+pub use broker::{BoxFuture, Broker, BrokerError, BrokerEventHandler};
+pub use broker_memory::MemoryBroker;
+pub use channel::{ChannelName, InvalidChannelName, MAX_CHANNEL_NAME_BYTES};
+pub use claims::{Claims, Identity};
+pub use client::{ClientHandle, ClientId};
+pub use disconnect::Disconnect;
+pub use error::Error;
+pub use frame::{Frame, FrameEncoder, Protocol};
+pub use hub::{ChannelSummary, Hub};
+pub use namespace::Namespace;
+pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
+pub use publication::{ClientInfo, Publication, StreamPosition};
+pub use queue::{OutboundQueue, PushError};

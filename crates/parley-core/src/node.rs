@@ -1,0 +1,237 @@
+//! The node: one server process's apps, broker and limits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::{
+    App, Broker, BrokerEventHandler, ChannelName, ClientHandle, ClientId, ClientInfo, Disconnect,
+    Error, FrameEncoder, Protocol, Publication, StreamPosition,
+};
+
+/// Node-wide limits.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Connections this node accepts at once, over all apps.
+    pub max_connections: usize,
+    /// The bound of each connection's outbound queue, in bytes.
+    pub max_queue_bytes: usize,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 19_000,
+            max_queue_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A snapshot of the node's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The node's number, the first part of every client id it hands out.
+    pub number: u32,
+    /// Open connections, including those that have not sent `connect` yet.
+    pub connections: usize,
+    /// Subscriptions over all apps.
+    pub subscriptions: usize,
+    /// Channels with local subscribers over all apps.
+    pub channels: usize,
+    /// Time since the node started.
+    pub uptime: Duration,
+}
+
+/// The apps of a node, keyed by id. Shared by the node and the broker's
+/// event handler.
+type Apps = HashMap<Arc<str>, Arc<App>>;
+
+/// One server process: its apps (each with its hub), the broker and the
+/// node-wide connection limit.
+pub struct Node {
+    number: u32,
+    apps: Arc<Apps>,
+    broker: Arc<dyn Broker>,
+    options: NodeOptions,
+    connections: Arc<AtomicUsize>,
+    next_sequence: AtomicU64,
+    started: Instant,
+}
+
+/// Delivers the broker's publications to the hub of their app.
+struct LocalDelivery {
+    apps: Arc<Apps>,
+    encoder: Arc<dyn FrameEncoder>,
+}
+
+impl BrokerEventHandler for LocalDelivery {
+    fn handle_publication(&self, app: &str, publication: Arc<Publication>) {
+        if let Some(app) = self.apps.get(app) {
+            let delivered = app.hub.broadcast(&publication, &*self.encoder);
+            metrics::counter!("parley_deliveries_total").increment(delivered as u64);
+        }
+    }
+}
+
+/// A reserved place in the node's connection limit, released on drop.
+#[derive(Debug)]
+pub struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Node {
+    /// A node serving `apps`. `make_broker` builds the broker around the
+    /// node's delivery handler; `encoder` turns publications into frames.
+    pub fn new(
+        options: NodeOptions,
+        apps: Vec<App>,
+        encoder: Arc<dyn FrameEncoder>,
+        make_broker: impl FnOnce(Arc<dyn BrokerEventHandler>) -> Arc<dyn Broker>,
+    ) -> Self {
+        let apps: Arc<Apps> = Arc::new(
+            apps.into_iter()
+                .map(|app| (app.id.clone(), Arc::new(app)))
+                .collect(),
+        );
+        let broker = make_broker(Arc::new(LocalDelivery {
+            apps: apps.clone(),
+            encoder,
+        }));
+        Self {
+            number: rand::random::<u32>() % 1_000_000_000,
+            apps,
+            broker,
+            options,
+            connections: Arc::default(),
+            next_sequence: AtomicU64::new(1),
+            started: Instant::now(),
+        }
+    }
+
+    /// The app with this id.
+    pub fn app(&self, id: &str) -> Option<&Arc<App>> {
+        self.apps.get(id)
+    }
+
+    /// Every app, in no particular order.
+    pub fn apps(&self) -> impl Iterator<Item = &Arc<App>> {
+        self.apps.values()
+    }
+
+    /// Node-wide limits.
+    pub fn options(&self) -> &NodeOptions {
+        &self.options
+    }
+
+    /// Reserves a place for a new connection, or refuses it when the node is
+    /// full. Hold the slot for the connection's whole life.
+    pub fn admit(&self) -> Result<ConnectionSlot, Error> {
+        let before = self.connections.fetch_add(1, Ordering::Relaxed);
+        let slot = ConnectionSlot(self.connections.clone());
+        if before >= self.options.max_connections {
+            return Err(Error::NodeFull);
+        }
+        Ok(slot)
+    }
+
+    /// Registers a connection that has identified itself (a user, or the
+    /// empty string for an anonymous connection).
+    pub fn register(
+        &self,
+        app: &App,
+        user: Arc<str>,
+        info: Option<Bytes>,
+        protocol: Protocol,
+    ) -> Result<Arc<ClientHandle>, Error> {
+        let id = ClientId {
+            node: self.number,
+            sequence: self.next_sequence.fetch_add(1, Ordering::Relaxed),
+        };
+        let client = Arc::new(ClientHandle::new(
+            id,
+            app.id.clone(),
+            user,
+            info,
+            protocol,
+            self.options.max_queue_bytes,
+        ));
+        app.hub.add_client(&client, app.options.max_connections_per_user)?;
+        Ok(client)
+    }
+
+    /// Removes a connection and all of its subscriptions.
+    pub async fn unregister(&self, app: &App, client: &ClientHandle, channels: impl IntoIterator<Item = ChannelName>) {
+        for channel in channels {
+            self.unsubscribe(app, client.id, &channel).await;
+        }
+        app.hub.remove_client(client);
+    }
+
+    /// Subscribes a connection to a channel; permissions must have been
+    /// checked with [`App::check_subscribe`].
+    pub async fn subscribe(&self, app: &App, client: &Arc<ClientHandle>, channel: &ChannelName) -> Result<(), Error> {
+        let first = app.hub.subscribe(client, channel)?;
+        if first && let Err(error) = self.broker.subscribe(&app.id, channel).await {
+            app.hub.unsubscribe(client.id, channel);
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Unsubscribes a connection. Returns whether it was subscribed.
+    pub async fn unsubscribe(&self, app: &App, client: ClientId, channel: &ChannelName) -> bool {
+        match app.hub.unsubscribe(client, channel) {
+            None => false,
+            Some(last) => {
+                if last && let Err(error) = self.broker.unsubscribe(&app.id, channel).await {
+                    tracing::warn!(%channel, %error, "broker unsubscribe failed");
+                }
+                true
+            }
+        }
+    }
+
+    /// Publishes to a channel and returns the publication's stream position.
+    pub async fn publish(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        data: Bytes,
+        info: Option<ClientInfo>,
+    ) -> Result<StreamPosition, Error> {
+        let position = self.broker.publish(&app.id, channel, data, info).await?;
+        metrics::counter!("parley_publications_total").increment(1);
+        Ok(position)
+    }
+
+    /// Closes every connection of `user` in `app` with `reason`. Returns how
+    /// many connections were asked to close.
+    pub fn disconnect_user(&self, app: &App, user: &str, reason: Disconnect) -> usize {
+        let clients = app.hub.user_clients(user);
+        for client in &clients {
+            client.disconnect(reason);
+        }
+        clients.len()
+    }
+
+    /// A snapshot of the node's state.
+    pub fn info(&self) -> NodeInfo {
+        let (subscriptions, channels) = self.apps.values().fold((0, 0), |(s, c), app| {
+            (s + app.hub.subscription_count(), c + app.hub.channel_count())
+        });
+        NodeInfo {
+            number: self.number,
+            connections: self.connections.load(Ordering::Relaxed),
+            subscriptions,
+            channels,
+            uptime: self.started.elapsed(),
+        }
+    }
+}

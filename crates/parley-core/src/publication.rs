@@ -1,0 +1,45 @@
+//! Publications and their stream positions.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{ChannelName, ClientId};
+
+/// Where a publication sits in its channel's stream.
+///
+/// The offset grows by exactly one per publication. The epoch names one
+/// incarnation of the stream: when a stream is lost or reset (an in-memory
+/// stream after a restart, say) it gets a new epoch, and offsets from the old
+/// epoch mean nothing in the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamPosition {
+    /// Position in the stream, starting at 1.
+    pub offset: u64,
+    /// The stream's incarnation.
+    pub epoch: Arc<str>,
+}
+
+/// Who published a publication, when a client did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The publishing connection.
+    pub client: ClientId,
+    /// The publishing user; empty for an anonymous connection.
+    pub user: Arc<str>,
+    /// The `info` claim of the publisher's token, as raw JSON.
+    pub info: Option<Bytes>,
+}
+
+/// One message in a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// The channel it was published to.
+    pub channel: ChannelName,
+    /// The payload: opaque bytes (JSON text on both wire protocols).
+    pub data: Bytes,
+    /// Its place in the channel's stream.
+    pub position: StreamPosition,
+    /// The publishing client, absent for publications from the server API.
+    pub info: Option<ClientInfo>,
+}
