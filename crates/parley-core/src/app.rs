@@ -81,7 +81,7 @@ impl App {
         grant: Grant,
     ) -> Result<&Namespace, Error> {
         let namespace = self.namespace(channel)?;
-        if !channel.allows_user(&client.user) {
+        if !channel.allows_user(client.user()) {
             return Err(Error::PermissionDenied("personal channel of other users"));
         }
         if client.is_anonymous() && !namespace.anonymous {

@@ -23,27 +23,3 @@ pub struct Claims {
     /// Expiry as seconds since the Unix epoch (`exp`); `None` never expires.
     pub expires_at: Option<u64>,
 }
-
-/// Who is behind a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// A connection without a token.
-    Anonymous,
-    /// A connection with a verified token.
-    User(Arc<Claims>),
-}
-
-impl Identity {
-    /// The user id, or the empty string for an anonymous connection.
-    pub fn user(&self) -> &str {
-        match self {
-            Identity::Anonymous => "",
-            Identity::User(claims) => &claims.user,
-        }
-    }
-
-    /// Whether the connection has no token.
-    pub fn is_anonymous(&self) -> bool {
-        matches!(self, Identity::Anonymous)
-    }
-}

@@ -1,7 +1,7 @@
 //! The shared half of one connection.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -33,44 +33,72 @@ impl fmt::Debug for ClientId {
 
 /// What the hub, the node and the connection's own task share about one
 /// connection: who it is, what it speaks, and where its frames go.
+///
+/// A handle exists from the moment the connection is accepted, so errors can
+/// be queued before the client identifies itself; the identity is set once,
+/// when the client connects.
 #[derive(Debug)]
 pub struct ClientHandle {
     /// The connection's id.
     pub id: ClientId,
     /// The app the connection belongs to.
     pub app: Arc<str>,
-    /// The user id; empty for an anonymous connection.
-    pub user: Arc<str>,
-    /// The `info` claim of the connection's token, as raw JSON.
-    pub info: Option<Bytes>,
     /// The wire protocol the connection speaks.
     pub protocol: Protocol,
+    identity: OnceLock<ClientIdentity>,
     queue: OutboundQueue,
+}
+
+/// Who a connection is, once it has connected.
+#[derive(Debug)]
+struct ClientIdentity {
+    user: Arc<str>,
+    info: Option<Bytes>,
 }
 
 impl ClientHandle {
     /// A handle whose queue holds at most `max_queue_bytes`.
-    pub fn new(
-        id: ClientId,
-        app: Arc<str>,
-        user: Arc<str>,
-        info: Option<Bytes>,
-        protocol: Protocol,
-        max_queue_bytes: usize,
-    ) -> Self {
+    pub fn new(id: ClientId, app: Arc<str>, protocol: Protocol, max_queue_bytes: usize) -> Self {
         Self {
             id,
             app,
-            user,
-            info,
             protocol,
+            identity: OnceLock::new(),
             queue: OutboundQueue::new(max_queue_bytes),
         }
     }
 
+    /// Sets who the connection is. Returns false if it was set already.
+    pub(crate) fn identify(&self, user: Arc<str>, info: Option<Bytes>) -> bool {
+        self.identity.set(ClientIdentity { user, info }).is_ok()
+    }
+
+    /// Whether the connection has identified itself (with a token or
+    /// anonymously).
+    pub fn is_identified(&self) -> bool {
+        self.identity.get().is_some()
+    }
+
+    /// The user id; empty for an anonymous or not yet connected client.
+    pub fn user(&self) -> &str {
+        self.identity.get().map_or("", |identity| &identity.user)
+    }
+
+    /// The user id, shared.
+    pub fn user_arc(&self) -> Arc<str> {
+        self.identity
+            .get()
+            .map_or_else(|| Arc::from(""), |identity| identity.user.clone())
+    }
+
+    /// The `info` claim of the connection's token, as raw JSON.
+    pub fn info(&self) -> Option<&Bytes> {
+        self.identity.get().and_then(|identity| identity.info.as_ref())
+    }
+
     /// Whether the connection has no user.
     pub fn is_anonymous(&self) -> bool {
-        self.user.is_empty()
+        self.user().is_empty()
     }
 
     /// Queues a frame for the connection.

@@ -48,13 +48,11 @@ impl Frame {
 pub enum Protocol {
     /// Parley's own JSON protocol.
     Native,
-    /// Pusher Channels protocol 7.
-    Pusher,
 }
 
 impl Protocol {
     /// How many protocols there are; sizes per-publication encode caches.
-    pub const COUNT: usize = 2;
+    pub const COUNT: usize = 1;
 
     /// A dense index for per-protocol caches.
     pub fn index(self) -> usize {

@@ -73,11 +73,11 @@ impl Hub {
         max_connections_per_user: usize,
     ) -> Result<(), Error> {
         if !client.is_anonymous() {
-            let mut users = self.users[self.shard(&*client.user)].lock();
-            let clients = users.entry(client.user.clone()).or_default();
+            let mut users = self.users[self.shard(client.user())].lock();
+            let clients = users.entry(client.user_arc()).or_default();
             if clients.len() >= max_connections_per_user {
                 if clients.is_empty() {
-                    users.remove(&*client.user);
+                    users.remove(client.user());
                 }
                 return Err(Error::TooManyConnections(max_connections_per_user));
             }
@@ -91,11 +91,11 @@ impl Hub {
     /// subscriptions must have been removed already.
     pub fn remove_client(&self, client: &ClientHandle) {
         if !client.is_anonymous() {
-            let mut users = self.users[self.shard(&*client.user)].lock();
-            if let Some(clients) = users.get_mut(&*client.user) {
+            let mut users = self.users[self.shard(client.user())].lock();
+            if let Some(clients) = users.get_mut(client.user()) {
                 clients.retain(|c| c.id != client.id);
                 if clients.is_empty() {
-                    users.remove(&*client.user);
+                    users.remove(client.user());
                 }
             }
         }
@@ -234,7 +234,9 @@ mod tests {
 
     fn client(sequence: u64, user: &str) -> Arc<ClientHandle> {
         let id = ClientId { node: 1, sequence };
-        Arc::new(ClientHandle::new(id, "app".into(), user.into(), None, Protocol::Native, 1024))
+        let client = ClientHandle::new(id, "app".into(), Protocol::Native, 1024);
+        client.identify(user.into(), None);
+        Arc::new(client)
     }
 
     #[test]
@@ -252,7 +254,7 @@ mod tests {
             channel: news.clone(),
             data: "hi".into(),
             position: StreamPosition { offset: 1, epoch: "e".into() },
-            info: Some(ClientInfo { client: a.id, user: a.user.clone(), info: None }),
+            info: Some(ClientInfo { client: a.id, user: a.user_arc(), info: None }),
         };
         assert_eq!(hub.broadcast(&publication, &Echo), 2);
         let mut out = Vec::new();

@@ -33,7 +33,7 @@ pub use app::{App, AppOptions, Grant};
 pub use broker::{BoxFuture, Broker, BrokerError, BrokerEventHandler};
 pub use broker_memory::MemoryBroker;
 pub use channel::{ChannelName, InvalidChannelName, MAX_CHANNEL_NAME_BYTES};
-pub use claims::{Claims, Identity};
+pub use claims::Claims;
 pub use client::{ClientHandle, ClientId};
 pub use disconnect::Disconnect;
 pub use error::Error;

@@ -141,32 +141,32 @@ impl Node {
         Ok(slot)
     }
 
-    /// Registers a connection that has identified itself (a user, or the
-    /// empty string for an anonymous connection).
-    pub fn register(
-        &self,
-        app: &App,
-        user: Arc<str>,
-        info: Option<Bytes>,
-        protocol: Protocol,
-    ) -> Result<Arc<ClientHandle>, Error> {
+    /// A handle for a newly accepted connection, with a fresh client id and
+    /// its bounded queue. It is not in the hub until [`Node::register`].
+    pub fn new_client(&self, app: &App, protocol: Protocol) -> Arc<ClientHandle> {
         let id = ClientId {
             node: self.number,
             sequence: self.next_sequence.fetch_add(1, Ordering::Relaxed),
         };
-        let client = Arc::new(ClientHandle::new(
+        Arc::new(ClientHandle::new(
             id,
             app.id.clone(),
-            user,
-            info,
             protocol,
             self.options.max_queue_bytes,
-        ));
-        app.hub.add_client(&client, app.options.max_connections_per_user)?;
-        Ok(client)
+        ))
     }
 
-    /// Removes a connection and all of its subscriptions.
+    /// Registers a connection once it has identified itself as `user` (the
+    /// empty string for an anonymous connection). A connection registers
+    /// once; register it again and nothing changes.
+    pub fn register(&self, app: &App, client: &Arc<ClientHandle>, user: Arc<str>, info: Option<Bytes>) -> Result<(), Error> {
+        if !client.identify(user, info) {
+            return Ok(());
+        }
+        app.hub.add_client(client, app.options.max_connections_per_user)
+    }
+
+    /// Removes a registered connection and all of its subscriptions.
     pub async fn unregister(&self, app: &App, client: &ClientHandle, channels: impl IntoIterator<Item = ChannelName>) {
         for channel in channels {
             self.unsubscribe(app, client.id, &channel).await;

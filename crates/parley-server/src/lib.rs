@@ -1,1 +1,31 @@
-pub fn x(){}
+//! The Parley server: the WebSocket transport, the native wire protocol, the
+//! HTTP API, configuration and the `parley` binary's commands.
+//!
+//! - [`config`] and [`credentials`]: what the server runs with.
+//! - [`server`]: builds the node and serves HTTP until shutdown.
+//! - [`ws`] and [`connection`]: the WebSocket upgrade and the task that
+//!   serves one connection for any [`connection::Session`].
+//! - [`native`]: the native protocol (envelope, codes, session).
+//! - [`http_api`]: the server API under `/api/v1`.
+//! - [`auth`]: JWT verification and minting.
+//! - [`origin`], [`health`], [`telemetry`]: browsers, probes, logs, metrics.
+//!
+//! Only this crate knows JSON, HTTP and WebSocket; the domain lives in
+//! `parley-core`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod credentials;
+pub mod health;
+pub mod http_api;
+pub mod native;
+pub mod origin;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod ws;
+
+pub use config::Config;
+pub use server::{Server, ServerError};

@@ -1,1 +1,10 @@
-fn main(){}
+//! The `parley` binary.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use parley_server::cli::Cli;
+
+fn main() -> ExitCode {
+    Cli::parse().run()
+}

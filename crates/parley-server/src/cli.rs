@@ -1,0 +1,231 @@
+//! The `parley` command line: `parley serve` and `parley token`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::value::RawValue;
+
+use crate::auth::{TokenClaims, TokenKeys, unix_now};
+use crate::config::{Config, LogFormat, Overrides};
+use crate::credentials::Generated;
+use crate::server::Server;
+use crate::telemetry;
+
+/// Parley: a self-hosted realtime server.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Mint a connection or channel token from the server's configuration.
+    Token(TokenArgs),
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// A TOML configuration file.
+    #[arg(long, env = "PARLEY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where generated credentials are kept [default: ./parley-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Address to listen on [default: 127.0.0.1:7070].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The user id (`sub`).
+    #[arg(long)]
+    user: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Avatar URL.
+    #[arg(long)]
+    avatar: Option<String>,
+    /// Roles, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    roles: Vec<String>,
+    /// Application data about the user, a JSON object.
+    #[arg(long)]
+    info: Option<String>,
+    /// The app whose secret signs the token [default: the first app].
+    #[arg(long)]
+    app: Option<String>,
+    /// Lifetime, such as 5m, 2h or 7d.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    /// Mint a channel token for this channel instead of a connection token.
+    #[arg(long)]
+    channel: Option<String>,
+    /// Channels to subscribe to at connect, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    channels: Vec<String>,
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Serve(args) => serve(args),
+            Command::Token(args) => token(args),
+        }
+    }
+}
+
+fn load(args: &ConfigArgs, overrides: Overrides) -> Result<(Config, Vec<Generated>), String> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        ..overrides
+    };
+    Config::load(args.config.as_deref(), |name| std::env::var(name).ok(), &overrides).map_err(|error| error.to_string())
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let overrides = Overrides {
+        listen: args.listen,
+        log_format: args.log_format,
+        data_dir: None,
+    };
+    let (config, generated) = match load(&args.config, overrides) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("parley: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("parley: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_async(config, generated)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("parley: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_async(config: Config, generated: Vec<Generated>) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    for generated in &generated {
+        println!(
+            "Generated credentials for app {:?} in {}.",
+            generated.app,
+            generated.path.display()
+        );
+        if let Some(api_key) = &generated.api_key {
+            println!("HTTP API key: {api_key}");
+        }
+    }
+    println!("Parley listening on http://{address} (WebSocket: ws://{address}/ws)");
+    println!("Mint a token: parley token --user 42 --name Ann");
+    let server = Server::new(config).map_err(|error| error.to_string())?;
+    server
+        .run(listener, shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    match mint(&args) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("parley: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn mint(args: &TokenArgs) -> Result<String, String> {
+    let (config, generated) = load(&args.config, Overrides::default())?;
+    for generated in &generated {
+        eprintln!(
+            "Generated credentials for app {:?} in {}.",
+            generated.app,
+            generated.path.display()
+        );
+    }
+    let app = match &args.app {
+        None => config.apps.first(),
+        Some(id) => config.apps.iter().find(|app| &app.id == id),
+    }
+    .ok_or_else(|| format!("no app {:?} in the configuration", args.app.as_deref().unwrap_or("")))?;
+    let info = match &args.info {
+        None => None,
+        Some(text) => {
+            let raw = RawValue::from_string(text.clone()).map_err(|error| format!("--info is not JSON: {error}"))?;
+            if !raw.get().trim_start().starts_with('{') {
+                return Err("--info must be a JSON object".into());
+            }
+            Some(raw)
+        }
+    };
+    let keys = TokenKeys::new(&app.secret, None)?;
+    Ok(keys.mint(&TokenClaims {
+        sub: args.user.clone(),
+        exp: Some(unix_now() + args.ttl.as_secs()),
+        name: args.name.clone(),
+        avatar: args.avatar.clone(),
+        roles: args.roles.clone(),
+        info,
+        channels: args.channels.clone(),
+        channel: args.channel.clone(),
+    }))
+}

@@ -1,0 +1,417 @@
+//! Configuration: defaults, a TOML file, `PARLEY_*` environment variables
+//! and command-line flags, in that order of precedence (later wins).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parley_core::{AppOptions, Namespace, NodeOptions};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::credentials;
+
+/// The whole server configuration, after every source has been applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for generated credentials (and, later, the store).
+    pub data_dir: PathBuf,
+    /// How often the server pings each connection.
+    pub ping_interval: Duration,
+    /// How long a connection may stay silent after a ping before it is closed.
+    pub pong_timeout: Duration,
+    /// How long a new connection has to send `connect`.
+    pub connect_timeout: Duration,
+    /// How long after its token expires a connection may still refresh it.
+    pub token_grace: Duration,
+    /// How long one batched write to a connection may take before the
+    /// connection is dropped.
+    pub write_timeout: Duration,
+    /// How long graceful shutdown waits for connections to close.
+    pub shutdown_timeout: Duration,
+    /// Connections this node accepts at once.
+    pub max_connections: usize,
+    /// The largest frame a client may send, in bytes.
+    pub max_frame_bytes: usize,
+    /// The bound of each connection's outbound queue, in bytes.
+    pub max_queue_bytes: usize,
+    /// Sustained commands per second per connection.
+    pub commands_per_second: u32,
+    /// Commands a connection may send in a burst above the sustained rate.
+    pub command_burst: u32,
+    /// How long an unused in-memory channel stream is kept.
+    pub stream_idle_ttl: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// The apps this node serves; the first is the default app.
+    pub apps: Vec<AppConfig>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One app's configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app id, used in URLs and API paths.
+    pub id: String,
+    /// The app's public key (Pusher clients connect with it).
+    #[serde(default)]
+    pub key: String,
+    /// The secret that signs HS256 tokens (and Pusher signatures).
+    #[serde(default)]
+    pub secret: String,
+    /// Keys for the server HTTP API.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// A PEM file with the RSA or EC public key for RS256 or ES256 tokens.
+    #[serde(default)]
+    pub public_key: Option<PathBuf>,
+    /// Browser origins allowed to open WebSockets and call the HTTP API.
+    /// `"*"` allows every origin; same-origin requests and requests without
+    /// an `Origin` header are always allowed.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Connections one user may hold at once.
+    #[serde(default = "default_max_connections_per_user")]
+    pub max_connections_per_user: usize,
+    /// Channels one connection may subscribe to.
+    #[serde(default = "default_max_subscriptions_per_client")]
+    pub max_subscriptions_per_client: usize,
+    /// Namespaces of this app only; they override the top-level ones.
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, NamespaceConfig>,
+}
+
+/// One namespace's options, as written in the configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamespaceConfig {
+    /// Clients may publish.
+    pub allow_publish: bool,
+    /// Connections without a token may subscribe.
+    pub anonymous: bool,
+    /// Subscribing needs a channel token.
+    pub private: bool,
+    /// The largest payload accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for NamespaceConfig {
+    fn default() -> Self {
+        let defaults = Namespace::new(Namespace::DEFAULT);
+        Self {
+            allow_publish: defaults.allow_publish,
+            anonymous: defaults.anonymous,
+            private: defaults.private,
+            max_message_bytes: defaults.max_message_bytes,
+        }
+    }
+}
+
+fn default_max_connections_per_user() -> usize {
+    AppOptions::default().max_connections_per_user
+}
+
+fn default_max_subscriptions_per_client() -> usize {
+    AppOptions::default().max_subscriptions_per_client
+}
+
+/// The TOML file: every field optional, so it only overrides what it names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "duration")]
+    ping_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pong_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    token_grace: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    write_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    shutdown_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    stream_idle_ttl: Option<Duration>,
+    max_connections: Option<usize>,
+    max_frame_bytes: Option<usize>,
+    max_queue_bytes: Option<usize>,
+    commands_per_second: Option<u32>,
+    command_burst: Option<u32>,
+    log_format: Option<LogFormat>,
+    #[serde(default)]
+    apps: Vec<AppConfig>,
+    #[serde(default)]
+    namespaces: BTreeMap<String, NamespaceConfig>,
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text)
+        .map(Some)
+        .map_err(|error| serde::de::Error::custom(format!("invalid duration {text:?}: {error}")))
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The config file is not valid.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable holds a bad value.
+    #[error("invalid {name}: {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The settings contradict each other.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// Generated credentials could not be kept in the data dir.
+    #[error("cannot keep credentials in {path}: {source}")]
+    Credentials {
+        /// The credentials file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Command-line overrides, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let node = NodeOptions::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            data_dir: PathBuf::from("./parley-data"),
+            ping_interval: Duration::from_secs(25),
+            pong_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            token_grace: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
+            max_connections: node.max_connections,
+            max_frame_bytes: 64 * 1024,
+            max_queue_bytes: node.max_queue_bytes,
+            commands_per_second: 100,
+            command_burst: 200,
+            stream_idle_ttl: Duration::from_secs(3600),
+            log_format: LogFormat::Text,
+            apps: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file`, then the `PARLEY_*`
+    /// variables read through `env`, then `overrides`. Missing app secrets
+    /// and API keys are generated and kept in the data dir.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<credentials::Generated>), ConfigError> {
+        let mut config = Config::default();
+        let mut global_namespaces = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+                path: path.to_owned(),
+                message: error.to_string(),
+            })?;
+            global_namespaces = parsed.namespaces.clone();
+            config.apply_file(parsed);
+        }
+        config.apply_env(&env)?;
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(data_dir) = &overrides.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        if let Some(log_format) = overrides.log_format {
+            config.log_format = log_format;
+        }
+        for app in &mut config.apps {
+            for (name, namespace) in &global_namespaces {
+                app.namespaces
+                    .entry(name.clone())
+                    .or_insert_with(|| namespace.clone());
+            }
+        }
+        let generated = credentials::fill_missing(&config.data_dir, &mut config.apps)?;
+        config.validate()?;
+        Ok((config, generated))
+    }
+
+    fn apply_file(&mut self, file: FileConfig) {
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(value) = file.$field { self.$field = value; } )* };
+        }
+        take!(
+            listen,
+            data_dir,
+            ping_interval,
+            pong_timeout,
+            connect_timeout,
+            token_grace,
+            write_timeout,
+            shutdown_timeout,
+            stream_idle_ttl,
+            max_connections,
+            max_frame_bytes,
+            max_queue_bytes,
+            commands_per_second,
+            command_burst,
+            log_format
+        );
+        self.apps = file.apps;
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(listen) = env("PARLEY_LISTEN") {
+            self.listen = listen.parse().map_err(|error| ConfigError::Env {
+                name: "PARLEY_LISTEN",
+                message: format!("{listen:?} is not an address such as 127.0.0.1:7070 ({error})"),
+            })?;
+        }
+        if let Some(data_dir) = env("PARLEY_DATA_DIR") {
+            self.data_dir = PathBuf::from(data_dir);
+        }
+        if self.apps.is_empty() {
+            self.apps.push(AppConfig {
+                id: "default".to_owned(),
+                max_connections_per_user: default_max_connections_per_user(),
+                max_subscriptions_per_client: default_max_subscriptions_per_client(),
+                ..AppConfig::default()
+            });
+        }
+        let app = &mut self.apps[0];
+        if let Some(id) = env("PARLEY_APP_ID") {
+            app.id = id;
+        }
+        if let Some(key) = env("PARLEY_APP_KEY") {
+            app.key = key;
+        }
+        if let Some(secret) = env("PARLEY_APP_SECRET") {
+            app.secret = secret;
+        }
+        if let Some(api_key) = env("PARLEY_API_KEY") {
+            app.api_keys = vec![api_key];
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.ping_interval.is_zero() || self.pong_timeout.is_zero() {
+            return invalid("ping_interval and pong_timeout must be above zero".into());
+        }
+        if self.max_frame_bytes < 1024 {
+            return invalid("max_frame_bytes must be at least 1024".into());
+        }
+        if self.max_queue_bytes < self.max_frame_bytes {
+            return invalid("max_queue_bytes must be at least max_frame_bytes".into());
+        }
+        if self.commands_per_second == 0 || self.command_burst == 0 {
+            return invalid("commands_per_second and command_burst must be above zero".into());
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut keys = std::collections::HashSet::new();
+        for app in &self.apps {
+            if app.id.is_empty() || !app.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return invalid(format!("app id {:?} must be letters, digits, '-' or '_'", app.id));
+            }
+            if !ids.insert(&app.id) {
+                return invalid(format!("app id {:?} is used twice", app.id));
+            }
+            if !keys.insert(&app.key) {
+                return invalid(format!("app key of {:?} is used by another app", app.id));
+            }
+            if app.secret.len() < 16 {
+                return invalid(format!("the secret of app {:?} must be at least 16 characters", app.id));
+            }
+            for name in app.namespaces.keys() {
+                if name.is_empty() || name.contains(':') || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                    return invalid(format!("namespace name {name:?} is not valid"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The node-wide options of the domain.
+    pub fn node_options(&self) -> NodeOptions {
+        NodeOptions {
+            max_connections: self.max_connections,
+            max_queue_bytes: self.max_queue_bytes,
+        }
+    }
+}
+
+impl AppConfig {
+    /// The per-app options of the domain.
+    pub fn app_options(&self) -> AppOptions {
+        let mut options = AppOptions {
+            max_connections_per_user: self.max_connections_per_user,
+            max_subscriptions_per_client: self.max_subscriptions_per_client,
+            ..AppOptions::default()
+        };
+        for (name, namespace) in &self.namespaces {
+            options.namespaces.insert(
+                name.clone(),
+                Namespace {
+                    name: name.clone(),
+                    allow_publish: namespace.allow_publish,
+                    anonymous: namespace.anonymous,
+                    private: namespace.private,
+                    max_message_bytes: namespace.max_message_bytes,
+                },
+            );
+        }
+        options
+    }
+}

@@ -1,0 +1,195 @@
+//! The task that serves one WebSocket connection, whatever protocol it
+//! speaks: reads frames into a [`Session`], writes the client's queued
+//! frames in batches, pings, and closes with the session's close code.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use parley_core::{ClientHandle, Disconnect, Frame};
+use tokio_util::sync::CancellationToken;
+
+/// What a wire protocol does with one connection. The connection task calls
+/// it; it never touches the socket itself.
+pub trait Session: Send {
+    /// The connection's shared handle, whose queue the task drains.
+    fn client(&self) -> &Arc<ClientHandle>;
+    /// Handles one text frame. Replies go to the client's queue. Returns a
+    /// reason to close the connection, if any.
+    fn on_text(&mut self, text: &str) -> impl Future<Output = Option<Disconnect>> + Send;
+    /// Handles a binary frame, which no protocol accepts.
+    fn on_binary(&mut self) -> Option<Disconnect>;
+    /// Handles a text frame over the frame limit.
+    fn on_oversized(&mut self, len: usize) -> Option<Disconnect>;
+    /// When the session wants [`Session::on_deadline`] called.
+    fn deadline(&self) -> Option<Instant>;
+    /// Called at the deadline; returns a reason to close, if any.
+    fn on_deadline(&mut self) -> Option<Disconnect>;
+    /// The close code for `reason`, and a frame to send before closing.
+    fn goodbye(&self, reason: Disconnect) -> (u16, Option<Frame>);
+    /// Releases everything the connection held in the node.
+    fn finish(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Timing and size limits of the connection task.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How often to ping.
+    pub ping_interval: Duration,
+    /// How long to wait for any frame after a ping.
+    pub pong_timeout: Duration,
+    /// How long one batched write may take.
+    pub write_timeout: Duration,
+    /// The largest text frame handed to the session.
+    pub max_frame_bytes: usize,
+}
+
+/// How the connection ended.
+enum End {
+    /// The server closes, for this reason.
+    Server(Disconnect),
+    /// The client closed, or the socket broke: nothing more to send.
+    Gone,
+}
+
+/// Serves one connection until it ends, then releases it.
+pub async fn serve<S: Session>(mut socket: WebSocket, mut session: S, limits: Limits, shutdown: CancellationToken) {
+    let client = session.client().clone();
+    let mut batch: Vec<Frame> = Vec::new();
+    let mut last_seen = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let mut next_ping = Instant::now() + limits.ping_interval;
+    let timer = tokio::time::sleep_until(next_ping.into());
+    tokio::pin!(timer);
+
+    let end = loop {
+        // One timer for everything due: the next ping, the pong deadline and
+        // the session's own deadline.
+        let pong_due = ping_sent
+            .filter(|sent| last_seen < *sent)
+            .map(|sent| sent + limits.pong_timeout);
+        let due = [Some(next_ping), pong_due, session.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_ping);
+        if timer.deadline() != due.into() {
+            timer.as_mut().reset(due.into());
+        }
+
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break End::Server(Disconnect::Shutdown),
+            () = client.queue().ready() => {
+                let closed = client.queue().drain_into(&mut batch);
+                if !batch.is_empty() && write_batch(&mut socket, &mut batch, limits.write_timeout).await.is_err() {
+                    break End::Gone;
+                }
+                if let Some(reason) = closed {
+                    break End::Server(reason);
+                }
+            }
+            message = socket.recv() => {
+                last_seen = Instant::now();
+                let outcome = match message {
+                    Some(Ok(Message::Text(text))) if text.len() > limits.max_frame_bytes => session.on_oversized(text.len()),
+                    Some(Ok(Message::Text(text))) => {
+                        metrics::counter!("parley_bytes_in_total").increment(text.len() as u64);
+                        session.on_text(&text).await
+                    }
+                    Some(Ok(Message::Binary(_))) => session.on_binary(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                    Some(Ok(Message::Close(_))) | None => break End::Gone,
+                    Some(Err(error)) => {
+                        tracing::debug!(client = %client.id, %error, "read failed");
+                        break if is_capacity_error(&error) { End::Server(Disconnect::FrameTooLarge) } else { End::Gone };
+                    }
+                };
+                if let Some(reason) = outcome {
+                    break End::Server(reason);
+                }
+            }
+            () = &mut timer => {
+                let now = Instant::now();
+                if pong_due.is_some_and(|due| due <= now) {
+                    break End::Server(Disconnect::NoPong);
+                }
+                if let Some(reason) = session.on_deadline() {
+                    break End::Server(reason);
+                }
+                if next_ping <= now {
+                    next_ping = now + limits.ping_interval;
+                    if ping_sent.is_none_or(|sent| last_seen >= sent) {
+                        ping_sent = Some(now);
+                    }
+                    let ping = tokio::time::timeout(limits.write_timeout, socket.send(Message::Ping(Default::default())));
+                    if !matches!(ping.await, Ok(Ok(()))) {
+                        break End::Gone;
+                    }
+                }
+            }
+        }
+    };
+
+    if let End::Server(reason) = end {
+        client.disconnect(reason);
+        tracing::debug!(client = %client.id, ?reason, "closing connection");
+        close(&mut socket, &session, reason, &mut batch, limits.write_timeout).await;
+    }
+    session.finish().await;
+}
+
+/// Sends what is still queued (unless the client was too slow for it), the
+/// session's goodbye frame and the close frame, bounded by `timeout`.
+async fn close<S: Session>(socket: &mut WebSocket, session: &S, reason: Disconnect, batch: &mut Vec<Frame>, timeout: Duration) {
+    if reason != Disconnect::Slow {
+        session.client().queue().drain_into(batch);
+    }
+    let (code, goodbye) = session.goodbye(reason);
+    batch.extend(goodbye);
+    let closing = async {
+        if !batch.is_empty() {
+            write_frames(socket, batch).await?;
+        }
+        socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason.reason()),
+            })))
+            .await
+    };
+    let _ = tokio::time::timeout(timeout, closing).await;
+}
+
+/// Writes a batch of frames with one flush.
+async fn write_batch(socket: &mut WebSocket, batch: &mut Vec<Frame>, timeout: Duration) -> Result<(), ()> {
+    match tokio::time::timeout(timeout, write_frames(socket, batch)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+async fn write_frames(socket: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<(), axum::Error> {
+    let mut bytes = 0;
+    for frame in batch.drain(..) {
+        bytes += frame.len();
+        let text = Utf8Bytes::try_from(frame.into_bytes()).expect("frames are UTF-8 by construction");
+        socket.feed(Message::Text(text)).await?;
+    }
+    metrics::counter!("parley_bytes_out_total").increment(bytes as u64);
+    socket.flush().await
+}
+
+fn is_capacity_error(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(error) = cause.downcast_ref::<tungstenite::Error>() {
+            return matches!(error, tungstenite::Error::Capacity(_));
+        }
+        source = cause.source();
+    }
+    false
+}

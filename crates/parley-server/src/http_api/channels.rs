@@ -1,0 +1,102 @@
+//! Looking at the node: active channels, node info, and disconnecting users.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use parley_core::Disconnect;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::extract::{ApiApp, ApiJson};
+use crate::state::ServerState;
+
+#[derive(Deserialize)]
+pub struct ChannelsQuery {
+    #[serde(default)]
+    prefix: String,
+}
+
+#[derive(Serialize)]
+pub struct ChannelEntry {
+    channel: String,
+    subscribers: usize,
+}
+
+#[derive(Serialize)]
+pub struct ChannelList {
+    channels: Vec<ChannelEntry>,
+}
+
+/// `GET /api/v1/channels?prefix=` → the app's active channels with their
+/// subscriber counts, sorted by name.
+pub async fn channels(ApiApp(app): ApiApp, Query(query): Query<ChannelsQuery>) -> Json<ChannelList> {
+    let channels = app
+        .app
+        .hub
+        .channels(&query.prefix)
+        .into_iter()
+        .map(|summary| ChannelEntry {
+            channel: summary.name.to_string(),
+            subscribers: summary.subscribers,
+        })
+        .collect();
+    Json(ChannelList { channels })
+}
+
+#[derive(Deserialize)]
+pub struct DisconnectBody {
+    user: String,
+}
+
+#[derive(Serialize)]
+pub struct Disconnected {
+    disconnected: usize,
+}
+
+/// `POST /api/v1/disconnect {user}` closes every connection of the user.
+pub async fn disconnect(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    ApiJson(body): ApiJson<DisconnectBody>,
+) -> Result<Json<Disconnected>, ApiError> {
+    let disconnected = server
+        .node
+        .disconnect_user(&app.app, &body.user, Disconnect::Forced);
+    Ok(Json(Disconnected { disconnected }))
+}
+
+#[derive(Serialize)]
+pub struct Info {
+    node: String,
+    version: &'static str,
+    uptime_seconds: u64,
+    connections: usize,
+    app: AppInfo,
+}
+
+#[derive(Serialize)]
+pub struct AppInfo {
+    id: String,
+    connections: usize,
+    subscriptions: usize,
+    channels: usize,
+}
+
+/// `GET /api/v1/info`: the node, and the calling app on it.
+pub async fn info(State(server): State<Arc<ServerState>>, ApiApp(app): ApiApp) -> Json<Info> {
+    let node = server.node.info();
+    let hub = &app.app.hub;
+    Json(Info {
+        node: node.number.to_string(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: node.uptime.as_secs(),
+        connections: node.connections,
+        app: AppInfo {
+            id: app.app.id.to_string(),
+            connections: hub.connection_count(),
+            subscriptions: hub.subscription_count(),
+            channels: hub.channel_count(),
+        },
+    })
+}

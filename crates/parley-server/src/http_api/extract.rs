@@ -1,0 +1,59 @@
+//! Extractors: the calling app from its API key, and JSON bodies whose
+//! rejections are answered in the API's error format.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::state::{AppContext, ServerState};
+
+/// The app whose API key authorized the request.
+pub struct ApiApp(pub Arc<AppContext>);
+
+impl FromRequestParts<Arc<ServerState>> for ApiApp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, server: &Arc<ServerState>) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer <api key>"))?;
+        let app = server
+            .api_keys
+            .get(key.trim())
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown API key"))?;
+        if !app.origins.allows(&parts.headers) {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "origin not allowed"));
+        }
+        Ok(Self(app.clone()))
+    }
+}
+
+/// A JSON body; malformed bodies get 400 and oversized ones 413, in the
+/// API's error format.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let status = match &rejection {
+                    JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Err(ApiError::new(status, rejection.body_text()))
+            }
+        }
+    }
+}

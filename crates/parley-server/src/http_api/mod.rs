@@ -1,0 +1,27 @@
+//! The server HTTP API under `/api/v1`, authenticated per app with
+//! `Authorization: Bearer <api key>`. `docs/http-api.md` describes it.
+
+mod channels;
+mod error;
+mod extract;
+mod publish;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::state::ServerState;
+
+/// The routes of the HTTP API.
+pub fn router() -> Router<Arc<ServerState>> {
+    Router::new()
+        .route("/api/v1/publish", post(publish::publish))
+        .route("/api/v1/broadcast", post(publish::broadcast))
+        .route("/api/v1/batch", post(publish::batch))
+        .route("/api/v1/disconnect", post(channels::disconnect))
+        .route("/api/v1/channels", get(channels::channels))
+        .route("/api/v1/info", get(channels::info))
+}

@@ -1,0 +1,147 @@
+//! Publishing from the server: one channel, several channels, a batch.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use parley_core::{App, ChannelName, StreamPosition};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::ApiError;
+use super::extract::{ApiApp, ApiJson};
+use crate::state::ServerState;
+
+/// The most channels (or publications) one broadcast (or batch) may name.
+const MAX_TARGETS: usize = 1000;
+
+#[derive(Deserialize)]
+pub struct PublishBody {
+    channel: String,
+    data: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+pub struct BroadcastBody {
+    channels: Vec<String>,
+    data: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+pub struct BatchBody {
+    publications: Vec<PublishBody>,
+}
+
+#[derive(Serialize)]
+pub struct Position {
+    offset: u64,
+    epoch: Arc<str>,
+}
+
+#[derive(Serialize)]
+pub struct ChannelPosition {
+    channel: String,
+    offset: u64,
+    epoch: Arc<str>,
+}
+
+#[derive(Serialize)]
+pub struct Results {
+    results: Vec<ChannelPosition>,
+}
+
+/// Checks a target before anything is published, so a request either
+/// publishes everything or nothing it can check up front.
+fn check(app: &App, channel: &str, data: &RawValue) -> Result<ChannelName, ApiError> {
+    let channel = ChannelName::new(channel).map_err(parley_core::Error::from)?;
+    let namespace = app.namespace(&channel)?;
+    if data.get().len() > namespace.max_message_bytes {
+        return Err(parley_core::Error::MessageTooLarge(namespace.max_message_bytes).into());
+    }
+    Ok(channel)
+}
+
+fn check_count(count: usize, what: &str) -> Result<(), ApiError> {
+    if count == 0 || count > MAX_TARGETS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what} must name 1 to {MAX_TARGETS} targets"),
+        ));
+    }
+    Ok(())
+}
+
+async fn publish_checked(
+    server: &ServerState,
+    app: &App,
+    channel: &ChannelName,
+    data: &RawValue,
+) -> Result<StreamPosition, ApiError> {
+    let data = Bytes::copy_from_slice(data.get().as_bytes());
+    Ok(server.node.publish(app, channel, data, None).await?)
+}
+
+/// `POST /api/v1/publish {channel, data}` → `{offset, epoch}`.
+pub async fn publish(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    ApiJson(body): ApiJson<PublishBody>,
+) -> Result<Json<Position>, ApiError> {
+    let channel = check(&app.app, &body.channel, &body.data)?;
+    let position = publish_checked(&server, &app.app, &channel, &body.data).await?;
+    Ok(Json(Position {
+        offset: position.offset,
+        epoch: position.epoch,
+    }))
+}
+
+/// `POST /api/v1/broadcast {channels, data}` → `{results: [{channel, offset, epoch}]}`.
+pub async fn broadcast(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    ApiJson(body): ApiJson<BroadcastBody>,
+) -> Result<Json<Results>, ApiError> {
+    check_count(body.channels.len(), "channels")?;
+    let channels = body
+        .channels
+        .iter()
+        .map(|channel| check(&app.app, channel, &body.data))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let position = publish_checked(&server, &app.app, &channel, &body.data).await?;
+        results.push(ChannelPosition {
+            channel: channel.to_string(),
+            offset: position.offset,
+            epoch: position.epoch,
+        });
+    }
+    Ok(Json(Results { results }))
+}
+
+/// `POST /api/v1/batch {publications: [{channel, data}]}` → `{results: [...]}`,
+/// in the order given.
+pub async fn batch(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Json<Results>, ApiError> {
+    check_count(body.publications.len(), "publications")?;
+    let checked = body
+        .publications
+        .iter()
+        .map(|publication| check(&app.app, &publication.channel, &publication.data))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = Vec::with_capacity(checked.len());
+    for (channel, publication) in checked.into_iter().zip(&body.publications) {
+        let position = publish_checked(&server, &app.app, &channel, &publication.data).await?;
+        results.push(ChannelPosition {
+            channel: channel.to_string(),
+            offset: position.offset,
+            epoch: position.epoch,
+        });
+    }
+    Ok(Json(Results { results }))
+}

@@ -1,0 +1,126 @@
+//! Error codes of replies, and close codes of connections.
+//!
+//! Error codes follow HTTP where one fits. Close codes sit in ranges that
+//! tell a client what to do next:
+//!
+//! | range | meaning |
+//! |---|---|
+//! | 4000–4099 | do not reconnect unchanged |
+//! | 4100–4199 | back off, then reconnect |
+//! | 4200–4299 | reconnect at once (and recover) |
+//! | 4300–4399 | get a fresh token, then reconnect |
+
+use parley_core::{Disconnect, Error};
+
+/// An error reply's code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    /// The code.
+    pub code: u16,
+    /// A message for people.
+    pub message: String,
+    /// How long to wait before retrying, for rate limits.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Malformed JSON, a missing or wrong field, an invalid channel name.
+pub const BAD_REQUEST: u16 = 400;
+/// The token is invalid.
+pub const UNAUTHORIZED: u16 = 401;
+/// The client may not do this.
+pub const PERMISSION_DENIED: u16 = 403;
+/// The channel's namespace does not exist.
+pub const UNKNOWN_NAMESPACE: u16 = 404;
+/// The method does not exist.
+pub const UNKNOWN_METHOD: u16 = 405;
+/// Already connected, or already subscribed.
+pub const CONFLICT: u16 = 409;
+/// A command other than `connect` came before `connect`.
+pub const NOT_CONNECTED: u16 = 412;
+/// The frame or the payload is too large.
+pub const TOO_LARGE: u16 = 413;
+/// The token expired: refresh it and retry.
+pub const TOKEN_EXPIRED: u16 = 419;
+/// Too many commands, or a limit reached; see `retry_after_ms`.
+pub const TOO_MANY_REQUESTS: u16 = 429;
+/// The server failed; retry later.
+pub const INTERNAL: u16 = 500;
+
+impl ErrorReply {
+    /// An error with a code and message.
+    pub fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl From<Error> for ErrorReply {
+    fn from(error: Error) -> Self {
+        let code = match &error {
+            Error::InvalidChannel(_) => BAD_REQUEST,
+            Error::UnknownNamespace(_) => UNKNOWN_NAMESPACE,
+            Error::UnknownApp | Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => {
+                PERMISSION_DENIED
+            }
+            Error::AlreadySubscribed => CONFLICT,
+            Error::NotSubscribed => PERMISSION_DENIED,
+            Error::MessageTooLarge(_) => TOO_LARGE,
+            Error::TooManyConnections(_) | Error::NodeFull => TOO_MANY_REQUESTS,
+            Error::Broker(_) => INTERNAL,
+        };
+        let message = match &error {
+            Error::Broker(cause) => {
+                tracing::error!(%cause, "broker failure");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Self::new(code, message)
+    }
+}
+
+/// The close code the native protocol sends for a disconnect.
+pub fn close_code(reason: Disconnect) -> u16 {
+    match reason {
+        Disconnect::Unauthorized => 4001,
+        Disconnect::ProtocolViolation => 4002,
+        Disconnect::Forced => 4003,
+        Disconnect::FrameTooLarge => 4005,
+        Disconnect::NodeFull => 4100,
+        Disconnect::TooManyConnections => 4101,
+        Disconnect::Shutdown => 4200,
+        Disconnect::Slow => 4201,
+        Disconnect::NoPong => 4202,
+        Disconnect::ConnectTimeout => 4203,
+        Disconnect::TokenExpired => 4300,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_codes_sit_in_the_range_of_their_advice() {
+        let all = [
+            Disconnect::Unauthorized,
+            Disconnect::ProtocolViolation,
+            Disconnect::Forced,
+            Disconnect::FrameTooLarge,
+            Disconnect::NodeFull,
+            Disconnect::TooManyConnections,
+            Disconnect::Shutdown,
+            Disconnect::Slow,
+            Disconnect::NoPong,
+            Disconnect::ConnectTimeout,
+            Disconnect::TokenExpired,
+        ];
+        for reason in all {
+            let code = close_code(reason);
+            assert_eq!(code >= 4100, reason.reconnect(), "{reason:?} -> {code}");
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! One native-protocol connection: its state machine and its commands.
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parley_core::{ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::codes::{self, ErrorReply};
+use super::wire::{self, Command};
+use crate::auth::{AuthError, unix_now};
+use crate::connection::Session;
+use crate::state::{AppContext, ServerState};
+
+/// Protocol errors a connection may make before it is closed.
+const MAX_VIOLATIONS: u32 = 10;
+
+/// The state of one native connection.
+pub struct NativeSession {
+    server: Arc<ServerState>,
+    app: Arc<AppContext>,
+    client: Arc<ClientHandle>,
+    /// Whether `connect` succeeded and the client is in the hub.
+    registered: bool,
+    /// When the connection must have connected, or its token must have been
+    /// refreshed; `None` when nothing is due.
+    deadline: Option<(Instant, Disconnect)>,
+    subscriptions: HashSet<ChannelName>,
+    violations: u32,
+    limiter: DefaultDirectRateLimiter,
+    /// Set by a command that ends the connection after its reply.
+    close_after_reply: Option<Disconnect>,
+}
+
+#[derive(Deserialize)]
+struct ConnectParams {
+    token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ConnectResult {
+    client: String,
+    user: String,
+    ping_interval_ms: u64,
+    pong_timeout_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+    subscriptions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subscription_errors: Vec<SubscriptionError>,
+}
+
+#[derive(Serialize)]
+struct SubscriptionError {
+    channel: String,
+    code: u16,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshParams {
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct SubscribeParams {
+    channel: String,
+    token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelParams {
+    channel: String,
+}
+
+#[derive(Deserialize)]
+struct PublishParams<'a> {
+    channel: String,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct PublishResult<'a> {
+    offset: u64,
+    epoch: &'a str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct ChannelResult<'a> {
+    channel: &'a str,
+}
+
+#[derive(Serialize)]
+struct RefreshResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+}
+
+impl NativeSession {
+    /// A session for a connection accepted just now.
+    pub fn new(server: Arc<ServerState>, app: Arc<AppContext>, client: Arc<ClientHandle>) -> Self {
+        let config = &server.config;
+        let quota = Quota::per_second(NonZeroU32::new(config.commands_per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(config.command_burst).unwrap_or(NonZeroU32::MIN));
+        let deadline = Some((Instant::now() + config.connect_timeout, Disconnect::ConnectTimeout));
+        Self {
+            server,
+            app,
+            client,
+            registered: false,
+            deadline,
+            subscriptions: HashSet::new(),
+            violations: 0,
+            limiter: RateLimiter::direct(quota),
+            close_after_reply: None,
+        }
+    }
+
+    fn reply(&self, frame: Frame) {
+        // A refused push means the queue is closing; the connection loop
+        // sees that on its next turn.
+        let _ = self.client.send(frame);
+    }
+
+    fn violation(&mut self) -> Option<Disconnect> {
+        self.violations += 1;
+        (self.violations >= MAX_VIOLATIONS).then_some(Disconnect::ProtocolViolation)
+    }
+
+    async fn dispatch(&mut self, command: &Command<'_>) -> Result<Frame, ErrorReply> {
+        let id = command.id;
+        let params = command.params;
+        let method = &*command.method;
+        if method != "connect" && !self.registered {
+            self.close_after_reply = self.violation();
+            return Err(ErrorReply::new(codes::NOT_CONNECTED, "send connect first"));
+        }
+        match method {
+            "connect" => self.connect(id, wire::params(params)?).await,
+            "refresh" => self.refresh(id, wire::params(params)?),
+            "subscribe" => self.subscribe(id, wire::params(params)?).await,
+            "unsubscribe" => self.unsubscribe(id, wire::params(params)?).await,
+            "publish" => self.publish(id, wire::params(params)?).await,
+            "ping" => Ok(wire::result_frame(id, &Empty {})),
+            other => {
+                self.close_after_reply = self.violation();
+                Err(ErrorReply::new(
+                    codes::UNKNOWN_METHOD,
+                    format!("unknown method {other:?}"),
+                ))
+            }
+        }
+    }
+
+    async fn connect(&mut self, id: u64, params: ConnectParams) -> Result<Frame, ErrorReply> {
+        if self.registered {
+            self.close_after_reply = self.violation();
+            return Err(ErrorReply::new(codes::CONFLICT, "already connected"));
+        }
+        let claims = match params.token {
+            Some(token) => Some(self.app.keys.verify_connection(&token).map_err(|error| {
+                if let AuthError::Invalid(_) = error {
+                    self.close_after_reply = Some(Disconnect::Unauthorized);
+                }
+                auth_error(error)
+            })?),
+            None => {
+                let anonymous_allowed = self.app.app.options.namespaces.values().any(|ns| ns.anonymous);
+                if !anonymous_allowed {
+                    self.close_after_reply = Some(Disconnect::Unauthorized);
+                    return Err(ErrorReply::new(
+                        codes::UNAUTHORIZED,
+                        "this app needs a token to connect",
+                    ));
+                }
+                None
+            }
+        };
+        let (user, info) = claims
+            .as_ref()
+            .map_or((Arc::from(""), None), |claims| (claims.user.clone(), claims.info.clone()));
+        let node = &self.server.node;
+        if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
+            self.close_after_reply = Some(Disconnect::TooManyConnections);
+            return Err(error.into());
+        }
+        self.registered = true;
+        let expires_at = claims.as_ref().and_then(|claims| claims.expires_at);
+        self.deadline = expires_at.map(|exp| self.expiry_deadline(exp));
+
+        let mut subscriptions = Vec::new();
+        let mut subscription_errors = Vec::new();
+        for channel in claims.iter().flat_map(|claims| &claims.channels) {
+            match self.subscribe_channel(channel, Grant::Token).await {
+                Ok(channel) => subscriptions.push(channel.as_str().to_owned()),
+                Err(error) => subscription_errors.push(SubscriptionError {
+                    channel: channel.clone(),
+                    code: error.code,
+                    message: error.message,
+                }),
+            }
+        }
+        let config = &self.server.config;
+        Ok(wire::result_frame(
+            id,
+            &ConnectResult {
+                client: self.client.id.to_string(),
+                user: self.client.user().to_owned(),
+                ping_interval_ms: millis(config.ping_interval),
+                pong_timeout_ms: millis(config.pong_timeout),
+                expires_at,
+                subscriptions,
+                subscription_errors,
+            },
+        ))
+    }
+
+    /// When a token expiring at `exp` (Unix seconds) stops being refreshable.
+    fn expiry_deadline(&self, exp: u64) -> (Instant, Disconnect) {
+        let left = Duration::from_secs(exp.saturating_sub(unix_now()));
+        (
+            Instant::now() + left + self.server.config.token_grace,
+            Disconnect::TokenExpired,
+        )
+    }
+
+    fn refresh(&mut self, id: u64, params: RefreshParams) -> Result<Frame, ErrorReply> {
+        let claims = self.app.keys.verify_connection(&params.token).map_err(auth_error)?;
+        if *claims.user != *self.client.user() {
+            return Err(ErrorReply::new(codes::UNAUTHORIZED, "token is for another user"));
+        }
+        self.deadline = claims.expires_at.map(|exp| self.expiry_deadline(exp));
+        Ok(wire::result_frame(
+            id,
+            &RefreshResult {
+                expires_at: claims.expires_at,
+            },
+        ))
+    }
+
+    async fn subscribe_channel(&mut self, name: &str, grant: Grant) -> Result<ChannelName, ErrorReply> {
+        let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
+        let limit = self.app.app.options.max_subscriptions_per_client;
+        if self.subscriptions.len() >= limit {
+            return Err(parley_core::Error::TooManySubscriptions(limit).into());
+        }
+        self.app.app.check_subscribe(&self.client, &channel, grant)?;
+        self.server
+            .node
+            .subscribe(&self.app.app, &self.client, &channel)
+            .await?;
+        self.subscriptions.insert(channel.clone());
+        Ok(channel)
+    }
+
+    async fn subscribe(&mut self, id: u64, params: SubscribeParams) -> Result<Frame, ErrorReply> {
+        let grant = match &params.token {
+            None => Grant::None,
+            Some(token) => {
+                self.app
+                    .keys
+                    .verify_channel(token, self.client.user(), &params.channel)
+                    .map_err(auth_error)?;
+                Grant::Token
+            }
+        };
+        let channel = self.subscribe_channel(&params.channel, grant).await?;
+        Ok(wire::result_frame(
+            id,
+            &ChannelResult {
+                channel: channel.as_str(),
+            },
+        ))
+    }
+
+    async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
+        let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
+        if self.subscriptions.remove(&channel) {
+            self.server
+                .node
+                .unsubscribe(&self.app.app, self.client.id, &channel)
+                .await;
+        }
+        Ok(wire::result_frame(id, &Empty {}))
+    }
+
+    async fn publish(&mut self, id: u64, params: PublishParams<'_>) -> Result<Frame, ErrorReply> {
+        let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
+        let data = params.data.get();
+        let subscribed = self.subscriptions.contains(&channel);
+        self.app
+            .app
+            .check_publish(&self.client, &channel, subscribed, data.len())?;
+        let info = ClientInfo {
+            client: self.client.id,
+            user: self.client.user_arc(),
+            info: self.client.info().cloned(),
+        };
+        let position = self
+            .server
+            .node
+            .publish(&self.app.app, &channel, Bytes::copy_from_slice(data.as_bytes()), Some(info))
+            .await?;
+        Ok(wire::result_frame(
+            id,
+            &PublishResult {
+                offset: position.offset,
+                epoch: &position.epoch,
+            },
+        ))
+    }
+}
+
+impl Session for NativeSession {
+    fn client(&self) -> &Arc<ClientHandle> {
+        &self.client
+    }
+
+    async fn on_text(&mut self, text: &str) -> Option<Disconnect> {
+        let command = match wire::parse_command(text) {
+            Ok(command) => command,
+            Err((id, error)) => {
+                self.reply(wire::error_frame(id, &error));
+                return self.violation();
+            }
+        };
+        if let Err(not_until) = self.limiter.check() {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut error = ErrorReply::new(codes::TOO_MANY_REQUESTS, "too many commands");
+            error.retry_after_ms = Some(millis(wait).max(1));
+            self.reply(wire::error_frame(Some(command.id), &error));
+            return None;
+        }
+        let started = Instant::now();
+        let frame = match self.dispatch(&command).await {
+            Ok(frame) => frame,
+            Err(error) => wire::error_frame(Some(command.id), &error),
+        };
+        metrics::histogram!("parley_command_duration_seconds", "method" => metric_method(&command.method))
+            .record(started.elapsed().as_secs_f64());
+        self.reply(frame);
+        self.close_after_reply.take()
+    }
+
+    fn on_binary(&mut self) -> Option<Disconnect> {
+        let error = ErrorReply::new(codes::BAD_REQUEST, "binary frames are not supported; send JSON text");
+        self.reply(wire::error_frame(None, &error));
+        self.violation()
+    }
+
+    fn on_oversized(&mut self, len: usize) -> Option<Disconnect> {
+        let limit = self.server.config.max_frame_bytes;
+        let error = ErrorReply::new(
+            codes::TOO_LARGE,
+            format!("frame of {len} bytes is over the limit of {limit}"),
+        );
+        self.reply(wire::error_frame(None, &error));
+        self.violation()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline.map(|(at, _)| at)
+    }
+
+    fn on_deadline(&mut self) -> Option<Disconnect> {
+        match self.deadline {
+            Some((at, reason)) if at <= Instant::now() => Some(reason),
+            _ => None,
+        }
+    }
+
+    fn goodbye(&self, reason: Disconnect) -> (u16, Option<Frame>) {
+        (codes::close_code(reason), Some(wire::disconnect_frame(reason)))
+    }
+
+    async fn finish(self) {
+        if self.registered {
+            self.server
+                .node
+                .unregister(&self.app.app, &self.client, self.subscriptions)
+                .await;
+        }
+    }
+}
+
+fn auth_error(error: AuthError) -> ErrorReply {
+    match error {
+        AuthError::Expired => ErrorReply::new(codes::TOKEN_EXPIRED, "token expired: refresh it and retry"),
+        AuthError::Invalid(reason) => ErrorReply::new(codes::UNAUTHORIZED, format!("invalid token: {reason}")),
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The method label of the latency histogram: known methods only, so a
+/// client cannot create label values.
+fn metric_method(method: &str) -> &'static str {
+    match method {
+        "connect" => "connect",
+        "refresh" => "refresh",
+        "subscribe" => "subscribe",
+        "unsubscribe" => "unsubscribe",
+        "publish" => "publish",
+        "ping" => "ping",
+        _ => "unknown",
+    }
+}

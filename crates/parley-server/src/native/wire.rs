@@ -1,0 +1,197 @@
+//! The native protocol's envelope: commands in, replies and pushes out.
+//!
+//! ```text
+//! client → server  {"id": 7, "method": "subscribe", "params": {...}}
+//! server → client  {"id": 7, "result": {...}}
+//!                  {"id": 7, "error": {"code": 429, "message": "...", "retry_after_ms": 1200}}
+//! server push      {"push": "publication", "channel": "...", "data": ..., "offset": 12, "epoch": "..."}
+//! ```
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use parley_core::{Disconnect, Frame, FrameEncoder, Protocol, Publication};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::codes::{BAD_REQUEST, ErrorReply, close_code};
+
+/// One command from a client.
+#[derive(Debug)]
+pub struct Command<'a> {
+    /// The request id, echoed in the reply.
+    pub id: u64,
+    /// The method name.
+    pub method: Cow<'a, str>,
+    /// The parameters, still as raw JSON.
+    pub params: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    id: Option<u64>,
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+}
+
+/// Parses one text frame. On failure returns the id, when it could be read,
+/// and the error to reply with.
+pub fn parse_command(text: &str) -> Result<Command<'_>, (Option<u64>, ErrorReply)> {
+    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|error| {
+        (
+            None,
+            ErrorReply::new(BAD_REQUEST, format!("malformed command: {error}")),
+        )
+    })?;
+    let Some(id) = envelope.id else {
+        return Err((None, ErrorReply::new(BAD_REQUEST, "command without an id")));
+    };
+    let Some(method) = envelope.method else {
+        return Err((Some(id), ErrorReply::new(BAD_REQUEST, "command without a method")));
+    };
+    Ok(Command {
+        id,
+        method,
+        params: envelope.params,
+    })
+}
+
+/// Decodes a command's parameters; absent parameters read as `{}`.
+pub fn params<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<T, ErrorReply> {
+    let text = raw.map_or("{}", RawValue::get);
+    serde_json::from_str(text).map_err(|error| ErrorReply::new(BAD_REQUEST, format!("invalid params: {error}")))
+}
+
+#[derive(Serialize)]
+struct ResultReply<'a, T> {
+    id: u64,
+    result: &'a T,
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u16,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
+}
+
+/// A successful reply.
+pub fn result_frame(id: u64, result: &impl Serialize) -> Frame {
+    let text = serde_json::to_string(&ResultReply { id, result }).expect("replies serialize to JSON");
+    Frame::new(text)
+}
+
+/// An error reply; `id` is absent when the command's id could not be read.
+pub fn error_frame(id: Option<u64>, error: &ErrorReply) -> Frame {
+    let envelope = ErrorEnvelope {
+        id,
+        error: ErrorBody {
+            code: error.code,
+            message: &error.message,
+            retry_after_ms: error.retry_after_ms,
+        },
+    };
+    Frame::new(serde_json::to_string(&envelope).expect("errors serialize to JSON"))
+}
+
+/// The push sent just before the server closes a connection, for clients
+/// that cannot see close codes.
+pub fn disconnect_frame(reason: Disconnect) -> Frame {
+    let text = serde_json::json!({
+        "push": "disconnect",
+        "code": close_code(reason),
+        "reason": reason.reason(),
+        "reconnect": reason.reconnect(),
+    });
+    Frame::new(text.to_string())
+}
+
+/// Encodes publications as native `publication` pushes.
+#[derive(Debug, Default)]
+pub struct NativeEncoder;
+
+impl FrameEncoder for NativeEncoder {
+    fn publication(&self, _: Protocol, publication: &Publication) -> Frame {
+        Frame::new(encode_publication(publication))
+    }
+}
+
+/// `{"push":"publication","channel":…,"data":…,"offset":…,"epoch":…,"info":…}`.
+///
+/// Built by hand around the payload, which is already JSON text: the data is
+/// copied once and never parsed again.
+fn encode_publication(publication: &Publication) -> String {
+    let data = std::str::from_utf8(&publication.data).expect("publication data is validated JSON text");
+    let mut out = String::with_capacity(96 + publication.channel.as_str().len() + data.len());
+    out.push_str(r#"{"push":"publication","channel":"#);
+    push_json_string(&mut out, publication.channel.as_str());
+    out.push_str(r#","data":"#);
+    out.push_str(data);
+    let _ = write!(out, r#","offset":{},"epoch":"#, publication.position.offset);
+    push_json_string(&mut out, &publication.position.epoch);
+    if let Some(info) = &publication.info {
+        let _ = write!(out, r#","info":{{"client":"{}","user":"#, info.client);
+        push_json_string(&mut out, &info.user);
+        if let Some(conn_info) = &info.info {
+            out.push_str(r#","info":"#);
+            out.push_str(std::str::from_utf8(conn_info).expect("token info is JSON text"));
+        }
+        out.push('}');
+    }
+    out.push('}');
+    out
+}
+
+fn push_json_string(out: &mut String, value: &str) {
+    let quoted = serde_json::to_string(value).expect("strings serialize to JSON");
+    out.push_str(&quoted);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::{ChannelName, ClientId, ClientInfo, StreamPosition};
+
+    #[test]
+    fn publication_push_is_valid_json() {
+        let publication = Publication {
+            channel: ChannelName::new(r#"chat:"quoted"\"#).unwrap(),
+            data: r#"{"text":"hi"}"#.into(),
+            position: StreamPosition { offset: 12, epoch: "ab12".into() },
+            info: Some(ClientInfo {
+                client: ClientId { node: 3, sequence: 9 },
+                user: "42".into(),
+                info: Some(r#"{"color":"red"}"#.into()),
+            }),
+        };
+        let value: serde_json::Value = serde_json::from_str(&encode_publication(&publication)).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "push": "publication", "channel": r#"chat:"quoted"\"#, "data": {"text": "hi"},
+                "offset": 12, "epoch": "ab12",
+                "info": {"client": "3.9", "user": "42", "info": {"color": "red"}}
+            })
+        );
+    }
+
+    #[test]
+    fn commands_parse_and_errors_keep_the_id() {
+        let command = parse_command(r#"{"id":7,"method":"ping","params":{}}"#).unwrap();
+        assert_eq!((command.id, &*command.method), (7, "ping"));
+        assert_eq!(parse_command("{nope").unwrap_err().0, None);
+        assert_eq!(parse_command(r#"{"id":3}"#).unwrap_err().0, Some(3));
+        assert_eq!(parse_command(r#"{"method":"ping"}"#).unwrap_err().0, None);
+        assert_eq!(parse_command("[1]").unwrap_err().1.code, 400);
+    }
+}

@@ -1,0 +1,182 @@
+//! Building the server from its configuration, and running it until
+//! shutdown.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::http::{HeaderValue, Method, header, request::Parts};
+use axum::routing::get;
+use parley_core::{App, MemoryBroker, Node};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::native::NativeEncoder;
+use crate::origin::OriginPolicy;
+use crate::state::{AppContext, ServerState};
+use crate::{health, http_api, telemetry, ws};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration cannot be turned into a server.
+    #[error("{0}")]
+    Config(String),
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built server: its shared state and the in-memory broker it sweeps.
+pub struct Server {
+    state: Arc<ServerState>,
+    broker: Arc<MemoryBroker>,
+}
+
+impl Server {
+    /// Builds the node, the apps and their keys from `config`.
+    pub fn new(config: Config) -> Result<Self, ServerError> {
+        let mut contexts = Vec::with_capacity(config.apps.len());
+        let mut apps = Vec::with_capacity(config.apps.len());
+        for app_config in &config.apps {
+            let keys = TokenKeys::new(&app_config.secret, app_config.public_key.as_deref())
+                .map_err(|error| ServerError::Config(format!("app {:?}: {error}", app_config.id)))?;
+            apps.push(App::new(app_config.id.as_str(), app_config.app_options()));
+            contexts.push((app_config.clone(), keys));
+        }
+        let mut broker = None;
+        let node = Arc::new(Node::new(
+            config.node_options(),
+            apps,
+            Arc::new(NativeEncoder),
+            |handler| {
+                let memory = Arc::new(MemoryBroker::new(handler));
+                broker = Some(memory.clone());
+                memory
+            },
+        ));
+        let broker = broker.expect("the node builds its broker");
+        let mut by_id = HashMap::new();
+        let mut by_api_key = HashMap::new();
+        let mut default_app = None;
+        for (app_config, keys) in contexts {
+            let context = Arc::new(AppContext {
+                app: node.app(&app_config.id).expect("every configured app is in the node").clone(),
+                origins: OriginPolicy::new(&app_config.allowed_origins),
+                config: app_config,
+                keys,
+            });
+            for key in &context.config.api_keys {
+                if by_api_key.insert(key.clone(), context.clone()).is_some() {
+                    return Err(ServerError::Config("an API key is used by two apps".into()));
+                }
+            }
+            default_app.get_or_insert_with(|| context.clone());
+            by_id.insert(context.config.id.clone(), context);
+        }
+        let default_app = default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
+        let state = Arc::new(ServerState {
+            node,
+            config,
+            apps: by_id,
+            api_keys: by_api_key,
+            default_app,
+            shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+            metrics: telemetry::metrics_handle(),
+            ready: AtomicBool::new(true),
+        });
+        Ok(Self { state, broker })
+    }
+
+    /// The shared state, for tests and embedding programs.
+    pub fn state(&self) -> &Arc<ServerState> {
+        &self.state
+    }
+
+    /// The HTTP router: the WebSocket endpoint, the API and the probes.
+    pub fn router(&self) -> Router {
+        let state = &self.state;
+        let origins: Vec<OriginPolicy> = state.apps.values().map(|app| app.origins.clone()).collect();
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _: &Parts| {
+                origin
+                    .to_str()
+                    .is_ok_and(|origin| origins.iter().any(|policy| policy.lists(origin)))
+            }))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(3600));
+        Router::new()
+            .route("/ws", get(ws::upgrade))
+            .merge(http_api::router().layer(cors))
+            .merge(health::router())
+            .with_state(state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then closes every
+    /// connection with the shutdown code and waits (bounded by
+    /// `shutdown_timeout`) for their tasks.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let state = self.state.clone();
+        let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
+        let stop = state.shutdown.clone();
+        let signal = {
+            let state = state.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                state.ready.store(false, Ordering::Relaxed);
+                state.shutdown.cancel();
+            }
+        };
+        let served = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = signal => {}
+                    () = stop.cancelled() => {}
+                }
+            })
+            .await;
+        // Serving can also end by an error; the connections close either way.
+        state.shutdown.cancel();
+        state.connections.close();
+        if tokio::time::timeout(state.config.shutdown_timeout, state.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = state.connections.len(),
+                "connections still open after the shutdown timeout"
+            );
+        }
+        sweeper.abort();
+        served?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Drops in-memory streams nobody has used for `stream_idle_ttl`.
+async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
+    let ttl = state.config.stream_idle_ttl;
+    let period = (ttl / 2).clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(60));
+    let mut interval = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = interval.tick() => {
+                let dropped = broker.sweep(ttl);
+                if dropped > 0 {
+                    tracing::debug!(dropped, "swept idle streams");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The state shared by every request and connection of one server.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use parley_core::{App, Node};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::TokenKeys;
+use crate::config::{AppConfig, Config};
+use crate::origin::OriginPolicy;
+
+/// One app as the server sees it: the domain app plus what only the server
+/// needs (its keys and its browser origins).
+#[derive(Debug)]
+pub struct AppContext {
+    /// The domain app, with its hub.
+    pub app: Arc<App>,
+    /// The app's configuration.
+    pub config: AppConfig,
+    /// Keys that verify and mint the app's tokens.
+    pub keys: TokenKeys,
+    /// Which browser origins may use the app.
+    pub origins: OriginPolicy,
+}
+
+/// What every handler and connection task shares.
+pub struct ServerState {
+    /// The domain node.
+    pub node: Arc<Node>,
+    /// The configuration the server runs with.
+    pub config: Config,
+    /// Apps by id; the first configured app is also the default.
+    pub apps: HashMap<String, Arc<AppContext>>,
+    /// Apps by API key, for the HTTP API.
+    pub api_keys: HashMap<String, Arc<AppContext>>,
+    /// The app a WebSocket joins when it names none.
+    pub default_app: Arc<AppContext>,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
+    /// Every connection task, so shutdown can wait for them.
+    pub connections: TaskTracker,
+    /// Renders the Prometheus metrics.
+    pub metrics: PrometheusHandle,
+    /// False once shutdown starts, so `/readyz` turns away new traffic.
+    pub ready: AtomicBool,
+}
+
+impl ServerState {
+    /// The app with this id.
+    pub fn app(&self, id: &str) -> Option<&Arc<AppContext>> {
+        self.apps.get(id)
+    }
+}

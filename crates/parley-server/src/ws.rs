@@ -1,0 +1,84 @@
+//! `GET /ws`: the WebSocket upgrade of the native protocol.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_core::{Disconnect, Protocol};
+use serde::Deserialize;
+
+use crate::connection::{self, Limits};
+use crate::http_api::ApiError;
+use crate::native::{NativeSession, codes};
+use crate::state::ServerState;
+
+/// Query parameters of the upgrade.
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    /// The app to join; the default app when absent.
+    app: Option<String>,
+}
+
+/// Upgrades to a native-protocol connection, after checking the app, the
+/// origin and the node's connection limit.
+pub async fn upgrade(
+    State(server): State<Arc<ServerState>>,
+    Query(query): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let app = match &query.app {
+        None => server.default_app.clone(),
+        Some(id) => match server.app(id) {
+            Some(app) => app.clone(),
+            None => return ApiError::new(StatusCode::NOT_FOUND, format!("unknown app {id:?}")).into_response(),
+        },
+    };
+    if !app.origins.allows(&headers) {
+        return ApiError::new(StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    if server.shutdown.is_cancelled() {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down").into_response();
+    }
+    let config = &server.config;
+    let ws = ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(config.max_queue_bytes.max(64 * 1024))
+        // Frames up to twice the limit are read whole and answered with an
+        // error; beyond that the connection is closed.
+        .max_message_size(config.max_frame_bytes * 2)
+        .max_frame_size(config.max_frame_bytes * 2);
+    // Tracked from the handler on, so shutdown waits for upgrades in flight.
+    let tracked = server.connections.token();
+    match server.node.admit() {
+        Err(_) => ws.on_upgrade(move |socket| async move {
+            refuse(socket, Disconnect::NodeFull).await;
+            drop(tracked);
+        }),
+        Ok(slot) => ws.on_upgrade(move |socket| async move {
+            let client = server.node.new_client(&app.app, Protocol::Native);
+            let session = NativeSession::new(server.clone(), app, client);
+            let limits = Limits {
+                ping_interval: server.config.ping_interval,
+                pong_timeout: server.config.pong_timeout,
+                write_timeout: server.config.write_timeout,
+                max_frame_bytes: server.config.max_frame_bytes,
+            };
+            connection::serve(socket, session, limits, server.shutdown.clone()).await;
+            drop(slot);
+            drop(tracked);
+        }),
+    }
+}
+
+/// Closes a connection the node cannot take.
+async fn refuse(mut socket: WebSocket, reason: Disconnect) {
+    let frame = CloseFrame {
+        code: codes::close_code(reason),
+        reason: Utf8Bytes::from_static(reason.reason()),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
