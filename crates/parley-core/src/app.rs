@@ -88,7 +88,9 @@ impl App {
             return Err(Error::PermissionDenied("namespace needs a user token"));
         }
         if namespace.private && grant != Grant::Token {
-            return Err(Error::PermissionDenied("private channel needs a channel token"));
+            return Err(Error::PermissionDenied(
+                "private channel needs a channel token",
+            ));
         }
         Ok(namespace)
     }
@@ -105,7 +107,9 @@ impl App {
     ) -> Result<&Namespace, Error> {
         let namespace = self.namespace(channel)?;
         if !namespace.allow_publish {
-            return Err(Error::PermissionDenied("namespace does not allow client publishing"));
+            return Err(Error::PermissionDenied(
+                "namespace does not allow client publishing",
+            ));
         }
         if client.is_anonymous() && !namespace.anonymous {
             return Err(Error::PermissionDenied("namespace needs a user token"));

@@ -43,9 +43,16 @@ pub trait Broker: Send + Sync + 'static {
     /// Tells the broker that this node has subscribers to `channel`, so
     /// publications from other nodes reach it. Called on the first local
     /// subscriber.
-    fn subscribe<'a>(&'a self, app: &'a str, channel: &'a ChannelName) -> BoxFuture<'a, Result<(), BrokerError>>;
+    fn subscribe<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
 
     /// Tells the broker that this node lost its last subscriber to `channel`.
-    fn unsubscribe<'a>(&'a self, app: &'a str, channel: &'a ChannelName)
-    -> BoxFuture<'a, Result<(), BrokerError>>;
+    fn unsubscribe<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
 }

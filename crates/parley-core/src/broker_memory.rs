@@ -16,6 +16,7 @@ use crate::{
 const SHARDS: usize = 64;
 
 type StreamKey = (Arc<str>, ChannelName);
+type StreamShard = Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>;
 
 /// Keeps one stream per channel in memory and delivers publications to this
 /// node's hubs.
@@ -26,7 +27,7 @@ type StreamKey = (Arc<str>, ChannelName);
 pub struct MemoryBroker {
     handler: Arc<dyn BrokerEventHandler>,
     hasher: RandomState,
-    streams: Box<[Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>]>,
+    streams: Box<[StreamShard]>,
 }
 
 #[derive(Debug)]
@@ -128,11 +129,19 @@ impl Broker for MemoryBroker {
         Box::pin(std::future::ready(Ok(position)))
     }
 
-    fn subscribe<'a>(&'a self, _: &'a str, _: &'a ChannelName) -> BoxFuture<'a, Result<(), BrokerError>> {
+    fn subscribe<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn unsubscribe<'a>(&'a self, _: &'a str, _: &'a ChannelName) -> BoxFuture<'a, Result<(), BrokerError>> {
+    fn unsubscribe<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 }

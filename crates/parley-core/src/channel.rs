@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn namespaces() {
-        assert_eq!(ChannelName::new("chat:room-1").unwrap().namespace(), Some("chat"));
+        assert_eq!(
+            ChannelName::new("chat:room-1").unwrap().namespace(),
+            Some("chat")
+        );
         assert_eq!(ChannelName::new("news").unwrap().namespace(), None);
         assert_eq!(ChannelName::new("a:b:c").unwrap().namespace(), Some("a"));
     }
@@ -118,13 +121,31 @@ mod tests {
     #[test]
     fn validation() {
         assert_eq!(ChannelName::new(""), Err(InvalidChannelName::Empty));
-        assert_eq!(ChannelName::new("a b"), Err(InvalidChannelName::BadCharacter));
-        assert_eq!(ChannelName::new("caf\u{e9}"), Err(InvalidChannelName::BadCharacter));
-        assert_eq!(ChannelName::new("tab\there"), Err(InvalidChannelName::BadCharacter));
-        assert_eq!(ChannelName::new(&"x".repeat(256)), Err(InvalidChannelName::TooLong));
+        assert_eq!(
+            ChannelName::new("a b"),
+            Err(InvalidChannelName::BadCharacter)
+        );
+        assert_eq!(
+            ChannelName::new("caf\u{e9}"),
+            Err(InvalidChannelName::BadCharacter)
+        );
+        assert_eq!(
+            ChannelName::new("tab\there"),
+            Err(InvalidChannelName::BadCharacter)
+        );
+        assert_eq!(
+            ChannelName::new(&"x".repeat(256)),
+            Err(InvalidChannelName::TooLong)
+        );
         assert!(ChannelName::new(&"x".repeat(255)).is_ok());
-        assert_eq!(ChannelName::new("dm#42,"), Err(InvalidChannelName::EmptyUserId));
-        assert_eq!(ChannelName::new("dm#"), Err(InvalidChannelName::EmptyUserId));
+        assert_eq!(
+            ChannelName::new("dm#42,"),
+            Err(InvalidChannelName::EmptyUserId)
+        );
+        assert_eq!(
+            ChannelName::new("dm#"),
+            Err(InvalidChannelName::EmptyUserId)
+        );
     }
 
     #[test]

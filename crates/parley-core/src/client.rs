@@ -93,7 +93,9 @@ impl ClientHandle {
 
     /// The `info` claim of the connection's token, as raw JSON.
     pub fn info(&self) -> Option<&Bytes> {
-        self.identity.get().and_then(|identity| identity.info.as_ref())
+        self.identity
+            .get()
+            .and_then(|identity| identity.info.as_ref())
     }
 
     /// Whether the connection has no user.

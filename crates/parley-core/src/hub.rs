@@ -8,13 +8,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::{ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication};
+use crate::{
+    ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication,
+};
 
 /// Shards per map. A power of two well above the core count, so two cores
 /// rarely meet on one lock.
 const SHARDS: usize = 64;
 
 type Subscribers = HashMap<ClientId, Arc<ClientHandle>>;
+type UserShard = Mutex<HashMap<Arc<str>, Vec<Arc<ClientHandle>>>>;
 
 /// One app's connections and subscriptions on this node.
 ///
@@ -26,7 +29,7 @@ type Subscribers = HashMap<ClientId, Arc<ClientHandle>>;
 pub struct Hub {
     hasher: RandomState,
     channels: Box<[RwLock<HashMap<ChannelName, Subscribers>>]>,
-    users: Box<[Mutex<HashMap<Arc<str>, Vec<Arc<ClientHandle>>>>]>,
+    users: Box<[UserShard]>,
     connections: AtomicUsize,
     subscriptions: AtomicUsize,
     channel_count: AtomicUsize,
@@ -104,7 +107,11 @@ impl Hub {
 
     /// Subscribes a connection to a channel. Returns whether the channel got
     /// its first local subscriber (the node then tells the broker).
-    pub fn subscribe(&self, client: &Arc<ClientHandle>, channel: &ChannelName) -> Result<bool, Error> {
+    pub fn subscribe(
+        &self,
+        client: &Arc<ClientHandle>,
+        channel: &ChannelName,
+    ) -> Result<bool, Error> {
         let mut channels = self.channels[self.shard(channel.as_str())].write();
         let first = !channels.contains_key(channel.as_str());
         let subscribers = channels.entry(channel.clone()).or_default();
@@ -253,8 +260,15 @@ mod tests {
         let publication = Publication {
             channel: news.clone(),
             data: "hi".into(),
-            position: StreamPosition { offset: 1, epoch: "e".into() },
-            info: Some(ClientInfo { client: a.id, user: a.user_arc(), info: None }),
+            position: StreamPosition {
+                offset: 1,
+                epoch: "e".into(),
+            },
+            info: Some(ClientInfo {
+                client: a.id,
+                user: a.user_arc(),
+                info: None,
+            }),
         };
         assert_eq!(hub.broadcast(&publication, &Echo), 2);
         let mut out = Vec::new();

@@ -159,15 +159,27 @@ impl Node {
     /// Registers a connection once it has identified itself as `user` (the
     /// empty string for an anonymous connection). A connection registers
     /// once; register it again and nothing changes.
-    pub fn register(&self, app: &App, client: &Arc<ClientHandle>, user: Arc<str>, info: Option<Bytes>) -> Result<(), Error> {
+    pub fn register(
+        &self,
+        app: &App,
+        client: &Arc<ClientHandle>,
+        user: Arc<str>,
+        info: Option<Bytes>,
+    ) -> Result<(), Error> {
         if !client.identify(user, info) {
             return Ok(());
         }
-        app.hub.add_client(client, app.options.max_connections_per_user)
+        app.hub
+            .add_client(client, app.options.max_connections_per_user)
     }
 
     /// Removes a registered connection and all of its subscriptions.
-    pub async fn unregister(&self, app: &App, client: &ClientHandle, channels: impl IntoIterator<Item = ChannelName>) {
+    pub async fn unregister(
+        &self,
+        app: &App,
+        client: &ClientHandle,
+        channels: impl IntoIterator<Item = ChannelName>,
+    ) {
         for channel in channels {
             self.unsubscribe(app, client.id, &channel).await;
         }
@@ -176,7 +188,12 @@ impl Node {
 
     /// Subscribes a connection to a channel; permissions must have been
     /// checked with [`App::check_subscribe`].
-    pub async fn subscribe(&self, app: &App, client: &Arc<ClientHandle>, channel: &ChannelName) -> Result<(), Error> {
+    pub async fn subscribe(
+        &self,
+        app: &App,
+        client: &Arc<ClientHandle>,
+        channel: &ChannelName,
+    ) -> Result<(), Error> {
         let first = app.hub.subscribe(client, channel)?;
         if first && let Err(error) = self.broker.subscribe(&app.id, channel).await {
             app.hub.unsubscribe(client.id, channel);
@@ -224,7 +241,10 @@ impl Node {
     /// A snapshot of the node's state.
     pub fn info(&self) -> NodeInfo {
         let (subscriptions, channels) = self.apps.values().fold((0, 0), |(s, c), app| {
-            (s + app.hub.subscription_count(), c + app.hub.channel_count())
+            (
+                s + app.hub.subscription_count(),
+                c + app.hub.channel_count(),
+            )
         });
         NodeInfo {
             number: self.number,

@@ -127,7 +127,10 @@ mod tests {
         let queue = OutboundQueue::new(10);
         queue.push(Frame::from_static("12345")).unwrap();
         queue.push(Frame::from_static("12345")).unwrap();
-        assert_eq!(queue.push(Frame::from_static("1")), Err(PushError::Overflow));
+        assert_eq!(
+            queue.push(Frame::from_static("1")),
+            Err(PushError::Overflow)
+        );
         assert_eq!(queue.queued_bytes(), 0);
         assert_eq!(
             queue.push(Frame::from_static("1")),

@@ -78,8 +78,9 @@ impl TokenKeys {
         let public = match public_key {
             None => None,
             Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|error| format!("cannot read public key {}: {error}", path.display()))?;
+                let pem = std::fs::read(path).map_err(|error| {
+                    format!("cannot read public key {}: {error}", path.display())
+                })?;
                 if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
                     Some((Algorithm::RS256, key))
                 } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
@@ -106,7 +107,9 @@ impl TokenKeys {
             (Algorithm::HS256, _) => &self.hmac,
             (alg, Some((public_alg, key))) if alg == *public_alg => key,
             (alg, _) => {
-                return Err(AuthError::Invalid(format!("algorithm {alg:?} is not accepted")));
+                return Err(AuthError::Invalid(format!(
+                    "algorithm {alg:?} is not accepted"
+                )));
             }
         };
         let mut validation = Validation::new(header.alg);
@@ -123,7 +126,11 @@ impl TokenKeys {
         if claims.sub.is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
         }
-        if claims.info.as_ref().is_some_and(|info| !info.get().trim_start().starts_with('{')) {
+        if claims
+            .info
+            .as_ref()
+            .is_some_and(|info| !info.get().trim_start().starts_with('{'))
+        {
             return Err(AuthError::Invalid("info must be a JSON object".into()));
         }
         Ok(claims)
@@ -133,7 +140,9 @@ impl TokenKeys {
     pub fn verify_connection(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.decode(token)?;
         if claims.channel.is_some() {
-            return Err(AuthError::Invalid("a channel token cannot open a connection".into()));
+            return Err(AuthError::Invalid(
+                "a channel token cannot open a connection".into(),
+            ));
         }
         Ok(Claims {
             user: claims.sub.into(),
@@ -154,7 +163,9 @@ impl TokenKeys {
             Some(granted) if granted != channel => {
                 Err(AuthError::Invalid("token is for another channel".into()))
             }
-            Some(_) if claims.sub != user => Err(AuthError::Invalid("token is for another user".into())),
+            Some(_) if claims.sub != user => {
+                Err(AuthError::Invalid("token is for another user".into()))
+            }
             Some(_) => Ok(()),
         }
     }

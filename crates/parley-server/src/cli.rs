@@ -101,7 +101,12 @@ fn load(args: &ConfigArgs, overrides: Overrides) -> Result<(Config, Vec<Generate
         data_dir: args.data_dir.clone(),
         ..overrides
     };
-    Config::load(args.config.as_deref(), |name| std::env::var(name).ok(), &overrides).map_err(|error| error.to_string())
+    Config::load(
+        args.config.as_deref(),
+        |name| std::env::var(name).ok(),
+        &overrides,
+    )
+    .map_err(|error| error.to_string())
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -163,14 +168,15 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -206,11 +212,17 @@ fn mint(args: &TokenArgs) -> Result<String, String> {
         None => config.apps.first(),
         Some(id) => config.apps.iter().find(|app| &app.id == id),
     }
-    .ok_or_else(|| format!("no app {:?} in the configuration", args.app.as_deref().unwrap_or("")))?;
+    .ok_or_else(|| {
+        format!(
+            "no app {:?} in the configuration",
+            args.app.as_deref().unwrap_or("")
+        )
+    })?;
     let info = match &args.info {
         None => None,
         Some(text) => {
-            let raw = RawValue::from_string(text.clone()).map_err(|error| format!("--info is not JSON: {error}"))?;
+            let raw = RawValue::from_string(text.clone())
+                .map_err(|error| format!("--info is not JSON: {error}"))?;
             if !raw.get().trim_start().starts_with('{') {
                 return Err("--info must be a JSON object".into());
             }

@@ -362,8 +362,16 @@ impl Config {
         let mut ids = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();
         for app in &self.apps {
-            if app.id.is_empty() || !app.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return invalid(format!("app id {:?} must be letters, digits, '-' or '_'", app.id));
+            if app.id.is_empty()
+                || !app
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return invalid(format!(
+                    "app id {:?} must be letters, digits, '-' or '_'",
+                    app.id
+                ));
             }
             if !ids.insert(&app.id) {
                 return invalid(format!("app id {:?} is used twice", app.id));
@@ -372,10 +380,16 @@ impl Config {
                 return invalid(format!("app key of {:?} is used by another app", app.id));
             }
             if app.secret.len() < 16 {
-                return invalid(format!("the secret of app {:?} must be at least 16 characters", app.id));
+                return invalid(format!(
+                    "the secret of app {:?} must be at least 16 characters",
+                    app.id
+                ));
             }
             for name in app.namespaces.keys() {
-                if name.is_empty() || name.contains(':') || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                if name.is_empty()
+                    || name.contains(':')
+                    || !name.bytes().all(|b| b.is_ascii_graphic())
+                {
                     return invalid(format!("namespace name {name:?} is not valid"));
                 }
             }

@@ -55,7 +55,12 @@ enum End {
 }
 
 /// Serves one connection until it ends, then releases it.
-pub async fn serve<S: Session>(mut socket: WebSocket, mut session: S, limits: Limits, shutdown: CancellationToken) {
+pub async fn serve<S: Session>(
+    mut socket: WebSocket,
+    mut session: S,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
     let client = session.client().clone();
     let mut batch: Vec<Frame> = Vec::new();
     let mut last_seen = Instant::now();
@@ -136,14 +141,27 @@ pub async fn serve<S: Session>(mut socket: WebSocket, mut session: S, limits: Li
     if let End::Server(reason) = end {
         client.disconnect(reason);
         tracing::debug!(client = %client.id, ?reason, "closing connection");
-        close(&mut socket, &session, reason, &mut batch, limits.write_timeout).await;
+        close(
+            &mut socket,
+            &session,
+            reason,
+            &mut batch,
+            limits.write_timeout,
+        )
+        .await;
     }
     session.finish().await;
 }
 
 /// Sends what is still queued (unless the client was too slow for it), the
 /// session's goodbye frame and the close frame, bounded by `timeout`.
-async fn close<S: Session>(socket: &mut WebSocket, session: &S, reason: Disconnect, batch: &mut Vec<Frame>, timeout: Duration) {
+async fn close<S: Session>(
+    socket: &mut WebSocket,
+    session: &S,
+    reason: Disconnect,
+    batch: &mut Vec<Frame>,
+    timeout: Duration,
+) {
     if reason != Disconnect::Slow {
         session.client().queue().drain_into(batch);
     }
@@ -164,7 +182,11 @@ async fn close<S: Session>(socket: &mut WebSocket, session: &S, reason: Disconne
 }
 
 /// Writes a batch of frames with one flush.
-async fn write_batch(socket: &mut WebSocket, batch: &mut Vec<Frame>, timeout: Duration) -> Result<(), ()> {
+async fn write_batch(
+    socket: &mut WebSocket,
+    batch: &mut Vec<Frame>,
+    timeout: Duration,
+) -> Result<(), ()> {
     match tokio::time::timeout(timeout, write_frames(socket, batch)).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
@@ -175,7 +197,8 @@ async fn write_frames(socket: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<
     let mut bytes = 0;
     for frame in batch.drain(..) {
         bytes += frame.len();
-        let text = Utf8Bytes::try_from(frame.into_bytes()).expect("frames are UTF-8 by construction");
+        let text =
+            Utf8Bytes::try_from(frame.into_bytes()).expect("frames are UTF-8 by construction");
         socket.feed(Message::Text(text)).await?;
     }
     metrics::counter!("parley_bytes_out_total").increment(bytes as u64);

@@ -38,7 +38,10 @@ pub struct Generated {
 
 /// Gives every app without a key, secret or API key the ones kept in the
 /// data dir, generating and saving them on first use.
-pub fn fill_missing(data_dir: &Path, apps: &mut [AppConfig]) -> Result<Vec<Generated>, ConfigError> {
+pub fn fill_missing(
+    data_dir: &Path,
+    apps: &mut [AppConfig],
+) -> Result<Vec<Generated>, ConfigError> {
     if apps
         .iter()
         .all(|app| !app.key.is_empty() && !app.secret.is_empty() && !app.api_keys.is_empty())

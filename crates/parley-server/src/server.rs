@@ -46,7 +46,9 @@ impl Server {
         let mut apps = Vec::with_capacity(config.apps.len());
         for app_config in &config.apps {
             let keys = TokenKeys::new(&app_config.secret, app_config.public_key.as_deref())
-                .map_err(|error| ServerError::Config(format!("app {:?}: {error}", app_config.id)))?;
+                .map_err(|error| {
+                    ServerError::Config(format!("app {:?}: {error}", app_config.id))
+                })?;
             apps.push(App::new(app_config.id.as_str(), app_config.app_options()));
             contexts.push((app_config.clone(), keys));
         }
@@ -67,7 +69,10 @@ impl Server {
         let mut default_app = None;
         for (app_config, keys) in contexts {
             let context = Arc::new(AppContext {
-                app: node.app(&app_config.id).expect("every configured app is in the node").clone(),
+                app: node
+                    .app(&app_config.id)
+                    .expect("every configured app is in the node")
+                    .clone(),
                 origins: OriginPolicy::new(&app_config.allowed_origins),
                 config: app_config,
                 keys,
@@ -80,7 +85,8 @@ impl Server {
             default_app.get_or_insert_with(|| context.clone());
             by_id.insert(context.config.id.clone(), context);
         }
-        let default_app = default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
+        let default_app =
+            default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let state = Arc::new(ServerState {
             node,
             config,
@@ -103,13 +109,16 @@ impl Server {
     /// The HTTP router: the WebSocket endpoint, the API and the probes.
     pub fn router(&self) -> Router {
         let state = &self.state;
-        let origins: Vec<OriginPolicy> = state.apps.values().map(|app| app.origins.clone()).collect();
+        let origins: Vec<OriginPolicy> =
+            state.apps.values().map(|app| app.origins.clone()).collect();
         let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _: &Parts| {
-                origin
-                    .to_str()
-                    .is_ok_and(|origin| origins.iter().any(|policy| policy.lists(origin)))
-            }))
+            .allow_origin(AllowOrigin::predicate(
+                move |origin: &HeaderValue, _: &Parts| {
+                    origin
+                        .to_str()
+                        .is_ok_and(|origin| origins.iter().any(|policy| policy.lists(origin)))
+                },
+            ))
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(std::time::Duration::from_secs(3600));
@@ -123,7 +132,11 @@ impl Server {
     /// Serves on `listener` until `shutdown` completes, then closes every
     /// connection with the shutdown code and waits (bounded by
     /// `shutdown_timeout`) for their tasks.
-    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
         let stop = state.shutdown.clone();
@@ -166,7 +179,10 @@ impl Server {
 /// Drops in-memory streams nobody has used for `stream_idle_ttl`.
 async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
     let ttl = state.config.stream_idle_ttl;
-    let period = (ttl / 2).clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(60));
+    let period = (ttl / 2).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    );
     let mut interval = tokio::time::interval(period);
     loop {
         tokio::select! {

@@ -33,14 +33,18 @@ pub async fn upgrade(
         None => server.default_app.clone(),
         Some(id) => match server.app(id) {
             Some(app) => app.clone(),
-            None => return ApiError::new(StatusCode::NOT_FOUND, format!("unknown app {id:?}")).into_response(),
+            None => {
+                return ApiError::new(StatusCode::NOT_FOUND, format!("unknown app {id:?}"))
+                    .into_response();
+            }
         },
     };
     if !app.origins.allows(&headers) {
         return ApiError::new(StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     if server.shutdown.is_cancelled() {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down").into_response();
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down")
+            .into_response();
     }
     let config = &server.config;
     let ws = ws

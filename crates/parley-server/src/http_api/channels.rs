@@ -30,7 +30,10 @@ pub struct ChannelList {
 
 /// `GET /api/v1/channels?prefix=` → the app's active channels with their
 /// subscriber counts, sorted by name.
-pub async fn channels(ApiApp(app): ApiApp, Query(query): Query<ChannelsQuery>) -> Json<ChannelList> {
+pub async fn channels(
+    ApiApp(app): ApiApp,
+    Query(query): Query<ChannelsQuery>,
+) -> Json<ChannelList> {
     let channels = app
         .app
         .hub

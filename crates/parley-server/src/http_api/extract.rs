@@ -18,13 +18,21 @@ pub struct ApiApp(pub Arc<AppContext>);
 impl FromRequestParts<Arc<ServerState>> for ApiApp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, server: &Arc<ServerState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        server: &Arc<ServerState>,
+    ) -> Result<Self, ApiError> {
         let key = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer <api key>"))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "missing Authorization: Bearer <api key>",
+                )
+            })?;
         let app = server
             .api_keys
             .get(key.trim())
@@ -49,7 +57,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rejection) => {
                 let status = match &rejection {
                     JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
                     _ => StatusCode::BAD_REQUEST,
                 };
                 Err(ApiError::new(status, rejection.body_text()))

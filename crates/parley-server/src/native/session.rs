@@ -110,9 +110,14 @@ impl NativeSession {
     /// A session for a connection accepted just now.
     pub fn new(server: Arc<ServerState>, app: Arc<AppContext>, client: Arc<ClientHandle>) -> Self {
         let config = &server.config;
-        let quota = Quota::per_second(NonZeroU32::new(config.commands_per_second).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(config.command_burst).unwrap_or(NonZeroU32::MIN));
-        let deadline = Some((Instant::now() + config.connect_timeout, Disconnect::ConnectTimeout));
+        let quota = Quota::per_second(
+            NonZeroU32::new(config.commands_per_second).unwrap_or(NonZeroU32::MIN),
+        )
+        .allow_burst(NonZeroU32::new(config.command_burst).unwrap_or(NonZeroU32::MIN));
+        let deadline = Some((
+            Instant::now() + config.connect_timeout,
+            Disconnect::ConnectTimeout,
+        ));
         Self {
             server,
             app,
@@ -175,7 +180,13 @@ impl NativeSession {
                 auth_error(error)
             })?),
             None => {
-                let anonymous_allowed = self.app.app.options.namespaces.values().any(|ns| ns.anonymous);
+                let anonymous_allowed = self
+                    .app
+                    .app
+                    .options
+                    .namespaces
+                    .values()
+                    .any(|ns| ns.anonymous);
                 if !anonymous_allowed {
                     self.close_after_reply = Some(Disconnect::Unauthorized);
                     return Err(ErrorReply::new(
@@ -186,9 +197,9 @@ impl NativeSession {
                 None
             }
         };
-        let (user, info) = claims
-            .as_ref()
-            .map_or((Arc::from(""), None), |claims| (claims.user.clone(), claims.info.clone()));
+        let (user, info) = claims.as_ref().map_or((Arc::from(""), None), |claims| {
+            (claims.user.clone(), claims.info.clone())
+        });
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
             self.close_after_reply = Some(Disconnect::TooManyConnections);
@@ -235,9 +246,16 @@ impl NativeSession {
     }
 
     fn refresh(&mut self, id: u64, params: RefreshParams) -> Result<Frame, ErrorReply> {
-        let claims = self.app.keys.verify_connection(&params.token).map_err(auth_error)?;
+        let claims = self
+            .app
+            .keys
+            .verify_connection(&params.token)
+            .map_err(auth_error)?;
         if *claims.user != *self.client.user() {
-            return Err(ErrorReply::new(codes::UNAUTHORIZED, "token is for another user"));
+            return Err(ErrorReply::new(
+                codes::UNAUTHORIZED,
+                "token is for another user",
+            ));
         }
         self.deadline = claims.expires_at.map(|exp| self.expiry_deadline(exp));
         Ok(wire::result_frame(
@@ -248,13 +266,19 @@ impl NativeSession {
         ))
     }
 
-    async fn subscribe_channel(&mut self, name: &str, grant: Grant) -> Result<ChannelName, ErrorReply> {
+    async fn subscribe_channel(
+        &mut self,
+        name: &str,
+        grant: Grant,
+    ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         let limit = self.app.app.options.max_subscriptions_per_client;
         if self.subscriptions.len() >= limit {
             return Err(parley_core::Error::TooManySubscriptions(limit).into());
         }
-        self.app.app.check_subscribe(&self.client, &channel, grant)?;
+        self.app
+            .app
+            .check_subscribe(&self.client, &channel, grant)?;
         self.server
             .node
             .subscribe(&self.app.app, &self.client, &channel)
@@ -309,7 +333,12 @@ impl NativeSession {
         let position = self
             .server
             .node
-            .publish(&self.app.app, &channel, Bytes::copy_from_slice(data.as_bytes()), Some(info))
+            .publish(
+                &self.app.app,
+                &channel,
+                Bytes::copy_from_slice(data.as_bytes()),
+                Some(info),
+            )
             .await?;
         Ok(wire::result_frame(
             id,
@@ -353,7 +382,10 @@ impl Session for NativeSession {
     }
 
     fn on_binary(&mut self) -> Option<Disconnect> {
-        let error = ErrorReply::new(codes::BAD_REQUEST, "binary frames are not supported; send JSON text");
+        let error = ErrorReply::new(
+            codes::BAD_REQUEST,
+            "binary frames are not supported; send JSON text",
+        );
         self.reply(wire::error_frame(None, &error));
         self.violation()
     }
@@ -380,7 +412,10 @@ impl Session for NativeSession {
     }
 
     fn goodbye(&self, reason: Disconnect) -> (u16, Option<Frame>) {
-        (codes::close_code(reason), Some(wire::disconnect_frame(reason)))
+        (
+            codes::close_code(reason),
+            Some(wire::disconnect_frame(reason)),
+        )
     }
 
     async fn finish(self) {
@@ -395,8 +430,12 @@ impl Session for NativeSession {
 
 fn auth_error(error: AuthError) -> ErrorReply {
     match error {
-        AuthError::Expired => ErrorReply::new(codes::TOKEN_EXPIRED, "token expired: refresh it and retry"),
-        AuthError::Invalid(reason) => ErrorReply::new(codes::UNAUTHORIZED, format!("invalid token: {reason}")),
+        AuthError::Expired => {
+            ErrorReply::new(codes::TOKEN_EXPIRED, "token expired: refresh it and retry")
+        }
+        AuthError::Invalid(reason) => {
+            ErrorReply::new(codes::UNAUTHORIZED, format!("invalid token: {reason}"))
+        }
     }
 }
 

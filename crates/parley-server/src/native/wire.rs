@@ -49,7 +49,10 @@ pub fn parse_command(text: &str) -> Result<Command<'_>, (Option<u64>, ErrorReply
         return Err((None, ErrorReply::new(BAD_REQUEST, "command without an id")));
     };
     let Some(method) = envelope.method else {
-        return Err((Some(id), ErrorReply::new(BAD_REQUEST, "command without a method")));
+        return Err((
+            Some(id),
+            ErrorReply::new(BAD_REQUEST, "command without a method"),
+        ));
     };
     Ok(Command {
         id,
@@ -61,7 +64,8 @@ pub fn parse_command(text: &str) -> Result<Command<'_>, (Option<u64>, ErrorReply
 /// Decodes a command's parameters; absent parameters read as `{}`.
 pub fn params<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<T, ErrorReply> {
     let text = raw.map_or("{}", RawValue::get);
-    serde_json::from_str(text).map_err(|error| ErrorReply::new(BAD_REQUEST, format!("invalid params: {error}")))
+    serde_json::from_str(text)
+        .map_err(|error| ErrorReply::new(BAD_REQUEST, format!("invalid params: {error}")))
 }
 
 #[derive(Serialize)]
@@ -87,7 +91,8 @@ struct ErrorBody<'a> {
 
 /// A successful reply.
 pub fn result_frame(id: u64, result: &impl Serialize) -> Frame {
-    let text = serde_json::to_string(&ResultReply { id, result }).expect("replies serialize to JSON");
+    let text =
+        serde_json::to_string(&ResultReply { id, result }).expect("replies serialize to JSON");
     Frame::new(text)
 }
 
@@ -131,7 +136,8 @@ impl FrameEncoder for NativeEncoder {
 /// Built by hand around the payload, which is already JSON text: the data is
 /// copied once and never parsed again.
 fn encode_publication(publication: &Publication) -> String {
-    let data = std::str::from_utf8(&publication.data).expect("publication data is validated JSON text");
+    let data =
+        std::str::from_utf8(&publication.data).expect("publication data is validated JSON text");
     let mut out = String::with_capacity(96 + publication.channel.as_str().len() + data.len());
     out.push_str(r#"{"push":"publication","channel":"#);
     push_json_string(&mut out, publication.channel.as_str());
@@ -167,14 +173,21 @@ mod tests {
         let publication = Publication {
             channel: ChannelName::new(r#"chat:"quoted"\"#).unwrap(),
             data: r#"{"text":"hi"}"#.into(),
-            position: StreamPosition { offset: 12, epoch: "ab12".into() },
+            position: StreamPosition {
+                offset: 12,
+                epoch: "ab12".into(),
+            },
             info: Some(ClientInfo {
-                client: ClientId { node: 3, sequence: 9 },
+                client: ClientId {
+                    node: 3,
+                    sequence: 9,
+                },
                 user: "42".into(),
                 info: Some(r#"{"color":"red"}"#.into()),
             }),
         };
-        let value: serde_json::Value = serde_json::from_str(&encode_publication(&publication)).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&encode_publication(&publication)).unwrap();
         assert_eq!(
             value,
             serde_json::json!({
