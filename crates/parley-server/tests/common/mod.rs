@@ -1,0 +1,295 @@
+//! A Parley server on 127.0.0.1:0 and real clients for it.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parley_server::auth::{TokenClaims, TokenKeys, unix_now};
+use parley_server::config::{AppConfig, NamespaceConfig, Overrides};
+use parley_server::state::ServerState;
+use parley_server::{Config, Server};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const SECRET: &str = "test-secret-0123456789abcdef";
+pub const API_KEY: &str = "test-api-key";
+pub const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
+pub const OTHER_API_KEY: &str = "other-api-key";
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn namespace(allow_publish: bool, anonymous: bool, private: bool) -> NamespaceConfig {
+    NamespaceConfig {
+        allow_publish,
+        anonymous,
+        private,
+        ..NamespaceConfig::default()
+    }
+}
+
+/// The configuration most tests use: two apps, and namespaces for each rule.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("PARLEY_APP_ID", "main"),
+        ("PARLEY_APP_KEY", "main-key"),
+        ("PARLEY_APP_SECRET", SECRET),
+        ("PARLEY_API_KEY", API_KEY),
+    ]);
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: Some(data_dir.to_owned()),
+        log_format: None,
+    };
+    let (mut config, _) = Config::load(None, |name| env.get(name).map(|v| v.to_string()), &overrides).unwrap();
+    let namespaces = BTreeMap::from([
+        ("default".to_owned(), namespace(true, false, false)),
+        ("chat".to_owned(), namespace(true, false, false)),
+        ("live".to_owned(), namespace(false, true, false)),
+        ("secret".to_owned(), namespace(true, false, true)),
+        ("readonly".to_owned(), namespace(false, false, false)),
+    ]);
+    config.apps[0].namespaces = namespaces.clone();
+    config.apps[0].public_key = Some(fixture("rsa-public.pem"));
+    config.apps[0].allowed_origins = vec!["https://good.example".to_owned()];
+    config.apps.push(AppConfig {
+        id: "other".to_owned(),
+        key: "other-key".to_owned(),
+        secret: OTHER_SECRET.to_owned(),
+        api_keys: vec![OTHER_API_KEY.to_owned()],
+        max_connections_per_user: 100,
+        max_subscriptions_per_client: 100,
+        namespaces,
+        ..AppConfig::default()
+    });
+    config
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<ServerState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), parley_server::ServerError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::new(config).unwrap();
+        let state = server.state().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Starts graceful shutdown and waits for the server to return.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(WAIT, &mut self.task)
+            .await
+            .expect("server stops in time")
+            .unwrap()
+            .unwrap();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        token_with(SECRET, user, |_| {})
+    }
+
+    /// A client that has sent `connect` with a token for `user`.
+    pub async fn user(&self, user: &str) -> Client {
+        let mut client = Client::open(&self.ws_url()).await;
+        let reply = client.call("connect", json!({"token": self.token(user)})).await;
+        assert!(reply.get("result").is_some(), "connect failed: {reply}");
+        client
+    }
+
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        api_call(&self.url(path), method, Some(API_KEY), body).await
+    }
+}
+
+pub async fn api_call(url: &str, method: reqwest::Method, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+pub fn token_with(secret: &str, user: &str, adjust: impl FnOnce(&mut TokenClaims)) -> String {
+    let mut claims = TokenClaims {
+        sub: user.to_owned(),
+        exp: Some(unix_now() + 600),
+        name: None,
+        avatar: None,
+        roles: Vec::new(),
+        info: None,
+        channels: Vec::new(),
+        channel: None,
+    };
+    adjust(&mut claims);
+    TokenKeys::new(secret, None).unwrap().mint(&claims)
+}
+
+pub fn channel_token(user: &str, channel: &str) -> String {
+    token_with(SECRET, user, |claims| claims.channel = Some(channel.to_owned()))
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A native-protocol client over a real WebSocket.
+pub struct Client {
+    pub socket: Socket,
+    next_id: u64,
+    pushes: VecDeque<Value>,
+}
+
+impl Client {
+    pub async fn open(url: &str) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Self {
+            socket,
+            next_id: 1,
+            pushes: VecDeque::new(),
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.unwrap();
+    }
+
+    /// Sends a command and waits for its reply; pushes that arrive first are
+    /// kept for [`Client::push`].
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let command = json!({"id": id, "method": method, "params": params});
+        self.send_text(&command.to_string()).await;
+        loop {
+            let value = self.next_json().await;
+            if value.get("id").and_then(Value::as_u64) == Some(id) {
+                return value;
+            }
+            self.pushes.push_back(value);
+        }
+    }
+
+    /// The result of a command that must succeed.
+    pub async fn ok(&mut self, method: &str, params: Value) -> Value {
+        let reply = self.call(method, params).await;
+        reply.get("result").cloned().unwrap_or_else(|| panic!("{method} failed: {reply}"))
+    }
+
+    /// The error code of a command that must fail.
+    pub async fn error_code(&mut self, method: &str, params: Value) -> u64 {
+        let reply = self.call(method, params).await;
+        reply["error"]["code"].as_u64().unwrap_or_else(|| panic!("{method} did not fail: {reply}"))
+    }
+
+    /// The next frame as JSON, whatever it is.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame in time")
+                .expect("the connection is open")
+                .expect("a frame, not an error");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Close(frame) => panic!("connection closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next push (a frame without an id).
+    pub async fn push(&mut self) -> Value {
+        if let Some(push) = self.pushes.pop_front() {
+            return push;
+        }
+        loop {
+            let value = self.next_json().await;
+            if value.get("id").is_none() {
+                return value;
+            }
+        }
+    }
+
+    /// Whether a push arrives within `wait`.
+    pub async fn no_push_within(&mut self, wait: Duration) -> bool {
+        if !self.pushes.is_empty() {
+            return false;
+        }
+        match tokio::time::timeout(wait, self.socket.next()).await {
+            Err(_) => true,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => true,
+            Ok(other) => panic!("unexpected frame: {other:?}"),
+        }
+    }
+
+    /// Reads until the server closes; returns the close code and reason and
+    /// every text frame seen before it.
+    pub async fn closed(&mut self) -> (u16, String, Vec<Value>) {
+        let mut texts: Vec<Value> = self.pushes.drain(..).collect();
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next()).await.expect("close in time");
+            match message {
+                Some(Ok(Message::Close(Some(CloseFrame { code, reason })))) => {
+                    return (code.into(), reason.to_string(), texts);
+                }
+                Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+                Some(Ok(Message::Text(text))) => texts.push(serde_json::from_str(&text).unwrap()),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => panic!("connection failed without a close frame: {error}"),
+            }
+        }
+    }
+}
