@@ -21,8 +21,9 @@ pub trait Session: Send {
     fn on_text(&mut self, text: &str) -> impl Future<Output = Option<Disconnect>> + Send;
     /// Handles a binary frame, which no protocol accepts.
     fn on_binary(&mut self) -> Option<Disconnect>;
-    /// Handles a text frame over the frame limit.
-    fn on_oversized(&mut self, len: usize) -> Option<Disconnect>;
+    /// Handles a text frame over the frame limit (but under twice the limit,
+    /// past which the socket refuses to read it).
+    fn on_oversized(&mut self, text: &str) -> Option<Disconnect>;
     /// When the session wants [`Session::on_deadline`] called.
     fn deadline(&self) -> Option<Instant>;
     /// Called at the deadline; returns a reason to close, if any.
@@ -99,7 +100,7 @@ pub async fn serve<S: Session>(
             message = socket.recv() => {
                 last_seen = Instant::now();
                 let outcome = match message {
-                    Some(Ok(Message::Text(text))) if text.len() > limits.max_frame_bytes => session.on_oversized(text.len()),
+                    Some(Ok(Message::Text(text))) if text.len() > limits.max_frame_bytes => session.on_oversized(&text),
                     Some(Ok(Message::Text(text))) => {
                         metrics::counter!("parley_bytes_in_total").increment(text.len() as u64);
                         session.on_text(&text).await
@@ -176,10 +177,22 @@ async fn close<S: Session>(
                 code,
                 reason: Utf8Bytes::from_static(reason.reason()),
             })))
-            .await
+            .await?;
+        // Complete the closing handshake: wait for the client's close frame
+        // (or the end of the stream) before dropping the socket, so the
+        // close frame is not lost to a TCP reset over unread input.
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
     };
-    let _ = tokio::time::timeout(timeout, closing).await;
+    let _ = tokio::time::timeout(timeout.min(CLOSE_HANDSHAKE_TIMEOUT), closing).await;
 }
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Writes a batch of frames with one flush.
 async fn write_batch(

@@ -390,13 +390,19 @@ impl Session for NativeSession {
         self.violation()
     }
 
-    fn on_oversized(&mut self, len: usize) -> Option<Disconnect> {
+    fn on_oversized(&mut self, text: &str) -> Option<Disconnect> {
         let limit = self.server.config.max_frame_bytes;
         let error = ErrorReply::new(
             codes::TOO_LARGE,
-            format!("frame of {len} bytes is over the limit of {limit}"),
+            format!("frame of {} bytes is over the limit of {limit}", text.len()),
         );
-        self.reply(wire::error_frame(None, &error));
+        // The frame is bounded (twice the limit), so reading its id to
+        // answer it is cheap.
+        let id = match wire::parse_command(text) {
+            Ok(command) => Some(command.id),
+            Err((id, _)) => id,
+        };
+        self.reply(wire::error_frame(id, &error));
         self.violation()
     }
 

@@ -57,7 +57,13 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     let (mut config, _) = Config::load(None, |name| env.get(name).map(|v| v.to_string()), &overrides).unwrap();
     let namespaces = BTreeMap::from([
         ("default".to_owned(), namespace(true, false, false)),
-        ("chat".to_owned(), namespace(true, false, false)),
+        (
+            "chat".to_owned(),
+            NamespaceConfig {
+                max_message_bytes: 4096,
+                ..namespace(true, false, false)
+            },
+        ),
         ("live".to_owned(), namespace(false, true, false)),
         ("secret".to_owned(), namespace(true, false, true)),
         ("readonly".to_owned(), namespace(false, false, false)),
@@ -263,15 +269,23 @@ impl Client {
         }
     }
 
-    /// Whether a push arrives within `wait`.
+    /// Reads (and so answers pings) for `wait`; returns whether no text
+    /// frame arrived meanwhile.
     pub async fn no_push_within(&mut self, wait: Duration) -> bool {
         if !self.pushes.is_empty() {
             return false;
         }
-        match tokio::time::timeout(wait, self.socket.next()).await {
-            Err(_) => true,
-            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => true,
-            Ok(other) => panic!("unexpected frame: {other:?}"),
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return true,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    self.pushes.push_back(serde_json::from_str(&text).unwrap());
+                    return false;
+                }
+                Ok(other) => panic!("unexpected frame: {other:?}"),
+            }
         }
     }
 

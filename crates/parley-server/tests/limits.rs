@@ -1,0 +1,202 @@
+//! Bad input, limits, backpressure and liveness over the real wire.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn malformed_frames_get_errors_and_repeated_violations_close() {
+    let server = TestServer::start().await;
+    let mut client = server.user("42").await;
+    client.send_text("{not json").await;
+    let reply = client.next_json().await;
+    assert_eq!(reply["error"]["code"], 400);
+    assert!(reply.get("id").is_none());
+    client.send_text(r#"{"method":"ping"}"#).await;
+    assert_eq!(client.next_json().await["error"]["code"], 400);
+    assert_eq!(client.error_code("dance", json!({})).await, 405);
+    assert_eq!(client.error_code("subscribe", json!({"chanel": "typo"})).await, 400);
+    assert_eq!(client.error_code("subscribe", json!("not an object")).await, 400);
+    client.socket.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(client.next_json().await["error"]["code"], 400);
+    // The connection still works between errors.
+    assert!(client.ok("ping", json!({})).await.is_object());
+    for _ in 0..10 {
+        client.send_text("][").await;
+    }
+    let (code, reason, texts) = client.closed().await;
+    assert_eq!(code, 4002, "{reason}");
+    assert_eq!(texts.last().unwrap()["push"], "disconnect");
+    assert_eq!(texts.last().unwrap()["reconnect"], false);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn commands_before_connect_are_refused() {
+    let server = TestServer::start().await;
+    let mut client = Client::open(&server.ws_url()).await;
+    assert_eq!(client.error_code("subscribe", json!({"channel": "news"})).await, 412);
+    assert_eq!(client.error_code("publish", json!({"channel": "news", "data": 1})).await, 412);
+    client.ok("connect", json!({"token": server.token("42")})).await;
+    assert_eq!(client.error_code("connect", json!({"token": server.token("42")})).await, 409);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_connects_is_closed_after_the_connect_timeout() {
+    let server = TestServer::start_with(|config| config.connect_timeout = Duration::from_millis(300)).await;
+    let mut client = Client::open(&server.ws_url()).await;
+    assert_eq!(client.closed().await.0, 4203);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_frames_get_413_and_huge_ones_close_the_connection() {
+    let server = TestServer::start_with(|config| config.max_frame_bytes = 4096).await;
+    let mut client = server.user("42").await;
+    let big = "x".repeat(5000);
+    assert_eq!(client.error_code("publish", json!({"channel": "news", "data": big})).await, 413);
+    assert!(client.ok("ping", json!({})).await.is_object());
+    // Past twice the limit the server stops reading and closes. The close
+    // frame may be lost to a TCP reset, as the rest of the frame is unread.
+    let huge = "x".repeat(10_000);
+    client.send_text(&format!(r#"{{"id":1,"method":"ping","params":{{"pad":"{huge}"}}}}"#)).await;
+    loop {
+        match tokio::time::timeout(common::WAIT, client.socket.next()).await.expect("the server ends it") {
+            Some(Ok(Message::Text(text))) => {
+                let push: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!((push["push"].as_str(), push["code"].as_u64()), (Some("disconnect"), Some(4005)));
+            }
+            Some(Ok(Message::Close(Some(frame)))) => break assert_eq!(u16::from(frame.code), 4005),
+            Some(Ok(other)) => panic!("unexpected frame: {other:?}"),
+            None | Some(Err(_)) => break,
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn command_rate_limit_answers_429_with_retry_after() {
+    let server = TestServer::start_with(|config| {
+        config.commands_per_second = 5;
+        config.command_burst = 5;
+    })
+    .await;
+    let mut client = server.user("42").await; // connect used one
+    let mut limited = None;
+    for _ in 0..10 {
+        let reply = client.call("ping", json!({})).await;
+        if reply.get("error").is_some() {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let reply = limited.expect("the burst runs out");
+    assert_eq!(reply["error"]["code"], 429);
+    assert!(reply["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn per_user_connection_limit() {
+    let server = TestServer::start_with(|config| config.apps[0].max_connections_per_user = 2).await;
+    let _a = server.user("42").await;
+    let _b = server.user("42").await;
+    let mut third = Client::open(&server.ws_url()).await;
+    assert_eq!(third.call("connect", json!({"token": server.token("42")})).await["error"]["code"], 429);
+    assert_eq!(third.closed().await.0, 4101);
+    // Another user is not affected.
+    server.user("43").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn node_connection_limit_closes_with_back_off_code() {
+    let server = TestServer::start_with(|config| config.max_connections = 1).await;
+    let _first = server.user("1").await;
+    let mut second = Client::open(&server.ws_url()).await;
+    assert_eq!(second.closed().await.0, 4100);
+    drop(_first);
+    // The slot is released when the first connection ends.
+    let mut waited = 0;
+    loop {
+        let mut client = Client::open(&server.ws_url()).await;
+        let reply = tokio::time::timeout(Duration::from_secs(1), client.call("connect", json!({"token": server.token("1")}))).await;
+        if matches!(reply, Ok(ref value) if value.get("result").is_some()) {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 20, "slot never released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn slow_client_is_disconnected_while_others_keep_receiving() {
+    let server = TestServer::start_with(|config| config.max_queue_bytes = 256 * 1024).await;
+    let mut slow = server.user("slow").await;
+    let mut fast = server.user("fast").await;
+    slow.ok("subscribe", json!({"channel": "news"})).await;
+    fast.ok("subscribe", json!({"channel": "news"})).await;
+
+    // The slow client stops reading. 40 MB cannot all sit in the kernel's
+    // socket buffers, so its queue must overflow.
+    let payload = "y".repeat(16 * 1024);
+    let count = 2504u64;
+    let publisher = {
+        let url = server.url("/api/v1/batch");
+        let payload = payload.clone();
+        tokio::spawn(async move {
+            // Batches of 8 × 16 KiB fit the fast client's 256 KiB queue.
+            for chunk in 0..count / 8 {
+                let publications: Vec<_> = (0..8)
+                    .map(|i| json!({"channel": "news", "data": {"n": chunk * 8 + i, "pad": payload}}))
+                    .collect();
+                let (status, body) = common::api_call(
+                    &url,
+                    Method::POST,
+                    Some(common::API_KEY),
+                    Some(json!({"publications": publications})),
+                )
+                .await;
+                assert_eq!(status, 200, "{body}");
+            }
+        })
+    };
+    for n in 0..count {
+        let push = fast.push().await;
+        assert_eq!(push["data"]["n"], n, "the fast client misses nothing");
+    }
+    publisher.await.unwrap();
+
+    let (code, reason, _) = slow.closed().await;
+    assert_eq!((code, reason.as_str()), (4201, "slow client: outbound queue overflow"));
+    let (_, metrics) = common::api_call(&server.url("/metrics"), Method::GET, None, None).await;
+    assert!(metrics.as_str().unwrap().contains("parley_slow_disconnects_total"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_pings_is_closed() {
+    let server = TestServer::start_with(|config| {
+        config.ping_interval = Duration::from_millis(200);
+        config.pong_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut silent = server.user("42").await;
+    let mut lively = server.user("43").await;
+    // The silent client does not read, so it answers no ping; the lively one
+    // reads (and so answers pings) for two seconds.
+    assert!(lively.no_push_within(Duration::from_secs(2)).await);
+    let (code, reason, _) = silent.closed().await;
+    assert_eq!((code, reason.as_str()), (4202, "no pong"));
+    assert!(lively.ok("ping", json!({})).await.is_object());
+    server.stop().await;
+}
