@@ -1,0 +1,118 @@
+//! Starting with no configuration, minting tokens, and shutting down.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Client, TestServer, api_call};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn graceful_shutdown_sends_every_client_the_shutdown_code() {
+    let server = TestServer::start().await;
+    let mut clients = Vec::new();
+    for user in 0..5 {
+        let mut client = server.user(&user.to_string()).await;
+        client.ok("subscribe", json!({"channel": "news"})).await;
+        clients.push(client);
+    }
+    let mut not_connected = Client::open(&server.ws_url()).await;
+    let url = server.url("/readyz");
+    server.stop().await;
+    for client in clients.iter_mut().chain([&mut not_connected]) {
+        let (code, reason, texts) = client.closed().await;
+        assert_eq!((code, reason.as_str()), (4200, "server shutdown"));
+        assert_eq!(texts.last().unwrap()["reconnect"], true);
+    }
+    assert!(reqwest::get(url).await.is_err(), "the listener is closed");
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn parley_serve_starts_without_configuration_and_parley_token_mints_accepted_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = env!("CARGO_BIN_EXE_parley");
+    let mut child = Child(
+        Command::new(binary)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("PARLEY_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut api_key = None;
+    let mut address = None;
+    let mut mentions_token = false;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(key) = line.strip_prefix("HTTP API key: ") {
+            api_key = Some(key.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Parley listening on http://") {
+            address = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.contains("parley token --user") {
+            mentions_token = true;
+            break;
+        }
+    }
+    let (api_key, address) = (api_key.expect("prints the API key"), address.expect("prints the address"));
+    assert!(mentions_token);
+    assert!(dir.path().join("parley-data/credentials.toml").exists());
+
+    let token = Command::new(binary)
+        .args(["token", "--user", "42", "--name", "Ann", "--ttl", "5m"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+
+    let mut client = Client::open(&format!("ws://{address}/ws")).await;
+    assert_eq!(client.ok("connect", json!({"token": token})).await["user"], "42");
+    client.ok("subscribe", json!({"channel": "news"})).await;
+    let (status, reply) = api_call(
+        &format!("http://{address}/api/v1/publish"),
+        Method::POST,
+        Some(&api_key),
+        Some(json!({"channel": "news", "data": {"text": "hello"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(client.push().await["data"]["text"], "hello");
+
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert_eq!(client.closed().await.0, 4200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "parley did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+
+    // Credentials are generated once: minting again generates nothing.
+    let again = Command::new(binary)
+        .args(["token", "--user", "42"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(again.stderr).unwrap().is_empty(), "nothing generated twice");
+}
