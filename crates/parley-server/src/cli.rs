@@ -123,6 +123,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     telemetry::init_logging(config.log_format);
+    raise_open_files(config.max_connections);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -161,6 +162,29 @@ async fn serve_async(config: Config, generated: Vec<Generated>) -> Result<(), St
         .run(listener, shutdown_signal())
         .await
         .map_err(|error| error.to_string())
+}
+
+/// Raises the soft open-file limit to the hard limit: every connection is a
+/// file descriptor. Warns when `max_connections` cannot fit under it.
+fn raise_open_files(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            tracing::info!(
+                open_files = limit,
+                "raised the soft open-file limit to the hard limit"
+            );
+            // Listeners, the data dir and outgoing connections need a few.
+            let room = usize::try_from(limit.saturating_sub(100)).unwrap_or(usize::MAX);
+            if max_connections > room {
+                tracing::warn!(
+                    max_connections,
+                    open_files = limit,
+                    "max_connections is above what the open-file limit allows; connections past it will be refused by the kernel"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

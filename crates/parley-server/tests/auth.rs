@@ -27,24 +27,43 @@ async fn hs256_token_connects_and_reply_describes_the_connection() {
     assert_eq!(result["expires_at"], exp);
     assert_eq!(result["ping_interval_ms"], 25_000);
     let client_id = result["client"].as_str().unwrap();
-    assert!(client_id.split_once('.').is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok()));
+    assert!(
+        client_id
+            .split_once('.')
+            .is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok())
+    );
     server.stop().await;
 }
 
 #[tokio::test]
 async fn rs256_and_es256_tokens_connect_with_the_configured_public_key() {
     let server = TestServer::start().await;
-    let rsa = EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa-private.pem")).unwrap()).unwrap();
-    let token = signed(Algorithm::RS256, &rsa, json!({"sub": "7", "exp": unix_now() + 60}));
+    let rsa =
+        EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa-private.pem")).unwrap()).unwrap();
+    let token = signed(
+        Algorithm::RS256,
+        &rsa,
+        json!({"sub": "7", "exp": unix_now() + 60}),
+    );
     assert_eq!(connect_with(&server, &token).await["result"]["user"], "7");
     server.stop().await;
 
-    let server = TestServer::start_with(|config| config.apps[0].public_key = Some(fixture("ec-public.pem"))).await;
+    let server =
+        TestServer::start_with(|config| config.apps[0].public_key = Some(fixture("ec-public.pem")))
+            .await;
     let ec = EncodingKey::from_ec_pem(&std::fs::read(fixture("ec-private.pem")).unwrap()).unwrap();
-    let token = signed(Algorithm::ES256, &ec, json!({"sub": "8", "exp": unix_now() + 60}));
+    let token = signed(
+        Algorithm::ES256,
+        &ec,
+        json!({"sub": "8", "exp": unix_now() + 60}),
+    );
     assert_eq!(connect_with(&server, &token).await["result"]["user"], "8");
     // An RS256 token is refused when the app's key is an EC key.
-    let token = signed(Algorithm::RS256, &rsa, json!({"sub": "7", "exp": unix_now() + 60}));
+    let token = signed(
+        Algorithm::RS256,
+        &rsa,
+        json!({"sub": "7", "exp": unix_now() + 60}),
+    );
     assert_eq!(connect_with(&server, &token).await["error"]["code"], 401);
     server.stop().await;
 }
@@ -56,8 +75,15 @@ async fn expired_token_says_refresh_and_keeps_the_socket_for_a_retry() {
     let expired = token_with(SECRET, "42", |claims| claims.exp = Some(unix_now() - 10));
     let reply = client.call("connect", json!({"token": expired})).await;
     assert_eq!(reply["error"]["code"], 419);
-    assert!(reply["error"]["message"].as_str().unwrap().contains("refresh"));
-    let reply = client.call("connect", json!({"token": server.token("42")})).await;
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refresh")
+    );
+    let reply = client
+        .call("connect", json!({"token": server.token("42")}))
+        .await;
     assert_eq!(reply["result"]["user"], "42");
     server.stop().await;
 }
@@ -102,9 +128,15 @@ async fn a_token_of_one_app_works_on_that_app_only() {
     let server = TestServer::start().await;
     let other_token = token_with(OTHER_SECRET, "42", |_| {});
     let mut client = Client::open(&format!("{}?app=other", server.ws_url())).await;
-    assert_eq!(client.ok("connect", json!({"token": other_token})).await["user"], "42");
+    assert_eq!(
+        client.ok("connect", json!({"token": other_token})).await["user"],
+        "42"
+    );
     let mut client = Client::open(&server.ws_url()).await;
-    assert_eq!(client.call("connect", json!({"token": other_token})).await["error"]["code"], 401);
+    assert_eq!(
+        client.call("connect", json!({"token": other_token})).await["error"]["code"],
+        401
+    );
     server.stop().await;
 }
 
@@ -114,8 +146,18 @@ async fn anonymous_connections_only_where_a_namespace_allows_them() {
     let mut client = Client::open(&server.ws_url()).await;
     let result = client.ok("connect", json!({})).await;
     assert_eq!(result["user"], "");
-    assert!(client.ok("subscribe", json!({"channel": "live:match-1"})).await.is_object());
-    assert_eq!(client.error_code("subscribe", json!({"channel": "chat:room"})).await, 403);
+    assert!(
+        client
+            .ok("subscribe", json!({"channel": "live:match-1"}))
+            .await
+            .is_object()
+    );
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "chat:room"}))
+            .await,
+        403
+    );
     server.stop().await;
 
     let server = TestServer::start_with(|config| {
@@ -125,7 +167,10 @@ async fn anonymous_connections_only_where_a_namespace_allows_them() {
     })
     .await;
     let mut client = Client::open(&server.ws_url()).await;
-    assert_eq!(client.call("connect", json!({})).await["error"]["code"], 401);
+    assert_eq!(
+        client.call("connect", json!({})).await["error"]["code"],
+        401
+    );
     assert_eq!(client.closed().await.0, 4001);
     server.stop().await;
 }
@@ -135,17 +180,34 @@ async fn refresh_extends_the_connection_and_must_keep_the_user() {
     let server = TestServer::start().await;
     let mut client = server.user("42").await;
     let exp = unix_now() + 3600;
-    let result = client.ok("refresh", json!({"token": token_with(SECRET, "42", |c| c.exp = Some(exp))})).await;
+    let result = client
+        .ok(
+            "refresh",
+            json!({"token": token_with(SECRET, "42", |c| c.exp = Some(exp))}),
+        )
+        .await;
     assert_eq!(result["expires_at"], exp);
-    assert_eq!(client.error_code("refresh", json!({"token": server.token("43")})).await, 401);
+    assert_eq!(
+        client
+            .error_code("refresh", json!({"token": server.token("43")}))
+            .await,
+        401
+    );
     let expired = token_with(SECRET, "42", |claims| claims.exp = Some(unix_now() - 1));
-    assert_eq!(client.error_code("refresh", json!({"token": expired})).await, 419);
+    assert_eq!(
+        client
+            .error_code("refresh", json!({"token": expired}))
+            .await,
+        419
+    );
     server.stop().await;
 }
 
 #[tokio::test]
 async fn an_expired_connection_that_does_not_refresh_is_closed_with_the_expired_code() {
-    let server = TestServer::start_with(|config| config.token_grace = std::time::Duration::from_millis(200)).await;
+    let server =
+        TestServer::start_with(|config| config.token_grace = std::time::Duration::from_millis(200))
+            .await;
     let mut client = Client::open(&server.ws_url()).await;
     let token = token_with(SECRET, "42", |claims| claims.exp = Some(unix_now() + 1));
     client.ok("connect", json!({"token": token})).await;
@@ -168,7 +230,11 @@ async fn connection_token_channels_are_subscribed_at_connect() {
     assert_eq!(result["subscription_errors"][0]["channel"], "nope:x");
     assert_eq!(result["subscription_errors"][0]["code"], 404);
     let (status, _) = server
-        .api(reqwest::Method::POST, "/api/v1/publish", Some(json!({"channel": "secret:vip", "data": 1})))
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/publish",
+            Some(json!({"channel": "secret:vip", "data": 1})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(client.push().await["data"], 1);
@@ -180,7 +246,10 @@ fn base64_url(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }

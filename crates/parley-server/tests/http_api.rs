@@ -10,11 +10,28 @@ use serde_json::json;
 async fn calls_without_a_valid_key_get_401_in_json() {
     let server = TestServer::start().await;
     let body = Some(json!({"channel": "news", "data": 1}));
-    let (status, error) = api_call(&server.url("/api/v1/publish"), Method::POST, None, body.clone()).await;
+    let (status, error) = api_call(
+        &server.url("/api/v1/publish"),
+        Method::POST,
+        None,
+        body.clone(),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(error["error"]["code"], 401);
-    assert!(error["error"]["message"].as_str().unwrap().contains("Bearer"));
-    let (status, _) = api_call(&server.url("/api/v1/publish"), Method::POST, Some("wrong"), body).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Bearer")
+    );
+    let (status, _) = api_call(
+        &server.url("/api/v1/publish"),
+        Method::POST,
+        Some("wrong"),
+        body,
+    )
+    .await;
     assert_eq!(status, 401);
     let (status, _) = api_call(&server.url("/api/v1/info"), Method::GET, None, None).await;
     assert_eq!(status, 401);
@@ -31,7 +48,9 @@ async fn bad_requests_get_the_right_status() {
         (json!({"channel": "chat:x", "data": "x".repeat(5000)}), 413),
     ];
     for (body, expected) in cases {
-        let (status, error) = server.api(Method::POST, "/api/v1/publish", Some(body.clone())).await;
+        let (status, error) = server
+            .api(Method::POST, "/api/v1/publish", Some(body.clone()))
+            .await;
         assert_eq!(status, expected, "{body}: {error}");
         assert_eq!(error["error"]["code"], expected);
     }
@@ -50,12 +69,21 @@ async fn bad_requests_get_the_right_status() {
         .post(server.url("/api/v1/publish"))
         .bearer_auth(API_KEY)
         .header("content-type", "application/json")
-        .body(format!(r#"{{"channel":"news","data":"{}"}}"#, "x".repeat(3 * 1024 * 1024)))
+        .body(format!(
+            r#"{{"channel":"news","data":"{}"}}"#,
+            "x".repeat(3 * 1024 * 1024)
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
-    let (status, _) = server.api(Method::POST, "/api/v1/broadcast", Some(json!({"channels": [], "data": 1}))).await;
+    let (status, _) = server
+        .api(
+            Method::POST,
+            "/api/v1/broadcast",
+            Some(json!({"channels": [], "data": 1})),
+        )
+        .await;
     assert_eq!(status, 400);
     server.stop().await;
 }
@@ -67,7 +95,11 @@ async fn broadcast_and_batch_publish_to_each_channel() {
     client.ok("subscribe", json!({"channel": "a"})).await;
     client.ok("subscribe", json!({"channel": "b"})).await;
     let (status, reply) = server
-        .api(Method::POST, "/api/v1/broadcast", Some(json!({"channels": ["a", "b"], "data": {"k": 1}})))
+        .api(
+            Method::POST,
+            "/api/v1/broadcast",
+            Some(json!({"channels": ["a", "b"], "data": {"k": 1}})),
+        )
         .await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["results"][0]["channel"], "a");
@@ -84,17 +116,29 @@ async fn broadcast_and_batch_publish_to_each_channel() {
     let (status, reply) = server.api(Method::POST, "/api/v1/batch", Some(batch)).await;
     assert_eq!(status, 200);
     assert_eq!(reply["results"][1]["offset"], 3);
-    let data: Vec<_> = [client.push().await, client.push().await, client.push().await]
-        .iter()
-        .map(|push| push["data"].clone())
-        .collect();
+    let data: Vec<_> = [
+        client.push().await,
+        client.push().await,
+        client.push().await,
+    ]
+    .iter()
+    .map(|push| push["data"].clone())
+    .collect();
     assert_eq!(data, [json!(1), json!(2), json!(3)]);
     // One bad channel and nothing is published.
     let (status, _) = server
-        .api(Method::POST, "/api/v1/broadcast", Some(json!({"channels": ["a", "nowhere:x"], "data": 9})))
+        .api(
+            Method::POST,
+            "/api/v1/broadcast",
+            Some(json!({"channels": ["a", "nowhere:x"], "data": 9})),
+        )
         .await;
     assert_eq!(status, 404);
-    assert!(client.no_push_within(std::time::Duration::from_millis(200)).await);
+    assert!(
+        client
+            .no_push_within(std::time::Duration::from_millis(200))
+            .await
+    );
     server.stop().await;
 }
 
@@ -108,9 +152,14 @@ async fn channels_info_and_disconnect() {
     b.ok("subscribe", json!({"channel": "chat:one"})).await;
     c.ok("subscribe", json!({"channel": "news"})).await;
 
-    let (status, list) = server.api(Method::GET, "/api/v1/channels?prefix=chat:", None).await;
+    let (status, list) = server
+        .api(Method::GET, "/api/v1/channels?prefix=chat:", None)
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(list["channels"], json!([{"channel": "chat:one", "subscribers": 2}]));
+    assert_eq!(
+        list["channels"],
+        json!([{"channel": "chat:one", "subscribers": 2}])
+    );
     let (_, list) = server.api(Method::GET, "/api/v1/channels", None).await;
     assert_eq!(list["channels"].as_array().unwrap().len(), 2);
 
@@ -122,7 +171,13 @@ async fn channels_info_and_disconnect() {
     assert_eq!(info["connections"], 3);
     assert!(info["node"].as_str().is_some() && info["version"].as_str().is_some());
 
-    let (status, reply) = server.api(Method::POST, "/api/v1/disconnect", Some(json!({"user": "42"}))).await;
+    let (status, reply) = server
+        .api(
+            Method::POST,
+            "/api/v1/disconnect",
+            Some(json!({"user": "42"})),
+        )
+        .await;
     assert_eq!((status, reply["disconnected"].as_u64()), (200, Some(2)));
     for client in [&mut a, &mut b] {
         let (code, _, texts) = client.closed().await;
@@ -137,16 +192,28 @@ async fn channels_info_and_disconnect() {
 async fn foreign_origins_are_refused_and_allowed_ones_get_cors() {
     let server = TestServer::start().await;
     // A WebSocket upgrade from a foreign page is refused before it opens.
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(server.ws_url()).unwrap();
-    request.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            server.ws_url(),
+        )
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
     let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
     match error {
         tokio_tungstenite::tungstenite::Error::Http(response) => assert_eq!(response.status(), 403),
         other => panic!("unexpected: {other}"),
     }
     // From the allowed origin it opens.
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(server.ws_url()).unwrap();
-    request.headers_mut().insert("origin", "https://good.example".parse().unwrap());
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            server.ws_url(),
+        )
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://good.example".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(request).await.is_ok());
     // Without an Origin header (not a browser) it opens too.
     Client::open(&server.ws_url()).await;
@@ -156,12 +223,18 @@ async fn foreign_origins_are_refused_and_allowed_ones_get_cors() {
         .request(Method::OPTIONS, server.url("/api/v1/publish"))
         .header("origin", "https://good.example")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap();
     assert!(preflight.status().is_success());
-    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://good.example");
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
     let refused = http
         .request(Method::OPTIONS, server.url("/api/v1/publish"))
         .header("origin", "https://evil.example")
@@ -169,7 +242,12 @@ async fn foreign_origins_are_refused_and_allowed_ones_get_cors() {
         .send()
         .await
         .unwrap();
-    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let call = http
         .post(server.url("/api/v1/publish"))
         .bearer_auth(API_KEY)
@@ -188,7 +266,10 @@ async fn foreign_origins_are_refused_and_allowed_ones_get_cors() {
         .await
         .unwrap();
     assert_eq!(call.status(), 200);
-    assert_eq!(call.headers()["access-control-allow-origin"], "https://good.example");
+    assert_eq!(
+        call.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
     server.stop().await;
 }
 
@@ -197,7 +278,9 @@ async fn probes_and_metrics() {
     let server = TestServer::start().await;
     let mut client = server.user("42").await;
     client.ok("subscribe", json!({"channel": "news"})).await;
-    client.ok("publish", json!({"channel": "news", "data": 1})).await;
+    client
+        .ok("publish", json!({"channel": "news", "data": 1}))
+        .await;
     client.push().await;
     let (status, body) = api_call(&server.url("/healthz"), Method::GET, None, None).await;
     assert_eq!((status, body), (200, json!("ok\n")));

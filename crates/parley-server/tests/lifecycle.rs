@@ -70,7 +70,10 @@ async fn parley_serve_starts_without_configuration_and_parley_token_mints_accept
             break;
         }
     }
-    let (api_key, address) = (api_key.expect("prints the API key"), address.expect("prints the address"));
+    let (api_key, address) = (
+        api_key.expect("prints the API key"),
+        address.expect("prints the address"),
+    );
     assert!(mentions_token);
     assert!(dir.path().join("parley-data/credentials.toml").exists());
 
@@ -83,7 +86,10 @@ async fn parley_serve_starts_without_configuration_and_parley_token_mints_accept
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
 
     let mut client = Client::open(&format!("ws://{address}/ws")).await;
-    assert_eq!(client.ok("connect", json!({"token": token})).await["user"], "42");
+    assert_eq!(
+        client.ok("connect", json!({"token": token})).await["user"],
+        "42"
+    );
     client.ok("subscribe", json!({"channel": "news"})).await;
     let (status, reply) = api_call(
         &format!("http://{address}/api/v1/publish"),
@@ -96,7 +102,13 @@ async fn parley_serve_starts_without_configuration_and_parley_token_mints_accept
     assert_eq!(client.push().await["data"]["text"], "hello");
 
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     assert_eq!(client.closed().await.0, 4200);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -114,5 +126,8 @@ async fn parley_serve_starts_without_configuration_and_parley_token_mints_accept
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(String::from_utf8(again.stderr).unwrap().is_empty(), "nothing generated twice");
+    assert!(
+        String::from_utf8(again.stderr).unwrap().is_empty(),
+        "nothing generated twice"
+    );
 }

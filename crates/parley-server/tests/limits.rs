@@ -21,9 +21,21 @@ async fn malformed_frames_get_errors_and_repeated_violations_close() {
     client.send_text(r#"{"method":"ping"}"#).await;
     assert_eq!(client.next_json().await["error"]["code"], 400);
     assert_eq!(client.error_code("dance", json!({})).await, 405);
-    assert_eq!(client.error_code("subscribe", json!({"chanel": "typo"})).await, 400);
-    assert_eq!(client.error_code("subscribe", json!("not an object")).await, 400);
-    client.socket.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"chanel": "typo"}))
+            .await,
+        400
+    );
+    assert_eq!(
+        client.error_code("subscribe", json!("not an object")).await,
+        400
+    );
+    client
+        .socket
+        .send(Message::binary(vec![1, 2, 3]))
+        .await
+        .unwrap();
     assert_eq!(client.next_json().await["error"]["code"], 400);
     // The connection still works between errors.
     assert!(client.ok("ping", json!({})).await.is_object());
@@ -41,16 +53,34 @@ async fn malformed_frames_get_errors_and_repeated_violations_close() {
 async fn commands_before_connect_are_refused() {
     let server = TestServer::start().await;
     let mut client = Client::open(&server.ws_url()).await;
-    assert_eq!(client.error_code("subscribe", json!({"channel": "news"})).await, 412);
-    assert_eq!(client.error_code("publish", json!({"channel": "news", "data": 1})).await, 412);
-    client.ok("connect", json!({"token": server.token("42")})).await;
-    assert_eq!(client.error_code("connect", json!({"token": server.token("42")})).await, 409);
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "news"}))
+            .await,
+        412
+    );
+    assert_eq!(
+        client
+            .error_code("publish", json!({"channel": "news", "data": 1}))
+            .await,
+        412
+    );
+    client
+        .ok("connect", json!({"token": server.token("42")}))
+        .await;
+    assert_eq!(
+        client
+            .error_code("connect", json!({"token": server.token("42")}))
+            .await,
+        409
+    );
     server.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_that_never_connects_is_closed_after_the_connect_timeout() {
-    let server = TestServer::start_with(|config| config.connect_timeout = Duration::from_millis(300)).await;
+    let server =
+        TestServer::start_with(|config| config.connect_timeout = Duration::from_millis(300)).await;
     let mut client = Client::open(&server.ws_url()).await;
     assert_eq!(client.closed().await.0, 4203);
     server.stop().await;
@@ -61,17 +91,32 @@ async fn oversized_frames_get_413_and_huge_ones_close_the_connection() {
     let server = TestServer::start_with(|config| config.max_frame_bytes = 4096).await;
     let mut client = server.user("42").await;
     let big = "x".repeat(5000);
-    assert_eq!(client.error_code("publish", json!({"channel": "news", "data": big})).await, 413);
+    assert_eq!(
+        client
+            .error_code("publish", json!({"channel": "news", "data": big}))
+            .await,
+        413
+    );
     assert!(client.ok("ping", json!({})).await.is_object());
     // Past twice the limit the server stops reading and closes. The close
     // frame may be lost to a TCP reset, as the rest of the frame is unread.
     let huge = "x".repeat(10_000);
-    client.send_text(&format!(r#"{{"id":1,"method":"ping","params":{{"pad":"{huge}"}}}}"#)).await;
+    client
+        .send_text(&format!(
+            r#"{{"id":1,"method":"ping","params":{{"pad":"{huge}"}}}}"#
+        ))
+        .await;
     loop {
-        match tokio::time::timeout(common::WAIT, client.socket.next()).await.expect("the server ends it") {
+        match tokio::time::timeout(common::WAIT, client.socket.next())
+            .await
+            .expect("the server ends it")
+        {
             Some(Ok(Message::Text(text))) => {
                 let push: serde_json::Value = serde_json::from_str(&text).unwrap();
-                assert_eq!((push["push"].as_str(), push["code"].as_u64()), (Some("disconnect"), Some(4005)));
+                assert_eq!(
+                    (push["push"].as_str(), push["code"].as_u64()),
+                    (Some("disconnect"), Some(4005))
+                );
             }
             Some(Ok(Message::Close(Some(frame)))) => break assert_eq!(u16::from(frame.code), 4005),
             Some(Ok(other)) => panic!("unexpected frame: {other:?}"),
@@ -109,7 +154,12 @@ async fn per_user_connection_limit() {
     let _a = server.user("42").await;
     let _b = server.user("42").await;
     let mut third = Client::open(&server.ws_url()).await;
-    assert_eq!(third.call("connect", json!({"token": server.token("42")})).await["error"]["code"], 429);
+    assert_eq!(
+        third
+            .call("connect", json!({"token": server.token("42")}))
+            .await["error"]["code"],
+        429
+    );
     assert_eq!(third.closed().await.0, 4101);
     // Another user is not affected.
     server.user("43").await;
@@ -127,7 +177,11 @@ async fn node_connection_limit_closes_with_back_off_code() {
     let mut waited = 0;
     loop {
         let mut client = Client::open(&server.ws_url()).await;
-        let reply = tokio::time::timeout(Duration::from_secs(1), client.call("connect", json!({"token": server.token("1")}))).await;
+        let reply = tokio::time::timeout(
+            Duration::from_secs(1),
+            client.call("connect", json!({"token": server.token("1")})),
+        )
+        .await;
         if matches!(reply, Ok(ref value) if value.get("result").is_some()) {
             break;
         }
@@ -177,9 +231,17 @@ async fn slow_client_is_disconnected_while_others_keep_receiving() {
     publisher.await.unwrap();
 
     let (code, reason, _) = slow.closed().await;
-    assert_eq!((code, reason.as_str()), (4201, "slow client: outbound queue overflow"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (4201, "slow client: outbound queue overflow")
+    );
     let (_, metrics) = common::api_call(&server.url("/metrics"), Method::GET, None, None).await;
-    assert!(metrics.as_str().unwrap().contains("parley_slow_disconnects_total"));
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("parley_slow_disconnects_total")
+    );
     server.stop().await;
 }
 

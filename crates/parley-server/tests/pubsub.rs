@@ -13,14 +13,30 @@ async fn subscriber_receives_client_and_api_publications_with_consecutive_offset
     let server = TestServer::start().await;
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
-    alice.ok("subscribe", json!({"channel": "chat:room-1"})).await;
+    alice
+        .ok("subscribe", json!({"channel": "chat:room-1"}))
+        .await;
 
-    let first = bob.ok("publish", json!({"channel": "chat:room-1", "data": {"text": "hi"}})).await;
+    let first = bob
+        .ok(
+            "publish",
+            json!({"channel": "chat:room-1", "data": {"text": "hi"}}),
+        )
+        .await;
     let (status, second) = server
-        .api(Method::POST, "/api/v1/publish", Some(json!({"channel": "chat:room-1", "data": {"text": "from api"}})))
+        .api(
+            Method::POST,
+            "/api/v1/publish",
+            Some(json!({"channel": "chat:room-1", "data": {"text": "from api"}})),
+        )
         .await;
     assert_eq!(status, 200, "{second}");
-    let third = bob.ok("publish", json!({"channel": "chat:room-1", "data": [1, 2, 3]})).await;
+    let third = bob
+        .ok(
+            "publish",
+            json!({"channel": "chat:room-1", "data": [1, 2, 3]}),
+        )
+        .await;
 
     let offset = first["offset"].as_u64().unwrap();
     assert_eq!(second["offset"].as_u64().unwrap(), offset + 1);
@@ -37,12 +53,20 @@ async fn subscriber_receives_client_and_api_publications_with_consecutive_offset
     let push = alice.push().await;
     assert_eq!(push["data"], json!({"text": "from api"}));
     assert_eq!(push["offset"], second["offset"]);
-    assert!(push.get("info").is_none(), "API publications carry no client info");
+    assert!(
+        push.get("info").is_none(),
+        "API publications carry no client info"
+    );
     let push = alice.push().await;
-    assert_eq!((push["data"].clone(), push["offset"].clone()), (json!([1, 2, 3]), third["offset"].clone()));
+    assert_eq!(
+        (push["data"].clone(), push["offset"].clone()),
+        (json!([1, 2, 3]), third["offset"].clone())
+    );
 
     // Offsets are per channel: another channel starts at 1.
-    let other = bob.ok("publish", json!({"channel": "chat:room-2", "data": 0})).await;
+    let other = bob
+        .ok("publish", json!({"channel": "chat:room-2", "data": 0}))
+        .await;
     assert_eq!(other["offset"], 1);
     server.stop().await;
 }
@@ -58,7 +82,8 @@ async fn many_publications_arrive_in_order_without_gaps() {
         publishers.push(tokio::spawn(async move {
             for i in 0..50 {
                 let body = json!({"channel": "news", "data": {"p": p, "i": i}});
-                let (status, _) = common::api_call(&url, Method::POST, Some(common::API_KEY), Some(body)).await;
+                let (status, _) =
+                    common::api_call(&url, Method::POST, Some(common::API_KEY), Some(body)).await;
                 assert_eq!(status, 200);
             }
         }));
@@ -83,9 +108,16 @@ async fn unsubscribe_stops_delivery() {
     let server = TestServer::start().await;
     let mut alice = server.user("alice").await;
     alice.ok("subscribe", json!({"channel": "news"})).await;
-    assert_eq!(alice.error_code("subscribe", json!({"channel": "news"})).await, 409);
+    assert_eq!(
+        alice
+            .error_code("subscribe", json!({"channel": "news"}))
+            .await,
+        409
+    );
     alice.ok("unsubscribe", json!({"channel": "news"})).await;
-    alice.ok("publish", json!({"channel": "news", "data": 1})).await;
+    alice
+        .ok("publish", json!({"channel": "news", "data": 1}))
+        .await;
     assert!(alice.no_push_within(Duration::from_millis(200)).await);
     let (_, channels) = server.api(Method::GET, "/api/v1/channels", None).await;
     assert_eq!(channels["channels"], json!([]));
@@ -99,17 +131,46 @@ async fn personal_channels_refuse_other_users() {
     let mut user57 = server.user("57").await;
     let mut user7 = server.user("7").await;
     user42.ok("subscribe", json!({"channel": "inbox#42"})).await;
-    assert_eq!(user7.error_code("subscribe", json!({"channel": "inbox#42"})).await, 403);
-    assert_eq!(user7.error_code("subscribe", json!({"channel": "chat:dm#42,57"})).await, 403);
-    user42.ok("subscribe", json!({"channel": "chat:dm#42,57"})).await;
-    user57.ok("subscribe", json!({"channel": "chat:dm#42,57"})).await;
+    assert_eq!(
+        user7
+            .error_code("subscribe", json!({"channel": "inbox#42"}))
+            .await,
+        403
+    );
+    assert_eq!(
+        user7
+            .error_code("subscribe", json!({"channel": "chat:dm#42,57"}))
+            .await,
+        403
+    );
+    user42
+        .ok("subscribe", json!({"channel": "chat:dm#42,57"}))
+        .await;
+    user57
+        .ok("subscribe", json!({"channel": "chat:dm#42,57"}))
+        .await;
     // Only members may publish into a personal channel.
-    assert_eq!(user7.error_code("publish", json!({"channel": "chat:dm#42,57", "data": 1})).await, 403);
-    user57.ok("publish", json!({"channel": "chat:dm#42,57", "data": "hello"})).await;
+    assert_eq!(
+        user7
+            .error_code("publish", json!({"channel": "chat:dm#42,57", "data": 1}))
+            .await,
+        403
+    );
+    user57
+        .ok(
+            "publish",
+            json!({"channel": "chat:dm#42,57", "data": "hello"}),
+        )
+        .await;
     assert_eq!(user42.push().await["data"], "hello");
     // A channel token does not open someone else's personal channel either.
     let token = channel_token("7", "inbox#42");
-    assert_eq!(user7.error_code("subscribe", json!({"channel": "inbox#42", "token": token})).await, 403);
+    assert_eq!(
+        user7
+            .error_code("subscribe", json!({"channel": "inbox#42", "token": token}))
+            .await,
+        403
+    );
     server.stop().await;
 }
 
@@ -117,18 +178,62 @@ async fn personal_channels_refuse_other_users() {
 async fn private_namespace_needs_its_channel_token() {
     let server = TestServer::start().await;
     let mut client = server.user("42").await;
-    assert_eq!(client.error_code("subscribe", json!({"channel": "secret:room"})).await, 403);
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "secret:room"}))
+            .await,
+        403
+    );
     let wrong_channel = channel_token("42", "secret:other");
-    assert_eq!(client.error_code("subscribe", json!({"channel": "secret:room", "token": wrong_channel})).await, 401);
+    assert_eq!(
+        client
+            .error_code(
+                "subscribe",
+                json!({"channel": "secret:room", "token": wrong_channel})
+            )
+            .await,
+        401
+    );
     let wrong_user = channel_token("43", "secret:room");
-    assert_eq!(client.error_code("subscribe", json!({"channel": "secret:room", "token": wrong_user})).await, 401);
+    assert_eq!(
+        client
+            .error_code(
+                "subscribe",
+                json!({"channel": "secret:room", "token": wrong_user})
+            )
+            .await,
+        401
+    );
     let connection_token = server.token("42");
-    assert_eq!(client.error_code("subscribe", json!({"channel": "secret:room", "token": connection_token})).await, 401);
+    assert_eq!(
+        client
+            .error_code(
+                "subscribe",
+                json!({"channel": "secret:room", "token": connection_token})
+            )
+            .await,
+        401
+    );
     // Publishing into a private channel needs the subscription first.
-    assert_eq!(client.error_code("publish", json!({"channel": "secret:room", "data": 1})).await, 403);
+    assert_eq!(
+        client
+            .error_code("publish", json!({"channel": "secret:room", "data": 1}))
+            .await,
+        403
+    );
     let token = channel_token("42", "secret:room");
-    assert_eq!(client.ok("subscribe", json!({"channel": "secret:room", "token": token})).await["channel"], "secret:room");
-    client.ok("publish", json!({"channel": "secret:room", "data": 1})).await;
+    assert_eq!(
+        client
+            .ok(
+                "subscribe",
+                json!({"channel": "secret:room", "token": token})
+            )
+            .await["channel"],
+        "secret:room"
+    );
+    client
+        .ok("publish", json!({"channel": "secret:room", "data": 1}))
+        .await;
     assert_eq!(client.push().await["data"], 1);
     server.stop().await;
 }
@@ -137,14 +242,47 @@ async fn private_namespace_needs_its_channel_token() {
 async fn namespace_rules_for_publishing_and_names() {
     let server = TestServer::start().await;
     let mut client = server.user("42").await;
-    assert_eq!(client.error_code("publish", json!({"channel": "readonly:x", "data": 1})).await, 403);
-    assert_eq!(client.error_code("subscribe", json!({"channel": "nowhere:x"})).await, 404);
-    assert_eq!(client.error_code("subscribe", json!({"channel": "has space"})).await, 400);
-    assert_eq!(client.error_code("subscribe", json!({"channel": ""})).await, 400);
-    assert_eq!(client.error_code("subscribe", json!({"channel": "x".repeat(256)})).await, 400);
+    assert_eq!(
+        client
+            .error_code("publish", json!({"channel": "readonly:x", "data": 1}))
+            .await,
+        403
+    );
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "nowhere:x"}))
+            .await,
+        404
+    );
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "has space"}))
+            .await,
+        400
+    );
+    assert_eq!(
+        client.error_code("subscribe", json!({"channel": ""})).await,
+        400
+    );
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "x".repeat(256)}))
+            .await,
+        400
+    );
     let big = "x".repeat(4096);
-    assert_eq!(client.error_code("publish", json!({"channel": "chat:a", "data": big})).await, 413);
-    assert_eq!(client.error_code("publish", json!({"channel": "chat:a"})).await, 400);
+    assert_eq!(
+        client
+            .error_code("publish", json!({"channel": "chat:a", "data": big}))
+            .await,
+        413
+    );
+    assert_eq!(
+        client
+            .error_code("publish", json!({"channel": "chat:a"}))
+            .await,
+        400
+    );
     server.stop().await;
 }
 
@@ -163,9 +301,17 @@ async fn apps_do_not_share_channels() {
     assert_eq!(status, 200);
     assert!(main.no_push_within(Duration::from_millis(200)).await);
     let mut other = Client::open(&format!("{}?app=other", server.ws_url())).await;
-    other.ok("connect", json!({"token": common::token_with(common::OTHER_SECRET, "42", |_| {})})).await;
+    other
+        .ok(
+            "connect",
+            json!({"token": common::token_with(common::OTHER_SECRET, "42", |_| {})}),
+        )
+        .await;
     other.ok("subscribe", json!({"channel": "news"})).await;
     let (_, channels) = server.api(Method::GET, "/api/v1/channels", None).await;
-    assert_eq!(channels["channels"], json!([{"channel": "news", "subscribers": 1}]));
+    assert_eq!(
+        channels["channels"],
+        json!([{"channel": "news", "subscribers": 1}])
+    );
     server.stop().await;
 }

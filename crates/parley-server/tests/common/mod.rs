@@ -29,7 +29,9 @@ pub const OTHER_API_KEY: &str = "other-api-key";
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn namespace(allow_publish: bool, anonymous: bool, private: bool) -> NamespaceConfig {
@@ -54,7 +56,12 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         data_dir: Some(data_dir.to_owned()),
         log_format: None,
     };
-    let (mut config, _) = Config::load(None, |name| env.get(name).map(|v| v.to_string()), &overrides).unwrap();
+    let (mut config, _) = Config::load(
+        None,
+        |name| env.get(name).map(|v| v.to_string()),
+        &overrides,
+    )
+    .unwrap();
     let namespaces = BTreeMap::from([
         ("default".to_owned(), namespace(true, false, false)),
         (
@@ -145,17 +152,29 @@ impl TestServer {
     /// A client that has sent `connect` with a token for `user`.
     pub async fn user(&self, user: &str) -> Client {
         let mut client = Client::open(&self.ws_url()).await;
-        let reply = client.call("connect", json!({"token": self.token(user)})).await;
+        let reply = client
+            .call("connect", json!({"token": self.token(user)}))
+            .await;
         assert!(reply.get("result").is_some(), "connect failed: {reply}");
         client
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         api_call(&self.url(path), method, Some(API_KEY), body).await
     }
 }
 
-pub async fn api_call(url: &str, method: reqwest::Method, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub async fn api_call(
+    url: &str,
+    method: reqwest::Method,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = reqwest::Client::new().request(method, url);
     if let Some(key) = key {
         request = request.bearer_auth(key);
@@ -186,7 +205,9 @@ pub fn token_with(secret: &str, user: &str, adjust: impl FnOnce(&mut TokenClaims
 }
 
 pub fn channel_token(user: &str, channel: &str) -> String {
-    token_with(SECRET, user, |claims| claims.channel = Some(channel.to_owned()))
+    token_with(SECRET, user, |claims| {
+        claims.channel = Some(channel.to_owned())
+    })
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -231,13 +252,18 @@ impl Client {
     /// The result of a command that must succeed.
     pub async fn ok(&mut self, method: &str, params: Value) -> Value {
         let reply = self.call(method, params).await;
-        reply.get("result").cloned().unwrap_or_else(|| panic!("{method} failed: {reply}"))
+        reply
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("{method} failed: {reply}"))
     }
 
     /// The error code of a command that must fail.
     pub async fn error_code(&mut self, method: &str, params: Value) -> u64 {
         let reply = self.call(method, params).await;
-        reply["error"]["code"].as_u64().unwrap_or_else(|| panic!("{method} did not fail: {reply}"))
+        reply["error"]["code"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{method} did not fail: {reply}"))
     }
 
     /// The next frame as JSON, whatever it is.
@@ -294,7 +320,9 @@ impl Client {
     pub async fn closed(&mut self) -> (u16, String, Vec<Value>) {
         let mut texts: Vec<Value> = self.pushes.drain(..).collect();
         loop {
-            let message = tokio::time::timeout(WAIT, self.socket.next()).await.expect("close in time");
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("close in time");
             match message {
                 Some(Ok(Message::Close(Some(CloseFrame { code, reason })))) => {
                     return (code.into(), reason.to_string(), texts);
