@@ -81,11 +81,11 @@ impl App {
         grant: Grant,
     ) -> Result<&Namespace, Error> {
         let namespace = self.namespace(channel)?;
-        if !channel.allows_user(client.user()) {
-            return Err(Error::PermissionDenied("personal channel of other users"));
-        }
         if client.is_anonymous() && !namespace.anonymous {
             return Err(Error::PermissionDenied("namespace needs a user token"));
+        }
+        if !channel.allows_user(client.user()) {
+            return Err(Error::PermissionDenied("personal channel of other users"));
         }
         if namespace.private && grant != Grant::Token {
             return Err(Error::PermissionDenied(

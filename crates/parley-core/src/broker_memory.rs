@@ -101,7 +101,12 @@ impl MemoryBroker {
         for shard in self.streams.iter() {
             let mut streams = shard.lock();
             let before = streams.len();
-            streams.retain(|_, stream| now.duration_since(stream.lock().last_used) < idle);
+            // A stream someone else holds (a publish in progress fetched it
+            // under this shard lock) is never dropped: its publication would
+            // land in an orphaned epoch.
+            streams.retain(|_, stream| {
+                Arc::strong_count(stream) > 1 || now.duration_since(stream.lock().last_used) < idle
+            });
             dropped += before - streams.len();
         }
         dropped
@@ -175,5 +180,15 @@ mod tests {
         let p5 = broker.publish_now("x", &a, Bytes::new(), None);
         assert_eq!(p5.offset, 1);
         assert_ne!(p5.epoch, p1.epoch);
+    }
+
+    #[test]
+    fn a_stream_in_use_is_not_swept() {
+        let broker = MemoryBroker::new(Arc::new(Collect::default()));
+        let a = ChannelName::new("a").unwrap();
+        let held = broker.stream("x", &a);
+        assert_eq!(broker.sweep(Duration::ZERO), 0);
+        drop(held);
+        assert_eq!(broker.sweep(Duration::ZERO), 1);
     }
 }

@@ -11,18 +11,12 @@ pub enum Error {
     /// The channel's namespace is not configured.
     #[error("unknown namespace {0:?}")]
     UnknownNamespace(String),
-    /// The app is not configured.
-    #[error("unknown app")]
-    UnknownApp,
     /// The client may not do this.
     #[error("permission denied: {0}")]
     PermissionDenied(&'static str),
     /// The client is already subscribed to the channel.
     #[error("already subscribed")]
     AlreadySubscribed,
-    /// The client is not subscribed to the channel.
-    #[error("not subscribed")]
-    NotSubscribed,
     /// The client holds as many subscriptions as allowed.
     #[error("subscription limit of {0} reached")]
     TooManySubscriptions(usize),

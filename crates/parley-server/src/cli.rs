@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use parley_core::ChannelName;
 use serde_json::value::RawValue;
 
 use crate::auth::{TokenClaims, TokenKeys, unix_now};
@@ -131,7 +132,14 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve_async(config, generated)) {
+    let mut hint = String::from("parley token --user 42 --name Ann");
+    if let Some(path) = &args.config.config {
+        hint.push_str(&format!(" --config {}", path.display()));
+    }
+    if let Some(path) = &args.config.data_dir {
+        hint.push_str(&format!(" --data-dir {}", path.display()));
+    }
+    match runtime.block_on(serve_async(config, generated, hint)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("parley: {error}");
@@ -140,7 +148,13 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve_async(config: Config, generated: Vec<Generated>) -> Result<(), String> {
+async fn serve_async(
+    config: Config,
+    generated: Vec<Generated>,
+    hint: String,
+) -> Result<(), String> {
+    let server = Server::new(config).map_err(|error| error.to_string())?;
+    let config = &server.state().config;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
@@ -156,8 +170,7 @@ async fn serve_async(config: Config, generated: Vec<Generated>) -> Result<(), St
         }
     }
     println!("Parley listening on http://{address} (WebSocket: ws://{address}/ws)");
-    println!("Mint a token: parley token --user 42 --name Ann");
-    let server = Server::new(config).map_err(|error| error.to_string())?;
+    println!("Mint a token: {hint}");
     server
         .run(listener, shutdown_signal())
         .await
@@ -224,6 +237,12 @@ fn token(args: TokenArgs) -> ExitCode {
 }
 
 fn mint(args: &TokenArgs) -> Result<String, String> {
+    if args.user.is_empty() {
+        return Err("--user must not be empty".into());
+    }
+    for channel in args.channel.iter().chain(&args.channels) {
+        ChannelName::new(channel).map_err(|error| format!("channel {channel:?}: {error}"))?;
+    }
     let (config, generated) = load(&args.config, Overrides::default())?;
     for generated in &generated {
         eprintln!(

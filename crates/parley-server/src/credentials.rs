@@ -63,6 +63,9 @@ pub fn fill_missing(
     };
     let mut generated = Vec::new();
     for app in apps.iter_mut() {
+        if !app.key.is_empty() && !app.secret.is_empty() && !app.api_keys.is_empty() {
+            continue;
+        }
         let stored = file.apps.entry(app.id.clone()).or_insert_with(|| {
             generated.push(Generated {
                 app: app.id.clone(),

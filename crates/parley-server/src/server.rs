@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::http::{HeaderValue, Method, header, request::Parts};
+use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
 use parley_core::{App, MemoryBroker, Node};
 use tokio::net::TcpListener;
@@ -17,6 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
+use crate::http_api::ApiError;
 use crate::native::NativeEncoder;
 use crate::origin::OriginPolicy;
 use crate::state::{AppContext, ServerState};
@@ -124,9 +125,13 @@ impl Server {
             .max_age(std::time::Duration::from_secs(3600));
         Router::new()
             .route("/ws", get(ws::upgrade))
-            .merge(http_api::router().layer(cors))
+            .merge(http_api::router())
             .merge(health::router())
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
             .with_state(state.clone())
+            // Outermost, so preflight requests are answered before routing.
+            .layer(cors)
     }
 
     /// Serves on `listener` until `shutdown` completes, then closes every
@@ -174,6 +179,17 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
 }
 
 /// Drops in-memory streams nobody has used for `stream_idle_ttl`.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::connection::{self, Limits};
 use crate::http_api::ApiError;
-use crate::native::{NativeSession, codes};
+use crate::native::{NativeSession, codes, wire};
 use crate::state::ServerState;
 
 /// Query parameters of the upgrade.
@@ -80,6 +80,10 @@ pub async fn upgrade(
 
 /// Closes a connection the node cannot take.
 async fn refuse(mut socket: WebSocket, reason: Disconnect) {
+    let goodbye = wire::disconnect_frame(reason).into_bytes();
+    if let Ok(text) = Utf8Bytes::try_from(goodbye) {
+        let _ = socket.send(Message::Text(text)).await;
+    }
     let frame = CloseFrame {
         code: codes::close_code(reason),
         reason: Utf8Bytes::from_static(reason.reason()),

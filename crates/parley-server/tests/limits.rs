@@ -262,3 +262,27 @@ async fn a_peer_that_stops_answering_pings_is_closed() {
     assert!(lively.ok("ping", json!({})).await.is_object());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn subscription_limit_per_connection() {
+    let server =
+        TestServer::start_with(|config| config.apps[0].max_subscriptions_per_client = 2).await;
+    let mut client = server.user("42").await;
+    client.ok("subscribe", json!({"channel": "a"})).await;
+    client.ok("subscribe", json!({"channel": "b"})).await;
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "c"}))
+            .await,
+        403
+    );
+    assert_eq!(
+        client
+            .error_code("subscribe", json!({"channel": "b"}))
+            .await,
+        409
+    );
+    client.ok("unsubscribe", json!({"channel": "a"})).await;
+    client.ok("subscribe", json!({"channel": "c"})).await;
+    server.stop().await;
+}

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use parley_core::Disconnect;
 use serde::{Deserialize, Serialize};
 
@@ -32,8 +34,10 @@ pub struct ChannelList {
 /// subscriber counts, sorted by name.
 pub async fn channels(
     ApiApp(app): ApiApp,
-    Query(query): Query<ChannelsQuery>,
-) -> Json<ChannelList> {
+    query: Result<Query<ChannelsQuery>, QueryRejection>,
+) -> Result<Json<ChannelList>, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channels = app
         .app
         .hub
@@ -44,7 +48,7 @@ pub async fn channels(
             subscribers: summary.subscribers,
         })
         .collect();
-    Json(ChannelList { channels })
+    Ok(Json(ChannelList { channels }))
 }
 
 #[derive(Deserialize)]
@@ -74,19 +78,14 @@ pub struct Info {
     node: String,
     version: &'static str,
     uptime_seconds: u64,
-    connections: usize,
-    app: AppInfo,
-}
-
-#[derive(Serialize)]
-pub struct AppInfo {
-    id: String,
+    app: String,
     connections: usize,
     subscriptions: usize,
     channels: usize,
 }
 
-/// `GET /api/v1/info`: the node, and the calling app on it.
+/// `GET /api/v1/info`: the node, and the calling app on it. Other apps'
+/// figures are not shown.
 pub async fn info(State(server): State<Arc<ServerState>>, ApiApp(app): ApiApp) -> Json<Info> {
     let node = server.node.info();
     let hub = &app.app.hub;
@@ -94,12 +93,9 @@ pub async fn info(State(server): State<Arc<ServerState>>, ApiApp(app): ApiApp) -
         node: node.number.to_string(),
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: node.uptime.as_secs(),
-        connections: node.connections,
-        app: AppInfo {
-            id: app.app.id.to_string(),
-            connections: hub.connection_count(),
-            subscriptions: hub.subscription_count(),
-            channels: hub.channel_count(),
-        },
+        app: app.app.id.to_string(),
+        connections: hub.connection_count(),
+        subscriptions: hub.subscription_count(),
+        channels: hub.channel_count(),
     })
 }

@@ -34,12 +34,10 @@ impl From<parley_core::Error> for ApiError {
         use parley_core::Error;
         let status = match &error {
             Error::InvalidChannel(_) => StatusCode::BAD_REQUEST,
-            Error::UnknownNamespace(_) | Error::UnknownApp => StatusCode::NOT_FOUND,
+            Error::UnknownNamespace(_) => StatusCode::NOT_FOUND,
             Error::MessageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::PermissionDenied(_)
-            | Error::AlreadySubscribed
-            | Error::NotSubscribed
-            | Error::TooManySubscriptions(_) => StatusCode::FORBIDDEN,
+            Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => StatusCode::FORBIDDEN,
+            Error::AlreadySubscribed => StatusCode::CONFLICT,
             Error::TooManyConnections(_) | Error::NodeFull => StatusCode::TOO_MANY_REQUESTS,
             Error::Broker(cause) => {
                 tracing::error!(%cause, "broker failure");

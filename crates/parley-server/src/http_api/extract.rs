@@ -26,7 +26,11 @@ impl FromRequestParts<Arc<ServerState>> for ApiApp {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| {
+                // The scheme is case-insensitive (RFC 9110).
+                let (scheme, key) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+            })
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -35,7 +39,7 @@ impl FromRequestParts<Arc<ServerState>> for ApiApp {
             })?;
         let app = server
             .api_keys
-            .get(key.trim())
+            .get(key)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown API key"))?;
         if !app.origins.allows(&parts.headers) {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "origin not allowed"));

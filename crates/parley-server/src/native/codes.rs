@@ -41,7 +41,8 @@ pub const NOT_CONNECTED: u16 = 412;
 pub const TOO_LARGE: u16 = 413;
 /// The token expired: refresh it and retry.
 pub const TOKEN_EXPIRED: u16 = 419;
-/// Too many commands, or a limit reached; see `retry_after_ms`.
+/// Too many commands (with `retry_after_ms`), or the user's connection
+/// limit reached.
 pub const TOO_MANY_REQUESTS: u16 = 429;
 /// The server failed; retry later.
 pub const INTERNAL: u16 = 500;
@@ -62,11 +63,8 @@ impl From<Error> for ErrorReply {
         let code = match &error {
             Error::InvalidChannel(_) => BAD_REQUEST,
             Error::UnknownNamespace(_) => UNKNOWN_NAMESPACE,
-            Error::UnknownApp | Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => {
-                PERMISSION_DENIED
-            }
+            Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => PERMISSION_DENIED,
             Error::AlreadySubscribed => CONFLICT,
-            Error::NotSubscribed => PERMISSION_DENIED,
             Error::MessageTooLarge(_) => TOO_LARGE,
             Error::TooManyConnections(_) | Error::NodeFull => TOO_MANY_REQUESTS,
             Error::Broker(_) => INTERNAL,

@@ -272,6 +272,9 @@ impl NativeSession {
         grant: Grant,
     ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
+        if self.subscriptions.contains(&channel) {
+            return Err(parley_core::Error::AlreadySubscribed.into());
+        }
         let limit = self.app.app.options.max_subscriptions_per_client;
         if self.subscriptions.len() >= limit {
             return Err(parley_core::Error::TooManySubscriptions(limit).into());

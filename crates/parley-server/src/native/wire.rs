@@ -39,6 +39,12 @@ struct Envelope<'a> {
 /// Parses one text frame. On failure returns the id, when it could be read,
 /// and the error to reply with.
 pub fn parse_command(text: &str) -> Result<Command<'_>, (Option<u64>, ErrorReply)> {
+    if !text.trim_start().starts_with('{') {
+        return Err((
+            None,
+            ErrorReply::new(BAD_REQUEST, "a command is a JSON object"),
+        ));
+    }
     let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|error| {
         (
             None,
@@ -206,5 +212,6 @@ mod tests {
         assert_eq!(parse_command(r#"{"id":3}"#).unwrap_err().0, Some(3));
         assert_eq!(parse_command(r#"{"method":"ping"}"#).unwrap_err().0, None);
         assert_eq!(parse_command("[1]").unwrap_err().1.code, 400);
+        assert_eq!(parse_command(r#"[7,"ping",null]"#).unwrap_err().1.code, 400);
     }
 }
