@@ -104,21 +104,11 @@ pub async fn broadcast(
     ApiJson(body): ApiJson<BroadcastBody>,
 ) -> Result<Json<Results>, ApiError> {
     check_count(body.channels.len(), "channels")?;
-    let channels = body
+    let targets = body
         .channels
         .iter()
-        .map(|channel| check(&app.app, channel, &body.data))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut results = Vec::with_capacity(channels.len());
-    for channel in channels {
-        let position = publish_checked(&server, &app.app, &channel, &body.data).await?;
-        results.push(ChannelPosition {
-            channel: channel.to_string(),
-            offset: position.offset,
-            epoch: position.epoch,
-        });
-    }
-    Ok(Json(Results { results }))
+        .map(|channel| (channel.as_str(), &*body.data));
+    publish_all(&server, &app.app, targets).await
 }
 
 /// `POST /api/v1/batch {publications: [{channel, data}]}` → `{results: [...]}`,
@@ -129,14 +119,25 @@ pub async fn batch(
     ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Json<Results>, ApiError> {
     check_count(body.publications.len(), "publications")?;
-    let checked = body
+    let targets = body
         .publications
         .iter()
-        .map(|publication| check(&app.app, &publication.channel, &publication.data))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|publication| (publication.channel.as_str(), &*publication.data));
+    publish_all(&server, &app.app, targets).await
+}
+
+/// Checks every target, then publishes them in order.
+async fn publish_all<'a>(
+    server: &ServerState,
+    app: &App,
+    targets: impl Iterator<Item = (&'a str, &'a RawValue)>,
+) -> Result<Json<Results>, ApiError> {
+    let checked = targets
+        .map(|(channel, data)| Ok((check(app, channel, data)?, data)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let mut results = Vec::with_capacity(checked.len());
-    for (channel, publication) in checked.into_iter().zip(&body.publications) {
-        let position = publish_checked(&server, &app.app, &channel, &publication.data).await?;
+    for (channel, data) in checked {
+        let position = publish_checked(server, app, &channel, data).await?;
         results.push(ChannelPosition {
             channel: channel.to_string(),
             offset: position.offset,
