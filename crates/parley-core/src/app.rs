@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{ChannelName, ClientHandle, Error, Hub, Namespace};
+use crate::{ChannelName, ClientHandle, Error, Hub, Namespace, StatusBook, TypingBook};
 
 /// Per-app settings the domain enforces.
 #[derive(Debug, Clone)]
@@ -48,6 +48,10 @@ pub struct App {
     pub options: AppOptions,
     /// The app's connections and subscriptions on this node.
     pub hub: Hub,
+    /// Who is typing where.
+    pub typing: TypingBook,
+    /// Users' online status.
+    pub statuses: StatusBook,
 }
 
 impl App {
@@ -61,7 +65,17 @@ impl App {
             id: id.into(),
             options,
             hub: Hub::new(),
+            typing: TypingBook::default(),
+            statuses: StatusBook::default(),
         }
+    }
+
+    /// The namespaces whose channels carry user status.
+    pub fn status_namespaces(&self) -> impl Iterator<Item = &Namespace> {
+        self.options
+            .namespaces
+            .values()
+            .filter(|namespace| namespace.user_status)
     }
 
     /// The namespace `channel` belongs to.
@@ -73,18 +87,19 @@ impl App {
             .ok_or_else(|| Error::UnknownNamespace(name.to_owned()))
     }
 
-    /// Checks that `client` may subscribe to `channel`.
+    /// Checks that `user` (empty for an anonymous client) may subscribe to
+    /// `channel`, or be counted in its presence.
     pub fn check_subscribe(
         &self,
-        client: &ClientHandle,
+        user: &str,
         channel: &ChannelName,
         grant: Grant,
     ) -> Result<&Namespace, Error> {
         let namespace = self.namespace(channel)?;
-        if client.is_anonymous() && !namespace.anonymous {
+        if user.is_empty() && !namespace.anonymous {
             return Err(Error::PermissionDenied("namespace needs a user token"));
         }
-        if !channel.allows_user(client.user()) {
+        if !channel.allows_user(user) {
             return Err(Error::PermissionDenied("personal channel of other users"));
         }
         if namespace.private && grant != Grant::Token {

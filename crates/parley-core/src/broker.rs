@@ -11,10 +11,10 @@ use crate::{ChannelName, ClientInfo, Publication, StreamPosition};
 /// A boxed future, for the object-safe async methods of [`Broker`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why a broker operation failed.
+/// Why an operation of a backend (a broker or a presence store) failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("broker: {0}")]
-pub struct BrokerError(pub String);
+#[error("backend: {0}")]
+pub struct BackendError(pub String);
 
 /// Receives the publications a broker delivers to this node.
 pub trait BrokerEventHandler: Send + Sync + 'static {
@@ -38,7 +38,7 @@ pub trait Broker: Send + Sync + 'static {
         channel: &'a ChannelName,
         data: Bytes,
         info: Option<ClientInfo>,
-    ) -> BoxFuture<'a, Result<StreamPosition, BrokerError>>;
+    ) -> BoxFuture<'a, Result<StreamPosition, BackendError>>;
 
     /// Tells the broker that this node has subscribers to `channel`, so
     /// publications from other nodes reach it. Called on the first local
@@ -47,12 +47,12 @@ pub trait Broker: Send + Sync + 'static {
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
 
     /// Tells the broker that this node lost its last subscriber to `channel`.
     fn unsubscribe<'a>(
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::{
-    BoxFuture, Broker, BrokerError, BrokerEventHandler, ChannelName, ClientInfo, Publication,
+    BackendError, BoxFuture, Broker, BrokerEventHandler, ChannelName, ClientInfo, Publication,
     StreamPosition,
 };
 
@@ -129,7 +129,7 @@ impl Broker for MemoryBroker {
         channel: &'a ChannelName,
         data: Bytes,
         info: Option<ClientInfo>,
-    ) -> BoxFuture<'a, Result<StreamPosition, BrokerError>> {
+    ) -> BoxFuture<'a, Result<StreamPosition, BackendError>> {
         let position = self.publish_now(app, channel, data, info);
         Box::pin(std::future::ready(Ok(position)))
     }
@@ -138,7 +138,7 @@ impl Broker for MemoryBroker {
         &'a self,
         _: &'a str,
         _: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -146,7 +146,7 @@ impl Broker for MemoryBroker {
         &'a self,
         _: &'a str,
         _: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 }

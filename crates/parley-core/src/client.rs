@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use crate::{Disconnect, Frame, OutboundQueue, Protocol, PushError};
+use crate::{Disconnect, Frame, MemberInfo, OutboundQueue, Protocol, PushError};
 
 /// A connection's id, unique on its node.
 ///
@@ -53,7 +53,7 @@ pub struct ClientHandle {
 #[derive(Debug)]
 struct ClientIdentity {
     user: Arc<str>,
-    info: Option<Bytes>,
+    info: Arc<MemberInfo>,
 }
 
 impl ClientHandle {
@@ -69,7 +69,7 @@ impl ClientHandle {
     }
 
     /// Sets who the connection is. Returns false if it was set already.
-    pub(crate) fn identify(&self, user: Arc<str>, info: Option<Bytes>) -> bool {
+    pub(crate) fn identify(&self, user: Arc<str>, info: Arc<MemberInfo>) -> bool {
         self.identity.set(ClientIdentity { user, info }).is_ok()
     }
 
@@ -95,7 +95,14 @@ impl ClientHandle {
     pub fn info(&self) -> Option<&Bytes> {
         self.identity
             .get()
-            .and_then(|identity| identity.info.as_ref())
+            .and_then(|identity| identity.info.info.as_ref())
+    }
+
+    /// What the token says about the user: name, avatar, info.
+    pub fn member_info(&self) -> Arc<MemberInfo> {
+        self.identity
+            .get()
+            .map_or_else(Arc::default, |identity| identity.info.clone())
     }
 
     /// Whether the connection has no user.

@@ -1,6 +1,6 @@
 //! Errors of domain operations. Wire protocols map each to their own codes.
 
-use crate::{BrokerError, InvalidChannelName};
+use crate::{BackendError, InvalidChannelName};
 
 /// Why a domain operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum Error {
     /// The node holds as many connections as it may.
     #[error("node connection limit reached")]
     NodeFull,
-    /// The broker failed.
+    /// A backend (broker, presence store) failed.
     #[error(transparent)]
-    Broker(#[from] BrokerError),
+    Backend(#[from] BackendError),
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::Publication;
+use crate::Push;
 
 /// A text frame, encoded once and shared by every connection it goes to.
 ///
@@ -60,11 +60,11 @@ impl Protocol {
     }
 }
 
-/// Encodes a publication into the push frame of a wire protocol.
+/// Encodes pushes into the frames of a wire protocol.
 ///
-/// The hub calls it at most once per publication and protocol, and shares the
-/// frame among every subscriber speaking that protocol.
+/// The hub calls it at most once per push and protocol, and shares the frame
+/// among every subscriber speaking that protocol.
 pub trait FrameEncoder: Send + Sync + 'static {
-    /// The push frame that delivers `publication` to a `protocol` client.
-    fn publication(&self, protocol: Protocol, publication: &Publication) -> Frame;
+    /// The frame that delivers `push` to a `protocol` client.
+    fn encode(&self, protocol: Protocol, push: &Push<'_>) -> Frame;
 }

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::{
-    ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication,
-};
+use crate::{ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Push};
 
 /// Shards per map. A power of two well above the core count, so two cores
 /// rarely meet on one lock.
@@ -150,22 +148,23 @@ impl Hub {
             .is_some_and(|subscribers| subscribers.contains_key(&client))
     }
 
-    /// Delivers a publication to every local subscriber of its channel.
+    /// Delivers a push to every local subscriber of its channel.
     ///
-    /// The publication is encoded at most once per wire protocol, and the
-    /// frame's bytes are shared. A subscriber whose queue overflows is closed
-    /// as slow by its queue; the others are not held up. Returns how many
-    /// subscribers the frame was queued for.
-    pub fn broadcast(&self, publication: &Publication, encoder: &dyn FrameEncoder) -> usize {
-        let channels = self.channels[self.shard(publication.channel.as_str())].read();
-        let Some(subscribers) = channels.get(publication.channel.as_str()) else {
+    /// The push is encoded at most once per wire protocol, and the frame's
+    /// bytes are shared. A subscriber whose queue overflows is closed as slow
+    /// by its queue; the others are not held up. Returns how many subscribers
+    /// the frame was queued for.
+    pub fn broadcast(&self, push: &Push<'_>, encoder: &dyn FrameEncoder) -> usize {
+        let channel = push.channel();
+        let channels = self.channels[self.shard(channel.as_str())].read();
+        let Some(subscribers) = channels.get(channel.as_str()) else {
             return 0;
         };
         let mut frames: [Option<Frame>; Protocol::COUNT] = Default::default();
         let mut delivered = 0;
         for client in subscribers.values() {
             let frame = frames[client.protocol.index()]
-                .get_or_insert_with(|| encoder.publication(client.protocol, publication));
+                .get_or_insert_with(|| encoder.encode(client.protocol, push));
             if client.send(frame.clone()).is_ok() {
                 delivered += 1;
             }
@@ -230,19 +229,22 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientInfo, StreamPosition};
+    use crate::{ClientInfo, Publication, StreamPosition};
 
     struct Echo;
     impl FrameEncoder for Echo {
-        fn publication(&self, _: Protocol, p: &Publication) -> Frame {
-            Frame::new(String::from_utf8(p.data.to_vec()).unwrap())
+        fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+            match push {
+                Push::Publication(p) => Frame::new(String::from_utf8(p.data.to_vec()).unwrap()),
+                _ => Frame::from_static("other"),
+            }
         }
     }
 
     fn client(sequence: u64, user: &str) -> Arc<ClientHandle> {
         let id = ClientId { node: 1, sequence };
         let client = ClientHandle::new(id, "app".into(), Protocol::Native, 1024);
-        client.identify(user.into(), None);
+        client.identify(user.into(), Arc::default());
         Arc::new(client)
     }
 
@@ -270,7 +272,7 @@ mod tests {
                 info: None,
             }),
         };
-        assert_eq!(hub.broadcast(&publication, &Echo), 2);
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
         let mut out = Vec::new();
         b.queue().drain_into(&mut out);
         assert_eq!(out, vec![Frame::from_static("hi")]);

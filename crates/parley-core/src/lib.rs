@@ -26,11 +26,18 @@ mod frame;
 mod hub;
 mod namespace;
 mod node;
+mod node_presence;
+mod presence;
+mod presence_feed;
+mod presence_memory;
 mod publication;
+mod push;
 mod queue;
+mod typing;
+mod user_status;
 
 pub use app::{App, AppOptions, Grant};
-pub use broker::{BoxFuture, Broker, BrokerError, BrokerEventHandler};
+pub use broker::{BackendError, BoxFuture, Broker, BrokerEventHandler};
 pub use broker_memory::MemoryBroker;
 pub use channel::{ChannelName, InvalidChannelName, MAX_CHANNEL_NAME_BYTES};
 pub use claims::Claims;
@@ -41,5 +48,13 @@ pub use frame::{Frame, FrameEncoder, Protocol};
 pub use hub::{ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
+pub use presence::{
+    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceManager, PresencePage, PresenceStats,
+};
+pub use presence_feed::PresenceFeed;
+pub use presence_memory::MemoryPresence;
 pub use publication::{ClientInfo, Publication, StreamPosition};
+pub use push::Push;
 pub use queue::{OutboundQueue, PushError};
+pub use typing::{TYPING_THROTTLE, Typer, TypingBook, TypingChange};
+pub use user_status::{Status, StatusBook, UserStatus};

@@ -1,6 +1,8 @@
 //! Namespaces: the options shared by every channel whose name starts with
 //! the same `namespace:` prefix.
 
+use std::time::Duration;
+
 /// What clients may do in the channels of one namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
@@ -17,6 +19,25 @@ pub struct Namespace {
     pub private: bool,
     /// The largest publication payload accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Subscribers join the channel's presence.
+    pub presence: bool,
+    /// Push `join` and `leave` (and `presence_diff`) to subscribers.
+    pub join_leave: bool,
+    /// How long a presence lease lives without renewal. A connection that
+    /// dies silently leaves within this time.
+    pub presence_ttl: Duration,
+    /// The batching window of join and leave pushes during storms.
+    pub presence_batch: Duration,
+    /// The largest member state accepted, in bytes.
+    pub max_presence_state_bytes: usize,
+    /// How long a heartbeat-only viewer stays after its last heartbeat.
+    pub stale_after: Duration,
+    /// Clients may send typing indicators.
+    pub typing: bool,
+    /// How long a typer stays in the list without a new typing event.
+    pub typing_timeout: Duration,
+    /// Channels `<namespace>:<user id>` carry that user's status changes.
+    pub user_status: bool,
 }
 
 impl Namespace {
@@ -24,7 +45,8 @@ impl Namespace {
     pub const DEFAULT: &'static str = "default";
 
     /// A namespace with the defaults: subscribe with a user token, no client
-    /// publishing, not private, 64 KiB payloads.
+    /// publishing, not private, 64 KiB payloads, no presence, typing or
+    /// status.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -32,6 +54,15 @@ impl Namespace {
             anonymous: false,
             private: false,
             max_message_bytes: 64 * 1024,
+            presence: false,
+            join_leave: true,
+            presence_ttl: Duration::from_secs(45),
+            presence_batch: Duration::from_millis(100),
+            max_presence_state_bytes: 1024,
+            stale_after: Duration::from_secs(120),
+            typing: false,
+            typing_timeout: Duration::from_secs(5),
+            user_status: false,
         }
     }
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 
 use crate::{
     App, Broker, BrokerEventHandler, ChannelName, ClientHandle, ClientId, ClientInfo, Disconnect,
-    Error, FrameEncoder, Protocol, Publication, StreamPosition,
+    Error, FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, Protocol, Publication, Push,
+    StreamPosition,
 };
 
 /// Node-wide limits.
@@ -56,6 +57,9 @@ pub struct Node {
     apps: Arc<Apps>,
     broker: Arc<dyn Broker>,
     options: NodeOptions,
+    pub(crate) presence: Arc<dyn PresenceManager>,
+    pub(crate) feed: Arc<PresenceFeed>,
+    pub(crate) encoder: Arc<dyn FrameEncoder>,
     connections: Arc<AtomicUsize>,
     next_sequence: AtomicU64,
     started: Instant,
@@ -70,7 +74,9 @@ struct LocalDelivery {
 impl BrokerEventHandler for LocalDelivery {
     fn handle_publication(&self, app: &str, publication: Arc<Publication>) {
         if let Some(app) = self.apps.get(app) {
-            let delivered = app.hub.broadcast(&publication, &*self.encoder);
+            let delivered = app
+                .hub
+                .broadcast(&Push::Publication(&publication), &*self.encoder);
             metrics::counter!("parley_deliveries_total").increment(delivered as u64);
         }
     }
@@ -88,12 +94,14 @@ impl Drop for ConnectionSlot {
 
 impl Node {
     /// A node serving `apps`. `make_broker` builds the broker around the
-    /// node's delivery handler; `encoder` turns publications into frames.
+    /// node's delivery handler; `presence` keeps presence leases; `encoder`
+    /// turns pushes into frames.
     pub fn new(
         options: NodeOptions,
         apps: Vec<App>,
         encoder: Arc<dyn FrameEncoder>,
         make_broker: impl FnOnce(Arc<dyn BrokerEventHandler>) -> Arc<dyn Broker>,
+        presence: Arc<dyn PresenceManager>,
     ) -> Self {
         let apps: Arc<Apps> = Arc::new(
             apps.into_iter()
@@ -102,13 +110,16 @@ impl Node {
         );
         let broker = make_broker(Arc::new(LocalDelivery {
             apps: apps.clone(),
-            encoder,
+            encoder: encoder.clone(),
         }));
         Self {
             number: rand::random::<u32>() % 1_000_000_000,
             apps,
             broker,
             options,
+            presence,
+            feed: Arc::new(PresenceFeed::new(encoder.clone())),
+            encoder,
             connections: Arc::default(),
             next_sequence: AtomicU64::new(1),
             started: Instant::now(),
@@ -164,13 +175,19 @@ impl Node {
         app: &App,
         client: &Arc<ClientHandle>,
         user: Arc<str>,
-        info: Option<Bytes>,
+        info: Arc<MemberInfo>,
     ) -> Result<(), Error> {
-        if !client.identify(user, info) {
+        if !client.identify(user.clone(), info) {
             return Ok(());
         }
         app.hub
-            .add_client(client, app.options.max_connections_per_user)
+            .add_client(client, app.options.max_connections_per_user)?;
+        if !user.is_empty()
+            && let Some(status) = app.statuses.connected(&user)
+        {
+            self.push_status(app, &status);
+        }
+        Ok(())
     }
 
     /// Removes a registered connection and all of its subscriptions.
@@ -184,6 +201,11 @@ impl Node {
             self.unsubscribe(app, client.id, &channel).await;
         }
         app.hub.remove_client(client);
+        if !client.is_anonymous()
+            && let Some(status) = app.statuses.disconnected(&client.user_arc())
+        {
+            self.push_status(app, &status);
+        }
     }
 
     /// Subscribes a connection to a channel; permissions must have been

@@ -19,6 +19,9 @@ pub trait Session: Send {
     /// Handles one text frame. Replies go to the client's queue. Returns a
     /// reason to close the connection, if any.
     fn on_text(&mut self, text: &str) -> impl Future<Output = Option<Disconnect>> + Send;
+    /// Called once per ping interval in which the client proved alive (sent
+    /// any frame), to renew what the connection holds by lease.
+    fn on_alive(&mut self) -> impl Future<Output = ()> + Send;
     /// Handles a binary frame, which no protocol accepts.
     fn on_binary(&mut self) -> Option<Disconnect>;
     /// Handles a text frame over the frame limit (but under twice the limit,
@@ -127,8 +130,10 @@ pub async fn serve<S: Session>(
                 }
                 if next_ping <= now {
                     next_ping = now + limits.ping_interval;
+                    // Alive if anything arrived since the previous ping.
                     if ping_sent.is_none_or(|sent| last_seen >= sent) {
                         ping_sent = Some(now);
+                        session.on_alive().await;
                     }
                     let ping = tokio::time::timeout(limits.write_timeout, socket.send(Message::Ping(Default::default())));
                     if !matches!(ping.await, Ok(Ok(()))) {

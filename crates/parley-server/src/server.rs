@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
-use parley_core::{App, MemoryBroker, Node};
+use parley_core::{App, MemoryBroker, MemoryPresence, Node};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -34,11 +34,14 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// A built server: its shared state and the in-memory broker it sweeps.
+/// A built server: its shared state and the in-memory stores it sweeps.
 pub struct Server {
     state: Arc<ServerState>,
     broker: Arc<MemoryBroker>,
 }
+
+/// How often presence leases and typers are checked for expiry.
+const PRESENCE_SWEEP: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Server {
     /// Builds the node, the apps and their keys from `config`.
@@ -54,6 +57,7 @@ impl Server {
             contexts.push((app_config.clone(), keys));
         }
         let mut broker = None;
+        let presence = Arc::new(MemoryPresence::new());
         let node = Arc::new(Node::new(
             config.node_options(),
             apps,
@@ -63,6 +67,7 @@ impl Server {
                 broker = Some(memory.clone());
                 memory
             },
+            presence.clone(),
         ));
         let broker = broker.expect("the node builds its broker");
         let mut by_id = HashMap::new();
@@ -90,6 +95,7 @@ impl Server {
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let state = Arc::new(ServerState {
             node,
+            presence,
             config,
             apps: by_id,
             api_keys: by_api_key,
@@ -144,6 +150,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
+        let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
         let stop = state.shutdown.clone();
         let signal = {
             let state = state.clone();
@@ -175,6 +182,7 @@ impl Server {
             );
         }
         sweeper.abort();
+        presence_sweeper.abort();
         served?;
         tracing::info!("stopped");
         Ok(())
@@ -190,6 +198,19 @@ async fn method_not_allowed() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "method not allowed on this route",
     )
+}
+
+/// Expires presence leases and typers. Leaves of vanished connections are
+/// found here, never by waiting for a disconnect.
+async fn sweep_presence(state: Arc<ServerState>) {
+    let mut interval = tokio::time::interval(PRESENCE_SWEEP);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = interval.tick() => state.node.sweep_presence().await,
+        }
+    }
 }
 
 /// Drops in-memory streams nobody has used for `stream_idle_ttl`.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use parley_core::{App, Node};
+use parley_core::{App, MemoryPresence, Node};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -31,6 +31,8 @@ pub struct AppContext {
 pub struct ServerState {
     /// The domain node.
     pub node: Arc<Node>,
+    /// The node's presence store, for its gauges.
+    pub presence: Arc<MemoryPresence>,
     /// The configuration the server runs with.
     pub config: Config,
     /// Apps by id; the first configured app is also the default.

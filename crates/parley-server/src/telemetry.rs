@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use parley_core::Node;
+use parley_core::{MemoryPresence, Node};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -42,7 +42,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 /// Sets the gauges that are read off the node at scrape time.
-pub fn record_gauges(node: &Node) {
+pub fn record_gauges(node: &Node, presence: &MemoryPresence) {
+    metrics::gauge!("parley_presence_members").set(presence.member_count() as f64);
+    metrics::gauge!("parley_presence_leases").set(presence.lease_count() as f64);
     let info = node.info();
     metrics::gauge!("parley_connections").set(info.connections as f64);
     metrics::gauge!("parley_subscriptions").set(info.subscriptions as f64);

@@ -39,8 +39,8 @@ impl From<parley_core::Error> for ApiError {
             Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => StatusCode::FORBIDDEN,
             Error::AlreadySubscribed => StatusCode::CONFLICT,
             Error::TooManyConnections(_) | Error::NodeFull => StatusCode::TOO_MANY_REQUESTS,
-            Error::Broker(cause) => {
-                tracing::error!(%cause, "broker failure");
+            Error::Backend(cause) => {
+                tracing::error!(%cause, "backend failure");
                 return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             }
         };

@@ -4,6 +4,7 @@
 mod channels;
 mod error;
 mod extract;
+mod presence;
 mod publish;
 
 use std::sync::Arc;
@@ -24,4 +25,8 @@ pub fn router() -> Router<Arc<ServerState>> {
         .route("/api/v1/disconnect", post(channels::disconnect))
         .route("/api/v1/channels", get(channels::channels))
         .route("/api/v1/info", get(channels::info))
+        .route("/api/v1/presence", get(presence::members))
+        .route("/api/v1/presence/stats", get(presence::stats))
+        .route("/api/v1/presence/heartbeat", post(presence::heartbeat))
+        .route("/api/v1/users/{user}/status", get(presence::user_status))
 }

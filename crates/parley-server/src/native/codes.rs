@@ -67,11 +67,11 @@ impl From<Error> for ErrorReply {
             Error::AlreadySubscribed => CONFLICT,
             Error::MessageTooLarge(_) => TOO_LARGE,
             Error::TooManyConnections(_) | Error::NodeFull => TOO_MANY_REQUESTS,
-            Error::Broker(_) => INTERNAL,
+            Error::Backend(_) => INTERNAL,
         };
         let message = match &error {
-            Error::Broker(cause) => {
-                tracing::error!(%cause, "broker failure");
+            Error::Backend(cause) => {
+                tracing::error!(%cause, "backend failure");
                 "internal error".to_owned()
             }
             other => other.to_string(),

@@ -1,14 +1,18 @@
 //! Parley's native protocol v1: JSON text frames over WebSocket at `/ws`.
 //!
 //! - [`codes`]: error codes and close codes.
-//! - [`wire`]: the envelope of commands, replies and pushes.
+//! - [`wire`]: the envelope of commands and replies.
+//! - [`push`]: the frames the server pushes unasked.
 //! - [`session`]: one connection's state machine and its commands.
+//! - [`presence`]: the presence, typing and status commands.
 //!
 //! `docs/protocol.md` is the user-facing description of all of it.
 
 pub mod codes;
+pub mod presence;
+pub mod push;
 pub mod session;
 pub mod wire;
 
+pub use push::NativeEncoder;
 pub use session::NativeSession;
-pub use wire::NativeEncoder;

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use parley_core::{ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant};
+use parley_core::{ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::codes::{self, ErrorReply};
+use super::presence;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
 use crate::connection::Session;
@@ -23,19 +24,22 @@ const MAX_VIOLATIONS: u32 = 10;
 
 /// The state of one native connection.
 pub struct NativeSession {
-    server: Arc<ServerState>,
-    app: Arc<AppContext>,
-    client: Arc<ClientHandle>,
+    pub(super) server: Arc<ServerState>,
+    pub(super) app: Arc<AppContext>,
+    pub(super) client: Arc<ClientHandle>,
     /// Whether `connect` succeeded and the client is in the hub.
     registered: bool,
     /// When the connection must have connected, or its token must have been
     /// refreshed; `None` when nothing is due.
     deadline: Option<(Instant, Disconnect)>,
-    subscriptions: HashSet<ChannelName>,
+    pub(super) subscriptions: HashSet<ChannelName>,
     violations: u32,
     limiter: DefaultDirectRateLimiter,
     /// Set by a command that ends the connection after its reply.
     close_after_reply: Option<Disconnect>,
+    /// Presence joins to make once the reply is queued, so that a client
+    /// sees its `subscribe` reply before the `join` it causes.
+    pub(super) pending_joins: Vec<(ChannelName, Option<Bytes>)>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +76,7 @@ struct RefreshParams {
 struct SubscribeParams {
     channel: String,
     token: Option<String>,
+    state: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -128,10 +133,11 @@ impl NativeSession {
             violations: 0,
             limiter: RateLimiter::direct(quota),
             close_after_reply: None,
+            pending_joins: Vec::new(),
         }
     }
 
-    fn reply(&self, frame: Frame) {
+    pub(super) fn reply(&self, frame: Frame) {
         // A refused push means the queue is closing; the connection loop
         // sees that on its next turn.
         let _ = self.client.send(frame);
@@ -157,6 +163,12 @@ impl NativeSession {
             "unsubscribe" => self.unsubscribe(id, wire::params(params)?).await,
             "publish" => self.publish(id, wire::params(params)?).await,
             "ping" => Ok(wire::result_frame(id, &Empty {})),
+            "presence" => self.presence(id, wire::params(params)?).await,
+            "presence_stats" => self.presence_stats(id, wire::params(params)?).await,
+            "presence_update" => self.presence_update(id, wire::params(params)?).await,
+            "typing" => self.typing(id, wire::params(params)?),
+            "status_update" => self.status_update(id, wire::params(params)?),
+            "user_status" => self.user_status(id, wire::params(params)?),
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -197,9 +209,17 @@ impl NativeSession {
                 None
             }
         };
-        let (user, info) = claims.as_ref().map_or((Arc::from(""), None), |claims| {
-            (claims.user.clone(), claims.info.clone())
-        });
+        let (user, info) = claims.as_ref().map_or_else(
+            || (Arc::from(""), Arc::default()),
+            |claims| {
+                let info = MemberInfo {
+                    name: claims.name.clone(),
+                    avatar: claims.avatar.clone(),
+                    info: claims.info.clone(),
+                };
+                (claims.user.clone(), Arc::new(info))
+            },
+        );
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
             self.close_after_reply = Some(Disconnect::TooManyConnections);
@@ -212,7 +232,7 @@ impl NativeSession {
         let mut subscriptions = Vec::new();
         let mut subscription_errors = Vec::new();
         for channel in claims.iter().flat_map(|claims| &claims.channels) {
-            match self.subscribe_channel(channel, Grant::Token).await {
+            match self.subscribe_channel(channel, Grant::Token, None).await {
                 Ok(channel) => subscriptions.push(channel.as_str().to_owned()),
                 Err(error) => subscription_errors.push(SubscriptionError {
                     channel: channel.clone(),
@@ -266,10 +286,13 @@ impl NativeSession {
         ))
     }
 
+    /// Subscribes after checking names, limits and permissions. A presence
+    /// join, with `state`, is queued for after the reply.
     async fn subscribe_channel(
         &mut self,
         name: &str,
         grant: Grant,
+        state: Option<&RawValue>,
     ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if self.subscriptions.contains(&channel) {
@@ -279,14 +302,29 @@ impl NativeSession {
         if self.subscriptions.len() >= limit {
             return Err(parley_core::Error::TooManySubscriptions(limit).into());
         }
-        self.app
+        let namespace = self
             .app
-            .check_subscribe(&self.client, &channel, grant)?;
+            .app
+            .check_subscribe(self.client.user(), &channel, grant)?;
+        let state = match state {
+            Some(state) if namespace.presence => Some(presence::checked_state(state, namespace)?),
+            Some(_) => {
+                return Err(ErrorReply::new(
+                    codes::BAD_REQUEST,
+                    "state needs a namespace with presence",
+                ));
+            }
+            None => None,
+        };
+        let presence = namespace.presence;
         self.server
             .node
             .subscribe(&self.app.app, &self.client, &channel)
             .await?;
         self.subscriptions.insert(channel.clone());
+        if presence {
+            self.pending_joins.push((channel.clone(), state));
+        }
         Ok(channel)
     }
 
@@ -301,7 +339,9 @@ impl NativeSession {
                 Grant::Token
             }
         };
-        let channel = self.subscribe_channel(&params.channel, grant).await?;
+        let channel = self
+            .subscribe_channel(&params.channel, grant, params.state.as_deref())
+            .await?;
         Ok(wire::result_frame(
             id,
             &ChannelResult {
@@ -313,6 +353,7 @@ impl NativeSession {
     async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
         let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
         if self.subscriptions.remove(&channel) {
+            self.leave_presence(&channel).await;
             self.server
                 .node
                 .unsubscribe(&self.app.app, self.client.id, &channel)
@@ -381,7 +422,18 @@ impl Session for NativeSession {
         metrics::histogram!("parley_command_duration_seconds", "method" => metric_method(&command.method))
             .record(started.elapsed().as_secs_f64());
         self.reply(frame);
+        self.join_pending().await;
         self.close_after_reply.take()
+    }
+
+    async fn on_alive(&mut self) {
+        let channels = self.presence_channels();
+        if !channels.is_empty() {
+            self.server
+                .node
+                .presence_renew(&self.app.app, &self.client, &channels)
+                .await;
+        }
     }
 
     fn on_binary(&mut self) -> Option<Disconnect> {
@@ -429,6 +481,9 @@ impl Session for NativeSession {
 
     async fn finish(self) {
         if self.registered {
+            for channel in &self.subscriptions {
+                self.leave_presence(channel).await;
+            }
             self.server
                 .node
                 .unregister(&self.app.app, &self.client, self.subscriptions)

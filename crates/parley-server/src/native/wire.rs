@@ -8,9 +8,8 @@
 //! ```
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
-use parley_core::{Disconnect, Frame, FrameEncoder, Protocol, Publication};
+use parley_core::{Disconnect, Frame};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -102,6 +101,11 @@ pub fn result_frame(id: u64, result: &impl Serialize) -> Frame {
     Frame::new(text)
 }
 
+/// A successful reply whose result is already JSON text.
+pub fn raw_result_frame(id: u64, result: &str) -> Frame {
+    Frame::new(format!(r#"{{"id":{id},"result":{result}}}"#))
+}
+
 /// An error reply; `id` is absent when the command's id could not be read.
 pub fn error_frame(id: Option<u64>, error: &ErrorReply) -> Frame {
     let envelope = ErrorEnvelope {
@@ -127,82 +131,9 @@ pub fn disconnect_frame(reason: Disconnect) -> Frame {
     Frame::new(text.to_string())
 }
 
-/// Encodes publications as native `publication` pushes.
-#[derive(Debug, Default)]
-pub struct NativeEncoder;
-
-impl FrameEncoder for NativeEncoder {
-    fn publication(&self, _: Protocol, publication: &Publication) -> Frame {
-        Frame::new(encode_publication(publication))
-    }
-}
-
-/// `{"push":"publication","channel":…,"data":…,"offset":…,"epoch":…,"info":…}`.
-///
-/// Built by hand around the payload, which is already JSON text: the data is
-/// copied once and never parsed again.
-fn encode_publication(publication: &Publication) -> String {
-    let data =
-        std::str::from_utf8(&publication.data).expect("publication data is validated JSON text");
-    let mut out = String::with_capacity(96 + publication.channel.as_str().len() + data.len());
-    out.push_str(r#"{"push":"publication","channel":"#);
-    push_json_string(&mut out, publication.channel.as_str());
-    out.push_str(r#","data":"#);
-    out.push_str(data);
-    let _ = write!(out, r#","offset":{},"epoch":"#, publication.position.offset);
-    push_json_string(&mut out, &publication.position.epoch);
-    if let Some(info) = &publication.info {
-        let _ = write!(out, r#","info":{{"client":"{}","user":"#, info.client);
-        push_json_string(&mut out, &info.user);
-        if let Some(conn_info) = &info.info {
-            out.push_str(r#","info":"#);
-            out.push_str(std::str::from_utf8(conn_info).expect("token info is JSON text"));
-        }
-        out.push('}');
-    }
-    out.push('}');
-    out
-}
-
-fn push_json_string(out: &mut String, value: &str) {
-    let quoted = serde_json::to_string(value).expect("strings serialize to JSON");
-    out.push_str(&quoted);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_core::{ChannelName, ClientId, ClientInfo, StreamPosition};
-
-    #[test]
-    fn publication_push_is_valid_json() {
-        let publication = Publication {
-            channel: ChannelName::new(r#"chat:"quoted"\"#).unwrap(),
-            data: r#"{"text":"hi"}"#.into(),
-            position: StreamPosition {
-                offset: 12,
-                epoch: "ab12".into(),
-            },
-            info: Some(ClientInfo {
-                client: ClientId {
-                    node: 3,
-                    sequence: 9,
-                },
-                user: "42".into(),
-                info: Some(r#"{"color":"red"}"#.into()),
-            }),
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&encode_publication(&publication)).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({
-                "push": "publication", "channel": r#"chat:"quoted"\"#, "data": {"text": "hi"},
-                "offset": 12, "epoch": "ab12",
-                "info": {"client": "3.9", "user": "42", "info": {"color": "red"}}
-            })
-        );
-    }
 
     #[test]
     fn commands_parse_and_errors_keep_the_id() {

@@ -6,10 +6,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use parley_core::{AppOptions, Namespace, NodeOptions};
-use serde::{Deserialize, Deserializer, Serialize};
+use parley_core::{AppOptions, NodeOptions};
+use serde::{Deserialize, Serialize};
 
 use crate::credentials;
+
+mod duration;
+mod namespace;
+
+pub use namespace::NamespaceConfig;
 
 /// The whole server configuration, after every source has been applied.
 #[derive(Debug, Clone)]
@@ -94,32 +99,6 @@ pub struct AppConfig {
     pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
 
-/// One namespace's options, as written in the configuration.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct NamespaceConfig {
-    /// Clients may publish.
-    pub allow_publish: bool,
-    /// Connections without a token may subscribe.
-    pub anonymous: bool,
-    /// Subscribing needs a channel token.
-    pub private: bool,
-    /// The largest payload accepted, in bytes.
-    pub max_message_bytes: usize,
-}
-
-impl Default for NamespaceConfig {
-    fn default() -> Self {
-        let defaults = Namespace::new(Namespace::DEFAULT);
-        Self {
-            allow_publish: defaults.allow_publish,
-            anonymous: defaults.anonymous,
-            private: defaults.private,
-            max_message_bytes: defaults.max_message_bytes,
-        }
-    }
-}
-
 fn default_max_connections_per_user() -> usize {
     AppOptions::default().max_connections_per_user
 }
@@ -134,19 +113,19 @@ fn default_max_subscriptions_per_client() -> usize {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     ping_interval: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     pong_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     connect_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     token_grace: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     write_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     shutdown_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration::optional")]
     stream_idle_ttl: Option<Duration>,
     max_connections: Option<usize>,
     max_frame_bytes: Option<usize>,
@@ -158,13 +137,6 @@ struct FileConfig {
     apps: Vec<AppConfig>,
     #[serde(default)]
     namespaces: BTreeMap<String, NamespaceConfig>,
-}
-
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text)
-        .map(Some)
-        .map_err(|error| serde::de::Error::custom(format!("invalid duration {text:?}: {error}")))
 }
 
 /// Why the configuration could not be loaded.
@@ -404,12 +376,8 @@ impl Config {
                 ));
             }
             for (name, namespace) in &app.namespaces {
-                if namespace.max_message_bytes == 0
-                    || namespace.max_message_bytes + 1024 > self.max_queue_bytes
-                {
-                    return invalid(format!(
-                        "max_message_bytes of namespace {name:?} must be above zero and at least 1 KiB below max_queue_bytes"
-                    ));
+                if let Some(problem) = namespace.problem(self.ping_interval, self.max_queue_bytes) {
+                    return invalid(format!("namespace {name:?}: {problem}"));
                 }
                 if name.is_empty()
                     || name.contains(':')
@@ -440,16 +408,9 @@ impl AppConfig {
             ..AppOptions::default()
         };
         for (name, namespace) in &self.namespaces {
-            options.namespaces.insert(
-                name.clone(),
-                Namespace {
-                    name: name.clone(),
-                    allow_publish: namespace.allow_publish,
-                    anonymous: namespace.anonymous,
-                    private: namespace.private,
-                    max_message_bytes: namespace.max_message_bytes,
-                },
-            );
+            options
+                .namespaces
+                .insert(name.clone(), namespace.to_namespace(name));
         }
         options
     }

@@ -1,0 +1,259 @@
+//! The node's presence, typing and user status operations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{
+    App, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member, MemberInfo,
+    Namespace, Node, PresencePage, PresenceStats, Push, Typer, TypingChange, UserStatus,
+};
+
+/// How long offline users' `last_seen` is kept in memory.
+const STATUS_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl Node {
+    /// Adds a connection's lease to a channel's presence, pushing `join`
+    /// when it is the user's first.
+    pub async fn presence_join(
+        &self,
+        app: &Arc<App>,
+        client: &ClientHandle,
+        channel: &ChannelName,
+        namespace: &Namespace,
+        state: Option<Bytes>,
+    ) -> Result<(), Error> {
+        let lease = Lease {
+            key: LeaseKey::Client(client.id),
+            user: client.user_arc(),
+            info: client.member_info(),
+            state,
+        };
+        self.add_lease(app, channel, namespace, lease, namespace.presence_ttl)
+            .await
+    }
+
+    async fn add_lease(
+        &self,
+        app: &Arc<App>,
+        channel: &ChannelName,
+        namespace: &Namespace,
+        lease: Lease,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let joined = self.presence.add(&app.id, channel, lease, ttl).await?;
+        if let Some(member) = joined
+            && namespace.join_leave
+        {
+            self.feed
+                .join(app, channel, member, namespace.presence_batch);
+        }
+        Ok(())
+    }
+
+    /// Removes a connection's lease, pushing `leave` when it was the user's
+    /// last.
+    pub async fn presence_leave(
+        &self,
+        app: &Arc<App>,
+        client: ClientId,
+        channel: &ChannelName,
+        namespace: &Namespace,
+    ) {
+        match self
+            .presence
+            .remove(&app.id, channel, &LeaseKey::Client(client))
+            .await
+        {
+            Ok(Some(user)) if namespace.join_leave => {
+                self.feed
+                    .leave(app, channel, user, namespace.presence_batch);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%channel, %error, "presence remove failed"),
+        }
+    }
+
+    /// Renews a live connection's leases in `channels`; a lease that
+    /// expired meanwhile is added again (and the user joins again).
+    pub async fn presence_renew(
+        &self,
+        app: &Arc<App>,
+        client: &ClientHandle,
+        channels: &[ChannelName],
+    ) {
+        let key = LeaseKey::Client(client.id);
+        for channel in channels {
+            let Ok(namespace) = app.namespace(channel) else {
+                continue;
+            };
+            let renewed = self
+                .presence
+                .renew(&app.id, channel, &key, namespace.presence_ttl)
+                .await;
+            let result = match renewed {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    self.presence_join(app, client, channel, namespace, None)
+                        .await
+                }
+                Err(error) => Err(error.into()),
+            };
+            if let Err(error) = result {
+                tracing::warn!(%channel, %error, "presence renewal failed");
+            }
+        }
+    }
+
+    /// Replaces a member's state and pushes `presence_update`.
+    pub async fn presence_update(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        user: &str,
+        state: Bytes,
+    ) -> Result<Option<Member>, Error> {
+        let member = self
+            .presence
+            .set_state(&app.id, channel, user, state)
+            .await?;
+        if let Some(member) = &member {
+            app.hub
+                .broadcast(&Push::PresenceUpdate { channel, member }, &*self.encoder);
+        }
+        Ok(member)
+    }
+
+    /// Keeps a heartbeat-only viewer (a client without a socket) in a
+    /// channel's presence until `stale_after` past its last heartbeat.
+    pub async fn presence_heartbeat(
+        &self,
+        app: &Arc<App>,
+        channel: &ChannelName,
+        namespace: &Namespace,
+        session: Arc<str>,
+        user: Arc<str>,
+        info: Arc<MemberInfo>,
+    ) -> Result<(), Error> {
+        let lease = Lease {
+            key: LeaseKey::Session(session),
+            user,
+            info,
+            state: None,
+        };
+        self.add_lease(app, channel, namespace, lease, namespace.stale_after)
+            .await
+    }
+
+    /// A page of a channel's members, ordered by user id.
+    pub async fn presence_members(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<PresencePage, Error> {
+        Ok(self
+            .presence
+            .members(&app.id, channel, after, limit)
+            .await?)
+    }
+
+    /// A channel's presence counts.
+    pub async fn presence_stats(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+    ) -> Result<PresenceStats, Error> {
+        Ok(self.presence.stats(&app.id, channel).await?)
+    }
+
+    /// Records a typing event and pushes the full list of typers when it
+    /// changed.
+    pub fn typing(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        namespace: &Namespace,
+        typer: Typer,
+        active: bool,
+    ) -> TypingChange {
+        let change = app
+            .typing
+            .set(channel, typer, active, namespace.typing_timeout);
+        if let TypingChange::Changed(typers) = &change {
+            app.hub
+                .broadcast(&Push::Typing { channel, typers }, &*self.encoder);
+        }
+        change
+    }
+
+    /// Records that a user is away (or back) and pushes the change.
+    pub fn set_away(&self, app: &App, user: &Arc<str>, away: bool) -> UserStatus {
+        if let Some(status) = app.statuses.set_away(user, away) {
+            self.push_status(app, &status);
+        }
+        app.statuses.get(user)
+    }
+
+    /// Pushes a status change on the user's status channels.
+    pub(crate) fn push_status(&self, app: &App, status: &UserStatus) {
+        for namespace in app.status_namespaces() {
+            let name = if namespace.name == Namespace::DEFAULT {
+                status.user.to_string()
+            } else {
+                format!("{}:{}", namespace.name, status.user)
+            };
+            if let Ok(channel) = ChannelName::new(&name) {
+                app.hub.broadcast(
+                    &Push::UserStatus {
+                        channel: &channel,
+                        status,
+                    },
+                    &*self.encoder,
+                );
+            }
+        }
+    }
+
+    /// Expires presence leases and typers, pushing the leaves and the new
+    /// typer lists. The server runs it periodically; nothing else removes a
+    /// lease whose holder vanished.
+    pub async fn sweep_presence(&self) {
+        match self.presence.expire().await {
+            Ok(expired) => {
+                for expired in expired {
+                    metrics::counter!("parley_presence_leases_expired_total")
+                        .increment(expired.leases as u64);
+                    let Some(app) = self.app(&expired.app) else {
+                        continue;
+                    };
+                    let Ok(namespace) = app.namespace(&expired.channel) else {
+                        continue;
+                    };
+                    if namespace.join_leave {
+                        for user in expired.left {
+                            self.feed
+                                .leave(app, &expired.channel, user, namespace.presence_batch);
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "presence expiry failed"),
+        }
+        for app in self.apps() {
+            for (channel, typers) in app.typing.expire() {
+                app.hub.broadcast(
+                    &Push::Typing {
+                        channel: &channel,
+                        typers: &typers,
+                    },
+                    &*self.encoder,
+                );
+            }
+            app.statuses.sweep(STATUS_RETENTION);
+        }
+        self.feed.prune(Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,156 @@
+//! Presence: who is in a channel, kept as leases that expire unless renewed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{BackendError, BoxFuture, ChannelName, ClientId};
+
+/// What a user's token says about them, shown to the channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Display name.
+    pub name: Option<String>,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+    /// Application data (a JSON object, as raw text).
+    pub info: Option<Bytes>,
+}
+
+/// A user present in a channel, however many connections they hold there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The user id.
+    pub user: Arc<str>,
+    /// Name, avatar and info from the token.
+    pub info: Arc<MemberInfo>,
+    /// The member's own state (a JSON object as raw text), set with
+    /// `subscribe` or `presence_update`.
+    pub state: Option<Bytes>,
+}
+
+/// What holds a lease: a connection, or a heartbeat session of a client
+/// that holds no socket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LeaseKey {
+    /// A connection.
+    Client(ClientId),
+    /// A heartbeat session id.
+    Session(Arc<str>),
+}
+
+/// One connection's (or heartbeat session's) claim to be in a channel.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// What holds the lease.
+    pub key: LeaseKey,
+    /// The user; empty for an anonymous viewer, who is counted but not
+    /// listed.
+    pub user: Arc<str>,
+    /// The user's info, from their token.
+    pub info: Arc<MemberInfo>,
+    /// A new state for the member, replacing the current one; `None` keeps
+    /// it.
+    pub state: Option<Bytes>,
+}
+
+/// Counts of a channel's presence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PresenceStats {
+    /// Distinct users.
+    pub num_users: usize,
+    /// Leases of users (connections and heartbeat sessions).
+    pub num_connections: usize,
+    /// Leases of anonymous viewers.
+    pub num_anonymous: usize,
+}
+
+/// One page of a channel's members, ordered by user id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresencePage {
+    /// The members on this page.
+    pub members: Vec<Member>,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<Arc<str>>,
+}
+
+/// Users whose last lease in a channel expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    /// The app.
+    pub app: Arc<str>,
+    /// The channel.
+    pub channel: ChannelName,
+    /// The users who left the channel with it.
+    pub left: Vec<Arc<str>>,
+    /// How many leases expired, users' and anonymous ones.
+    pub leases: usize,
+}
+
+/// The presence store: leases per channel, grouped into members per user.
+///
+/// Every entry is a lease with a time to live. A lease that is not renewed
+/// expires, and [`PresenceManager::expire`] reports the users who left with
+/// it, so no cleanup depends on a disconnect event arriving. The in-memory
+/// store serves one node; a cluster store (Redis with TTLs) implements the
+/// same trait.
+pub trait PresenceManager: Send + Sync + 'static {
+    /// Adds a lease, or renews it if it exists. Returns the member when this
+    /// is the user's first lease in the channel (the user joined).
+    fn add<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        lease: Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<Member>, BackendError>>;
+
+    /// Removes a lease. Returns the user when it was their last lease in the
+    /// channel (the user left).
+    fn remove<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        key: &'a LeaseKey,
+    ) -> BoxFuture<'a, Result<Option<Arc<str>>, BackendError>>;
+
+    /// Renews a lease. Returns false when the lease is gone (it expired),
+    /// so the holder must add it again.
+    fn renew<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        key: &'a LeaseKey,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>>;
+
+    /// Replaces a member's state. Returns the updated member, or `None`
+    /// when the user is not present.
+    fn set_state<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        user: &'a str,
+        state: Bytes,
+    ) -> BoxFuture<'a, Result<Option<Member>, BackendError>>;
+
+    /// Members ordered by user id, starting after the cursor `after`.
+    fn members<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<PresencePage, BackendError>>;
+
+    /// The channel's counts, in O(1).
+    fn stats<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<PresenceStats, BackendError>>;
+
+    /// Drops every expired lease and reports, per channel, who left.
+    fn expire(&self) -> BoxFuture<'_, Result<Vec<Expired>, BackendError>>;
+}

@@ -1,0 +1,426 @@
+//! The in-memory presence store, for a single node.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::{
+    BackendError, BoxFuture, ChannelName, Expired, Lease, LeaseKey, Member, MemberInfo,
+    PresenceManager, PresencePage, PresenceStats,
+};
+
+const SHARDS: usize = 64;
+
+type ChannelKey = (Arc<str>, ChannelName);
+type Shard = Mutex<HashMap<ChannelKey, ChannelPresence>>;
+
+/// Presence leases in memory, sharded by channel.
+pub struct MemoryPresence {
+    hasher: RandomState,
+    shards: Box<[Shard]>,
+    members: AtomicUsize,
+    leases: AtomicUsize,
+}
+
+#[derive(Default)]
+struct ChannelPresence {
+    /// Members by user id, ordered so that pages have a stable cursor.
+    members: BTreeMap<Arc<str>, MemberEntry>,
+    leases: HashMap<LeaseKey, LeaseEntry>,
+    /// Leases of users; anonymous ones are counted apart.
+    user_leases: usize,
+    anonymous: usize,
+}
+
+struct MemberEntry {
+    info: Arc<MemberInfo>,
+    state: Option<Bytes>,
+    leases: usize,
+}
+
+struct LeaseEntry {
+    user: Arc<str>,
+    expires: Instant,
+}
+
+impl Default for MemoryPresence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryPresence {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            members: AtomicUsize::new(0),
+            leases: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, app: &str, channel: &ChannelName) -> &Shard {
+        &self.shards[self.hasher.hash_one((app, channel.as_str())) as usize % SHARDS]
+    }
+
+    /// Members over all channels (a user in two channels counts twice).
+    pub fn member_count(&self) -> usize {
+        self.members.load(Ordering::Relaxed)
+    }
+
+    /// Leases over all channels.
+    pub fn lease_count(&self) -> usize {
+        self.leases.load(Ordering::Relaxed)
+    }
+
+    fn add_now(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        lease: Lease,
+        ttl: Duration,
+    ) -> Option<Member> {
+        let expires = Instant::now() + ttl;
+        let mut shard = self.shard(app, channel).lock();
+        let presence = shard.entry((Arc::from(app), channel.clone())).or_default();
+        if let Some(existing) = presence.leases.get_mut(&lease.key) {
+            existing.expires = expires;
+            if let (Some(state), Some(member)) =
+                (lease.state, presence.members.get_mut(&existing.user))
+            {
+                member.state = Some(state);
+            }
+            return None;
+        }
+        presence.leases.insert(
+            lease.key,
+            LeaseEntry {
+                user: lease.user.clone(),
+                expires,
+            },
+        );
+        self.leases.fetch_add(1, Ordering::Relaxed);
+        if lease.user.is_empty() {
+            presence.anonymous += 1;
+            return None;
+        }
+        presence.user_leases += 1;
+        if let Some(member) = presence.members.get_mut(&lease.user) {
+            member.leases += 1;
+            if lease.state.is_some() {
+                member.state = lease.state;
+            }
+            return None;
+        }
+        self.members.fetch_add(1, Ordering::Relaxed);
+        presence.members.insert(
+            lease.user.clone(),
+            MemberEntry {
+                info: lease.info.clone(),
+                state: lease.state.clone(),
+                leases: 1,
+            },
+        );
+        Some(Member {
+            user: lease.user,
+            info: lease.info,
+            state: lease.state,
+        })
+    }
+
+    fn remove_now(&self, app: &str, channel: &ChannelName, key: &LeaseKey) -> Option<Arc<str>> {
+        let mut shard = self.shard(app, channel).lock();
+        let channel_key = (Arc::from(app), channel.clone());
+        let presence = shard.get_mut(&channel_key)?;
+        let lease = presence.leases.remove(key)?;
+        let left = self.drop_lease(presence, &lease.user);
+        if presence.leases.is_empty() {
+            shard.remove(&channel_key);
+        }
+        left
+    }
+
+    /// Accounts for a removed lease; returns the user if it was their last.
+    fn drop_lease(&self, presence: &mut ChannelPresence, user: &Arc<str>) -> Option<Arc<str>> {
+        self.leases.fetch_sub(1, Ordering::Relaxed);
+        if user.is_empty() {
+            presence.anonymous -= 1;
+            return None;
+        }
+        presence.user_leases -= 1;
+        let member = presence.members.get_mut(user)?;
+        member.leases -= 1;
+        if member.leases > 0 {
+            return None;
+        }
+        presence.members.remove(user);
+        self.members.fetch_sub(1, Ordering::Relaxed);
+        Some(user.clone())
+    }
+
+    fn expire_now(&self) -> Vec<Expired> {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.retain(|(app, channel), presence| {
+                let keys: Vec<LeaseKey> = presence
+                    .leases
+                    .iter()
+                    .filter(|(_, lease)| lease.expires <= now)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                if !keys.is_empty() {
+                    let mut left = Vec::new();
+                    for key in &keys {
+                        if let Some(lease) = presence.leases.remove(key) {
+                            left.extend(self.drop_lease(presence, &lease.user));
+                        }
+                    }
+                    expired.push(Expired {
+                        app: app.clone(),
+                        channel: channel.clone(),
+                        left,
+                        leases: keys.len(),
+                    });
+                }
+                !presence.leases.is_empty()
+            });
+        }
+        expired
+    }
+
+    fn members_now(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PresencePage {
+        let shard = self.shard(app, channel).lock();
+        let Some(presence) = shard.get(&(Arc::from(app), channel.clone())) else {
+            return PresencePage::default();
+        };
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut members: Vec<Member> = presence
+            .members
+            .range::<str, _>((start, Bound::Unbounded))
+            .take(limit + 1)
+            .map(|(user, entry)| Member {
+                user: user.clone(),
+                info: entry.info.clone(),
+                state: entry.state.clone(),
+            })
+            .collect();
+        let next = if members.len() > limit {
+            members.truncate(limit);
+            members.last().map(|member| member.user.clone())
+        } else {
+            None
+        };
+        PresencePage { members, next }
+    }
+}
+
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, Result<T, BackendError>> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
+impl PresenceManager for MemoryPresence {
+    fn add<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        lease: Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<Member>, BackendError>> {
+        ready(self.add_now(app, channel, lease, ttl))
+    }
+
+    fn remove<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        key: &'a LeaseKey,
+    ) -> BoxFuture<'a, Result<Option<Arc<str>>, BackendError>> {
+        ready(self.remove_now(app, channel, key))
+    }
+
+    fn renew<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        key: &'a LeaseKey,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        let mut shard = self.shard(app, channel).lock();
+        let lease = shard
+            .get_mut(&(Arc::from(app), channel.clone()))
+            .and_then(|presence| presence.leases.get_mut(key));
+        let renewed = match lease {
+            Some(lease) => {
+                lease.expires = Instant::now() + ttl;
+                true
+            }
+            None => false,
+        };
+        ready(renewed)
+    }
+
+    fn set_state<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        user: &'a str,
+        state: Bytes,
+    ) -> BoxFuture<'a, Result<Option<Member>, BackendError>> {
+        let mut shard = self.shard(app, channel).lock();
+        let member = shard
+            .get_mut(&(Arc::from(app), channel.clone()))
+            .and_then(|presence| {
+                let (user, _) = presence.members.get_key_value(user)?;
+                let user = user.clone();
+                let entry = presence.members.get_mut(&user)?;
+                entry.state = Some(state);
+                Some(Member {
+                    user,
+                    info: entry.info.clone(),
+                    state: entry.state.clone(),
+                })
+            });
+        ready(member)
+    }
+
+    fn members<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<PresencePage, BackendError>> {
+        ready(self.members_now(app, channel, after, limit))
+    }
+
+    fn stats<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<PresenceStats, BackendError>> {
+        let shard = self.shard(app, channel).lock();
+        let stats = shard
+            .get(&(Arc::from(app), channel.clone()))
+            .map(|presence| PresenceStats {
+                num_users: presence.members.len(),
+                num_connections: presence.user_leases,
+                num_anonymous: presence.anonymous,
+            })
+            .unwrap_or_default();
+        ready(stats)
+    }
+
+    fn expire(&self) -> BoxFuture<'_, Result<Vec<Expired>, BackendError>> {
+        ready(self.expire_now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientId;
+
+    fn lease(sequence: u64, user: &str) -> Lease {
+        Lease {
+            key: LeaseKey::Client(ClientId { node: 1, sequence }),
+            user: user.into(),
+            info: Arc::default(),
+            state: None,
+        }
+    }
+
+    #[test]
+    fn members_are_users_and_connections_are_counted_beneath_them() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("room").unwrap();
+        let ttl = Duration::from_secs(60);
+        assert!(store.add_now("a", &channel, lease(1, "ann"), ttl).is_some());
+        assert!(store.add_now("a", &channel, lease(2, "ann"), ttl).is_none());
+        assert!(store.add_now("a", &channel, lease(3, ""), ttl).is_none());
+        assert!(store.add_now("a", &channel, lease(4, "bob"), ttl).is_some());
+        assert!(
+            store.add_now("b", &channel, lease(5, "ann"), ttl).is_some(),
+            "apps are apart"
+        );
+        let stats = PresenceStats {
+            num_users: 2,
+            num_connections: 3,
+            num_anonymous: 1,
+        };
+        let shard = store.shard("a", &channel).lock();
+        let presence = &shard[&(Arc::from("a"), channel.clone())];
+        assert_eq!(
+            (
+                presence.members.len(),
+                presence.user_leases,
+                presence.anonymous
+            ),
+            (stats.num_users, stats.num_connections, stats.num_anonymous)
+        );
+        drop(shard);
+        let key = |sequence| LeaseKey::Client(ClientId { node: 1, sequence });
+        assert_eq!(
+            store.remove_now("a", &channel, &key(1)),
+            None,
+            "ann still has a tab"
+        );
+        assert_eq!(
+            store.remove_now("a", &channel, &key(2)).as_deref(),
+            Some("ann")
+        );
+        assert_eq!(store.remove_now("a", &channel, &key(3)), None);
+        let page = store.members_now("a", &channel, None, 10);
+        assert_eq!(page.members.len(), 1);
+        assert_eq!(&*page.members[0].user, "bob");
+    }
+
+    #[test]
+    fn pages_follow_user_order() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("room").unwrap();
+        for (i, user) in ["c", "a", "d", "b", "e"].iter().enumerate() {
+            store.add_now(
+                "a",
+                &channel,
+                lease(i as u64, user),
+                Duration::from_secs(60),
+            );
+        }
+        let first = store.members_now("a", &channel, None, 2);
+        let users: Vec<&str> = first.members.iter().map(|m| &*m.user).collect();
+        assert_eq!((users, first.next.as_deref()), (vec!["a", "b"], Some("b")));
+        let second = store.members_now("a", &channel, first.next.as_deref(), 2);
+        let third = store.members_now("a", &channel, second.next.as_deref(), 2);
+        assert_eq!(third.members.len(), 1);
+        assert_eq!(third.next, None);
+    }
+
+    #[test]
+    fn expired_leases_leave() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("room").unwrap();
+        store.add_now("a", &channel, lease(1, "ann"), Duration::ZERO);
+        store.add_now("a", &channel, lease(2, ""), Duration::ZERO);
+        store.add_now("a", &channel, lease(3, "bob"), Duration::from_secs(60));
+        let expired = store.expire_now();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].left, vec![Arc::<str>::from("ann")]);
+        assert_eq!(expired[0].leases, 2);
+        assert_eq!((store.member_count(), store.lease_count()), (1, 1));
+    }
+}

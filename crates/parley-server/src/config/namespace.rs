@@ -1,0 +1,112 @@
+//! One namespace's options as written in the configuration file.
+
+use std::time::Duration;
+
+use parley_core::Namespace;
+use serde::Deserialize;
+
+/// One namespace's options, as written in `[namespaces.<name>]`. Every field
+/// has the default of [`Namespace::new`].
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamespaceConfig {
+    /// Clients may publish.
+    pub allow_publish: bool,
+    /// Connections without a token may subscribe.
+    pub anonymous: bool,
+    /// Subscribing needs a channel token.
+    pub private: bool,
+    /// The largest payload accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Subscribers join the channel's presence.
+    pub presence: bool,
+    /// Push joins and leaves.
+    pub join_leave: bool,
+    /// Lifetime of a presence lease without renewal.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub presence_ttl: Duration,
+    /// Batching window of join and leave pushes.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub presence_batch: Duration,
+    /// The largest member state, in bytes.
+    pub max_presence_state_bytes: usize,
+    /// How long a heartbeat-only viewer stays after its last heartbeat.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub stale_after: Duration,
+    /// Clients may send typing indicators.
+    pub typing: bool,
+    /// How long a typer stays without a new typing event.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub typing_timeout: Duration,
+    /// Channels `<namespace>:<user id>` carry that user's status.
+    pub user_status: bool,
+}
+
+impl Default for NamespaceConfig {
+    fn default() -> Self {
+        let defaults = Namespace::new(Namespace::DEFAULT);
+        Self {
+            allow_publish: defaults.allow_publish,
+            anonymous: defaults.anonymous,
+            private: defaults.private,
+            max_message_bytes: defaults.max_message_bytes,
+            presence: defaults.presence,
+            join_leave: defaults.join_leave,
+            presence_ttl: defaults.presence_ttl,
+            presence_batch: defaults.presence_batch,
+            max_presence_state_bytes: defaults.max_presence_state_bytes,
+            stale_after: defaults.stale_after,
+            typing: defaults.typing,
+            typing_timeout: defaults.typing_timeout,
+            user_status: defaults.user_status,
+        }
+    }
+}
+
+impl NamespaceConfig {
+    /// The domain namespace named `name` with these options.
+    pub fn to_namespace(&self, name: &str) -> Namespace {
+        Namespace {
+            name: name.to_owned(),
+            allow_publish: self.allow_publish,
+            anonymous: self.anonymous,
+            private: self.private,
+            max_message_bytes: self.max_message_bytes,
+            presence: self.presence,
+            join_leave: self.join_leave,
+            presence_ttl: self.presence_ttl,
+            presence_batch: self.presence_batch,
+            max_presence_state_bytes: self.max_presence_state_bytes,
+            stale_after: self.stale_after,
+            typing: self.typing,
+            typing_timeout: self.typing_timeout,
+            user_status: self.user_status,
+        }
+    }
+
+    /// What is wrong with these options, given the server's ping interval
+    /// and queue bound.
+    pub fn problem(&self, ping_interval: Duration, max_queue_bytes: usize) -> Option<String> {
+        if self.max_message_bytes == 0 || self.max_message_bytes + 1024 > max_queue_bytes {
+            return Some(
+                "max_message_bytes must be above zero and at least 1 KiB below max_queue_bytes"
+                    .into(),
+            );
+        }
+        if self.presence && self.presence_ttl <= ping_interval {
+            return Some(
+                "presence_ttl must be longer than ping_interval, or leases expire between renewals"
+                    .into(),
+            );
+        }
+        if self.presence_batch.is_zero()
+            || self.typing_timeout.is_zero()
+            || self.stale_after.is_zero()
+        {
+            return Some(
+                "presence_batch, typing_timeout and stale_after must be above zero".into(),
+            );
+        }
+        None
+    }
+}

@@ -1,0 +1,205 @@
+//! Presence over HTTP: members and counts for backends, heartbeats for
+//! viewers that hold no socket, and user status.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use parley_core::{App, ChannelName, Grant, MemberInfo, Namespace};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::extract::{ApiApp, ApiJson};
+use crate::auth::AuthError;
+use crate::native::presence::{MAX_PAGE, StatusEntry};
+use crate::native::push;
+use crate::state::{AppContext, ServerState};
+
+#[derive(Deserialize)]
+pub struct PresenceQuery {
+    channel: String,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    channel: String,
+}
+
+#[derive(Serialize)]
+pub struct Stats {
+    num_users: usize,
+    num_connections: usize,
+    num_anonymous: usize,
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(value)| value)
+        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+}
+
+/// The channel `name` of a namespace with presence.
+fn presence_channel<'a>(
+    app: &'a App,
+    name: &str,
+) -> Result<(ChannelName, &'a Namespace), ApiError> {
+    let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
+    let namespace = app.namespace(&channel)?;
+    if !namespace.presence {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "presence is off in this namespace",
+        ));
+    }
+    Ok((channel, namespace))
+}
+
+/// `GET /api/v1/presence?channel=&cursor=&limit=` → `{members, next?}`.
+pub async fn members(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    params: Result<Query<PresenceQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let (channel, _) = presence_channel(&app.app, &params.channel)?;
+    let limit = params.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let page = server
+        .node
+        .presence_members(&app.app, &channel, params.cursor.as_deref(), limit)
+        .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        push::members_json(&page),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/presence/stats?channel=` → `{num_users, num_connections, num_anonymous}`.
+pub async fn stats(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    params: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<Stats>, ApiError> {
+    let params = query(params)?;
+    let (channel, _) = presence_channel(&app.app, &params.channel)?;
+    let stats = server.node.presence_stats(&app.app, &channel).await?;
+    Ok(Json(Stats {
+        num_users: stats.num_users,
+        num_connections: stats.num_connections,
+        num_anonymous: stats.num_anonymous,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct AppQuery {
+    app: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct HeartbeatBody {
+    channel: String,
+    session_id: String,
+    /// A channel token, for private namespaces.
+    token: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct HeartbeatResult {
+    expires_in_ms: u64,
+}
+
+/// The longest session id accepted.
+const MAX_SESSION_ID: usize = 128;
+
+/// `POST /api/v1/presence/heartbeat?app= {channel, session_id, token?}`:
+/// keeps a viewer without a socket in the channel's presence until
+/// `stale_after` past the last heartbeat. Authorised with the user's JWT
+/// (`Authorization: Bearer <jwt>`), or anonymous where the namespace allows.
+pub async fn heartbeat(
+    State(server): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    params: Result<Query<AppQuery>, QueryRejection>,
+    ApiJson(body): ApiJson<HeartbeatBody>,
+) -> Result<Json<HeartbeatResult>, ApiError> {
+    let params = query(params)?;
+    let app = match &params.app {
+        None => server.default_app.clone(),
+        Some(id) => server
+            .app(id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown app {id:?}")))?,
+    };
+    if !app.origins.allows(&headers) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "origin not allowed"));
+    }
+    if body.session_id.is_empty()
+        || body.session_id.len() > MAX_SESSION_ID
+        || !body.session_id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("session_id must be 1 to {MAX_SESSION_ID} printable ASCII characters"),
+        ));
+    }
+    let (user, info) = viewer(&app, &headers)?;
+    let (channel, namespace) = presence_channel(&app.app, &body.channel)?;
+    let grant = match &body.token {
+        None => Grant::None,
+        Some(token) => {
+            app.keys
+                .verify_channel(token, &user, channel.as_str())
+                .map_err(unauthorized)?;
+            Grant::Token
+        }
+    };
+    app.app.check_subscribe(&user, &channel, grant)?;
+    // The user is part of the key, so nobody renews another user's session.
+    let session: Arc<str> = Arc::from(format!("{user}\u{0}{}", body.session_id));
+    server
+        .node
+        .presence_heartbeat(&app.app, &channel, namespace, session, user, info)
+        .await?;
+    Ok(Json(HeartbeatResult {
+        expires_in_ms: u64::try_from(namespace.stale_after.as_millis()).unwrap_or(u64::MAX),
+    }))
+}
+
+/// The user of a heartbeat: from the JWT in `Authorization`, or anonymous.
+fn viewer(app: &AppContext, headers: &HeaderMap) -> Result<(Arc<str>, Arc<MemberInfo>), ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok((Arc::from(""), Arc::default()));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Authorization must be Bearer <jwt>",
+            )
+        })?;
+    let claims = app.keys.verify_connection(token).map_err(unauthorized)?;
+    let info = MemberInfo {
+        name: claims.name,
+        avatar: claims.avatar,
+        info: claims.info,
+    };
+    Ok((claims.user, Arc::new(info)))
+}
+
+fn unauthorized(error: AuthError) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, error.to_string())
+}
+
+/// `GET /api/v1/users/{id}/status` → `{user, status, last_seen?}`.
+pub async fn user_status(ApiApp(app): ApiApp, Path(user): Path<String>) -> Json<StatusEntry> {
+    Json(StatusEntry::from(&app.app.statuses.get(&user)))
+}
