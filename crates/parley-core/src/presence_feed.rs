@@ -131,18 +131,24 @@ impl PresenceFeed {
         let joins = std::mem::take(&mut state.joins);
         let leaves = std::mem::take(&mut state.leaves);
         drop(channels);
-        if joins.is_empty() && leaves.is_empty() {
-            return;
+        // A window that gathered one event sends it as it would have been
+        // sent in a quiet channel.
+        match (joins.as_slice(), leaves.as_slice()) {
+            ([], []) => {}
+            ([member], []) => self.push(app, &Push::Join { channel, member }),
+            ([], [user]) => self.push(app, &Push::Leave { channel, user }),
+            _ => {
+                metrics::counter!("parley_presence_diff_batches_total").increment(1);
+                self.push(
+                    app,
+                    &Push::PresenceDiff {
+                        channel,
+                        joins: &joins,
+                        leaves: &leaves,
+                    },
+                );
+            }
         }
-        metrics::counter!("parley_presence_diff_batches_total").increment(1);
-        self.push(
-            app,
-            &Push::PresenceDiff {
-                channel,
-                joins: &joins,
-                leaves: &leaves,
-            },
-        );
     }
 
     fn push(&self, app: &App, push: &Push<'_>) {

@@ -74,6 +74,31 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         ("live".to_owned(), namespace(false, true, false)),
         ("secret".to_owned(), namespace(true, false, true)),
         ("readonly".to_owned(), namespace(false, false, false)),
+        (
+            "room".to_owned(),
+            NamespaceConfig {
+                presence: true,
+                typing: true,
+                typing_timeout: Duration::from_millis(500),
+                max_presence_state_bytes: 256,
+                ..namespace(true, false, false)
+            },
+        ),
+        (
+            "stream".to_owned(),
+            NamespaceConfig {
+                presence: true,
+                stale_after: Duration::from_millis(600),
+                ..namespace(false, true, false)
+            },
+        ),
+        (
+            "status".to_owned(),
+            NamespaceConfig {
+                user_status: true,
+                ..namespace(false, false, false)
+            },
+        ),
     ]);
     config.apps[0].namespaces = namespaces.clone();
     config.apps[0].public_key = Some(fixture("rsa-public.pem"));

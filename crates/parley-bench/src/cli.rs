@@ -1,0 +1,269 @@
+//! The `parley-bench` command line: one subcommand per scenario, with the
+//! flags every scenario shares.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::credentials::Credentials;
+use crate::protocol::Protocol;
+use crate::socket::SourceIps;
+
+/// Load generator for Parley and other Pusher-compatible realtime servers.
+///
+/// Drives a running server over real WebSocket connections, prints a
+/// progress line each second on stderr and a table on stdout at the end.
+#[derive(Debug, Parser)]
+#[command(name = "parley-bench", version, about, long_about)]
+pub struct Cli {
+    /// Worker threads of the generator's (multi-threaded) runtime
+    /// [default: one per core]. On a machine shared with the server, fewer
+    /// threads leave it more room and cost less CPU per delivery.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// The scenario to run.
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// Connections subscribed to channels (each channel with the same
+    /// number of subscribers), publications to those channels at a rate.
+    Fanout(FanoutArgs),
+    /// Every connection subscribed to one channel, publications to it at a
+    /// rate.
+    Broadcast(BroadcastArgs),
+    /// Hold connections open and report the server's memory per connection.
+    Idle(IdleArgs),
+    /// Open connections (with token verification) as fast as the server
+    /// takes them; report the rate and the handshake time.
+    Connect(ConnectArgs),
+}
+
+/// Flags every scenario has.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:7070")]
+    pub url: String,
+    /// The protocol to speak.
+    #[arg(long, value_enum, default_value_t = Protocol::Native)]
+    pub protocol: Protocol,
+    /// Connections to open.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// How long the measured phase lasts (publishing, holding, or opening
+    /// for `connect`), such as 10s or 1m.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The server's process id, to report its CPU and memory from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Source addresses for client sockets, such as 127.0.0.2-127.0.0.9 or
+    /// a comma-separated list, used in turn.
+    #[arg(long)]
+    pub source_ips: Option<SourceIps>,
+    /// Connection handshakes in flight at once while opening.
+    #[arg(long, default_value_t = 128)]
+    pub connect_concurrency: usize,
+    /// The most time opening connections may take (before the measured
+    /// phase of scenarios other than `connect`).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub open_timeout: Duration,
+    /// The most time one connection's handshake (or its subscriptions) may
+    /// take.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub step_timeout: Duration,
+    /// Prefix of channel names [default: `bench:` for native, `bench-` for
+    /// Pusher, `private-bench-` for Pusher client events].
+    #[arg(long)]
+    pub channel_prefix: Option<String>,
+    /// The app's credentials.
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// The app's credentials.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialArgs {
+    /// The app id (Pusher HTTP API paths).
+    #[arg(long, env = "PARLEY_APP_ID", default_value = "default")]
+    pub app_id: String,
+    /// The app key (Pusher connection URLs and signatures).
+    #[arg(long, env = "PARLEY_APP_KEY")]
+    pub app_key: Option<String>,
+    /// The app secret: signs native tokens and Pusher requests.
+    #[arg(long, env = "PARLEY_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+    /// The server HTTP API key (native HTTP publishing).
+    #[arg(long, env = "PARLEY_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+impl CredentialArgs {
+    /// The credentials these flags give.
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            app_id: self.app_id.clone(),
+            app_key: self.app_key.clone(),
+            app_secret: self.app_secret.clone(),
+            api_key: self.api_key.clone(),
+        }
+    }
+}
+
+/// How publications are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublishVia {
+    /// Through the server's HTTP API, over kept-alive connections.
+    Http,
+    /// From the subscribed connections (native `publish`, Pusher client
+    /// events on private channels).
+    Ws,
+}
+
+impl PublishVia {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PublishVia::Http => "http",
+            PublishVia::Ws => "ws",
+        }
+    }
+}
+
+/// Flags of the scenarios that publish.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Publications per second, all publishers together [default: 1000 for
+    /// fanout, 10 for broadcast].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Size of each payload in bytes (the JSON object with the timestamp,
+    /// sequence number and padding).
+    #[arg(long, default_value_t = 100)]
+    pub payload_bytes: usize,
+    /// How publications are sent.
+    #[arg(long, value_enum, default_value_t = PublishVia::Http)]
+    pub publish_via: PublishVia,
+    /// The most publications one HTTP request carries; the publications due
+    /// when a request goes out are sent together (native: up to 1000 with
+    /// /api/v1/batch; Pusher: up to 10 with batch_events) [default: 100 for
+    /// fanout, 1 for broadcast].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Kept-alive HTTP connections publishing in parallel.
+    #[arg(long, default_value_t = 2)]
+    pub http_connections: usize,
+    /// With `--publish-via ws`: how many subscribed connections publish
+    /// [default: all for fanout, 1 for broadcast].
+    #[arg(long)]
+    pub publishers: Option<usize>,
+    /// Stop after this many publications, even before the duration ends.
+    #[arg(long)]
+    pub max_publications: Option<u64>,
+    /// How long to wait after publishing for deliveries still on their
+    /// way; what has not arrived by then counts as lost.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub drain: Duration,
+}
+
+/// `parley-bench fanout`.
+#[derive(Debug, Clone, Args)]
+pub struct FanoutArgs {
+    /// Flags every scenario has.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Channels published to.
+    #[arg(long, default_value_t = 100)]
+    pub channels: usize,
+    /// Subscribers per channel [default: connections / channels].
+    #[arg(long)]
+    pub subscribers: Option<usize>,
+    /// The publishing.
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// `parley-bench broadcast`.
+#[derive(Debug, Clone, Args)]
+pub struct BroadcastArgs {
+    /// Flags every scenario has.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The publishing.
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// `parley-bench idle`.
+#[derive(Debug, Clone, Args)]
+pub struct IdleArgs {
+    /// Flags every scenario has.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Channels to spread the connections over (each connection subscribes
+    /// to one); 0 subscribes to none.
+    #[arg(long, default_value_t = 0)]
+    pub channels: usize,
+    /// How long to let the server settle before each memory sample.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+}
+
+/// `parley-bench connect`.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Flags every scenario has.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fanout_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "parley-bench",
+            "fanout",
+            "--connections",
+            "10000",
+            "--channels",
+            "1000",
+            "--subscribers",
+            "10",
+            "--duration",
+            "15s",
+            "--batch",
+            "100",
+            "--source-ips",
+            "127.0.0.2-127.0.0.9",
+            "--api-key",
+            "k",
+        ])
+        .unwrap();
+        let Scenario::Fanout(args) = cli.scenario else {
+            panic!("not fanout");
+        };
+        assert_eq!(args.common.connections, 10_000);
+        assert_eq!(args.subscribers, Some(10));
+        assert_eq!(args.common.duration, Duration::from_secs(15));
+        assert_eq!(args.load.publish_via, PublishVia::Http);
+        assert_eq!(args.common.source_ips.unwrap().addrs().len(), 8);
+        assert_eq!(args.common.credentials.api_key.as_deref(), Some("k"));
+    }
+}

@@ -1,0 +1,114 @@
+//! A measured window of a run: wall time, this process's CPU time and the
+//! server's CPU time and memory between its start and its end.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::procstat::{self, CpuSplit, ProcSample};
+
+/// The start of a measured window.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    started: Instant,
+    self_cpu: CpuSplit,
+    server: Option<(u32, ProcSample)>,
+}
+
+/// What happened in a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// Wall time.
+    pub elapsed: Duration,
+    /// CPU time this process used.
+    pub generator_cpu: Duration,
+    /// The same, split into user and system time.
+    pub generator_split: CpuSplit,
+    /// The server's samples at the start and at the end, when its pid was
+    /// given and readable.
+    pub server: Option<(ProcSample, ProcSample)>,
+}
+
+/// Samples the server `pid`, warning on stderr when it cannot be read.
+pub fn sample_server(pid: Option<u32>) -> Option<(u32, ProcSample)> {
+    let pid = pid?;
+    match procstat::sample(pid) {
+        Ok(sample) => Some((pid, sample)),
+        Err(error) => {
+            eprintln!("warning: cannot read /proc/{pid}: {error}");
+            None
+        }
+    }
+}
+
+impl Window {
+    /// Opens a window now, sampling the server `pid` if given.
+    pub fn open(server_pid: Option<u32>) -> Self {
+        Self {
+            server: sample_server(server_pid),
+            self_cpu: procstat::self_cpu_split(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Closes the window now.
+    pub fn close(&self) -> Measured {
+        let elapsed = self.started.elapsed();
+        let generator_split = procstat::self_cpu_split().since(&self.self_cpu);
+        let server = self
+            .server
+            .and_then(|(pid, before)| sample_server(Some(pid)).map(|(_, after)| (before, after)));
+        Measured {
+            elapsed,
+            generator_cpu: generator_split.total(),
+            generator_split,
+            server,
+        }
+    }
+}
+
+impl Measured {
+    /// The server's CPU time in the window.
+    pub fn server_cpu(&self) -> Option<Duration> {
+        self.server
+            .map(|(before, after)| after.cpu.saturating_sub(before.cpu))
+    }
+}
+
+/// `part` as a percentage of one core over `whole`.
+pub fn percent_of_core(part: Duration, whole: Duration) -> f64 {
+    if whole.is_zero() {
+        return 0.0;
+    }
+    100.0 * part.as_secs_f64() / whole.as_secs_f64()
+}
+
+/// Microseconds of `cpu` per event, when there were events.
+pub fn micros_per(cpu: Duration, events: u64) -> Option<f64> {
+    (events > 0).then(|| cpu.as_secs_f64() * 1e6 / events as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_are_computed() {
+        assert_eq!(
+            percent_of_core(Duration::from_millis(500), Duration::from_secs(1)),
+            50.0
+        );
+        assert_eq!(percent_of_core(Duration::from_secs(1), Duration::ZERO), 0.0);
+        assert_eq!(micros_per(Duration::from_secs(2), 1_000_000), Some(2.0));
+        assert_eq!(micros_per(Duration::from_secs(2), 0), None);
+    }
+
+    #[tokio::test]
+    async fn a_window_on_this_process_measures_it() {
+        let window = Window::open(Some(std::process::id()));
+        let measured = window.close();
+        let (before, after) = measured.server.unwrap();
+        assert!(after.cpu >= before.cpu);
+        assert!(measured.server_cpu().is_some());
+    }
+}

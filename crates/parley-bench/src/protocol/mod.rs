@@ -1,0 +1,284 @@
+//! The client side of the wire protocols the generator speaks: opening a
+//! connection through its handshake, subscribing, publishing from the
+//! connection, and telling received control frames apart by their bytes.
+//!
+//! - [`native`]: Parley's native protocol at `GET /ws`.
+//! - [`pusher`]: the Pusher Channels protocol 7 at `GET /app/{key}`.
+
+pub mod native;
+pub mod pusher;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::credentials::{Credentials, TokenMinter};
+use crate::socket::Dialer;
+use crate::target::Target;
+
+/// A client WebSocket over plain TCP.
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// Which protocol the generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Parley's native protocol (`/ws`, JWT connect, `publish` commands,
+    /// HTTP API under `/api/v1`).
+    Native,
+    /// Pusher Channels protocol 7 (`/app/{key}`, signed `/apps/{id}/events`).
+    Pusher,
+}
+
+impl Protocol {
+    /// The prefix of benchmark channel names when none is given: a
+    /// namespace for Parley, a plain prefix for Pusher (whose channel names
+    /// cannot hold `:`).
+    pub fn default_channel_prefix(self) -> &'static str {
+        match self {
+            Protocol::Native => "bench:",
+            Protocol::Pusher => "bench-",
+        }
+    }
+}
+
+/// One connection, through its protocol handshake.
+#[derive(Debug)]
+pub struct Conn {
+    /// The connection's number in the run, from 0.
+    pub index: usize,
+    /// The WebSocket.
+    pub ws: Ws,
+    /// The server's id of the connection: the native client id, or the
+    /// Pusher socket id.
+    pub socket_id: String,
+    /// The next native command id.
+    next_id: u64,
+}
+
+impl Conn {
+    fn new(index: usize, ws: Ws) -> Self {
+        Self {
+            index,
+            ws,
+            socket_id: String::new(),
+            next_id: 1,
+        }
+    }
+
+    /// A fresh command id.
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+}
+
+/// What a received text frame that carries no payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inbound {
+    /// A reply accepting a command (a publish, in the run phase).
+    Ack,
+    /// An error reply or error event.
+    Error,
+    /// A protocol-level ping that must be answered.
+    Ping,
+    /// Anything else.
+    Other,
+}
+
+/// How a run's connections talk to the server.
+#[derive(Debug)]
+pub struct Client {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The server.
+    pub target: Target,
+    dialer: Dialer,
+    credentials: Credentials,
+    minter: Option<TokenMinter>,
+    /// How long opening (or subscribing) one connection may take.
+    pub step_timeout: Duration,
+}
+
+/// The configuration of every client WebSocket. The read buffer is small:
+/// a run holds thousands of sockets, and tungstenite zero-fills the free
+/// part of it (up to this size) before every read, including the read
+/// that finds nothing more to take, so its size is paid twice per
+/// delivery. Larger frames are still read whole, in several reads.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(512)
+        .write_buffer_size(16 * 1024)
+}
+
+impl Client {
+    /// A client for `protocol`; fails when a credential the protocol
+    /// needs to connect is missing.
+    pub fn new(
+        protocol: Protocol,
+        target: Target,
+        dialer: Dialer,
+        credentials: Credentials,
+        token_ttl: Duration,
+        step_timeout: Duration,
+    ) -> Result<Self, String> {
+        let minter = match protocol {
+            Protocol::Native => Some(TokenMinter::new(credentials.secret()?, token_ttl)),
+            Protocol::Pusher => {
+                credentials.key()?;
+                None
+            }
+        };
+        Ok(Self {
+            protocol,
+            target,
+            dialer,
+            credentials,
+            minter,
+            step_timeout,
+        })
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Opens connection `index`: TCP, the WebSocket upgrade and the
+    /// protocol's handshake (a native `connect` with a fresh token for user
+    /// `bench-{index}`, or Pusher's `connection_established`).
+    pub async fn open(&self, index: usize) -> Result<Conn, String> {
+        let opening = async {
+            let stream = self
+                .dialer
+                .connect(index)
+                .await
+                .map_err(|error| format!("connect: {error}"))?;
+            let path = match self.protocol {
+                Protocol::Native => "/ws".to_owned(),
+                Protocol::Pusher => pusher::path(self.credentials.key()?),
+            };
+            let url = self.target.ws_url(&path);
+            let (ws, _) = tokio_tungstenite::client_async_with_config(
+                url.as_str(),
+                stream,
+                Some(ws_config()),
+            )
+            .await
+            .map_err(|error| format!("upgrade: {error}"))?;
+            let mut conn = Conn::new(index, ws);
+            match (self.protocol, &self.minter) {
+                (Protocol::Native, Some(minter)) => {
+                    let token = minter.mint(&format!("bench-{index}"))?;
+                    native::connect(&mut conn, &token).await?;
+                }
+                _ => pusher::connect(&mut conn).await?,
+            }
+            Ok(conn)
+        };
+        tokio::time::timeout(self.step_timeout, opening)
+            .await
+            .map_err(|_| format!("no handshake within {:?}", self.step_timeout))?
+    }
+
+    /// Subscribes `conn` to `channels` and waits until every subscription
+    /// is confirmed.
+    pub async fn subscribe(&self, conn: &mut Conn, channels: &[String]) -> Result<(), String> {
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let subscribing = async {
+            match self.protocol {
+                Protocol::Native => native::subscribe(conn, channels).await,
+                Protocol::Pusher => {
+                    let key = self.credentials.key()?;
+                    pusher::subscribe(conn, channels, key, self.credentials.app_secret.as_deref())
+                        .await
+                }
+            }
+        };
+        tokio::time::timeout(self.step_timeout, subscribing)
+            .await
+            .map_err(|_| format!("subscriptions not confirmed within {:?}", self.step_timeout))?
+    }
+
+    /// The frame that publishes `payload` (JSON) to `channel` from a
+    /// connection.
+    pub fn publish_frame(&self, conn: &mut Conn, channel: &str, payload: &str) -> String {
+        match self.protocol {
+            Protocol::Native => native::publish_frame(conn.take_id(), channel, payload),
+            Protocol::Pusher => pusher::client_event_frame(channel, payload),
+        }
+    }
+
+    /// Whether a publication sent from a connection reaches the sender too
+    /// (native publications do; Pusher client events never do).
+    pub fn echoes_to_sender(&self) -> bool {
+        self.protocol == Protocol::Native
+    }
+
+    /// Whether the server acknowledges publications sent from connections.
+    pub fn acks_publications(&self) -> bool {
+        self.protocol == Protocol::Native
+    }
+
+    /// What a frame without a payload is.
+    pub fn classify(&self, frame: &[u8]) -> Inbound {
+        match self.protocol {
+            Protocol::Native => native::classify(frame),
+            Protocol::Pusher => pusher::classify(frame),
+        }
+    }
+
+    /// The answer to a protocol-level ping.
+    pub fn pong_frame(&self) -> &'static str {
+        pusher::PONG
+    }
+}
+
+/// Sends text frames and flushes once.
+pub async fn send_all(ws: &mut Ws, frames: impl IntoIterator<Item = String>) -> Result<(), String> {
+    for frame in frames {
+        ws.feed(Message::text(frame))
+            .await
+            .map_err(|error| format!("send: {error}"))?;
+    }
+    ws.flush().await.map_err(|error| format!("send: {error}"))
+}
+
+/// The next text frame, answering WebSocket pings on the way.
+pub async fn next_text(ws: &mut Ws) -> Result<String, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+            Some(Ok(Message::Close(frame))) => {
+                return Err(match frame {
+                    Some(frame) => format!(
+                        "closed by the server: {} {}",
+                        u16::from(frame.code),
+                        frame.reason
+                    ),
+                    None => "closed by the server".to_owned(),
+                });
+            }
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(format!("read: {error}")),
+            None => return Err("connection closed".to_owned()),
+        }
+    }
+}
+
+/// The first `limit` characters of a frame, for error messages.
+pub fn excerpt(frame: &str) -> String {
+    const LIMIT: usize = 200;
+    match frame.char_indices().nth(LIMIT) {
+        Some((at, _)) => format!("{}…", &frame[..at]),
+        None => frame.to_owned(),
+    }
+}

@@ -1,0 +1,147 @@
+//! Parley's native protocol, client side.
+//!
+//! ```text
+//! → {"id":1,"method":"connect","params":{"token":"…"}}
+//! ← {"id":1,"result":{"client":"…",…}}
+//! → {"id":2,"method":"subscribe","params":{"channel":"bench:1"}}
+//! → {"id":3,"method":"publish","params":{"channel":"bench:1","data":{…}}}
+//! ← {"push":"publication","channel":"bench:1","data":{…},"offset":12,"epoch":"…"}
+//! ```
+//!
+//! Replies are recognized by their bytes: `{"id":` starts every reply, and
+//! an error reply holds `"error":`.
+
+use memchr::memmem;
+
+use super::{Conn, Inbound, excerpt, next_text, send_all};
+
+/// Sends `connect` with `token` and waits for its reply.
+pub async fn connect(conn: &mut Conn, token: &str) -> Result<(), String> {
+    let id = conn.take_id();
+    let frame = format!(r#"{{"id":{id},"method":"connect","params":{{"token":"{token}"}}}}"#);
+    send_all(&mut conn.ws, [frame]).await?;
+    loop {
+        let reply = next_text(&mut conn.ws).await?;
+        match reply_id(reply.as_bytes()) {
+            Some(got) if got == id => {
+                if is_error(reply.as_bytes()) {
+                    return Err(format!("connect refused: {}", excerpt(&reply)));
+                }
+                conn.socket_id = client_id(&reply).unwrap_or_default();
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sends one `subscribe` per channel, then waits for every reply.
+pub async fn subscribe(conn: &mut Conn, channels: &[String]) -> Result<(), String> {
+    let first = conn.next_id;
+    let frames: Vec<String> = channels
+        .iter()
+        .map(|channel| {
+            let id = conn.take_id();
+            format!(r#"{{"id":{id},"method":"subscribe","params":{{"channel":"{channel}"}}}}"#)
+        })
+        .collect();
+    let last = conn.next_id;
+    send_all(&mut conn.ws, frames).await?;
+    let mut confirmed = 0;
+    while confirmed < channels.len() {
+        let reply = next_text(&mut conn.ws).await?;
+        if let Some(id) = reply_id(reply.as_bytes())
+            && (first..last).contains(&id)
+        {
+            if is_error(reply.as_bytes()) {
+                return Err(format!("subscribe refused: {}", excerpt(&reply)));
+            }
+            confirmed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A `publish` command. `channel` and `payload` are the generator's own
+/// (a plain name and a JSON object), so they are written as they are.
+pub fn publish_frame(id: u64, channel: &str, payload: &str) -> String {
+    format!(
+        r#"{{"id":{id},"method":"publish","params":{{"channel":"{channel}","data":{payload}}}}}"#
+    )
+}
+
+/// What a frame without a payload is.
+pub fn classify(frame: &[u8]) -> Inbound {
+    if frame.starts_with(br#"{"id":"#) {
+        if is_error(frame) {
+            Inbound::Error
+        } else {
+            Inbound::Ack
+        }
+    } else if frame.starts_with(br#"{"error":"#) {
+        Inbound::Error
+    } else {
+        Inbound::Other
+    }
+}
+
+/// The id of a reply, when the frame is one.
+fn reply_id(frame: &[u8]) -> Option<u64> {
+    let digits = frame.strip_prefix(br#"{"id":"#)?;
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
+}
+
+fn is_error(frame: &[u8]) -> bool {
+    memmem::find(frame, br#""error":"#).is_some()
+}
+
+/// The `client` of a connect reply.
+fn client_id(reply: &str) -> Option<String> {
+    let start = reply.find(r#""client":""#)? + r#""client":""#.len();
+    let len = reply[start..].find('"')?;
+    Some(reply[start..start + len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_told_apart_by_their_bytes() {
+        assert_eq!(
+            classify(br#"{"id":12,"result":{"offset":3,"epoch":"e"}}"#),
+            Inbound::Ack
+        );
+        assert_eq!(
+            classify(br#"{"id":12,"error":{"code":429,"message":"too many commands"}}"#),
+            Inbound::Error
+        );
+        assert_eq!(
+            classify(br#"{"error":{"code":400,"message":"x"}}"#),
+            Inbound::Error
+        );
+        assert_eq!(
+            classify(br#"{"push":"disconnect","code":4201,"reason":"slow","reconnect":true}"#),
+            Inbound::Other
+        );
+        assert_eq!(reply_id(br#"{"id":42,"result":{}}"#), Some(42));
+        assert_eq!(reply_id(br#"{"push":"publication"}"#), None);
+    }
+
+    #[test]
+    fn publish_frames_are_valid_commands() {
+        let frame = publish_frame(9, "bench:3", r#"{"t":1,"s":2,"p":""}"#);
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(value["id"], 9);
+        assert_eq!(value["method"], "publish");
+        assert_eq!(value["params"]["channel"], "bench:3");
+        assert_eq!(value["params"]["data"]["t"], 1);
+    }
+
+    #[test]
+    fn the_client_id_is_read_from_the_connect_reply() {
+        let reply = r#"{"id":1,"result":{"client":"1.7","user":"bench-0","subscriptions":[]}}"#;
+        assert_eq!(client_id(reply).as_deref(), Some("1.7"));
+    }
+}

@@ -1,0 +1,181 @@
+//! The Pusher Channels protocol 7, client side.
+//!
+//! ```text
+//! GET /app/{key}?protocol=7&client=parley-bench&version=…&flash=false
+//! ← {"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}
+//! → {"event":"pusher:subscribe","data":{"channel":"bench-1"}}
+//! ← {"event":"pusher_internal:subscription_succeeded","channel":"bench-1","data":"{}"}
+//! ← {"event":"bench","channel":"bench-1","data":"{\"t\":…}"}
+//! ← {"event":"pusher:ping","data":{}}   → {"event":"pusher:pong","data":{}}
+//! ```
+//!
+//! Private channels (`private-…`) are subscribed with an auth string signed
+//! by the app secret, which lets connections publish client events
+//! (`client-…`) on them. Event names are matched in the frame's bytes.
+
+use memchr::memmem;
+
+use super::{Conn, Inbound, excerpt, next_text, send_all};
+use crate::pusher_sign;
+
+/// The event name of publications sent through the HTTP API.
+pub const EVENT: &str = "bench";
+/// The event name of publications sent from connections (client events).
+pub const CLIENT_EVENT: &str = "client-bench";
+/// The answer to `pusher:ping`.
+pub const PONG: &str = r#"{"event":"pusher:pong","data":{}}"#;
+
+/// The path and query of the connection URL for app `key`.
+pub fn path(key: &str) -> String {
+    format!(
+        "/app/{key}?protocol=7&client=parley-bench&version={}&flash=false",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Waits for `pusher:connection_established` and keeps its socket id.
+pub async fn connect(conn: &mut Conn) -> Result<(), String> {
+    loop {
+        let frame = next_text(&mut conn.ws).await?;
+        match event(frame.as_bytes()) {
+            Some(b"pusher:connection_established") => {
+                conn.socket_id = socket_id(&frame)
+                    .ok_or_else(|| format!("no socket_id in {}", excerpt(&frame)))?;
+                return Ok(());
+            }
+            Some(b"pusher:error") => return Err(format!("refused: {}", excerpt(&frame))),
+            _ => {}
+        }
+    }
+}
+
+/// Subscribes to every channel and waits for each
+/// `pusher_internal:subscription_succeeded`. Private channels need the
+/// app `secret` to sign their auth.
+pub async fn subscribe(
+    conn: &mut Conn,
+    channels: &[String],
+    key: &str,
+    secret: Option<&str>,
+) -> Result<(), String> {
+    let mut frames = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let frame = if channel.starts_with("private-") {
+            let secret = secret.ok_or_else(|| {
+                "private channels need the app secret: set PARLEY_APP_SECRET or --app-secret"
+                    .to_owned()
+            })?;
+            let auth = pusher_sign::channel_auth(key, secret, &conn.socket_id, channel);
+            format!(
+                r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}","auth":"{auth}"}}}}"#
+            )
+        } else {
+            format!(r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}"}}}}"#)
+        };
+        frames.push(frame);
+    }
+    send_all(&mut conn.ws, frames).await?;
+    let mut confirmed = 0;
+    while confirmed < channels.len() {
+        let frame = next_text(&mut conn.ws).await?;
+        match event(frame.as_bytes()) {
+            Some(b"pusher_internal:subscription_succeeded") => confirmed += 1,
+            Some(b"pusher:ping") => send_all(&mut conn.ws, [PONG.to_owned()]).await?,
+            Some(b"pusher:error" | b"pusher:subscription_error") => {
+                return Err(format!("subscribe refused: {}", excerpt(&frame)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A client event carrying `payload` (a JSON object) on `channel`.
+pub fn client_event_frame(channel: &str, payload: &str) -> String {
+    format!(r#"{{"event":"{CLIENT_EVENT}","channel":"{channel}","data":{payload}}}"#)
+}
+
+/// What a frame without a payload is.
+pub fn classify(frame: &[u8]) -> Inbound {
+    match event(frame) {
+        Some(b"pusher:ping") => Inbound::Ping,
+        Some(b"pusher:error") => Inbound::Error,
+        _ => Inbound::Other,
+    }
+}
+
+/// The value of the frame's `"event"` field, found in its bytes.
+fn event(frame: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = br#""event":"#;
+    let mut start = memmem::find(frame, KEY)? + KEY.len();
+    while frame.get(start)?.is_ascii_whitespace() {
+        start += 1;
+    }
+    let rest = frame.get(start..)?.strip_prefix(b"\"")?;
+    let len = memchr::memchr(b'"', rest)?;
+    Some(&rest[..len])
+}
+
+/// The socket id in `pusher:connection_established`, whose data is a
+/// JSON-encoded string (`\"socket_id\":\"1.2\"`) or, from lenient
+/// servers, an object. Socket ids are digits and one dot.
+fn socket_id(frame: &str) -> Option<String> {
+    let start = frame.find("socket_id")? + "socket_id".len();
+    let rest = frame[start..].trim_start_matches(['\\', '"', ':', ' ']);
+    let len = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    (len > 0).then(|| rest[..len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_found_in_the_bytes() {
+        assert_eq!(
+            event(br#"{"event":"pusher:ping","data":{}}"#),
+            Some(&b"pusher:ping"[..])
+        );
+        assert_eq!(
+            event(br#"{"channel":"x","event": "bench","data":"{}"}"#),
+            Some(&b"bench"[..])
+        );
+        assert_eq!(event(br#"{"data":{}}"#), None);
+        assert_eq!(
+            classify(br#"{"event":"pusher:ping","data":{}}"#),
+            Inbound::Ping
+        );
+        assert_eq!(
+            classify(br#"{"event":"pusher:error","data":{"code":4301,"message":"x"}}"#),
+            Inbound::Error
+        );
+        assert_eq!(
+            classify(br#"{"event":"pusher_internal:subscription_succeeded"}"#),
+            Inbound::Other
+        );
+    }
+
+    #[test]
+    fn socket_ids_are_read_from_string_and_object_data() {
+        let established = r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"123.456\",\"activity_timeout\":120}"}"#;
+        assert_eq!(socket_id(established).as_deref(), Some("123.456"));
+        let lenient = r#"{"event":"pusher:connection_established","data":{"socket_id": "7.8"}}"#;
+        assert_eq!(socket_id(lenient).as_deref(), Some("7.8"));
+        assert_eq!(socket_id(r#"{"data":"{\"socket_id\":\"\"}"}"#), None);
+    }
+
+    #[test]
+    fn the_url_asks_for_protocol_7() {
+        assert!(path("k").starts_with("/app/k?protocol=7&client=parley-bench&version="));
+    }
+
+    #[test]
+    fn client_events_are_json() {
+        let frame = client_event_frame("private-bench-1", r#"{"t":1,"s":2,"p":""}"#);
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(value["event"], CLIENT_EVENT);
+        assert_eq!(value["data"]["s"], 2);
+    }
+}

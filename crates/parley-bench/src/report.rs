@@ -1,0 +1,492 @@
+//! The result of a run: a table on stdout for people, a JSON file for
+//! machines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::measure::{Measured, micros_per, percent_of_core};
+use crate::metrics::{SLOW_CLIENT_CLOSE, Snapshot, Tally};
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// The scenario: fanout, broadcast, idle or connect.
+    pub scenario: String,
+    /// The protocol spoken.
+    pub protocol: String,
+    /// The server's base URL.
+    pub url: String,
+    /// The scenario's settings, as given.
+    pub settings: BTreeMap<String, String>,
+    /// Connections opened.
+    pub connections: Connections,
+    /// Connection setup (connect scenario, and every run's opening phase).
+    pub connect: Option<ConnectStats>,
+    /// Publications sent.
+    pub publications: Option<Publications>,
+    /// Deliveries received against those expected.
+    pub deliveries: Option<Deliveries>,
+    /// End-to-end latency of deliveries, in milliseconds.
+    pub latency_ms: Option<Percentiles>,
+    /// Connections the server closed or that broke.
+    pub disconnects: Disconnects,
+    /// The server process, when `--server-pid` was given.
+    pub server: Option<ServerStats>,
+    /// This process.
+    pub generator: GeneratorStats,
+    /// Errors seen, by message, with counts.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Connections opened.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Connections {
+    /// Asked for.
+    pub requested: usize,
+    /// Opened (and subscribed).
+    pub open: usize,
+    /// Could not be opened or subscribed.
+    pub failed: usize,
+}
+
+/// How fast connections opened.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConnectStats {
+    /// Connections opened per second.
+    pub per_second: f64,
+    /// Seconds the opening phase took.
+    pub seconds: f64,
+    /// Handshake time (TCP connect to protocol handshake done), ms.
+    pub time_ms: Percentiles,
+    /// Server CPU per connection opened, in microseconds (connect
+    /// scenario).
+    pub server_cpu_us_per_connection: Option<f64>,
+    /// Generator CPU per connection opened, in microseconds (connect
+    /// scenario).
+    pub generator_cpu_us_per_connection: Option<f64>,
+}
+
+impl ConnectStats {
+    /// The figures of an opening phase that opened `open` connections in
+    /// `seconds`, with handshake times in `latency` (microseconds).
+    pub fn new(open: usize, seconds: f64, latency: &Histogram<u64>) -> Self {
+        Self {
+            per_second: open as f64 / seconds.max(1e-9),
+            seconds,
+            time_ms: Percentiles::from_micros(latency),
+            server_cpu_us_per_connection: None,
+            generator_cpu_us_per_connection: None,
+        }
+    }
+}
+
+/// Publications sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Publications {
+    /// How they were sent: `http` or `ws`.
+    pub via: String,
+    /// The rate asked for, per second.
+    pub target_rate: f64,
+    /// Sent.
+    pub sent: u64,
+    /// Accepted by the server.
+    pub accepted: u64,
+    /// Refused, or lost in a failed request.
+    pub failed: u64,
+    /// Accepted per second of publishing.
+    pub per_second: f64,
+}
+
+/// Deliveries received against those expected.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Deliveries {
+    /// Accepted publications times their subscribers.
+    pub expected: u64,
+    /// Received.
+    pub delivered: u64,
+    /// Expected but not received, in percent.
+    pub loss_percent: f64,
+    /// Received per second, from the start of publishing to the end of
+    /// the drain.
+    pub per_second: f64,
+}
+
+/// Percentiles of a latency histogram, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Percentiles of a histogram in microseconds.
+    pub fn from_micros(histogram: &Histogram<u64>) -> Self {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if histogram.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: histogram.len(),
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p95: ms(histogram.value_at_quantile(0.95)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+/// Connections the server closed or that broke.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Disconnects {
+    /// Closed with 4201 (a slow client, in Parley).
+    pub slow_4201: u64,
+    /// Closed with any other code, by code.
+    pub other_codes: BTreeMap<String, u64>,
+    /// Broke without a close frame.
+    pub dropped: u64,
+    /// Error replies received.
+    pub error_replies: u64,
+}
+
+/// The server process.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerStats {
+    /// Its pid.
+    pub pid: u32,
+    /// CPU used in the measured window, in percent of one core.
+    pub cpu_percent: f64,
+    /// CPU per delivery, in microseconds.
+    pub cpu_us_per_delivery: Option<f64>,
+    /// Resident memory before the connections opened, bytes.
+    pub rss_before_bytes: Option<u64>,
+    /// Resident memory at the end of the window, bytes.
+    pub rss_after_bytes: u64,
+    /// Resident memory per open connection, bytes.
+    pub rss_per_connection_bytes: Option<f64>,
+}
+
+/// This process.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GeneratorStats {
+    /// CPU used in the measured window, in percent of one core.
+    pub cpu_percent: f64,
+    /// CPU per delivery, in microseconds.
+    pub cpu_us_per_delivery: Option<f64>,
+    /// The user-space part of `cpu_us_per_delivery`: the generator's own
+    /// code (the rest is the kernel's, mostly the loopback TCP path).
+    pub user_us_per_delivery: Option<f64>,
+    /// The kernel part of `cpu_us_per_delivery`.
+    pub system_us_per_delivery: Option<f64>,
+    /// Seconds measured (publishing plus drain, or the hold).
+    pub measured_seconds: f64,
+    /// The open-file limit the generator ran with.
+    pub open_files_limit: u64,
+}
+
+impl Disconnects {
+    /// The disconnect counters of a tally.
+    pub fn from_tally(tally: &Tally) -> Self {
+        let snapshot = tally.snapshot();
+        let other_codes = tally
+            .close_codes()
+            .into_iter()
+            .filter(|(code, _)| *code != SLOW_CLIENT_CLOSE)
+            .map(|(code, count)| (code.to_string(), count))
+            .collect();
+        Self {
+            slow_4201: snapshot.slow_disconnects,
+            other_codes,
+            dropped: snapshot.dropped,
+            error_replies: snapshot.error_replies,
+        }
+    }
+}
+
+impl Deliveries {
+    /// The delivery figures of a snapshot over `measured`.
+    pub fn from_snapshot(snapshot: &Snapshot, measured: &Measured) -> Self {
+        let seconds = measured.elapsed.as_secs_f64();
+        Self {
+            expected: snapshot.expected,
+            delivered: snapshot.delivered,
+            loss_percent: snapshot.loss() * 100.0,
+            per_second: if seconds > 0.0 {
+                snapshot.delivered as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+impl ServerStats {
+    /// The server figures of a window; `rss_before` is the memory before
+    /// the connections opened, `connections` those open, `deliveries` the
+    /// deliveries in the window.
+    pub fn from_window(
+        pid: Option<u32>,
+        measured: &Measured,
+        rss_before: Option<u64>,
+        connections: usize,
+        deliveries: u64,
+    ) -> Option<Self> {
+        let (pid, (_, after)) = pid.zip(measured.server)?;
+        let cpu = measured.server_cpu().unwrap_or_default();
+        let rss_per_connection_bytes = rss_before
+            .filter(|_| connections > 0)
+            .map(|before| after.rss_bytes.saturating_sub(before) as f64 / connections as f64);
+        Some(Self {
+            pid,
+            cpu_percent: percent_of_core(cpu, measured.elapsed),
+            cpu_us_per_delivery: micros_per(cpu, deliveries),
+            rss_before_bytes: rss_before,
+            rss_after_bytes: after.rss_bytes,
+            rss_per_connection_bytes,
+        })
+    }
+}
+
+impl GeneratorStats {
+    /// This process's figures over `measured`.
+    pub fn from_window(measured: &Measured, deliveries: u64, open_files_limit: u64) -> Self {
+        Self {
+            cpu_percent: percent_of_core(measured.generator_cpu, measured.elapsed),
+            cpu_us_per_delivery: micros_per(measured.generator_cpu, deliveries),
+            user_us_per_delivery: micros_per(measured.generator_split.user, deliveries),
+            system_us_per_delivery: micros_per(measured.generator_split.system, deliveries),
+            measured_seconds: measured.elapsed.as_secs_f64(),
+            open_files_limit,
+        }
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn optional(value: Option<f64>, unit: &str) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} {unit}"))
+}
+
+impl Report {
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let mut row = |name: &str, value: String| rows.push((name.to_owned(), value));
+        row("scenario", format!("{} ({})", self.scenario, self.protocol));
+        row("server", self.url.clone());
+        for (name, value) in &self.settings {
+            row(&format!("  {name}"), value.clone());
+        }
+        let c = &self.connections;
+        row(
+            "connections",
+            format!("{} open of {} ({} failed)", c.open, c.requested, c.failed),
+        );
+        if let Some(connect) = &self.connect {
+            row(
+                "connect rate",
+                format!("{:.0} /s ({:.2} s)", connect.per_second, connect.seconds),
+            );
+            row(
+                "connect time",
+                format!(
+                    "p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                    connect.time_ms.p50, connect.time_ms.p99, connect.time_ms.max
+                ),
+            );
+            if connect.server_cpu_us_per_connection.is_some()
+                || connect.generator_cpu_us_per_connection.is_some()
+            {
+                row(
+                    "cpu per connection",
+                    format!(
+                        "server {}, generator {}",
+                        optional(connect.server_cpu_us_per_connection, "µs"),
+                        optional(connect.generator_cpu_us_per_connection, "µs")
+                    ),
+                );
+            }
+        }
+        if let Some(p) = &self.publications {
+            row(
+                "publications",
+                format!(
+                    "{} sent, {} accepted, {} failed via {} ({:.0} /s, target {:.0} /s)",
+                    p.sent, p.accepted, p.failed, p.via, p.per_second, p.target_rate
+                ),
+            );
+        }
+        if let Some(d) = &self.deliveries {
+            row("deliveries", format!("{:.0} /s", d.per_second));
+            row(
+                "delivered/expected",
+                format!(
+                    "{} / {} (loss {:.3}%)",
+                    d.delivered, d.expected, d.loss_percent
+                ),
+            );
+        }
+        if let Some(l) = &self.latency_ms {
+            row(
+                "latency",
+                format!(
+                    "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                    l.p50, l.p95, l.p99, l.max
+                ),
+            );
+        }
+        let d = &self.disconnects;
+        let others: Vec<String> = d
+            .other_codes
+            .iter()
+            .map(|(code, count)| format!("{code}×{count}"))
+            .collect();
+        row(
+            "disconnects",
+            format!(
+                "slow (4201) {}, other [{}], dropped {}, error replies {}",
+                d.slow_4201,
+                others.join(" "),
+                d.dropped,
+                d.error_replies
+            ),
+        );
+        match &self.server {
+            Some(s) => {
+                row(
+                    "server cpu",
+                    format!(
+                        "{:.1}% of a core, {} per delivery",
+                        s.cpu_percent,
+                        optional(s.cpu_us_per_delivery, "µs")
+                    ),
+                );
+                let before = s.rss_before_bytes.map_or_else(|| "n/a".to_owned(), mib);
+                row(
+                    "server rss",
+                    format!(
+                        "{} before, {} after, {} per connection",
+                        before,
+                        mib(s.rss_after_bytes),
+                        s.rss_per_connection_bytes
+                            .map_or_else(|| "n/a".to_owned(), |b| format!("{:.1} KiB", b / 1024.0))
+                    ),
+                );
+            }
+            None => row("server", "not measured (pass --server-pid)".to_owned()),
+        }
+        let g = &self.generator;
+        row(
+            "generator cpu",
+            format!(
+                "{:.1}% of a core, {} per delivery (user {}, kernel {}) over {:.1} s",
+                g.cpu_percent,
+                optional(g.cpu_us_per_delivery, "µs"),
+                optional(g.user_us_per_delivery, "µs"),
+                optional(g.system_us_per_delivery, "µs"),
+                g.measured_seconds
+            ),
+        );
+        for (message, count) in &self.errors {
+            row("error", format!("{count}× {message}"));
+        }
+        let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (name, value) in rows {
+            let _ = writeln!(out, "{name:<width$}  {value}");
+        }
+        out
+    }
+
+    /// Writes the report as JSON to `path`.
+    pub fn write_json(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|error| format!("cannot encode the report: {error}"))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        Report {
+            scenario: "fanout".into(),
+            protocol: "native".into(),
+            url: "http://127.0.0.1:7070".into(),
+            connections: Connections {
+                requested: 10,
+                open: 10,
+                failed: 0,
+            },
+            deliveries: Some(Deliveries {
+                expected: 100,
+                delivered: 90,
+                loss_percent: 10.0,
+                per_second: 45.0,
+            }),
+            latency_ms: Some(Percentiles {
+                count: 90,
+                p50: 1.5,
+                p95: 2.0,
+                p99: 3.0,
+                max: 4.0,
+            }),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn the_table_shows_the_figures() {
+        let table = sample().table();
+        assert!(table.contains("90 / 100 (loss 10.000%)"), "{table}");
+        assert!(table.contains("p99 3.00 ms"), "{table}");
+        assert!(
+            table.contains("not measured (pass --server-pid)"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn the_json_file_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        sample().write_json(&path).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(value["deliveries"]["delivered"], 90);
+        assert_eq!(value["latency_ms"]["p99"], 3.0);
+        assert_eq!(value["server"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn percentiles_convert_microseconds() {
+        let mut histogram = crate::metrics::latency_histogram();
+        for us in 1..=1000 {
+            histogram.record(us).unwrap();
+        }
+        let p = Percentiles::from_micros(&histogram);
+        assert_eq!(p.count, 1000);
+        assert!((p.p50 - 0.5).abs() < 0.01, "{}", p.p50);
+        assert!((p.max - 1.0).abs() < 0.01, "{}", p.max);
+        assert_eq!(
+            Percentiles::from_micros(&crate::metrics::latency_histogram()).count,
+            0
+        );
+    }
+}

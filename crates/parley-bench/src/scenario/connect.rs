@@ -1,0 +1,65 @@
+//! `connect`: open connections as fast as the server takes them, each
+//! with a freshly signed token the server verifies, up to `--connections`
+//! or the duration; report the rate and the handshake time.
+
+use tokio::time::Instant;
+
+use super::fanout::no_connection;
+use super::{Env, Running, settings};
+use crate::cli::ConnectArgs;
+use crate::measure::{Window, micros_per, sample_server};
+use crate::report::{ConnectStats, GeneratorStats, Report, ServerStats};
+use crate::setup::{self, Opening};
+
+/// Runs `parley-bench connect`.
+pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, String> {
+    let env = Env::new(args.common, open_files_limit).await?;
+    let common = env.common.clone();
+    let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
+    let window = Window::open(common.server_pid);
+    let opened = setup::open_all(
+        env.client.clone(),
+        Opening {
+            count: common.connections,
+            concurrency: common.connect_concurrency,
+            deadline: Instant::now() + common.duration,
+            subscriptions: None,
+        },
+        env.tally.clone(),
+    )
+    .await;
+    let measured = window.close();
+    if opened.conns.is_empty() {
+        return Err(no_connection(&env));
+    }
+    let open = opened.conns.len();
+    Running::start(&env, opened.conns, |_| None).finish().await;
+
+    let mut report = env.report(
+        "connect",
+        settings([
+            ("concurrency", common.connect_concurrency.to_string()),
+            (
+                "duration limit",
+                humantime::format_duration(common.duration).to_string(),
+            ),
+        ]),
+    );
+    report.connections.requested = common.connections;
+    report.connections.open = open;
+    report.connections.failed = opened.failed;
+    report.connect = Some(ConnectStats::new(
+        open,
+        opened.elapsed.as_secs_f64(),
+        &opened.connect_latency,
+    ));
+    report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
+    report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);
+    if let Some(connect) = &mut report.connect {
+        connect.server_cpu_us_per_connection = measured
+            .server_cpu()
+            .and_then(|cpu| micros_per(cpu, open as u64));
+        connect.generator_cpu_us_per_connection = micros_per(measured.generator_cpu, open as u64);
+    }
+    Ok(report)
+}

@@ -1,0 +1,98 @@
+//! `idle`: open connections, hold them for the duration, and report the
+//! server's resident memory per connection (sampled before opening and
+//! after) and the CPU it spends on idle connections.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::fanout::no_connection;
+use super::{Env, Running, settings};
+use crate::cli::IdleArgs;
+use crate::measure::{Window, sample_server};
+use crate::plan::{Plan, channel_name};
+use crate::progress::Progress;
+use crate::report::{ConnectStats, GeneratorStats, Report, ServerStats};
+use crate::setup::{self, Opening};
+
+/// Runs `parley-bench idle`.
+pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String> {
+    let env = Env::new(args.common, open_files_limit).await?;
+    let common = env.common.clone();
+    let subscriptions = if args.channels > 0 {
+        let plan = Plan::new(common.connections, args.channels, None)?;
+        let prefix = env.channel_prefix(false)?;
+        let names: Arc<[String]> = (0..plan.channels)
+            .map(|channel| channel_name(&prefix, channel))
+            .collect();
+        Some((plan, names))
+    } else {
+        None
+    };
+    if common.server_pid.is_none() {
+        eprintln!("no --server-pid: the server's memory will not be measured");
+    }
+
+    tokio::time::sleep(args.settle).await;
+    let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
+    let opened = setup::open_all(
+        env.client.clone(),
+        Opening {
+            count: common.connections,
+            concurrency: common.connect_concurrency,
+            deadline: Instant::now() + common.open_timeout,
+            subscriptions: subscriptions.clone(),
+        },
+        env.tally.clone(),
+    )
+    .await;
+    if opened.conns.is_empty() {
+        return Err(no_connection(&env));
+    }
+    let open = opened.conns.len();
+    let running = Running::start(&env, opened.conns, |_| None);
+    tokio::time::sleep(args.settle).await;
+
+    let window = Window::open(common.server_pid);
+    let progress = {
+        let (tally, pid) = (env.tally.clone(), common.server_pid);
+        Progress::start("hold", move || {
+            let snapshot = tally.snapshot();
+            let closed = snapshot.slow_disconnects + snapshot.other_closes + snapshot.dropped;
+            let rss = sample_server(pid).map_or_else(
+                || "n/a".to_owned(),
+                |(_, s)| format!("{:.1} MiB", s.rss_bytes as f64 / 1048576.0),
+            );
+            format!(
+                "{} connections held, {closed} closed | server rss {rss}",
+                open
+            )
+        })
+    };
+    tokio::time::sleep(common.duration).await;
+    let measured = window.close();
+    progress.stop().await;
+    running.finish().await;
+
+    let mut report = env.report(
+        "idle",
+        settings([
+            ("channels", args.channels.to_string()),
+            (
+                "duration",
+                humantime::format_duration(common.duration).to_string(),
+            ),
+        ]),
+    );
+    report.connections.requested = common.connections;
+    report.connections.open = open;
+    report.connections.failed = opened.failed;
+    report.connect = Some(ConnectStats::new(
+        open,
+        opened.elapsed.as_secs_f64(),
+        &opened.connect_latency,
+    ));
+    report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
+    report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);
+    Ok(report)
+}

@@ -1,0 +1,215 @@
+//! Runs the generator against a real Parley server started in-process on
+//! 127.0.0.1:0, and checks that it counts right: every expected delivery
+//! arrives and is counted once. Nothing here asserts speed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use clap::Parser;
+use parley_bench::cli::Cli;
+use parley_bench::report::Report;
+use parley_server::config::{NamespaceConfig, Overrides};
+use parley_server::{Config, Server};
+use tokio::sync::oneshot;
+
+const SECRET: &str = "bench-test-secret-0123456789";
+const API_KEY: &str = "bench-test-api-key";
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), parley_server::ServerError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("PARLEY_APP_ID", "bench"),
+            ("PARLEY_APP_SECRET", SECRET),
+            ("PARLEY_API_KEY", API_KEY),
+        ]);
+        let overrides = Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            ..Overrides::default()
+        };
+        let (mut config, _) = Config::load(
+            None,
+            |name| env.get(name).map(|v| v.to_string()),
+            &overrides,
+        )
+        .unwrap();
+        config.apps[0].namespaces = BTreeMap::from([(
+            "bench".to_owned(),
+            NamespaceConfig {
+                allow_publish: true,
+                ..NamespaceConfig::default()
+            },
+        )]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::new(config).unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap().unwrap();
+    }
+
+    /// Runs `parley-bench <args>` against this server.
+    async fn bench(&self, args: &[&str]) -> Report {
+        let url = format!("http://{}", self.addr);
+        let mut argv = vec!["parley-bench"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&[
+            "--url",
+            &url,
+            "--app-secret",
+            SECRET,
+            "--api-key",
+            API_KEY,
+            "--server-pid",
+        ]);
+        let pid = std::process::id().to_string();
+        argv.push(&pid);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        parley_bench::run(cli, 0).await.unwrap()
+    }
+}
+
+fn assert_no_loss(report: &Report) {
+    let deliveries = report.deliveries.as_ref().unwrap();
+    let publications = report.publications.as_ref().unwrap();
+    assert_eq!(report.connections.open, report.connections.requested);
+    assert!(publications.accepted > 0, "{report:#?}");
+    assert_eq!(publications.failed, 0, "{report:#?}");
+    assert_eq!(deliveries.delivered, deliveries.expected, "{report:#?}");
+    assert_eq!(deliveries.loss_percent, 0.0);
+    assert_eq!(
+        report.latency_ms.as_ref().unwrap().count,
+        deliveries.delivered
+    );
+    assert_eq!(report.disconnects.slow_4201, 0);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "fanout",
+            "--connections",
+            "20",
+            "--channels",
+            "2",
+            "--duration",
+            "1s",
+            "--rate",
+            "200",
+            "--batch",
+            "10",
+        ])
+        .await;
+    assert_no_loss(&report);
+    let publications = report.publications.as_ref().unwrap();
+    // Each channel has 10 subscribers: every publication is delivered 10 times.
+    assert_eq!(
+        report.deliveries.as_ref().unwrap().expected,
+        publications.accepted * 10
+    );
+    assert!(report.server.is_some());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_fanout_published_from_connections_loses_nothing() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "fanout",
+            "--connections",
+            "20",
+            "--channels",
+            "4",
+            "--subscribers",
+            "5",
+            "--duration",
+            "1s",
+            "--rate",
+            "100",
+            "--publish-via",
+            "ws",
+        ])
+        .await;
+    assert_no_loss(&report);
+    let publications = report.publications.as_ref().unwrap();
+    assert_eq!(publications.sent, publications.accepted);
+    assert_eq!(
+        report.deliveries.as_ref().unwrap().expected,
+        publications.accepted * 5
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "broadcast",
+            "--connections",
+            "15",
+            "--duration",
+            "2s",
+            "--rate",
+            "50",
+            "--max-publications",
+            "7",
+        ])
+        .await;
+    assert_no_loss(&report);
+    assert_eq!(report.publications.as_ref().unwrap().accepted, 7);
+    assert_eq!(report.deliveries.as_ref().unwrap().delivered, 7 * 15);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_connect_open_every_connection() {
+    let server = TestServer::start().await;
+    let idle = server
+        .bench(&[
+            "idle",
+            "--connections",
+            "10",
+            "--channels",
+            "2",
+            "--duration",
+            "200ms",
+            "--settle",
+            "50ms",
+        ])
+        .await;
+    assert_eq!(idle.connections.open, 10);
+    assert!(idle.server.unwrap().rss_per_connection_bytes.is_some());
+    let connect = server
+        .bench(&["connect", "--connections", "25", "--duration", "5s"])
+        .await;
+    assert_eq!(connect.connections.open, 25);
+    assert_eq!(connect.connections.failed, 0);
+    assert_eq!(connect.connect.unwrap().time_ms.count, 25);
+    server.stop().await;
+}
