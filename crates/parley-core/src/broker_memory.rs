@@ -15,8 +15,9 @@ use crate::{
 
 const SHARDS: usize = 64;
 
-type StreamKey = (Arc<str>, ChannelName);
-type StreamShard = Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>;
+/// Streams by app, then by channel: a lookup borrows both names and
+/// allocates nothing.
+type StreamShard = Mutex<HashMap<Arc<str>, HashMap<ChannelName, Arc<Mutex<Stream>>>>>;
 
 /// Keeps one stream per channel in memory and delivers publications to this
 /// node's hubs.
@@ -50,18 +51,22 @@ impl MemoryBroker {
     fn stream(&self, app: &str, channel: &ChannelName) -> Arc<Mutex<Stream>> {
         let shard = self.hasher.hash_one((app, channel.as_str())) as usize % SHARDS;
         let mut streams = self.streams[shard].lock();
-        // The key is built only to look up; a miss is rare next to a hit.
-        let key: StreamKey = (Arc::from(app), channel.clone());
+        if let Some(stream) = streams
+            .get(app)
+            .and_then(|channels| channels.get(channel.as_str()))
+        {
+            return stream.clone();
+        }
+        let stream = Arc::new(Mutex::new(Stream {
+            epoch: new_epoch(),
+            last_offset: 0,
+            last_used: Instant::now(),
+        }));
         streams
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(Stream {
-                    epoch: new_epoch(),
-                    last_offset: 0,
-                    last_used: Instant::now(),
-                }))
-            })
-            .clone()
+            .entry(Arc::from(app))
+            .or_default()
+            .insert(channel.clone(), stream.clone());
+        stream
     }
 
     /// Publishes synchronously; [`Broker::publish`] wraps this.
@@ -99,22 +104,29 @@ impl MemoryBroker {
         let now = Instant::now();
         let mut dropped = 0;
         for shard in self.streams.iter() {
-            let mut streams = shard.lock();
-            let before = streams.len();
-            // A stream someone else holds (a publish in progress fetched it
-            // under this shard lock) is never dropped: its publication would
-            // land in an orphaned epoch.
-            streams.retain(|_, stream| {
-                Arc::strong_count(stream) > 1 || now.duration_since(stream.lock().last_used) < idle
+            let mut apps = shard.lock();
+            apps.retain(|_, streams| {
+                let before = streams.len();
+                // A stream someone else holds (a publish in progress fetched
+                // it under this shard lock) is never dropped: its publication
+                // would land in an orphaned epoch.
+                streams.retain(|_, stream| {
+                    Arc::strong_count(stream) > 1
+                        || now.duration_since(stream.lock().last_used) < idle
+                });
+                dropped += before - streams.len();
+                !streams.is_empty()
             });
-            dropped += before - streams.len();
         }
         dropped
     }
 
     /// Streams held in memory.
     pub fn stream_count(&self) -> usize {
-        self.streams.iter().map(|shard| shard.lock().len()).sum()
+        self.streams
+            .iter()
+            .map(|shard| shard.lock().values().map(HashMap::len).sum::<usize>())
+            .sum()
     }
 }
 

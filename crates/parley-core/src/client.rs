@@ -5,7 +5,9 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use crate::{Disconnect, Frame, MemberInfo, OutboundQueue, Protocol, PushError};
+use crate::{
+    COUNTERS, Counters, Disconnect, Frame, MemberInfo, OutboundQueue, Protocol, PushError,
+};
 
 /// A connection's id, unique on its node.
 ///
@@ -114,7 +116,7 @@ impl ClientHandle {
     pub fn send(&self, frame: Frame) -> Result<(), PushError> {
         let result = self.queue.push(frame);
         if result == Err(PushError::Overflow) {
-            metrics::counter!("parley_slow_disconnects_total").increment(1);
+            Counters::add(&COUNTERS.slow_disconnects, 1);
         }
         result
     }

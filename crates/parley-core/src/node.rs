@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::{
-    App, Broker, BrokerEventHandler, ChannelName, ClientHandle, ClientId, ClientInfo, Disconnect,
-    Error, FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, Protocol, Publication, Push,
-    StreamPosition,
+    App, Broker, BrokerEventHandler, COUNTERS, ChannelName, ClientHandle, ClientId, ClientInfo,
+    Counters, Disconnect, Error, FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, Protocol,
+    Publication, Push, StreamPosition,
 };
 
 /// Node-wide limits.
@@ -77,7 +77,7 @@ impl BrokerEventHandler for LocalDelivery {
             let delivered = app
                 .hub
                 .broadcast(&Push::Publication(&publication), &*self.encoder);
-            metrics::counter!("parley_deliveries_total").increment(delivered as u64);
+            Counters::add(&COUNTERS.deliveries, delivered as u64);
         }
     }
 }
@@ -246,7 +246,7 @@ impl Node {
         info: Option<ClientInfo>,
     ) -> Result<StreamPosition, Error> {
         let position = self.broker.publish(&app.id, channel, data, info).await?;
-        metrics::counter!("parley_publications_total").increment(1);
+        Counters::add(&COUNTERS.publications, 1);
         Ok(position)
     }
 

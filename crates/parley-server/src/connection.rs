@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
-use parley_core::{ClientHandle, Disconnect, Frame};
+use parley_core::{COUNTERS, ClientHandle, Counters, Disconnect, Frame};
 use tokio_util::sync::CancellationToken;
 
 /// What a wire protocol does with one connection. The connection task calls
@@ -72,6 +72,9 @@ pub async fn serve<S: Session>(
     let mut next_ping = Instant::now() + limits.ping_interval;
     let timer = tokio::time::sleep_until(next_ping.into());
     tokio::pin!(timer);
+    // Built once: re-creating it on every turn of the loop shows in profiles.
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
 
     let end = loop {
         // One timer for everything due: the next ping, the pong deadline and
@@ -90,7 +93,7 @@ pub async fn serve<S: Session>(
 
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => break End::Server(Disconnect::Shutdown),
+            () = &mut shutdown => break End::Server(Disconnect::Shutdown),
             () = client.queue().ready() => {
                 let closed = client.queue().drain_into(&mut batch);
                 if !batch.is_empty() && write_batch(&mut socket, &mut batch, limits.write_timeout).await.is_err() {
@@ -105,7 +108,7 @@ pub async fn serve<S: Session>(
                 let outcome = match message {
                     Some(Ok(Message::Text(text))) if text.len() > limits.max_frame_bytes => session.on_oversized(&text),
                     Some(Ok(Message::Text(text))) => {
-                        metrics::counter!("parley_bytes_in_total").increment(text.len() as u64);
+                        Counters::add(&COUNTERS.bytes_in, text.len() as u64);
                         session.on_text(&text).await
                     }
                     Some(Ok(Message::Binary(_))) => session.on_binary(),
@@ -219,7 +222,7 @@ async fn write_frames(socket: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<
             Utf8Bytes::try_from(frame.into_bytes()).expect("frames are UTF-8 by construction");
         socket.feed(Message::Text(text)).await?;
     }
-    metrics::counter!("parley_bytes_out_total").increment(bytes as u64);
+    Counters::add(&COUNTERS.bytes_out, bytes as u64);
     socket.flush().await
 }
 

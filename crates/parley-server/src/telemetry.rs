@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use parley_core::{MemoryPresence, Node};
+use parley_core::{COUNTERS, Counters, MemoryPresence, Node};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -41,8 +41,18 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Sets the gauges that are read off the node at scrape time.
+/// Sets the gauges and hot-path counters that are read at scrape time.
 pub fn record_gauges(node: &Node, presence: &MemoryPresence) {
+    let counters = [
+        ("parley_publications_total", &COUNTERS.publications),
+        ("parley_deliveries_total", &COUNTERS.deliveries),
+        ("parley_slow_disconnects_total", &COUNTERS.slow_disconnects),
+        ("parley_bytes_in_total", &COUNTERS.bytes_in),
+        ("parley_bytes_out_total", &COUNTERS.bytes_out),
+    ];
+    for (name, counter) in counters {
+        metrics::counter!(name).absolute(Counters::get(counter));
+    }
     metrics::gauge!("parley_presence_members").set(presence.member_count() as f64);
     metrics::gauge!("parley_presence_leases").set(presence.lease_count() as f64);
     let info = node.info();

@@ -48,7 +48,9 @@ pub async fn upgrade(
     }
     let config = &server.config;
     let ws = ws
-        .read_buffer_size(4 * 1024)
+        // tungstenite zero-fills the free part of its read buffer before each
+        // read; commands are small, and a larger frame grows it as needed.
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(config.max_queue_bytes.max(64 * 1024))
         // Frames up to twice the limit are read whole and answered with an
