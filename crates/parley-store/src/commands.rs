@@ -1,0 +1,403 @@
+//! The write operations: what each one does inside the writer's
+//! transaction, and the reply it owes its caller.
+//!
+//! Every channel write starts by taking the stream's next offset
+//! ([`streams::advance`]), which locks the stream row, and only then reads
+//! the state it checks. On PostgreSQL shared by several nodes this makes each
+//! check see what the previous writer of the channel committed. An operation
+//! that fails is rolled back to its savepoint by the writer, which undoes the
+//! offset too.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parley_core::{ChannelName, ClientInfo, StreamPosition};
+use sqlx::AnyConnection;
+use tokio::sync::oneshot;
+
+use crate::sql::{messages, streams};
+use crate::{
+    Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
+    NewMessage, Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope,
+};
+
+/// What the operations of one transaction share.
+pub(crate) struct Context<'a> {
+    /// Encodes message events once ids and offsets are known.
+    pub(crate) encoder: &'a dyn MessageEventEncoder,
+    /// The transaction's time: every row it writes carries it.
+    pub(crate) now: Timestamp,
+}
+
+/// A caller's write, queued for the writer.
+pub(crate) enum Command {
+    /// Append opaque data to a channel.
+    Publish {
+        app: Arc<str>,
+        channel: ChannelName,
+        data: Bytes,
+        /// The publishing client, passed to live delivery and not stored.
+        info: Option<ClientInfo>,
+        reply: Reply<StoredPublication>,
+    },
+    /// Send a chat message.
+    Send { new: NewMessage, reply: Reply<Sent> },
+    /// Edit a chat message. `channel` is filled in by [`Command::resolve`].
+    Edit {
+        edit: MessageEdit,
+        channel: Option<ChannelName>,
+        reply: Reply<Changed>,
+    },
+    /// Delete a chat message. `channel` is filled in by [`Command::resolve`].
+    Delete {
+        delete: MessageDelete,
+        channel: Option<ChannelName>,
+        reply: Reply<Changed>,
+    },
+    /// Create a stream that has no event yet, so that readers get the epoch
+    /// its first event will carry.
+    CreateStream {
+        app: Arc<str>,
+        channel: ChannelName,
+        reply: Reply<StreamPosition>,
+    },
+    /// Remove old publications.
+    Trim {
+        app: Arc<str>,
+        scope: TrimScope,
+        retention: Retention,
+        reply: Reply<u64>,
+    },
+}
+
+impl Command {
+    /// Finds the channel of an edit or a delete, which names only a message.
+    /// A message never changes channel, so this reads without a lock, before
+    /// the transaction; a message that does not exist settles the command
+    /// with `NotFound`.
+    pub(crate) async fn resolve(&mut self, connection: &mut AnyConnection) {
+        let (app, id, channel, outcome) = match self {
+            Self::Edit {
+                edit,
+                channel,
+                reply,
+            } => (&edit.app, edit.id, channel, &mut reply.outcome),
+            Self::Delete {
+                delete,
+                channel,
+                reply,
+            } => (&delete.app, delete.id, channel, &mut reply.outcome),
+            _ => return,
+        };
+        if channel.is_some() || outcome.is_some() {
+            return;
+        }
+        match messages::channel_of(connection, app, id).await {
+            Ok(Some(found)) => *channel = Some(found),
+            Ok(None) => *outcome = Some(Err(StoreError::NotFound("message"))),
+            Err(error) => *outcome = Some(Err(error)),
+        }
+    }
+
+    /// Whether resolving already answered the command, so there is nothing
+    /// to run.
+    pub(crate) fn is_settled(&self) -> bool {
+        match self {
+            Self::Edit { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            Self::Delete { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The order in which a batch takes its locks: channel writes by app and
+    /// channel, trims last. With every writer taking stream locks in the
+    /// same order, two batches on two PostgreSQL nodes do not deadlock over
+    /// streams; the rare deadlock left (a trim against a redaction) is
+    /// detected by PostgreSQL and the writer retries the batch.
+    pub(crate) fn lock_order(&self) -> (bool, &str, &str) {
+        fn channel(channel: &Option<ChannelName>) -> &str {
+            channel.as_ref().map_or("", ChannelName::as_str)
+        }
+        match self {
+            Self::Publish { app, channel, .. } | Self::CreateStream { app, channel, .. } => {
+                (false, app, channel.as_str())
+            }
+            Self::Send { new, .. } => (false, &new.app, new.channel.as_str()),
+            Self::Edit {
+                edit, channel: c, ..
+            } => (false, &edit.app, channel(c)),
+            Self::Delete {
+                delete, channel: c, ..
+            } => (false, &delete.app, channel(c)),
+            Self::Trim { app, .. } => (true, app, ""),
+        }
+    }
+
+    /// Runs the command and keeps its outcome for the reply. Returns the
+    /// error too, so the writer can roll the command back.
+    pub(crate) async fn execute(
+        &mut self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Publish {
+                app,
+                channel,
+                data,
+                reply,
+                ..
+            } => reply.keep(publish(connection, context, app, channel, data).await),
+            Self::Send { new, reply } => reply.keep(send(connection, context, new).await),
+            Self::Edit {
+                edit,
+                channel: Some(channel),
+                reply,
+            } => reply.keep(edit_message(connection, context, edit, channel).await),
+            Self::Delete {
+                delete,
+                channel: Some(channel),
+                reply,
+            } => reply.keep(delete_message(connection, context, delete, channel).await),
+            // Resolving settled these: the message does not exist.
+            Self::Edit { channel: None, .. } | Self::Delete { channel: None, .. } => Ok(()),
+            Self::CreateStream {
+                app,
+                channel,
+                reply,
+            } => reply.keep(streams::create(connection, app, channel, context.now).await),
+            Self::Trim {
+                app,
+                scope,
+                retention,
+                reply,
+            } => reply.keep(streams::trim(connection, app, scope, *retention).await),
+        }
+    }
+
+    /// The app and the publication a committed command appended, with the
+    /// publishing client of a live publication, for delivery.
+    pub(crate) fn appended(&self) -> Option<(&str, &StoredPublication, Option<&ClientInfo>)> {
+        match self {
+            Self::Publish {
+                app, info, reply, ..
+            } => match &reply.outcome {
+                Some(Ok(publication)) => Some((&**app, publication, info.as_ref())),
+                _ => None,
+            },
+            Self::Send { new, reply } => match &reply.outcome {
+                Some(Ok(Sent {
+                    publication: Some(publication),
+                    ..
+                })) => Some((&*new.app, publication, None)),
+                _ => None,
+            },
+            Self::Edit { edit, reply, .. } => match &reply.outcome {
+                Some(Ok(changed)) => Some((&*edit.app, &changed.publication, None)),
+                _ => None,
+            },
+            Self::Delete { delete, reply, .. } => match &reply.outcome {
+                Some(Ok(changed)) => Some((&*delete.app, &changed.publication, None)),
+                _ => None,
+            },
+            Self::CreateStream { .. } | Self::Trim { .. } => None,
+        }
+    }
+
+    /// Answers the caller: with the kept outcome once the transaction
+    /// committed, with `failure` when it did not.
+    pub(crate) fn answer(self, failure: Option<&StoreError>) {
+        match self {
+            Self::Publish { reply, .. } => reply.answer(failure),
+            Self::Send { reply, .. } => reply.answer(failure),
+            Self::Edit { reply, .. } => reply.answer(failure),
+            Self::Delete { reply, .. } => reply.answer(failure),
+            Self::CreateStream { reply, .. } => reply.answer(failure),
+            Self::Trim { reply, .. } => reply.answer(failure),
+        }
+    }
+}
+
+/// The caller's end of a command: where its answer goes, and the outcome
+/// kept until the transaction's fate is known.
+pub(crate) struct Reply<T> {
+    sender: oneshot::Sender<Result<T, StoreError>>,
+    outcome: Option<Result<T, StoreError>>,
+}
+
+impl<T> Reply<T> {
+    /// A reply that answers through `sender`.
+    pub(crate) fn new(sender: oneshot::Sender<Result<T, StoreError>>) -> Self {
+        Self {
+            sender,
+            outcome: None,
+        }
+    }
+
+    /// Keeps the outcome of one run; a retried transaction overwrites it.
+    fn keep(&mut self, outcome: Result<T, StoreError>) -> Result<(), StoreError> {
+        let status = match &outcome {
+            Ok(_) => Ok(()),
+            Err(error) => Err(error.clone()),
+        };
+        self.outcome = Some(outcome);
+        status
+    }
+
+    fn answer(self, failure: Option<&StoreError>) {
+        let answer = match (failure, self.outcome) {
+            (Some(error), _) => Err(error.clone()),
+            (None, Some(outcome)) => outcome,
+            (None, None) => Err(StoreError::Closed),
+        };
+        // A caller that stopped waiting (its future was dropped) no longer
+        // needs the answer; its write is committed all the same.
+        let _ = self.sender.send(answer);
+    }
+}
+
+/// The stored event for a message change at `position`.
+fn message_event(
+    context: &Context<'_>,
+    kind: EventKind,
+    message: &Message,
+    position: StreamPosition,
+) -> StoredPublication {
+    StoredPublication {
+        channel: message.channel.clone(),
+        position,
+        kind,
+        data: context.encoder.encode(kind, message),
+        message_id: Some(message.id),
+        created_at: context.now,
+    }
+}
+
+async fn publish(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    app: &str,
+    channel: &ChannelName,
+    data: &Bytes,
+) -> Result<StoredPublication, StoreError> {
+    let position = streams::advance(connection, app, channel, context.now).await?;
+    let publication = StoredPublication {
+        channel: channel.clone(),
+        position,
+        kind: EventKind::Publication,
+        data: data.clone(),
+        message_id: None,
+        created_at: context.now,
+    };
+    streams::append(connection, app, &publication).await?;
+    Ok(publication)
+}
+
+/// Sends a message, or returns the earlier one with the same idempotency
+/// key. The key is looked up before the stream lock, so a duplicate costs no
+/// lock; two nodes inserting the same key at once are caught by the unique
+/// index, and the writer runs the loser again, which then finds the winner.
+async fn send(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    new: &NewMessage,
+) -> Result<Sent, StoreError> {
+    if let Some(key) = &new.client_msg_id
+        && let Some(message) = messages::find_sent(connection, new, key).await?
+    {
+        return Ok(Sent {
+            message,
+            publication: None,
+        });
+    }
+    if let Some(reply_to) = new.reply_to {
+        let channel = messages::channel_of(connection, &new.app, reply_to).await?;
+        if channel.as_ref() != Some(&new.channel) {
+            return Err(StoreError::InvalidInput(format!(
+                "reply_to {reply_to} is not a message of this channel"
+            )));
+        }
+    }
+    let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
+    let message = messages::insert(connection, new, position.offset, context.now).await?;
+    let publication = message_event(context, EventKind::MessageCreated, &message, position);
+    streams::append(connection, &new.app, &publication).await?;
+    Ok(Sent {
+        message,
+        publication: Some(publication),
+    })
+}
+
+async fn edit_message(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    edit: &MessageEdit,
+    channel: &ChannelName,
+) -> Result<Changed, StoreError> {
+    let position = streams::advance(connection, &edit.app, channel, context.now).await?;
+    let mut message = messages::find(connection, &edit.app, edit.id)
+        .await?
+        .filter(|message| !message.is_deleted())
+        .ok_or(StoreError::NotFound("message"))?;
+    if message.author != edit.editor {
+        return Err(StoreError::Forbidden("only its author may edit a message"));
+    }
+    messages::add_revision(connection, message.id, &message.text, context.now).await?;
+    messages::set_text(connection, message.id, &edit.text, context.now).await?;
+    message.text.clone_from(&edit.text);
+    message.edited_at = Some(context.now);
+    let publication = message_event(context, EventKind::MessageUpdated, &message, position);
+    streams::append(connection, &edit.app, &publication).await?;
+    Ok(Changed {
+        message,
+        publication,
+    })
+}
+
+/// Deletes a message and redacts its earlier events: their data is encoded
+/// again from the tombstone, so the deleted text leaves history and
+/// recovery too, while every offset stays in place.
+async fn delete_message(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    delete: &MessageDelete,
+    channel: &ChannelName,
+) -> Result<Changed, StoreError> {
+    let position = streams::advance(connection, &delete.app, channel, context.now).await?;
+    let mut message = messages::find(connection, &delete.app, delete.id)
+        .await?
+        .ok_or(StoreError::NotFound("message"))?;
+    if !delete.actor_is_moderator && message.author != delete.actor {
+        return Err(StoreError::Forbidden(
+            "only its author or a moderator may delete a message",
+        ));
+    }
+    match delete.mode {
+        DeleteMode::Hard if !delete.actor_is_moderator => {
+            return Err(StoreError::Forbidden(
+                "only a moderator may hard-delete a message",
+            ));
+        }
+        // A tombstone is already soft-deleted; deleting it again is a
+        // message that is not there.
+        DeleteMode::Soft if message.is_deleted() => return Err(StoreError::NotFound("message")),
+        _ => {}
+    }
+    message.text.clear();
+    message.meta = None;
+    let deleted_at = *message.deleted_at.get_or_insert(context.now);
+    match delete.mode {
+        DeleteMode::Soft => messages::bury(connection, message.id, deleted_at).await?,
+        DeleteMode::Hard => messages::remove(connection, message.id).await?,
+    }
+    for kind in [EventKind::MessageCreated, EventKind::MessageUpdated] {
+        let data = context.encoder.encode(kind, &message);
+        streams::redact(connection, &delete.app, channel, message.id, kind, &data).await?;
+    }
+    let publication = message_event(context, EventKind::MessageDeleted, &message, position);
+    streams::append(connection, &delete.app, &publication).await?;
+    Ok(Changed {
+        message,
+        publication,
+    })
+}

@@ -1,0 +1,239 @@
+//! Where the store keeps its data, and how it connects to it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::StoreError;
+
+/// The database behind a store.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, created if missing: the default, a file in the data
+    /// directory.
+    Sqlite {
+        /// The database file; its directory is created if missing.
+        path: PathBuf,
+    },
+    /// A PostgreSQL database, shared by any number of nodes.
+    Postgres {
+        /// A `postgres://` or `postgresql://` URL.
+        url: String,
+    },
+}
+
+impl Database {
+    /// Reads a database URL: `postgres://…` or `postgresql://…` for
+    /// PostgreSQL, `sqlite://PATH` or `sqlite:PATH` for a SQLite file.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres {
+                url: url.to_owned(),
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                StoreError::InvalidInput(
+                    "the database URL must start with postgres://, postgresql:// or sqlite:".into(),
+                )
+            })?;
+        if path.is_empty() || path.contains('?') {
+            return Err(StoreError::InvalidInput(
+                "a sqlite: URL names a file, without parameters".into(),
+            ));
+        }
+        Ok(Self::Sqlite {
+            path: PathBuf::from(path),
+        })
+    }
+
+    /// Which kind of database this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite { .. } => Backend::Sqlite,
+            Self::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+/// Shows the database without the password of a PostgreSQL URL, so that the
+/// options can be logged.
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            Self::Postgres { url } => f
+                .debug_struct("Postgres")
+                .field("url", &without_password(url))
+                .finish(),
+        }
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The kinds of database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, one file, one node.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The database.
+    pub database: Database,
+    /// Connections in the pool: one for the writer, the rest for reads.
+    pub max_connections: u32,
+    /// Write operations waiting for the writer at most; callers wait for
+    /// room beyond that.
+    pub queue_capacity: usize,
+    /// Operations committed in one transaction at most.
+    pub max_batch: usize,
+}
+
+impl StoreOptions {
+    /// Options with the defaults for `database`: 4 connections on SQLite
+    /// (one writer, readers for the rest), 10 on PostgreSQL, 4096 queued
+    /// writes, batches of up to 256.
+    pub fn new(database: Database) -> Self {
+        let max_connections = match database.backend() {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 10,
+        };
+        Self {
+            database,
+            max_connections,
+            queue_capacity: 4096,
+            max_batch: 256,
+        }
+    }
+}
+
+/// How long a SQLite connection waits for a write lock held by another
+/// process before the transaction fails (and the writer retries it).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the connection pool.
+///
+/// SQLite runs in WAL mode with `synchronous = FULL`. WAL lets readers work
+/// while the writer commits. `FULL` makes every commit fsync the WAL before
+/// it returns, so an acknowledged write survives not only `kill -9` of the
+/// process (which `NORMAL` would also survive, the write being in the OS
+/// cache) but also a power loss or kernel crash (which `NORMAL` would not).
+/// Group commit pays that fsync once per batch, not once per message.
+pub(crate) async fn connect(
+    database: &Database,
+    max_connections: u32,
+) -> Result<AnyPool, StoreError> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(max_connections.max(2));
+    match database {
+        Database::Sqlite { path } => {
+            if let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(directory)
+                    .await
+                    .map_err(|error| {
+                        sqlx::Error::Configuration(
+                            format!(
+                                "cannot create the directory {}: {error}",
+                                directory.display()
+                            )
+                            .into(),
+                        )
+                    })?;
+            }
+            let sqlite = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            let options = AnyConnectOptions::from_url(&sqlite.to_url_lossy())?;
+            let pool = pool.after_connect(|connection, _| {
+                Box::pin(async move {
+                    connection.execute("PRAGMA journal_mode = WAL").await?;
+                    connection.execute("PRAGMA synchronous = FULL").await?;
+                    Ok(())
+                })
+            });
+            Ok(pool.connect_with(options).await?)
+        }
+        Database::Postgres { url } => {
+            let options = AnyConnectOptions::from_str(url)?;
+            Ok(pool.connect_with(options).await?)
+        }
+    }
+}
+
+/// The statement that opens a write transaction. On SQLite it takes the write
+/// lock at once (`IMMEDIATE`): a transaction that reads first and upgrades
+/// later can fail on a busy database without waiting. On PostgreSQL the
+/// stream rows are the locks, taken as each operation updates them.
+pub(crate) fn begin_statement(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_urls() {
+        assert_eq!(
+            Database::from_url("sqlite:///var/lib/parley/parley.db").ok(),
+            Some(Database::Sqlite {
+                path: "/var/lib/parley/parley.db".into()
+            })
+        );
+        assert_eq!(
+            Database::from_url("sqlite:data/parley.db").ok(),
+            Some(Database::Sqlite {
+                path: "data/parley.db".into()
+            })
+        );
+        assert_eq!(
+            Database::from_url("postgresql://db/parley")
+                .map(|d| d.backend())
+                .ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(Database::from_url("mysql://db/parley").is_err());
+        assert!(Database::from_url("sqlite:").is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let database = Database::from_url("postgres://parley:hunter2@db:5432/parley");
+        let shown = format!("{database:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://parley:***@db:5432/parley"),
+            "{shown}"
+        );
+    }
+}

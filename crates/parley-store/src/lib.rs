@@ -1,0 +1,74 @@
+//! Parley's durable store: channel streams, their publications, and chat
+//! messages, on SQLite (the default, one file in the data directory) or
+//! PostgreSQL (shared by several nodes).
+//!
+//! - [`Store`] is the handle: open it with [`StoreOptions`] and a
+//!   [`MessageEventEncoder`]; every operation is scoped by app id.
+//! - **Streams.** Each (app, channel) has a durable stream: an epoch, chosen
+//!   at random when the stream is created and kept across restarts, and a
+//!   last offset. Every event appends one [`StoredPublication`] with the
+//!   next offset, in the same transaction as the change it records, so a
+//!   channel's offsets are gapless and increase in commit order. Clients
+//!   that reconnect recover with [`Store::publications_after`]; pages of the
+//!   stream come from [`Store::history`]; retention is [`Store::trim`].
+//! - **Messages.** [`Store::send_message`], [`Store::edit_message`] and
+//!   [`Store::delete_message`] keep a [`Message`]'s current state (and an
+//!   edit trail) and append `message_created`, `message_updated` and
+//!   `message_deleted` events. [`Store::messages`] pages through a channel.
+//! - **Group commit.** Every write goes through one writer task that commits
+//!   everything queued in one transaction, each operation in its own
+//!   savepoint, so throughput is not one fsync per message and one refused
+//!   operation does not fail the others (see `writer.rs`).
+//!
+//! # Message event payloads
+//!
+//! A message event's payload includes what only the store knows: the id,
+//! the offset, the times. So the store does not take the payload from the
+//! caller: it takes an [`MessageEventEncoder`] at [`Store::open`] and calls
+//! it inside the write transaction, once the database has assigned them.
+//! The bytes it returns are stored as the publication's data and are the
+//! same bytes live subscribers receive (through [`Store::deliver_to`] or the
+//! returned [`StoredPublication`]), recovery replays and history shows. The
+//! store itself never learns the wire format.
+//!
+//! # Backends
+//!
+//! One set of SQL runs on both backends through `sqlx::Any`: the schema uses
+//! only integers, text and bytes, which `Any` carries without loss, and both
+//! databases accept the same placeholders, `RETURNING`, `ON CONFLICT` and
+//! partial indexes. What differs (DDL, connection settings, how a write
+//! transaction begins) is a handful of lines in the migrations and in
+//! `database.rs`. Migrations live in `migrations/sqlite` and
+//! `migrations/postgres` and run at [`Store::open`], which reports what it
+//! applied.
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL`: a write is on disk
+//! (fsynced) before its caller hears of it, so it survives `kill -9` and a
+//! power loss alike, and group commit pays that fsync once per batch.
+
+mod commands;
+mod database;
+mod encoder;
+mod error;
+mod messages;
+mod migrate;
+mod publication;
+mod sql;
+mod store;
+mod time;
+mod writer;
+
+pub use database::{Backend, Database, StoreOptions};
+pub use encoder::MessageEventEncoder;
+pub use error::StoreError;
+pub use messages::{
+    Changed, DeleteMode, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete, MessageEdit,
+    MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
+};
+pub use migrate::AppliedMigration;
+pub use publication::{
+    EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
+    StoredPublication, TrimScope,
+};
+pub use store::{Store, StoreStats};
+pub use time::Timestamp;

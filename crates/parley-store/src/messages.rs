@@ -1,0 +1,237 @@
+//! Chat messages: their ids, their stored state, the requests that change
+//! them and the pages that read them.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parley_core::ChannelName;
+
+use crate::{StoreError, StoredPublication, Timestamp};
+
+/// The most messages (or publications) one page holds.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// A message's id, unique in the whole store and never reused.
+///
+/// It is a positive 64-bit integer from the database (an `AUTOINCREMENT` key
+/// on SQLite, an identity column on PostgreSQL), written on the wire as its
+/// decimal string. Ids grow with time on one node, but a channel's order is
+/// its messages' offsets, not their ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(i64);
+
+impl MessageId {
+    /// The id with this number, as the database assigned it.
+    pub fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    /// The id's number.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = StoreError;
+
+    /// Parses the decimal form; anything else (signs, spaces, zero) is
+    /// invalid input.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || StoreError::InvalidInput(format!("{text:?} is not a message id"));
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        match text.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(Self(id)),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// A chat message as stored now: its latest text, or a tombstone once
+/// deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The server-assigned id.
+    pub id: MessageId,
+    /// The channel it was sent to.
+    pub channel: ChannelName,
+    /// The offset of its `message_created` publication: its place in the
+    /// channel.
+    pub offset: u64,
+    /// The user who sent it.
+    pub author: String,
+    /// The current text; empty once deleted.
+    pub text: String,
+    /// The message it answers, if any (the id stays if that one is
+    /// hard-deleted later).
+    pub reply_to: Option<MessageId>,
+    /// The sender's idempotency key, so a client can match the live event
+    /// with the message it showed optimistically.
+    pub client_msg_id: Option<String>,
+    /// Raw JSON object bytes from the caller; cleared once deleted.
+    pub meta: Option<Bytes>,
+    /// When it was sent.
+    pub created_at: Timestamp,
+    /// When its text was last edited.
+    pub edited_at: Option<Timestamp>,
+    /// When it was deleted: set on a tombstone.
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl Message {
+    /// Whether the message is a tombstone.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// A message to send. Text validation (length, not only whitespace) is the
+/// caller's; the store only refuses empty text.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The app the channel belongs to.
+    pub app: Arc<str>,
+    /// The channel, in a namespace whose messages are persisted.
+    pub channel: ChannelName,
+    /// The sending user's id.
+    pub author: String,
+    /// The text.
+    pub text: String,
+    /// A message of the same channel this one answers.
+    pub reply_to: Option<MessageId>,
+    /// The client's idempotency key: sending again with the same key (same
+    /// app, channel and author) returns the first message and appends
+    /// nothing.
+    pub client_msg_id: Option<String>,
+    /// Raw JSON object bytes, stored and returned as they are.
+    pub meta: Option<Bytes>,
+}
+
+/// An edit of a message's text.
+#[derive(Debug, Clone)]
+pub struct MessageEdit {
+    /// The app the message belongs to.
+    pub app: Arc<str>,
+    /// The message.
+    pub id: MessageId,
+    /// The user editing; must be the author.
+    pub editor: String,
+    /// The new text.
+    pub text: String,
+}
+
+/// How a message is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// Leave a tombstone in the channel: the row stays with its id, offset
+    /// and author, its text and meta cleared and `deleted_at` set.
+    Soft,
+    /// Remove the row (moderators only). The `message_deleted` publication
+    /// still tells subscribers.
+    Hard,
+}
+
+/// A deletion of a message.
+#[derive(Debug, Clone)]
+pub struct MessageDelete {
+    /// The app the message belongs to.
+    pub app: Arc<str>,
+    /// The message.
+    pub id: MessageId,
+    /// The user deleting it.
+    pub actor: String,
+    /// Whether the actor moderates the channel: moderators delete anyone's
+    /// messages and may hard-delete.
+    pub actor_is_moderator: bool,
+    /// Tombstone or removal.
+    pub mode: DeleteMode,
+}
+
+/// What [`send_message`](crate::Store::send_message) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The stored message.
+    pub message: Message,
+    /// Its `message_created` publication, or `None` when the
+    /// `client_msg_id` was seen before: then `message` is the earlier
+    /// message as it is now, and there is nothing new to deliver.
+    pub publication: Option<StoredPublication>,
+}
+
+/// What an edit or a delete did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// The message after the change: the edited message, or the tombstone
+    /// (for a hard delete, the tombstone of a row that no longer exists).
+    pub message: Message,
+    /// The `message_updated` or `message_deleted` publication.
+    pub publication: StoredPublication,
+}
+
+/// One text a message had before an edit replaced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// 1 for the original text, then 2, 3, … per edit.
+    pub number: u64,
+    /// The text as it was.
+    pub text: String,
+    /// When the next edit replaced it.
+    pub replaced_at: Timestamp,
+}
+
+/// Where a page of messages starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageCursor {
+    /// The channel's newest messages.
+    Newest,
+    /// The channel's oldest messages.
+    Oldest,
+    /// The messages just older than this one.
+    Before(MessageId),
+    /// The messages just newer than this one.
+    After(MessageId),
+    /// This message, with up to half a page older and the rest newer.
+    Around(MessageId),
+}
+
+/// The order of the messages in a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first.
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+}
+
+/// A request for one page of a channel's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageQuery {
+    /// Where the page starts.
+    pub cursor: MessageCursor,
+    /// The order of the page.
+    pub order: Order,
+    /// How many messages at most; capped at [`MAX_PAGE_SIZE`].
+    pub limit: usize,
+}
+
+/// One page of a channel's messages, in their current state (edited text,
+/// tombstones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagePage {
+    /// The messages, in the order asked for.
+    pub messages: Vec<Message>,
+    /// Whether the channel has messages older than the page.
+    pub has_older: bool,
+    /// Whether the channel has messages newer than the page.
+    pub has_newer: bool,
+}

@@ -1,0 +1,168 @@
+//! Stored publications: the events of a channel's durable stream, and the
+//! requests and pages that read and trim them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use parley_core::{ChannelName, ClientInfo, Publication, StreamPosition};
+
+use crate::{MessageId, StoreError, Timestamp};
+
+/// The most publications one recovery returns, so that one call is bounded
+/// in memory; a client further behind reloads instead.
+pub const MAX_RECOVERY: usize = 1000;
+
+/// What a stored publication records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// Opaque data published to the channel.
+    Publication,
+    /// A chat message was sent.
+    MessageCreated,
+    /// A chat message's text was edited.
+    MessageUpdated,
+    /// A chat message was deleted.
+    MessageDeleted,
+}
+
+impl EventKind {
+    /// The kind's name, as stored: `publication`, `message_created`,
+    /// `message_updated` or `message_deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Publication => "publication",
+            Self::MessageCreated => "message_created",
+            Self::MessageUpdated => "message_updated",
+            Self::MessageDeleted => "message_deleted",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = StoreError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "publication" => Ok(Self::Publication),
+            "message_created" => Ok(Self::MessageCreated),
+            "message_updated" => Ok(Self::MessageUpdated),
+            "message_deleted" => Ok(Self::MessageDeleted),
+            other => Err(StoreError::corrupt(format!("unknown event kind {other:?}"))),
+        }
+    }
+}
+
+/// One event of a channel's durable stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPublication {
+    /// The channel.
+    pub channel: ChannelName,
+    /// Its offset and the stream's epoch.
+    pub position: StreamPosition,
+    /// What it records.
+    pub kind: EventKind,
+    /// The payload subscribers receive, exactly as stored.
+    pub data: Bytes,
+    /// The message a message event is about.
+    pub message_id: Option<MessageId>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
+
+impl StoredPublication {
+    /// The publication as the core delivers it. `info` describes the
+    /// publishing client of a live publication; the store does not keep it,
+    /// so recovered publications have none.
+    pub fn to_publication(&self, info: Option<ClientInfo>) -> Publication {
+        Publication {
+            channel: self.channel.clone(),
+            data: self.data.clone(),
+            position: self.position.clone(),
+            info,
+        }
+    }
+}
+
+/// The answer to [`publications_after`](crate::Store::publications_after):
+/// what a resubscribing client missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The publications after the client's offset, oldest first, up to
+    /// `position` and the limit.
+    pub publications: Vec<StoredPublication>,
+    /// The stream's epoch and last offset when the publications were read.
+    /// Anything newer reaches the client live.
+    pub position: StreamPosition,
+    /// Whether `publications` hold every offset from the client's offset + 1
+    /// up to `position.offset`: nothing was trimmed away and the limit cut
+    /// nothing. The caller must also check that the client's epoch is
+    /// `position.epoch`; only then is the client recovered.
+    pub complete: bool,
+}
+
+/// Where a page of a channel's history starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryCursor {
+    /// The newest publications.
+    Newest,
+    /// The oldest publications still kept.
+    Oldest,
+    /// The publications just before this offset.
+    Before(u64),
+    /// The publications just after this offset.
+    After(u64),
+}
+
+/// A request for one page of a channel's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Where the page starts.
+    pub cursor: HistoryCursor,
+    /// How many publications at most, capped to `1..=`
+    /// [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE). For the stream's position
+    /// alone, call [`Store::stream`](crate::Store::stream).
+    pub limit: usize,
+}
+
+/// One page of a channel's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The publications, oldest first.
+    pub publications: Vec<StoredPublication>,
+    /// The stream's epoch and last offset.
+    pub position: StreamPosition,
+    /// Whether older publications are still kept.
+    pub has_older: bool,
+    /// Whether newer publications exist.
+    pub has_newer: bool,
+}
+
+/// Which channels a trim applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrimScope {
+    /// One channel.
+    Channel(ChannelName),
+    /// Every channel of one namespace, for a namespace's retention sweep:
+    /// `Some("chat")` is the channels named `chat:…`, `None` the default
+    /// namespace (channels without a `:`).
+    Namespace(Option<String>),
+    /// Every channel of the app.
+    AllChannels,
+}
+
+/// How much of a stream's history to keep. A publication is removed when
+/// either limit drops it; a stream's offsets and epoch stay as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many of the newest publications per channel.
+    pub keep_last: Option<u64>,
+    /// Remove publications stored before this time.
+    pub older_than: Option<Timestamp>,
+}

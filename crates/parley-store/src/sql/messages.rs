@@ -1,0 +1,236 @@
+//! Chat messages and their edit trail.
+
+use parley_core::ChannelName;
+use sqlx::{AnyConnection, Row};
+
+use super::rows::{self, MESSAGE_COLUMNS, channel_from_db, offset_to_db};
+use super::{End, Window};
+use crate::{Message, MessageId, NewMessage, Revision, StoreError, Timestamp};
+
+/// Inserts a new message whose `message_created` event has `offset`, and
+/// returns it as stored.
+pub(crate) async fn insert(
+    connection: &mut AnyConnection,
+    new: &NewMessage,
+    offset: u64,
+    now: Timestamp,
+) -> Result<Message, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO messages \
+         (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(&*new.app)
+    .bind(new.channel.as_str())
+    .bind(offset_to_db(offset))
+    .bind(new.author.as_str())
+    .bind(new.text.as_str())
+    .bind(new.reply_to.map(MessageId::get))
+    .bind(new.meta.as_deref())
+    .bind(new.client_msg_id.as_deref())
+    .bind(now.as_millis())
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(Message {
+        id: MessageId::new(row.try_get("id")?),
+        channel: new.channel.clone(),
+        offset,
+        author: new.author.clone(),
+        text: new.text.clone(),
+        reply_to: new.reply_to,
+        client_msg_id: new.client_msg_id.clone(),
+        meta: new.meta.clone(),
+        created_at: now,
+        edited_at: None,
+        deleted_at: None,
+    })
+}
+
+/// The message with this id in `app`, tombstones included.
+pub(crate) async fn find(
+    connection: &mut AnyConnection,
+    app: &str,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(app)
+        .bind(id.get())
+        .fetch_optional(&mut *connection)
+        .await?;
+    row.map(|row| rows::message(&row, None)).transpose()
+}
+
+/// The message an author sent before with this idempotency key.
+pub(crate) async fn find_sent(
+    connection: &mut AnyConnection,
+    new: &NewMessage,
+    client_msg_id: &str,
+) -> Result<Option<Message>, StoreError> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages \
+         WHERE app_id = $1 AND channel = $2 AND author = $3 AND client_msg_id = $4"
+    );
+    let row = sqlx::query(&sql)
+        .bind(&*new.app)
+        .bind(new.channel.as_str())
+        .bind(new.author.as_str())
+        .bind(client_msg_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    row.map(|row| rows::message(&row, Some(&new.channel)))
+        .transpose()
+}
+
+/// The channel of a message. A message never moves, so this needs no lock.
+pub(crate) async fn channel_of(
+    connection: &mut AnyConnection,
+    app: &str,
+    id: MessageId,
+) -> Result<Option<ChannelName>, StoreError> {
+    let row = sqlx::query("SELECT channel FROM messages WHERE app_id = $1 AND id = $2")
+        .bind(app)
+        .bind(id.get())
+        .fetch_optional(&mut *connection)
+        .await?;
+    row.map(|row| channel_from_db(&row.try_get::<String, _>("channel")?))
+        .transpose()
+}
+
+/// Records `previous` as the next revision of the message's edit trail.
+pub(crate) async fn add_revision(
+    connection: &mut AnyConnection,
+    id: MessageId,
+    previous: &str,
+    replaced_at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO message_revisions (message_id, revision, body, replaced_at) \
+         SELECT $1, COALESCE(MAX(revision), 0) + 1, $2, $3 \
+         FROM message_revisions WHERE message_id = $1",
+    )
+    .bind(id.get())
+    .bind(previous)
+    .bind(replaced_at.as_millis())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Sets a message's text after an edit.
+pub(crate) async fn set_text(
+    connection: &mut AnyConnection,
+    id: MessageId,
+    text: &str,
+    edited_at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3")
+        .bind(text)
+        .bind(edited_at.as_millis())
+        .bind(id.get())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// The texts a message had before its edits, oldest first.
+pub(crate) async fn revisions(
+    connection: &mut AnyConnection,
+    id: MessageId,
+) -> Result<Vec<Revision>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT revision, body, replaced_at FROM message_revisions \
+         WHERE message_id = $1 ORDER BY revision",
+    )
+    .bind(id.get())
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Revision {
+                number: revision_from_db(row.try_get("revision")?)?,
+                text: row.try_get("body")?,
+                replaced_at: Timestamp::from_millis(row.try_get("replaced_at")?),
+            })
+        })
+        .collect()
+}
+
+/// Turns a message into a tombstone: text and meta cleared, `deleted_at`
+/// set, edit trail removed (deleting a message deletes its earlier texts
+/// too).
+pub(crate) async fn bury(
+    connection: &mut AnyConnection,
+    id: MessageId,
+    deleted_at: Timestamp,
+) -> Result<(), StoreError> {
+    forget_revisions(connection, id).await?;
+    sqlx::query("UPDATE messages SET body = '', meta = NULL, deleted_at = $1 WHERE id = $2")
+        .bind(deleted_at.as_millis())
+        .bind(id.get())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Removes a message and its edit trail.
+pub(crate) async fn remove(
+    connection: &mut AnyConnection,
+    id: MessageId,
+) -> Result<(), StoreError> {
+    forget_revisions(connection, id).await?;
+    sqlx::query("DELETE FROM messages WHERE id = $1")
+        .bind(id.get())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Removes a message's edit trail. The foreign key would cascade on a hard
+/// delete, but a tombstone keeps its row, so both paths say it explicitly.
+async fn forget_revisions(connection: &mut AnyConnection, id: MessageId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM message_revisions WHERE message_id = $1")
+        .bind(id.get())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// The messages of a channel in `window`, oldest first.
+pub(crate) async fn range(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    window: Window,
+) -> Result<Vec<Message>, StoreError> {
+    let direction = match window.end {
+        End::Oldest => "ASC",
+        End::Newest => "DESC",
+    };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages \
+         WHERE app_id = $1 AND channel = $2 AND stream_offset > $3 AND stream_offset <= $4 \
+         ORDER BY stream_offset {direction} LIMIT $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app)
+        .bind(channel.as_str())
+        .bind(offset_to_db(window.after))
+        .bind(offset_to_db(window.up_to))
+        .bind(i64::try_from(window.limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *connection)
+        .await?;
+    let mut messages = rows
+        .iter()
+        .map(|row| rows::message(row, Some(channel)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if window.end == End::Newest {
+        messages.reverse();
+    }
+    Ok(messages)
+}
+
+/// A revision number read from the database.
+fn revision_from_db(number: i64) -> Result<u64, StoreError> {
+    u64::try_from(number).map_err(|_| StoreError::corrupt(format!("revision number {number}")))
+}

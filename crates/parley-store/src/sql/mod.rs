@@ -1,0 +1,107 @@
+//! The store's SQL, written once for both backends.
+//!
+//! Every statement here runs unchanged on SQLite and PostgreSQL through
+//! `sqlx::Any`: both accept `$1` placeholders, `RETURNING`, `ON CONFLICT` and
+//! partial indexes, and the schema uses only integers, text and bytes, the
+//! types `Any` carries without loss. What differs between the backends (the
+//! DDL, the connection settings, how a write transaction begins) lives in
+//! the migrations and in `database.rs`.
+//!
+//! Functions take a `&mut AnyConnection`, so the same function serves the
+//! writer's transaction and a reader's pooled connection.
+
+pub(crate) mod messages;
+pub(crate) mod rows;
+pub(crate) mod streams;
+
+use parley_core::ChannelName;
+use sqlx::{AnyConnection, Row};
+
+use crate::StoreError;
+use rows::offset_to_db;
+
+/// Which end of a range a page is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The lowest offsets of the range.
+    Oldest,
+    /// The highest offsets of the range.
+    Newest,
+}
+
+/// A slice of a channel to read: up to `limit` rows with
+/// `after < stream_offset <= up_to`, taken from `end` of that range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) after: u64,
+    pub(crate) up_to: u64,
+    pub(crate) end: End,
+    pub(crate) limit: usize,
+}
+
+impl Window {
+    /// The window `after < stream_offset <= up_to`, read from `end`.
+    pub(crate) fn new(after: u64, up_to: u64, end: End, limit: usize) -> Self {
+        Self {
+            after,
+            up_to,
+            end,
+            limit,
+        }
+    }
+}
+
+/// A table whose rows are ordered by `stream_offset` within a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ordered {
+    Publications,
+    Messages,
+}
+
+/// Whether a channel has rows beyond a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Beyond {
+    /// A row with an offset below the page's lowest.
+    pub(crate) older: bool,
+    /// A row with an offset above the page's highest.
+    pub(crate) newer: bool,
+}
+
+/// Whether `table` holds rows of the channel with an offset below `lowest`,
+/// and rows with an offset above `highest`: the `has_older` and `has_newer`
+/// of a page. Both are index lookups.
+pub(crate) async fn beyond(
+    connection: &mut AnyConnection,
+    table: Ordered,
+    app: &str,
+    channel: &ChannelName,
+    lowest: u64,
+    highest: u64,
+) -> Result<Beyond, StoreError> {
+    let table = match table {
+        Ordered::Publications => "publications",
+        Ordered::Messages => "messages",
+    };
+    // CASE and CAST give an integer on both backends, where a bare EXISTS
+    // would be a boolean on one and an integer on the other.
+    let sql = format!(
+        "SELECT \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM {table} \
+             WHERE app_id = $1 AND channel = $2 AND stream_offset < $3) THEN 1 ELSE 0 END AS BIGINT) \
+             AS older, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM {table} \
+             WHERE app_id = $1 AND channel = $2 AND stream_offset > $4) THEN 1 ELSE 0 END AS BIGINT) \
+             AS newer"
+    );
+    let row = sqlx::query(&sql)
+        .bind(app)
+        .bind(channel.as_str())
+        .bind(offset_to_db(lowest))
+        .bind(offset_to_db(highest))
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(Beyond {
+        older: row.try_get::<i64, _>("older")? != 0,
+        newer: row.try_get::<i64, _>("newer")? != 0,
+    })
+}

@@ -1,0 +1,85 @@
+//! Turning rows into the store's types, and the store's numbers into the
+//! database's.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parley_core::{ChannelName, StreamPosition};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Message, MessageId, StoreError, StoredPublication, Timestamp};
+
+/// The columns [`message`] reads, in a `SELECT` of the `messages` table.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, channel, stream_offset, author, body, reply_to, \
+     client_msg_id, meta, created_at, edited_at, deleted_at";
+
+/// The columns [`publication`] reads, in a `SELECT` of the `publications`
+/// table.
+pub(crate) const PUBLICATION_COLUMNS: &str = "stream_offset, kind, data, message_id, created_at";
+
+/// An offset as the database stores it. Offsets never come near `i64::MAX`;
+/// a larger one from a caller means "after everything".
+pub(crate) fn offset_to_db(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+/// An offset read from the database.
+pub(crate) fn offset_from_db(offset: i64) -> Result<u64, StoreError> {
+    u64::try_from(offset).map_err(|_| StoreError::corrupt(format!("negative offset {offset}")))
+}
+
+/// A channel name read from the database.
+pub(crate) fn channel_from_db(name: &str) -> Result<ChannelName, StoreError> {
+    ChannelName::new(name)
+        .map_err(|error| StoreError::corrupt(format!("stored channel {name:?}: {error}")))
+}
+
+/// A message row. `channel` is the channel the caller asked about, if it
+/// knows it, so that pages do not parse the same name once per row.
+pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Message, StoreError> {
+    let channel = match channel {
+        Some(channel) => channel.clone(),
+        None => channel_from_db(&row.try_get::<String, _>("channel")?)?,
+    };
+    Ok(Message {
+        id: MessageId::new(row.try_get("id")?),
+        channel,
+        offset: offset_from_db(row.try_get("stream_offset")?)?,
+        author: row.try_get("author")?,
+        text: row.try_get("body")?,
+        reply_to: row
+            .try_get::<Option<i64>, _>("reply_to")?
+            .map(MessageId::new),
+        client_msg_id: row.try_get("client_msg_id")?,
+        meta: row.try_get::<Option<Vec<u8>>, _>("meta")?.map(Bytes::from),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        edited_at: row
+            .try_get::<Option<i64>, _>("edited_at")?
+            .map(Timestamp::from_millis),
+        deleted_at: row
+            .try_get::<Option<i64>, _>("deleted_at")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+/// A publication row of `channel`, whose stream has `epoch`.
+pub(crate) fn publication(
+    row: &AnyRow,
+    channel: &ChannelName,
+    epoch: &Arc<str>,
+) -> Result<StoredPublication, StoreError> {
+    Ok(StoredPublication {
+        channel: channel.clone(),
+        position: StreamPosition {
+            offset: offset_from_db(row.try_get("stream_offset")?)?,
+            epoch: epoch.clone(),
+        },
+        kind: row.try_get::<String, _>("kind")?.parse()?,
+        data: Bytes::from(row.try_get::<Vec<u8>, _>("data")?),
+        message_id: row
+            .try_get::<Option<i64>, _>("message_id")?
+            .map(MessageId::new),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}

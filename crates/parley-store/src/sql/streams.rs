@@ -1,0 +1,270 @@
+//! Streams and their publications: positions, appends, ranges, trims.
+
+use std::sync::Arc;
+
+use parley_core::{ChannelName, StreamPosition};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
+
+use super::rows::{self, PUBLICATION_COLUMNS, offset_from_db, offset_to_db};
+use super::{End, Window};
+use crate::{EventKind, MessageId, Retention, StoreError, StoredPublication, Timestamp, TrimScope};
+
+/// The position of a stream, if it exists.
+pub(crate) async fn position(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+) -> Result<Option<StreamPosition>, StoreError> {
+    let row =
+        sqlx::query("SELECT epoch, last_offset FROM streams WHERE app_id = $1 AND channel = $2")
+            .bind(app)
+            .bind(channel.as_str())
+            .fetch_optional(&mut *connection)
+            .await?;
+    row.map(|row| {
+        Ok(StreamPosition {
+            offset: offset_from_db(row.try_get("last_offset")?)?,
+            epoch: Arc::from(row.try_get::<String, _>("epoch")?),
+        })
+    })
+    .transpose()
+}
+
+/// Creates the stream with a fresh epoch unless it exists, and returns its
+/// position.
+pub(crate) async fn create(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    now: Timestamp,
+) -> Result<StreamPosition, StoreError> {
+    sqlx::query(
+        "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at) \
+         VALUES ($1, $2, $3, 0, $4) ON CONFLICT (app_id, channel) DO NOTHING",
+    )
+    .bind(app)
+    .bind(channel.as_str())
+    .bind(new_epoch())
+    .bind(now.as_millis())
+    .execute(&mut *connection)
+    .await?;
+    position(connection, app, channel)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("a stream row vanished after its insert"))
+}
+
+/// Takes the stream's next offset, creating the stream on its first event.
+///
+/// This is every channel write's first statement. The row it updates stays
+/// locked until the transaction ends, so writers of one channel on several
+/// nodes take turns, each reads the state the previous one committed, and
+/// offsets are gapless in commit order. Rolling back undoes the increment.
+pub(crate) async fn advance(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    now: Timestamp,
+) -> Result<StreamPosition, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at) \
+         VALUES ($1, $2, $3, 1, $4) \
+         ON CONFLICT (app_id, channel) DO UPDATE SET last_offset = streams.last_offset + 1 \
+         RETURNING epoch, last_offset",
+    )
+    .bind(app)
+    .bind(channel.as_str())
+    .bind(new_epoch())
+    .bind(now.as_millis())
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(StreamPosition {
+        offset: offset_from_db(row.try_get("last_offset")?)?,
+        epoch: Arc::from(row.try_get::<String, _>("epoch")?),
+    })
+}
+
+/// Appends a publication; its offset comes from [`advance`] in the same
+/// transaction.
+pub(crate) async fn append(
+    connection: &mut AnyConnection,
+    app: &str,
+    publication: &StoredPublication,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO publications \
+         (app_id, channel, stream_offset, kind, data, message_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(app)
+    .bind(publication.channel.as_str())
+    .bind(offset_to_db(publication.position.offset))
+    .bind(publication.kind.as_str())
+    .bind(&publication.data[..])
+    .bind(publication.message_id.map(MessageId::get))
+    .bind(publication.created_at.as_millis())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// The publications of a stream with `epoch` in `window`, oldest first.
+pub(crate) async fn range(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    epoch: &Arc<str>,
+    window: Window,
+) -> Result<Vec<StoredPublication>, StoreError> {
+    let direction = match window.end {
+        End::Oldest => "ASC",
+        End::Newest => "DESC",
+    };
+    let sql = format!(
+        "SELECT {PUBLICATION_COLUMNS} FROM publications \
+         WHERE app_id = $1 AND channel = $2 AND stream_offset > $3 AND stream_offset <= $4 \
+         ORDER BY stream_offset {direction} LIMIT $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(app)
+        .bind(channel.as_str())
+        .bind(offset_to_db(window.after))
+        .bind(offset_to_db(window.up_to))
+        .bind(i64::try_from(window.limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *connection)
+        .await?;
+    let mut publications = rows
+        .iter()
+        .map(|row| rows::publication(row, channel, epoch))
+        .collect::<Result<Vec<_>, _>>()?;
+    if window.end == End::Newest {
+        publications.reverse();
+    }
+    Ok(publications)
+}
+
+/// Replaces the data of a message's earlier events of one kind: deleting a
+/// message re-encodes them from its tombstone, so its text does not survive
+/// in history or recovery.
+pub(crate) async fn redact(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    message: MessageId,
+    kind: EventKind,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE publications SET data = $1 \
+         WHERE app_id = $2 AND channel = $3 AND message_id = $4 AND kind = $5",
+    )
+    .bind(data)
+    .bind(app)
+    .bind(channel.as_str())
+    .bind(message.get())
+    .bind(kind.as_str())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Removes the publications that `retention` no longer keeps and returns how
+/// many. Streams keep their epoch and last offset, so offsets go on.
+pub(crate) async fn trim(
+    connection: &mut AnyConnection,
+    app: &str,
+    scope: &TrimScope,
+    retention: Retention,
+) -> Result<u64, StoreError> {
+    let scope = ScopeSql::new(scope);
+    let mut removed = 0;
+    if let Some(keep_last) = retention.keep_last {
+        let sql = format!(
+            "DELETE FROM publications WHERE app_id = $1 AND {} AND stream_offset <= \
+             (SELECT s.last_offset FROM streams s \
+              WHERE s.app_id = publications.app_id AND s.channel = publications.channel) - $2",
+            scope.filter
+        );
+        let query = sqlx::query(&sql).bind(app).bind(offset_to_db(keep_last));
+        removed += scope
+            .bind(query)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+    }
+    if let Some(older_than) = retention.older_than {
+        let sql = format!(
+            "DELETE FROM publications WHERE app_id = $1 AND {} AND created_at < $2",
+            scope.filter
+        );
+        let query = sqlx::query(&sql).bind(app).bind(older_than.as_millis());
+        removed += scope
+            .bind(query)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+    }
+    Ok(removed)
+}
+
+/// A trim scope in SQL: a condition on the parameters after the app ($1)
+/// and the limit ($2), and their values.
+struct ScopeSql {
+    filter: &'static str,
+    /// $3: a channel name or a namespace's `name:` prefix.
+    text: Option<String>,
+    /// $4: the prefix's length in characters.
+    length: Option<i64>,
+}
+
+impl ScopeSql {
+    fn new(scope: &TrimScope) -> Self {
+        match scope {
+            TrimScope::Channel(channel) => Self {
+                filter: "channel = $3",
+                text: Some(channel.as_str().to_owned()),
+                length: None,
+            },
+            // substr and CAST read the same on both backends, where a range
+            // comparison would depend on PostgreSQL's collation.
+            TrimScope::Namespace(Some(namespace)) => {
+                let prefix = format!("{namespace}:");
+                Self {
+                    filter: "substr(channel, 1, CAST($4 AS INTEGER)) = $3",
+                    length: Some(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX)),
+                    text: Some(prefix),
+                }
+            }
+            TrimScope::Namespace(None) => Self {
+                filter: "channel NOT LIKE '%:%'",
+                text: None,
+                length: None,
+            },
+            TrimScope::AllChannels => Self {
+                filter: "1 = 1",
+                text: None,
+                length: None,
+            },
+        }
+    }
+
+    fn bind<'q>(
+        &'q self,
+        mut query: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Query<'q, Any, AnyArguments<'q>> {
+        if let Some(text) = &self.text {
+            query = query.bind(text.as_str());
+        }
+        if let Some(length) = self.length {
+            query = query.bind(length);
+        }
+        query
+    }
+}
+
+/// A fresh epoch: 64 random bits in hex, so a recreated stream (a new
+/// database, say) never repeats an old epoch.
+fn new_epoch() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

@@ -1,0 +1,210 @@
+//! The writer: one task per store that commits every write, many at a time.
+//!
+//! Callers queue [`Command`]s on a bounded channel and wait on a oneshot.
+//! The writer takes the first command, then everything else already queued
+//! (up to `max_batch`), and runs the batch in one transaction: one commit,
+//! so one fsync, for the whole batch. While it commits, new commands queue
+//! up and form the next batch, so batches grow with the load by themselves
+//! and no timer delays a lone write.
+//!
+//! Each command runs inside its own savepoint. A command that fails (an edit
+//! by someone other than the author, say) is rolled back to its savepoint
+//! and answered with its error; the others in the batch commit. A failure of
+//! the transaction itself (the commit, a lost connection) answers every
+//! command of the batch with that error, after retrying deadlocks and busy
+//! databases a few times.
+//!
+//! After the commit, and before answering, the writer hands every appended
+//! publication to the delivery handler in commit order, so live subscribers
+//! of a channel get its offsets in order even though callers wake up in any
+//! order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parley_core::BrokerEventHandler;
+use sqlx::{AnyConnection, AnyPool, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::commands::{Command, Context};
+use crate::database::begin_statement;
+use crate::{Backend, MessageEventEncoder, StoreError, Timestamp};
+
+/// A message to the writer.
+pub(crate) enum Request {
+    /// A write to commit. Boxed: a command carries its outcome, a few
+    /// hundred bytes, and the queue should not reserve that for every slot.
+    Write(Box<Command>),
+    /// Commit what came before, then stop; the sender is told when done.
+    Close(oneshot::Sender<()>),
+}
+
+/// How often a transaction is tried when it deadlocks or finds the database
+/// busy.
+const ATTEMPTS: u32 = 3;
+
+/// Counts of the writer's work, shared with the store handle.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) transactions: AtomicU64,
+    pub(crate) operations: AtomicU64,
+    pub(crate) retries: AtomicU64,
+}
+
+/// Where committed publications go for live delivery; set once, after the
+/// store is open (the node that delivers is built after the store).
+pub(crate) type Delivery = Arc<OnceLock<Arc<dyn BrokerEventHandler>>>;
+
+/// The writer task's state.
+pub(crate) struct Writer {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) encoder: Arc<dyn MessageEventEncoder>,
+    pub(crate) delivery: Delivery,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) max_batch: usize,
+}
+
+impl Writer {
+    /// Commits batches until asked to close or until every sender is gone.
+    pub(crate) async fn run(self, mut requests: mpsc::Receiver<Request>) {
+        let max_batch = self.max_batch.max(1);
+        let mut batch = Vec::with_capacity(max_batch);
+        let mut closing = None;
+        while closing.is_none() {
+            match requests.recv().await {
+                Some(Request::Write(command)) => batch.push(*command),
+                Some(Request::Close(done)) => closing = Some(done),
+                None => break,
+            }
+            while batch.len() < max_batch && closing.is_none() {
+                match requests.try_recv() {
+                    Ok(Request::Write(command)) => batch.push(*command),
+                    Ok(Request::Close(done)) => closing = Some(done),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(&mut batch).await;
+            }
+        }
+        // Commands queued after the close request are dropped with the
+        // receiver, and their callers get `StoreError::Closed`.
+        drop(requests);
+        if let Some(done) = closing {
+            let _ = done.send(());
+        }
+    }
+
+    /// Commits one batch, delivers what it appended and answers every
+    /// command in it.
+    async fn commit(&self, batch: &mut Vec<Command>) {
+        let failure = match self.commit_with_retries(batch).await {
+            Ok(()) => {
+                self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .operations
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                metrics::counter!("parley_store_transactions_total").increment(1);
+                metrics::counter!("parley_store_operations_total").increment(batch.len() as u64);
+                self.deliver(batch);
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, operations = batch.len(), "store transaction failed");
+                Some(error)
+            }
+        };
+        for command in batch.drain(..) {
+            command.answer(failure.as_ref());
+        }
+    }
+
+    async fn commit_with_retries(&self, batch: &mut [Command]) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        // Edits and deletes name a message, not a channel: find their
+        // channels first, then sort the batch into lock order. The sort is
+        // stable, so the commands of one channel keep their queue order.
+        for command in batch.iter_mut() {
+            command.resolve(&mut connection).await;
+        }
+        batch.sort_by(|a, b| a.lock_order().cmp(&b.lock_order()));
+        let mut attempt = 1;
+        loop {
+            match self.transaction(&mut connection, batch).await {
+                Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "store transaction conflicted; retrying");
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One try at the batch's transaction.
+    async fn transaction(
+        &self,
+        connection: &mut AnyConnection,
+        batch: &mut [Command],
+    ) -> Result<(), StoreError> {
+        let mut transaction = connection.begin_with(begin_statement(self.backend)).await?;
+        let context = Context {
+            encoder: &*self.encoder,
+            now: Timestamp::now(),
+        };
+        for command in batch.iter_mut() {
+            if !command.is_settled() {
+                run_in_savepoint(&mut transaction, command, &context).await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Hands the batch's publications to the delivery handler, in the order
+    /// they were committed.
+    fn deliver(&self, batch: &[Command]) {
+        let Some(handler) = self.delivery.get() else {
+            return;
+        };
+        for (app, publication, info) in batch.iter().filter_map(Command::appended) {
+            handler.handle_publication(app, Arc::new(publication.to_publication(info.cloned())));
+        }
+    }
+}
+
+/// Runs one command inside a savepoint. Its own failure rolls back only the
+/// command; a failure that dooms the transaction (a deadlock, a lost
+/// connection, a savepoint that cannot be rolled back) is returned.
+async fn run_in_savepoint(
+    connection: &mut AnyConnection,
+    command: &mut Command,
+    context: &Context<'_>,
+) -> Result<(), StoreError> {
+    statement(connection, "SAVEPOINT command").await?;
+    let mut result = command.execute(connection, context).await;
+    if result.as_ref().is_err_and(StoreError::is_unique_violation) {
+        // Another node committed the same idempotency key a moment ago; the
+        // second run finds its message.
+        statement(connection, "ROLLBACK TO SAVEPOINT command").await?;
+        result = command.execute(connection, context).await;
+    }
+    match result {
+        Err(error) if error.is_retryable() => return Err(error),
+        Err(_) => {
+            statement(connection, "ROLLBACK TO SAVEPOINT command").await?;
+        }
+        Ok(()) => {}
+    }
+    statement(connection, "RELEASE SAVEPOINT command").await?;
+    Ok(())
+}
+
+/// Runs a statement whose result is only success or failure.
+async fn statement(connection: &mut AnyConnection, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::query(sql).execute(connection).await?;
+    Ok(())
+}
