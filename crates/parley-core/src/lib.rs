@@ -51,7 +51,8 @@ pub use hub::{ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
 pub use presence::{
-    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceManager, PresencePage, PresenceStats,
+    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
+    PresenceStats,
 };
 pub use presence_feed::PresenceFeed;
 pub use presence_memory::MemoryPresence;

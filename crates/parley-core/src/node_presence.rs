@@ -7,7 +7,8 @@ use bytes::Bytes;
 
 use crate::{
     App, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member, MemberInfo,
-    Namespace, Node, PresencePage, PresenceStats, Push, Typer, TypingChange, UserStatus,
+    Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, Typer, TypingChange,
+    UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -42,12 +43,19 @@ impl Node {
         lease: Lease,
         ttl: Duration,
     ) -> Result<(), Error> {
-        let joined = self.presence.add(&app.id, channel, lease, ttl).await?;
-        if let Some(member) = joined
-            && namespace.join_leave
-        {
-            self.feed
-                .join(app, channel, member, namespace.presence_batch);
+        match self.presence.add(&app.id, channel, lease, ttl).await? {
+            Some(PresenceChange::Joined(member)) if namespace.join_leave => {
+                self.feed
+                    .join(app, channel, member, namespace.presence_batch);
+            }
+            Some(PresenceChange::StateReplaced(member)) => {
+                let push = Push::PresenceUpdate {
+                    channel,
+                    member: &member,
+                };
+                app.hub.broadcast(&push, &*self.encoder);
+            }
+            _ => {}
         }
         Ok(())
     }

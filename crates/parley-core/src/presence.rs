@@ -75,6 +75,15 @@ pub struct PresencePage {
     pub next: Option<Arc<str>>,
 }
 
+/// What adding a lease changed for the channel's subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceChange {
+    /// The user's first lease: they joined.
+    Joined(Member),
+    /// The user was present already and the lease brought a new state.
+    StateReplaced(Member),
+}
+
 /// Users whose last lease in a channel expired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expired {
@@ -96,15 +105,15 @@ pub struct Expired {
 /// store serves one node; a cluster store (Redis with TTLs) implements the
 /// same trait.
 pub trait PresenceManager: Send + Sync + 'static {
-    /// Adds a lease, or renews it if it exists. Returns the member when this
-    /// is the user's first lease in the channel (the user joined).
+    /// Adds a lease, or renews it if it exists. Returns what subscribers
+    /// should hear of: a join, or a new state of a present member.
     fn add<'a>(
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
         lease: Lease,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<Member>, BackendError>>;
+    ) -> BoxFuture<'a, Result<Option<PresenceChange>, BackendError>>;
 
     /// Removes a lease. Returns the user when it was their last lease in the
     /// channel (the user left).

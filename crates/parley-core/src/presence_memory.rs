@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::{
     BackendError, BoxFuture, ChannelName, Expired, Lease, LeaseKey, Member, MemberInfo,
-    PresenceManager, PresencePage, PresenceStats,
+    PresenceChange, PresenceManager, PresencePage, PresenceStats,
 };
 
 const SHARDS: usize = 64;
@@ -86,18 +86,16 @@ impl MemoryPresence {
         channel: &ChannelName,
         lease: Lease,
         ttl: Duration,
-    ) -> Option<Member> {
+    ) -> Option<PresenceChange> {
         let expires = Instant::now() + ttl;
         let mut shard = self.shard(app, channel).lock();
         let presence = shard.entry((Arc::from(app), channel.clone())).or_default();
         if let Some(existing) = presence.leases.get_mut(&lease.key) {
             existing.expires = expires;
-            if let (Some(state), Some(member)) =
-                (lease.state, presence.members.get_mut(&existing.user))
-            {
-                member.state = Some(state);
-            }
-            return None;
+            let user = existing.user.clone();
+            return lease
+                .state
+                .and_then(|state| replace_state(presence, &user, state));
         }
         presence.leases.insert(
             lease.key,
@@ -114,10 +112,9 @@ impl MemoryPresence {
         presence.user_leases += 1;
         if let Some(member) = presence.members.get_mut(&lease.user) {
             member.leases += 1;
-            if lease.state.is_some() {
-                member.state = lease.state;
-            }
-            return None;
+            return lease
+                .state
+                .and_then(|state| replace_state(presence, &lease.user, state));
         }
         self.members.fetch_add(1, Ordering::Relaxed);
         presence.members.insert(
@@ -128,11 +125,11 @@ impl MemoryPresence {
                 leases: 1,
             },
         );
-        Some(Member {
+        Some(PresenceChange::Joined(Member {
             user: lease.user,
             info: lease.info,
             state: lease.state,
-        })
+        }))
     }
 
     fn remove_now(&self, app: &str, channel: &ChannelName, key: &LeaseKey) -> Option<Arc<str>> {
@@ -229,6 +226,21 @@ impl MemoryPresence {
     }
 }
 
+/// Replaces a present member's state; returns the member with it.
+fn replace_state(
+    presence: &mut ChannelPresence,
+    user: &Arc<str>,
+    state: Bytes,
+) -> Option<PresenceChange> {
+    let entry = presence.members.get_mut(user)?;
+    entry.state = Some(state);
+    Some(PresenceChange::StateReplaced(Member {
+        user: user.clone(),
+        info: entry.info.clone(),
+        state: entry.state.clone(),
+    }))
+}
+
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, Result<T, BackendError>> {
     Box::pin(std::future::ready(Ok(value)))
 }
@@ -240,7 +252,7 @@ impl PresenceManager for MemoryPresence {
         channel: &'a ChannelName,
         lease: Lease,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<Member>, BackendError>> {
+    ) -> BoxFuture<'a, Result<Option<PresenceChange>, BackendError>> {
         ready(self.add_now(app, channel, lease, ttl))
     }
 
@@ -349,8 +361,19 @@ mod tests {
         let store = MemoryPresence::new();
         let channel = ChannelName::new("room").unwrap();
         let ttl = Duration::from_secs(60);
-        assert!(store.add_now("a", &channel, lease(1, "ann"), ttl).is_some());
+        assert!(matches!(
+            store.add_now("a", &channel, lease(1, "ann"), ttl),
+            Some(PresenceChange::Joined(_))
+        ));
         assert!(store.add_now("a", &channel, lease(2, "ann"), ttl).is_none());
+        let with_state = Lease {
+            state: Some("{}".into()),
+            ..lease(2, "ann")
+        };
+        assert!(matches!(
+            store.add_now("a", &channel, with_state, ttl),
+            Some(PresenceChange::StateReplaced(_))
+        ));
         assert!(store.add_now("a", &channel, lease(3, ""), ttl).is_none());
         assert!(store.add_now("a", &channel, lease(4, "bob"), ttl).is_some());
         assert!(

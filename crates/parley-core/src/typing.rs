@@ -65,6 +65,9 @@ impl TypingBook {
             (Some(index), true) => {
                 let entry = &mut typers[index];
                 if now.duration_since(entry.accepted) < TYPING_THROTTLE {
+                    // Ignored, but it proves the user still types: a typer
+                    // who keeps typing never drops out of the list.
+                    entry.expires = now + timeout;
                     return TypingChange::Throttled;
                 }
                 entry.accepted = now;

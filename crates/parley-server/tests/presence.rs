@@ -104,6 +104,15 @@ async fn member_state_is_set_on_subscribe_and_replaced_by_updates() {
     );
     let members = observer.ok("presence", json!({"channel": "room:2"})).await;
     assert_eq!(members["members"][0]["state"]["page"], 6);
+    // A second tab subscribing with a state replaces it, and says so.
+    let mut tab = server.user("ann").await;
+    tab.ok(
+        "subscribe",
+        json!({"channel": "room:2", "state": {"page": 9}}),
+    )
+    .await;
+    let update = push_of(&mut observer, "presence_update").await;
+    assert_eq!(update["member"]["state"], json!({"page": 9}));
 
     let big = json!({"pad": "x".repeat(300)});
     assert_eq!(

@@ -353,11 +353,13 @@ impl NativeSession {
     async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
         let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
         if self.subscriptions.remove(&channel) {
-            self.leave_presence(&channel).await;
             self.server
                 .node
                 .unsubscribe(&self.app.app, self.client.id, &channel)
                 .await;
+            // After unsubscribing: the client gets no push about its own
+            // leave, as it got its join only after the reply.
+            self.leave_presence(&channel).await;
         }
         Ok(wire::result_frame(id, &Empty {}))
     }
@@ -517,6 +519,12 @@ fn metric_method(method: &str) -> &'static str {
         "unsubscribe" => "unsubscribe",
         "publish" => "publish",
         "ping" => "ping",
+        "presence" => "presence",
+        "presence_stats" => "presence_stats",
+        "presence_update" => "presence_update",
+        "typing" => "typing",
+        "status_update" => "status_update",
+        "user_status" => "user_status",
         _ => "unknown",
     }
 }
