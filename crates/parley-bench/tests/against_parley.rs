@@ -49,7 +49,7 @@ impl TestServer {
         )]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = Server::new(config).unwrap();
+        let server = Server::new(config).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(listener, async move {
             let _ = stopped.await;

@@ -40,6 +40,14 @@ pub trait Broker: Send + Sync + 'static {
         info: Option<ClientInfo>,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>>;
 
+    /// The channel stream's current position: its epoch and last offset (0
+    /// before any publication).
+    fn position<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<StreamPosition, BackendError>>;
+
     /// Tells the broker that this node has subscribers to `channel`, so
     /// publications from other nodes reach it. Called on the first local
     /// subscriber.

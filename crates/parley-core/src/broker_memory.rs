@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use crate::{
     BackendError, BoxFuture, Broker, BrokerEventHandler, ChannelName, ClientInfo, Publication,
-    StreamPosition,
+    PublicationKind, StreamPosition,
 };
 
 const SHARDS: usize = 64;
@@ -89,6 +89,7 @@ impl MemoryBroker {
         };
         let publication = Arc::new(Publication {
             channel: channel.clone(),
+            kind: PublicationKind::Publication,
             data,
             position: position.clone(),
             info,
@@ -143,6 +144,20 @@ impl Broker for MemoryBroker {
         info: Option<ClientInfo>,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>> {
         let position = self.publish_now(app, channel, data, info);
+        Box::pin(std::future::ready(Ok(position)))
+    }
+
+    fn position<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<StreamPosition, BackendError>> {
+        let stream = self.stream(app, channel);
+        let stream = stream.lock();
+        let position = StreamPosition {
+            offset: stream.last_offset,
+            epoch: stream.epoch.clone(),
+        };
         Box::pin(std::future::ready(Ok(position)))
     }
 

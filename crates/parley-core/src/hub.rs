@@ -8,13 +8,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::{ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Push};
+use crate::{
+    ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication, Push,
+};
 
 /// Shards per map. A power of two well above the core count, so two cores
 /// rarely meet on one lock.
 const SHARDS: usize = 64;
 
-type Subscribers = HashMap<ClientId, Arc<ClientHandle>>;
+type Subscribers = HashMap<ClientId, Subscriber>;
+
+/// Publications a recovering subscriber may hold back, at most; past it the
+/// client is closed as slow and recovers again on reconnect.
+const MAX_HELD_BACK: usize = 10_000;
+
+/// One connection's subscription to a channel.
+#[derive(Debug)]
+struct Subscriber {
+    client: Arc<ClientHandle>,
+    /// While the connection replays what it missed, live publications wait
+    /// here, so none arrives before the replay or twice.
+    recovering: Option<Box<Mutex<Vec<Publication>>>>,
+}
 type UserShard = Mutex<HashMap<Arc<str>, Vec<Arc<ClientHandle>>>>;
 
 /// One app's connections and subscriptions on this node.
@@ -105,10 +120,15 @@ impl Hub {
 
     /// Subscribes a connection to a channel. Returns whether the channel got
     /// its first local subscriber (the node then tells the broker).
+    ///
+    /// A `recovering` subscription holds live publications back until
+    /// [`Hub::finish_recovery`], so the connection can first replay what it
+    /// missed.
     pub fn subscribe(
         &self,
         client: &Arc<ClientHandle>,
         channel: &ChannelName,
+        recovering: bool,
     ) -> Result<bool, Error> {
         let mut channels = self.channels[self.shard(channel.as_str())].write();
         let first = !channels.contains_key(channel.as_str());
@@ -116,7 +136,13 @@ impl Hub {
         if subscribers.contains_key(&client.id) {
             return Err(Error::AlreadySubscribed);
         }
-        subscribers.insert(client.id, client.clone());
+        subscribers.insert(
+            client.id,
+            Subscriber {
+                client: client.clone(),
+                recovering: recovering.then(Box::default),
+            },
+        );
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
         if first {
             self.channel_count.fetch_add(1, Ordering::Relaxed);
@@ -138,6 +164,37 @@ impl Hub {
             self.channel_count.fetch_sub(1, Ordering::Relaxed);
         }
         Some(last)
+    }
+
+    /// Ends a recovering subscription's hold: the publications held back with
+    /// an offset above `replayed_up_to` are queued for the connection, in
+    /// order, and later ones go straight to it. The shard's write lock keeps
+    /// any broadcast from slipping in between.
+    pub fn finish_recovery(
+        &self,
+        client: &ClientHandle,
+        channel: &ChannelName,
+        replayed_up_to: u64,
+        encoder: &dyn FrameEncoder,
+    ) {
+        let mut channels = self.channels[self.shard(channel.as_str())].write();
+        let Some(subscriber) = channels
+            .get_mut(channel.as_str())
+            .and_then(|subscribers| subscribers.get_mut(&client.id))
+        else {
+            return;
+        };
+        let Some(held) = subscriber.recovering.take() else {
+            return;
+        };
+        for publication in held.into_inner() {
+            if publication.position.offset > replayed_up_to {
+                let frame = encoder.encode(client.protocol, &Push::Publication(&publication));
+                if client.send(frame).is_err() {
+                    break;
+                }
+            }
+        }
     }
 
     /// Whether a connection is subscribed to a channel.
@@ -162,7 +219,17 @@ impl Hub {
         };
         let mut frames: [Option<Frame>; Protocol::COUNT] = Default::default();
         let mut delivered = 0;
-        for client in subscribers.values() {
+        for subscriber in subscribers.values() {
+            let client = &subscriber.client;
+            if let (Some(held), Push::Publication(publication)) = (&subscriber.recovering, push) {
+                let mut held = held.lock();
+                if held.len() < MAX_HELD_BACK {
+                    held.push((*publication).clone());
+                } else {
+                    client.disconnect(crate::Disconnect::Slow);
+                }
+                continue;
+            }
             let frame = frames[client.protocol.index()]
                 .get_or_insert_with(|| encoder.encode(client.protocol, push));
             if client.send(frame.clone()).is_ok() {
@@ -229,7 +296,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientInfo, Publication, StreamPosition};
+    use crate::{ClientInfo, StreamPosition};
 
     struct Echo;
     impl FrameEncoder for Echo {
@@ -255,12 +322,16 @@ mod tests {
         hub.add_client(&a, 10).unwrap();
         hub.add_client(&b, 10).unwrap();
         let news = ChannelName::new("news").unwrap();
-        assert_eq!(hub.subscribe(&a, &news), Ok(true));
-        assert_eq!(hub.subscribe(&b, &news), Ok(false));
-        assert_eq!(hub.subscribe(&b, &news), Err(Error::AlreadySubscribed));
+        assert_eq!(hub.subscribe(&a, &news, false), Ok(true));
+        assert_eq!(hub.subscribe(&b, &news, false), Ok(false));
+        assert_eq!(
+            hub.subscribe(&b, &news, false),
+            Err(Error::AlreadySubscribed)
+        );
         assert_eq!((hub.channel_count(), hub.subscription_count()), (1, 2));
         let publication = Publication {
             channel: news.clone(),
+            kind: Default::default(),
             data: "hi".into(),
             position: StreamPosition {
                 offset: 1,

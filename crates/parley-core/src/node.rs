@@ -209,19 +209,43 @@ impl Node {
     }
 
     /// Subscribes a connection to a channel; permissions must have been
-    /// checked with [`App::check_subscribe`].
+    /// checked with [`App::check_subscribe`]. A `recovering` subscription
+    /// holds live publications back until [`Node::finish_recovery`].
     pub async fn subscribe(
         &self,
         app: &App,
         client: &Arc<ClientHandle>,
         channel: &ChannelName,
+        recovering: bool,
     ) -> Result<(), Error> {
-        let first = app.hub.subscribe(client, channel)?;
+        let first = app.hub.subscribe(client, channel, recovering)?;
         if first && let Err(error) = self.broker.subscribe(&app.id, channel).await {
             app.hub.unsubscribe(client.id, channel);
             return Err(error.into());
         }
         Ok(())
+    }
+
+    /// Releases the publications a recovering subscription held back, those
+    /// after `replayed_up_to`, and lets later ones through.
+    pub fn finish_recovery(
+        &self,
+        app: &App,
+        client: &ClientHandle,
+        channel: &ChannelName,
+        replayed_up_to: u64,
+    ) {
+        app.hub
+            .finish_recovery(client, channel, replayed_up_to, &*self.encoder);
+    }
+
+    /// The current position of an in-memory channel stream.
+    pub async fn position(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+    ) -> Result<StreamPosition, Error> {
+        Ok(self.broker.position(&app.id, channel).await?)
     }
 
     /// Unsubscribes a connection. Returns whether it was subscribed.

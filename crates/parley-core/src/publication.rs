@@ -31,11 +31,41 @@ pub struct ClientInfo {
     pub info: Option<Bytes>,
 }
 
+/// What a publication records. Plain publications carry whatever a client
+/// or backend published; chat channels also record message events, each in
+/// the stream with its own position so recovery replays edits and deletes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PublicationKind {
+    /// Opaque data published to the channel.
+    #[default]
+    Publication,
+    /// A chat message was sent; the data is the message.
+    MessageCreated,
+    /// A chat message was edited; the data is the message as it is now.
+    MessageUpdated,
+    /// A chat message was deleted; the data is its tombstone.
+    MessageDeleted,
+}
+
+impl PublicationKind {
+    /// The kind's name, which is also the name of its push.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Publication => "publication",
+            Self::MessageCreated => "message_created",
+            Self::MessageUpdated => "message_updated",
+            Self::MessageDeleted => "message_deleted",
+        }
+    }
+}
+
 /// One message in a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publication {
     /// The channel it was published to.
     pub channel: ChannelName,
+    /// What it records.
+    pub kind: PublicationKind,
     /// The payload: opaque bytes (JSON text on both wire protocols).
     pub data: Bytes,
     /// Its place in the channel's stream.

@@ -153,7 +153,9 @@ async fn serve_async(
     generated: Vec<Generated>,
     hint: String,
 ) -> Result<(), String> {
-    let server = Server::new(config).map_err(|error| error.to_string())?;
+    let server = Server::new(config)
+        .await
+        .map_err(|error| error.to_string())?;
     let config = &server.state().config;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -8,12 +8,14 @@
 //! - [`native`]: the native protocol (envelope, codes, session).
 //! - [`http_api`]: the server API under `/api/v1`.
 //! - [`auth`]: JWT verification and minting.
+//! - [`chat`]: durable chat messages in persisted namespaces.
 //! - [`origin`], [`health`], [`telemetry`]: browsers, probes, logs, metrics.
 //!
 //! Only this crate knows JSON, HTTP and WebSocket; the domain lives in
 //! `parley-core`.
 
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod connection;

@@ -10,12 +10,15 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
 use parley_core::{App, MemoryBroker, MemoryPresence, Node};
+use parley_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::TokenKeys;
+use crate::chat::json::MessageJson;
+use crate::chat::limits::MessageLimits;
 use crate::config::Config;
 use crate::http_api::ApiError;
 use crate::native::NativeEncoder;
@@ -45,7 +48,18 @@ const PRESENCE_SWEEP: std::time::Duration = std::time::Duration::from_millis(250
 
 impl Server {
     /// Builds the node, the apps and their keys from `config`.
-    pub fn new(config: Config) -> Result<Self, ServerError> {
+    pub async fn new(config: Config) -> Result<Self, ServerError> {
+        let database = config.database().map_err(ServerError::Config)?;
+        let store = Store::open(StoreOptions::new(database), Arc::new(MessageJson))
+            .await
+            .map_err(|error| ServerError::Config(format!("cannot open the store: {error}")))?;
+        for migration in store.applied_migrations() {
+            tracing::info!(
+                version = migration.version,
+                description = %migration.description,
+                "applied migration"
+            );
+        }
         let mut contexts = Vec::with_capacity(config.apps.len());
         let mut apps = Vec::with_capacity(config.apps.len());
         for app_config in &config.apps {
@@ -63,6 +77,9 @@ impl Server {
             apps,
             Arc::new(NativeEncoder),
             |handler| {
+                // Persisted channels are delivered by the store, in commit
+                // order; the others by the memory broker.
+                store.deliver_to(handler.clone());
                 let memory = Arc::new(MemoryBroker::new(handler));
                 broker = Some(memory.clone());
                 memory
@@ -80,6 +97,13 @@ impl Server {
                     .expect("every configured app is in the node")
                     .clone(),
                 origins: OriginPolicy::new(&app_config.allowed_origins),
+                limits: app_config
+                    .namespaces
+                    .iter()
+                    .filter_map(|(name, namespace)| {
+                        MessageLimits::new(namespace).map(|limits| (name.clone(), limits))
+                    })
+                    .collect(),
                 config: app_config,
                 keys,
             });
@@ -96,6 +120,7 @@ impl Server {
         let state = Arc::new(ServerState {
             node,
             presence,
+            store,
             config,
             apps: by_id,
             api_keys: by_api_key,
@@ -183,6 +208,8 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        // Last: every acknowledged write is committed before the store closes.
+        state.store.close().await;
         served?;
         tracing::info!("stopped");
         Ok(())
@@ -225,6 +252,11 @@ async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
             _ = interval.tick() => {
+                for app in state.apps.values() {
+                    for limits in app.limits.values() {
+                        limits.forget_idle();
+                    }
+                }
                 let dropped = broker.sweep(ttl);
                 if dropped > 0 {
                     tracing::debug!(dropped, "swept idle streams");

@@ -9,13 +9,15 @@ use parley_core::{App, MemoryPresence, Node};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use parley_store::Store;
+
 use crate::auth::TokenKeys;
+use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
 use crate::origin::OriginPolicy;
 
 /// One app as the server sees it: the domain app plus what only the server
 /// needs (its keys and its browser origins).
-#[derive(Debug)]
 pub struct AppContext {
     /// The domain app, with its hub.
     pub app: Arc<App>,
@@ -25,6 +27,8 @@ pub struct AppContext {
     pub keys: TokenKeys,
     /// Which browser origins may use the app.
     pub origins: OriginPolicy,
+    /// Message limits by namespace name, where a namespace sets any.
+    pub limits: HashMap<String, MessageLimits>,
 }
 
 /// What every handler and connection task shares.
@@ -33,6 +37,8 @@ pub struct ServerState {
     pub node: Arc<Node>,
     /// The node's presence store, for its gauges.
     pub presence: Arc<MemoryPresence>,
+    /// The durable store of persisted channels.
+    pub store: Store,
     /// The configuration the server runs with.
     pub config: Config,
     /// Apps by id; the first configured app is also the default.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, ClientInfo, Publication, StreamPosition};
+use parley_core::{ChannelName, ClientInfo, Publication, PublicationKind, StreamPosition};
 
 use crate::{MessageId, StoreError, Timestamp};
 
@@ -81,8 +81,15 @@ impl StoredPublication {
     /// publishing client of a live publication; the store does not keep it,
     /// so recovered publications have none.
     pub fn to_publication(&self, info: Option<ClientInfo>) -> Publication {
+        let kind = match self.kind {
+            EventKind::Publication => PublicationKind::Publication,
+            EventKind::MessageCreated => PublicationKind::MessageCreated,
+            EventKind::MessageUpdated => PublicationKind::MessageUpdated,
+            EventKind::MessageDeleted => PublicationKind::MessageDeleted,
+        };
         Publication {
             channel: self.channel.clone(),
+            kind,
             data: self.data.clone(),
             position: self.position.clone(),
             info,

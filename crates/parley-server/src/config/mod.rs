@@ -14,7 +14,7 @@ use crate::credentials;
 mod duration;
 mod namespace;
 
-pub use namespace::NamespaceConfig;
+pub use namespace::{NamespaceConfig, Rate};
 
 /// The whole server configuration, after every source has been applied.
 #[derive(Debug, Clone)]
@@ -50,6 +50,9 @@ pub struct Config {
     pub stream_idle_ttl: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Where persisted channels are kept: `postgres://…`, or `sqlite:PATH`;
+    /// `None` is the SQLite file `parley.db` in the data dir.
+    pub database_url: Option<String>,
     /// The apps this node serves; the first is the default app.
     pub apps: Vec<AppConfig>,
 }
@@ -133,6 +136,7 @@ struct FileConfig {
     commands_per_second: Option<u32>,
     command_burst: Option<u32>,
     log_format: Option<LogFormat>,
+    database_url: Option<String>,
     #[serde(default)]
     apps: Vec<AppConfig>,
     #[serde(default)]
@@ -209,6 +213,7 @@ impl Default for Config {
             command_burst: 200,
             stream_idle_ttl: Duration::from_secs(3600),
             log_format: LogFormat::Text,
+            database_url: None,
             apps: Vec::new(),
         }
     }
@@ -280,6 +285,7 @@ impl Config {
             command_burst,
             log_format
         );
+        self.database_url = file.database_url;
         self.apps = file.apps;
     }
 
@@ -292,6 +298,9 @@ impl Config {
         }
         if let Some(data_dir) = env("PARLEY_DATA_DIR") {
             self.data_dir = PathBuf::from(data_dir);
+        }
+        if let Some(url) = env("PARLEY_DATABASE_URL") {
+            self.database_url = Some(url);
         }
         if self.apps.is_empty() {
             self.apps.push(AppConfig {
@@ -388,6 +397,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The store's database.
+    pub fn database(&self) -> Result<parley_store::Database, String> {
+        match &self.database_url {
+            None => Ok(parley_store::Database::Sqlite {
+                path: self.data_dir.join("parley.db"),
+            }),
+            Some(url) => parley_store::Database::from_url(url).map_err(|error| error.to_string()),
+        }
     }
 
     /// The node-wide options of the domain.

@@ -40,6 +40,55 @@ pub struct NamespaceConfig {
     pub typing_timeout: Duration,
     /// Channels `<namespace>:<user id>` carry that user's status.
     pub user_status: bool,
+    /// Keep the channels' streams in the store: chat messages, history and
+    /// recovery across restarts.
+    pub persist: bool,
+    /// The longest chat message text, in characters.
+    pub max_message_length: usize,
+    /// The most publications one recovery replays; a client further behind
+    /// is told `recovered: false` and reloads.
+    pub max_recovery: usize,
+    /// Messages per user in this namespace, as `"<count>/<s|min|h>"`.
+    pub rate: Option<Rate>,
+    /// At most one message per user per channel in this period.
+    #[serde(deserialize_with = "super::duration::optional")]
+    pub slow_mode: Option<Duration>,
+}
+
+/// A rate such as `10/min`: `count` messages per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Messages allowed per period (also the burst).
+    pub count: u32,
+    /// The period.
+    pub period: Duration,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("invalid rate {text:?}: write it as 10/min, 5/s or 100/h");
+        let (count, unit) = text.split_once('/').ok_or_else(invalid)?;
+        let count: u32 = count.trim().parse().map_err(|_| invalid())?;
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(invalid()),
+        };
+        if count == 0 {
+            return Err(invalid());
+        }
+        Ok(Self { count, period })
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for NamespaceConfig {
@@ -59,6 +108,11 @@ impl Default for NamespaceConfig {
             typing: defaults.typing,
             typing_timeout: defaults.typing_timeout,
             user_status: defaults.user_status,
+            persist: false,
+            max_message_length: 1000,
+            max_recovery: 300,
+            rate: None,
+            slow_mode: None,
         }
     }
 }
@@ -98,6 +152,15 @@ impl NamespaceConfig {
                 "presence_ttl must be longer than ping_interval, or leases expire between renewals"
                     .into(),
             );
+        }
+        if self.max_message_length == 0 {
+            return Some("max_message_length must be above zero".into());
+        }
+        if self.max_recovery == 0 || self.max_recovery > parley_store::MAX_RECOVERY {
+            return Some(format!(
+                "max_recovery must be 1 to {}",
+                parley_store::MAX_RECOVERY
+            ));
         }
         if self.presence_batch.is_zero()
             || self.typing_timeout.is_zero()

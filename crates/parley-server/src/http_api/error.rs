@@ -1,7 +1,7 @@
 //! The HTTP API's one error type: a status and a JSON body.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -10,6 +10,8 @@ use serde_json::json;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds to wait, sent as `Retry-After` with a 429.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -18,14 +20,26 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.status.as_u16(), "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut body = json!({"error": {"code": self.status.as_u16(), "message": self.message}});
+        match self.retry_after {
+            Some(seconds) => {
+                body["error"]["retry_after_ms"] = json!(seconds * 1000);
+                (
+                    self.status,
+                    [(header::RETRY_AFTER, seconds.to_string())],
+                    Json(body),
+                )
+                    .into_response()
+            }
+            None => (self.status, Json(body)).into_response(),
+        }
     }
 }
 
@@ -45,5 +59,36 @@ impl From<parley_core::Error> for ApiError {
             }
         };
         Self::new(status, error.to_string())
+    }
+}
+
+impl From<crate::chat::ChatError> for ApiError {
+    fn from(error: crate::chat::ChatError) -> Self {
+        use crate::chat::ChatError;
+        use parley_store::StoreError;
+        match error {
+            ChatError::NotPersisted => Self::new(
+                StatusCode::BAD_REQUEST,
+                "this namespace does not persist messages",
+            ),
+            ChatError::Invalid(message) => Self::new(StatusCode::BAD_REQUEST, message),
+            ChatError::RateLimited(wait) => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "too many messages".into(),
+                retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            },
+            ChatError::Domain(error) => error.into(),
+            ChatError::Store(StoreError::NotFound(what)) => {
+                Self::new(StatusCode::NOT_FOUND, format!("no such {what}"))
+            }
+            ChatError::Store(StoreError::Forbidden(why)) => Self::new(StatusCode::FORBIDDEN, why),
+            ChatError::Store(StoreError::InvalidInput(message)) => {
+                Self::new(StatusCode::BAD_REQUEST, message)
+            }
+            ChatError::Store(error) => {
+                tracing::error!(%error, "store failure");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
     }
 }

@@ -80,7 +80,21 @@ async fn publish_checked(
     data: &RawValue,
 ) -> Result<StreamPosition, ApiError> {
     let data = Bytes::copy_from_slice(data.get().as_bytes());
+    let persisted = app_context(server, app)
+        .is_some_and(|context| crate::chat::chat_namespace(context, channel).is_ok());
+    if persisted {
+        let stored = server
+            .store
+            .publish(app.id.clone(), channel.clone(), data, None)
+            .await
+            .map_err(crate::chat::ChatError::from)?;
+        return Ok(stored.position);
+    }
     Ok(server.node.publish(app, channel, data, None).await?)
+}
+
+fn app_context<'a>(server: &'a ServerState, app: &App) -> Option<&'a crate::state::AppContext> {
+    server.app(&app.id).map(|context| &**context)
 }
 
 /// `POST /api/v1/publish {channel, data}` → `{offset, epoch}`.

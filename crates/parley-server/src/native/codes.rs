@@ -80,6 +80,34 @@ impl From<Error> for ErrorReply {
     }
 }
 
+impl From<crate::chat::ChatError> for ErrorReply {
+    fn from(error: crate::chat::ChatError) -> Self {
+        use crate::chat::ChatError;
+        use parley_store::StoreError;
+        match error {
+            ChatError::NotPersisted => {
+                Self::new(BAD_REQUEST, "this namespace does not persist messages")
+            }
+            ChatError::Invalid(message) => Self::new(BAD_REQUEST, message),
+            ChatError::RateLimited(wait) => Self {
+                code: TOO_MANY_REQUESTS,
+                message: "too many messages".into(),
+                retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)),
+            },
+            ChatError::Domain(error) => error.into(),
+            ChatError::Store(StoreError::NotFound(what)) => {
+                Self::new(UNKNOWN_NAMESPACE, format!("no such {what}"))
+            }
+            ChatError::Store(StoreError::Forbidden(why)) => Self::new(PERMISSION_DENIED, why),
+            ChatError::Store(StoreError::InvalidInput(message)) => Self::new(BAD_REQUEST, message),
+            ChatError::Store(error) => {
+                tracing::error!(%error, "store failure");
+                Self::new(INTERNAL, "internal error")
+            }
+        }
+    }
+}
+
 /// The close code the native protocol sends for a disconnect.
 pub fn close_code(reason: Disconnect) -> u16 {
     match reason {

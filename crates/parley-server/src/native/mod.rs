@@ -5,9 +5,11 @@
 //! - [`push`]: the frames the server pushes unasked.
 //! - [`session`]: one connection's state machine and its commands.
 //! - [`presence`]: the presence, typing and status commands.
+//! - [`chat`]: chat messages, history, and recovery on subscribe.
 //!
 //! `docs/protocol.md` is the user-facing description of all of it.
 
+pub mod chat;
 pub mod codes;
 pub mod presence;
 pub mod push;

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, Namespace, Status, Typer, TypingChange, UserStatus};
+use parley_core::{
+    ChannelName, FrameEncoder, Namespace, Protocol, Push, Status, Typer, TypingChange, UserStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::codes::{self, ErrorReply};
 use super::push;
-use super::session::NativeSession;
+use super::push::NativeEncoder;
+use super::session::{AfterReply, NativeSession};
 use super::wire;
 use parley_core::Frame;
 
@@ -160,19 +163,38 @@ impl NativeSession {
             .collect()
     }
 
-    /// Makes the presence joins queued by subscribes.
-    pub(super) async fn join_pending(&mut self) {
-        for (channel, state) in std::mem::take(&mut self.pending_joins) {
-            let Ok(namespace) = self.app.app.namespace(&channel) else {
-                continue;
-            };
-            let joined = self
-                .server
-                .node
-                .presence_join(&self.app.app, &self.client, &channel, namespace, state)
-                .await;
-            if let Err(error) = joined {
-                tracing::warn!(%channel, %error, "presence join failed");
+    /// Does what commands left for after their reply: presence joins, and
+    /// the replay of recovering subscriptions.
+    pub(super) async fn run_after_reply(&mut self) {
+        for action in std::mem::take(&mut self.after_reply) {
+            match action {
+                AfterReply::Join(channel, state) => {
+                    let Ok(namespace) = self.app.app.namespace(&channel) else {
+                        continue;
+                    };
+                    let joined = self
+                        .server
+                        .node
+                        .presence_join(&self.app.app, &self.client, &channel, namespace, state)
+                        .await;
+                    if let Err(error) = joined {
+                        tracing::warn!(%channel, %error, "presence join failed");
+                    }
+                }
+                AfterReply::Replay {
+                    channel,
+                    publications,
+                    up_to,
+                } => {
+                    for publication in &publications {
+                        let frame =
+                            NativeEncoder.encode(Protocol::Native, &Push::Publication(publication));
+                        self.reply(frame);
+                    }
+                    self.server
+                        .node
+                        .finish_recovery(&self.app.app, &self.client, &channel, up_to);
+                }
             }
         }
     }

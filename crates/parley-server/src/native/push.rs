@@ -17,7 +17,7 @@ pub struct NativeEncoder;
 impl FrameEncoder for NativeEncoder {
     fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
         let mut out = Json::push(match push {
-            Push::Publication(_) => "publication",
+            Push::Publication(publication) => publication.kind.as_str(),
             Push::Join { .. } => "join",
             Push::Leave { .. } => "leave",
             Push::PresenceDiff { .. } => "presence_diff",
@@ -179,6 +179,7 @@ mod tests {
     #[test]
     fn publication_push_is_valid_json() {
         let publication = Publication {
+            kind: Default::default(),
             channel: ChannelName::new(r#"chat:"quoted"\"#).unwrap(),
             data: r#"{"text":"hi"}"#.into(),
             position: StreamPosition {

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use parley_core::{ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo};
+use parley_core::{
+    ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::chat;
 use super::codes::{self, ErrorReply};
 use super::presence;
 use super::wire::{self, Command};
@@ -37,9 +40,24 @@ pub struct NativeSession {
     limiter: DefaultDirectRateLimiter,
     /// Set by a command that ends the connection after its reply.
     close_after_reply: Option<Disconnect>,
-    /// Presence joins to make once the reply is queued, so that a client
-    /// sees its `subscribe` reply before the `join` it causes.
-    pub(super) pending_joins: Vec<(ChannelName, Option<Bytes>)>,
+    /// Work to do once the reply is queued, so that a client sees its
+    /// `subscribe` reply before the replay and the `join` it causes.
+    pub(super) after_reply: Vec<AfterReply>,
+    /// Whether the token's roles include `moderator` or `admin`.
+    pub(super) moderator: bool,
+}
+
+/// Work done after a command's reply is queued.
+pub(super) enum AfterReply {
+    /// Join a channel's presence, with a member state.
+    Join(ChannelName, Option<Bytes>),
+    /// Queue what a recovering subscription missed, then let live
+    /// publications after `up_to` through.
+    Replay {
+        channel: ChannelName,
+        publications: Vec<Publication>,
+        up_to: u64,
+    },
 }
 
 #[derive(Deserialize)]
@@ -77,6 +95,7 @@ struct SubscribeParams {
     channel: String,
     token: Option<String>,
     state: Option<Box<RawValue>>,
+    since: Option<chat::Since>,
 }
 
 #[derive(Deserialize)]
@@ -99,11 +118,6 @@ struct PublishResult<'a> {
 
 #[derive(Serialize)]
 struct Empty {}
-
-#[derive(Serialize)]
-struct ChannelResult<'a> {
-    channel: &'a str,
-}
 
 #[derive(Serialize)]
 struct RefreshResult {
@@ -133,7 +147,8 @@ impl NativeSession {
             violations: 0,
             limiter: RateLimiter::direct(quota),
             close_after_reply: None,
-            pending_joins: Vec::new(),
+            after_reply: Vec::new(),
+            moderator: false,
         }
     }
 
@@ -169,6 +184,12 @@ impl NativeSession {
             "typing" => self.typing(id, wire::params(params)?),
             "status_update" => self.status_update(id, wire::params(params)?),
             "user_status" => self.user_status(id, wire::params(params)?),
+            "message_send" => self.message_send(id, wire::params(params)?).await,
+            "message_edit" => self.message_edit(id, wire::params(params)?).await,
+            "message_delete" => self.message_delete(id, wire::params(params)?).await,
+            "history" => self.history(id, wire::params(params)?).await,
+            "messages" => self.messages(id, wire::params(params)?).await,
+            "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -226,13 +247,19 @@ impl NativeSession {
             return Err(error.into());
         }
         self.registered = true;
+        self.moderator = claims
+            .as_ref()
+            .is_some_and(|claims| crate::chat::is_moderator(&claims.roles));
         let expires_at = claims.as_ref().and_then(|claims| claims.expires_at);
         self.deadline = expires_at.map(|exp| self.expiry_deadline(exp));
 
         let mut subscriptions = Vec::new();
         let mut subscription_errors = Vec::new();
         for channel in claims.iter().flat_map(|claims| &claims.channels) {
-            match self.subscribe_channel(channel, Grant::Token, None).await {
+            match self
+                .subscribe_channel(channel, Grant::Token, None, false)
+                .await
+            {
                 Ok(channel) => subscriptions.push(channel.as_str().to_owned()),
                 Err(error) => subscription_errors.push(SubscriptionError {
                     channel: channel.clone(),
@@ -293,6 +320,7 @@ impl NativeSession {
         name: &str,
         grant: Grant,
         state: Option<&RawValue>,
+        recovering: bool,
     ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if self.subscriptions.contains(&channel) {
@@ -319,11 +347,12 @@ impl NativeSession {
         let presence = namespace.presence;
         self.server
             .node
-            .subscribe(&self.app.app, &self.client, &channel)
+            .subscribe(&self.app.app, &self.client, &channel, recovering)
             .await?;
         self.subscriptions.insert(channel.clone());
         if presence {
-            self.pending_joins.push((channel.clone(), state));
+            self.after_reply
+                .push(AfterReply::Join(channel.clone(), state));
         }
         Ok(channel)
     }
@@ -339,15 +368,23 @@ impl NativeSession {
                 Grant::Token
             }
         };
+        let recovering = params.since.is_some();
         let channel = self
-            .subscribe_channel(&params.channel, grant, params.state.as_deref())
+            .subscribe_channel(&params.channel, grant, params.state.as_deref(), recovering)
             .await?;
-        Ok(wire::result_frame(
-            id,
-            &ChannelResult {
-                channel: channel.as_str(),
-            },
-        ))
+        match self.position_and_replay(id, &channel, params.since).await {
+            Ok(frame) => Ok(frame),
+            Err(error) => {
+                // Undo the subscription: the client was told it failed.
+                self.subscriptions.remove(&channel);
+                self.after_reply.clear();
+                self.server
+                    .node
+                    .unsubscribe(&self.app.app, self.client.id, &channel)
+                    .await;
+                Err(error)
+            }
+        }
     }
 
     async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
@@ -376,16 +413,20 @@ impl NativeSession {
             user: self.client.user_arc(),
             info: self.client.info().cloned(),
         };
-        let position = self
-            .server
-            .node
-            .publish(
-                &self.app.app,
-                &channel,
-                Bytes::copy_from_slice(data.as_bytes()),
-                Some(info),
-            )
-            .await?;
+        let data = Bytes::copy_from_slice(data.as_bytes());
+        let position = if crate::chat::chat_namespace(&self.app, &channel).is_ok() {
+            self.server
+                .store
+                .publish(self.app.app.id.clone(), channel, data, Some(info))
+                .await
+                .map_err(crate::chat::ChatError::from)?
+                .position
+        } else {
+            self.server
+                .node
+                .publish(&self.app.app, &channel, data, Some(info))
+                .await?
+        };
         Ok(wire::result_frame(
             id,
             &PublishResult {
@@ -424,7 +465,7 @@ impl Session for NativeSession {
         metrics::histogram!("parley_command_duration_seconds", "method" => metric_method(&command.method))
             .record(started.elapsed().as_secs_f64());
         self.reply(frame);
-        self.join_pending().await;
+        self.run_after_reply().await;
         self.close_after_reply.take()
     }
 
