@@ -151,7 +151,7 @@ impl Server {
                         .is_ok_and(|origin| origins.iter().any(|policy| policy.lists(origin)))
                 },
             ))
-            .allow_methods([Method::GET, Method::POST])
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(std::time::Duration::from_secs(3600));
         Router::new()

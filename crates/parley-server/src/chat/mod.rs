@@ -13,7 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use parley_core::{ChannelName, Namespace};
 use parley_store::{
-    DeleteMode, Message, MessageDelete, MessageEdit, MessageId, NewMessage, StoreError,
+    DeleteMode, HistoryCursor, HistoryQuery, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete,
+    MessageEdit, MessageId, MessageQuery, NewMessage, Order, StoreError,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -48,9 +49,15 @@ impl From<StoreError> for ChatError {
     }
 }
 
-/// A message to send, as clients write it.
+/// A message to send, as callers write it. (One flat struct: a raw JSON
+/// `meta` cannot pass through `#[serde(flatten)]`.)
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SendRequest {
+    /// The channel, where the caller names it in the body.
+    pub channel: Option<String>,
+    /// The author, for server API callers; users send as themselves.
+    pub user: Option<String>,
     /// The text.
     pub text: String,
     /// The id of the message this one answers.
@@ -215,4 +222,111 @@ pub fn is_moderator(roles: &[String]) -> bool {
     roles
         .iter()
         .any(|role| role == "moderator" || role == "admin")
+}
+
+/// The page size when the caller names none.
+const DEFAULT_PAGE: usize = 50;
+
+fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE_SIZE {
+        return Err(ChatError::Invalid(format!(
+            "limit must be 1 to {MAX_PAGE_SIZE}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// A page of a persisted channel's stream, by offsets: `{"publications":
+/// [...], "offset", "epoch", "has_more"}`, oldest first.
+pub async fn history_json(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    before: Option<u64>,
+    after: Option<u64>,
+    limit: Option<usize>,
+) -> Result<String, ChatError> {
+    chat_namespace(app, channel)?;
+    let limit = page_limit(limit)?;
+    let cursor = match (before, after) {
+        (Some(_), Some(_)) => {
+            return Err(ChatError::Invalid("give before or after, not both".into()));
+        }
+        (Some(before), None) => HistoryCursor::Before(before),
+        (None, Some(after)) => HistoryCursor::After(after),
+        (None, None) => HistoryCursor::Newest,
+    };
+    let page = server
+        .store
+        .history(&app.app.id, channel, HistoryQuery { cursor, limit })
+        .await?;
+    let has_more = match cursor {
+        HistoryCursor::After(_) | HistoryCursor::Oldest => page.has_newer,
+        HistoryCursor::Before(_) | HistoryCursor::Newest => page.has_older,
+    };
+    Ok(format!(
+        r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
+        json::publications_json(&page.publications),
+        page.position.offset,
+        serde_json::to_string(&*page.position.epoch).expect("strings serialize"),
+    ))
+}
+
+/// Where a page of messages starts, as callers write it.
+#[derive(Debug, Default, Deserialize)]
+pub struct MessagesCursor {
+    /// Messages older than this id.
+    pub before: Option<String>,
+    /// Messages newer than this id.
+    pub after: Option<String>,
+    /// This message and its neighbours.
+    pub around: Option<String>,
+    /// `newest_first` (the default) or `oldest_first`.
+    pub order: Option<String>,
+    /// Messages per page, 1 to 100.
+    pub limit: Option<usize>,
+}
+
+/// A page of a persisted channel's messages in their current state:
+/// `{"messages": [...], "has_older", "has_newer"}`.
+pub async fn messages_json(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    cursor: MessagesCursor,
+) -> Result<String, ChatError> {
+    chat_namespace(app, channel)?;
+    let position = match (cursor.before, cursor.after, cursor.around) {
+        (None, None, None) => MessageCursor::Newest,
+        (Some(id), None, None) => MessageCursor::Before(parse_id(&id)?),
+        (None, Some(id), None) => MessageCursor::After(parse_id(&id)?),
+        (None, None, Some(id)) => MessageCursor::Around(parse_id(&id)?),
+        _ => {
+            return Err(ChatError::Invalid(
+                "give one of before, after or around".into(),
+            ));
+        }
+    };
+    let order = match cursor.order.as_deref() {
+        None | Some("newest_first") => Order::NewestFirst,
+        Some("oldest_first") => Order::OldestFirst,
+        Some(other) => {
+            return Err(ChatError::Invalid(format!(
+                "order {other:?} is not newest_first or oldest_first"
+            )));
+        }
+    };
+    let query = MessageQuery {
+        cursor: position,
+        order,
+        limit: page_limit(cursor.limit)?,
+    };
+    let page = server.store.messages(&app.app.id, channel, query).await?;
+    Ok(format!(
+        r#"{{"messages":{},"has_older":{},"has_newer":{}}}"#,
+        json::messages_json(&page.messages),
+        page.has_older,
+        page.has_newer
+    ))
 }

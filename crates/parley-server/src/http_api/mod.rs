@@ -4,13 +4,14 @@
 mod channels;
 mod error;
 mod extract;
+mod messages;
 mod presence;
 mod publish;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use error::ApiError;
 
@@ -29,4 +30,11 @@ pub fn router() -> Router<Arc<ServerState>> {
         .route("/api/v1/presence/stats", get(presence::stats))
         .route("/api/v1/presence/heartbeat", post(presence::heartbeat))
         .route("/api/v1/users/{user}/status", get(presence::user_status))
+        .route("/api/v1/history", get(messages::history))
+        .route("/api/v1/messages", post(messages::send))
+        .route("/api/v1/messages/{id}", delete(messages::delete))
+        .route(
+            "/api/v1/channels/{channel}/messages",
+            get(messages::list).post(messages::post),
+        )
 }

@@ -2,9 +2,6 @@
 //! subscribe.
 
 use parley_core::{ChannelName, Grant, Publication};
-use parley_store::{
-    HistoryCursor, HistoryQuery, MAX_PAGE_SIZE, MessageCursor, MessageQuery, Order,
-};
 use serde::{Deserialize, Serialize};
 
 use super::codes::{self, ErrorReply};
@@ -18,13 +15,6 @@ use parley_core::Frame;
 pub struct Since {
     offset: u64,
     epoch: String,
-}
-
-#[derive(Deserialize)]
-pub(super) struct MessageSendParams {
-    channel: String,
-    #[serde(flatten)]
-    message: SendRequest,
 }
 
 #[derive(Deserialize)]
@@ -51,12 +41,8 @@ pub(super) struct HistoryParams {
 #[derive(Deserialize)]
 pub(super) struct MessagesParams {
     channel: String,
-    limit: Option<usize>,
-    before: Option<String>,
-    after: Option<String>,
-    around: Option<String>,
-    #[serde(default)]
-    order: Option<String>,
+    #[serde(flatten)]
+    cursor: chat::MessagesCursor,
 }
 
 #[derive(Deserialize)]
@@ -72,9 +58,6 @@ struct SubscribeResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     recovered: Option<bool>,
 }
-
-/// The history page size when the client names none.
-const DEFAULT_PAGE: usize = 50;
 
 impl NativeSession {
     fn actor(&self) -> Result<Actor, ErrorReply> {
@@ -181,11 +164,23 @@ impl NativeSession {
     pub(super) async fn message_send(
         &mut self,
         id: u64,
-        params: MessageSendParams,
+        params: SendRequest,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let channel = self.readable(&params.channel)?;
-        let message = chat::send(&self.server, &self.app, &channel, &actor, params.message).await?;
+        if params.user.is_some() {
+            return Err(ErrorReply::new(
+                codes::BAD_REQUEST,
+                "users send as themselves: drop user",
+            ));
+        }
+        let name = params.channel.as_deref().ok_or_else(|| {
+            ErrorReply::new(
+                codes::BAD_REQUEST,
+                "invalid params: missing field `channel`",
+            )
+        })?;
+        let channel = self.readable(name)?;
+        let message = chat::send(&self.server, &self.app, &channel, &actor, params).await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -216,42 +211,16 @@ impl NativeSession {
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel)?;
-        chat::chat_namespace(&self.app, &channel)?;
-        let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-        if limit == 0 || limit > MAX_PAGE_SIZE {
-            return Err(ErrorReply::new(
-                codes::BAD_REQUEST,
-                format!("limit must be 1 to {MAX_PAGE_SIZE}"),
-            ));
-        }
-        let cursor = match (params.before, params.after) {
-            (Some(_), Some(_)) => {
-                return Err(ErrorReply::new(
-                    codes::BAD_REQUEST,
-                    "give before or after, not both",
-                ));
-            }
-            (Some(before), None) => HistoryCursor::Before(before),
-            (None, Some(after)) => HistoryCursor::After(after),
-            (None, None) => HistoryCursor::Newest,
-        };
-        let page = self
-            .server
-            .store
-            .history(&self.app.app.id, &channel, HistoryQuery { cursor, limit })
-            .await
-            .map_err(ChatError::from)?;
-        let has_more = match cursor {
-            HistoryCursor::After(_) | HistoryCursor::Oldest => page.has_newer,
-            HistoryCursor::Before(_) | HistoryCursor::Newest => page.has_older,
-        };
-        let result = format!(
-            r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
-            json::publications_json(&page.publications),
-            page.position.offset,
-            serde_json::to_string(&*page.position.epoch).expect("strings serialize"),
-        );
-        Ok(wire::raw_result_frame(id, &result))
+        let page = chat::history_json(
+            &self.server,
+            &self.app,
+            &channel,
+            params.before,
+            params.after,
+            params.limit,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(id, &page))
     }
 
     pub(super) async fn messages(
@@ -260,27 +229,8 @@ impl NativeSession {
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel)?;
-        chat::chat_namespace(&self.app, &channel)?;
-        let query = message_query(
-            params.before,
-            params.after,
-            params.around,
-            params.order.as_deref(),
-            params.limit,
-        )?;
-        let page = self
-            .server
-            .store
-            .messages(&self.app.app.id, &channel, query)
-            .await
-            .map_err(ChatError::from)?;
-        let result = format!(
-            r#"{{"messages":{},"has_older":{},"has_newer":{}}}"#,
-            json::messages_json(&page.messages),
-            page.has_older,
-            page.has_newer
-        );
-        Ok(wire::raw_result_frame(id, &result))
+        let page = chat::messages_json(&self.server, &self.app, &channel, params.cursor).await?;
+        Ok(wire::raw_result_frame(id, &page))
     }
 
     pub(super) async fn edit_trail(
@@ -304,53 +254,4 @@ impl NativeSession {
         let result = format!(r#"{{"revisions":{}}}"#, json::revisions_json(&revisions));
         Ok(wire::raw_result_frame(id, &result))
     }
-}
-
-/// A message page query from its cursor parameters (at most one of
-/// `before`, `after`, `around`).
-pub fn message_query(
-    before: Option<String>,
-    after: Option<String>,
-    around: Option<String>,
-    order: Option<&str>,
-    limit: Option<usize>,
-) -> Result<MessageQuery, ErrorReply> {
-    let parse = |id: String| {
-        id.parse()
-            .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, format!("{id:?} is not a message id")))
-    };
-    let cursor = match (before, after, around) {
-        (None, None, None) => MessageCursor::Newest,
-        (Some(id), None, None) => MessageCursor::Before(parse(id)?),
-        (None, Some(id), None) => MessageCursor::After(parse(id)?),
-        (None, None, Some(id)) => MessageCursor::Around(parse(id)?),
-        _ => {
-            return Err(ErrorReply::new(
-                codes::BAD_REQUEST,
-                "give one of before, after or around",
-            ));
-        }
-    };
-    let order = match order {
-        None | Some("newest_first") => Order::NewestFirst,
-        Some("oldest_first") => Order::OldestFirst,
-        Some(other) => {
-            return Err(ErrorReply::new(
-                codes::BAD_REQUEST,
-                format!("order {other:?} is not newest_first or oldest_first"),
-            ));
-        }
-    };
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE_SIZE {
-        return Err(ErrorReply::new(
-            codes::BAD_REQUEST,
-            format!("limit must be 1 to {MAX_PAGE_SIZE}"),
-        ));
-    }
-    Ok(MessageQuery {
-        cursor,
-        order,
-        limit,
-    })
 }

@@ -93,6 +93,30 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
             },
         ),
         (
+            "talk".to_owned(),
+            NamespaceConfig {
+                persist: true,
+                max_message_length: 50,
+                ..namespace(true, false, false)
+            },
+        ),
+        (
+            "limited".to_owned(),
+            NamespaceConfig {
+                persist: true,
+                rate: Some("10/min".parse().unwrap()),
+                ..namespace(true, false, false)
+            },
+        ),
+        (
+            "slow".to_owned(),
+            NamespaceConfig {
+                persist: true,
+                slow_mode: Some(Duration::from_secs(30)),
+                ..namespace(true, false, false)
+            },
+        ),
+        (
             "status".to_owned(),
             NamespaceConfig {
                 user_status: true,
@@ -116,12 +140,71 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     config
 }
 
+/// The store backends tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The local PostgreSQL, as the CI script makes sure it runs.
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1";
+
+/// A fresh PostgreSQL database, dropped with the value.
+pub struct TestDatabase {
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        let name = format!("parley_server_test_{:016x}", rand_u64());
+        psql(&format!("CREATE DATABASE {name}"));
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{POSTGRES}/{}", self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+fn psql(sql: &str) {
+    let status = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<ServerState>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), parley_server::ServerError>>,
     _dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
 }
 
 impl TestServer {
@@ -130,8 +213,15 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on(Backend::Sqlite, adjust).await
+    }
+
+    /// A server whose store is on `backend`.
+    pub async fn start_on(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
+        let database = (backend == Backend::Postgres).then(TestDatabase::create);
+        config.database_url = database.as_ref().map(TestDatabase::url);
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -147,6 +237,7 @@ impl TestServer {
             stop: Some(stop),
             task,
             _dir: dir,
+            _database: database,
         }
     }
 
