@@ -180,21 +180,32 @@ async fn serve_async(
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     for generated in &generated {
-        println!(
+        say(format!(
             "Generated credentials for app {:?} in {}.",
             generated.app,
             generated.path.display()
-        );
+        ));
         if let Some(api_key) = &generated.api_key {
-            println!("HTTP API key: {api_key}");
+            say(format!("HTTP API key: {api_key}"));
         }
     }
-    println!("Parley listening on http://{address} (WebSocket: ws://{address}/ws)");
-    println!("Mint a token: {hint}");
+    say(format!(
+        "Parley listening on http://{address} (WebSocket: ws://{address}/ws)"
+    ));
+    say(format!("Mint a token: {hint}"));
     server
         .run(listener, shutdown_signal())
         .await
         .map_err(|error| error.to_string())
+}
+
+/// Tells the operator something on standard output. A closed stdout (the
+/// reader went away) must not stop a running server, so errors are ignored.
+fn say(line: String) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 /// Raises the soft open-file limit to the hard limit: every connection is a

@@ -1,0 +1,148 @@
+//! Acknowledged messages survive `kill -9` of the server, on SQLite and on
+//! PostgreSQL.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{API_KEY, Backend, Client, SECRET, TestDatabase, api_call, token_with};
+use futures_util::SinkExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+const MESSAGES: u64 = 200;
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real binary and reads the address it listens on.
+async fn spawn(dir: &std::path::Path, database_url: Option<&str>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("parley.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("PARLEY_APP_SECRET", SECRET)
+        .env("PARLEY_API_KEY", API_KEY)
+        .env_remove("PARLEY_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        command.env("PARLEY_DATABASE_URL", url);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let address = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("Parley listening on http://") {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("parley exited before listening");
+    })
+    .await
+    .unwrap();
+    Server { child, address }
+}
+
+async fn acknowledged_messages_survive_kill_9(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("parley.toml"),
+        "[namespaces.talk]\npersist = true\n",
+    )
+    .unwrap();
+    let database = (backend == Backend::Postgres).then(TestDatabase::create);
+    let url = database.as_ref().map(TestDatabase::url);
+
+    let mut server = spawn(dir.path(), url.as_deref()).await;
+    let mut client = Client::open(&format!("ws://{}/ws", server.address)).await;
+    client
+        .ok(
+            "connect",
+            json!({"token": token_with(SECRET, "ann", |_| {})}),
+        )
+        .await;
+    // Every send at once, so the writer commits them in groups.
+    for n in 0..MESSAGES {
+        let command = json!({"id": 100 + n, "method": "message_send",
+                             "params": {"channel": "talk:durable", "text": format!("message {n}")}});
+        client
+            .socket
+            .feed(Message::text(command.to_string()))
+            .await
+            .unwrap();
+    }
+    client.socket.flush().await.unwrap();
+    let mut acked = Vec::new();
+    while (acked.len() as u64) < MESSAGES {
+        let reply = client.next_json().await;
+        let result = &reply["result"];
+        assert!(result.is_object(), "{reply}");
+        acked.push((
+            result["offset"].as_u64().unwrap(),
+            result["text"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // Hard, right after the last acknowledgement.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = spawn(dir.path(), url.as_deref()).await;
+    let mut stored = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = api_call(
+            &format!(
+                "http://{}/api/v1/history?channel=talk:durable&limit=100&after={after}",
+                server.address
+            ),
+            Method::GET,
+            Some(API_KEY),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        for publication in page["publications"].as_array().unwrap() {
+            let offset = publication["offset"].as_u64().unwrap();
+            stored.push((
+                offset,
+                publication["data"]["text"].as_str().unwrap().to_owned(),
+            ));
+            after = offset;
+        }
+        if page["has_more"] != Value::Bool(true) {
+            break;
+        }
+    }
+    acked.sort();
+    assert_eq!(
+        stored, acked,
+        "every acknowledged message, in order, with its offset"
+    );
+    let offsets: Vec<u64> = stored.iter().map(|(offset, _)| *offset).collect();
+    assert_eq!(offsets, (1..=MESSAGES).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn sqlite_acknowledged_messages_survive_kill_9() {
+    acknowledged_messages_survive_kill_9(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_acknowledged_messages_survive_kill_9() {
+    acknowledged_messages_survive_kill_9(Backend::Postgres).await;
+}
