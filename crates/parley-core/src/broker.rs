@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -15,6 +16,28 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("backend: {0}")]
 pub struct BackendError(pub String);
+
+/// How much of a channel's stream the broker keeps for recovery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryOptions {
+    /// Publications kept at most; 0 keeps none.
+    pub size: usize,
+    /// How long a publication is kept; zero keeps it until `size` pushes it
+    /// out.
+    pub ttl: Duration,
+}
+
+/// Publications after a position, for a client that recovers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSlice {
+    /// The publications, oldest first.
+    pub publications: Vec<Arc<Publication>>,
+    /// The stream's position when read.
+    pub position: StreamPosition,
+    /// Whether `publications` holds everything after the asked offset (no
+    /// publication expired or was pushed out, and none past the limit).
+    pub complete: bool,
+}
 
 /// Receives the publications a broker delivers to this node.
 pub trait BrokerEventHandler: Send + Sync + 'static {
@@ -31,14 +54,25 @@ pub trait BrokerEventHandler: Send + Sync + 'static {
 /// every subscriber sees a channel's offsets in order. The in-memory broker
 /// serves one node; cluster brokers (Redis, NATS) implement the same trait.
 pub trait Broker: Send + Sync + 'static {
-    /// Publishes `data` to `channel` of `app` and returns its position.
+    /// Publishes `data` to `channel` of `app` and returns its position,
+    /// keeping it for recovery as `history` says.
     fn publish<'a>(
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
         data: Bytes,
         info: Option<ClientInfo>,
+        history: HistoryOptions,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>>;
+
+    /// The kept publications after offset `after`, at most `limit`.
+    fn recover<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<StreamSlice, BackendError>>;
 
     /// The channel stream's current position: its epoch and last offset (0
     /// before any publication).

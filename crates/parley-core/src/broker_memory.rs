@@ -1,6 +1,6 @@
 //! The in-memory broker: stream positions for a single node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,8 +9,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::{
-    BackendError, BoxFuture, Broker, BrokerEventHandler, ChannelName, ClientInfo, Publication,
-    PublicationKind, StreamPosition,
+    BackendError, BoxFuture, Broker, BrokerEventHandler, ChannelName, ClientInfo, HistoryOptions,
+    Publication, PublicationKind, StreamPosition, StreamSlice,
 };
 
 const SHARDS: usize = 64;
@@ -36,6 +36,27 @@ struct Stream {
     epoch: Arc<str>,
     last_offset: u64,
     last_used: Instant,
+    /// The newest publications with when they were kept, bounded by the
+    /// namespace's history size and age.
+    history: VecDeque<(Instant, Arc<Publication>)>,
+}
+
+impl Stream {
+    /// Drops what is past the history's bounds.
+    fn trim(&mut self, options: HistoryOptions, now: Instant) {
+        while self.history.len() > options.size {
+            self.history.pop_front();
+        }
+        if !options.ttl.is_zero() {
+            while self
+                .history
+                .front()
+                .is_some_and(|(kept, _)| now.duration_since(*kept) >= options.ttl)
+            {
+                self.history.pop_front();
+            }
+        }
+    }
 }
 
 impl MemoryBroker {
@@ -61,6 +82,7 @@ impl MemoryBroker {
             epoch: new_epoch(),
             last_offset: 0,
             last_used: Instant::now(),
+            history: VecDeque::new(),
         }));
         streams
             .entry(Arc::from(app))
@@ -76,13 +98,15 @@ impl MemoryBroker {
         channel: &ChannelName,
         data: Bytes,
         info: Option<ClientInfo>,
+        history: HistoryOptions,
     ) -> StreamPosition {
         let stream = self.stream(app, channel);
         // The stream lock is held through delivery: that is what keeps every
         // subscriber's view of this channel in offset order.
         let mut stream = stream.lock();
+        let now = Instant::now();
         stream.last_offset += 1;
-        stream.last_used = Instant::now();
+        stream.last_used = now;
         let position = StreamPosition {
             offset: stream.last_offset,
             epoch: stream.epoch.clone(),
@@ -94,8 +118,44 @@ impl MemoryBroker {
             position: position.clone(),
             info,
         });
+        if history.size > 0 {
+            stream.history.push_back((now, publication.clone()));
+        }
+        stream.trim(history, now);
         self.handler.handle_publication(app, publication);
         position
+    }
+
+    /// The kept publications after `after`, at most `limit`; synchronous.
+    pub fn recover_now(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        after: u64,
+        limit: usize,
+    ) -> StreamSlice {
+        let stream = self.stream(app, channel);
+        let stream = stream.lock();
+        let position = StreamPosition {
+            offset: stream.last_offset,
+            epoch: stream.epoch.clone(),
+        };
+        let missed = position.offset.saturating_sub(after);
+        // Expired entries may linger until the next publish trims them.
+        let publications: Vec<Arc<Publication>> = stream
+            .history
+            .iter()
+            .map(|(_, publication)| publication)
+            .filter(|publication| publication.position.offset > after)
+            .take(limit)
+            .cloned()
+            .collect();
+        let complete = after <= position.offset && publications.len() as u64 == missed;
+        StreamSlice {
+            publications,
+            position,
+            complete,
+        }
     }
 
     /// Drops streams unused for longer than `idle`, so channels that are no
@@ -142,9 +202,22 @@ impl Broker for MemoryBroker {
         channel: &'a ChannelName,
         data: Bytes,
         info: Option<ClientInfo>,
+        history: HistoryOptions,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>> {
-        let position = self.publish_now(app, channel, data, info);
+        let position = self.publish_now(app, channel, data, info, history);
         Box::pin(std::future::ready(Ok(position)))
+    }
+
+    fn recover<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<StreamSlice, BackendError>> {
+        Box::pin(std::future::ready(Ok(
+            self.recover_now(app, channel, after, limit)
+        )))
     }
 
     fn position<'a>(
@@ -196,15 +269,15 @@ mod tests {
         let broker = MemoryBroker::new(handler.clone());
         let a = ChannelName::new("a").unwrap();
         let b = ChannelName::new("b").unwrap();
-        let p1 = broker.publish_now("x", &a, Bytes::new(), None);
-        let p2 = broker.publish_now("x", &a, Bytes::new(), None);
-        let p3 = broker.publish_now("x", &b, Bytes::new(), None);
-        let p4 = broker.publish_now("y", &a, Bytes::new(), None);
+        let p1 = broker.publish_now("x", &a, Bytes::new(), None, HistoryOptions::default());
+        let p2 = broker.publish_now("x", &a, Bytes::new(), None, HistoryOptions::default());
+        let p3 = broker.publish_now("x", &b, Bytes::new(), None, HistoryOptions::default());
+        let p4 = broker.publish_now("y", &a, Bytes::new(), None, HistoryOptions::default());
         assert_eq!((p1.offset, p2.offset, p3.offset, p4.offset), (1, 2, 1, 1));
         assert_eq!(p1.epoch, p2.epoch);
         assert_eq!(handler.0.lock().len(), 4);
         assert_eq!(broker.sweep(Duration::ZERO), 3);
-        let p5 = broker.publish_now("x", &a, Bytes::new(), None);
+        let p5 = broker.publish_now("x", &a, Bytes::new(), None, HistoryOptions::default());
         assert_eq!(p5.offset, 1);
         assert_ne!(p5.epoch, p1.epoch);
     }
@@ -217,5 +290,58 @@ mod tests {
         assert_eq!(broker.sweep(Duration::ZERO), 0);
         drop(held);
         assert_eq!(broker.sweep(Duration::ZERO), 1);
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    struct Nowhere;
+    impl BrokerEventHandler for Nowhere {
+        fn handle_publication(&self, _: &str, _: Arc<Publication>) {}
+    }
+
+    #[test]
+    fn history_is_bounded_and_recovery_says_when_it_is_complete() {
+        let broker = MemoryBroker::new(Arc::new(Nowhere));
+        let channel = ChannelName::new("c").unwrap();
+        let history = HistoryOptions {
+            size: 3,
+            ttl: Duration::ZERO,
+        };
+        for _ in 0..5 {
+            broker.publish_now("a", &channel, Bytes::new(), None, history);
+        }
+        let slice = broker.recover_now("a", &channel, 2, 10);
+        let offsets: Vec<u64> = slice
+            .publications
+            .iter()
+            .map(|p| p.position.offset)
+            .collect();
+        assert_eq!((offsets, slice.complete), (vec![3, 4, 5], true));
+        assert!(
+            !broker.recover_now("a", &channel, 1, 10).complete,
+            "offset 2 was pushed out"
+        );
+        assert!(
+            !broker.recover_now("a", &channel, 2, 2).complete,
+            "past the limit"
+        );
+        assert!(
+            broker.recover_now("a", &channel, 5, 10).complete,
+            "nothing missed"
+        );
+        let expiring = HistoryOptions {
+            size: 3,
+            ttl: Duration::from_nanos(1),
+        };
+        broker.publish_now("a", &channel, Bytes::new(), None, expiring);
+        std::thread::sleep(Duration::from_millis(1));
+        broker.publish_now("a", &channel, Bytes::new(), None, expiring);
+        assert!(
+            !broker.recover_now("a", &channel, 5, 10).complete,
+            "offset 6 expired"
+        );
     }
 }

@@ -38,7 +38,9 @@ mod typing;
 mod user_status;
 
 pub use app::{App, AppOptions, Grant};
-pub use broker::{BackendError, BoxFuture, Broker, BrokerEventHandler};
+pub use broker::{
+    BackendError, BoxFuture, Broker, BrokerEventHandler, HistoryOptions, StreamSlice,
+};
 pub use broker_memory::MemoryBroker;
 pub use channel::{ChannelName, InvalidChannelName, MAX_CHANNEL_NAME_BYTES};
 pub use claims::Claims;

@@ -38,6 +38,12 @@ pub struct Namespace {
     pub typing_timeout: Duration,
     /// Channels `<namespace>:<user id>` carry that user's status changes.
     pub user_status: bool,
+    /// Publications an in-memory channel stream keeps for recovery (and,
+    /// for persisted namespaces, the most the store keeps); 0 keeps none
+    /// in memory and sets no bound in the store.
+    pub history_size: usize,
+    /// How long kept publications live; zero is no age limit.
+    pub history_ttl: Duration,
 }
 
 impl Namespace {
@@ -63,6 +69,8 @@ impl Namespace {
             typing: false,
             typing_timeout: Duration::from_secs(5),
             user_status: false,
+            history_size: 0,
+            history_ttl: Duration::ZERO,
         }
     }
 }

@@ -9,8 +9,8 @@ use bytes::Bytes;
 
 use crate::{
     App, Broker, BrokerEventHandler, COUNTERS, ChannelName, ClientHandle, ClientId, ClientInfo,
-    Counters, Disconnect, Error, FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, Protocol,
-    Publication, Push, StreamPosition,
+    Counters, Disconnect, Error, FrameEncoder, HistoryOptions, MemberInfo, PresenceFeed,
+    PresenceManager, Protocol, Publication, Push, StreamPosition, StreamSlice,
 };
 
 /// Node-wide limits.
@@ -239,6 +239,17 @@ impl Node {
             .finish_recovery(client, channel, replayed_up_to, &*self.encoder);
     }
 
+    /// What an in-memory channel stream kept after `after`, at most `limit`.
+    pub async fn recover(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        after: u64,
+        limit: usize,
+    ) -> Result<StreamSlice, Error> {
+        Ok(self.broker.recover(&app.id, channel, after, limit).await?)
+    }
+
     /// The current position of an in-memory channel stream.
     pub async fn position(
         &self,
@@ -269,7 +280,17 @@ impl Node {
         data: Bytes,
         info: Option<ClientInfo>,
     ) -> Result<StreamPosition, Error> {
-        let position = self.broker.publish(&app.id, channel, data, info).await?;
+        let history = app
+            .namespace(channel)
+            .map(|namespace| HistoryOptions {
+                size: namespace.history_size,
+                ttl: namespace.history_ttl,
+            })
+            .unwrap_or_default();
+        let position = self
+            .broker
+            .publish(&app.id, channel, data, info, history)
+            .await?;
         Counters::add(&COUNTERS.publications, 1);
         Ok(position)
     }

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
+use parley_core::Namespace;
 use parley_core::{App, MemoryBroker, MemoryPresence, Node};
-use parley_store::{Store, StoreOptions};
+use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -240,6 +241,25 @@ async fn sweep_presence(state: Arc<ServerState>) {
     }
 }
 
+/// Applies the retention of persisted namespaces (`history_size`,
+/// `history_ttl`) to the store.
+async fn trim_persisted(state: &ServerState, app: &AppContext) {
+    for (name, namespace) in &app.config.namespaces {
+        if !namespace.persist || (namespace.history_size == 0 && namespace.history_ttl.is_zero()) {
+            continue;
+        }
+        let scope = TrimScope::Namespace((name != Namespace::DEFAULT).then(|| name.clone()));
+        let retention = Retention {
+            keep_last: (namespace.history_size > 0).then_some(namespace.history_size as u64),
+            older_than: (!namespace.history_ttl.is_zero())
+                .then(|| Timestamp::now().minus(namespace.history_ttl)),
+        };
+        if let Err(error) = state.store.trim(app.app.id.clone(), scope, retention).await {
+            tracing::warn!(namespace = %name, %error, "retention trim failed");
+        }
+    }
+}
+
 /// Drops in-memory streams nobody has used for `stream_idle_ttl`.
 async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
     let ttl = state.config.stream_idle_ttl;
@@ -256,6 +276,7 @@ async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
                     for limits in app.limits.values() {
                         limits.forget_idle();
                     }
+                    trim_persisted(&state, app).await;
                 }
                 let dropped = broker.sweep(ttl);
                 if dropped > 0 {

@@ -315,3 +315,73 @@ async fn apps_do_not_share_channels() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn in_memory_history_and_recovery() {
+    let server = TestServer::start().await;
+    let mut publisher = server.user("pub").await;
+    let mut reader = server.user("reader").await;
+    let position = reader.ok("subscribe", json!({"channel": "feed:x"})).await;
+    assert_eq!(position["offset"], 0);
+    reader.ok("unsubscribe", json!({"channel": "feed:x"})).await;
+    for n in 1..=3 {
+        publisher
+            .ok("publish", json!({"channel": "feed:x", "data": n}))
+            .await;
+    }
+    let reply = reader
+        .ok(
+            "subscribe",
+            json!({"channel": "feed:x", "since": {"offset": 0, "epoch": position["epoch"]}}),
+        )
+        .await;
+    assert_eq!(
+        (reply["recovered"].as_bool(), reply["offset"].as_u64()),
+        (Some(true), Some(3))
+    );
+    for n in 1..=3u64 {
+        let push = reader.push().await;
+        assert_eq!(
+            (push["offset"].as_u64(), push["data"].as_u64()),
+            (Some(n), Some(n))
+        );
+    }
+    // Past history_size (5) the stream no longer reaches back.
+    reader.ok("unsubscribe", json!({"channel": "feed:x"})).await;
+    for n in 4..=10 {
+        publisher
+            .ok("publish", json!({"channel": "feed:x", "data": n}))
+            .await;
+    }
+    let reply = reader
+        .ok(
+            "subscribe",
+            json!({"channel": "feed:x", "since": {"offset": 3, "epoch": position["epoch"]}}),
+        )
+        .await;
+    assert_eq!(reply["recovered"], false);
+    let page = reader
+        .ok("history", json!({"channel": "feed:x", "limit": 2}))
+        .await;
+    let offsets: Vec<u64> = page["publications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        (offsets, page["has_more"].as_bool()),
+        (vec![9, 10], Some(true))
+    );
+    let page = reader
+        .ok("history", json!({"channel": "feed:x", "after": 7}))
+        .await;
+    assert_eq!(page["publications"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        reader
+            .error_code("history", json!({"channel": "news"}))
+            .await,
+        400
+    );
+    server.stop().await;
+}

@@ -73,6 +73,24 @@ pub fn publications_json(publications: &[StoredPublication]) -> String {
     out
 }
 
+/// `[{"kind":…,"offset":…,"data":…}, …]` for publications kept in memory.
+pub fn memory_publications_json(
+    publications: &[std::sync::Arc<parley_core::Publication>],
+) -> String {
+    let parts: Vec<String> = publications
+        .iter()
+        .map(|publication| {
+            format!(
+                r#"{{"kind":"{}","offset":{},"data":{}}}"#,
+                publication.kind.as_str(),
+                publication.position.offset,
+                std::str::from_utf8(&publication.data).expect("publication data is JSON text")
+            )
+        })
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
 /// `[message, …]`.
 pub fn messages_json(messages: &[Message]) -> String {
     let parts: Vec<String> = messages.iter().map(message_json).collect();

@@ -247,8 +247,14 @@ pub async fn history_json(
     after: Option<u64>,
     limit: Option<usize>,
 ) -> Result<String, ChatError> {
-    chat_namespace(app, channel)?;
     let limit = page_limit(limit)?;
+    match chat_namespace(app, channel) {
+        Ok(_) => {}
+        Err(ChatError::NotPersisted) => {
+            return memory_history_json(server, app, channel, before, after, limit).await;
+        }
+        Err(error) => return Err(error),
+    }
     let cursor = match (before, after) {
         (Some(_), Some(_)) => {
             return Err(ChatError::Invalid("give before or after, not both".into()));
@@ -270,6 +276,53 @@ pub async fn history_json(
         json::publications_json(&page.publications),
         page.position.offset,
         serde_json::to_string(&*page.position.epoch).expect("strings serialize"),
+    ))
+}
+
+/// A page of what an in-memory stream keeps (`history_size`), in the same
+/// shape as a persisted stream's history.
+async fn memory_history_json(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    before: Option<u64>,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<String, ChatError> {
+    let namespace = app.app.namespace(channel)?;
+    if namespace.history_size == 0 {
+        return Err(ChatError::Invalid(
+            "this namespace keeps no history (set history_size or persist)".into(),
+        ));
+    }
+    let kept = server
+        .node
+        .recover(&app.app, channel, 0, namespace.history_size)
+        .await?;
+    let all = &kept.publications;
+    let (page, has_more): (&[std::sync::Arc<parley_core::Publication>], bool) =
+        match (before, after) {
+            (Some(_), Some(_)) => {
+                return Err(ChatError::Invalid("give before or after, not both".into()));
+            }
+            (None, Some(after)) => {
+                let start = all.partition_point(|p| p.position.offset <= after);
+                let end = (start + limit).min(all.len());
+                (&all[start..end], end < all.len())
+            }
+            (before, None) => {
+                let end = before.map_or(all.len(), |before| {
+                    all.partition_point(|p| p.position.offset < before)
+                });
+                let start = end.saturating_sub(limit);
+                (&all[start..end], start > 0)
+            }
+        };
+    Ok(format!(
+        r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
+        json::memory_publications_json(page),
+        kept.position.offset,
+        serde_json::to_string(&*kept.position.epoch).expect("strings serialize"),
     ))
 }
 

@@ -53,6 +53,13 @@ pub struct NamespaceConfig {
     /// At most one message per user per channel in this period.
     #[serde(deserialize_with = "super::duration::optional")]
     pub slow_mode: Option<Duration>,
+    /// Publications kept per channel: in memory for recovery, or as the
+    /// store's retention when `persist` is on; 0 keeps none in memory and
+    /// sets no bound in the store.
+    pub history_size: usize,
+    /// How long kept publications live; `"0s"` is no age limit.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub history_ttl: Duration,
 }
 
 /// A rate such as `10/min`: `count` messages per `period`.
@@ -113,6 +120,8 @@ impl Default for NamespaceConfig {
             max_recovery: 300,
             rate: None,
             slow_mode: None,
+            history_size: defaults.history_size,
+            history_ttl: defaults.history_ttl,
         }
     }
 }
@@ -135,6 +144,8 @@ impl NamespaceConfig {
             typing: self.typing,
             typing_timeout: self.typing_timeout,
             user_status: self.user_status,
+            history_size: self.history_size,
+            history_ttl: self.history_ttl,
         }
     }
 
@@ -152,6 +163,9 @@ impl NamespaceConfig {
                 "presence_ttl must be longer than ping_interval, or leases expire between renewals"
                     .into(),
             );
+        }
+        if !self.persist && self.history_size > 100_000 {
+            return Some("history_size of an in-memory namespace must be at most 100000".into());
         }
         if self.max_message_length == 0 {
             return Some("max_message_length must be above zero".into());

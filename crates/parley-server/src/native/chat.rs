@@ -1,6 +1,8 @@
 //! The native protocol's chat and history commands, and recovery on
 //! subscribe.
 
+use std::sync::Arc;
+
 use parley_core::{ChannelName, Grant, Publication};
 use serde::{Deserialize, Serialize};
 
@@ -124,11 +126,11 @@ impl NativeSession {
                     .await
                     .map_err(ChatError::from)?;
                 let recovered = recovery.complete && *recovery.position.epoch == *since.epoch;
-                let replay: Vec<Publication> = if recovered {
+                let replay: Vec<Arc<Publication>> = if recovered {
                     recovery
                         .publications
                         .iter()
-                        .map(|publication| publication.to_publication(None))
+                        .map(|publication| Arc::new(publication.to_publication(None)))
                         .collect()
                 } else {
                     Vec::new()
@@ -136,11 +138,21 @@ impl NativeSession {
                 (recovery.position, replay, Some(recovered))
             }
             (Some(since), None) => {
-                // In-memory streams keep no history: recovered only if
-                // nothing was missed.
-                let position = self.server.node.position(&self.app.app, channel).await?;
-                let recovered = *position.epoch == *since.epoch && position.offset == since.offset;
-                (position, Vec::new(), Some(recovered))
+                // In-memory streams recover from what the namespace keeps
+                // (`history_size`, `history_ttl`).
+                let limit = self.app.app.namespace(channel)?.history_size.max(1);
+                let slice = self
+                    .server
+                    .node
+                    .recover(&self.app.app, channel, since.offset, limit)
+                    .await?;
+                let recovered = slice.complete && *slice.position.epoch == *since.epoch;
+                let replay = if recovered {
+                    slice.publications
+                } else {
+                    Vec::new()
+                };
+                (slice.position, replay, Some(recovered))
             }
         };
         if since.is_some() {

@@ -55,7 +55,7 @@ pub(super) enum AfterReply {
     /// publications after `up_to` through.
     Replay {
         channel: ChannelName,
-        publications: Vec<Publication>,
+        publications: Vec<Arc<Publication>>,
         up_to: u64,
     },
 }

@@ -101,6 +101,14 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
             },
         ),
         (
+            "feed".to_owned(),
+            NamespaceConfig {
+                history_size: 5,
+                history_ttl: Duration::from_secs(60),
+                ..namespace(true, false, false)
+            },
+        ),
+        (
             "limited".to_owned(),
             NamespaceConfig {
                 persist: true,
