@@ -12,7 +12,7 @@ pub static COUNTERS: Counters = Counters::new();
 /// Totals since the process started.
 #[derive(Debug)]
 pub struct Counters {
-    /// Publications accepted by the broker.
+    /// Publications delivered to this node (from the broker or the store).
     pub publications: AtomicU64,
     /// Frames of publications queued for subscribers.
     pub deliveries: AtomicU64,

@@ -77,6 +77,7 @@ impl BrokerEventHandler for LocalDelivery {
             let delivered = app
                 .hub
                 .broadcast(&Push::Publication(&publication), &*self.encoder);
+            Counters::add(&COUNTERS.publications, 1);
             Counters::add(&COUNTERS.deliveries, delivered as u64);
         }
     }
@@ -287,12 +288,10 @@ impl Node {
                 ttl: namespace.history_ttl,
             })
             .unwrap_or_default();
-        let position = self
+        Ok(self
             .broker
             .publish(&app.id, channel, data, info, history)
-            .await?;
-        Counters::add(&COUNTERS.publications, 1);
-        Ok(position)
+            .await?)
     }
 
     /// Closes every connection of `user` in `app` with `reason`. Returns how

@@ -312,7 +312,7 @@ async fn recovery_replays_exactly_what_was_missed(backend: Backend) {
             let body =
                 json!({"channel": "talk:rec", "user": "writer", "text": format!("live {n}")});
             let (status, _) = api_call(&url, Method::POST, Some(common::API_KEY), Some(body)).await;
-            assert_eq!(status, 200);
+            assert_eq!(status, 201);
         }
     });
     let mut reader = server.user("reader").await;
@@ -425,7 +425,7 @@ async fn http_history_and_messages(backend: Backend) {
             Some(json!({"channel": "talk:http", "text": "from the backend"})),
         )
         .await;
-    assert_eq!(status, 200, "{sent}");
+    assert_eq!(status, 201, "{sent}");
     assert_eq!(sent["author"], "system");
     assert_eq!(reader.push().await["data"]["text"], "from the backend");
 

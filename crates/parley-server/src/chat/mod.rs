@@ -139,6 +139,12 @@ pub async fn send(
         }
         Some(_) => return Err(ChatError::Invalid("meta must be a JSON object".into())),
     };
+    let size = request.text.len() + meta.as_ref().map_or(0, Bytes::len);
+    if size > namespace.max_message_bytes {
+        return Err(ChatError::Domain(parley_core::Error::MessageTooLarge(
+            namespace.max_message_bytes,
+        )));
+    }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
     if actor.limited
         && let Some(limits) = app.limits.get(&namespace.name)

@@ -147,7 +147,11 @@ pub async fn send(
         limited: false,
     };
     let message = chat::send(&server, &app, &channel, &actor, body).await?;
-    Ok(json_response(json::message_json(&message)))
+    Ok((
+        StatusCode::CREATED,
+        json_response(json::message_json(&message)),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -566,6 +566,12 @@ fn metric_method(method: &str) -> &'static str {
         "typing" => "typing",
         "status_update" => "status_update",
         "user_status" => "user_status",
+        "message_send" => "message_send",
+        "message_edit" => "message_edit",
+        "message_delete" => "message_delete",
+        "history" => "history",
+        "messages" => "messages",
+        "edit_trail" => "edit_trail",
         _ => "unknown",
     }
 }
