@@ -1,7 +1,5 @@
-//! The `parley` command line: `parley serve`, `parley token` and
-//! `parley bench` (the load generator, from the `parley-bench` crate).
+//! The `parley` command line: `parley serve` and `parley token`.
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,19 +29,6 @@ enum Command {
     Serve(ServeArgs),
     /// Mint a connection or channel token from the server's configuration.
     Token(TokenArgs),
-    /// Load a running server: fanout, broadcast, idle, connect and
-    /// presence-storm scenarios (the same as the `parley-bench` binary; see
-    /// `parley bench --help`).
-    #[command(disable_help_flag = true, disable_version_flag = true)]
-    Bench(BenchArgs),
-}
-
-/// `parley bench`: everything after it goes to the load generator.
-#[derive(Debug, Args)]
-struct BenchArgs {
-    /// The scenario and its flags, as `parley-bench` takes them.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-    args: Vec<OsString>,
 }
 
 /// Where the configuration comes from.
@@ -108,9 +93,6 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve(args),
             Command::Token(args) => token(args),
-            Command::Bench(args) => {
-                parley_bench::main(std::iter::once(OsString::from("parley bench")).chain(args.args))
-            }
         }
     }
 }
