@@ -48,15 +48,26 @@ impl Frame {
 pub enum Protocol {
     /// Parley's own JSON protocol.
     Native,
+    /// Pusher Channels protocol 7.
+    Pusher,
 }
 
 impl Protocol {
     /// How many protocols there are; sizes per-publication encode caches.
-    pub const COUNT: usize = 1;
+    pub const COUNT: usize = 2;
 
     /// A dense index for per-protocol caches.
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// Whether a client of this protocol receives its own publications.
+    /// Pusher never echoes a client event to its sender.
+    pub fn echoes_own_publications(self) -> bool {
+        match self {
+            Protocol::Native => true,
+            Protocol::Pusher => false,
+        }
     }
 }
 

@@ -230,6 +230,15 @@ impl Hub {
                 }
                 continue;
             }
+            if let Push::Publication(publication) = push
+                && !client.protocol.echoes_own_publications()
+                && publication
+                    .info
+                    .as_ref()
+                    .is_some_and(|info| info.client == client.id)
+            {
+                continue;
+            }
             let frame = frames[client.protocol.index()]
                 .get_or_insert_with(|| encoder.encode(client.protocol, push));
             if client.send(frame.clone()).is_ok() {

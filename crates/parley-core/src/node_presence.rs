@@ -35,6 +35,29 @@ impl Node {
             .await
     }
 
+    /// Adds (or renews) a connection's lease as `user` with `info`, for
+    /// protocols where a connection names its user per channel (Pusher's
+    /// `channel_data`) rather than once at connect. Pushes `join` when it is
+    /// the user's first lease; [`Node::presence_leave`] removes it.
+    pub async fn presence_join_as(
+        &self,
+        app: &Arc<App>,
+        client: ClientId,
+        channel: &ChannelName,
+        namespace: &Namespace,
+        user: Arc<str>,
+        info: Arc<MemberInfo>,
+    ) -> Result<(), Error> {
+        let lease = Lease {
+            key: LeaseKey::Client(client),
+            user,
+            info,
+            state: None,
+        };
+        self.add_lease(app, channel, namespace, lease, namespace.presence_ttl)
+            .await
+    }
+
     async fn add_lease(
         &self,
         app: &Arc<App>,

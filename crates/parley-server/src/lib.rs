@@ -6,6 +6,8 @@
 //! - [`ws`] and [`connection`]: the WebSocket upgrade and the task that
 //!   serves one connection for any [`connection::Session`].
 //! - [`native`]: the native protocol (envelope, codes, session).
+//! - [`pusher`]: Pusher Channels protocol 7 at `/app/{key}`; [`encoder`]
+//!   encodes pushes for either protocol.
 //! - [`http_api`]: the server API under `/api/v1`.
 //! - [`auth`]: JWT verification and minting.
 //! - [`chat`]: durable chat messages in persisted namespaces.
@@ -20,10 +22,12 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod credentials;
+pub mod encoder;
 pub mod health;
 pub mod http_api;
 pub mod native;
 pub mod origin;
+pub mod pusher;
 pub mod server;
 pub mod state;
 pub mod telemetry;

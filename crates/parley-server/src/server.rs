@@ -21,8 +21,8 @@ use crate::auth::TokenKeys;
 use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
 use crate::config::Config;
+use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
-use crate::native::NativeEncoder;
 use crate::origin::OriginPolicy;
 use crate::state::{AppContext, ServerState};
 use crate::{health, http_api, telemetry, ws};
@@ -76,7 +76,7 @@ impl Server {
         let node = Arc::new(Node::new(
             config.node_options(),
             apps,
-            Arc::new(NativeEncoder),
+            Arc::new(WireEncoder),
             |handler| {
                 // Persisted channels are delivered by the store, in commit
                 // order; the others by the memory broker.
@@ -157,7 +157,9 @@ impl Server {
             .max_age(std::time::Duration::from_secs(3600));
         Router::new()
             .route("/ws", get(ws::upgrade))
+            .route("/app/{key}", get(crate::pusher::upgrade::upgrade))
             .merge(http_api::router())
+            .merge(crate::pusher::http_api::router())
             .merge(health::router())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)

@@ -100,6 +100,48 @@ pub struct AppConfig {
     /// Namespaces of this app only; they override the top-level ones.
     #[serde(default)]
     pub namespaces: BTreeMap<String, NamespaceConfig>,
+    /// Options of Pusher-protocol clients of this app.
+    #[serde(default)]
+    pub pusher: PusherOptions,
+}
+
+/// What Pusher-protocol clients of one app may do (`[apps.pusher]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PusherOptions {
+    /// Clients may send `client-*` events on private and presence channels.
+    pub enable_client_messages: bool,
+    /// Client events one connection may send per second; past it the
+    /// connection is closed with 4301.
+    pub client_events_per_second: u32,
+    /// Users a presence channel holds at most.
+    pub max_presence_members: usize,
+    /// The largest `user_info` of a presence member, in bytes of JSON.
+    pub max_user_info_bytes: usize,
+    /// The longest presence `user_id`, in bytes.
+    pub max_user_id_bytes: usize,
+    /// The largest event data a client event or an HTTP API trigger
+    /// carries, in bytes.
+    pub max_message_bytes: usize,
+    /// The path prefix the Pusher HTTP API is reached under, when a proxy
+    /// strips it (`/pusher` for `https://host/pusher/apps/...`): the SDKs
+    /// sign the path with it.
+    pub api_path_prefix: String,
+}
+
+impl Default for PusherOptions {
+    /// Pusher's own limits.
+    fn default() -> Self {
+        Self {
+            enable_client_messages: false,
+            client_events_per_second: 10,
+            max_presence_members: 100,
+            max_user_info_bytes: 1024,
+            max_user_id_bytes: 128,
+            max_message_bytes: 10 * 1024,
+            api_path_prefix: String::new(),
+        }
+    }
 }
 
 fn default_max_connections_per_user() -> usize {

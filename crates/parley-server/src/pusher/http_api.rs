@@ -1,0 +1,402 @@
+//! The Pusher HTTP API on `/apps/{app_id}/...`, signed as the Pusher server
+//! SDKs sign: `auth_key`, `auth_timestamp`, `auth_version`, `body_md5` and
+//! `auth_signature = hex(HMAC-SHA256(secret, "METHOD\npath\nquery"))`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use md5::{Digest, Md5};
+use parley_core::{ChannelName, ClientId, ClientInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::sign;
+use crate::auth::unix_now;
+use crate::http_api::ApiError;
+use crate::state::{AppContext, ServerState};
+
+/// How far a request's `auth_timestamp` may be from the server's clock.
+const MAX_CLOCK_SKEW_SECS: u64 = 600;
+/// Channels one trigger may name.
+const MAX_CHANNELS: usize = 100;
+/// Events one batch may hold.
+const MAX_BATCH: usize = 10;
+/// The longest event name.
+const MAX_EVENT_NAME: usize = 200;
+
+/// The routes of the Pusher HTTP API.
+pub fn router() -> Router<Arc<ServerState>> {
+    Router::new()
+        .route("/apps/{app_id}/events", post(events))
+        .route("/apps/{app_id}/batch_events", post(batch_events))
+        .route("/apps/{app_id}/channels", get(channels))
+        .route("/apps/{app_id}/channels/{channel}", get(channel))
+        .route("/apps/{app_id}/channels/{channel}/users", get(users))
+}
+
+type Params = Query<Vec<(String, String)>>;
+
+/// Checks a request's signature and returns its app.
+fn authenticate(
+    server: &ServerState,
+    app_id: &str,
+    method: &Method,
+    uri: &Uri,
+    params: &[(String, String)],
+    body: &[u8],
+) -> Result<Arc<AppContext>, ApiError> {
+    let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, message);
+    let app = server
+        .app(app_id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown app"))?
+        .clone();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    if app.config.key.is_empty() || param("auth_key") != Some(app.config.key.as_str()) {
+        return Err(unauthorized("unknown auth_key"));
+    }
+    if param("auth_version") != Some("1.0") {
+        return Err(unauthorized("auth_version must be 1.0"));
+    }
+    let timestamp: u64 = param("auth_timestamp")
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| unauthorized("auth_timestamp missing"))?;
+    if timestamp.abs_diff(unix_now()) > MAX_CLOCK_SKEW_SECS {
+        return Err(unauthorized(
+            "auth_timestamp is more than 600 s from the server's time",
+        ));
+    }
+    if !body.is_empty() {
+        let md5 = hex::encode(Md5::digest(body));
+        if param("body_md5") != Some(md5.as_str()) {
+            return Err(unauthorized("body_md5 does not match the body"));
+        }
+    }
+    let mut signed: BTreeMap<String, &str> = BTreeMap::new();
+    for (key, value) in params {
+        if key != "auth_signature" {
+            signed.insert(key.to_lowercase(), value);
+        }
+    }
+    let query = signed
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let path = format!("{}{}", app.config.pusher.api_path_prefix, uri.path());
+    let message = format!("{}\n{path}\n{query}", method.as_str());
+    let signature = param("auth_signature").unwrap_or_default();
+    if !sign::verify_hex(&app.config.secret, &message, signature) {
+        return Err(unauthorized("invalid signature"));
+    }
+    Ok(app)
+}
+
+#[derive(Deserialize)]
+struct Trigger {
+    name: String,
+    data: String,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    socket_id: Option<String>,
+    #[serde(default)]
+    info: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    batch: Vec<Trigger>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    event: &'a str,
+    data: &'a str,
+}
+
+#[derive(Serialize, Default)]
+struct ChannelInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription_count: Option<usize>,
+}
+
+async fn events(
+    State(server): State<Arc<ServerState>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app = authenticate(&server, &app_id, &method, &uri, &params, &body)?;
+    let trigger: Trigger = parse(&body)?;
+    let channels = match (trigger.channels.clone(), trigger.channel.clone()) {
+        (Some(channels), None) => channels,
+        (None, Some(channel)) => vec![channel],
+        _ => return Err(bad_request("give either channels or channel")),
+    };
+    if channels.is_empty() || channels.len() > MAX_CHANNELS {
+        return Err(bad_request("channels must hold 1 to 100 names"));
+    }
+    let info = trigger_one(&server, &app, &trigger, &channels).await?;
+    Ok(axum::Json(info).into_response())
+}
+
+async fn batch_events(
+    State(server): State<Arc<ServerState>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app = authenticate(&server, &app_id, &method, &uri, &params, &body)?;
+    let batch: Batch = parse(&body)?;
+    if batch.batch.len() > MAX_BATCH {
+        return Err(bad_request("a batch holds at most 10 events"));
+    }
+    for trigger in &batch.batch {
+        if trigger.channel.is_none() {
+            return Err(bad_request("each batch event needs a channel"));
+        }
+        check_trigger(&app, trigger)?;
+    }
+    let mut infos = Vec::new();
+    for trigger in &batch.batch {
+        let channel = trigger.channel.clone().unwrap_or_default();
+        let info = trigger_one(&server, &app, trigger, std::slice::from_ref(&channel)).await?;
+        infos.push(
+            info.get("channels")
+                .and_then(|c| c.get(&channel))
+                .cloned()
+                .unwrap_or(json!({})),
+        );
+    }
+    let wants_info = batch.batch.iter().any(|trigger| trigger.info.is_some());
+    Ok(axum::Json(if wants_info {
+        json!({"batch": infos})
+    } else {
+        json!({})
+    })
+    .into_response())
+}
+
+fn check_trigger(app: &AppContext, trigger: &Trigger) -> Result<(), ApiError> {
+    if trigger.name.is_empty() || trigger.name.len() > MAX_EVENT_NAME {
+        return Err(bad_request("event name must be 1 to 200 characters"));
+    }
+    if trigger.data.len() > app.config.pusher.max_message_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event data is over the size limit",
+        ));
+    }
+    Ok(())
+}
+
+/// Publishes one event to `channels` and returns the `info` asked for.
+async fn trigger_one(
+    server: &ServerState,
+    app: &AppContext,
+    trigger: &Trigger,
+    channels: &[String],
+) -> Result<Value, ApiError> {
+    check_trigger(app, trigger)?;
+    let names = channels
+        .iter()
+        .map(|name| ChannelName::new(name).map_err(|_| bad_request("invalid channel name")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let data = serde_json::to_string(&Envelope {
+        event: &trigger.name,
+        data: &trigger.data,
+    })
+    .expect("events serialize to JSON");
+    let data = Bytes::from(data);
+    // The connection named by `socket_id` does not get the event: the hub
+    // skips a publication's own publisher on Pusher connections.
+    let excluded = trigger
+        .socket_id
+        .as_deref()
+        .map(parse_socket_id)
+        .transpose()?;
+    for channel in &names {
+        let info = excluded.map(|client| ClientInfo {
+            client,
+            user: Arc::from(""),
+            info: None,
+        });
+        server
+            .node
+            .publish(&app.app, channel, data.clone(), info)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "pusher trigger failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            })?;
+    }
+    let Some(wanted) = &trigger.info else {
+        return Ok(json!({}));
+    };
+    let mut infos = serde_json::Map::new();
+    for channel in &names {
+        let info = channel_info(server, app, channel, wanted).await;
+        infos.insert(channel.as_str().to_owned(), json!(info));
+    }
+    Ok(json!({"channels": infos}))
+}
+
+async fn channel_info(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    wanted: &str,
+) -> ChannelInfo {
+    let mut info = ChannelInfo::default();
+    for field in wanted.split(',') {
+        match field {
+            "user_count" if channel.as_str().starts_with("presence-") => {
+                let stats = server.node.presence_stats(&app.app, channel).await;
+                info.user_count = Some(stats.map_or(0, |stats| stats.num_users));
+            }
+            "subscription_count" => {
+                info.subscription_count = Some(app.app.hub.subscriber_count(channel));
+            }
+            _ => {}
+        }
+    }
+    info
+}
+
+#[derive(Deserialize)]
+struct ChannelsQuery {
+    #[serde(default)]
+    filter_by_prefix: Option<String>,
+    #[serde(default)]
+    info: Option<String>,
+}
+
+fn query_of<T: serde::de::DeserializeOwned>(params: &[(String, String)]) -> Result<T, ApiError> {
+    let pairs: serde_json::Map<String, Value> = params
+        .iter()
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
+    serde_json::from_value(Value::Object(pairs)).map_err(|error| bad_request(error.to_string()))
+}
+
+async fn channels(
+    State(server): State<Arc<ServerState>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let app = authenticate(&server, &app_id, &method, &uri, &params, &[])?;
+    let query: ChannelsQuery = query_of(&params)?;
+    let prefix = query.filter_by_prefix.unwrap_or_default();
+    let wanted = query.info.unwrap_or_default();
+    if wanted.split(',').any(|field| field == "user_count") && !prefix.starts_with("presence-") {
+        return Err(bad_request(
+            "info=user_count needs filter_by_prefix=presence-",
+        ));
+    }
+    let mut channels = serde_json::Map::new();
+    for summary in app.app.hub.channels(&prefix) {
+        if summary.subscribers == 0 {
+            continue;
+        }
+        let info = channel_info(&server, &app, &summary.name, &wanted).await;
+        channels.insert(summary.name.as_str().to_owned(), json!(info));
+    }
+    Ok(axum::Json(json!({"channels": channels})).into_response())
+}
+
+async fn channel(
+    State(server): State<Arc<ServerState>>,
+    Path((app_id, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let app = authenticate(&server, &app_id, &method, &uri, &params, &[])?;
+    let query: ChannelsQuery = query_of(&params)?;
+    let channel = ChannelName::new(&name).map_err(|_| bad_request("invalid channel name"))?;
+    let wanted = query.info.unwrap_or_default();
+    if wanted.split(',').any(|field| field == "user_count") && !name.starts_with("presence-") {
+        return Err(bad_request("user_count is only for presence channels"));
+    }
+    let info = channel_info(&server, &app, &channel, &wanted).await;
+    let mut body = json!(info);
+    body["occupied"] = json!(app.app.hub.subscriber_count(&channel) > 0);
+    Ok(axum::Json(body).into_response())
+}
+
+async fn users(
+    State(server): State<Arc<ServerState>>,
+    Path((app_id, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let app = authenticate(&server, &app_id, &method, &uri, &params, &[])?;
+    if !name.starts_with("presence-") {
+        return Err(bad_request("users are listed for presence channels only"));
+    }
+    let channel = ChannelName::new(&name).map_err(|_| bad_request("invalid channel name"))?;
+    let mut users = Vec::new();
+    let mut after: Option<Arc<str>> = None;
+    loop {
+        let page = server
+            .node
+            .presence_members(&app.app, &channel, after.as_deref(), 1000)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "presence members failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            })?;
+        users.extend(
+            page.members
+                .iter()
+                .map(|member| json!({"id": &*member.user})),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(axum::Json(json!({"users": users})).into_response())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| bad_request(format!("invalid body: {error}")))
+}
+
+fn parse_socket_id(socket_id: &str) -> Result<ClientId, ApiError> {
+    socket_id
+        .split_once('.')
+        .and_then(|(node, sequence)| {
+            Some(ClientId {
+                node: node.parse().ok()?,
+                sequence: sequence.parse().ok()?,
+            })
+        })
+        .ok_or_else(|| bad_request("invalid socket_id"))
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}

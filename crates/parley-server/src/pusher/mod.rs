@@ -1,0 +1,25 @@
+//! Pusher Channels protocol 7: pusher-js, Laravel Echo and the other Pusher
+//! clients connect at `/app/{key}` and share the core with native clients.
+//!
+//! - [`codes`]: `pusher:error` codes and close codes.
+//! - [`sign`]: HMAC-SHA256 signatures of channel auth.
+//! - [`push`]: the [`PusherEncoder`], every `Push` as a Pusher event.
+//! - [`session`]: one connection's state machine: subscribe, unsubscribe,
+//!   client events, ping.
+//! - [`upgrade`]: the `/app/{key}` upgrade and its query checks.
+//! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`.
+//!
+//! Pusher channel names map one to one onto Parley channel names (they
+//! never hold `:`, so they sit in the default namespace), and a Pusher event
+//! is a Parley publication whose data is `{"event": name, "data": ...}`.
+//! `docs/pusher.md` is the user-facing description.
+
+pub mod codes;
+pub mod http_api;
+pub mod push;
+pub mod session;
+pub mod sign;
+pub mod upgrade;
+
+pub use push::PusherEncoder;
+pub use session::PusherSession;

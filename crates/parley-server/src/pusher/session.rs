@@ -1,0 +1,650 @@
+//! One Pusher-protocol connection: subscriptions with signed auth, presence
+//! per user from `channel_data`, client events, ping.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parley_core::{
+    ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, MemberInfo, Namespace,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::codes;
+use super::push::{Event, internal_event};
+use super::sign;
+use crate::connection::Session;
+use crate::state::{AppContext, ServerState};
+
+/// Protocol errors a connection may make before it is closed.
+const MAX_VIOLATIONS: u32 = 10;
+
+/// The longest Pusher channel name.
+const MAX_CHANNEL_NAME: usize = 164;
+
+/// The state of one Pusher connection.
+pub struct PusherSession {
+    server: Arc<ServerState>,
+    app: Arc<AppContext>,
+    client: Arc<ClientHandle>,
+    socket_id: String,
+    /// Whether the client is in the hub (registration can fail at once).
+    registered: bool,
+    subscriptions: HashMap<ChannelName, Subscription>,
+    client_events: DefaultDirectRateLimiter,
+    /// A close code that says more than the disconnect reason (4301).
+    close_code: Option<u16>,
+    violations: u32,
+}
+
+/// What the connection holds in one channel.
+struct Subscription {
+    /// The member it is in a presence channel, from its `channel_data`.
+    member: Option<(Arc<str>, Arc<MemberInfo>)>,
+}
+
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    channel: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SubscribeData {
+    channel: String,
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    channel_data: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct ChannelData {
+    user_id: UserId,
+    #[serde(default)]
+    user_info: Option<Box<RawValue>>,
+}
+
+/// A user id, which some backends send as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UserId {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+#[derive(Serialize)]
+struct ErrorData<'a> {
+    code: Option<u16>,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct SubscriptionErrorData<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    error: &'a str,
+    status: u16,
+}
+
+#[derive(Serialize)]
+struct Established<'a> {
+    socket_id: &'a str,
+    activity_timeout: u64,
+}
+
+#[derive(Serialize)]
+struct PresenceData<'a> {
+    presence: PresenceSet<'a>,
+}
+
+#[derive(Serialize)]
+struct PresenceSet<'a> {
+    ids: Vec<&'a str>,
+    hash: HashMap<&'a str, &'a RawValue>,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct ClientEventData<'a> {
+    event: &'a str,
+    data: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+}
+
+/// Why a subscription was refused, for `pusher:subscription_error`.
+struct Refusal {
+    kind: &'static str,
+    message: String,
+    status: u16,
+}
+
+impl Refusal {
+    fn new(kind: &'static str, status: u16, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            status,
+        }
+    }
+}
+
+impl PusherSession {
+    /// A session for a connection accepted just now: registers it and
+    /// queues `pusher:connection_established`.
+    pub fn start(
+        server: Arc<ServerState>,
+        app: Arc<AppContext>,
+        client: Arc<ClientHandle>,
+    ) -> Self {
+        let per_second = app.config.pusher.client_events_per_second;
+        let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN));
+        let socket_id = client.id.to_string();
+        let registered = server
+            .node
+            .register(&app.app, &client, Arc::from(""), Arc::default())
+            .is_ok();
+        let session = Self {
+            server,
+            app,
+            client,
+            socket_id,
+            registered,
+            subscriptions: HashMap::new(),
+            client_events: RateLimiter::direct(quota),
+            close_code: None,
+            violations: 0,
+        };
+        if registered {
+            let established = Established {
+                socket_id: &session.socket_id,
+                activity_timeout: session.server.config.ping_interval.as_secs().max(1),
+            };
+            session.send(internal_event(
+                "pusher:connection_established",
+                None,
+                &established,
+            ));
+        } else {
+            session.client.disconnect(Disconnect::NodeFull);
+        }
+        session
+    }
+
+    fn send(&self, frame: Frame) {
+        // A refused push means the queue is closing; the connection loop
+        // sees that on its next turn.
+        let _ = self.client.send(frame);
+    }
+
+    fn error(&self, code: Option<u16>, message: &str) {
+        self.send(
+            Event {
+                event: "pusher:error",
+                channel: None,
+                data: &ErrorData { code, message },
+                user_id: None,
+            }
+            .frame(),
+        );
+    }
+
+    fn violation(&mut self, message: &str) -> Option<Disconnect> {
+        self.error(None, message);
+        self.violations += 1;
+        (self.violations >= MAX_VIOLATIONS).then_some(Disconnect::ProtocolViolation)
+    }
+
+    async fn dispatch(&mut self, incoming: Incoming<'_>) -> Option<Disconnect> {
+        match &*incoming.event {
+            "pusher:ping" => {
+                self.send(Frame::from_static(r#"{"event":"pusher:pong","data":{}}"#));
+                None
+            }
+            "pusher:pong" => None,
+            "pusher:subscribe" => match object::<SubscribeData>(incoming.data) {
+                Some(data) => {
+                    let channel = data.channel.clone();
+                    if let Err(refusal) = self.subscribe(data).await {
+                        self.send(
+                            Event {
+                                event: "pusher:subscription_error",
+                                channel: Some(&channel),
+                                data: &SubscriptionErrorData {
+                                    kind: refusal.kind,
+                                    error: &refusal.message,
+                                    status: refusal.status,
+                                },
+                                user_id: None,
+                            }
+                            .frame(),
+                        );
+                    }
+                    None
+                }
+                None => self.violation("pusher:subscribe needs data with a channel"),
+            },
+            "pusher:unsubscribe" => {
+                #[derive(Deserialize)]
+                struct UnsubscribeData {
+                    channel: String,
+                }
+                match object::<UnsubscribeData>(incoming.data) {
+                    Some(data) => {
+                        self.unsubscribe(&data.channel).await;
+                        None
+                    }
+                    None => self.violation("pusher:unsubscribe needs data with a channel"),
+                }
+            }
+            event if event.starts_with("client-") => {
+                let channel = incoming.channel.as_deref().unwrap_or_default();
+                let data = incoming.data.unwrap_or(RawValue::NULL);
+                self.client_event(event, channel, data).await
+            }
+            event => {
+                let message = format!("unsupported event {event:?}");
+                self.violation(&message)
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, data: SubscribeData) -> Result<(), Refusal> {
+        let name = data.channel.as_str();
+        let valid = !name.is_empty()
+            && name.len() <= MAX_CHANNEL_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-=@,.;".contains(&b));
+        let channel = match ChannelName::new(name) {
+            Ok(channel) if valid => channel,
+            _ => return Err(Refusal::new("InvalidChannel", 400, "invalid channel name")),
+        };
+        if name.starts_with("private-encrypted-") || is_cache_channel(name) {
+            return Err(Refusal::new(
+                "UnsupportedChannel",
+                400,
+                "encrypted and cache channels are not supported yet",
+            ));
+        }
+        if self.subscriptions.contains_key(&channel) {
+            return Err(Refusal::new("AlreadySubscribed", 400, "already subscribed"));
+        }
+        let limit = self.app.app.options.max_subscriptions_per_client;
+        if self.subscriptions.len() >= limit {
+            return Err(Refusal::new(
+                "TooManySubscriptions",
+                403,
+                "too many subscriptions",
+            ));
+        }
+        let presence = name.starts_with("presence-");
+        let private = presence || name.starts_with("private-");
+        // pusher-js sends `channel_data` as a string; some clients send the
+        // object itself. The signature covers the text either way.
+        let channel_data = data.channel_data.as_deref().map(|raw| {
+            serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned())
+        });
+        if private {
+            let key = &self.app.config.key;
+            let secret = &self.app.config.secret;
+            let signed = data.auth.as_deref().is_some_and(|auth| {
+                sign::verify_channel_auth(
+                    key,
+                    secret,
+                    auth,
+                    &self.socket_id,
+                    name,
+                    channel_data.as_deref().filter(|_| presence),
+                )
+            });
+            if !signed {
+                return Err(Refusal::new("AuthError", 401, "invalid signature"));
+            }
+        }
+        let member = match (presence, channel_data) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(Refusal::new(
+                    "AuthError",
+                    400,
+                    "presence needs channel_data",
+                ));
+            }
+            (true, Some(text)) => Some(self.member(&text)?),
+        };
+        let app = &self.app.app;
+        let node = &self.server.node;
+        if let Some((user, info)) = &member {
+            let namespace = self.presence_namespace(&channel);
+            let max = self.app.config.pusher.max_presence_members;
+            let page = node
+                .presence_members(app, &channel, None, max.saturating_add(1))
+                .await
+                .map_err(|_| Refusal::new("InternalError", 500, "presence unavailable"))?;
+            if page.members.len() >= max && !page.members.iter().any(|m| m.user == *user) {
+                return Err(Refusal::new(
+                    "LimitReached",
+                    403,
+                    "presence channel is full",
+                ));
+            }
+            // Joined before subscribing, so the member hears of others only.
+            node.presence_join_as(
+                app,
+                self.client.id,
+                &channel,
+                &namespace,
+                user.clone(),
+                info.clone(),
+            )
+            .await
+            .map_err(|_| Refusal::new("InternalError", 500, "presence unavailable"))?;
+        }
+        if node
+            .subscribe(app, &self.client, &channel, false)
+            .await
+            .is_err()
+        {
+            if member.is_some() {
+                let namespace = self.presence_namespace(&channel);
+                node.presence_leave(app, self.client.id, &channel, &namespace)
+                    .await;
+            }
+            return Err(Refusal::new("InternalError", 500, "subscribe failed"));
+        }
+        let succeeded = if member.is_some() {
+            let max = self.app.config.pusher.max_presence_members;
+            let page = node
+                .presence_members(app, &channel, None, max)
+                .await
+                .unwrap_or_default();
+            let null = RawValue::NULL;
+            let hash = page
+                .members
+                .iter()
+                .map(|member| {
+                    let info = member
+                        .info
+                        .info
+                        .as_ref()
+                        .and_then(|info| std::str::from_utf8(info).ok())
+                        .and_then(|info| serde_json::from_str::<&RawValue>(info).ok())
+                        .unwrap_or(null);
+                    (&*member.user, info)
+                })
+                .collect();
+            let data = PresenceData {
+                presence: PresenceSet {
+                    ids: page.members.iter().map(|member| &*member.user).collect(),
+                    hash,
+                    count: page.members.len(),
+                },
+            };
+            internal_event("pusher_internal:subscription_succeeded", Some(name), &data)
+        } else {
+            internal_event(
+                "pusher_internal:subscription_succeeded",
+                Some(name),
+                &serde_json::Map::new(),
+            )
+        };
+        self.subscriptions.insert(channel, Subscription { member });
+        self.send(succeeded);
+        Ok(())
+    }
+
+    /// The member a presence subscription's `channel_data` names.
+    fn member(&self, text: &str) -> Result<(Arc<str>, Arc<MemberInfo>), Refusal> {
+        let limits = &self.app.config.pusher;
+        let data: ChannelData = serde_json::from_str(text)
+            .map_err(|_| Refusal::new("InvalidChannelData", 400, "channel_data needs a user_id"))?;
+        let user = match data.user_id {
+            UserId::Text(user) => user,
+            UserId::Number(number) => number.to_string(),
+        };
+        if user.is_empty() || user.len() > limits.max_user_id_bytes {
+            return Err(Refusal::new("InvalidChannelData", 400, "invalid user_id"));
+        }
+        let info = data.user_info.map(|info| info.get().to_owned());
+        if info
+            .as_ref()
+            .is_some_and(|info| info.len() > limits.max_user_info_bytes)
+        {
+            return Err(Refusal::new(
+                "InvalidChannelData",
+                413,
+                "user_info too large",
+            ));
+        }
+        let info = MemberInfo {
+            info: info.map(Bytes::from),
+            ..MemberInfo::default()
+        };
+        Ok((Arc::from(user), Arc::new(info)))
+    }
+
+    fn presence_namespace(&self, channel: &ChannelName) -> Namespace {
+        presence_namespace(&self.server, &self.app, channel)
+    }
+
+    async fn unsubscribe(&mut self, name: &str) {
+        let Ok(channel) = ChannelName::new(name) else {
+            return;
+        };
+        if let Some(subscription) = self.subscriptions.remove(&channel) {
+            let node = &self.server.node;
+            node.unsubscribe(&self.app.app, self.client.id, &channel)
+                .await;
+            // After unsubscribing: the leaver hears nothing of its own leave.
+            if subscription.member.is_some() {
+                let namespace = self.presence_namespace(&channel);
+                node.presence_leave(&self.app.app, self.client.id, &channel, &namespace)
+                    .await;
+            }
+        }
+    }
+
+    async fn client_event(
+        &mut self,
+        event: &str,
+        name: &str,
+        data: &RawValue,
+    ) -> Option<Disconnect> {
+        let options = &self.app.config.pusher;
+        if !options.enable_client_messages {
+            self.error(
+                Some(codes::CLIENT_EVENT_REJECTED),
+                "client events are not enabled for this app",
+            );
+            return None;
+        }
+        if !(name.starts_with("private-") || name.starts_with("presence-")) {
+            self.error(
+                Some(codes::CLIENT_EVENT_REJECTED),
+                "client events need a private or presence channel",
+            );
+            return None;
+        }
+        let subscription = ChannelName::new(name)
+            .ok()
+            .and_then(|channel| self.subscriptions.get_key_value(&channel));
+        let Some((channel, subscription)) = subscription else {
+            self.error(
+                Some(codes::CLIENT_EVENT_REJECTED),
+                "subscribe before sending client events",
+            );
+            return None;
+        };
+        if data.get().len() > options.max_message_bytes {
+            self.error(
+                Some(codes::CLIENT_EVENT_REJECTED),
+                "client event data too large",
+            );
+            return None;
+        }
+        if self.client_events.check().is_err() {
+            self.close_code = Some(codes::CLIENT_EVENT_REJECTED);
+            return Some(Disconnect::ProtocolViolation);
+        }
+        let user = subscription.member.as_ref().map(|(user, _)| user.clone());
+        let payload = serde_json::to_string(&ClientEventData {
+            event,
+            data,
+            user_id: user.as_deref(),
+        })
+        .expect("client events serialize to JSON");
+        let info = ClientInfo {
+            client: self.client.id,
+            user: user.unwrap_or_else(|| Arc::from("")),
+            info: None,
+        };
+        let channel = channel.clone();
+        if let Err(error) = self
+            .server
+            .node
+            .publish(&self.app.app, &channel, Bytes::from(payload), Some(info))
+            .await
+        {
+            tracing::warn!(%channel, %error, "client event publish failed");
+            self.error(None, "client event failed");
+        }
+        None
+    }
+}
+
+impl Session for PusherSession {
+    fn client(&self) -> &Arc<ClientHandle> {
+        &self.client
+    }
+
+    async fn on_text(&mut self, text: &str) -> Option<Disconnect> {
+        match serde_json::from_str::<Incoming<'_>>(text) {
+            Ok(incoming) => self.dispatch(incoming).await,
+            Err(_) => self.violation("expected a JSON object with an event"),
+        }
+    }
+
+    async fn on_alive(&mut self) {
+        // Adding a lease that exists renews it; one that expired meanwhile
+        // comes back, and the user joins again.
+        for (channel, subscription) in &self.subscriptions {
+            if let Some((user, info)) = &subscription.member {
+                let namespace = self.presence_namespace(channel);
+                let joined = self
+                    .server
+                    .node
+                    .presence_join_as(
+                        &self.app.app,
+                        self.client.id,
+                        channel,
+                        &namespace,
+                        user.clone(),
+                        info.clone(),
+                    )
+                    .await;
+                if let Err(error) = joined {
+                    tracing::warn!(%channel, %error, "presence renewal failed");
+                }
+            }
+        }
+    }
+
+    fn on_binary(&mut self) -> Option<Disconnect> {
+        self.violation("binary frames are not supported; send JSON text")
+    }
+
+    fn on_oversized(&mut self, _: &str) -> Option<Disconnect> {
+        self.violation("message too large")
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_deadline(&mut self) -> Option<Disconnect> {
+        None
+    }
+
+    fn goodbye(&self, reason: Disconnect) -> (u16, Option<Frame>) {
+        let code = self.close_code.unwrap_or_else(|| codes::close_code(reason));
+        let message = if code == codes::CLIENT_EVENT_REJECTED && self.close_code.is_some() {
+            "client event rate limit exceeded"
+        } else {
+            reason.reason()
+        };
+        let goodbye = Event {
+            event: "pusher:error",
+            channel: None,
+            data: &ErrorData {
+                code: Some(code),
+                message,
+            },
+            user_id: None,
+        }
+        .frame();
+        (code, Some(goodbye))
+    }
+
+    async fn finish(self) {
+        if !self.registered {
+            return;
+        }
+        let node = &self.server.node;
+        let app = &self.app.app;
+        for (channel, subscription) in &self.subscriptions {
+            node.unsubscribe(app, self.client.id, channel).await;
+            if subscription.member.is_some() {
+                let namespace = self.presence_namespace(channel);
+                node.presence_leave(app, self.client.id, channel, &namespace)
+                    .await;
+            }
+        }
+        node.unregister(app, &self.client, std::iter::empty()).await;
+    }
+}
+
+/// The options of a Pusher presence channel: the lease time of the app's
+/// namespace, with joins and leaves pushed one by one (Pusher has no
+/// batched presence event).
+fn presence_namespace(server: &ServerState, app: &AppContext, channel: &ChannelName) -> Namespace {
+    let ttl = app
+        .app
+        .namespace(channel)
+        .map_or(Namespace::new(Namespace::DEFAULT).presence_ttl, |ns| {
+            ns.presence_ttl
+        });
+    Namespace {
+        presence: true,
+        join_leave: true,
+        presence_ttl: ttl.max(server.config.ping_interval * 2),
+        presence_batch: Duration::ZERO,
+        ..Namespace::new(Namespace::DEFAULT)
+    }
+}
+
+/// The `data` of an event as `T`: an object, or a string holding one.
+fn object<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
+    let text = data?.get();
+    serde_json::from_str(text).ok().or_else(|| {
+        let inner: String = serde_json::from_str(text).ok()?;
+        serde_json::from_str(&inner).ok()
+    })
+}
+
+/// Whether `name` is a cache channel, whose last event Pusher replays.
+fn is_cache_channel(name: &str) -> bool {
+    ["cache-", "private-cache-", "presence-cache-"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}

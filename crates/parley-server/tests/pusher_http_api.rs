@@ -1,0 +1,280 @@
+//! The Pusher HTTP API on `/apps/{app_id}/...`: requests signed as the
+//! Pusher server SDKs sign them, triggers reaching Pusher connections, and
+//! channel queries.
+
+mod common;
+
+use common::{Client, SECRET, TestServer};
+use md5::{Digest, Md5};
+use parley_server::auth::unix_now;
+use parley_server::pusher::sign::hmac_hex;
+use serde_json::{Value, json};
+
+const KEY: &str = "main-key";
+
+/// Signs a request as pusher-http-node does and sends it.
+async fn signed(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+    signed_path: &str,
+) -> (u16, Value) {
+    let timestamp = unix_now().to_string();
+    let body = body.map(|body| body.to_string());
+    let md5 = body
+        .as_ref()
+        .map(|body| hex::encode(Md5::digest(body.as_bytes())));
+    let mut params: Vec<(&str, &str)> = vec![
+        ("auth_key", KEY),
+        ("auth_timestamp", &timestamp),
+        ("auth_version", "1.0"),
+    ];
+    if let Some(md5) = &md5 {
+        params.push(("body_md5", md5));
+    }
+    params.extend_from_slice(query);
+    params.sort();
+    let query_string = params
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let signature = hmac_hex(
+        SECRET,
+        &format!("{}\n{signed_path}\n{query_string}", method.as_str()),
+    );
+    let url = server.url(&format!("{path}?{query_string}&auth_signature={signature}"));
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let value = response.json().await.unwrap_or(Value::Null);
+    (status, value)
+}
+
+async fn pusher(server: &TestServer, channel: &str) -> (Client, String) {
+    let url = format!("ws://{}/app/{KEY}?protocol=7", server.addr);
+    let mut client = Client::open(&url).await;
+    let established = client.next_json().await;
+    let data: Value = serde_json::from_str(established["data"].as_str().unwrap()).unwrap();
+    let socket_id = data["socket_id"].as_str().unwrap().to_owned();
+    client
+        .send_text(&json!({"event": "pusher:subscribe", "data": {"channel": channel}}).to_string())
+        .await;
+    assert_eq!(
+        client.push().await["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    (client, socket_id)
+}
+
+#[tokio::test]
+async fn trigger_reaches_subscribers_except_the_excluded_socket() {
+    let server = TestServer::start().await;
+    let (mut ann, _) = pusher(&server, "news").await;
+    let (mut bob, bob_socket) = pusher(&server, "news").await;
+    let path = "/apps/main/events";
+    let body = json!({"name": "headline", "channels": ["news"], "data": "{\"t\":1}",
+                      "socket_id": bob_socket, "info": "subscription_count"});
+    let (status, reply) = signed(&server, reqwest::Method::POST, path, &[], Some(body), path).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply,
+        json!({"channels": {"news": {"subscription_count": 2}}})
+    );
+    assert_eq!(
+        ann.push().await,
+        json!({"event": "headline", "channel": "news", "data": "{\"t\":1}"})
+    );
+    assert!(
+        bob.no_push_within(std::time::Duration::from_millis(300))
+            .await
+    );
+}
+
+#[tokio::test]
+async fn bad_signatures_old_timestamps_and_wrong_bodies_get_401() {
+    let server = TestServer::start().await;
+    let path = "/apps/main/events";
+    let body = json!({"name": "e", "channel": "news", "data": "x"});
+    // Signed for another path.
+    let (status, _) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(body.clone()),
+        "/apps/other/events",
+    )
+    .await;
+    assert_eq!(status, 401);
+    // No signature at all.
+    let response = reqwest::Client::new()
+        .post(server.url(path))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    // A right signature works.
+    let (status, _) = signed(&server, reqwest::Method::POST, path, &[], Some(body), path).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn triggers_are_limited_like_pushers() {
+    let server = TestServer::start().await;
+    let path = "/apps/main/events";
+    let big = "x".repeat(10 * 1024 + 1);
+    let (status, _) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(json!({"name": "e", "channel": "news", "data": big})),
+        path,
+    )
+    .await;
+    assert_eq!(status, 413);
+    let channels: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
+    let (status, _) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(json!({"name": "e", "channels": channels, "data": "x"})),
+        path,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let path = "/apps/main/batch_events";
+    let batch: Vec<Value> = (0..11)
+        .map(|_| json!({"name": "e", "channel": "c", "data": "x"}))
+        .collect();
+    let (status, _) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(json!({"batch": batch})),
+        path,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let batch: Vec<Value> = (0..2)
+        .map(|i| json!({"name": "e", "channel": format!("c{i}"), "data": "x"}))
+        .collect();
+    let (status, reply) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(json!({"batch": batch})),
+        path,
+    )
+    .await;
+    assert_eq!((status, reply), (200, json!({})));
+}
+
+#[tokio::test]
+async fn channel_queries_count_users_not_connections() {
+    let server = TestServer::start().await;
+    let (_news, _) = pusher(&server, "news").await;
+    let url = format!("ws://{}/app/{KEY}?protocol=7", server.addr);
+    let mut tabs = Vec::new();
+    for user in ["ann", "ann", "bob"] {
+        let mut client = Client::open(&url).await;
+        let established = client.next_json().await;
+        let data: Value = serde_json::from_str(established["data"].as_str().unwrap()).unwrap();
+        let socket_id = data["socket_id"].as_str().unwrap();
+        let channel_data = json!({"user_id": user}).to_string();
+        let auth = format!(
+            "{KEY}:{}",
+            hmac_hex(SECRET, &format!("{socket_id}:presence-room:{channel_data}"))
+        );
+        client
+            .send_text(
+                &json!({"event": "pusher:subscribe", "data": {"channel": "presence-room",
+                "auth": auth, "channel_data": channel_data}})
+                .to_string(),
+            )
+            .await;
+        loop {
+            if client.push().await["event"] == "pusher_internal:subscription_succeeded" {
+                break;
+            }
+        }
+        tabs.push(client);
+    }
+
+    let path = "/apps/main/channels/presence-room";
+    let (status, reply) = signed(
+        &server,
+        reqwest::Method::GET,
+        path,
+        &[("info", "user_count,subscription_count")],
+        None,
+        path,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply,
+        json!({"occupied": true, "user_count": 2, "subscription_count": 3})
+    );
+
+    let path = "/apps/main/channels/presence-room/users";
+    let (_, reply) = signed(&server, reqwest::Method::GET, path, &[], None, path).await;
+    assert_eq!(reply, json!({"users": [{"id": "ann"}, {"id": "bob"}]}));
+
+    let path = "/apps/main/channels";
+    let (_, reply) = signed(
+        &server,
+        reqwest::Method::GET,
+        path,
+        &[("filter_by_prefix", "presence-"), ("info", "user_count")],
+        None,
+        path,
+    )
+    .await;
+    assert_eq!(
+        reply,
+        json!({"channels": {"presence-room": {"user_count": 2}}})
+    );
+    let (_, reply) = signed(&server, reqwest::Method::GET, path, &[], None, path).await;
+    assert_eq!(
+        reply,
+        json!({"channels": {"news": {}, "presence-room": {}}})
+    );
+
+    let path = "/apps/main/channels/empty";
+    let (_, reply) = signed(&server, reqwest::Method::GET, path, &[], None, path).await;
+    assert_eq!(reply, json!({"occupied": false}));
+}
+
+#[tokio::test]
+async fn signatures_cover_the_path_prefix_of_a_proxy() {
+    let server = TestServer::start_with(|config| {
+        config.apps[0].pusher.api_path_prefix = "/pusher".to_owned();
+    })
+    .await;
+    let path = "/apps/main/channels";
+    let (status, _) = signed(&server, reqwest::Method::GET, path, &[], None, path).await;
+    assert_eq!(status, 401);
+    let (status, _) = signed(
+        &server,
+        reqwest::Method::GET,
+        path,
+        &[],
+        None,
+        "/pusher/apps/main/channels",
+    )
+    .await;
+    assert_eq!(status, 200);
+}
