@@ -194,7 +194,14 @@ async fn node_connection_limit_closes_with_back_off_code() {
 
 #[tokio::test]
 async fn slow_client_is_disconnected_while_others_keep_receiving() {
-    let server = TestServer::start_with(|config| config.max_queue_bytes = 256 * 1024).await;
+    let server = TestServer::start_with(|config| {
+        config.max_queue_bytes = 256 * 1024;
+        // The slow client reads only at the end; on a loaded machine that
+        // can take longer than the default write timeout, after which the
+        // server would drop it without a close frame.
+        config.write_timeout = Duration::from_secs(120);
+    })
+    .await;
     let mut slow = server.user("slow").await;
     let mut fast = server.user("fast").await;
     slow.ok("subscribe", json!({"channel": "news"})).await;
