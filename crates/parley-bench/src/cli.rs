@@ -41,6 +41,23 @@ pub enum Scenario {
     /// Open connections (with token verification) as fast as the server
     /// takes them; report the rate and the handshake time.
     Connect(ConnectArgs),
+    /// Open connections, then subscribe them all at once to one channel
+    /// with presence; report how long the storm took and the presence
+    /// pushes every connection received.
+    PresenceStorm(PresenceStormArgs),
+}
+
+impl Scenario {
+    /// The flags every scenario has.
+    pub fn common(&self) -> &CommonArgs {
+        match self {
+            Scenario::Fanout(args) => &args.common,
+            Scenario::Broadcast(args) => &args.common,
+            Scenario::Idle(args) => &args.common,
+            Scenario::Connect(args) => &args.common,
+            Scenario::PresenceStorm(args) => &args.common,
+        }
+    }
 }
 
 /// Flags every scenario has.
@@ -223,6 +240,23 @@ pub struct ConnectArgs {
     /// Flags every scenario has.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `parley-bench presence-storm`.
+#[derive(Debug, Clone, Args)]
+pub struct PresenceStormArgs {
+    /// Flags every scenario has (`--duration` bounds the storm).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The channel, in a namespace with presence [default: `room:storm`
+    /// for native, `presence-storm` for Pusher].
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// The storm is over once every connection is subscribed and no
+    /// presence push arrived for this long (or at the end of
+    /// `--duration`).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub quiet: Duration,
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! itself.
 //!
 //! - [`cli`]: the command line; [`scenario`]: fanout, broadcast, idle,
-//!   connect.
+//!   connect, presence-storm; [`main`]: the whole program, also run by
+//!   `parley bench`.
 //! - [`protocol`]: the native and Pusher client sides; [`publish`]: the
 //!   HTTP APIs; [`driver`]: one connection's run phase; [`setup`]:
 //!   opening connections.
@@ -34,6 +35,10 @@ pub mod setup;
 pub mod socket;
 pub mod target;
 
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
 use cli::Cli;
 use report::Report;
 
@@ -41,4 +46,61 @@ use report::Report;
 /// `open_files_limit` is the limit the process runs with, for the report.
 pub async fn run(cli: Cli, open_files_limit: u64) -> Result<Report, String> {
     scenario::run(cli.scenario, open_files_limit).await
+}
+
+/// The whole `parley-bench` program on command line `args` (the first is
+/// the program's name, shown in help): raises the open-file limit, runs
+/// the scenario on its own multi-threaded runtime, prints the table and
+/// writes the JSON file. `parley bench` calls it too.
+pub fn main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    let open_files_limit = match open_files::raise_open_files() {
+        Ok(limits) if limits.after > limits.before => {
+            eprintln!(
+                "raised the open-file limit from {} to {} (the hard limit)",
+                limits.before, limits.after
+            );
+            limits.after
+        }
+        Ok(limits) => {
+            eprintln!("open-file limit: {} (already the hard limit)", limits.after);
+            limits.after
+        }
+        Err(error) => {
+            eprintln!("warning: cannot raise the open-file limit: {error}");
+            0
+        }
+    };
+    let json = cli.scenario.common().json.clone();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("parley-bench: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match runtime.block_on(run(cli, open_files_limit)) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("parley-bench: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", report.table());
+    if let Some(path) = json {
+        if let Err(error) = report.write_json(&path) {
+            eprintln!("parley-bench: {error}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("report written to {}", path.display());
+    }
+    ExitCode::SUCCESS
 }

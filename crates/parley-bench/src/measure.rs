@@ -1,11 +1,12 @@
-//! A measured window of a run: wall time, this process's CPU time and the
-//! server's CPU time and memory between its start and its end.
+//! A measured window of a run: wall time, this process's CPU time, the
+//! server's CPU time and memory, and the whole machine's busy time and load
+//! between its start and its end.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::procstat::{self, CpuSplit, ProcSample};
+use crate::procstat::{self, CpuSplit, MachineSample, ProcSample};
 
 /// The start of a measured window.
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +14,7 @@ pub struct Window {
     started: Instant,
     self_cpu: CpuSplit,
     server: Option<(u32, ProcSample)>,
+    machine: Option<MachineSample>,
 }
 
 /// What happened in a window.
@@ -27,6 +29,8 @@ pub struct Measured {
     /// The server's samples at the start and at the end, when its pid was
     /// given and readable.
     pub server: Option<(ProcSample, ProcSample)>,
+    /// The machine's samples at the start and at the end, when readable.
+    pub machine: Option<(MachineSample, MachineSample)>,
 }
 
 /// Samples the server `pid`, warning on stderr when it cannot be read.
@@ -46,6 +50,7 @@ impl Window {
     pub fn open(server_pid: Option<u32>) -> Self {
         Self {
             server: sample_server(server_pid),
+            machine: procstat::machine().ok(),
             self_cpu: procstat::self_cpu_split(),
             started: Instant::now(),
         }
@@ -58,11 +63,13 @@ impl Window {
         let server = self
             .server
             .and_then(|(pid, before)| sample_server(Some(pid)).map(|(_, after)| (before, after)));
+        let machine = self.machine.zip(procstat::machine().ok());
         Measured {
             elapsed,
             generator_cpu: generator_split.total(),
             generator_split,
             server,
+            machine,
         }
     }
 }
@@ -72,6 +79,35 @@ impl Measured {
     pub fn server_cpu(&self) -> Option<Duration> {
         self.server
             .map(|(before, after)| after.cpu.saturating_sub(before.cpu))
+    }
+
+    /// The server's CPU time in the window, split into user and system.
+    pub fn server_split(&self) -> Option<CpuSplit> {
+        self.server
+            .map(|(before, after)| after.split.since(&before.split))
+    }
+
+    /// The CPU time every process on the machine used in the window.
+    pub fn machine_busy(&self) -> Option<Duration> {
+        self.machine
+            .map(|(before, after)| after.busy.saturating_sub(before.busy))
+    }
+
+    /// The CPU time spent in interrupts and soft interrupts in the window,
+    /// charged to no process: on loopback, mostly the receiving half of
+    /// the server's and the generator's network traffic.
+    pub fn interrupts(&self) -> Option<Duration> {
+        self.machine
+            .map(|(before, after)| after.interrupts.saturating_sub(before.interrupts))
+    }
+
+    /// The CPU time used in the window by everything but the generator,
+    /// the server and interrupts: other processes sharing the cores.
+    pub fn others_busy(&self) -> Option<Duration> {
+        let ours = self.generator_cpu
+            + self.server_cpu().unwrap_or_default()
+            + self.interrupts().unwrap_or_default();
+        self.machine_busy().map(|busy| busy.saturating_sub(ours))
     }
 }
 

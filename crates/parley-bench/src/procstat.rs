@@ -1,5 +1,7 @@
-//! CPU time and resident memory of the server (from `/proc/<pid>`) and of
-//! this process (from `getrusage`).
+//! CPU time and resident memory of the server (from `/proc/<pid>`), of
+//! this process (from `getrusage`), and of the whole machine (`/proc/stat`,
+//! `/proc/loadavg`): on a machine shared with other work, what the others
+//! used during a run says how far its figures can be trusted.
 
 use std::io;
 use std::time::Duration;
@@ -9,6 +11,8 @@ use std::time::Duration;
 pub struct ProcSample {
     /// User plus system CPU time used so far.
     pub cpu: Duration,
+    /// The same, split into user and system time.
+    pub split: CpuSplit,
     /// Resident set size, in bytes.
     pub rss_bytes: u64,
 }
@@ -17,13 +21,49 @@ pub struct ProcSample {
 pub fn sample(pid: u32) -> io::Result<ProcSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let ticks = parse_stat_ticks(&stat)
+    let (user, system) = parse_stat_ticks(&stat)
         .ok_or_else(|| io::Error::other(format!("unexpected /proc/{pid}/stat: {stat:?}")))?;
     let rss_kib = parse_status_rss_kib(&status)
         .ok_or_else(|| io::Error::other(format!("no VmRSS in /proc/{pid}/status")))?;
+    let per_second = clock_ticks_per_second();
+    let split = CpuSplit {
+        user: ticks_to_duration(user, per_second),
+        system: ticks_to_duration(system, per_second),
+    };
     Ok(ProcSample {
-        cpu: ticks_to_duration(ticks, clock_ticks_per_second()),
+        cpu: split.total(),
+        split,
         rss_bytes: rss_kib * 1024,
+    })
+}
+
+/// The whole machine's CPU time and load at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MachineSample {
+    /// CPU time every core spent busy so far (all processes and the
+    /// kernel's interrupts), summed over cores.
+    pub busy: Duration,
+    /// The part of `busy` spent in interrupts and soft interrupts, which
+    /// the kernel charges to no process: on loopback, much of the network
+    /// path of the server's and the generator's writes.
+    pub interrupts: Duration,
+    /// The 1, 5 and 15 minute load averages.
+    pub load: [f64; 3],
+}
+
+/// Reads the machine's busy CPU time and load averages.
+pub fn machine() -> io::Result<MachineSample> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let loadavg = std::fs::read_to_string("/proc/loadavg")?;
+    let (busy, interrupts) = parse_machine_busy_ticks(&stat)
+        .ok_or_else(|| io::Error::other("no cpu line in /proc/stat"))?;
+    let load = parse_loadavg(&loadavg)
+        .ok_or_else(|| io::Error::other(format!("unexpected /proc/loadavg: {loadavg:?}")))?;
+    let per_second = clock_ticks_per_second();
+    Ok(MachineSample {
+        busy: ticks_to_duration(busy, per_second),
+        interrupts: ticks_to_duration(interrupts, per_second),
+        load,
     })
 }
 
@@ -92,16 +132,39 @@ fn ticks_to_duration(ticks: u64, per_second: u64) -> Duration {
         + Duration::from_nanos((ticks % per_second) * 1_000_000_000 / per_second)
 }
 
-/// `utime + stime` in clock ticks, from the text of `/proc/<pid>/stat`.
+/// `(utime, stime)` in clock ticks, from the text of `/proc/<pid>/stat`.
 /// The command name (field 2) may hold spaces and parentheses, so fields
 /// are counted from the last `)`.
-fn parse_stat_ticks(stat: &str) -> Option<u64> {
+fn parse_stat_ticks(stat: &str) -> Option<(u64, u64)> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let mut fields = after_name.split_ascii_whitespace();
     // After the name: state (field 3), ..., utime (14), stime (15).
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
+}
+
+/// Busy clock ticks of all cores, from the `cpu` line of `/proc/stat`:
+/// everything but idle and iowait (guest time is already in user time),
+/// and the part of it spent in interrupts and soft interrupts.
+fn parse_machine_busy_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal, ..] = fields[..] else {
+        return None;
+    };
+    Some((user + nice + system + irq + softirq + steal, irq + softirq))
+}
+
+/// The three load averages of `/proc/loadavg`.
+fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
+    let mut fields = text.split_ascii_whitespace().map(|f| f.parse().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
 }
 
 /// `VmRSS` in KiB, from the text of `/proc/<pid>/status`.
@@ -122,7 +185,7 @@ mod tests {
     fn stat_ticks_are_read_after_the_command_name() {
         let stat = "4242 (par ley) (x) S 1 4242 4242 0 -1 4194560 2000 0 0 0 \
                     150 25 0 0 20 0 9 0 12345 1000000 500 18446744073709551615";
-        assert_eq!(parse_stat_ticks(stat), Some(175));
+        assert_eq!(parse_stat_ticks(stat), Some((150, 25)));
         assert_eq!(parse_stat_ticks("1 (x) S 1 2"), None);
     }
 
@@ -131,6 +194,20 @@ mod tests {
         let status = "Name:\tparley\nVmPeak:\t  9000 kB\nVmRSS:\t    5120 kB\nThreads:\t3\n";
         assert_eq!(parse_status_rss_kib(status), Some(5120));
         assert_eq!(parse_status_rss_kib("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn the_machine_line_and_the_load_are_read() {
+        let stat = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n";
+        assert_eq!(parse_machine_busy_ticks(stat), Some((161, 5)));
+        assert_eq!(parse_machine_busy_ticks("intr 1 2\n"), None);
+        assert_eq!(
+            parse_loadavg("1.18 1.92 2.17 3/412 29067\n"),
+            Some([1.18, 1.92, 2.17])
+        );
+        assert_eq!(parse_loadavg("1.0\n"), None);
+        let sample = machine().unwrap();
+        assert!(sample.busy > Duration::ZERO);
     }
 
     #[test]

@@ -32,12 +32,17 @@ pub struct Report {
     pub deliveries: Option<Deliveries>,
     /// End-to-end latency of deliveries, in milliseconds.
     pub latency_ms: Option<Percentiles>,
+    /// The presence storm (presence-storm scenario).
+    pub presence: Option<PresenceStats>,
     /// Connections the server closed or that broke.
     pub disconnects: Disconnects,
     /// The server process, when `--server-pid` was given.
     pub server: Option<ServerStats>,
     /// This process.
     pub generator: GeneratorStats,
+    /// The whole machine: what other processes used while the run was
+    /// measured, and the load average.
+    pub machine: Option<MachineStats>,
     /// Errors seen, by message, with counts.
     pub errors: BTreeMap<String, u64>,
 }
@@ -82,6 +87,46 @@ impl ConnectStats {
             generator_cpu_us_per_connection: None,
         }
     }
+}
+
+/// A presence storm: every connection subscribed at once to one channel
+/// with presence.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PresenceStats {
+    /// The channel.
+    pub channel: String,
+    /// Connections whose subscription was confirmed.
+    pub subscribed: usize,
+    /// Connections whose subscription was refused.
+    pub refused: usize,
+    /// Seconds from the storm's start until the last confirmation, when
+    /// every connection was confirmed.
+    pub all_subscribed_seconds: Option<f64>,
+    /// Time from the storm's start to each confirmation, ms.
+    pub subscribe_time_ms: Percentiles,
+    /// Seconds from the storm's start to the last presence push received.
+    pub settled_seconds: f64,
+    /// Presence pushes received, all connections together.
+    pub pushes: u64,
+    /// Of which single joins (native `join`, Pusher `member_added`).
+    pub join_pushes: u64,
+    /// Of which batches (native `presence_diff`, Pusher's member list).
+    pub batch_pushes: u64,
+    /// Of which single leaves.
+    pub leave_pushes: u64,
+    /// The fewest and the most presence pushes one connection received.
+    pub pushes_per_connection: [u64; 2],
+    /// Presence pushes per connection, on average.
+    pub mean_pushes_per_connection: f64,
+    /// Member entries the pushes carried (a join is one, a batch as many
+    /// as it lists).
+    pub members_announced: u64,
+    /// Bytes of presence pushes received.
+    pub bytes: u64,
+    /// Connections that saw their own user in a push.
+    pub saw_own_join: usize,
+    /// Server CPU per confirmed subscription (the pushes included), µs.
+    pub server_cpu_us_per_subscription: Option<f64>,
 }
 
 /// Publications sent.
@@ -169,12 +214,57 @@ pub struct ServerStats {
     pub cpu_percent: f64,
     /// CPU per delivery, in microseconds.
     pub cpu_us_per_delivery: Option<f64>,
+    /// The user-space part of `cpu_us_per_delivery`.
+    pub user_us_per_delivery: Option<f64>,
+    /// The kernel part of `cpu_us_per_delivery` (system calls, the
+    /// loopback TCP path).
+    pub system_us_per_delivery: Option<f64>,
     /// Resident memory before the connections opened, bytes.
     pub rss_before_bytes: Option<u64>,
     /// Resident memory at the end of the window, bytes.
     pub rss_after_bytes: u64,
     /// Resident memory per open connection, bytes.
     pub rss_per_connection_bytes: Option<f64>,
+}
+
+/// The machine the run shared.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MachineStats {
+    /// Cores.
+    pub cores: usize,
+    /// CPU every process used in the measured window, in percent of one
+    /// core (at most `cores × 100`).
+    pub busy_percent: f64,
+    /// The part of `busy_percent` spent in interrupts and soft interrupts,
+    /// charged to no process (on loopback, mostly the network path of the
+    /// run's own traffic).
+    pub interrupts_percent: f64,
+    /// Interrupt time per delivery, in microseconds.
+    pub interrupts_us_per_delivery: Option<f64>,
+    /// The part of `busy_percent` used by neither the generator, nor the
+    /// server, nor interrupts (other processes, when the machine is
+    /// shared).
+    pub others_percent: f64,
+    /// The 1-minute load average when the window opened and when it
+    /// closed.
+    pub load_average: [f64; 2],
+}
+
+impl MachineStats {
+    /// The machine's figures over `measured`, with `deliveries` in it, when
+    /// /proc could be read.
+    pub fn from_window(measured: &Measured, deliveries: u64) -> Option<Self> {
+        let (before, after) = measured.machine?;
+        let interrupts = measured.interrupts()?;
+        Some(Self {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            busy_percent: percent_of_core(measured.machine_busy()?, measured.elapsed),
+            interrupts_percent: percent_of_core(interrupts, measured.elapsed),
+            interrupts_us_per_delivery: micros_per(interrupts, deliveries),
+            others_percent: percent_of_core(measured.others_busy()?, measured.elapsed),
+            load_average: [before.load[0], after.load[0]],
+        })
+    }
 }
 
 /// This process.
@@ -244,6 +334,7 @@ impl ServerStats {
     ) -> Option<Self> {
         let (pid, (_, after)) = pid.zip(measured.server)?;
         let cpu = measured.server_cpu().unwrap_or_default();
+        let split = measured.server_split().unwrap_or_default();
         let rss_per_connection_bytes = rss_before
             .filter(|_| connections > 0)
             .map(|before| after.rss_bytes.saturating_sub(before) as f64 / connections as f64);
@@ -251,6 +342,8 @@ impl ServerStats {
             pid,
             cpu_percent: percent_of_core(cpu, measured.elapsed),
             cpu_us_per_delivery: micros_per(cpu, deliveries),
+            user_us_per_delivery: micros_per(split.user, deliveries),
+            system_us_per_delivery: micros_per(split.system, deliveries),
             rss_before_bytes: rss_before,
             rss_after_bytes: after.rss_bytes,
             rss_per_connection_bytes,
@@ -348,6 +441,48 @@ impl Report {
                 ),
             );
         }
+        if let Some(p) = &self.presence {
+            let all = p
+                .all_subscribed_seconds
+                .map_or_else(|| "not all".to_owned(), |s| format!("{s:.3} s"));
+            row(
+                "subscribed",
+                format!(
+                    "{} ({} refused), all in {all}; p50 {:.1} ms  p99 {:.1} ms",
+                    p.subscribed, p.refused, p.subscribe_time_ms.p50, p.subscribe_time_ms.p99
+                ),
+            );
+            row(
+                "presence pushes",
+                format!(
+                    "{} ({} join, {} batch, {} leave), {:.1} MiB, settled after {:.2} s",
+                    p.pushes,
+                    p.join_pushes,
+                    p.batch_pushes,
+                    p.leave_pushes,
+                    p.bytes as f64 / 1048576.0,
+                    p.settled_seconds
+                ),
+            );
+            row(
+                "per connection",
+                format!(
+                    "{:.1} pushes (min {}, max {}), {:.0} members announced",
+                    p.mean_pushes_per_connection,
+                    p.pushes_per_connection[0],
+                    p.pushes_per_connection[1],
+                    p.members_announced as f64 / p.subscribed.max(1) as f64
+                ),
+            );
+            row(
+                "saw own join",
+                format!("{} of {}", p.saw_own_join, p.subscribed),
+            );
+            row(
+                "server per subscription",
+                optional(p.server_cpu_us_per_subscription, "µs"),
+            );
+        }
         let d = &self.disconnects;
         let others: Vec<String> = d
             .other_codes
@@ -369,9 +504,11 @@ impl Report {
                 row(
                     "server cpu",
                     format!(
-                        "{:.1}% of a core, {} per delivery",
+                        "{:.1}% of a core, {} per delivery (user {}, kernel {})",
                         s.cpu_percent,
-                        optional(s.cpu_us_per_delivery, "µs")
+                        optional(s.cpu_us_per_delivery, "µs"),
+                        optional(s.user_us_per_delivery, "µs"),
+                        optional(s.system_us_per_delivery, "µs"),
                     ),
                 );
                 let before = s.rss_before_bytes.map_or_else(|| "n/a".to_owned(), mib);
@@ -400,6 +537,22 @@ impl Report {
                 g.measured_seconds
             ),
         );
+        if let Some(m) = &self.machine {
+            row(
+                "machine",
+                format!(
+                    "{} cores, {:.0}% busy of {}%: interrupts {:.0}% ({} per delivery), others {:.0}%, load {:.2} → {:.2}",
+                    m.cores,
+                    m.busy_percent,
+                    m.cores * 100,
+                    m.interrupts_percent,
+                    optional(m.interrupts_us_per_delivery, "µs"),
+                    m.others_percent,
+                    m.load_average[0],
+                    m.load_average[1]
+                ),
+            );
+        }
         for (message, count) in &self.errors {
             row("error", format!("{count}× {message}"));
         }

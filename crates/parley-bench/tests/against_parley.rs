@@ -40,13 +40,22 @@ impl TestServer {
             &overrides,
         )
         .unwrap();
-        config.apps[0].namespaces = BTreeMap::from([(
-            "bench".to_owned(),
-            NamespaceConfig {
-                allow_publish: true,
-                ..NamespaceConfig::default()
-            },
-        )]);
+        config.apps[0].namespaces = BTreeMap::from([
+            (
+                "bench".to_owned(),
+                NamespaceConfig {
+                    allow_publish: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
+            (
+                "room".to_owned(),
+                NamespaceConfig {
+                    presence: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
+        ]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = Server::new(config).await.unwrap();
@@ -211,5 +220,60 @@ async fn idle_and_connect_open_every_connection() {
     assert_eq!(connect.connections.open, 25);
     assert_eq!(connect.connections.failed, 0);
     assert_eq!(connect.connect.unwrap().time_ms.count, 25);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "presence-storm",
+            "--connections",
+            "30",
+            "--duration",
+            "10s",
+            "--quiet",
+            "300ms",
+        ])
+        .await;
+    assert_eq!(report.connections.open, 30);
+    let presence = report.presence.as_ref().unwrap();
+    assert_eq!(presence.subscribed, 30, "{report:#?}");
+    assert_eq!(presence.refused, 0);
+    assert!(presence.all_subscribed_seconds.is_some());
+    // Every subscriber gets the joins after its own, its own included.
+    assert_eq!(presence.saw_own_join, 30, "{report:#?}");
+    assert!(presence.pushes_per_connection[0] >= 1);
+    assert!(presence.members_announced >= 30);
+    assert_eq!(
+        presence.pushes,
+        presence.join_pushes + presence.batch_pushes + presence.leave_pushes
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "presence-storm",
+            "--connections",
+            "3",
+            "--channel",
+            "nowhere:1",
+            "--duration",
+            "3s",
+            "--quiet",
+            "100ms",
+        ])
+        .await;
+    let presence = report.presence.as_ref().unwrap();
+    assert_eq!(presence.subscribed, 0);
+    assert_eq!(presence.refused, 3);
+    assert_eq!(presence.pushes, 0);
+    assert!(!report.errors.is_empty());
     server.stop().await;
 }

@@ -14,6 +14,11 @@ use crate::http_api::ApiError;
 use crate::native::{NativeSession, codes, wire};
 use crate::state::ServerState;
 
+/// The read buffer of each connection, allocated when it opens.
+const READ_BUFFER_BYTES: usize = 512;
+/// The size past which a connection's buffered frames are written.
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Query parameters of the upgrade.
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -48,10 +53,16 @@ pub async fn upgrade(
     }
     let config = &server.config;
     let ws = ws
-        // tungstenite zero-fills the free part of its read buffer before each
-        // read; commands are small, and a larger frame grows it as needed.
-        .read_buffer_size(1024)
-        .write_buffer_size(16 * 1024)
+        // tungstenite allocates the read buffer up front for every
+        // connection and zero-fills its free part before each read attempt
+        // (one per wake-up of the connection task); commands are small, and
+        // a larger frame grows it as needed.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Frames collect in the write buffer until it passes this size, then
+        // go out; a batch bigger than it takes one write per this many
+        // bytes. The buffer keeps the capacity its biggest batch needed, for
+        // every connection, so it is kept small.
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(config.max_queue_bytes.max(64 * 1024))
         // Frames up to twice the limit are read whole and answered with an
         // error; beyond that the connection is closed.

@@ -92,6 +92,40 @@ pub enum Inbound {
     Other,
 }
 
+/// What a received frame is, during a presence storm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceInbound {
+    /// The subscription to the presence channel was confirmed.
+    Subscribed,
+    /// The subscription was refused.
+    Refused,
+    /// A presence push (native `join`, `presence_diff`, `leave`; Pusher
+    /// `subscription_succeeded` with its member list, `member_added`,
+    /// `member_removed`) naming `members` members that joined.
+    Presence {
+        /// Which push.
+        kind: PresenceKind,
+        /// How many members joined, by this push.
+        members: u64,
+    },
+    /// A protocol-level ping that must be answered.
+    Ping,
+    /// Anything else.
+    Other,
+}
+
+/// The kinds of presence push, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceKind {
+    /// One member joined (native `join`, Pusher `member_added`).
+    Join,
+    /// Several joins and leaves at once (native `presence_diff`), or the
+    /// member list (Pusher `subscription_succeeded`).
+    Batch,
+    /// One member left (native `leave`, Pusher `member_removed`).
+    Leave,
+}
+
 /// How a run's connections talk to the server.
 #[derive(Debug)]
 pub struct Client {
@@ -152,7 +186,7 @@ impl Client {
 
     /// Opens connection `index`: TCP, the WebSocket upgrade and the
     /// protocol's handshake (a native `connect` with a fresh token for user
-    /// `bench-{index}`, or Pusher's `connection_established`).
+    /// [`user_of`]`(index)`, or Pusher's `connection_established`).
     pub async fn open(&self, index: usize) -> Result<Conn, String> {
         let opening = async {
             let stream = self
@@ -175,7 +209,7 @@ impl Client {
             let mut conn = Conn::new(index, ws);
             match (self.protocol, &self.minter) {
                 (Protocol::Native, Some(minter)) => {
-                    let token = minter.mint(&format!("bench-{index}"))?;
+                    let token = minter.mint(&user_of(index))?;
                     native::connect(&mut conn, &token).await?;
                 }
                 _ => pusher::connect(&mut conn).await?,
@@ -217,6 +251,43 @@ impl Client {
         }
     }
 
+    /// The frame that subscribes connection `conn` to the presence channel
+    /// `channel` as user `bench-{index}`.
+    pub fn presence_subscribe_frame(
+        &self,
+        conn: &mut Conn,
+        channel: &str,
+    ) -> Result<String, String> {
+        match self.protocol {
+            Protocol::Native => Ok(native::subscribe_frame(conn.take_id(), channel)),
+            Protocol::Pusher => Ok(pusher::presence_subscribe_frame(
+                channel,
+                &user_of(conn.index),
+                self.credentials.key()?,
+                self.credentials.secret()?,
+                &conn.socket_id,
+            )),
+        }
+    }
+
+    /// What a frame is, during a presence storm.
+    pub fn presence_inbound(&self, frame: &[u8]) -> PresenceInbound {
+        match self.protocol {
+            Protocol::Native => native::presence_inbound(frame),
+            Protocol::Pusher => pusher::presence_inbound(frame),
+        }
+    }
+
+    /// The bytes that name user `user` in the protocol's presence pushes:
+    /// the id in quotes (escaped ones for Pusher, whose data is a
+    /// JSON-encoded string).
+    pub fn user_needle(&self, user: &str) -> Vec<u8> {
+        match self.protocol {
+            Protocol::Native => format!("\"{user}\"").into_bytes(),
+            Protocol::Pusher => format!("\\\"{user}\\\"").into_bytes(),
+        }
+    }
+
     /// Whether a publication sent from a connection reaches the sender too
     /// (native publications do; Pusher client events never do).
     pub fn echoes_to_sender(&self) -> bool {
@@ -240,6 +311,11 @@ impl Client {
     pub fn pong_frame(&self) -> &'static str {
         pusher::PONG
     }
+}
+
+/// The user id of connection `index`: `bench-{index}`.
+pub fn user_of(index: usize) -> String {
+    format!("bench-{index}")
 }
 
 /// Sends text frames and flushes once.

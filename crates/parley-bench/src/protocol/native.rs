@@ -13,7 +13,7 @@
 
 use memchr::memmem;
 
-use super::{Conn, Inbound, excerpt, next_text, send_all};
+use super::{Conn, Inbound, PresenceInbound, PresenceKind, excerpt, next_text, send_all};
 
 /// Sends `connect` with `token` and waits for its reply.
 pub async fn connect(conn: &mut Conn, token: &str) -> Result<(), String> {
@@ -35,15 +35,17 @@ pub async fn connect(conn: &mut Conn, token: &str) -> Result<(), String> {
     }
 }
 
+/// A `subscribe` command.
+pub fn subscribe_frame(id: u64, channel: &str) -> String {
+    format!(r#"{{"id":{id},"method":"subscribe","params":{{"channel":"{channel}"}}}}"#)
+}
+
 /// Sends one `subscribe` per channel, then waits for every reply.
 pub async fn subscribe(conn: &mut Conn, channels: &[String]) -> Result<(), String> {
     let first = conn.next_id;
     let frames: Vec<String> = channels
         .iter()
-        .map(|channel| {
-            let id = conn.take_id();
-            format!(r#"{{"id":{id},"method":"subscribe","params":{{"channel":"{channel}"}}}}"#)
-        })
+        .map(|channel| subscribe_frame(conn.take_id(), channel))
         .collect();
     let last = conn.next_id;
     send_all(&mut conn.ws, frames).await?;
@@ -83,6 +85,34 @@ pub fn classify(frame: &[u8]) -> Inbound {
     } else {
         Inbound::Other
     }
+}
+
+/// What a frame is, during a presence storm, where the only command in
+/// flight is the `subscribe`. Members are counted by their `{"user":`
+/// objects (the generator's tokens carry no info that could hold one).
+pub fn presence_inbound(frame: &[u8]) -> PresenceInbound {
+    const PUSH: &[u8] = br#"{"push":""#;
+    if frame.starts_with(br#"{"id":"#) {
+        return if is_error(frame) {
+            PresenceInbound::Refused
+        } else {
+            PresenceInbound::Subscribed
+        };
+    }
+    let Some(rest) = frame.strip_prefix(PUSH) else {
+        return PresenceInbound::Other;
+    };
+    let (kind, members) = if rest.starts_with(br#"join""#) {
+        (PresenceKind::Join, 1)
+    } else if rest.starts_with(br#"presence_diff""#) {
+        let members = memmem::find_iter(frame, br#"{"user":"#).count() as u64;
+        (PresenceKind::Batch, members)
+    } else if rest.starts_with(br#"leave""#) {
+        (PresenceKind::Leave, 0)
+    } else {
+        return PresenceInbound::Other;
+    };
+    PresenceInbound::Presence { kind, members }
 }
 
 /// The id of a reply, when the frame is one.
@@ -127,6 +157,47 @@ mod tests {
         );
         assert_eq!(reply_id(br#"{"id":42,"result":{}}"#), Some(42));
         assert_eq!(reply_id(br#"{"push":"publication"}"#), None);
+    }
+
+    #[test]
+    fn presence_pushes_are_told_apart_and_their_joins_counted() {
+        assert_eq!(
+            presence_inbound(br#"{"id":2,"result":{"channel":"room:1"}}"#),
+            PresenceInbound::Subscribed
+        );
+        assert_eq!(
+            presence_inbound(br#"{"id":2,"error":{"code":403,"message":"no"}}"#),
+            PresenceInbound::Refused
+        );
+        assert_eq!(
+            presence_inbound(br#"{"push":"join","channel":"room:1","member":{"user":"bench-1"}}"#),
+            PresenceInbound::Presence {
+                kind: PresenceKind::Join,
+                members: 1
+            }
+        );
+        let diff = br#"{"push":"presence_diff","channel":"room:1","joins":[{"user":"bench-1"},{"user":"bench-2","name":"B"}],"leaves":["bench-3"]}"#;
+        assert_eq!(
+            presence_inbound(diff),
+            PresenceInbound::Presence {
+                kind: PresenceKind::Batch,
+                members: 2
+            }
+        );
+        assert_eq!(
+            presence_inbound(br#"{"push":"leave","channel":"room:1","user":"bench-3"}"#),
+            PresenceInbound::Presence {
+                kind: PresenceKind::Leave,
+                members: 0
+            }
+        );
+        assert_eq!(
+            presence_inbound(br#"{"push":"publication","channel":"room:1","data":{}}"#),
+            PresenceInbound::Other
+        );
+        let frame = subscribe_frame(3, "room:1");
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(value["params"]["channel"], "room:1");
     }
 
     #[test]

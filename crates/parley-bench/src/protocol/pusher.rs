@@ -15,7 +15,7 @@
 
 use memchr::memmem;
 
-use super::{Conn, Inbound, excerpt, next_text, send_all};
+use super::{Conn, Inbound, PresenceInbound, PresenceKind, excerpt, next_text, send_all};
 use crate::pusher_sign;
 
 /// The event name of publications sent through the HTTP API.
@@ -88,6 +88,62 @@ pub async fn subscribe(
         }
     }
     Ok(())
+}
+
+/// A `pusher:subscribe` to the presence channel `channel` as `user`, with
+/// the auth signed over the socket id, the channel and the channel data.
+pub fn presence_subscribe_frame(
+    channel: &str,
+    user: &str,
+    key: &str,
+    secret: &str,
+    socket_id: &str,
+) -> String {
+    let channel_data = format!(r#"{{"user_id":"{user}","user_info":{{}}}}"#);
+    let signature =
+        pusher_sign::hmac_sha256_hex(secret, &format!("{socket_id}:{channel}:{channel_data}"));
+    let channel_data = crate::payload::as_json_string(&channel_data);
+    format!(
+        r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}","auth":"{key}:{signature}","channel_data":{channel_data}}}}}"#
+    )
+}
+
+/// What a frame is, during a presence storm. The member list of
+/// `subscription_succeeded` counts as that many joins.
+pub fn presence_inbound(frame: &[u8]) -> PresenceInbound {
+    match event(frame) {
+        Some(b"pusher_internal:subscription_succeeded") => {
+            // The subscription and the member list come in one frame; the
+            // scenario counts the frame both ways.
+            PresenceInbound::Subscribed
+        }
+        Some(b"pusher_internal:member_added") => PresenceInbound::Presence {
+            kind: PresenceKind::Join,
+            members: 1,
+        },
+        Some(b"pusher_internal:member_removed") => PresenceInbound::Presence {
+            kind: PresenceKind::Leave,
+            members: 0,
+        },
+        Some(b"pusher:error" | b"pusher:subscription_error") => PresenceInbound::Refused,
+        Some(b"pusher:ping") => PresenceInbound::Ping,
+        _ => PresenceInbound::Other,
+    }
+}
+
+/// The member count of a presence `subscription_succeeded`, whose data
+/// is a JSON-encoded string holding `\"count\":N`.
+pub fn member_count(frame: &[u8]) -> u64 {
+    const KEY: &[u8] = br#"\"count\":"#;
+    let Some(at) = memmem::find(frame, KEY) else {
+        return 0;
+    };
+    let digits = &frame[at + KEY.len()..];
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..len])
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A client event carrying `payload` (a JSON object) on `channel`.
@@ -169,6 +225,28 @@ mod tests {
     #[test]
     fn the_url_asks_for_protocol_7() {
         assert!(path("k").starts_with("/app/k?protocol=7&client=parley-bench&version="));
+    }
+
+    #[test]
+    fn presence_frames_are_told_apart() {
+        let succeeded = br#"{"event":"pusher_internal:subscription_succeeded","channel":"presence-storm","data":"{\"presence\":{\"ids\":[\"bench-0\",\"bench-1\"],\"hash\":{},\"count\":2}}"}"#;
+        assert_eq!(presence_inbound(succeeded), PresenceInbound::Subscribed);
+        assert_eq!(member_count(succeeded), 2);
+        assert_eq!(
+            presence_inbound(
+                br#"{"event":"pusher_internal:member_added","channel":"presence-storm","data":"{\"user_id\":\"bench-2\"}"}"#
+            ),
+            PresenceInbound::Presence {
+                kind: PresenceKind::Join,
+                members: 1
+            }
+        );
+        let frame = presence_subscribe_frame("presence-storm", "bench-1", "k", "s", "1.2");
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        let channel_data = value["data"]["channel_data"].as_str().unwrap();
+        let signature =
+            pusher_sign::hmac_sha256_hex("s", &format!("1.2:presence-storm:{channel_data}"));
+        assert_eq!(value["data"]["auth"], format!("k:{signature}"));
     }
 
     #[test]

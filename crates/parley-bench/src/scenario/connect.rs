@@ -8,7 +8,7 @@ use super::fanout::no_connection;
 use super::{Env, Running, settings};
 use crate::cli::ConnectArgs;
 use crate::measure::{Window, micros_per, sample_server};
-use crate::report::{ConnectStats, GeneratorStats, Report, ServerStats};
+use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
 use crate::setup::{self, Opening};
 
 /// Runs `parley-bench connect`.
@@ -55,6 +55,7 @@ pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, Str
     ));
     report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
     report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);
+    report.machine = MachineStats::from_window(&measured, 0);
     if let Some(connect) = &mut report.connect {
         connect.server_cpu_us_per_connection = measured
             .server_cpu()

@@ -19,7 +19,8 @@ use crate::progress::Progress;
 use crate::protocol::Protocol;
 use crate::publish::{self, HttpLoad, HttpPublisher};
 use crate::report::{
-    ConnectStats, Deliveries, GeneratorStats, Percentiles, Publications, Report, ServerStats,
+    ConnectStats, Deliveries, GeneratorStats, MachineStats, Percentiles, Publications, Report,
+    ServerStats,
 };
 use crate::setup::{self, Opening};
 
@@ -253,6 +254,7 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
     );
     report.generator =
         GeneratorStats::from_window(&measured, snapshot.delivered, env.open_files_limit);
+    report.machine = MachineStats::from_window(&measured, snapshot.delivered);
     Ok(report)
 }
 

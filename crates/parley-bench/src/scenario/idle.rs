@@ -12,7 +12,7 @@ use crate::cli::IdleArgs;
 use crate::measure::{Window, sample_server};
 use crate::plan::{Plan, channel_name};
 use crate::progress::Progress;
-use crate::report::{ConnectStats, GeneratorStats, Report, ServerStats};
+use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
 use crate::setup::{self, Opening};
 
 /// Runs `parley-bench idle`.
@@ -94,5 +94,6 @@ pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String
     ));
     report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
     report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);
+    report.machine = MachineStats::from_window(&measured, 0);
     Ok(report)
 }

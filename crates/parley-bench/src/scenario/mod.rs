@@ -6,11 +6,14 @@
 //! - [`broadcast`]: one channel, every connection subscribed.
 //! - [`idle`]: held connections and the server's memory per connection.
 //! - [`connect`]: the connection rate and handshake time.
+//! - [`presence_storm`]: every connection joins one presence channel at
+//!   once.
 
 pub mod broadcast;
 pub mod connect;
 pub mod fanout;
 pub mod idle;
+pub mod presence_storm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,6 +41,7 @@ pub async fn run(scenario: Scenario, open_files_limit: u64) -> Result<Report, St
         Scenario::Broadcast(args) => broadcast::run(args, open_files_limit).await,
         Scenario::Idle(args) => idle::run(args, open_files_limit).await,
         Scenario::Connect(args) => connect::run(args, open_files_limit).await,
+        Scenario::PresenceStorm(args) => presence_storm::run(args, open_files_limit).await,
     }
 }
 

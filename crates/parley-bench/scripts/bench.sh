@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs one parley-bench scenario against a freshly started Parley server on
+# 127.0.0.1, then stops the server. Every figure in docs/benchmarks.md was
+# taken this way.
+#
+#   crates/parley-bench/scripts/bench.sh <scenario> [parley-bench flags...]
+#
+# PARLEY: the server binary (default target/release/parley).
+# BENCH:  the generator command (default "$PARLEY bench", the subcommand;
+#         set it to a parley-bench binary to use that one instead).
+# PORT:   the port to listen on (default 7070).
+# NICE:   a niceness for the server and the generator (such as -10, as
+#         root), so that other work on a shared machine takes what is left.
+# CHRT:   a real-time policy for both instead (such as "-r 1", as root):
+#         on a machine busy with other work, a niceness still lets every
+#         wake-up of the server or the generator wait for another process's
+#         time slice; a real-time policy runs them at once, as on a
+#         dedicated machine (the kernel keeps 5% for the others).
+# JSON:   a file for the JSON report (optional).
+# PERF:   a file for a `perf record` profile of the server (optional);
+#         PERF_FLAGS adds flags (default: -F 999, cpu-clock, no call graph);
+#         PERF_DELAY (seconds) skips the opening phase.
+#
+# The server gets max_connections = 19000, a namespace `bench` that allows
+# publishing and a namespace `room` with presence, and a temporary data dir
+# that is removed at the end. The load average is printed before and after.
+set -euo pipefail
+
+scenario=${1:?usage: bench.sh <scenario> [flags...]}
+shift
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+PARLEY=${PARLEY:-$target/release/parley}
+BENCH=${BENCH:-"$PARLEY bench"}
+PORT=${PORT:-7070}
+
+work=$(mktemp -d /tmp/parley-bench.XXXXXX)
+cat >"$work/parley.toml" <<'EOF'
+max_connections = 19000
+
+[namespaces.bench]
+allow_publish = true
+
+[namespaces.room]
+presence = true
+EOF
+
+export PARLEY_APP_SECRET=bench-secret-0123456789abcdef
+export PARLEY_API_KEY=bench-api-key
+export PARLEY_LOG=${PARLEY_LOG:-warn}
+
+nice=()
+if [ -n "${CHRT:-}" ]; then
+  # shellcheck disable=SC2206
+  nice=(chrt $CHRT)
+elif [ -n "${NICE:-}" ]; then
+  nice=(nice -n "$NICE")
+fi
+"${nice[@]}" "$PARLEY" serve --config "$work/parley.toml" --data-dir "$work/data" \
+  --listen "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+pid=$!
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+json_flags=()
+if [ -n "${JSON:-}" ]; then
+  json_flags=(--json "$JSON")
+fi
+perf_pid=
+if [ -n "${PERF:-}" ]; then
+  # shellcheck disable=SC2086
+  (sleep "${PERF_DELAY:-0}" && exec "${nice[@]}" perf record -e cpu-clock -F 999 ${PERF_FLAGS:-} \
+    -p "$pid" -o "$PERF") >"$work/perf.log" 2>&1 &
+  perf_pid=$!
+fi
+# shellcheck disable=SC2086
+"${nice[@]}" $BENCH "$scenario" --url "http://127.0.0.1:$PORT" --server-pid "$pid" \
+  "${json_flags[@]}" "$@"
+if [ -n "$perf_pid" ]; then
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
