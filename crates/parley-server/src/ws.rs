@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use parley_core::{Disconnect, Protocol};
 use serde::Deserialize;
 
+use crate::config::Config;
 use crate::connection::{self, Limits};
 use crate::http_api::ApiError;
 use crate::native::{NativeSession, codes, wire};
@@ -51,8 +52,28 @@ pub async fn upgrade(
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down")
             .into_response();
     }
-    let config = &server.config;
-    let ws = ws
+    let ws = configure(ws, &server.config);
+    // Tracked from the handler on, so shutdown waits for upgrades in flight.
+    let tracked = server.connections.token();
+    match server.node.admit() {
+        Err(_) => ws.on_upgrade(move |socket| async move {
+            refuse(socket, Disconnect::NodeFull).await;
+            drop(tracked);
+        }),
+        Ok(slot) => ws.on_upgrade(move |socket| async move {
+            let client = server.node.new_client(&app.app, Protocol::Native);
+            let session = NativeSession::new(server.clone(), app, client);
+            let limits = limits(&server.config);
+            connection::serve(socket, session, limits, server.shutdown.clone()).await;
+            drop(slot);
+            drop(tracked);
+        }),
+    }
+}
+
+/// The socket settings every WebSocket gets, whatever its protocol.
+pub fn configure(ws: WebSocketUpgrade, config: &Config) -> WebSocketUpgrade {
+    ws
         // tungstenite allocates the read buffer up front for every
         // connection and zero-fills its free part before each read attempt
         // (one per wake-up of the connection task); commands are small, and
@@ -67,27 +88,16 @@ pub async fn upgrade(
         // Frames up to twice the limit are read whole and answered with an
         // error; beyond that the connection is closed.
         .max_message_size(config.max_frame_bytes * 2)
-        .max_frame_size(config.max_frame_bytes * 2);
-    // Tracked from the handler on, so shutdown waits for upgrades in flight.
-    let tracked = server.connections.token();
-    match server.node.admit() {
-        Err(_) => ws.on_upgrade(move |socket| async move {
-            refuse(socket, Disconnect::NodeFull).await;
-            drop(tracked);
-        }),
-        Ok(slot) => ws.on_upgrade(move |socket| async move {
-            let client = server.node.new_client(&app.app, Protocol::Native);
-            let session = NativeSession::new(server.clone(), app, client);
-            let limits = Limits {
-                ping_interval: server.config.ping_interval,
-                pong_timeout: server.config.pong_timeout,
-                write_timeout: server.config.write_timeout,
-                max_frame_bytes: server.config.max_frame_bytes,
-            };
-            connection::serve(socket, session, limits, server.shutdown.clone()).await;
-            drop(slot);
-            drop(tracked);
-        }),
+        .max_frame_size(config.max_frame_bytes * 2)
+}
+
+/// The connection task's limits from the configuration.
+pub fn limits(config: &Config) -> Limits {
+    Limits {
+        ping_interval: config.ping_interval,
+        pong_timeout: config.pong_timeout,
+        write_timeout: config.write_timeout,
+        max_frame_bytes: config.max_frame_bytes,
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::codes;
 use super::push::Event;
 use super::session::PusherSession;
-use crate::connection::{self, Limits};
+use crate::connection;
 use crate::http_api::ApiError;
 use crate::state::{AppContext, ServerState};
 
@@ -67,12 +67,7 @@ pub async fn upgrade(
             .into_response();
     }
     let config = &server.config;
-    let ws = ws
-        .read_buffer_size(1024)
-        .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(config.max_queue_bytes.max(64 * 1024))
-        .max_message_size(config.max_frame_bytes * 2)
-        .max_frame_size(config.max_frame_bytes * 2);
+    let ws = crate::ws::configure(ws, config);
     if let Some((code, message)) = refusal {
         return ws.on_upgrade(move |socket| refuse(socket, code, message));
     }
@@ -86,12 +81,7 @@ pub async fn upgrade(
         Ok(slot) => ws.on_upgrade(move |socket| async move {
             let client = server.node.new_client(&app.app, Protocol::Pusher);
             let session = PusherSession::start(server.clone(), app, client);
-            let limits = Limits {
-                ping_interval: server.config.ping_interval,
-                pong_timeout: server.config.pong_timeout,
-                write_timeout: server.config.write_timeout,
-                max_frame_bytes: server.config.max_frame_bytes,
-            };
+            let limits = crate::ws::limits(&server.config);
             connection::serve(socket, session, limits, server.shutdown.clone()).await;
             drop(slot);
             drop(tracked);
