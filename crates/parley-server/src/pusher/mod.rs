@@ -14,6 +14,7 @@
 //! is a Parley publication whose data is `{"event": name, "data": ...}`.
 //! `docs/pusher.md` is the user-facing description.
 
+mod client_events;
 pub mod codes;
 pub mod http_api;
 pub mod push;

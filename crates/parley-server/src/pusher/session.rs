@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use parley_core::{
-    ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, MemberInfo, Namespace,
-};
+use parley_core::{ChannelName, ClientHandle, Disconnect, Frame, MemberInfo, Namespace};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -29,23 +27,23 @@ const MAX_CHANNEL_NAME: usize = 164;
 
 /// The state of one Pusher connection.
 pub struct PusherSession {
-    server: Arc<ServerState>,
-    app: Arc<AppContext>,
-    client: Arc<ClientHandle>,
+    pub(super) server: Arc<ServerState>,
+    pub(super) app: Arc<AppContext>,
+    pub(super) client: Arc<ClientHandle>,
     socket_id: String,
     /// Whether the client is in the hub (registration can fail at once).
     registered: bool,
-    subscriptions: HashMap<ChannelName, Subscription>,
-    client_events: DefaultDirectRateLimiter,
+    pub(super) subscriptions: HashMap<ChannelName, Subscription>,
+    pub(super) client_events: DefaultDirectRateLimiter,
     /// A close code that says more than the disconnect reason (4301).
-    close_code: Option<u16>,
+    pub(super) close_code: Option<u16>,
     violations: u32,
 }
 
 /// What the connection holds in one channel.
-struct Subscription {
+pub(super) struct Subscription {
     /// The member it is in a presence channel, from its `channel_data`.
-    member: Option<(Arc<str>, Arc<MemberInfo>)>,
+    pub(super) member: Option<(Arc<str>, Arc<MemberInfo>)>,
 }
 
 #[derive(Deserialize)]
@@ -114,14 +112,6 @@ struct PresenceSet<'a> {
     count: usize,
 }
 
-#[derive(Serialize)]
-struct ClientEventData<'a> {
-    event: &'a str,
-    data: &'a RawValue,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-}
-
 /// Why a subscription was refused, for `pusher:subscription_error`.
 struct Refusal {
     kind: &'static str,
@@ -187,7 +177,7 @@ impl PusherSession {
         let _ = self.client.send(frame);
     }
 
-    fn error(&self, code: Option<u16>, message: &str) {
+    pub(super) fn error(&self, code: Option<u16>, message: &str) {
         self.send(
             Event {
                 event: "pusher:error",
@@ -453,73 +443,6 @@ impl PusherSession {
                     .await;
             }
         }
-    }
-
-    async fn client_event(
-        &mut self,
-        event: &str,
-        name: &str,
-        data: &RawValue,
-    ) -> Option<Disconnect> {
-        let options = &self.app.config.pusher;
-        if !options.enable_client_messages {
-            self.error(
-                Some(codes::CLIENT_EVENT_REJECTED),
-                "client events are not enabled for this app",
-            );
-            return None;
-        }
-        if !(name.starts_with("private-") || name.starts_with("presence-")) {
-            self.error(
-                Some(codes::CLIENT_EVENT_REJECTED),
-                "client events need a private or presence channel",
-            );
-            return None;
-        }
-        let subscription = ChannelName::new(name)
-            .ok()
-            .and_then(|channel| self.subscriptions.get_key_value(&channel));
-        let Some((channel, subscription)) = subscription else {
-            self.error(
-                Some(codes::CLIENT_EVENT_REJECTED),
-                "subscribe before sending client events",
-            );
-            return None;
-        };
-        if data.get().len() > options.max_message_bytes {
-            self.error(
-                Some(codes::CLIENT_EVENT_REJECTED),
-                "client event data too large",
-            );
-            return None;
-        }
-        if self.client_events.check().is_err() {
-            self.close_code = Some(codes::CLIENT_EVENT_REJECTED);
-            return Some(Disconnect::ProtocolViolation);
-        }
-        let user = subscription.member.as_ref().map(|(user, _)| user.clone());
-        let payload = serde_json::to_string(&ClientEventData {
-            event,
-            data,
-            user_id: user.as_deref(),
-        })
-        .expect("client events serialize to JSON");
-        let info = ClientInfo {
-            client: self.client.id,
-            user: user.unwrap_or_else(|| Arc::from("")),
-            info: None,
-        };
-        let channel = channel.clone();
-        if let Err(error) = self
-            .server
-            .node
-            .publish(&self.app.app, &channel, Bytes::from(payload), Some(info))
-            .await
-        {
-            tracing::warn!(%channel, %error, "client event publish failed");
-            self.error(None, "client event failed");
-        }
-        None
     }
 }
 
