@@ -4,21 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, token_with};
+use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Runs each scenario once per store backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await } )*
-        }
-    };
-}
 
 on_both_backends!(
     send_ack_and_receive,

@@ -25,6 +25,23 @@ pub const API_KEY: &str = "test-api-key";
 pub const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
 pub const OTHER_API_KEY: &str = "other-api-key";
 
+/// Runs each scenario once per store backend: `on_both_backends!(a, b)`
+/// makes `sqlite::a`, `postgres::a`, ... from `async fn a(backend: Backend)`
+/// (the calling file imports `Backend`).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await } )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
+
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
