@@ -45,6 +45,16 @@ pub enum PublicationKind {
     MessageUpdated,
     /// A chat message was deleted; the data is its tombstone.
     MessageDeleted,
+    /// Members joined a room; the data names the room and them.
+    MemberAdded,
+    /// Members left a room; the data names the room and them.
+    MemberRemoved,
+    /// A member's read marker moved; the data is the marker.
+    ReadUpdated,
+    /// A message was pinned; the data is the pin.
+    MessagePinned,
+    /// A message was unpinned; the data is the former pin.
+    MessageUnpinned,
 }
 
 impl PublicationKind {
@@ -55,6 +65,11 @@ impl PublicationKind {
             Self::MessageCreated => "message_created",
             Self::MessageUpdated => "message_updated",
             Self::MessageDeleted => "message_deleted",
+            Self::MemberAdded => "member_added",
+            Self::MemberRemoved => "member_removed",
+            Self::ReadUpdated => "read_updated",
+            Self::MessagePinned => "message_pinned",
+            Self::MessageUnpinned => "message_unpinned",
         }
     }
 }

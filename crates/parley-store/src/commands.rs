@@ -15,6 +15,7 @@ use parley_core::{ChannelName, ClientInfo, StreamPosition};
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
+use crate::room_commands::{self, RoomCommand};
 use crate::sql::{messages, streams};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
@@ -61,6 +62,8 @@ pub(crate) enum Command {
         channel: ChannelName,
         reply: Reply<StreamPosition>,
     },
+    /// A write about rooms, read markers or pins (`room_commands.rs`).
+    Room(RoomCommand),
     /// Remove old publications.
     Trim {
         app: Arc<str>,
@@ -129,6 +132,10 @@ impl Command {
             Self::Delete {
                 delete, channel: c, ..
             } => (false, &delete.app, channel(c)),
+            Self::Room(command) => {
+                let (app, channel) = command.lock_order();
+                (false, app, channel)
+            }
             Self::Trim { app, .. } => (true, app, ""),
         }
     }
@@ -172,35 +179,48 @@ impl Command {
                 retention,
                 reply,
             } => reply.keep(streams::trim(connection, app, scope, *retention).await),
+            Self::Room(command) => command.execute(connection, context).await,
         }
     }
 
-    /// The app and the publication a committed command appended, with the
-    /// publishing client of a live publication, for delivery.
-    pub(crate) fn appended(&self) -> Option<(&str, &StoredPublication, Option<&ClientInfo>)> {
+    /// The app and the publications a committed command appended, in the
+    /// order it appended them, with the publishing client of a live
+    /// publication, for delivery.
+    pub(crate) fn appended(&self) -> Vec<(&str, &StoredPublication, Option<&ClientInfo>)> {
         match self {
             Self::Publish {
                 app, info, reply, ..
             } => match &reply.outcome {
-                Some(Ok(publication)) => Some((&**app, publication, info.as_ref())),
-                _ => None,
+                Some(Ok(publication)) => vec![(&**app, publication, info.as_ref())],
+                _ => Vec::new(),
             },
             Self::Send { new, reply } => match &reply.outcome {
                 Some(Ok(Sent {
                     publication: Some(publication),
+                    parent,
                     ..
-                })) => Some((&*new.app, publication, None)),
-                _ => None,
+                })) => {
+                    let mut appended = vec![(&*new.app, publication, None)];
+                    if let Some(parent) = parent {
+                        appended.push((&*new.app, &parent.publication, None));
+                    }
+                    appended
+                }
+                _ => Vec::new(),
             },
             Self::Edit { edit, reply, .. } => match &reply.outcome {
-                Some(Ok(changed)) => Some((&*edit.app, &changed.publication, None)),
-                _ => None,
+                Some(Ok(changed)) => vec![(&*edit.app, &changed.publication, None)],
+                _ => Vec::new(),
             },
             Self::Delete { delete, reply, .. } => match &reply.outcome {
-                Some(Ok(changed)) => Some((&*delete.app, &changed.publication, None)),
-                _ => None,
+                Some(Ok(changed)) => vec![(&*delete.app, &changed.publication, None)],
+                _ => Vec::new(),
             },
-            Self::CreateStream { .. } | Self::Trim { .. } => None,
+            Self::Room(command) => command
+                .appended()
+                .map(|(app, publication)| vec![(app, publication, None)])
+                .unwrap_or_default(),
+            Self::CreateStream { .. } | Self::Trim { .. } => Vec::new(),
         }
     }
 
@@ -214,6 +234,7 @@ impl Command {
             Self::Delete { reply, .. } => reply.answer(failure),
             Self::CreateStream { reply, .. } => reply.answer(failure),
             Self::Trim { reply, .. } => reply.answer(failure),
+            Self::Room(command) => command.answer(failure),
         }
     }
 }
@@ -235,7 +256,7 @@ impl<T> Reply<T> {
     }
 
     /// Keeps the outcome of one run; a retried transaction overwrites it.
-    fn keep(&mut self, outcome: Result<T, StoreError>) -> Result<(), StoreError> {
+    pub(crate) fn keep(&mut self, outcome: Result<T, StoreError>) -> Result<(), StoreError> {
         let status = match &outcome {
             Ok(_) => Ok(()),
             Err(error) => Err(error.clone()),
@@ -244,7 +265,14 @@ impl<T> Reply<T> {
         status
     }
 
-    fn answer(self, failure: Option<&StoreError>) {
+    /// The successful outcome kept so far.
+    pub(crate) fn kept(&self) -> Option<&T> {
+        self.outcome.as_ref()?.as_ref().ok()
+    }
+
+    /// Sends the answer: `failure` when the transaction failed, the kept
+    /// outcome when it committed.
+    pub(crate) fn answer(self, failure: Option<&StoreError>) {
         let answer = match (failure, self.outcome) {
             (Some(error), _) => Err(error.clone()),
             (None, Some(outcome)) => outcome,
@@ -257,7 +285,7 @@ impl<T> Reply<T> {
 }
 
 /// The stored event for a message change at `position`.
-fn message_event(
+pub(crate) fn message_event(
     context: &Context<'_>,
     kind: EventKind,
     message: &Message,
@@ -308,6 +336,7 @@ async fn send(
         return Ok(Sent {
             message,
             publication: None,
+            parent: None,
         });
     }
     if let Some(reply_to) = new.reply_to {
@@ -319,12 +348,16 @@ async fn send(
         }
     }
     let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
-    let message = messages::insert(connection, new, position.offset, context.now).await?;
+    let seq = room_commands::count_sent(connection, context, new, position.offset).await?;
+    let message = messages::insert(connection, new, position.offset, seq, context.now).await?;
+    room_commands::record_mentions(connection, &message, &new.app, seq).await?;
     let publication = message_event(context, EventKind::MessageCreated, &message, position);
     streams::append(connection, &new.app, &publication).await?;
+    let parent = room_commands::update_thread(connection, context, &new.app, &message).await?;
     Ok(Sent {
         message,
         publication: Some(publication),
+        parent,
     })
 }
 

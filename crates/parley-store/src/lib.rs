@@ -15,6 +15,12 @@
 //!   [`Store::delete_message`] keep a [`Message`]'s current state (and an
 //!   edit trail) and append `message_created`, `message_updated` and
 //!   `message_deleted` events. [`Store::messages`] pages through a channel.
+//! - **Rooms, reads, pins, threads, search.** [`Store::create_room`] and
+//!   [`Store::change_members`] keep rooms (channels of members-only
+//!   namespaces) and their members; [`Store::mark_read`] moves read
+//!   markers, and [`Store::unread`] counts from a running message count per
+//!   channel; [`Store::pin`], [`Store::thread`] and [`Store::search`] (FTS5
+//!   on SQLite, `tsvector` on PostgreSQL). See `store_rooms.rs`.
 //! - **Group commit.** Every write goes through one writer task that commits
 //!   everything queued in one transaction, each operation in its own
 //!   savepoint, so throughput is not one fsync per message and one refused
@@ -52,9 +58,14 @@ mod encoder;
 mod error;
 mod messages;
 mod migrate;
+mod pins;
 mod publication;
+mod reads;
+mod room_commands;
+mod rooms;
 mod sql;
 mod store;
+mod store_rooms;
 mod time;
 mod writer;
 
@@ -62,7 +73,7 @@ pub use database::{Backend, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
 pub use messages::{
-    Changed, DeleteMode, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete, MessageEdit,
+    Changed, DeleteMode, MAX_PAGE_SIZE, MAX_REPLIERS, Message, MessageCursor, MessageDelete, MessageEdit,
     MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
@@ -70,5 +81,12 @@ pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
+pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
+pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};
+pub use rooms::{
+    EventEncoder, MAX_LISTED_MEMBERS, MembersChange, MembersChanged, MembersEvent, NewRoom, Room,
+    RoomCreated, RoomKind, RoomMember, RoomPage, RoomRole, RoomSummary,
+};
 pub use store::{Store, StoreStats};
+pub use store_rooms::{MAX_PINS, MAX_UNREAD_CHANNELS};
 pub use time::Timestamp;

@@ -86,7 +86,16 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     /// When it was deleted: set on a tombstone.
     pub deleted_at: Option<Timestamp>,
+    /// How many replies name it as their `reply_to`.
+    pub reply_count: u64,
+    /// The latest users to reply, newest first, at most [`MAX_REPLIERS`].
+    pub repliers: Vec<String>,
+    /// The users it mentions.
+    pub mentions: Vec<String>,
 }
+
+/// The most repliers a message lists.
+pub const MAX_REPLIERS: usize = 3;
 
 impl Message {
     /// Whether the message is a tombstone.
@@ -115,6 +124,9 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     /// Raw JSON object bytes, stored and returned as they are.
     pub meta: Option<Bytes>,
+    /// The users it mentions (no line breaks in their ids): their unread
+    /// mention counts grow.
+    pub mentions: Vec<String>,
 }
 
 /// An edit of a message's text.
@@ -166,6 +178,9 @@ pub struct Sent {
     /// `client_msg_id` was seen before: then `message` is the earlier
     /// message as it is now, and there is nothing new to deliver.
     pub publication: Option<StoredPublication>,
+    /// For a new reply, the message it answers with its new reply count
+    /// and repliers, and that message's `message_updated` event.
+    pub parent: Option<Changed>,
 }
 
 /// What an edit or a delete did.

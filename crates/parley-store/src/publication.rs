@@ -24,6 +24,16 @@ pub enum EventKind {
     MessageUpdated,
     /// A chat message was deleted.
     MessageDeleted,
+    /// Members joined a room.
+    MemberAdded,
+    /// Members left a room.
+    MemberRemoved,
+    /// A member's read marker moved (when receipts are visible).
+    ReadUpdated,
+    /// A message was pinned.
+    MessagePinned,
+    /// A message was unpinned.
+    MessageUnpinned,
 }
 
 impl EventKind {
@@ -35,6 +45,11 @@ impl EventKind {
             Self::MessageCreated => "message_created",
             Self::MessageUpdated => "message_updated",
             Self::MessageDeleted => "message_deleted",
+            Self::MemberAdded => "member_added",
+            Self::MemberRemoved => "member_removed",
+            Self::ReadUpdated => "read_updated",
+            Self::MessagePinned => "message_pinned",
+            Self::MessageUnpinned => "message_unpinned",
         }
     }
 }
@@ -54,6 +69,11 @@ impl FromStr for EventKind {
             "message_created" => Ok(Self::MessageCreated),
             "message_updated" => Ok(Self::MessageUpdated),
             "message_deleted" => Ok(Self::MessageDeleted),
+            "member_added" => Ok(Self::MemberAdded),
+            "member_removed" => Ok(Self::MemberRemoved),
+            "read_updated" => Ok(Self::ReadUpdated),
+            "message_pinned" => Ok(Self::MessagePinned),
+            "message_unpinned" => Ok(Self::MessageUnpinned),
             other => Err(StoreError::corrupt(format!("unknown event kind {other:?}"))),
         }
     }
@@ -86,6 +106,11 @@ impl StoredPublication {
             EventKind::MessageCreated => PublicationKind::MessageCreated,
             EventKind::MessageUpdated => PublicationKind::MessageUpdated,
             EventKind::MessageDeleted => PublicationKind::MessageDeleted,
+            EventKind::MemberAdded => PublicationKind::MemberAdded,
+            EventKind::MemberRemoved => PublicationKind::MemberRemoved,
+            EventKind::ReadUpdated => PublicationKind::ReadUpdated,
+            EventKind::MessagePinned => PublicationKind::MessagePinned,
+            EventKind::MessageUnpinned => PublicationKind::MessageUnpinned,
         };
         Publication {
             channel: self.channel.clone(),

@@ -406,8 +406,13 @@ impl Store {
         messages::revisions(&mut connection, id).await
     }
 
+    /// The connection pool, for reads.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.shared.pool
+    }
+
     /// Queues a command for the writer and waits for its answer.
-    async fn submit<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+    pub(crate) async fn submit<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
         let (sender, answer) = oneshot::channel();
         self.shared
             .requests

@@ -170,7 +170,7 @@ impl Writer {
         let Some(handler) = self.delivery.get() else {
             return;
         };
-        for (app, publication, info) in batch.iter().filter_map(Command::appended) {
+        for (app, publication, info) in batch.iter().flat_map(Command::appended) {
             handler.handle_publication(app, Arc::new(publication.to_publication(info.cloned())));
         }
     }

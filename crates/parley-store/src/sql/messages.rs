@@ -13,12 +13,14 @@ pub(crate) async fn insert(
     connection: &mut AnyConnection,
     new: &NewMessage,
     offset: u64,
+    seq: u64,
     now: Timestamp,
 ) -> Result<Message, StoreError> {
     let row = sqlx::query(
         "INSERT INTO messages \
-         (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at, \
+          seq, mentions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(&*new.app)
     .bind(new.channel.as_str())
@@ -29,6 +31,8 @@ pub(crate) async fn insert(
     .bind(new.meta.as_deref())
     .bind(new.client_msg_id.as_deref())
     .bind(now.as_millis())
+    .bind(offset_to_db(seq))
+    .bind(rows::lines_to_db(&new.mentions))
     .fetch_one(&mut *connection)
     .await?;
     Ok(Message {
@@ -43,6 +47,9 @@ pub(crate) async fn insert(
         created_at: now,
         edited_at: None,
         deleted_at: None,
+        reply_count: 0,
+        repliers: Vec::new(),
+        mentions: new.mentions.clone(),
     })
 }
 

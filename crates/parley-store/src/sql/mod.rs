@@ -11,7 +11,11 @@
 //! writer's transaction and a reader's pooled connection.
 
 pub(crate) mod messages;
+pub(crate) mod pins;
+pub(crate) mod reads;
+pub(crate) mod rooms;
 pub(crate) mod rows;
+pub(crate) mod search;
 pub(crate) mod streams;
 
 use parley_core::ChannelName;

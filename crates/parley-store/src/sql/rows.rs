@@ -12,7 +12,7 @@ use crate::{Message, MessageId, StoreError, StoredPublication, Timestamp};
 
 /// The columns [`message`] reads, in a `SELECT` of the `messages` table.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, channel, stream_offset, author, body, reply_to, \
-     client_msg_id, meta, created_at, edited_at, deleted_at";
+     client_msg_id, meta, created_at, edited_at, deleted_at, reply_count, repliers, mentions";
 
 /// The columns [`publication`] reads, in a `SELECT` of the `publications`
 /// table.
@@ -60,6 +60,9 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
         deleted_at: row
             .try_get::<Option<i64>, _>("deleted_at")?
             .map(Timestamp::from_millis),
+        reply_count: u64::try_from(row.try_get::<i64, _>("reply_count")?).unwrap_or(0),
+        repliers: lines_from_db(&row.try_get::<String, _>("repliers")?),
+        mentions: lines_from_db(&row.try_get::<String, _>("mentions")?),
     })
 }
 
@@ -82,4 +85,18 @@ pub(crate) fn publication(
             .map(MessageId::new),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })
+}
+
+/// User ids kept one per line in a text column.
+pub(crate) fn lines_to_db(users: &[String]) -> String {
+    users.join("\n")
+}
+
+/// User ids read back from a text column, one per line.
+pub(crate) fn lines_from_db(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\n').map(str::to_owned).collect()
+    }
 }
