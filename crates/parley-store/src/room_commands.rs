@@ -3,6 +3,9 @@
 //! thread of its parent). Each runs inside the writer's transaction, in its
 //! own savepoint, like the commands of `commands.rs`.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use parley_core::{ChannelName, StreamPosition};
 use sqlx::AnyConnection;
 
@@ -37,6 +40,14 @@ pub(crate) enum RoomCommand {
         change: PinChange,
         reply: Reply<Pinned>,
     },
+    /// Append an event the server encoded (a notice in a user's inbox).
+    Notice {
+        app: Arc<str>,
+        channel: ChannelName,
+        kind: EventKind,
+        data: Bytes,
+        reply: Reply<StoredPublication>,
+    },
 }
 
 impl RoomCommand {
@@ -47,6 +58,7 @@ impl RoomCommand {
             Self::Members { change, .. } => (&change.app, change.channel.as_str()),
             Self::Read { mark, .. } => (&mark.app, mark.channel.as_str()),
             Self::Pin { change, .. } => (&change.app, change.channel.as_str()),
+            Self::Notice { app, channel, .. } => (app, channel.as_str()),
         }
     }
 
@@ -63,6 +75,13 @@ impl RoomCommand {
             }
             Self::Read { mark, reply } => reply.keep(read(connection, context, mark).await),
             Self::Pin { change, reply } => reply.keep(pin(connection, context, change).await),
+            Self::Notice {
+                app,
+                channel,
+                kind,
+                data,
+                reply,
+            } => reply.keep(append_event(connection, context, app, channel, *kind, data.clone()).await),
         }
     }
 
@@ -73,6 +92,7 @@ impl RoomCommand {
             Self::Members { change, reply } => (&change.app, reply.kept()?.publication.as_ref()),
             Self::Read { mark, reply } => (&mark.app, reply.kept()?.publication.as_ref()),
             Self::Pin { change, reply } => (&change.app, reply.kept()?.publication.as_ref()),
+            Self::Notice { app, reply, .. } => (app, reply.kept()),
         };
         Some((&**app, publication?))
     }
@@ -84,6 +104,7 @@ impl RoomCommand {
             Self::Members { reply, .. } => reply.answer(failure),
             Self::Read { reply, .. } => reply.answer(failure),
             Self::Pin { reply, .. } => reply.answer(failure),
+            Self::Notice { reply, .. } => reply.answer(failure),
         }
     }
 }
@@ -95,7 +116,7 @@ async fn append_event(
     app: &str,
     channel: &ChannelName,
     kind: EventKind,
-    data: bytes::Bytes,
+    data: Bytes,
 ) -> Result<StoredPublication, StoreError> {
     let position: StreamPosition = streams::advance(connection, app, channel, context.now).await?;
     let publication = StoredPublication {

@@ -2,6 +2,9 @@
 //! pins, threads and search. Writes go to the writer like every other
 //! write (`room_commands.rs`); reads go to the pool.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use parley_core::ChannelName;
 
 use crate::commands::Command;
@@ -10,7 +13,7 @@ use crate::sql::{messages, pins, reads, rooms, search};
 use crate::{
     MAX_LISTED_MEMBERS, MAX_PAGE_SIZE, MembersChange, MembersChanged, MessageId, NewRoom, Pin,
     PinChange, Pinned, ReadChange, ReadMark, Room, RoomCreated, RoomMember, RoomPage, RoomRole,
-    RoomSummary, SearchPage, SearchQuery, Store, StoreError, ThreadPage, UnreadCount,
+    RoomSummary, SearchPage, StoredPublication, EventKind, SearchQuery, Store, StoreError, ThreadPage, UnreadCount,
 };
 
 /// The most channels [`Store::unread`] reports.
@@ -41,6 +44,27 @@ impl Store {
         }
         self.submit(|reply| Command::Room(RoomCommand::Members { change, reply }))
             .await
+    }
+
+    /// Appends an event whose payload the caller encoded (a room notice in
+    /// a user's inbox channel, say) to the channel's stream.
+    pub async fn append_event(
+        &self,
+        app: Arc<str>,
+        channel: ChannelName,
+        kind: EventKind,
+        data: Bytes,
+    ) -> Result<StoredPublication, StoreError> {
+        self.submit(|reply| {
+            Command::Room(RoomCommand::Notice {
+                app,
+                channel,
+                kind,
+                data,
+                reply,
+            })
+        })
+        .await
     }
 
     /// The room on this channel, if the channel is one.

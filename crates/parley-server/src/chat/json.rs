@@ -22,7 +22,10 @@ fn quoted(out: &mut String, value: &str) {
 }
 
 /// `{"id":"12","channel":…,"offset":5,"author":…,"text":…,"reply_to"?,
-/// "client_msg_id"?,"meta"?,"created_at":ms,"edited_at"?,"deleted_at"?}`.
+/// "client_msg_id"?,"meta"?,"created_at":ms,"edited_at"?,"deleted_at"?,
+/// "reply_count"?,"repliers"?,"mentions"?}`: `reply_count` and `repliers`
+/// (the latest, newest first) only once the message has replies,
+/// `mentions` only when it mentions someone.
 pub fn message_json(message: &Message) -> String {
     let mut out = String::with_capacity(128 + message.text.len());
     let _ = write!(out, r#"{{"id":"{}","channel":"#, message.id);
@@ -49,8 +52,28 @@ pub fn message_json(message: &Message) -> String {
     if let Some(deleted_at) = message.deleted_at {
         let _ = write!(out, r#","deleted_at":{}"#, deleted_at.as_millis());
     }
+    if message.reply_count > 0 {
+        let _ = write!(out, r#","reply_count":{},"repliers":"#, message.reply_count);
+        users(&mut out, &message.repliers);
+    }
+    if !message.mentions.is_empty() {
+        out.push_str(r#","mentions":"#);
+        users(&mut out, &message.mentions);
+    }
     out.push('}');
     out
+}
+
+/// `["u1","u2"]`.
+fn users(out: &mut String, users: &[String]) {
+    out.push('[');
+    for (index, user) in users.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        quoted(out, user);
+    }
+    out.push(']');
 }
 
 /// `[{"kind":…,"offset":…,"data":…,"created_at":ms}, …]`.

@@ -3,9 +3,19 @@
 //!
 //! - [`json`]: the JSON of messages and stored publications.
 //! - [`limits`]: per-namespace rate limits and slow mode.
+//! - [`rooms`]: rooms and members, and the membership gate.
+//! - [`reads`]: read markers and unread counts.
+//! - [`pins`]: pinned messages.
+//! - [`threads`]: replies paginated on their own.
+//! - [`search`]: full-text search.
 
 pub mod json;
 pub mod limits;
+pub mod pins;
+pub mod reads;
+pub mod rooms;
+pub mod search;
+pub mod threads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +76,12 @@ pub struct SendRequest {
     pub client_msg_id: Option<String>,
     /// Application data: a JSON object.
     pub meta: Option<Box<RawValue>>,
+    /// The users the message mentions: their unread mention counts grow.
+    pub mentions: Option<Vec<String>>,
 }
+
+/// The most users one message may mention.
+pub const MAX_MENTIONS: usize = 50;
 
 /// Who acts on a message.
 #[derive(Debug, Clone)]
@@ -146,6 +161,21 @@ pub async fn send(
         )));
     }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
+    let mut mentions = request.mentions.unwrap_or_default();
+    mentions.sort();
+    mentions.dedup();
+    if mentions.len() > MAX_MENTIONS
+        || mentions
+            .iter()
+            .any(|user| user.is_empty() || user.len() > 255 || user.contains(['\n', '\r']))
+    {
+        return Err(ChatError::Invalid(format!(
+            "mentions must be at most {MAX_MENTIONS} user ids"
+        )));
+    }
+    if actor.limited {
+        rooms::check_member(server, app, channel, &actor.user).await?;
+    }
     if actor.limited
         && let Some(limits) = app.limits.get(&namespace.name)
     {
@@ -163,6 +193,7 @@ pub async fn send(
             reply_to,
             client_msg_id: request.client_msg_id,
             meta,
+            mentions,
         })
         .await?;
     Ok(sent.message)

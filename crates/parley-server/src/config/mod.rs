@@ -14,7 +14,7 @@ use crate::credentials;
 mod duration;
 mod namespace;
 
-pub use namespace::{NamespaceConfig, Rate};
+pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
 
 /// The whole server configuration, after every source has been applied.
 #[derive(Debug, Clone)]

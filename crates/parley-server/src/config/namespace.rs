@@ -60,6 +60,41 @@ pub struct NamespaceConfig {
     /// How long kept publications live; `"0s"` is no age limit.
     #[serde(deserialize_with = "super::duration::required")]
     pub history_ttl: Duration,
+    /// Channels are rooms: only their members subscribe, read and send
+    /// (needs `persist`). Personal channels (`<namespace>:inbox#<user>`)
+    /// stay their users' own.
+    pub members_only: bool,
+    /// Users with a token may create rooms here (`room_create`); when off,
+    /// only the server API does.
+    pub client_rooms: bool,
+    /// Who sees read markers move: `private` (only the reader) or `room`
+    /// (a `read_updated` push in the channel's stream).
+    pub read_receipts: ReadReceipts,
+    /// Who may pin: `moderators` (token roles `moderator`/`admin`, room
+    /// owners and moderators) or `members` (everyone who may send).
+    pub pins: PinPermission,
+}
+
+/// Who sees read markers move.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadReceipts {
+    /// Only the reader.
+    #[default]
+    Private,
+    /// The whole channel, as `read_updated` pushes.
+    Room,
+}
+
+/// Who may pin messages.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PinPermission {
+    /// Moderators only.
+    #[default]
+    Moderators,
+    /// Everyone who may send to the channel.
+    Members,
 }
 
 /// A rate such as `10/min`: `count` messages per `period`.
@@ -122,6 +157,10 @@ impl Default for NamespaceConfig {
             slow_mode: None,
             history_size: defaults.history_size,
             history_ttl: defaults.history_ttl,
+            members_only: false,
+            client_rooms: true,
+            read_receipts: ReadReceipts::Private,
+            pins: PinPermission::Moderators,
         }
     }
 }
@@ -166,6 +205,9 @@ impl NamespaceConfig {
         }
         if !self.persist && self.history_size > 100_000 {
             return Some("history_size of an in-memory namespace must be at most 100000".into());
+        }
+        if self.members_only && !self.persist {
+            return Some("members_only needs persist = true: rooms live in the store".into());
         }
         if self.max_message_length == 0 {
             return Some("max_message_length must be above zero".into());

@@ -62,7 +62,7 @@ struct SubscribeResult<'a> {
 }
 
 impl NativeSession {
-    fn actor(&self) -> Result<Actor, ErrorReply> {
+    pub(super) fn actor(&self) -> Result<Actor, ErrorReply> {
         if self.client.is_anonymous() {
             return Err(ErrorReply::new(
                 codes::PERMISSION_DENIED,
@@ -76,14 +76,16 @@ impl NativeSession {
         })
     }
 
-    /// A channel the client may read: subscribed, or allowed to subscribe.
-    fn readable(&self, name: &str) -> Result<ChannelName, ErrorReply> {
+    /// A channel the client may read: subscribed, or allowed to subscribe;
+    /// and for a room's channel, only while the user is a member.
+    pub(super) async fn readable(&self, name: &str) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if !self.subscriptions.contains(&channel) {
             self.app
                 .app
                 .check_subscribe(self.client.user(), &channel, Grant::None)?;
         }
+        chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user()).await?;
         Ok(channel)
     }
 
@@ -191,7 +193,7 @@ impl NativeSession {
                 "invalid params: missing field `channel`",
             )
         })?;
-        let channel = self.readable(name)?;
+        let channel = self.readable(name).await?;
         let message = chat::send(&self.server, &self.app, &channel, &actor, params).await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
@@ -222,7 +224,7 @@ impl NativeSession {
         id: u64,
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
-        let channel = self.readable(&params.channel)?;
+        let channel = self.readable(&params.channel).await?;
         let page = chat::history_json(
             &self.server,
             &self.app,
@@ -240,7 +242,7 @@ impl NativeSession {
         id: u64,
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
-        let channel = self.readable(&params.channel)?;
+        let channel = self.readable(&params.channel).await?;
         let page = chat::messages_json(&self.server, &self.app, &channel, params.cursor).await?;
         Ok(wire::raw_result_frame(id, &page))
     }

@@ -12,6 +12,7 @@ use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
 };
 use serde::{Deserialize, Serialize};
+use parley_store::ReadDirection;
 use serde_json::value::RawValue;
 
 use super::chat;
@@ -76,6 +77,9 @@ struct ConnectResult {
     subscriptions: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscription_errors: Vec<SubscriptionError>,
+    /// The user's unread messages across their channels and rooms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -190,6 +194,30 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
+            "room_create" => self.room_create(id, wire::params(params)?).await,
+            "room_add_members" => {
+                self.room_members_change(id, wire::params(params)?, true)
+                    .await
+            }
+            "room_remove_members" => {
+                self.room_members_change(id, wire::params(params)?, false)
+                    .await
+            }
+            "rooms" => self.rooms(id, wire::params(params)?).await,
+            "read_mark" => {
+                self.read_mark(id, wire::params(params)?, ReadDirection::Forward)
+                    .await
+            }
+            "mark_unread" => {
+                self.read_mark(id, wire::params(params)?, ReadDirection::Back)
+                    .await
+            }
+            "unread" => self.unread(id, wire::params(params)?).await,
+            "message_pin" => self.message_pin(id, wire::params(params)?, true).await,
+            "message_unpin" => self.message_pin(id, wire::params(params)?, false).await,
+            "pins" => self.pins(id, wire::params(params)?).await,
+            "thread" => self.thread(id, wire::params(params)?).await,
+            "search" => self.search(id, wire::params(params)?).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -268,10 +296,20 @@ impl NativeSession {
                 }),
             }
         }
+        let unread = if self.client.is_anonymous() {
+            None
+        } else {
+            let user = self.client.user_arc();
+            crate::chat::reads::unread_total(&self.server, &self.app, &user)
+                .await
+                .map_err(|error| tracing::warn!(?error, "unread total at connect failed"))
+                .ok()
+        };
         let config = &self.server.config;
         Ok(wire::result_frame(
             id,
             &ConnectResult {
+                unread,
                 client: self.client.id.to_string(),
                 user: self.client.user().to_owned(),
                 ping_interval_ms: millis(config.ping_interval),
@@ -324,7 +362,11 @@ impl NativeSession {
     ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if self.subscriptions.contains(&channel) {
-            return Err(parley_core::Error::AlreadySubscribed.into());
+            if self.app.app.hub.is_subscribed(self.client.id, &channel) {
+                return Err(parley_core::Error::AlreadySubscribed.into());
+            }
+            // The server ended this subscription (removed from a room).
+            self.subscriptions.remove(&channel);
         }
         let limit = self.app.app.options.max_subscriptions_per_client;
         if self.subscriptions.len() >= limit {
@@ -334,6 +376,8 @@ impl NativeSession {
             .app
             .app
             .check_subscribe(self.client.user(), &channel, grant)?;
+        crate::chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user())
+            .await?;
         let state = match state {
             Some(state) if namespace.presence => Some(presence::checked_state(state, namespace)?),
             Some(_) => {
@@ -408,6 +452,8 @@ impl NativeSession {
         self.app
             .app
             .check_publish(&self.client, &channel, subscribed, data.len())?;
+        crate::chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user())
+            .await?;
         let info = ClientInfo {
             client: self.client.id,
             user: self.client.user_arc(),
@@ -572,6 +618,18 @@ fn metric_method(method: &str) -> &'static str {
         "history" => "history",
         "messages" => "messages",
         "edit_trail" => "edit_trail",
+        "room_create" => "room_create",
+        "room_add_members" => "room_add_members",
+        "room_remove_members" => "room_remove_members",
+        "rooms" => "rooms",
+        "read_mark" => "read_mark",
+        "mark_unread" => "mark_unread",
+        "unread" => "unread",
+        "message_pin" => "message_pin",
+        "message_unpin" => "message_unpin",
+        "pins" => "pins",
+        "thread" => "thread",
+        "search" => "search",
         _ => "unknown",
     }
 }

@@ -1,0 +1,80 @@
+//! Pinned messages: `message_pin`, `message_unpin`, `pins`.
+//!
+//! Moderators pin: token roles `moderator` and `admin`, and a room's owner
+//! and moderators; with `pins = "members"` in the namespace, everyone who
+//! may send to the channel. A change is a `message_pinned` or
+//! `message_unpinned` event in the channel's stream.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parley_core::ChannelName;
+use parley_store::{Pin, PinChange, Pinned, RoomRole};
+use serde_json::{Value, json};
+
+use super::{Actor, ChatError, chat_namespace, json as message_json, parse_id, rooms};
+use crate::config::PinPermission;
+use crate::state::{AppContext, ServerState};
+
+/// Pins (`pin`) or unpins a message of the channel.
+pub async fn change(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    actor: &Actor,
+    id: &str,
+    pin: bool,
+) -> Result<Pinned, ChatError> {
+    let (_, config) = chat_namespace(app, channel)?;
+    let message = parse_id(id)?;
+    if actor.limited {
+        let role = rooms::check_member(server, app, channel, &actor.user).await?;
+        let allowed = actor.moderator
+            || role.is_some_and(RoomRole::moderates)
+            || config.pins == PinPermission::Members;
+        if !allowed {
+            return Err(ChatError::Domain(parley_core::Error::PermissionDenied(
+                "only moderators pin messages here",
+            )));
+        }
+    }
+    Ok(server
+        .store
+        .pin(PinChange {
+            app: app.app.id.clone(),
+            channel: channel.clone(),
+            message,
+            by: actor.user.to_string(),
+            pin,
+            encode: Arc::new(pin_data),
+        })
+        .await?)
+}
+
+fn pin_value(pin: &Pin) -> Value {
+    json!({
+        "message": serde_json::from_str::<Value>(&message_json::message_json(&pin.message))
+            .unwrap_or(Value::Null),
+        "pinned": pin.pinned,
+        "by": pin.by,
+        "at": pin.at.as_millis(),
+    })
+}
+
+/// `{"message": {...}, "pinned", "by", "at"}`: the payload of
+/// `message_pinned` and `message_unpinned`, and the reply.
+pub fn pin_data(pin: &Pin) -> Bytes {
+    Bytes::from(pin_value(pin).to_string())
+}
+
+/// `{"pins": [{"message", "pinned", "by", "at"}]}`, most recent first.
+pub async fn pins_json(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+) -> Result<String, ChatError> {
+    chat_namespace(app, channel)?;
+    let pins = server.store.pins(&app.app.id, channel).await?;
+    let pins: Vec<Value> = pins.iter().map(pin_value).collect();
+    Ok(json!({ "pins": pins }).to_string())
+}

@@ -1,0 +1,445 @@
+//! Rooms: channels of members-only namespaces (`members_only = true`), with
+//! members and roles. Creating rooms, adding and removing members, a user's
+//! room list, and the membership gate every read and write of a room goes
+//! through.
+//!
+//! A membership change commits with its `member_added` or `member_removed`
+//! event in the room's stream. Each user it is about (other than the one
+//! who acted) also gets the event in their inbox, the personal channel
+//! `<namespace>:inbox#<user>` of the room's namespace, so a user learns of a
+//! room they were added to, and recovers the notice like any other event.
+//! The connections of a removed user stop receiving the room at once.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parley_core::ChannelName;
+use parley_store::{
+    EventKind, MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated, RoomKind,
+    RoomMember, RoomPage, RoomRole, StoreError,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ChatError, chat_namespace, json as message_json};
+use crate::state::{AppContext, ServerState};
+
+/// The most users one request may name.
+pub const MAX_USERS_PER_REQUEST: usize = 100;
+
+/// The refusal of everyone who is not a member of a room.
+fn not_member() -> ChatError {
+    ChatError::Domain(parley_core::Error::PermissionDenied(
+        "not a member of this room",
+    ))
+}
+
+fn denied(why: &'static str) -> ChatError {
+    ChatError::Domain(parley_core::Error::PermissionDenied(why))
+}
+
+/// Whether the channel is a room's: a channel of a members-only namespace
+/// that is not a personal channel.
+pub fn is_room_channel(app: &AppContext, channel: &ChannelName) -> bool {
+    !channel.is_personal()
+        && chat_namespace(app, channel).is_ok_and(|(_, config)| config.members_only)
+}
+
+/// A user's role in a room: `None` when they are not a member, or the
+/// channel is no room. Room owners and moderators moderate their room, as
+/// token roles `moderator` and `admin` moderate everywhere.
+pub async fn room_role(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    user: &str,
+) -> Result<Option<RoomRole>, ChatError> {
+    if !is_room_channel(app, channel) {
+        return Ok(None);
+    }
+    Ok(server.store.room_role(&app.app.id, channel, user).await?)
+}
+
+/// The membership gate: passes every channel that is not a room's, and a
+/// room's only for its members (with their role). Subscribing, reading
+/// history and messages, sending, publishing, reading and pinning all go
+/// through it.
+pub async fn check_member(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    user: &str,
+) -> Result<Option<RoomRole>, ChatError> {
+    if !is_room_channel(app, channel) {
+        return Ok(None);
+    }
+    match server.store.room_role(&app.app.id, channel, user).await? {
+        Some(role) => Ok(Some(role)),
+        None => Err(not_member()),
+    }
+}
+
+/// A room to create, as callers write it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// `direct` or `group`.
+    pub kind: String,
+    /// The room's namespace, when the server names the channel.
+    pub namespace: Option<String>,
+    /// The room's channel, for a group room named by the caller.
+    pub channel: Option<String>,
+    /// The users to add besides the creator (a direct room: the other user;
+    /// from the server API: both users).
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Users to add as moderators of a group room.
+    #[serde(default)]
+    pub moderators: Vec<String>,
+    /// From the server API: the owner of a group room.
+    pub owner: Option<String>,
+}
+
+fn check_user(user: &str) -> Result<(), ChatError> {
+    if user.is_empty() || user.len() > 255 || user.contains(['\n', '\r']) {
+        return Err(ChatError::Invalid(format!("{user:?} is not a user id")));
+    }
+    Ok(())
+}
+
+fn check_users<'a>(users: impl IntoIterator<Item = &'a String>) -> Result<(), ChatError> {
+    let mut count = 0;
+    for user in users {
+        check_user(user)?;
+        count += 1;
+    }
+    if count > MAX_USERS_PER_REQUEST {
+        return Err(ChatError::Invalid(format!(
+            "name at most {MAX_USERS_PER_REQUEST} users"
+        )));
+    }
+    Ok(())
+}
+
+/// A room's channel: the caller's, or a fresh name in `namespace`.
+fn room_channel(app: &AppContext, request: &CreateRequest) -> Result<ChannelName, ChatError> {
+    let channel = match (&request.channel, &request.namespace) {
+        (Some(name), None) => ChannelName::new(name).map_err(parley_core::Error::from)?,
+        (None, Some(namespace)) => {
+            let name = format!("{namespace}:{:016x}", rand::random::<u64>());
+            ChannelName::new(&name).map_err(parley_core::Error::from)?
+        }
+        _ => {
+            return Err(ChatError::Invalid(
+                "give the room's channel or its namespace, not both".into(),
+            ));
+        }
+    };
+    if !is_room_channel(app, &channel) {
+        return Err(ChatError::Invalid(format!(
+            "{channel} is not in a members_only namespace (or is a personal channel)"
+        )));
+    }
+    Ok(channel)
+}
+
+/// Creates a room. `creator` is the user who asks (`None` from the server
+/// API). A direct room that the pair has already is returned as it is.
+pub async fn create(
+    server: &ServerState,
+    app: &AppContext,
+    creator: Option<&str>,
+    request: CreateRequest,
+) -> Result<RoomCreated, ChatError> {
+    let kind: RoomKind = request.kind.parse()?;
+    let channel = room_channel(app, &request)?;
+    let (_, config) = chat_namespace(app, &channel)?;
+    if creator.is_some() && !config.client_rooms {
+        return Err(denied("rooms here are created through the server API"));
+    }
+    if creator.is_some() && request.owner.is_some() {
+        return Err(ChatError::Invalid("users own the rooms they create: drop owner".into()));
+    }
+    check_users(request.members.iter().chain(&request.moderators))?;
+    let namespace = channel.namespace().unwrap_or_default().to_owned();
+    let (members, direct_key) = match kind {
+        RoomKind::Direct => {
+            if request.channel.is_some() || !request.moderators.is_empty() {
+                return Err(ChatError::Invalid(
+                    "a direct room takes a namespace and members only".into(),
+                ));
+            }
+            let pair: BTreeSet<&str> = request
+                .members
+                .iter()
+                .map(String::as_str)
+                .chain(creator)
+                .collect();
+            if pair.len() != 2 || request.members.len() + usize::from(creator.is_some()) != 2 {
+                return Err(ChatError::Invalid(
+                    "a direct room has exactly two different users".into(),
+                ));
+            }
+            let key = format!("{namespace}\n{}", pair.iter().copied().collect::<Vec<_>>().join("\n"));
+            let members = pair
+                .into_iter()
+                .map(|user| (user.to_owned(), RoomRole::Member))
+                .collect();
+            (members, Some(key))
+        }
+        RoomKind::Group => {
+            let owner = creator.map(str::to_owned).or(request.owner.clone());
+            if let Some(owner) = &owner {
+                check_user(owner)?;
+            }
+            let mut members: Vec<(String, RoomRole)> = Vec::new();
+            let mut push = |user: &str, role| {
+                if !members.iter().any(|(known, _)| known == user) {
+                    members.push((user.to_owned(), role));
+                }
+            };
+            if let Some(owner) = &owner {
+                push(owner, RoomRole::Owner);
+            }
+            for user in &request.moderators {
+                push(user, RoomRole::Moderator);
+            }
+            for user in &request.members {
+                push(user, RoomRole::Member);
+            }
+            if members.is_empty() {
+                return Err(ChatError::Invalid("a room needs members".into()));
+            }
+            (members, None)
+        }
+    };
+    let by = creator.unwrap_or("system").to_owned();
+    let created = server
+        .store
+        .create_room(NewRoom {
+            app: app.app.id.clone(),
+            channel,
+            kind,
+            direct_key,
+            creator: by.clone(),
+            members,
+            encode: Arc::new(members_event_data),
+        })
+        .await?;
+    if created.created {
+        let event = MembersEvent {
+            room: created.room.clone(),
+            members: created.members.clone(),
+            by: by.clone(),
+        };
+        notify_inboxes(server, app, &event, EventKind::MemberAdded).await;
+    }
+    Ok(created)
+}
+
+/// Adds (`add`) or removes members of a group room. `actor` is the user who
+/// asks, with whether their token makes them a moderator (`None` from the
+/// server API). Owners and moderators add and remove; only an owner (or a
+/// token moderator) adds moderators or removes the owner or a moderator;
+/// any member may remove themselves (leave).
+pub async fn change_members(
+    server: &ServerState,
+    app: &AppContext,
+    actor: Option<(&str, bool)>,
+    channel: &ChannelName,
+    users: Vec<String>,
+    role: Option<&str>,
+    add: bool,
+) -> Result<MembersChanged, ChatError> {
+    if !is_room_channel(app, channel) {
+        return Err(ChatError::Store(StoreError::NotFound("room")));
+    }
+    check_users(&users)?;
+    let role: RoomRole = match role {
+        None => RoomRole::Member,
+        Some(role) => role.parse()?,
+    };
+    if role == RoomRole::Owner {
+        return Err(ChatError::Invalid("a room has one owner: add members or moderators".into()));
+    }
+    if let Some((user, token_moderator)) = actor {
+        let mine = check_member(server, app, channel, user).await?;
+        let mine = mine.ok_or_else(not_member)?;
+        let leaving = !add && users.iter().all(|named| named == user);
+        if !token_moderator && !leaving {
+            if !mine.moderates() {
+                return Err(denied("only the room's owner and moderators change members"));
+            }
+            let needs_owner = if add {
+                role.moderates()
+            } else {
+                let mut needs = false;
+                for named in &users {
+                    let theirs = server.store.room_role(&app.app.id, channel, named).await?;
+                    needs |= theirs.is_some_and(RoomRole::moderates);
+                }
+                needs
+            };
+            if needs_owner && mine != RoomRole::Owner {
+                return Err(denied("only the room's owner adds or removes moderators"));
+            }
+        }
+    }
+    let by = actor.map_or("system", |(user, _)| user).to_owned();
+    let changed = server
+        .store
+        .change_members(MembersChange {
+            app: app.app.id.clone(),
+            channel: channel.clone(),
+            members: users.into_iter().map(|user| (user, role)).collect(),
+            by: by.clone(),
+            add,
+            encode: Arc::new(members_event_data),
+        })
+        .await?;
+    let event = MembersEvent {
+        room: changed.room.clone(),
+        members: changed.members.clone(),
+        by,
+    };
+    let kind = if add {
+        EventKind::MemberAdded
+    } else {
+        EventKind::MemberRemoved
+    };
+    notify_inboxes(server, app, &event, kind).await;
+    if !add {
+        for member in &changed.members {
+            for client in app.app.hub.user_clients(&member.user) {
+                server.node.unsubscribe(&app.app, client.id, channel).await;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The inbox of `user` in `namespace`: `<namespace>:inbox#<user>`.
+pub fn inbox(namespace: &str, user: &str) -> Option<ChannelName> {
+    ChannelName::new(&format!("{namespace}:inbox#{user}")).ok()
+}
+
+/// Appends the event to the inbox of each member it is about, other than
+/// the one who acted. The membership change is committed already; a failed
+/// notice is logged, and the room still shows in the user's `rooms`.
+async fn notify_inboxes(server: &ServerState, app: &AppContext, event: &MembersEvent, kind: EventKind) {
+    let namespace = event.room.channel.namespace().unwrap_or_default();
+    let data = members_event_data(event);
+    for member in event.members.iter().filter(|member| member.user != event.by) {
+        let Some(channel) = inbox(namespace, &member.user) else {
+            continue;
+        };
+        if let Err(error) = server
+            .store
+            .append_event(app.app.id.clone(), channel, kind, data.clone())
+            .await
+        {
+            tracing::warn!(%error, user = %member.user, "room notice to the inbox failed");
+        }
+    }
+}
+
+/// `{"room": {...}, "members": [{"user","role","joined_at"}], "by": user}`:
+/// the payload of `member_added` and `member_removed`.
+pub fn members_event_data(event: &MembersEvent) -> Bytes {
+    Bytes::from(
+        json!({
+            "room": room_value(&event.room),
+            "members": members_value(&event.members),
+            "by": event.by,
+        })
+        .to_string(),
+    )
+}
+
+fn room_value(room: &Room) -> Value {
+    json!({
+        "channel": room.channel.as_str(),
+        "kind": room.kind.as_str(),
+        "created_by": room.created_by,
+        "created_at": room.created_at.as_millis(),
+        "last_activity": room.last_activity.as_millis(),
+    })
+}
+
+fn members_value(members: &[RoomMember]) -> Value {
+    members
+        .iter()
+        .map(|member| {
+            json!({
+                "user": member.user,
+                "role": member.role.as_str(),
+                "joined_at": member.joined_at.as_millis(),
+            })
+        })
+        .collect()
+}
+
+/// `{"room": {...}, "members": [...], "created": bool, "offset"?, "epoch"?}`.
+pub fn created_json(created: &RoomCreated) -> String {
+    let mut value = json!({
+        "room": room_value(&created.room),
+        "members": members_value(&created.members),
+        "created": created.created,
+    });
+    if let Some(publication) = &created.publication {
+        value["offset"] = json!(publication.position.offset);
+        value["epoch"] = json!(&*publication.position.epoch);
+    }
+    value.to_string()
+}
+
+/// `{"room": {...}, "members": [the changed ones], "offset", "epoch"}`.
+pub fn changed_json(changed: &MembersChanged) -> String {
+    let mut value = json!({
+        "room": room_value(&changed.room),
+        "members": members_value(&changed.members),
+    });
+    if let Some(publication) = &changed.publication {
+        value["offset"] = json!(publication.position.offset);
+        value["epoch"] = json!(&*publication.position.epoch);
+    }
+    value.to_string()
+}
+
+/// `{"rooms": [{room fields, "role", "members", "member_count",
+/// "last_message", "unread", "mentions"}], "next": cursor | null}`.
+pub fn page_json(page: &RoomPage) -> String {
+    let rooms: Vec<Value> = page
+        .rooms
+        .iter()
+        .map(|summary| {
+            let mut room = room_value(&summary.room);
+            room["role"] = json!(summary.role.as_str());
+            room["members"] = members_value(&summary.members);
+            room["member_count"] = json!(summary.member_count);
+            room["last_message"] = match &summary.last_message {
+                Some(message) => serde_json::from_str(&message_json::message_json(message))
+                    .unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            room["unread"] = json!(summary.unread);
+            room["mentions"] = json!(summary.mentions);
+            room
+        })
+        .collect();
+    json!({"rooms": rooms, "next": page.next}).to_string()
+}
+
+/// One page of a user's rooms.
+pub async fn rooms_json(
+    server: &ServerState,
+    app: &AppContext,
+    user: &str,
+    after: Option<&str>,
+    limit: Option<usize>,
+) -> Result<String, ChatError> {
+    let limit = super::page_limit(limit)?;
+    let page = server.store.rooms_of(&app.app.id, user, after, limit).await?;
+    Ok(page_json(&page))
+}

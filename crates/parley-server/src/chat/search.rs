@@ -1,0 +1,72 @@
+//! Full-text search over message text: `search`.
+//!
+//! Words are matched as whole words (no stemming, case-insensitive), every
+//! word must occur; newest matches first, paginated with `before` (the last
+//! id of the previous page). With a `channel`, the search covers that
+//! channel, which the user must be able to read; without one, every room
+//! the user is a member of. Deleted messages never match.
+
+use parley_core::ChannelName;
+use parley_store::{SearchQuery, SearchScope};
+
+use super::{ChatError, chat_namespace, json as message_json, page_limit, parse_id};
+use crate::state::{AppContext, ServerState};
+
+/// The most words a query may hold.
+pub const MAX_WORDS: usize = 16;
+
+/// The words of a query: runs of letters and digits, lowercased.
+pub fn words(query: &str) -> Result<Vec<String>, ChatError> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        return Err(ChatError::Invalid("the query has no words".into()));
+    }
+    if words.len() > MAX_WORDS {
+        return Err(ChatError::Invalid(format!(
+            "the query has more than {MAX_WORDS} words"
+        )));
+    }
+    Ok(words)
+}
+
+/// `{"messages": [newest first], "has_more"}`. `channel` must be one the
+/// user may read (the caller checks); `None` searches `user`'s rooms.
+pub async fn search_json(
+    server: &ServerState,
+    app: &AppContext,
+    user: &str,
+    channel: Option<&ChannelName>,
+    query: &str,
+    before: Option<&str>,
+    limit: Option<usize>,
+) -> Result<String, ChatError> {
+    let words = words(query)?;
+    let scope = match channel {
+        Some(channel) => {
+            chat_namespace(app, channel)?;
+            SearchScope::Channel(channel.clone())
+        }
+        None => SearchScope::RoomsOf(user.to_owned()),
+    };
+    let page = server
+        .store
+        .search(
+            &app.app.id,
+            SearchQuery {
+                words,
+                scope,
+                before: before.map(parse_id).transpose()?,
+                limit: page_limit(limit)?,
+            },
+        )
+        .await?;
+    Ok(format!(
+        r#"{{"messages":{},"has_more":{}}}"#,
+        message_json::messages_json(&page.messages),
+        page.has_more
+    ))
+}

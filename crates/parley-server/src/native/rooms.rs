@@ -1,0 +1,202 @@
+//! The native protocol's commands for rooms and members, read markers and
+//! unread counts, pins, threads and search. The rules live in `chat::*`;
+//! these handlers read parameters, apply the connection's identity and
+//! reply.
+
+use parley_core::ChannelName;
+use parley_store::ReadDirection;
+use serde::Deserialize;
+
+use super::codes::ErrorReply;
+use super::session::NativeSession;
+use super::wire;
+use crate::chat::{pins, reads, rooms, search, threads};
+use parley_core::Frame;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MembersParams {
+    channel: String,
+    members: Vec<String>,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RoomsParams {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MarkParams {
+    channel: String,
+    message_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EmptyParams {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PinsParams {
+    channel: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ThreadParams {
+    message_id: String,
+    before: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SearchParams {
+    query: String,
+    channel: Option<String>,
+    before: Option<String>,
+    limit: Option<usize>,
+}
+
+impl NativeSession {
+    fn channel(name: &str) -> Result<ChannelName, ErrorReply> {
+        Ok(ChannelName::new(name).map_err(parley_core::Error::from)?)
+    }
+
+    pub(super) async fn room_create(
+        &mut self,
+        id: u64,
+        params: rooms::CreateRequest,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let created = rooms::create(&self.server, &self.app, Some(&actor.user), params).await?;
+        Ok(wire::raw_result_frame(id, &rooms::created_json(&created)))
+    }
+
+    pub(super) async fn room_members_change(
+        &mut self,
+        id: u64,
+        params: MembersParams,
+        add: bool,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let channel = Self::channel(&params.channel)?;
+        let changed = rooms::change_members(
+            &self.server,
+            &self.app,
+            Some((&actor.user, actor.moderator)),
+            &channel,
+            params.members,
+            params.role.as_deref(),
+            add,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(id, &rooms::changed_json(&changed)))
+    }
+
+    pub(super) async fn rooms(&mut self, id: u64, params: RoomsParams) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let page = rooms::rooms_json(
+            &self.server,
+            &self.app,
+            &actor.user,
+            params.cursor.as_deref(),
+            params.limit,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(id, &page))
+    }
+
+    pub(super) async fn read_mark(
+        &mut self,
+        id: u64,
+        params: MarkParams,
+        direction: ReadDirection,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let channel = self.readable(&params.channel).await?;
+        let change = reads::mark(
+            &self.server,
+            &self.app,
+            &channel,
+            &actor.user,
+            &params.message_id,
+            direction,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(id, &reads::change_json(&change)))
+    }
+
+    pub(super) async fn unread(&mut self, id: u64, _: EmptyParams) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let counts = reads::unread(&self.server, &self.app, &actor.user).await?;
+        Ok(wire::raw_result_frame(id, &reads::unread_json(&counts)))
+    }
+
+    pub(super) async fn message_pin(
+        &mut self,
+        id: u64,
+        params: MarkParams,
+        pin: bool,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let channel = self.readable(&params.channel).await?;
+        let pinned = pins::change(
+            &self.server,
+            &self.app,
+            &channel,
+            &actor,
+            &params.message_id,
+            pin,
+        )
+        .await?;
+        let data = pins::pin_data(&pinned.pin);
+        let reply = std::str::from_utf8(&data).unwrap_or("{}");
+        Ok(wire::raw_result_frame(id, reply))
+    }
+
+    pub(super) async fn pins(&mut self, id: u64, params: PinsParams) -> Result<Frame, ErrorReply> {
+        let channel = self.readable(&params.channel).await?;
+        let page = pins::pins_json(&self.server, &self.app, &channel).await?;
+        Ok(wire::raw_result_frame(id, &page))
+    }
+
+    pub(super) async fn thread(&mut self, id: u64, params: ThreadParams) -> Result<Frame, ErrorReply> {
+        let user = self.client.user_arc();
+        let (channel, page) = threads::thread_json(
+            &self.server,
+            &self.app,
+            Some(&user),
+            &params.message_id,
+            params.before.as_deref(),
+            params.limit,
+        )
+        .await?;
+        // The parent's channel must be readable like any other.
+        self.readable(channel.as_str()).await?;
+        Ok(wire::raw_result_frame(id, &page))
+    }
+
+    pub(super) async fn search(&mut self, id: u64, params: SearchParams) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let channel = match &params.channel {
+            Some(name) => Some(self.readable(name).await?),
+            None => None,
+        };
+        let page = search::search_json(
+            &self.server,
+            &self.app,
+            &actor.user,
+            channel.as_ref(),
+            &params.query,
+            params.before.as_deref(),
+            params.limit,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(id, &page))
+    }
+}
