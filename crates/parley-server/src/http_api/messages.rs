@@ -178,10 +178,16 @@ pub async fn delete(
     Ok(json_response(json::message_json(&message)))
 }
 
-/// Checks that a user may read a channel.
-fn check_reader(caller: &Caller, channel: &ChannelName) -> Result<(), ApiError> {
+/// Checks that a user may read a channel (for a room's, that they are a
+/// member).
+async fn check_reader(
+    server: &ServerState,
+    caller: &Caller,
+    channel: &ChannelName,
+) -> Result<(), ApiError> {
     if let Caller::User { app, actor } = caller {
         app.app.check_subscribe(&actor.user, channel, Grant::None)?;
+        chat::rooms::check_member(server, app, channel, &actor.user).await?;
     }
     Ok(())
 }
@@ -196,7 +202,7 @@ pub async fn list(
     let Query(cursor) = cursor
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channel = channel(&name)?;
-    check_reader(&caller, &channel)?;
+    check_reader(&server, &caller, &channel).await?;
     let page = chat::messages_json(&server, caller.app(), &channel, cursor).await?;
     Ok(json_response(page))
 }
@@ -216,7 +222,7 @@ pub async fn post(
             "the body names another channel",
         ));
     }
-    check_reader(&caller, &channel)?;
+    check_reader(&server, &caller, &channel).await?;
     let actor = match &caller {
         Caller::User { actor, .. } if body.user.is_none() => actor.clone(),
         Caller::User { .. } => {

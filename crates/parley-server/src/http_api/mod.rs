@@ -7,6 +7,8 @@ mod extract;
 mod messages;
 mod presence;
 mod publish;
+mod rooms;
+mod search;
 
 use std::sync::Arc;
 
@@ -37,4 +39,15 @@ pub fn router() -> Router<Arc<ServerState>> {
             "/api/v1/channels/{channel}/messages",
             get(messages::list).post(messages::post),
         )
+        .route("/api/v1/rooms", get(rooms::list).post(rooms::create))
+        .route(
+            "/api/v1/rooms/{channel}/members",
+            get(rooms::members).post(rooms::add_members),
+        )
+        .route(
+            "/api/v1/rooms/{channel}/members/{user}",
+            delete(rooms::remove_member),
+        )
+        .route("/api/v1/users/{user}/unread", get(rooms::unread))
+        .route("/api/v1/search", get(search::search))
 }

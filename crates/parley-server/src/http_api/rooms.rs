@@ -1,0 +1,153 @@
+//! Rooms over the server API (API key): create rooms, add and remove
+//! members, list members and a user's rooms, and a user's unread counts.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use parley_core::ChannelName;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ApiError;
+use super::extract::{ApiApp, ApiJson};
+use crate::chat::{reads, rooms};
+use crate::state::ServerState;
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn channel(name: &str) -> Result<ChannelName, ApiError> {
+    Ok(ChannelName::new(name).map_err(parley_core::Error::from)?)
+}
+
+fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params
+        .map(|Query(params)| params)
+        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+}
+
+/// `POST /api/v1/rooms {kind, namespace | channel, members, moderators?,
+/// owner?}`: 201 with the new room, or 200 with the direct room the pair
+/// has already.
+pub async fn create(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    ApiJson(body): ApiJson<rooms::CreateRequest>,
+) -> Result<Response, ApiError> {
+    let created = rooms::create(&server, &app, None, body).await?;
+    let status = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, rooms::created_json(&created)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddBody {
+    members: Vec<String>,
+    role: Option<String>,
+}
+
+/// `POST /api/v1/rooms/{channel}/members {members, role?}`.
+pub async fn add_members(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<AddBody>,
+) -> Result<Response, ApiError> {
+    let channel = channel(&name)?;
+    let changed = rooms::change_members(
+        &server,
+        &app,
+        None,
+        &channel,
+        body.members,
+        body.role.as_deref(),
+        true,
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, rooms::changed_json(&changed)))
+}
+
+/// `DELETE /api/v1/rooms/{channel}/members/{user}`.
+pub async fn remove_member(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    Path((name, user)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let channel = channel(&name)?;
+    let changed =
+        rooms::change_members(&server, &app, None, &channel, vec![user], None, false).await?;
+    Ok(json_response(StatusCode::OK, rooms::changed_json(&changed)))
+}
+
+/// `GET /api/v1/rooms/{channel}/members`: `{"members": [...]}`.
+pub async fn members(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let channel = channel(&name)?;
+    if !rooms::is_room_channel(&app, &channel) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
+    }
+    let members = server
+        .store
+        .room_members(&app.app.id, &channel)
+        .await
+        .map_err(crate::chat::ChatError::from)?;
+    if members.is_empty() && server.store.room(&app.app.id, &channel).await.ok().flatten().is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
+    }
+    let members: Vec<_> = members
+        .iter()
+        .map(|member| {
+            json!({
+                "user": member.user,
+                "role": member.role.as_str(),
+                "joined_at": member.joined_at.as_millis(),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "members": members }).to_string(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsQuery {
+    user: String,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/rooms?user=&cursor=&limit=`: a user's rooms.
+pub async fn list(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    params: Result<Query<RoomsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let page =
+        rooms::rooms_json(&server, &app, &params.user, params.cursor.as_deref(), params.limit)
+            .await?;
+    Ok(json_response(StatusCode::OK, page))
+}
+
+/// `GET /api/v1/users/{user}/unread`: a user's unread counts.
+pub async fn unread(
+    State(server): State<Arc<ServerState>>,
+    ApiApp(app): ApiApp,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let counts = reads::unread(&server, &app, &user).await?;
+    Ok(json_response(StatusCode::OK, reads::unread_json(&counts)))
+}
