@@ -121,12 +121,18 @@ async fn unread_counts_read_marks_and_mentions(backend: Backend) {
 
     // mark_unread moves back: that message and everything after are unread.
     let back = bob
-        .ok("mark_unread", json!({"channel": room, "message_id": ids[1]}))
+        .ok(
+            "mark_unread",
+            json!({"channel": room, "message_id": ids[1]}),
+        )
         .await;
     assert_eq!(back["unread"], 2);
     assert_eq!(bob.ok("unread", json!({})).await["mentions"], 1);
     let not_forward = bob
-        .ok("mark_unread", json!({"channel": room, "message_id": ids[2]}))
+        .ok(
+            "mark_unread",
+            json!({"channel": room, "message_id": ids[2]}),
+        )
         .await;
     assert_eq!(not_forward["moved"], false);
 
@@ -156,7 +162,12 @@ async fn unread_counts_read_marks_and_mentions(backend: Backend) {
             .await,
         403
     );
-    let other = bob.ok("message_send", json!({"channel": "talk:x", "text": "elsewhere"})).await;
+    let other = bob
+        .ok(
+            "message_send",
+            json!({"channel": "talk:x", "text": "elsewhere"}),
+        )
+        .await;
     assert_eq!(
         bob.error_code(
             "read_mark",
@@ -233,7 +244,10 @@ async fn unread_in_channels_without_rooms(backend: Backend) {
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let first = alice
-        .ok("message_send", json!({"channel": "talk:lobby", "text": "a"}))
+        .ok(
+            "message_send",
+            json!({"channel": "talk:lobby", "text": "a"}),
+        )
         .await;
     bob.ok(
         "read_mark",
@@ -241,7 +255,10 @@ async fn unread_in_channels_without_rooms(backend: Backend) {
     )
     .await;
     alice
-        .ok("message_send", json!({"channel": "talk:lobby", "text": "b"}))
+        .ok(
+            "message_send",
+            json!({"channel": "talk:lobby", "text": "b"}),
+        )
         .await;
     let unread = bob.ok("unread", json!({})).await;
     assert_eq!(unread["unread"], 1);

@@ -81,15 +81,26 @@ async fn group_room_members_and_refusals(backend: Backend) {
     );
 
     // Non-members are refused everything, with 403.
-    assert_eq!(carol.error_code("subscribe", json!({"channel": room})).await, 403);
+    assert_eq!(
+        carol
+            .error_code("subscribe", json!({"channel": room}))
+            .await,
+        403
+    );
     assert_eq!(
         carol
             .error_code("message_send", json!({"channel": room, "text": "hi"}))
             .await,
         403
     );
-    assert_eq!(carol.error_code("history", json!({"channel": room})).await, 403);
-    assert_eq!(carol.error_code("messages", json!({"channel": room})).await, 403);
+    assert_eq!(
+        carol.error_code("history", json!({"channel": room})).await,
+        403
+    );
+    assert_eq!(
+        carol.error_code("messages", json!({"channel": room})).await,
+        403
+    );
     assert_eq!(
         carol
             .error_code("publish", json!({"channel": room, "data": {"x": 1}}))
@@ -99,7 +110,10 @@ async fn group_room_members_and_refusals(backend: Backend) {
     // A room's channel is not created by naming it.
     assert_eq!(
         carol
-            .error_code("message_send", json!({"channel": "team:nowhere", "text": "hi"}))
+            .error_code(
+                "message_send",
+                json!({"channel": "team:nowhere", "text": "hi"})
+            )
             .await,
         403
     );
@@ -112,19 +126,28 @@ async fn group_room_members_and_refusals(backend: Backend) {
 
     // A member cannot add or remove others.
     assert_eq!(
-        bob.error_code("room_add_members", json!({"channel": room, "members": ["dave"]}))
-            .await,
+        bob.error_code(
+            "room_add_members",
+            json!({"channel": room, "members": ["dave"]})
+        )
+        .await,
         403
     );
     assert_eq!(
-        bob.error_code("room_remove_members", json!({"channel": room, "members": ["alice"]}))
-            .await,
+        bob.error_code(
+            "room_remove_members",
+            json!({"channel": room, "members": ["alice"]})
+        )
+        .await,
         403
     );
 
     // The owner adds carol: the room's subscribers and carol's inbox hear it.
     let added = alice
-        .ok("room_add_members", json!({"channel": room, "members": ["carol"]}))
+        .ok(
+            "room_add_members",
+            json!({"channel": room, "members": ["carol"]}),
+        )
         .await;
     assert_eq!(added["members"][0]["user"], "carol");
     let push = push_named(&mut bob, "member_added").await;
@@ -140,32 +163,50 @@ async fn group_room_members_and_refusals(backend: Backend) {
     // Adding her again changes nothing, and says so.
     assert_eq!(
         alice
-            .error_code("room_add_members", json!({"channel": room, "members": ["carol"]}))
+            .error_code(
+                "room_add_members",
+                json!({"channel": room, "members": ["carol"]})
+            )
             .await,
         400
     );
 
     carol.ok("subscribe", json!({"channel": room})).await;
     let sent = carol
-        .ok("message_send", json!({"channel": room, "text": "hello team"}))
+        .ok(
+            "message_send",
+            json!({"channel": room, "text": "hello team"}),
+        )
         .await;
     assert_eq!(push_named(&mut bob, "message_created").await["data"], sent);
 
     // Bob leaves; he may remove himself.
-    bob.ok("room_remove_members", json!({"channel": room, "members": ["bob"]}))
-        .await;
+    bob.ok(
+        "room_remove_members",
+        json!({"channel": room, "members": ["bob"]}),
+    )
+    .await;
     let push = push_named(&mut alice, "member_removed").await;
     assert_eq!(push["data"]["members"][0]["user"], "bob");
     assert_eq!(
-        bob.error_code("message_send", json!({"channel": room, "text": "still here?"}))
-            .await,
+        bob.error_code(
+            "message_send",
+            json!({"channel": room, "text": "still here?"})
+        )
+        .await,
         403
     );
-    assert_eq!(bob.error_code("history", json!({"channel": room})).await, 403);
+    assert_eq!(
+        bob.error_code("history", json!({"channel": room})).await,
+        403
+    );
 
     // The owner removes carol: her connection stops receiving the room.
     alice
-        .ok("room_remove_members", json!({"channel": room, "members": ["carol"]}))
+        .ok(
+            "room_remove_members",
+            json!({"channel": room, "members": ["carol"]}),
+        )
         .await;
     let bob_left = push_named(&mut carol, "member_removed").await;
     assert_eq!(bob_left["data"]["members"][0]["user"], "bob");
@@ -176,10 +217,18 @@ async fn group_room_members_and_refusals(backend: Backend) {
     let notice = push_named(&mut carol, "member_removed").await;
     assert_eq!(notice["channel"], "team:inbox#carol");
     alice
-        .ok("message_send", json!({"channel": room, "text": "carol is gone"}))
+        .ok(
+            "message_send",
+            json!({"channel": room, "text": "carol is gone"}),
+        )
         .await;
     assert!(carol.no_push_within(Duration::from_millis(300)).await);
-    assert_eq!(carol.error_code("subscribe", json!({"channel": room})).await, 403);
+    assert_eq!(
+        carol
+            .error_code("subscribe", json!({"channel": room}))
+            .await,
+        403
+    );
 
     // Rooms only in members_only namespaces; bad kinds and users refused.
     for params in [
@@ -188,15 +237,25 @@ async fn group_room_members_and_refusals(backend: Backend) {
         json!({"kind": "group", "namespace": "team", "members": ["bad\nid"]}),
         json!({"kind": "group", "channel": "team:inbox#alice", "members": ["bob"]}),
     ] {
-        assert_eq!(alice.error_code("room_create", params.clone()).await, 400, "{params}");
+        assert_eq!(
+            alice.error_code("room_create", params.clone()).await,
+            400,
+            "{params}"
+        );
     }
     // A named group room exists once.
     alice
-        .ok("room_create", json!({"kind": "group", "channel": "team:named", "members": []}))
+        .ok(
+            "room_create",
+            json!({"kind": "group", "channel": "team:named", "members": []}),
+        )
         .await;
     assert_eq!(
         alice
-            .error_code("room_create", json!({"kind": "group", "channel": "team:named"}))
+            .error_code(
+                "room_create",
+                json!({"kind": "group", "channel": "team:named"})
+            )
             .await,
         400
     );
@@ -208,12 +267,18 @@ async fn direct_room_once_per_pair(backend: Backend) {
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let first = alice
-        .ok("room_create", json!({"kind": "direct", "namespace": "team", "members": ["bob"]}))
+        .ok(
+            "room_create",
+            json!({"kind": "direct", "namespace": "team", "members": ["bob"]}),
+        )
         .await;
     assert_eq!(first["created"], true);
     assert_eq!(first["room"]["kind"], "direct");
     let again = bob
-        .ok("room_create", json!({"kind": "direct", "namespace": "team", "members": ["alice"]}))
+        .ok(
+            "room_create",
+            json!({"kind": "direct", "namespace": "team", "members": ["alice"]}),
+        )
         .await;
     assert_eq!(again["created"], false);
     assert_eq!(again["room"]["channel"], first["room"]["channel"]);
@@ -225,11 +290,18 @@ async fn direct_room_once_per_pair(backend: Backend) {
         json!({"kind": "direct", "namespace": "team", "members": ["bob", "carol"]}),
         json!({"kind": "direct", "namespace": "team", "members": []}),
     ] {
-        assert_eq!(alice.error_code("room_create", params.clone()).await, 400, "{params}");
+        assert_eq!(
+            alice.error_code("room_create", params.clone()).await,
+            400,
+            "{params}"
+        );
     }
     assert_eq!(
         alice
-            .error_code("room_add_members", json!({"channel": room, "members": ["carol"]}))
+            .error_code(
+                "room_add_members",
+                json!({"channel": room, "members": ["carol"]})
+            )
             .await,
         403
     );
@@ -239,7 +311,12 @@ async fn direct_room_once_per_pair(backend: Backend) {
         .await;
     assert_eq!(push_named(&mut bob, "message_created").await["data"], sent);
     let mut carol = server.user("carol").await;
-    assert_eq!(carol.error_code("subscribe", json!({"channel": room})).await, 403);
+    assert_eq!(
+        carol
+            .error_code("subscribe", json!({"channel": room}))
+            .await,
+        403
+    );
     server.stop().await;
 }
 
@@ -251,7 +328,10 @@ async fn rooms_list_with_last_message_and_unread(backend: Backend) {
     let third = group(&mut alice, &["bob"]).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     alice
-        .ok("message_send", json!({"channel": first, "text": "newest activity"}))
+        .ok(
+            "message_send",
+            json!({"channel": first, "text": "newest activity"}),
+        )
         .await;
 
     let mut bob = server.user("bob").await;
@@ -278,7 +358,10 @@ async fn rooms_list_with_last_message_and_unread(backend: Backend) {
     let mut expected = vec![first.as_str(), second.as_str(), third.as_str()];
     expected.sort();
     assert_eq!(all, expected);
-    assert_eq!(bob.error_code("rooms", json!({"cursor": "nonsense"})).await, 400);
+    assert_eq!(
+        bob.error_code("rooms", json!({"cursor": "nonsense"})).await,
+        400
+    );
 
     let mut carol = server.user("carol").await;
     let none = carol.ok("rooms", json!({})).await;
@@ -293,7 +376,9 @@ async fn server_api_rooms(backend: Backend) {
         .api(
             Method::POST,
             "/api/v1/rooms",
-            Some(json!({"kind": "group", "namespace": "team", "owner": "olga", "members": ["pat"]})),
+            Some(
+                json!({"kind": "group", "namespace": "team", "owner": "olga", "members": ["pat"]}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{created}");
@@ -352,7 +437,9 @@ async fn server_api_rooms(backend: Backend) {
         .await;
     assert_eq!(status, 400);
 
-    let (status, listed) = server.api(Method::GET, "/api/v1/rooms?user=pat", None).await;
+    let (status, listed) = server
+        .api(Method::GET, "/api/v1/rooms?user=pat", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(listed["rooms"].as_array().unwrap().len(), 2);
     let (status, _) = server
@@ -369,7 +456,11 @@ async fn server_api_rooms(backend: Backend) {
     assert_eq!(status, 400);
     assert!(error["error"]["message"].is_string());
     let (status, _) = server
-        .api(Method::POST, "/api/v1/rooms/team:nope/members", Some(json!({"members": ["x"]})))
+        .api(
+            Method::POST,
+            "/api/v1/rooms/team:nope/members",
+            Some(json!({"members": ["x"]})),
+        )
         .await;
     assert_eq!(status, 404);
     server.stop().await;

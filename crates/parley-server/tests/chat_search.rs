@@ -30,29 +30,52 @@ async fn search_in_rooms_and_channels(backend: Backend) {
     let mut alice = server.user("alice").await;
     let mut carol = server.user("carol").await;
     let ours = alice
-        .ok("room_create", json!({"kind": "group", "namespace": "team", "members": ["bob"]}))
+        .ok(
+            "room_create",
+            json!({"kind": "group", "namespace": "team", "members": ["bob"]}),
+        )
         .await["room"]["channel"]
         .as_str()
         .unwrap()
         .to_owned();
     let hers = carol
-        .ok("room_create", json!({"kind": "group", "namespace": "team", "members": []}))
+        .ok(
+            "room_create",
+            json!({"kind": "group", "namespace": "team", "members": []}),
+        )
         .await["room"]["channel"]
         .as_str()
         .unwrap()
         .to_owned();
-    for text in ["Green apples are sour", "I like APPLES and pears", "nothing here"] {
-        alice.ok("message_send", json!({"channel": ours, "text": text})).await;
+    for text in [
+        "Green apples are sour",
+        "I like APPLES and pears",
+        "nothing here",
+    ] {
+        alice
+            .ok("message_send", json!({"channel": ours, "text": text}))
+            .await;
     }
     carol
-        .ok("message_send", json!({"channel": hers, "text": "secret apples"}))
+        .ok(
+            "message_send",
+            json!({"channel": hers, "text": "secret apples"}),
+        )
         .await;
     let deleted = alice
-        .ok("message_send", json!({"channel": ours, "text": "rotten apples"}))
+        .ok(
+            "message_send",
+            json!({"channel": ours, "text": "rotten apples"}),
+        )
         .await;
-    alice.ok("message_delete", json!({"id": deleted["id"]})).await;
     alice
-        .ok("message_send", json!({"channel": "talk:market", "text": "apples for sale"}))
+        .ok("message_delete", json!({"id": deleted["id"]}))
+        .await;
+    alice
+        .ok(
+            "message_send",
+            json!({"channel": "talk:market", "text": "apples for sale"}),
+        )
         .await;
 
     // Across alice's rooms: hers only, newest first, deleted ones never.
@@ -86,7 +109,10 @@ async fn search_in_rooms_and_channels(backend: Backend) {
 
     // One channel: a readable channel without rooms, or a room of hers.
     let market = alice
-        .ok("search", json!({"query": "apples", "channel": "talk:market"}))
+        .ok(
+            "search",
+            json!({"query": "apples", "channel": "talk:market"}),
+        )
         .await;
     assert_eq!(market["messages"][0]["text"], "apples for sale");
     assert_eq!(
@@ -98,7 +124,10 @@ async fn search_in_rooms_and_channels(backend: Backend) {
     let mut bob = server.user("bob").await;
     let found = bob.ok("search", json!({"query": "secret"})).await;
     assert_eq!(found["messages"], json!([]));
-    assert_eq!(bob.error_code("search", json!({"query": "  !! "})).await, 400);
+    assert_eq!(
+        bob.error_code("search", json!({"query": "  !! "})).await,
+        400
+    );
     // Query syntax is plain words on both backends.
     let found = alice
         .ok("search", json!({"query": "apples OR \"NEAR(x\" *"}))
@@ -108,7 +137,10 @@ async fn search_in_rooms_and_channels(backend: Backend) {
     // Edits are searched as they are now.
     let edited = &alice.ok("search", json!({"query": "pears"})).await["messages"][0];
     alice
-        .ok("message_edit", json!({"id": edited["id"], "text": "I like plums"}))
+        .ok(
+            "message_edit",
+            json!({"id": edited["id"], "text": "I like plums"}),
+        )
         .await;
     assert_eq!(
         alice.ok("search", json!({"query": "pears"})).await["messages"],
@@ -135,11 +167,17 @@ async fn search_in_rooms_and_channels(backend: Backend) {
         .await;
     assert_eq!(status, 403);
     let (status, found) = server
-        .api(Method::GET, "/api/v1/search?query=sale&channel=talk:market", None)
+        .api(
+            Method::GET,
+            "/api/v1/search?query=sale&channel=talk:market",
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(found["messages"].as_array().unwrap().len(), 1);
-    let (status, _) = server.api(Method::GET, "/api/v1/search?query=x", None).await;
+    let (status, _) = server
+        .api(Method::GET, "/api/v1/search?query=x", None)
+        .await;
     assert_eq!(status, 400);
     server.stop().await;
 }

@@ -47,7 +47,10 @@ async fn thread_counts_and_pages(backend: Backend) {
     watcher.ok("subscribe", json!({"channel": "talk:t"})).await;
     let mut alice = server.user("alice").await;
     let parent = alice
-        .ok("message_send", json!({"channel": "talk:t", "text": "question"}))
+        .ok(
+            "message_send",
+            json!({"channel": "talk:t", "text": "question"}),
+        )
         .await;
     push_named(&mut watcher, "message_created").await;
     let parent_id = parent["id"].as_str().unwrap().to_owned();
@@ -69,7 +72,10 @@ async fn thread_counts_and_pages(backend: Backend) {
         replies.push(reply);
     }
     let updated = alice
-        .ok("messages", json!({"channel": "talk:t", "around": parent_id, "limit": 1}))
+        .ok(
+            "messages",
+            json!({"channel": "talk:t", "around": parent_id, "limit": 1}),
+        )
         .await;
     let parent_now = &updated["messages"][0];
     assert_eq!(parent_now["reply_count"], 5);
@@ -85,7 +91,10 @@ async fn thread_counts_and_pages(backend: Backend) {
         .iter()
         .map(|reply| reply["text"].as_str().unwrap())
         .collect();
-    assert_eq!(texts, ["answer from dave", "answer from bob", "answer from erin"]);
+    assert_eq!(
+        texts,
+        ["answer from dave", "answer from bob", "answer from erin"]
+    );
     assert_eq!(page["has_more"], true);
     let older = alice
         .ok(
@@ -100,7 +109,10 @@ async fn thread_counts_and_pages(backend: Backend) {
     // A reply to a message of another channel, an unknown parent, a
     // thread in a room one is not in.
     let elsewhere = alice
-        .ok("message_send", json!({"channel": "talk:other", "text": "x"}))
+        .ok(
+            "message_send",
+            json!({"channel": "talk:other", "text": "x"}),
+        )
         .await;
     assert_eq!(
         alice
@@ -111,9 +123,17 @@ async fn thread_counts_and_pages(backend: Backend) {
             .await,
         400
     );
-    assert_eq!(alice.error_code("thread", json!({"message_id": "999999"})).await, 404);
+    assert_eq!(
+        alice
+            .error_code("thread", json!({"message_id": "999999"}))
+            .await,
+        404
+    );
     let created = alice
-        .ok("room_create", json!({"kind": "group", "namespace": "team", "members": []}))
+        .ok(
+            "room_create",
+            json!({"kind": "group", "namespace": "team", "members": []}),
+        )
         .await;
     let room = created["room"]["channel"].as_str().unwrap();
     let secret = alice
@@ -133,7 +153,10 @@ async fn pins_by_moderators(backend: Backend) {
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let created = alice
-        .ok("room_create", json!({"kind": "group", "namespace": "team", "members": ["bob"]}))
+        .ok(
+            "room_create",
+            json!({"kind": "group", "namespace": "team", "members": ["bob"]}),
+        )
         .await;
     let room = created["room"]["channel"].as_str().unwrap().to_owned();
     bob.ok("subscribe", json!({"channel": room})).await;
@@ -165,7 +188,10 @@ async fn pins_by_moderators(backend: Backend) {
         .await;
     let push = push_named(&mut bob, "message_unpinned").await;
     assert_eq!(push["data"]["pinned"], false);
-    assert_eq!(bob.ok("pins", json!({"channel": room})).await["pins"], json!([]));
+    assert_eq!(
+        bob.ok("pins", json!({"channel": room})).await["pins"],
+        json!([])
+    );
 
     // A token moderator pins in a channel without rooms; others may not.
     let mut moderator = Client::open(&server.ws_url()).await;
@@ -176,26 +202,41 @@ async fn pins_by_moderators(backend: Backend) {
         )
         .await;
     let open = bob
-        .ok("message_send", json!({"channel": "talk:pins", "text": "notice"}))
+        .ok(
+            "message_send",
+            json!({"channel": "talk:pins", "text": "notice"}),
+        )
         .await;
     assert_eq!(
-        bob.error_code("message_pin", json!({"channel": "talk:pins", "message_id": open["id"]}))
-            .await,
+        bob.error_code(
+            "message_pin",
+            json!({"channel": "talk:pins", "message_id": open["id"]})
+        )
+        .await,
         403
     );
     moderator
-        .ok("message_pin", json!({"channel": "talk:pins", "message_id": open["id"]}))
+        .ok(
+            "message_pin",
+            json!({"channel": "talk:pins", "message_id": open["id"]}),
+        )
         .await;
     // Unknown messages, or a message of another channel.
     assert_eq!(
         moderator
-            .error_code("message_pin", json!({"channel": "talk:pins", "message_id": id}))
+            .error_code(
+                "message_pin",
+                json!({"channel": "talk:pins", "message_id": id})
+            )
             .await,
         404
     );
     // Non-members do not see a room's pins.
     let mut carol = server.user("carol").await;
-    assert_eq!(carol.error_code("pins", json!({"channel": room})).await, 403);
+    assert_eq!(
+        carol.error_code("pins", json!({"channel": room})).await,
+        403
+    );
     server.stop().await;
 }
 
@@ -203,13 +244,22 @@ async fn pins_by_members(backend: Backend) {
     let server = start(backend).await;
     let mut bob = server.user("bob").await;
     let message = bob
-        .ok("message_send", json!({"channel": "board:1", "text": "mine"}))
+        .ok(
+            "message_send",
+            json!({"channel": "board:1", "text": "mine"}),
+        )
         .await;
-    bob.ok("message_pin", json!({"channel": "board:1", "message_id": message["id"]}))
-        .await;
+    bob.ok(
+        "message_pin",
+        json!({"channel": "board:1", "message_id": message["id"]}),
+    )
+    .await;
     // Pinning twice changes nothing; a deleted message leaves the list.
-    bob.ok("message_pin", json!({"channel": "board:1", "message_id": message["id"]}))
-        .await;
+    bob.ok(
+        "message_pin",
+        json!({"channel": "board:1", "message_id": message["id"]}),
+    )
+    .await;
     assert_eq!(
         bob.ok("pins", json!({"channel": "board:1"})).await["pins"]
             .as_array()
@@ -218,6 +268,9 @@ async fn pins_by_members(backend: Backend) {
         1
     );
     bob.ok("message_delete", json!({"id": message["id"]})).await;
-    assert_eq!(bob.ok("pins", json!({"channel": "board:1"})).await["pins"], json!([]));
+    assert_eq!(
+        bob.ok("pins", json!({"channel": "board:1"})).await["pins"],
+        json!([])
+    );
     server.stop().await;
 }

@@ -73,15 +73,15 @@ pub use database::{Backend, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
 pub use messages::{
-    Changed, DeleteMode, MAX_PAGE_SIZE, MAX_REPLIERS, Message, MessageCursor, MessageDelete, MessageEdit,
-    MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
+    Changed, DeleteMode, MAX_PAGE_SIZE, MAX_REPLIERS, Message, MessageCursor, MessageDelete,
+    MessageEdit, MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
+pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
 pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
-pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
 pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};
 pub use rooms::{
     EventEncoder, MAX_LISTED_MEMBERS, MembersChange, MembersChanged, MembersEvent, NewRoom, Room,

@@ -180,7 +180,7 @@ pub struct Sent {
     pub publication: Option<StoredPublication>,
     /// For a new reply, the message it answers with its new reply count
     /// and repliers, and that message's `message_updated` event.
-    pub parent: Option<Changed>,
+    pub parent: Option<Box<Changed>>,
 }
 
 /// What an edit or a delete did.

@@ -81,7 +81,8 @@ impl RoomCommand {
                 kind,
                 data,
                 reply,
-            } => reply.keep(append_event(connection, context, app, channel, *kind, data.clone()).await),
+            } => reply
+                .keep(append_event(connection, context, app, channel, *kind, data.clone()).await),
         }
     }
 
@@ -194,8 +195,15 @@ async fn create(
             seen,
             last_read_offset: publication.position.offset,
         };
-        reads::set_marker(connection, app, &room.channel, &member.user, marker, context.now)
-            .await?;
+        reads::set_marker(
+            connection,
+            app,
+            &room.channel,
+            &member.user,
+            marker,
+            context.now,
+        )
+        .await?;
     }
     Ok(RoomCreated {
         room,
@@ -218,9 +226,7 @@ async fn change_members(
         .await?
         .ok_or(StoreError::NotFound("room"))?;
     if room.kind == RoomKind::Direct {
-        return Err(StoreError::Forbidden(
-            "a direct room keeps its two members",
-        ));
+        return Err(StoreError::Forbidden("a direct room keeps its two members"));
     }
     let seen = reads::message_count(connection, app, channel).await?;
     let mut members = Vec::new();
@@ -364,7 +370,15 @@ async fn pin(
         .filter(|message| message.channel == *channel && !message.is_deleted())
         .ok_or(StoreError::NotFound("message"))?;
     let changed = if change.pin {
-        pins::pin(connection, app, channel, message.id, &change.by, context.now).await?
+        pins::pin(
+            connection,
+            app,
+            channel,
+            message.id,
+            &change.by,
+            context.now,
+        )
+        .await?
     } else {
         pins::unpin(connection, app, channel, message.id).await?
     };
@@ -423,7 +437,15 @@ pub(crate) async fn record_mentions(
     app: &str,
     seq: u64,
 ) -> Result<(), StoreError> {
-    reads::add_mentions(connection, app, &message.channel, message.id, seq, &message.mentions).await
+    reads::add_mentions(
+        connection,
+        app,
+        &message.channel,
+        message.id,
+        seq,
+        &message.mentions,
+    )
+    .await
 }
 
 /// Counts a new reply on its parent and appends the parent's
@@ -433,7 +455,7 @@ pub(crate) async fn update_thread(
     context: &Context<'_>,
     app: &str,
     reply: &Message,
-) -> Result<Option<Changed>, StoreError> {
+) -> Result<Option<Box<Changed>>, StoreError> {
     let Some(parent_id) = reply.reply_to else {
         return Ok(None);
     };
@@ -444,8 +466,8 @@ pub(crate) async fn update_thread(
     let position = streams::advance(connection, app, &reply.channel, context.now).await?;
     let publication = message_event(context, EventKind::MessageUpdated, &parent, position);
     streams::append(connection, app, &publication).await?;
-    Ok(Some(Changed {
+    Ok(Some(Box::new(Changed {
         message: parent,
         publication,
-    }))
+    })))
 }

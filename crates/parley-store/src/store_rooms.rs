@@ -11,9 +11,10 @@ use crate::commands::Command;
 use crate::room_commands::RoomCommand;
 use crate::sql::{messages, pins, reads, rooms, search};
 use crate::{
-    MAX_LISTED_MEMBERS, MAX_PAGE_SIZE, MembersChange, MembersChanged, MessageId, NewRoom, Pin,
-    PinChange, Pinned, ReadChange, ReadMark, Room, RoomCreated, RoomMember, RoomPage, RoomRole,
-    RoomSummary, SearchPage, StoredPublication, EventKind, SearchQuery, Store, StoreError, ThreadPage, UnreadCount,
+    EventKind, MAX_LISTED_MEMBERS, MAX_PAGE_SIZE, MembersChange, MembersChanged, MessageId,
+    NewRoom, Pin, PinChange, Pinned, ReadChange, ReadMark, Room, RoomCreated, RoomMember, RoomPage,
+    RoomRole, RoomSummary, SearchPage, SearchQuery, Store, StoreError, StoredPublication,
+    ThreadPage, UnreadCount,
 };
 
 /// The most channels [`Store::unread`] reports.
@@ -38,7 +39,10 @@ impl Store {
     /// Adds or removes members and appends `member_added` or
     /// `member_removed` naming those who changed. Refused for a direct room,
     /// and when nobody would change.
-    pub async fn change_members(&self, change: MembersChange) -> Result<MembersChanged, StoreError> {
+    pub async fn change_members(
+        &self,
+        change: MembersChange,
+    ) -> Result<MembersChanged, StoreError> {
         if change.members.is_empty() {
             return Err(StoreError::InvalidInput("name at least one user".into()));
         }

@@ -84,7 +84,11 @@ pub async fn unread(
 }
 
 /// The total of a user's unread messages, for the `connect` reply.
-pub async fn unread_total(server: &ServerState, app: &AppContext, user: &str) -> Result<u64, ChatError> {
+pub async fn unread_total(
+    server: &ServerState,
+    app: &AppContext,
+    user: &str,
+) -> Result<u64, ChatError> {
     Ok(unread(server, app, user)
         .await?
         .iter()

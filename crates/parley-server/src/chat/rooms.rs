@@ -159,7 +159,9 @@ pub async fn create(
         return Err(denied("rooms here are created through the server API"));
     }
     if creator.is_some() && request.owner.is_some() {
-        return Err(ChatError::Invalid("users own the rooms they create: drop owner".into()));
+        return Err(ChatError::Invalid(
+            "users own the rooms they create: drop owner".into(),
+        ));
     }
     check_users(request.members.iter().chain(&request.moderators))?;
     let namespace = channel.namespace().unwrap_or_default().to_owned();
@@ -181,7 +183,10 @@ pub async fn create(
                     "a direct room has exactly two different users".into(),
                 ));
             }
-            let key = format!("{namespace}\n{}", pair.iter().copied().collect::<Vec<_>>().join("\n"));
+            let key = format!(
+                "{namespace}\n{}",
+                pair.iter().copied().collect::<Vec<_>>().join("\n")
+            );
             let members = pair
                 .into_iter()
                 .map(|user| (user.to_owned(), RoomRole::Member))
@@ -261,7 +266,9 @@ pub async fn change_members(
         Some(role) => role.parse()?,
     };
     if role == RoomRole::Owner {
-        return Err(ChatError::Invalid("a room has one owner: add members or moderators".into()));
+        return Err(ChatError::Invalid(
+            "a room has one owner: add members or moderators".into(),
+        ));
     }
     if let Some((user, token_moderator)) = actor {
         let mine = check_member(server, app, channel, user).await?;
@@ -269,7 +276,9 @@ pub async fn change_members(
         let leaving = !add && users.iter().all(|named| named == user);
         if !token_moderator && !leaving {
             if !mine.moderates() {
-                return Err(denied("only the room's owner and moderators change members"));
+                return Err(denied(
+                    "only the room's owner and moderators change members",
+                ));
             }
             let needs_owner = if add {
                 role.moderates()
@@ -321,16 +330,30 @@ pub async fn change_members(
 
 /// The inbox of `user` in `namespace`: `<namespace>:inbox#<user>`.
 pub fn inbox(namespace: &str, user: &str) -> Option<ChannelName> {
-    ChannelName::new(&format!("{namespace}:inbox#{user}")).ok()
+    let name = if namespace.is_empty() {
+        format!("inbox#{user}")
+    } else {
+        format!("{namespace}:inbox#{user}")
+    };
+    ChannelName::new(&name).ok()
 }
 
 /// Appends the event to the inbox of each member it is about, other than
 /// the one who acted. The membership change is committed already; a failed
 /// notice is logged, and the room still shows in the user's `rooms`.
-async fn notify_inboxes(server: &ServerState, app: &AppContext, event: &MembersEvent, kind: EventKind) {
+async fn notify_inboxes(
+    server: &ServerState,
+    app: &AppContext,
+    event: &MembersEvent,
+    kind: EventKind,
+) {
     let namespace = event.room.channel.namespace().unwrap_or_default();
     let data = members_event_data(event);
-    for member in event.members.iter().filter(|member| member.user != event.by) {
+    for member in event
+        .members
+        .iter()
+        .filter(|member| member.user != event.by)
+    {
         let Some(channel) = inbox(namespace, &member.user) else {
             continue;
         };
@@ -440,6 +463,9 @@ pub async fn rooms_json(
     limit: Option<usize>,
 ) -> Result<String, ChatError> {
     let limit = super::page_limit(limit)?;
-    let page = server.store.rooms_of(&app.app.id, user, after, limit).await?;
+    let page = server
+        .store
+        .rooms_of(&app.app.id, user, after, limit)
+        .await?;
     Ok(page_json(&page))
 }

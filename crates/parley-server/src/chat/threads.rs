@@ -25,7 +25,10 @@ pub async fn thread_json(
     let parent = parse_id(id)?;
     let before: Option<MessageId> = before.map(parse_id).transpose()?;
     let limit = page_limit(limit)?;
-    let page = server.store.thread(&app.app.id, parent, before, limit).await?;
+    let page = server
+        .store
+        .thread(&app.app.id, parent, before, limit)
+        .await?;
     let channel = page.parent.channel.clone();
     chat_namespace(app, &channel)?;
     if let Some(user) = user {

@@ -102,7 +102,15 @@ pub async fn members(
         .room_members(&app.app.id, &channel)
         .await
         .map_err(crate::chat::ChatError::from)?;
-    if members.is_empty() && server.store.room(&app.app.id, &channel).await.ok().flatten().is_none() {
+    if members.is_empty()
+        && server
+            .store
+            .room(&app.app.id, &channel)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+    {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
     }
     let members: Vec<_> = members
@@ -136,9 +144,14 @@ pub async fn list(
     params: Result<Query<RoomsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    let page =
-        rooms::rooms_json(&server, &app, &params.user, params.cursor.as_deref(), params.limit)
-            .await?;
+    let page = rooms::rooms_json(
+        &server,
+        &app,
+        &params.user,
+        params.cursor.as_deref(),
+        params.limit,
+    )
+    .await?;
     Ok(json_response(StatusCode::OK, page))
 }
 

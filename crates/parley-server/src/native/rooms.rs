@@ -98,7 +98,11 @@ impl NativeSession {
         Ok(wire::raw_result_frame(id, &rooms::changed_json(&changed)))
     }
 
-    pub(super) async fn rooms(&mut self, id: u64, params: RoomsParams) -> Result<Frame, ErrorReply> {
+    pub(super) async fn rooms(
+        &mut self,
+        id: u64,
+        params: RoomsParams,
+    ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
         let page = rooms::rooms_json(
             &self.server,
@@ -165,7 +169,11 @@ impl NativeSession {
         Ok(wire::raw_result_frame(id, &page))
     }
 
-    pub(super) async fn thread(&mut self, id: u64, params: ThreadParams) -> Result<Frame, ErrorReply> {
+    pub(super) async fn thread(
+        &mut self,
+        id: u64,
+        params: ThreadParams,
+    ) -> Result<Frame, ErrorReply> {
         let user = self.client.user_arc();
         let (channel, page) = threads::thread_json(
             &self.server,
@@ -181,7 +189,11 @@ impl NativeSession {
         Ok(wire::raw_result_frame(id, &page))
     }
 
-    pub(super) async fn search(&mut self, id: u64, params: SearchParams) -> Result<Frame, ErrorReply> {
+    pub(super) async fn search(
+        &mut self,
+        id: u64,
+        params: SearchParams,
+    ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
         let channel = match &params.channel {
             Some(name) => Some(self.readable(name).await?),

@@ -11,8 +11,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
 };
-use serde::{Deserialize, Serialize};
 use parley_store::ReadDirection;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::chat;

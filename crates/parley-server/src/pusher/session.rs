@@ -267,6 +267,14 @@ impl PusherSession {
                 "encrypted and cache channels are not supported yet",
             ));
         }
+        if crate::chat::rooms::is_room_channel(&self.app, &channel) {
+            // Membership needs a user id, which only native clients carry.
+            return Err(Refusal::new(
+                "Forbidden",
+                403,
+                "rooms are for native clients",
+            ));
+        }
         if self.subscriptions.contains_key(&channel) {
             return Err(Refusal::new("AlreadySubscribed", 400, "already subscribed"));
         }

@@ -37,15 +37,14 @@ pub(crate) async fn unpin(
     channel: &ChannelName,
     message: MessageId,
 ) -> Result<bool, StoreError> {
-    let removed = sqlx::query(
-        "DELETE FROM pins WHERE app_id = $1 AND channel = $2 AND message_id = $3",
-    )
-    .bind(app)
-    .bind(channel.as_str())
-    .bind(message.get())
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
+    let removed =
+        sqlx::query("DELETE FROM pins WHERE app_id = $1 AND channel = $2 AND message_id = $3")
+            .bind(app)
+            .bind(channel.as_str())
+            .bind(message.get())
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
     Ok(removed > 0)
 }
 

@@ -165,8 +165,9 @@ pub(crate) async fn unread_of_user(
     user: &str,
     limit: usize,
 ) -> Result<Vec<UnreadCount>, StoreError> {
-    let sql =
-        format!("{UNREAD_SELECT} WHERE r.app_id = $1 AND r.user_id = $2 ORDER BY r.channel LIMIT $3");
+    let sql = format!(
+        "{UNREAD_SELECT} WHERE r.app_id = $1 AND r.user_id = $2 ORDER BY r.channel LIMIT $3"
+    );
     let rows = sqlx::query(&sql)
         .bind(app)
         .bind(user)
