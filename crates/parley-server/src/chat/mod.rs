@@ -211,6 +211,9 @@ pub async fn edit(
     let message = server.store.message(&app.app.id, id).await?;
     let (_, config) = chat_namespace(app, &message.channel)?;
     check_text(&text, config)?;
+    if actor.limited {
+        rooms::check_member(server, app, &message.channel, &actor.user).await?;
+    }
     let changed = server
         .store
         .edit_message(MessageEdit {

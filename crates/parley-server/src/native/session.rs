@@ -11,7 +11,6 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
 };
-use parley_store::ReadDirection;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -194,30 +193,9 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
-            "room_create" => self.room_create(id, wire::params(params)?).await,
-            "room_add_members" => {
-                self.room_members_change(id, wire::params(params)?, true)
-                    .await
+            method if super::rooms::METHODS.contains(&method) => {
+                self.dispatch_rooms(method, id, params).await
             }
-            "room_remove_members" => {
-                self.room_members_change(id, wire::params(params)?, false)
-                    .await
-            }
-            "rooms" => self.rooms(id, wire::params(params)?).await,
-            "read_mark" => {
-                self.read_mark(id, wire::params(params)?, ReadDirection::Forward)
-                    .await
-            }
-            "mark_unread" => {
-                self.read_mark(id, wire::params(params)?, ReadDirection::Back)
-                    .await
-            }
-            "unread" => self.unread(id, wire::params(params)?).await,
-            "message_pin" => self.message_pin(id, wire::params(params)?, true).await,
-            "message_unpin" => self.message_pin(id, wire::params(params)?, false).await,
-            "pins" => self.pins(id, wire::params(params)?).await,
-            "thread" => self.thread(id, wire::params(params)?).await,
-            "search" => self.search(id, wire::params(params)?).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -296,7 +274,8 @@ impl NativeSession {
                 }),
             }
         }
-        let unread = if self.client.is_anonymous() {
+        let persists = self.app.config.namespaces.values().any(|ns| ns.persist);
+        let unread = if self.client.is_anonymous() || !persists {
             None
         } else {
             let user = self.client.user_arc();
@@ -618,18 +597,10 @@ fn metric_method(method: &str) -> &'static str {
         "history" => "history",
         "messages" => "messages",
         "edit_trail" => "edit_trail",
-        "room_create" => "room_create",
-        "room_add_members" => "room_add_members",
-        "room_remove_members" => "room_remove_members",
-        "rooms" => "rooms",
-        "read_mark" => "read_mark",
-        "mark_unread" => "mark_unread",
-        "unread" => "unread",
-        "message_pin" => "message_pin",
-        "message_unpin" => "message_unpin",
-        "pins" => "pins",
-        "thread" => "thread",
-        "search" => "search",
-        _ => "unknown",
+        method => super::rooms::METHODS
+            .iter()
+            .find(|known| **known == method)
+            .copied()
+            .unwrap_or("unknown"),
     }
 }
