@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, TestServer, on_both_backends};
+use common::{Backend, Client, SECRET, TestServer, on_both_backends, token_with};
 use parley_server::config::NamespaceConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -225,6 +225,27 @@ async fn group_room_members_and_refusals(backend: Backend) {
     assert!(carol.no_push_within(Duration::from_millis(300)).await);
     assert_eq!(
         carol
+            .error_code("subscribe", json!({"channel": room}))
+            .await,
+        403
+    );
+
+    // A token moderator manages members without being one.
+    let mut admin = Client::open(&server.ws_url()).await;
+    admin
+        .ok(
+            "connect",
+            json!({"token": token_with(SECRET, "root", |claims| claims.roles = vec!["admin".into()])}),
+        )
+        .await;
+    admin
+        .ok(
+            "room_add_members",
+            json!({"channel": room, "members": ["dave"]}),
+        )
+        .await;
+    assert_eq!(
+        admin
             .error_code("subscribe", json!({"channel": room}))
             .await,
         403

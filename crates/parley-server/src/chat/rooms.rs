@@ -270,11 +270,12 @@ pub async fn change_members(
             "a room has one owner: add members or moderators".into(),
         ));
     }
-    if let Some((user, token_moderator)) = actor {
-        let mine = check_member(server, app, channel, user).await?;
-        let mine = mine.ok_or_else(not_member)?;
+    if let Some((user, false)) = actor {
+        let mine = check_member(server, app, channel, user)
+            .await?
+            .ok_or_else(not_member)?;
         let leaving = !add && users.iter().all(|named| named == user);
-        if !token_moderator && !leaving {
+        if !leaving {
             if !mine.moderates() {
                 return Err(denied(
                     "only the room's owner and moderators change members",
