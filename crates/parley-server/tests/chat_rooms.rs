@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, on_both_backends, token_with};
+use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
 use parley_server::config::NamespaceConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -457,6 +457,21 @@ async fn server_api_rooms(backend: Backend) {
         .api(Method::DELETE, &format!("{members_path}/quinn"), None)
         .await;
     assert_eq!(status, 400);
+
+    // Users over HTTP with their token: members only.
+    let messages = server.url(&format!("/api/v1/channels/{room}/messages"));
+    let (status, _) = api_call(&messages, Method::GET, Some(&server.token("pat")), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = api_call(&messages, Method::GET, Some(&server.token("zed")), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = api_call(
+        &messages,
+        Method::POST,
+        Some(&server.token("zed")),
+        Some(json!({"text": "let me in"})),
+    )
+    .await;
+    assert_eq!(status, 403);
 
     let (status, listed) = server
         .api(Method::GET, "/api/v1/rooms?user=pat", None)
