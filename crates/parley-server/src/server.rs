@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use parley_core::Namespace;
 use parley_core::{App, MemoryBroker, MemoryPresence, Node};
 use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
@@ -191,6 +192,13 @@ impl Server {
         };
         // A make-service, not the router itself: serving the router clones
         // its route table for every connection (a quarter of a connect's CPU).
+        // No Nagle delay: a push is a small frame that should leave at once,
+        // not wait for the acknowledgement of the previous one.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::trace!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, self.router().into_make_service())
             .with_graceful_shutdown(async move {
                 tokio::select! {
