@@ -61,7 +61,9 @@ fn jpeg(width: u32, height: u32) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// Posts `bytes` as the `file` field, named and typed as given.
@@ -94,7 +96,14 @@ async fn upload(
 
 /// Uploads as `user` and returns the reply, which must be 201.
 async fn uploaded(server: &TestServer, user: &str, bytes: Vec<u8>) -> Value {
-    let (status, body) = upload(server, Some(&server.token(user)), bytes, "x.bin", "image/png").await;
+    let (status, body) = upload(
+        server,
+        Some(&server.token(user)),
+        bytes,
+        "x.bin",
+        "image/png",
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     body
 }
@@ -136,7 +145,10 @@ async fn png_is_reencoded_resized_and_stripped(backend: Backend) {
     let server = start(backend).await;
     let reply = uploaded(&server, "alice", png(2400, 1200)).await;
     assert_eq!(reply["content_type"], "image/png");
-    assert_eq!((reply["width"].as_u64(), reply["height"].as_u64()), (Some(2000), Some(1000)));
+    assert_eq!(
+        (reply["width"].as_u64(), reply["height"].as_u64()),
+        (Some(2000), Some(1000))
+    );
     assert_eq!(reply["owner"], "alice");
     let id = reply["id"].as_str().unwrap();
     assert_eq!(id.len(), 32);
@@ -151,7 +163,10 @@ async fn png_is_reencoded_resized_and_stripped(backend: Backend) {
     assert!(served.nosniff);
     assert_eq!(served.bytes.len() as u64, reply["size"].as_u64().unwrap());
     assert_eq!(decoded_size(&served.bytes), (2000, 1000));
-    assert!(!contains(&served.bytes, HIDDEN), "the appended payload is gone");
+    assert!(
+        !contains(&served.bytes, HIDDEN),
+        "the appended payload is gone"
+    );
 
     let thumbnail = fetch(&server, reply["thumbnail"]["url"].as_str().unwrap()).await;
     assert_eq!(thumbnail.status, 200);
@@ -160,11 +175,22 @@ async fn png_is_reencoded_resized_and_stripped(backend: Backend) {
 
     // A small image keeps its size; so does its thumbnail.
     let small = uploaded(&server, "alice", png(40, 20)).await;
-    assert_eq!((small["width"].as_u64(), small["height"].as_u64()), (Some(40), Some(20)));
+    assert_eq!(
+        (small["width"].as_u64(), small["height"].as_u64()),
+        (Some(40), Some(20))
+    );
     assert_eq!(small["thumbnail"]["width"], 40);
 
-    assert_eq!(fetch(&server, "/api/v1/uploads/0123456789abcdef0123456789abcdef").await.status, 404);
-    assert_eq!(fetch(&server, "/api/v1/uploads/..%2F..%2Fetc").await.status, 404);
+    assert_eq!(
+        fetch(&server, "/api/v1/uploads/0123456789abcdef0123456789abcdef")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        fetch(&server, "/api/v1/uploads/..%2F..%2Fetc").await.status,
+        404
+    );
     server.stop().await;
 }
 
@@ -181,7 +207,10 @@ async fn jpeg_is_reencoded_resized_and_stripped(backend: Backend) {
     let served = fetch(&server, reply["url"].as_str().unwrap()).await;
     assert_eq!(served.content_type, "image/jpeg");
     assert_eq!(decoded_size(&served.bytes), (width as u32, 2000));
-    assert!(!contains(&served.bytes, HIDDEN), "the comment segment is gone");
+    assert!(
+        !contains(&served.bytes, HIDDEN),
+        "the comment segment is gone"
+    );
     let thumbnail = fetch(&server, reply["thumbnail"]["url"].as_str().unwrap()).await;
     let (thumb_width, thumb_height) = decoded_size(&thumbnail.bytes);
     assert_eq!(thumb_height, 300);
@@ -197,7 +226,13 @@ async fn disguised_executable_is_refused(backend: Backend) {
     let (status, body) = upload(&server, Some(&token), elf, "cat.png", "image/png").await;
     assert_eq!(status, 415, "{body}");
     assert_eq!(body["error"]["code"], 415);
-    assert!(body["error"]["message"].as_str().unwrap().contains("executable"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("executable"),
+        "{body}"
+    );
 
     let mut pe = b"MZ".to_vec();
     pe.resize(512, 0);
@@ -209,9 +244,22 @@ async fn disguised_executable_is_refused(backend: Backend) {
     fake.extend_from_slice(&[0x41; 200]);
     let (status, body) = upload(&server, Some(&token), fake, "cat.png", "image/png").await;
     assert_eq!(status, 415, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("decoded"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("decoded"),
+        "{body}"
+    );
 
-    let (status, body) = upload(&server, Some(&token), b"plain words".to_vec(), "a.png", "image/png").await;
+    let (status, body) = upload(
+        &server,
+        Some(&token),
+        b"plain words".to_vec(),
+        "a.png",
+        "image/png",
+    )
+    .await;
     assert_eq!(status, 415, "{body}");
     server.stop().await;
 }
@@ -219,14 +267,24 @@ async fn disguised_executable_is_refused(backend: Backend) {
 async fn oversized_upload_is_refused_with_413(backend: Backend) {
     let server = TestServer::start_on(backend, |config| config.uploads.max_bytes = 100_000).await;
     let token = server.token("alice");
-    let (status, body) = upload(&server, Some(&token), vec![0x89; 300_000], "big.png", "image/png").await;
+    let (status, body) = upload(
+        &server,
+        Some(&token),
+        vec![0x89; 300_000],
+        "big.png",
+        "image/png",
+    )
+    .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], 413);
 
     // Without a declared length the limit holds while the body streams in.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(vec![0u8; 8192])).collect();
-    let part = Part::stream(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
-        .file_name("big.png");
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..40).map(|_| Ok(vec![0u8; 8192])).collect();
+    let part = Part::stream(reqwest::Body::wrap_stream(futures_util::stream::iter(
+        chunks,
+    )))
+    .file_name("big.png");
     let response = reqwest::Client::new()
         .post(server.url("/api/v1/uploads"))
         .bearer_auth(&token)
@@ -256,7 +314,11 @@ async fn other_files_are_served_as_attachments(backend: Backend) {
     assert_eq!(served.disposition, "attachment");
     assert!(served.nosniff);
     assert_eq!(served.bytes, pdf);
-    let thumbnail = fetch(&server, &format!("{}/thumbnail", reply["url"].as_str().unwrap())).await;
+    let thumbnail = fetch(
+        &server,
+        &format!("{}/thumbnail", reply["url"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(thumbnail.status, 404);
 
     // A type the allow-list leaves out is refused.
@@ -264,7 +326,14 @@ async fn other_files_are_served_as_attachments(backend: Backend) {
         config.uploads.allowed_types = vec!["image/png".to_owned()]
     })
     .await;
-    let (status, body) = upload(&server2, Some(&server2.token("alice")), pdf, "a.pdf", "application/pdf").await;
+    let (status, body) = upload(
+        &server2,
+        Some(&server2.token("alice")),
+        pdf,
+        "a.pdf",
+        "application/pdf",
+    )
+    .await;
     assert_eq!(status, 415, "{body}");
     server.stop().await;
     server2.stop().await;
@@ -276,7 +345,14 @@ async fn uploads_need_a_user_token(backend: Backend) {
     assert_eq!(status, 401);
     let (status, body) = upload(&server, Some(API_KEY), png(10, 10), "a.png", "image/png").await;
     assert_eq!(status, 403, "{body}");
-    let (status, _) = upload(&server, Some("not-a-token"), png(10, 10), "a.png", "image/png").await;
+    let (status, _) = upload(
+        &server,
+        Some("not-a-token"),
+        png(10, 10),
+        "a.png",
+        "image/png",
+    )
+    .await;
     assert_eq!(status, 401);
     // A form without a file field.
     let response = reqwest::Client::new()
@@ -295,7 +371,9 @@ async fn attachments_in_ack_push_and_history(backend: Backend) {
     let picture = uploaded(&server, "alice", png(800, 600)).await;
     let pdf = uploaded(&server, "alice", b"%PDF-1.4\n%%EOF\n".to_vec()).await;
     let mut reader = server.user("reader").await;
-    reader.ok("subscribe", json!({"channel": "talk:room"})).await;
+    reader
+        .ok("subscribe", json!({"channel": "talk:room"}))
+        .await;
     let mut alice = server.user("alice").await;
     let ack = alice
         .ok(
@@ -313,19 +391,33 @@ async fn attachments_in_ack_push_and_history(backend: Backend) {
 
     // An image alone, without text.
     let only = alice
-        .ok("message_send", json!({"channel": "talk:room", "attachments": [picture["id"]]}))
+        .ok(
+            "message_send",
+            json!({"channel": "talk:room", "attachments": [picture["id"]]}),
+        )
         .await;
     assert_eq!(only["text"], "");
     assert_eq!(only["attachments"][0]["id"], picture["id"]);
-    assert_eq!(alice.error_code("message_send", json!({"channel": "talk:room", "text": ""})).await, 400);
+    assert_eq!(
+        alice
+            .error_code("message_send", json!({"channel": "talk:room", "text": ""}))
+            .await,
+        400
+    );
 
     let page = reader
-        .ok("messages", json!({"channel": "talk:room", "order": "oldest_first"}))
+        .ok(
+            "messages",
+            json!({"channel": "talk:room", "order": "oldest_first"}),
+        )
         .await;
     assert_eq!(page["messages"][0]["attachments"], ack["attachments"]);
     assert_eq!(page["messages"][1]["attachments"][0]["width"], 800);
     let history = reader.ok("history", json!({"channel": "talk:room"})).await;
-    assert_eq!(history["publications"][0]["data"]["attachments"], ack["attachments"]);
+    assert_eq!(
+        history["publications"][0]["data"]["attachments"],
+        ack["attachments"]
+    );
 
     // Over HTTP with the user's token, and in the HTTP messages read.
     let (status, sent) = common::api_call(
@@ -337,12 +429,20 @@ async fn attachments_in_ack_push_and_history(backend: Backend) {
     .await;
     assert_eq!(status, 201, "{sent}");
     assert_eq!(sent["attachments"][0], pdf);
-    let (_, listed) = server.api(reqwest::Method::GET, "/api/v1/channels/talk:room/messages", None).await;
+    let (_, listed) = server
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/channels/talk:room/messages",
+            None,
+        )
+        .await;
     assert_eq!(listed["messages"][0]["attachments"][0], pdf);
 
     // Editing keeps the attachments; deleting drops them with the text.
     let id = ack["id"].as_str().unwrap();
-    let edited = alice.ok("message_edit", json!({"id": id, "text": "look!"})).await;
+    let edited = alice
+        .ok("message_edit", json!({"id": id, "text": "look!"}))
+        .await;
     assert_eq!(edited["attachments"], ack["attachments"]);
     let deleted = alice.ok("message_delete", json!({"id": id})).await;
     assert!(deleted.get("attachments").is_none(), "{deleted}");
@@ -360,7 +460,13 @@ async fn another_users_upload_cannot_be_attached(backend: Backend) {
         )
         .await;
     assert_eq!(reply["error"]["code"], 403, "{reply}");
-    assert!(reply["error"]["message"].as_str().unwrap().contains("uploader"), "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("uploader"),
+        "{reply}"
+    );
     let (status, body) = common::api_call(
         &server.url("/api/v1/channels/talk:room/messages"),
         reqwest::Method::POST,
@@ -375,20 +481,29 @@ async fn another_users_upload_cannot_be_attached(backend: Backend) {
 
     let unknown = "0123456789abcdef0123456789abcdef";
     assert_eq!(
-        bob.error_code("message_send", json!({"channel": "talk:room", "text": "x", "attachments": [unknown]}))
-            .await,
+        bob.error_code(
+            "message_send",
+            json!({"channel": "talk:room", "text": "x", "attachments": [unknown]})
+        )
+        .await,
         404
     );
     assert_eq!(
-        bob.error_code("message_send", json!({"channel": "talk:room", "text": "x", "attachments": ["../x"]}))
-            .await,
+        bob.error_code(
+            "message_send",
+            json!({"channel": "talk:room", "text": "x", "attachments": ["../x"]})
+        )
+        .await,
         400
     );
     let own = uploaded(&server, "bob", png(20, 20)).await;
     let eleven = vec![own["id"].clone(); 11];
     assert_eq!(
-        bob.error_code("message_send", json!({"channel": "talk:room", "text": "x", "attachments": eleven}))
-            .await,
+        bob.error_code(
+            "message_send",
+            json!({"channel": "talk:room", "text": "x", "attachments": eleven})
+        )
+        .await,
         400
     );
     assert_eq!(
@@ -411,8 +526,11 @@ async fn another_users_upload_cannot_be_attached(backend: Backend) {
     assert_eq!(response.status().as_u16(), 201);
     let foreign: Value = response.json().await.unwrap();
     assert_eq!(
-        bob.error_code("message_send", json!({"channel": "talk:room", "text": "x", "attachments": [foreign["id"]]}))
-            .await,
+        bob.error_code(
+            "message_send",
+            json!({"channel": "talk:room", "text": "x", "attachments": [foreign["id"]]})
+        )
+        .await,
         404
     );
     server.stop().await;

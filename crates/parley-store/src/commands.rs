@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::sql::{messages, reactions, streams, uploads};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
-    NewMessage, NewUpload, ReactionChange, ReactionEvent, ReactionTarget, Reacted, Retention, Sent,
+    NewMessage, NewUpload, Reacted, ReactionChange, ReactionEvent, ReactionTarget, Retention, Sent,
     StoreError, StoredPublication, Timestamp, TrimScope, Upload,
 };
 
@@ -380,8 +380,14 @@ async fn send(
     }
     let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
     let mut message = messages::insert(connection, new, position.offset, context.now).await?;
-    message.attachments =
-        uploads::link(connection, &new.app, &new.author, message.id, &new.attachments).await?;
+    message.attachments = uploads::link(
+        connection,
+        &new.app,
+        &new.author,
+        message.id,
+        &new.attachments,
+    )
+    .await?;
     let publication = message_event(context, EventKind::MessageCreated, &message, position);
     streams::append(connection, &new.app, &publication).await?;
     Ok(Sent {
@@ -490,7 +496,15 @@ async fn react(
     };
     let (app, target) = (&*change.app, &change.target);
     let changed = if change.add {
-        reactions::add(connection, app, target, &change.user, &change.emoji, context.now).await?
+        reactions::add(
+            connection,
+            app,
+            target,
+            &change.user,
+            &change.emoji,
+            context.now,
+        )
+        .await?
     } else {
         reactions::remove(connection, app, target, &change.user, &change.emoji).await?
     };

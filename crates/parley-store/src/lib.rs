@@ -79,7 +79,7 @@ pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
-pub use reactions::{ReactionChange, ReactionCount, ReactionEvent, ReactionTarget, Reacted};
+pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
 pub use store::{Store, StoreStats};
 pub use time::Timestamp;
 pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};

@@ -19,9 +19,9 @@ use crate::writer::{Counters, Delivery, Request, Writer};
 use crate::{
     AppliedMigration, Backend, Changed, HistoryCursor, HistoryPage, HistoryQuery, MAX_PAGE_SIZE,
     MAX_RECOVERY, Message, MessageCursor, MessageDelete, MessageEdit, MessageEventEncoder,
-    MessageId, MessagePage, MessageQuery, NewMessage, NewUpload, Order, ReactionChange,
-    ReactionCount, ReactionTarget, Reacted, Recovery, Retention, Revision, Sent, StoreError,
-    StoreOptions, StoredPublication, TrimScope, Upload, UploadId, migrate,
+    MessageId, MessagePage, MessageQuery, NewMessage, NewUpload, Order, Reacted, ReactionChange,
+    ReactionCount, ReactionTarget, Recovery, Retention, Revision, Sent, StoreError, StoreOptions,
+    StoredPublication, TrimScope, Upload, UploadId, migrate,
 };
 
 /// The durable store of one server process: channel streams, their

@@ -105,7 +105,10 @@ pub fn upload_json(upload: &Upload) -> String {
     }
     let _ = write!(out, r#","url":"{url}""#);
     if let Some(thumbnail) = &upload.thumbnail {
-        let _ = write!(out, r#","thumbnail":{{"url":"{url}/thumbnail","content_type":"#);
+        let _ = write!(
+            out,
+            r#","thumbnail":{{"url":"{url}/thumbnail","content_type":"#
+        );
         quoted(&mut out, &thumbnail.content_type);
         let _ = write!(
             out,

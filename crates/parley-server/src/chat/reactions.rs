@@ -8,7 +8,7 @@
 //! live subscribers and recovering clients see it in order.
 
 use parley_core::ChannelName;
-use parley_store::{ReactionChange, ReactionCount, ReactionTarget, Reacted};
+use parley_store::{Reacted, ReactionChange, ReactionCount, ReactionTarget};
 use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn emojis_are_one_grapheme_or_a_shortcode() {
-        for good in ["👍", "❤️", "👩🏽‍💻", "🇫🇷", "👨‍👩‍👧‍👦", ":party_parrot:", ":+1:", "é"] {
+        for good in ["👍", "❤️", "👩🏽‍💻", "🇫🇷", "👨‍👩‍👧‍👦", ":party_parrot:", ":+1:", "é"]
+        {
             assert!(check_emoji(good).is_ok(), "{good:?}");
         }
         for bad in [

@@ -59,3 +59,40 @@ impl UploadsConfig {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_options_are_named() {
+        assert_eq!(UploadsConfig::default().problem(), None);
+        let cases = [
+            (
+                UploadsConfig {
+                    max_bytes: 0,
+                    ..UploadsConfig::default()
+                },
+                "max_bytes",
+            ),
+            (
+                UploadsConfig {
+                    thumbnail_side: 3000,
+                    ..UploadsConfig::default()
+                },
+                "thumbnail_side",
+            ),
+            (
+                UploadsConfig {
+                    allowed_types: vec!["text/plain".into()],
+                    ..UploadsConfig::default()
+                },
+                "text/plain",
+            ),
+        ];
+        for (config, named) in cases {
+            let problem = config.problem().expect("a problem");
+            assert!(problem.contains(named), "{problem}");
+        }
+    }
+}

@@ -42,7 +42,8 @@ async fn change(
 ) -> Result<Response, ApiError> {
     let (app, actor) = reacting_user(caller)?;
     let (channel, target) = reactions::target(server, &app, &request).await?;
-    app.app.check_subscribe(&actor.user, &channel, Grant::None)?;
+    app.app
+        .check_subscribe(&actor.user, &channel, Grant::None)?;
     let reacted = reactions::react(server, &app, &actor, target, request.emoji, add).await?;
     Ok(json_response(reactions::reacted_json(&reacted, add)))
 }
@@ -108,7 +109,8 @@ pub async fn channel_reactions(
     let channel = ChannelName::new(&name).map_err(parley_core::Error::from)?;
     let (app, reader) = match &caller {
         Caller::User { app, actor } => {
-            app.app.check_subscribe(&actor.user, &channel, Grant::None)?;
+            app.app
+                .check_subscribe(&actor.user, &channel, Grant::None)?;
             (app, Some(&*actor.user))
         }
         Caller::Backend(app) => (app, None),

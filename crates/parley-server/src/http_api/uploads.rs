@@ -79,8 +79,8 @@ pub async fn create(
     if declared.is_some_and(|length| length > limit.saturating_add(MULTIPART_SLACK)) {
         return Err(too_large(limit));
     }
-    let mut multipart = multipart
-        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let mut multipart =
+        multipart.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
     let mut file = None;
     // Every byte of every field counts, so a body without a declared length
     // is bounded all the same.

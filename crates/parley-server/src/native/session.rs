@@ -190,14 +190,8 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
-            "reaction_add" => {
-                self.reaction_change(id, wire::params(params)?, true)
-                    .await
-            }
-            "reaction_remove" => {
-                self.reaction_change(id, wire::params(params)?, false)
-                    .await
-            }
+            "reaction_add" => self.reaction_change(id, wire::params(params)?, true).await,
+            "reaction_remove" => self.reaction_change(id, wire::params(params)?, false).await,
             "reactions" => self.reactions(id, wire::params(params)?).await,
             other => {
                 self.close_after_reply = self.violation();

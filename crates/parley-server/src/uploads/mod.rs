@@ -83,9 +83,8 @@ impl Uploads {
         if bytes.len() > self.config.max_bytes {
             return Err(UploadError::TooLarge(self.config.max_bytes));
         }
-        let sniffed = sniff::sniff(&bytes).ok_or_else(|| {
-            UploadError::Unsupported("the file's type is not recognised".into())
-        })?;
+        let sniffed = sniff::sniff(&bytes)
+            .ok_or_else(|| UploadError::Unsupported("the file's type is not recognised".into()))?;
         if !self
             .config
             .allowed_types

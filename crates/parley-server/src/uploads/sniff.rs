@@ -35,9 +35,10 @@ mod tests {
 
     #[test]
     fn executables_and_images_are_told_apart_by_content() {
-        let elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0";
+        let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0".to_vec();
+        elf.resize(128, 0);
         assert_eq!(
-            sniff(elf).map(|s| s.content_type),
+            sniff(&elf).map(|s| s.content_type),
             Some("application/x-executable")
         );
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";

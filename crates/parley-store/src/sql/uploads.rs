@@ -190,7 +190,10 @@ fn upload(row: &AnyRow) -> Result<Upload, StoreError> {
         owner: row.try_get("owner")?,
         content_type: row.try_get("content_type")?,
         size: from_db(row.try_get("size")?, "size")?,
-        dimensions: dimensions(pixels(row.try_get("width")?)?, pixels(row.try_get("height")?)?),
+        dimensions: dimensions(
+            pixels(row.try_get("width")?)?,
+            pixels(row.try_get("height")?)?,
+        ),
         thumbnail,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })

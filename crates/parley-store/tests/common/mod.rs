@@ -15,8 +15,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_core::ChannelName;
 use parley_store::{
-    Database, EventKind, Message, MessageEventEncoder, MessageId, NewMessage, ReactionEvent, Sent, Store,
-    StoreOptions,
+    Database, EventKind, Message, MessageEventEncoder, MessageId, NewMessage, ReactionEvent, Sent,
+    Store, StoreOptions,
 };
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
