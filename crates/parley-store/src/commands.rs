@@ -84,7 +84,8 @@ pub(crate) enum Command {
 }
 
 impl Command {
-    /// Finds the channel of an edit or a delete, which names only a message.
+    /// Finds the channel of an edit, a delete or a reaction to a message,
+    /// which name only a message.
     /// A message never changes channel, so this reads without a lock, before
     /// the transaction; a message that does not exist settles the command
     /// with `NotFound`.

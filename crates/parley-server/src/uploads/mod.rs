@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_store::{NewUpload, Store, StoreError, Thumbnail, Upload, UploadId};
+use tokio::sync::Semaphore;
 
 pub use filesystem::FsStorage;
 pub use storage::UploadStorage;
@@ -54,12 +55,22 @@ pub enum UploadError {
 pub struct Uploads {
     storage: Arc<dyn UploadStorage>,
     config: UploadsConfig,
+    /// One permit per CPU: images decode one per core at most, so a burst of
+    /// uploads queues instead of holding many decoded images in memory and
+    /// starving the blocking pool. The permit goes with the blocking task,
+    /// so a cancelled upload still holds it until its decode ends.
+    processing: Arc<Semaphore>,
 }
 
 impl Uploads {
     /// Uploads kept in `storage`.
     pub fn new(storage: Arc<dyn UploadStorage>, config: UploadsConfig) -> Self {
-        Self { storage, config }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            storage,
+            config,
+            processing: Arc::new(Semaphore::new(cores)),
+        }
     }
 
     /// Uploads kept as files under `<data_dir>/uploads`.
@@ -111,8 +122,16 @@ impl Uploads {
             Some(format) => {
                 let (max_side, thumbnail_side) =
                     (self.config.max_image_side, self.config.thumbnail_side);
+                let permit = self
+                    .processing
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
                 let processed = tokio::task::spawn_blocking(move || {
-                    picture::process(&bytes, format, max_side, thumbnail_side)
+                    let processed = picture::process(&bytes, format, max_side, thumbnail_side);
+                    drop(permit);
+                    processed
                 })
                 .await
                 .map_err(|error| UploadError::Undecodable(error.to_string()))?

@@ -15,7 +15,7 @@ use parley_store::Dimensions;
 /// before their pixels are allocated.
 const MAX_SOURCE_SIDE: u32 = 16_384;
 /// The most memory one decode may allocate.
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 /// The quality of re-encoded JPEG images.
 const JPEG_QUALITY: u8 = 85;
 
