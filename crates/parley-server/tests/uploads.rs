@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     png_is_reencoded_resized_and_stripped,
     jpeg_is_reencoded_resized_and_stripped,
+    gif_and_webp_become_png,
     disguised_executable_is_refused,
     oversized_upload_is_refused_with_413,
     other_files_are_served_as_attachments,
@@ -215,6 +216,29 @@ async fn jpeg_is_reencoded_resized_and_stripped(backend: Backend) {
     let (thumb_width, thumb_height) = decoded_size(&thumbnail.bytes);
     assert_eq!(thumb_height, 300);
     assert!((99..=101).contains(&thumb_width), "{thumb_width}");
+    server.stop().await;
+}
+
+async fn gif_and_webp_become_png(backend: Backend) {
+    let server = start(backend).await;
+    let rgba = image::DynamicImage::ImageRgb8(gradient(600, 400)).to_rgba8();
+    for format in [ImageFormat::Gif, ImageFormat::WebP] {
+        let mut out = Cursor::new(Vec::new());
+        rgba.write_to(&mut out, format).unwrap();
+        let reply = uploaded(&server, "alice", out.into_inner()).await;
+        assert_eq!(reply["content_type"], "image/png", "{format:?}");
+        assert_eq!(
+            (reply["width"].as_u64(), reply["height"].as_u64()),
+            (Some(600), Some(400))
+        );
+        let served = fetch(&server, reply["url"].as_str().unwrap()).await;
+        assert_eq!(
+            image::guess_format(&served.bytes).unwrap(),
+            ImageFormat::Png
+        );
+        let thumbnail = fetch(&server, reply["thumbnail"]["url"].as_str().unwrap()).await;
+        assert_eq!(decoded_size(&thumbnail.bytes), (300, 200));
+    }
     server.stop().await;
 }
 
