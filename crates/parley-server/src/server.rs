@@ -26,6 +26,7 @@ use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
 use crate::origin::OriginPolicy;
 use crate::state::{AppContext, ServerState};
+use crate::uploads::Uploads;
 use crate::{health, http_api, telemetry, ws};
 
 /// Why the server could not start or stopped with an error.
@@ -119,6 +120,7 @@ impl Server {
         }
         let default_app =
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
+        let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let state = Arc::new(ServerState {
             node,
             presence,
@@ -131,6 +133,7 @@ impl Server {
             connections: TaskTracker::new(),
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
+            uploads,
         });
         Ok(Self { state, broker })
     }

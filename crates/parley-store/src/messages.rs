@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_core::ChannelName;
 
-use crate::{StoreError, StoredPublication, Timestamp};
+use crate::{StoreError, StoredPublication, Timestamp, Upload, UploadId};
 
 /// The most messages (or publications) one page holds.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -86,6 +86,8 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     /// When it was deleted: set on a tombstone.
     pub deleted_at: Option<Timestamp>,
+    /// The uploads it carries, in order; none on a tombstone.
+    pub attachments: Vec<Upload>,
 }
 
 impl Message {
@@ -115,6 +117,10 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     /// Raw JSON object bytes, stored and returned as they are.
     pub meta: Option<Bytes>,
+    /// Uploads of the author's to attach, at most
+    /// [`MAX_ATTACHMENTS`](crate::MAX_ATTACHMENTS); with attachments the
+    /// text may be empty.
+    pub attachments: Vec<UploadId>,
 }
 
 /// An edit of a message's text.

@@ -3,9 +3,11 @@
 //!
 //! - [`json`]: the JSON of messages and stored publications.
 //! - [`limits`]: per-namespace rate limits and slow mode.
+//! - [`reactions`]: reactions to messages and to channels.
 
 pub mod json;
 pub mod limits;
+pub mod reactions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +15,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use parley_core::{ChannelName, Namespace};
 use parley_store::{
-    DeleteMode, HistoryCursor, HistoryQuery, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete,
-    MessageEdit, MessageId, MessageQuery, NewMessage, Order, StoreError,
+    DeleteMode, HistoryCursor, HistoryQuery, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message,
+    MessageCursor, MessageDelete, MessageEdit, MessageId, MessageQuery, NewMessage, Order,
+    StoreError, UploadId,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -58,8 +61,12 @@ pub struct SendRequest {
     pub channel: Option<String>,
     /// The author, for server API callers; users send as themselves.
     pub user: Option<String>,
-    /// The text.
+    /// The text; may be empty when the message has attachments.
+    #[serde(default)]
     pub text: String,
+    /// Ids of the sender's uploads to attach, at most 10.
+    #[serde(default)]
+    pub attachments: Vec<String>,
     /// The id of the message this one answers.
     pub reply_to: Option<String>,
     /// The client's idempotency key.
@@ -122,7 +129,10 @@ pub async fn send(
     request: SendRequest,
 ) -> Result<Message, ChatError> {
     let (namespace, config) = chat_namespace(app, channel)?;
-    check_text(&request.text, config)?;
+    let attachments = attachment_ids(&request.attachments)?;
+    if attachments.is_empty() || !request.text.is_empty() {
+        check_text(&request.text, config)?;
+    }
     if request
         .client_msg_id
         .as_ref()
@@ -163,9 +173,30 @@ pub async fn send(
             reply_to,
             client_msg_id: request.client_msg_id,
             meta,
+            attachments,
         })
         .await?;
     Ok(sent.message)
+}
+
+/// The upload ids a message is to carry: at most [`MAX_ATTACHMENTS`], each
+/// once.
+fn attachment_ids(ids: &[String]) -> Result<Vec<UploadId>, ChatError> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(ChatError::Invalid(format!(
+            "a message carries at most {MAX_ATTACHMENTS} attachments"
+        )));
+    }
+    let mut parsed: Vec<UploadId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = UploadId::parse(id)
+            .map_err(|_| ChatError::Invalid(format!("{id:?} is not an upload id")))?;
+        if parsed.contains(&id) {
+            return Err(ChatError::Invalid(format!("upload {id} is attached twice")));
+        }
+        parsed.push(id);
+    }
+    Ok(parsed)
 }
 
 /// Edits a message's text (its author only).
@@ -347,13 +378,15 @@ pub struct MessagesCursor {
     pub limit: Option<usize>,
 }
 
-/// A page of a persisted channel's messages in their current state:
-/// `{"messages": [...], "has_older", "has_newer"}`.
+/// A page of a persisted channel's messages in their current state, each
+/// with its reactions relative to `reader`: `{"messages": [...],
+/// "has_older", "has_newer"}`.
 pub async fn messages_json(
     server: &ServerState,
     app: &AppContext,
     channel: &ChannelName,
     cursor: MessagesCursor,
+    reader: Option<&str>,
 ) -> Result<String, ChatError> {
     chat_namespace(app, channel)?;
     let position = match (cursor.before, cursor.after, cursor.around) {
@@ -382,9 +415,19 @@ pub async fn messages_json(
         limit: page_limit(cursor.limit)?,
     };
     let page = server.store.messages(&app.app.id, channel, query).await?;
+    let ids: Vec<MessageId> = page.messages.iter().map(|message| message.id).collect();
+    let reactions = server.store.message_reactions(&ids, reader).await?;
+    let messages: Vec<String> = page
+        .messages
+        .iter()
+        .map(|message| {
+            let counts = reactions.get(&message.id).map_or(&[][..], Vec::as_slice);
+            json::message_with_reactions_json(message, counts)
+        })
+        .collect();
     Ok(format!(
-        r#"{{"messages":{},"has_older":{},"has_newer":{}}}"#,
-        json::messages_json(&page.messages),
+        r#"{{"messages":[{}],"has_older":{},"has_newer":{}}}"#,
+        messages.join(","),
         page.has_older,
         page.has_newer
     ))

@@ -197,7 +197,11 @@ pub async fn list(
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channel = channel(&name)?;
     check_reader(&caller, &channel)?;
-    let page = chat::messages_json(&server, caller.app(), &channel, cursor).await?;
+    let reader = match &caller {
+        Caller::User { actor, .. } => Some(&*actor.user),
+        Caller::Backend(_) => None,
+    };
+    let page = chat::messages_json(&server, caller.app(), &channel, cursor, reader).await?;
     Ok(json_response(page))
 }
 

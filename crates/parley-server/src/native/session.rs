@@ -190,6 +190,9 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
+            "reaction_add" => self.reaction_change(id, wire::params(params)?, true).await,
+            "reaction_remove" => self.reaction_change(id, wire::params(params)?, false).await,
+            "reactions" => self.reactions(id, wire::params(params)?).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -572,6 +575,9 @@ fn metric_method(method: &str) -> &'static str {
         "history" => "history",
         "messages" => "messages",
         "edit_trail" => "edit_trail",
+        "reaction_add" => "reaction_add",
+        "reaction_remove" => "reaction_remove",
+        "reactions" => "reactions",
         _ => "unknown",
     }
 }

@@ -43,6 +43,7 @@ pub(crate) async fn insert(
         created_at: now,
         edited_at: None,
         deleted_at: None,
+        attachments: Vec::new(),
     })
 }
 

@@ -11,8 +11,10 @@
 //! writer's transaction and a reader's pooled connection.
 
 pub(crate) mod messages;
+pub(crate) mod reactions;
 pub(crate) mod rows;
 pub(crate) mod streams;
+pub(crate) mod uploads;
 
 use parley_core::ChannelName;
 use sqlx::{AnyConnection, Row};

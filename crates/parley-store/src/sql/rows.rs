@@ -60,6 +60,7 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
         deleted_at: row
             .try_get::<Option<i64>, _>("deleted_at")?
             .map(Timestamp::from_millis),
+        attachments: Vec::new(),
     })
 }
 
