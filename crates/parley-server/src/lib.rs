@@ -31,6 +31,7 @@ pub mod pusher;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 pub mod ws;
 
 pub use config::Config;

@@ -24,6 +24,8 @@ use crate::config::Config;
 use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
 use crate::origin::OriginPolicy;
+use crate::pusher::PusherState;
+use crate::webhooks::Webhooks;
 use crate::state::{AppContext, ServerState};
 use crate::{health, http_api, telemetry, ws};
 
@@ -88,6 +90,8 @@ impl Server {
             presence.clone(),
         ));
         let broker = broker.expect("the node builds its broker");
+        let webhooks = Arc::new(Webhooks::new(&config.apps));
+        node.observe(webhooks.clone());
         let mut by_id = HashMap::new();
         let mut by_api_key = HashMap::new();
         let mut default_app = None;
@@ -130,6 +134,8 @@ impl Server {
             connections: TaskTracker::new(),
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
+            webhooks,
+            pusher: PusherState::default(),
         });
         Ok(Self { state, broker })
     }
@@ -179,6 +185,9 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
+        let webhooks = state
+            .webhooks
+            .start(state.store.clone(), state.shutdown.clone());
         let stop = state.shutdown.clone();
         let signal = {
             let state = state.clone();
@@ -213,6 +222,10 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        // The batcher writes the webhook events it still holds to the store.
+        if let Some(webhooks) = webhooks {
+            webhooks.finish().await;
+        }
         // Last: every acknowledged write is committed before the store closes.
         state.store.close().await;
         served?;

@@ -15,6 +15,8 @@ use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
 use crate::origin::OriginPolicy;
+use crate::pusher::PusherState;
+use crate::webhooks::Webhooks;
 
 /// One app as the server sees it: the domain app plus what only the server
 /// needs (its keys and its browser origins).
@@ -55,6 +57,10 @@ pub struct ServerState {
     pub metrics: PrometheusHandle,
     /// False once shutdown starts, so `/readyz` turns away new traffic.
     pub ready: AtomicBool,
+    /// The apps' webhooks; also the node's channel observer.
+    pub webhooks: Arc<Webhooks>,
+    /// Pusher sign-ins, watchlists and cached events.
+    pub pusher: PusherState,
 }
 
 impl ServerState {

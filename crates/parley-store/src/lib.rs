@@ -56,6 +56,7 @@ mod publication;
 mod sql;
 mod store;
 mod time;
+mod webhooks;
 mod writer;
 
 pub use database::{Backend, Database, StoreOptions};
@@ -72,3 +73,4 @@ pub use publication::{
 };
 pub use store::{Store, StoreStats};
 pub use time::Timestamp;
+pub use webhooks::{NewWebhook, WebhookDelivery};

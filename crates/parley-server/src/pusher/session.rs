@@ -13,9 +13,12 @@ use parley_core::{ChannelName, ClientHandle, Disconnect, Frame, MemberInfo, Name
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::cache::{CachedEvent, is_cache_channel};
 use super::codes;
 use super::push::{Event, internal_event};
 use super::sign;
+use super::signin::{SERVER_TO_USER_PREFIX, SignedIn};
+use crate::webhooks::WebhookEvent;
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
 
@@ -30,7 +33,11 @@ pub struct PusherSession {
     pub(super) server: Arc<ServerState>,
     pub(super) app: Arc<AppContext>,
     pub(super) client: Arc<ClientHandle>,
-    socket_id: String,
+    pub(super) socket_id: String,
+    /// Who the connection signed in as (`pusher:signin`).
+    pub(super) signed_in: Option<SignedIn>,
+    /// When the connection opened, for the sign-in deadline.
+    opened: Instant,
     /// Whether the client is in the hub (registration can fail at once).
     registered: bool,
     pub(super) subscriptions: HashMap<ChannelName, Subscription>,
@@ -149,6 +156,8 @@ impl PusherSession {
             app,
             client,
             socket_id,
+            signed_in: None,
+            opened: Instant::now(),
             registered,
             subscriptions: HashMap::new(),
             client_events: RateLimiter::direct(quota),
@@ -171,7 +180,7 @@ impl PusherSession {
         session
     }
 
-    fn send(&self, frame: Frame) {
+    pub(super) fn send(&self, frame: Frame) {
         // A refused push means the queue is closing; the connection loop
         // sees that on its next turn.
         let _ = self.client.send(frame);
@@ -202,6 +211,10 @@ impl PusherSession {
                 None
             }
             "pusher:pong" => None,
+            "pusher:signin" => {
+                self.signin(incoming.data);
+                None
+            }
             "pusher:subscribe" => match object::<SubscribeData>(incoming.data) {
                 Some(data) => {
                     let channel = data.channel.clone();
@@ -251,20 +264,23 @@ impl PusherSession {
 
     async fn subscribe(&mut self, data: SubscribeData) -> Result<(), Refusal> {
         let name = data.channel.as_str();
-        let valid = !name.is_empty()
+        let user_channel = name.starts_with(SERVER_TO_USER_PREFIX);
+        let body = name.strip_prefix('#').unwrap_or(name);
+        let valid = !body.is_empty()
             && name.len() <= MAX_CHANNEL_NAME
-            && name
+            && (user_channel || !name.starts_with('#'))
+            && body
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_-=@,.;".contains(&b));
         let channel = match ChannelName::new(name) {
             Ok(channel) if valid => channel,
             _ => return Err(Refusal::new("InvalidChannel", 400, "invalid channel name")),
         };
-        if name.starts_with("private-encrypted-") || is_cache_channel(name) {
+        if user_channel && !self.owns_user_channel(name) {
             return Err(Refusal::new(
-                "UnsupportedChannel",
-                400,
-                "encrypted and cache channels are not supported yet",
+                "AuthError",
+                401,
+                "sign in as this user to subscribe to their channel",
             ));
         }
         if self.subscriptions.contains_key(&channel) {
@@ -391,7 +407,43 @@ impl PusherSession {
         };
         self.subscriptions.insert(channel, Subscription { member });
         self.send(succeeded);
+        if is_cache_channel(name) {
+            self.replay_cache(name);
+        }
         Ok(())
+    }
+
+    /// Sends a new subscriber of a cache channel its last event, or
+    /// `pusher:cache_miss` (and a `cache_miss` webhook) when it has none.
+    fn replay_cache(&self, name: &str) {
+        let ttl = self.app.config.pusher.cache_ttl;
+        match self.server.pusher.cache.last(&self.app.app.id, name, ttl) {
+            Some(CachedEvent { event, data }) => {
+                let data: &RawValue = serde_json::from_str(&data).unwrap_or(RawValue::NULL);
+                self.send(
+                    Event {
+                        event: &event,
+                        channel: Some(name),
+                        data,
+                        user_id: None,
+                    }
+                    .frame(),
+                );
+            }
+            None => {
+                self.send(internal_event(
+                    "pusher:cache_miss",
+                    Some(name),
+                    &serde_json::Map::new(),
+                ));
+                self.server.webhooks.emit(
+                    &self.app.app.id,
+                    WebhookEvent::CacheMiss {
+                        channel: name.to_owned(),
+                    },
+                );
+            }
+        }
     }
 
     /// The member a presence subscription's `channel_data` names.
@@ -492,19 +544,27 @@ impl Session for PusherSession {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        None
+        let options = &self.app.config.pusher;
+        (options.enable_user_authentication && self.signed_in.is_none())
+            .then(|| self.opened + options.user_authentication_timeout)
     }
 
     fn on_deadline(&mut self) -> Option<Disconnect> {
-        None
+        // Only called once the sign-in deadline has passed unsigned.
+        self.signed_in.is_none().then(|| {
+            self.close_code = Some(codes::UNAUTHORIZED);
+            Disconnect::Unauthorized
+        })
     }
 
     fn goodbye(&self, reason: Disconnect) -> (u16, Option<Frame>) {
         let code = self.close_code.unwrap_or_else(|| codes::close_code(reason));
-        let message = if code == codes::CLIENT_EVENT_REJECTED && self.close_code.is_some() {
-            "client event rate limit exceeded"
-        } else {
-            reason.reason()
+        let message = match self.close_code {
+            Some(codes::CLIENT_EVENT_REJECTED) => "client event rate limit exceeded",
+            Some(codes::UNAUTHORIZED) if reason == Disconnect::Unauthorized => {
+                "connection not signed in within the user authentication timeout"
+            }
+            _ => reason.reason(),
         };
         let goodbye = Event {
             event: "pusher:error",
@@ -523,6 +583,7 @@ impl Session for PusherSession {
         if !self.registered {
             return;
         }
+        self.sign_out();
         let node = &self.server.node;
         let app = &self.app.app;
         for (channel, subscription) in &self.subscriptions {
@@ -557,17 +618,10 @@ fn presence_namespace(server: &ServerState, app: &AppContext, channel: &ChannelN
 }
 
 /// The `data` of an event as `T`: an object, or a string holding one.
-fn object<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
+pub(super) fn object<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
     let text = data?.get();
     serde_json::from_str(text).ok().or_else(|| {
         let inner: String = serde_json::from_str(text).ok()?;
         serde_json::from_str(&inner).ok()
     })
-}
-
-/// Whether `name` is a cache channel, whose last event Pusher replays.
-fn is_cache_channel(name: &str) -> bool {
-    ["cache-", "private-cache-", "presence-cache-"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
 }

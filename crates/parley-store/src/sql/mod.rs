@@ -13,6 +13,7 @@
 pub(crate) mod messages;
 pub(crate) mod rows;
 pub(crate) mod streams;
+pub(crate) mod webhooks;
 
 use parley_core::ChannelName;
 use sqlx::{AnyConnection, Row};
