@@ -550,8 +550,12 @@ impl Session for PusherSession {
     }
 
     fn on_deadline(&mut self) -> Option<Disconnect> {
-        // Only called once the sign-in deadline has passed unsigned.
-        self.signed_in.is_none().then(|| {
+        // Called whenever the connection's timer fires: act only once the
+        // sign-in deadline has passed unsigned.
+        let expired = self
+            .deadline()
+            .is_some_and(|deadline| deadline <= Instant::now());
+        expired.then(|| {
             self.close_code = Some(codes::UNAUTHORIZED);
             Disconnect::Unauthorized
         })
