@@ -56,6 +56,13 @@ impl Store {
         Ok(())
     }
 
+    /// Makes every queued delivery due now: a starting server tries what
+    /// an earlier run left at once, in the order it was queued.
+    pub async fn retry_webhooks_now(&self) -> Result<(), StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        sql::all_due(&mut connection, Timestamp::now()).await
+    }
+
     /// The deliveries due at `now`, oldest first, at most `limit`.
     pub async fn due_webhooks(
         &self,

@@ -81,8 +81,9 @@ pub(super) async fn run(
     }
     for (app, batch) in &mut apps {
         let config = &configs[app];
-        let held = std::mem::take(&mut batch.held);
-        batch.pending.extend(held.into_iter().map(|(event, _)| event));
+        for (event, _) in std::mem::take(&mut batch.held) {
+            push_in_order(&mut batch.pending, event);
+        }
         flush(&store, app, config, batch).await;
     }
 }
@@ -103,8 +104,38 @@ fn add(batch: &mut AppBatch, config: &WebhookConfig, event: WebhookEvent, now: I
         batch.held.push((event, now + config.hold_back));
         return;
     }
-    batch.pending.push(event);
+    push_in_order(&mut batch.pending, event);
     batch.due.get_or_insert(now + config.batch_window);
+}
+
+/// Adds `event` to a batch so that, per channel, `channel_occupied` comes
+/// before what happened in the channel and `channel_vacated` after the
+/// members' removals. (A presence subscriber joins before it subscribes, and
+/// unsubscribes before it leaves, so the core reports them the other way.)
+fn push_in_order(pending: &mut Vec<WebhookEvent>, event: WebhookEvent) {
+    let channel = event.channel().to_owned();
+    let last_vacated = pending.iter().rposition(|held| {
+        matches!(held, WebhookEvent::ChannelVacated { channel: c } if *c == channel)
+    });
+    let position = match &event {
+        WebhookEvent::ChannelOccupied { .. } => {
+            let from = last_vacated.map_or(0, |index| index + 1);
+            pending[from..]
+                .iter()
+                .position(|held| held.channel() == channel)
+                .map(|offset| from + offset)
+        }
+        WebhookEvent::MemberRemoved { .. } => last_vacated.filter(|index| {
+            pending[index + 1..]
+                .iter()
+                .all(|held| held.channel() != channel)
+        }),
+        _ => None,
+    };
+    match position {
+        Some(index) => pending.insert(index, event),
+        None => pending.push(event),
+    }
 }
 
 /// Moves the held-back events whose time has come into the batch.
@@ -113,9 +144,9 @@ fn release(batch: &mut AppBatch, config: &WebhookConfig, now: Instant) {
         std::mem::take(&mut batch.held).into_iter().partition(|(_, at)| *at <= now);
     batch.held = kept;
     if !released.is_empty() {
-        batch
-            .pending
-            .extend(released.into_iter().map(|(event, _)| event));
+        for (event, _) in released {
+            push_in_order(&mut batch.pending, event);
+        }
         batch.due.get_or_insert(now + config.batch_window);
     }
 }

@@ -43,6 +43,9 @@ pub(super) async fn run(
             return;
         }
     };
+    if let Err(error) = store.retry_webhooks_now().await {
+        tracing::warn!(%error, "cannot read the webhook queue");
+    }
     loop {
         let due = match store.due_webhooks(Timestamp::now(), BATCH).await {
             Ok(due) => due,
@@ -52,12 +55,26 @@ pub(super) async fn run(
             }
         };
         let full = due.len() == BATCH;
-        let attempts = due
-            .into_iter()
-            .map(|delivery| attempt(&client, &store, &apps, delivery));
+        // Receivers are served concurrently, each one's deliveries in the
+        // order they were queued.
+        let mut by_url: Vec<(String, Vec<WebhookDelivery>)> = Vec::new();
+        for delivery in due {
+            match by_url.iter_mut().find(|(url, _)| *url == delivery.url) {
+                Some((_, deliveries)) => deliveries.push(delivery),
+                None => by_url.push((delivery.url.clone(), vec![delivery])),
+            }
+        }
+        let receivers = by_url.into_iter().map(|(_, deliveries)| {
+            let (client, store, apps) = (&client, &store, &apps);
+            async move {
+                for delivery in deliveries {
+                    attempt(client, store, apps, delivery).await;
+                }
+            }
+        });
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = join_all(attempts) => {}
+            _ = join_all(receivers) => {}
         }
         if full {
             continue;

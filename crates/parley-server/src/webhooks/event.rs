@@ -95,6 +95,19 @@ impl WebhookEvent {
         }
     }
 
+    /// The channel the event is about.
+    pub fn channel(&self) -> &str {
+        match self {
+            Self::ChannelOccupied { channel }
+            | Self::ChannelVacated { channel }
+            | Self::MemberAdded { channel, .. }
+            | Self::MemberRemoved { channel, .. }
+            | Self::ClientEvent { channel, .. }
+            | Self::CacheMiss { channel }
+            | Self::SubscriptionCount { channel, .. } => channel,
+        }
+    }
+
     /// Whether the event waits out the hold-back before it is sent.
     pub fn is_held_back(&self) -> bool {
         matches!(

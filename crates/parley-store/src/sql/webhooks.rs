@@ -34,7 +34,7 @@ pub(crate) async fn due(
 ) -> Result<Vec<WebhookDelivery>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, app_id, url, body, attempts, created_at FROM webhook_deliveries \
-         WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+         WHERE next_attempt_at <= $1 ORDER BY id LIMIT $2",
     )
     .bind(now.as_millis())
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -86,6 +86,15 @@ pub(crate) async fn reschedule(
         .bind(i64::from(attempts))
         .bind(next_attempt_at.as_millis())
         .bind(id)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Makes every queued delivery due at `now`.
+pub(crate) async fn all_due(connection: &mut AnyConnection, now: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE next_attempt_at > $1")
+        .bind(now.as_millis())
         .execute(&mut *connection)
         .await?;
     Ok(())
