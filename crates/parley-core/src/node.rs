@@ -1,16 +1,17 @@
 //! The node: one server process's apps, broker and limits.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::{
     App, Broker, BrokerEventHandler, COUNTERS, ChannelEvent, ChannelName, ChannelObserver,
-    ClientHandle, ClientId, ClientInfo, Counters, Disconnect, Error, FrameEncoder, HistoryOptions, MemberInfo, PresenceFeed,
-    PresenceManager, Protocol, Publication, Push, StreamPosition, StreamSlice,
+    ClientHandle, ClientId, ClientInfo, Counters, Disconnect, Error, FrameEncoder, HistoryOptions,
+    MemberInfo, PresenceFeed, PresenceManager, Protocol, Publication, Push, StreamPosition,
+    StreamSlice,
 };
 
 /// Node-wide limits.
@@ -137,7 +138,12 @@ impl Node {
     }
 
     /// Tells the observer, if any, that `event` happened to `channel`.
-    pub(crate) fn notify(&self, app: &App, channel: &ChannelName, event: impl FnOnce() -> ChannelEvent) {
+    pub(crate) fn notify(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        event: impl FnOnce() -> ChannelEvent,
+    ) {
         if let Some(observer) = self.observer.get() {
             observer.on_channel_event(&app.id, channel, event());
         }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::{
-    App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member, MemberInfo,
-    Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, Typer, TypingChange,
-    UserStatus,
+    App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
+    MemberInfo, Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, Typer,
+    TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.

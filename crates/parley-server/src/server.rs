@@ -25,8 +25,8 @@ use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
-use crate::webhooks::Webhooks;
 use crate::state::{AppContext, ServerState};
+use crate::webhooks::Webhooks;
 use crate::{health, http_api, telemetry, ws};
 
 /// Why the server could not start or stopped with an error.

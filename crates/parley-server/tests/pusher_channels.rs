@@ -44,7 +44,10 @@ async fn encrypted_channels_are_signed_and_relay_ciphertext_untouched() {
     ann.send(json!({"event": "pusher:subscribe", "data": {"channel": "private-encrypted-vault"}}))
         .await;
     let (event, _, data) = ann.event().await;
-    assert_eq!((event.as_str(), &data["status"]), ("pusher:subscription_error", &json!(401)));
+    assert_eq!(
+        (event.as_str(), &data["status"]),
+        ("pusher:subscription_error", &json!(401))
+    );
     assert_eq!(ann.subscribed("private-encrypted-vault").await, json!({}));
 
     let sealed = r#"{"nonce":"bm9uY2U=","ciphertext":"c2VhbGVk"}"#;
@@ -54,27 +57,39 @@ async fn encrypted_channels_are_signed_and_relay_ciphertext_untouched() {
     assert_eq!(frame["data"], sealed, "the payload is relayed as it came");
 
     // One channel per trigger, as Pusher requires for encrypted channels.
-    let body = json!({"name": "secret", "channels": ["private-encrypted-vault", "news"], "data": sealed});
+    let body =
+        json!({"name": "secret", "channels": ["private-encrypted-vault", "news"], "data": sealed});
     assert_eq!(trigger(&server, body).await, 400);
 
     // No client events on encrypted channels.
     ann.send(json!({"event": "client-x", "channel": "private-encrypted-vault", "data": {}}))
         .await;
     let (event, _, data) = ann.event().await;
-    assert_eq!((event.as_str(), &data["code"]), ("pusher:error", &json!(4301)));
+    assert_eq!(
+        (event.as_str(), &data["code"]),
+        ("pusher:error", &json!(4301))
+    );
 }
 
 #[tokio::test]
 async fn cache_channels_replay_the_last_event_or_report_a_miss() {
     let server = TestServer::start().await;
-    for channel in ["cache-news", "private-cache-news", "private-encrypted-cache-news"] {
+    for channel in [
+        "cache-news",
+        "private-cache-news",
+        "private-encrypted-cache-news",
+    ] {
         let mut first = Pusher::open(&server).await;
         first.subscribed(channel).await;
         let (event, on, _) = first.event().await;
-        assert_eq!((event.as_str(), on.as_deref()), ("pusher:cache_miss", Some(channel)));
+        assert_eq!(
+            (event.as_str(), on.as_deref()),
+            ("pusher:cache_miss", Some(channel))
+        );
 
         for n in [1, 2] {
-            let body = json!({"name": "update", "channel": channel, "data": format!("{{\"n\":{n}}}")});
+            let body =
+                json!({"name": "update", "channel": channel, "data": format!("{{\"n\":{n}}}")});
             assert_eq!(trigger(&server, body).await, 200);
             assert_eq!(first.event().await.2, json!({"n": n}));
         }
@@ -88,7 +103,9 @@ async fn cache_channels_replay_the_last_event_or_report_a_miss() {
         );
     }
     let mut member = Pusher::open(&server).await;
-    member.subscribe_presence("presence-cache-room", "ann").await;
+    member
+        .subscribe_presence("presence-cache-room", "ann")
+        .await;
     assert_eq!(member.event().await.0, "pusher:cache_miss");
 }
 

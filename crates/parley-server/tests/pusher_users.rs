@@ -75,11 +75,17 @@ async fn bad_sign_ins_get_4009_and_the_socket_stays_open() {
                     "data": {"auth": format!("{KEY}:{signature}"), "user_data": user_data}}))
         .await;
     let (event, _, data) = ann.event().await;
-    assert_eq!((event.as_str(), &data["code"]), ("pusher:error", &json!(4009)));
+    assert_eq!(
+        (event.as_str(), &data["code"]),
+        ("pusher:error", &json!(4009))
+    );
     // No id.
     ann.send_signin(&json!({"name": "ann"})).await;
     let (event, _, data) = ann.event().await;
-    assert_eq!((event.as_str(), &data["code"]), ("pusher:error", &json!(4009)));
+    assert_eq!(
+        (event.as_str(), &data["code"]),
+        ("pusher:error", &json!(4009))
+    );
     // Still usable.
     ann.sign_in(json!({"id": "ann"})).await;
 }
@@ -93,21 +99,40 @@ async fn watchers_hear_online_and_offline() {
         .await;
     let (event, _, data) = watcher.event().await;
     assert_eq!(event, "pusher_internal:watchlist_events");
-    assert_eq!(data, json!({"events": [{"name": "offline", "user_ids": ["ann", "bob"]}]}));
+    assert_eq!(
+        data,
+        json!({"events": [{"name": "offline", "user_ids": ["ann", "bob"]}]})
+    );
 
     let mut ann = Pusher::open(&server).await;
     ann.sign_in(json!({"id": "ann"})).await;
     let (_, _, data) = watcher.event().await;
-    assert_eq!(data, json!({"events": [{"name": "online", "user_ids": ["ann"]}]}));
+    assert_eq!(
+        data,
+        json!({"events": [{"name": "online", "user_ids": ["ann"]}]})
+    );
     // A second connection of ann is no news.
     let mut ann_again = Pusher::open(&server).await;
     ann_again.sign_in(json!({"id": "ann"})).await;
-    assert!(watcher.client.no_push_within(Duration::from_millis(300)).await);
+    assert!(
+        watcher
+            .client
+            .no_push_within(Duration::from_millis(300))
+            .await
+    );
     drop(ann_again);
-    assert!(watcher.client.no_push_within(Duration::from_millis(300)).await);
+    assert!(
+        watcher
+            .client
+            .no_push_within(Duration::from_millis(300))
+            .await
+    );
     drop(ann);
     let (_, _, data) = watcher.event().await;
-    assert_eq!(data, json!({"events": [{"name": "offline", "user_ids": ["ann"]}]}));
+    assert_eq!(
+        data,
+        json!({"events": [{"name": "offline", "user_ids": ["ann"]}]})
+    );
 
     // A later watcher hears who is online at once.
     let mut bob = Pusher::open(&server).await;
@@ -135,7 +160,12 @@ async fn terminate_connections_closes_every_connection_of_the_user_with_4009() {
     // A native connection of the same user id closes too.
     let mut native = server.user("ann").await;
 
-    let (status, reply) = post(&server, "/apps/main/users/ann/terminate_connections", json!({})).await;
+    let (status, reply) = post(
+        &server,
+        "/apps/main/users/ann/terminate_connections",
+        json!({}),
+    )
+    .await;
     assert_eq!((status, reply), (200, json!({})));
     for pusher in [&mut first, &mut second] {
         let (code, _, texts) = pusher.client.closed().await;
@@ -160,5 +190,10 @@ async fn required_sign_in_closes_unsigned_connections_with_4009() {
     let (code, reason, texts) = unsigned.client.closed().await;
     assert_eq!(code, 4009, "{reason}");
     assert_eq!(texts.last().unwrap()["event"], "pusher:error");
-    assert!(signed.client.no_push_within(Duration::from_millis(600)).await);
+    assert!(
+        signed
+            .client
+            .no_push_within(Duration::from_millis(600))
+            .await
+    );
 }

@@ -26,6 +26,7 @@ common::on_both_backends!(
     events_are_batched_signed_and_held_back,
     failed_deliveries_are_retried_with_backoff,
     queued_webhooks_survive_a_restart,
+    subscription_counts_are_sent_when_asked_for,
 );
 
 /// A webhook receiver on 127.0.0.1:0 that answers 500 to its first
@@ -44,9 +45,18 @@ struct ReceiverState {
     requests: Arc<AtomicUsize>,
 }
 
-async fn receive(State(state): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(state): State<ReceiverState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     state.requests.fetch_add(1, Ordering::SeqCst);
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
     let text = std::str::from_utf8(&body).expect("a UTF-8 body");
     assert_eq!(header("x-pusher-key"), KEY);
     assert_eq!(header("content-type"), "application/json");
@@ -116,7 +126,9 @@ impl Receiver {
     }
 
     async fn nothing_within(&mut self, wait: Duration) -> bool {
-        tokio::time::timeout(wait, self.bodies.recv()).await.is_err()
+        tokio::time::timeout(wait, self.bodies.recv())
+            .await
+            .is_err()
     }
 }
 
@@ -131,8 +143,10 @@ fn webhooks_to(config: &mut Config, url: &str, hold_back: Duration) {
 async fn events_are_batched_signed_and_held_back(backend: Backend) {
     let mut receiver = Receiver::start(0).await;
     let hold_back = Duration::from_millis(1200);
-    let server =
-        TestServer::start_on(backend, |config| webhooks_to(config, &receiver.url, hold_back)).await;
+    let server = TestServer::start_on(backend, |config| {
+        webhooks_to(config, &receiver.url, hold_back)
+    })
+    .await;
 
     let mut ann = Pusher::open(&server).await;
     ann.subscribe_presence("presence-room", "ann").await;
@@ -150,7 +164,11 @@ async fn events_are_batched_signed_and_held_back(backend: Backend) {
     ann.send(json!({"event": "pusher:unsubscribe", "data": {"channel": "presence-room"}}))
         .await;
     ann.subscribe_presence("presence-room", "ann").await;
-    assert!(receiver.nothing_within(hold_back + Duration::from_millis(600)).await);
+    assert!(
+        receiver
+            .nothing_within(hold_back + Duration::from_millis(600))
+            .await
+    );
 
     // Client events are reported with their sender.
     let mut bob = Pusher::open(&server).await;
@@ -161,8 +179,10 @@ async fn events_are_batched_signed_and_held_back(backend: Backend) {
     let events = receiver.events_until("client_event").await;
     assert_eq!(
         events,
-        vec![json!({"name": "client_event", "channel": "presence-room", "event": "client-wave",
-                    "data": "{\"hi\":1}", "socket_id": bob.socket_id, "user_id": "bob"})]
+        vec![
+            json!({"name": "client_event", "channel": "presence-room", "event": "client-wave",
+                    "data": "{\"hi\":1}", "socket_id": bob.socket_id, "user_id": "bob"})
+        ]
     );
 
     // Leaving for good: removed and vacated, after the hold-back.
@@ -170,19 +190,32 @@ async fn events_are_batched_signed_and_held_back(backend: Backend) {
     drop(bob);
     drop(ann);
     let events = receiver.events_until("channel_vacated").await;
-    assert!(left.elapsed() >= hold_back, "held back {:?}", left.elapsed());
+    assert!(
+        left.elapsed() >= hold_back,
+        "held back {:?}",
+        left.elapsed()
+    );
     let mut names: Vec<_> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["channel_vacated", "member_removed", "member_removed"]);
+    assert_eq!(
+        names,
+        ["channel_vacated", "member_removed", "member_removed"]
+    );
 
     // Native activity on the same core makes the same webhooks.
     let mut native = server.user("carol").await;
     native.ok("subscribe", json!({"channel": "news"})).await;
     let events = receiver.events_until("channel_occupied").await;
-    assert_eq!(events, vec![json!({"name": "channel_occupied", "channel": "news"})]);
+    assert_eq!(
+        events,
+        vec![json!({"name": "channel_occupied", "channel": "news"})]
+    );
     drop(native);
     let events = receiver.events_until("channel_vacated").await;
-    assert_eq!(events, vec![json!({"name": "channel_vacated", "channel": "news"})]);
+    assert_eq!(
+        events,
+        vec![json!({"name": "channel_vacated", "channel": "news"})]
+    );
     server.stop().await;
 }
 
@@ -200,21 +233,34 @@ async fn failed_deliveries_are_retried_with_backoff(backend: Backend) {
         body["events"],
         json!([{"name": "channel_occupied", "channel": "private-retry"}])
     );
-    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3, "two failures, then delivered");
+    assert_eq!(
+        receiver.requests.load(Ordering::SeqCst),
+        3,
+        "two failures, then delivered"
+    );
     // Backoff: 1 s after the first failure, 2 s after the second.
     assert!(at - started >= Duration::from_secs(3), "{:?}", at - started);
     // The delivered row leaves the queue.
     let store = &server.state.store;
     let deadline = Instant::now() + Duration::from_secs(5);
     while store.pending_webhooks("main").await.unwrap() > 0 {
-        assert!(Instant::now() < deadline, "a delivered webhook stayed queued");
+        assert!(
+            Instant::now() < deadline,
+            "a delivered webhook stayed queued"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.stop().await;
 }
 
 /// A server on `config` whose shutdown is the returned sender.
-async fn run(config: Config) -> (std::net::SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+async fn run(
+    config: Config,
+) -> (
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = Server::new(config).await.unwrap();
@@ -264,7 +310,10 @@ async fn queued_webhooks_survive_a_restart(backend: Backend) {
     receiver.failures.store(0, Ordering::SeqCst);
     let (_, stop, task) = run(config()).await;
     let mut events = receiver.events_until("channel_occupied").await;
-    if !events.iter().any(|event| event["name"] == "channel_vacated") {
+    if !events
+        .iter()
+        .any(|event| event["name"] == "channel_vacated")
+    {
         events.extend(receiver.events_until("channel_vacated").await);
     }
     assert_eq!(
@@ -276,4 +325,34 @@ async fn queued_webhooks_survive_a_restart(backend: Backend) {
     );
     let _ = stop.send(());
     task.await.unwrap();
+}
+
+async fn subscription_counts_are_sent_when_asked_for(backend: Backend) {
+    let mut receiver = Receiver::start(0).await;
+    let server = TestServer::start_on(backend, |config| {
+        webhooks_to(config, &receiver.url, Duration::ZERO);
+        config.apps[0].webhooks.events = vec!["subscription_count".to_owned()];
+    })
+    .await;
+    let mut ann = Pusher::open(&server).await;
+    ann.subscribed("counted").await;
+    let mut bob = Pusher::open(&server).await;
+    bob.subscribed("counted").await;
+    let mut counts = Vec::new();
+    while counts.last() != Some(&2) {
+        let (_, body) = receiver.body().await;
+        for event in body["events"].as_array().unwrap() {
+            // Only the events asked for.
+            assert_eq!(event["name"], "subscription_count", "{event}");
+            counts.push(event["subscription_count"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(counts, [1, 2]);
+    drop(bob);
+    let (_, body) = receiver.body().await;
+    assert_eq!(
+        body["events"],
+        json!([{"name": "subscription_count", "channel": "counted", "subscription_count": 1}])
+    );
+    server.stop().await;
 }

@@ -53,7 +53,10 @@ impl EventCache {
                 events.remove(&oldest);
             }
         }
-        events.insert((app.to_owned(), channel.to_owned()), (event, Instant::now()));
+        events.insert(
+            (app.to_owned(), channel.to_owned()),
+            (event, Instant::now()),
+        );
     }
 
     /// The last event of `channel` if it is younger than `ttl`.

@@ -18,9 +18,9 @@ use super::codes;
 use super::push::{Event, internal_event};
 use super::sign;
 use super::signin::{SERVER_TO_USER_PREFIX, SignedIn};
-use crate::webhooks::WebhookEvent;
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
+use crate::webhooks::WebhookEvent;
 
 /// Protocol errors a connection may make before it is closed.
 const MAX_VIOLATIONS: u32 = 10;

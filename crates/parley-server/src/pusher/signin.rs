@@ -95,11 +95,7 @@ impl PusherSession {
         ));
         Ok(SignedIn {
             user: Arc::from(user),
-            watchlist: user_data
-                .watchlist
-                .into_iter()
-                .map(Arc::from)
-                .collect(),
+            watchlist: user_data.watchlist.into_iter().map(Arc::from).collect(),
         })
     }
 

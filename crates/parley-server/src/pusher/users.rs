@@ -87,7 +87,11 @@ impl SignedInUsers {
         let (mut online, mut offline) = (Vec::new(), Vec::new());
         for watched in watchlist {
             let key = (app.clone(), watched.clone());
-            inner.watchers.entry(key.clone()).or_default().push(client.clone());
+            inner
+                .watchers
+                .entry(key.clone())
+                .or_default()
+                .push(client.clone());
             if inner.connections.contains_key(&key) {
                 online.push(&**watched);
             } else {
@@ -99,7 +103,13 @@ impl SignedInUsers {
 
     /// Forgets a signed-in connection; after the user's last, their
     /// watchers hear `offline`.
-    pub fn sign_out(&self, app: &Arc<str>, user: &Arc<str>, client: ClientId, watchlist: &[Arc<str>]) {
+    pub fn sign_out(
+        &self,
+        app: &Arc<str>,
+        user: &Arc<str>,
+        client: ClientId,
+        watchlist: &[Arc<str>],
+    ) {
         let mut inner = self.inner.lock();
         for watched in watchlist {
             let key = (app.clone(), watched.clone());

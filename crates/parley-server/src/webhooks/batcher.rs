@@ -114,9 +114,9 @@ fn add(batch: &mut AppBatch, config: &WebhookConfig, event: WebhookEvent, now: I
 /// unsubscribes before it leaves, so the core reports them the other way.)
 fn push_in_order(pending: &mut Vec<WebhookEvent>, event: WebhookEvent) {
     let channel = event.channel().to_owned();
-    let last_vacated = pending.iter().rposition(|held| {
-        matches!(held, WebhookEvent::ChannelVacated { channel: c } if *c == channel)
-    });
+    let last_vacated = pending.iter().rposition(
+        |held| matches!(held, WebhookEvent::ChannelVacated { channel: c } if *c == channel),
+    );
     let position = match &event {
         WebhookEvent::ChannelOccupied { .. } => {
             let from = last_vacated.map_or(0, |index| index + 1);
@@ -140,8 +140,9 @@ fn push_in_order(pending: &mut Vec<WebhookEvent>, event: WebhookEvent) {
 
 /// Moves the held-back events whose time has come into the batch.
 fn release(batch: &mut AppBatch, config: &WebhookConfig, now: Instant) {
-    let (released, kept): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut batch.held).into_iter().partition(|(_, at)| *at <= now);
+    let (released, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut batch.held)
+        .into_iter()
+        .partition(|(_, at)| *at <= now);
     batch.held = kept;
     if !released.is_empty() {
         for (event, _) in released {

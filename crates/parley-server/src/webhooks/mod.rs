@@ -114,7 +114,9 @@ impl Webhooks {
 
     /// Whether `app` sends webhooks of `name`.
     pub fn wants(&self, app: &str, name: &str) -> bool {
-        self.configs.get(app).is_some_and(|config| config.sends(name))
+        self.configs
+            .get(app)
+            .is_some_and(|config| config.sends(name))
     }
 
     /// Queues `event` of `app`, if the app sends that event.

@@ -18,7 +18,10 @@ pub struct Pusher {
 
 impl Pusher {
     pub async fn open(server: &TestServer) -> Self {
-        let url = format!("ws://{}/app/{KEY}?protocol=7&client=js&version=8.4.0", server.addr);
+        let url = format!(
+            "ws://{}/app/{KEY}?protocol=7&client=js&version=8.4.0",
+            server.addr
+        );
         let mut client = Client::open(&url).await;
         let established = client.next_json().await;
         assert_eq!(established["event"], "pusher:connection_established");

@@ -92,7 +92,10 @@ pub(crate) async fn reschedule(
 }
 
 /// Makes every queued delivery due at `now`.
-pub(crate) async fn all_due(connection: &mut AnyConnection, now: Timestamp) -> Result<(), StoreError> {
+pub(crate) async fn all_due(
+    connection: &mut AnyConnection,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE next_attempt_at > $1")
         .bind(now.as_millis())
         .execute(&mut *connection)
