@@ -91,7 +91,9 @@ impl Server {
         ));
         let broker = broker.expect("the node builds its broker");
         let webhooks = Arc::new(Webhooks::new(&config.apps));
-        node.observe(webhooks.clone());
+        if webhooks.is_enabled() {
+            node.observe(webhooks.clone());
+        }
         let mut by_id = HashMap::new();
         let mut by_api_key = HashMap::new();
         let mut default_app = None;

@@ -5,6 +5,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use serde_json::value::RawValue;
+
+use super::push::{Event, internal_event};
+use super::session::PusherSession;
+use crate::webhooks::WebhookEvent;
 
 /// The prefixes of cache channels.
 const CACHE_PREFIXES: [&str; 4] = [
@@ -39,6 +44,8 @@ const MAX_ENTRIES: usize = 100_000;
 
 impl EventCache {
     /// Keeps `event` as the last of `channel`, if it is a cache channel.
+    /// Callers check [`is_cache_channel`] first, to build no event for
+    /// other channels.
     pub fn keep(&self, app: &str, channel: &str, event: CachedEvent) {
         if !is_cache_channel(channel) {
             return;
@@ -70,6 +77,41 @@ impl EventCache {
                 None
             }
             None => None,
+        }
+    }
+}
+
+impl PusherSession {
+    /// Sends a new subscriber of a cache channel its last event, or
+    /// `pusher:cache_miss` (and a `cache_miss` webhook) when it has none.
+    pub(super) fn replay_cache(&self, name: &str) {
+        let ttl = self.app.config.pusher.cache_ttl;
+        match self.server.pusher.cache.last(&self.app.app.id, name, ttl) {
+            Some(CachedEvent { event, data }) => {
+                let data: &RawValue = serde_json::from_str(&data).unwrap_or(RawValue::NULL);
+                self.send(
+                    Event {
+                        event: &event,
+                        channel: Some(name),
+                        data,
+                        user_id: None,
+                    }
+                    .frame(),
+                );
+            }
+            None => {
+                self.send(internal_event(
+                    "pusher:cache_miss",
+                    Some(name),
+                    &serde_json::Map::new(),
+                ));
+                self.server.webhooks.emit(
+                    &self.app.app.id,
+                    WebhookEvent::CacheMiss {
+                        channel: name.to_owned(),
+                    },
+                );
+            }
         }
     }
 }

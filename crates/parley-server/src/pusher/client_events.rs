@@ -8,7 +8,7 @@ use parley_core::{ChannelName, ClientInfo, Disconnect};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::cache::CachedEvent;
+use super::cache::{CachedEvent, is_cache_channel};
 use super::codes;
 use super::session::PusherSession;
 use crate::webhooks::WebhookEvent;
@@ -89,14 +89,16 @@ impl PusherSession {
         };
         let channel = channel.clone();
         let app_id = &self.app.app.id;
-        self.server.pusher.cache.keep(
-            app_id,
-            name,
-            CachedEvent {
-                event: event.to_owned(),
-                data: data.get().to_owned(),
-            },
-        );
+        if is_cache_channel(name) {
+            self.server.pusher.cache.keep(
+                app_id,
+                name,
+                CachedEvent {
+                    event: event.to_owned(),
+                    data: data.get().to_owned(),
+                },
+            );
+        }
         if self.server.webhooks.wants(app_id, "client_event") {
             // Pusher's webhook carries the data as the client sent it: a
             // string stays a string, anything else is its JSON text.

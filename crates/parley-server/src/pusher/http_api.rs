@@ -16,7 +16,7 @@ use parley_core::{ChannelName, ClientId, ClientInfo, Disconnect};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::cache::CachedEvent;
+use super::cache::{CachedEvent, is_cache_channel};
 use super::sign;
 use crate::auth::unix_now;
 use crate::http_api::ApiError;
@@ -249,14 +249,16 @@ async fn trigger_one(
         .map(parse_socket_id)
         .transpose()?;
     for channel in &names {
-        server.pusher.cache.keep(
-            &app.app.id,
-            channel.as_str(),
-            CachedEvent {
-                event: trigger.name.clone(),
-                data: serde_json::to_string(&trigger.data).expect("strings serialize to JSON"),
-            },
-        );
+        if is_cache_channel(channel.as_str()) {
+            server.pusher.cache.keep(
+                &app.app.id,
+                channel.as_str(),
+                CachedEvent {
+                    event: trigger.name.clone(),
+                    data: serde_json::to_string(&trigger.data).expect("strings serialize to JSON"),
+                },
+            );
+        }
         let info = excluded.map(|client| ClientInfo {
             client,
             user: Arc::from(""),

@@ -13,14 +13,13 @@ use parley_core::{ChannelName, ClientHandle, Disconnect, Frame, MemberInfo, Name
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::cache::{CachedEvent, is_cache_channel};
+use super::cache::is_cache_channel;
 use super::codes;
 use super::push::{Event, internal_event};
 use super::sign;
 use super::signin::{SERVER_TO_USER_PREFIX, SignedIn};
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
-use crate::webhooks::WebhookEvent;
 
 /// Protocol errors a connection may make before it is closed.
 const MAX_VIOLATIONS: u32 = 10;
@@ -411,39 +410,6 @@ impl PusherSession {
             self.replay_cache(name);
         }
         Ok(())
-    }
-
-    /// Sends a new subscriber of a cache channel its last event, or
-    /// `pusher:cache_miss` (and a `cache_miss` webhook) when it has none.
-    fn replay_cache(&self, name: &str) {
-        let ttl = self.app.config.pusher.cache_ttl;
-        match self.server.pusher.cache.last(&self.app.app.id, name, ttl) {
-            Some(CachedEvent { event, data }) => {
-                let data: &RawValue = serde_json::from_str(&data).unwrap_or(RawValue::NULL);
-                self.send(
-                    Event {
-                        event: &event,
-                        channel: Some(name),
-                        data,
-                        user_id: None,
-                    }
-                    .frame(),
-                );
-            }
-            None => {
-                self.send(internal_event(
-                    "pusher:cache_miss",
-                    Some(name),
-                    &serde_json::Map::new(),
-                ));
-                self.server.webhooks.emit(
-                    &self.app.app.id,
-                    WebhookEvent::CacheMiss {
-                        channel: name.to_owned(),
-                    },
-                );
-            }
-        }
     }
 
     /// The member a presence subscription's `channel_data` names.

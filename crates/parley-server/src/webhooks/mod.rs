@@ -112,6 +112,12 @@ impl Webhooks {
         Some(WebhookTasks { batcher, deliverer })
     }
 
+    /// Whether any app has a webhook receiver. Without one the node needs
+    /// no observer, and subscriptions pay nothing for webhooks.
+    pub fn is_enabled(&self) -> bool {
+        !self.configs.is_empty()
+    }
+
     /// Whether `app` sends webhooks of `name`.
     pub fn wants(&self, app: &str, name: &str) -> bool {
         self.configs
