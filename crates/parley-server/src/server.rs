@@ -187,9 +187,7 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
-        let webhooks = state
-            .webhooks
-            .start(state.store.clone(), state.shutdown.clone());
+        let webhooks = state.webhooks.start(state.store.clone());
         let stop = state.shutdown.clone();
         let signal = {
             let state = state.clone();
@@ -224,7 +222,8 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
-        // The batcher writes the webhook events it still holds to the store.
+        // After the connections closed, so their leaves are in: the batcher
+        // writes the webhook events it still holds to the store.
         if let Some(webhooks) = webhooks {
             webhooks.finish().await;
         }

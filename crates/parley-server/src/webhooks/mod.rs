@@ -49,15 +49,17 @@ pub struct Webhooks {
 
 /// The running batcher and deliverer.
 pub struct WebhookTasks {
+    stop: CancellationToken,
     batcher: JoinHandle<()>,
     deliverer: JoinHandle<()>,
 }
 
 impl WebhookTasks {
-    /// Waits until the batcher has written what it held to the store and
-    /// the deliverer has stopped; call after cancelling their token, before
-    /// closing the store.
+    /// Stops both tasks and waits until the batcher has written what it
+    /// held to the store. Call it once the connections are closed (so their
+    /// last events are in), before closing the store.
     pub async fn finish(self) {
+        self.stop.cancel();
         let _ = self.batcher.await;
         let _ = self.deliverer.await;
     }
@@ -92,10 +94,12 @@ impl Webhooks {
         }
     }
 
-    /// Starts the batcher and the deliverer; they stop on `shutdown`. The
-    /// deliverer also sends what an earlier run left in the queue.
-    pub fn start(&self, store: Store, shutdown: CancellationToken) -> Option<WebhookTasks> {
+    /// Starts the batcher and the deliverer; they run until
+    /// [`WebhookTasks::finish`]. The deliverer also sends what an earlier
+    /// run left in the queue.
+    pub fn start(&self, store: Store) -> Option<WebhookTasks> {
         let events = self.events.lock().take()?;
+        let shutdown = CancellationToken::new();
         let batcher = tokio::spawn(batcher::run(
             events,
             self.configs.clone(),
@@ -107,9 +111,13 @@ impl Webhooks {
             store,
             self.receivers.clone(),
             self.wake.clone(),
-            shutdown,
+            shutdown.clone(),
         ));
-        Some(WebhookTasks { batcher, deliverer })
+        Some(WebhookTasks {
+            stop: shutdown,
+            batcher,
+            deliverer,
+        })
     }
 
     /// Whether any app has a webhook receiver. Without one the node needs
