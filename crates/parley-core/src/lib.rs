@@ -28,6 +28,7 @@ mod hub;
 mod namespace;
 mod node;
 mod node_presence;
+mod observer;
 mod presence;
 mod presence_feed;
 mod presence_memory;
@@ -52,6 +53,7 @@ pub use frame::{Frame, FrameEncoder, Protocol};
 pub use hub::{ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
+pub use observer::{ChannelEvent, ChannelObserver};
 pub use presence::{
     Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
     PresenceStats,

@@ -33,6 +33,7 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod uploads;
+pub mod webhooks;
 pub mod ws;
 
 pub use config::Config;

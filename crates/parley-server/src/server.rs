@@ -25,8 +25,10 @@ use crate::config::Config;
 use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
 use crate::origin::OriginPolicy;
+use crate::pusher::PusherState;
 use crate::state::{AppContext, ServerState};
 use crate::uploads::Uploads;
+use crate::webhooks::Webhooks;
 use crate::{health, http_api, telemetry, ws};
 
 /// Why the server could not start or stopped with an error.
@@ -90,6 +92,10 @@ impl Server {
             presence.clone(),
         ));
         let broker = broker.expect("the node builds its broker");
+        let webhooks = Arc::new(Webhooks::new(&config.apps));
+        if webhooks.is_enabled() {
+            node.observe(webhooks.clone());
+        }
         let mut by_id = HashMap::new();
         let mut by_api_key = HashMap::new();
         let mut default_app = None;
@@ -134,6 +140,8 @@ impl Server {
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
             uploads,
+            webhooks,
+            pusher: PusherState::default(),
         });
         Ok(Self { state, broker })
     }
@@ -183,6 +191,7 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
+        let webhooks = state.webhooks.start(state.store.clone());
         let stop = state.shutdown.clone();
         let signal = {
             let state = state.clone();
@@ -224,6 +233,11 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        // After the connections closed, so their leaves are in: the batcher
+        // writes the webhook events it still holds to the store.
+        if let Some(webhooks) = webhooks {
+            webhooks.finish().await;
+        }
         // Last: every acknowledged write is committed before the store closes.
         state.store.close().await;
         served?;

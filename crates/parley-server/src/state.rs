@@ -16,6 +16,8 @@ use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
 use crate::origin::OriginPolicy;
 use crate::uploads::Uploads;
+use crate::pusher::PusherState;
+use crate::webhooks::Webhooks;
 
 /// One app as the server sees it: the domain app plus what only the server
 /// needs (its keys and its browser origins).
@@ -58,6 +60,10 @@ pub struct ServerState {
     pub ready: AtomicBool,
     /// Uploaded files: their rules and their storage.
     pub uploads: Uploads,
+    /// The apps' webhooks; also the node's channel observer.
+    pub webhooks: Arc<Webhooks>,
+    /// Pusher sign-ins, watchlists and cached events.
+    pub pusher: PusherState,
 }
 
 impl ServerState {

@@ -65,6 +65,7 @@ mod sql;
 mod store;
 mod time;
 mod uploads;
+mod webhooks;
 mod writer;
 
 pub use database::{Backend, Database, StoreOptions};
@@ -83,3 +84,4 @@ pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, React
 pub use store::{Store, StoreStats};
 pub use time::Timestamp;
 pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};
+pub use webhooks::{NewWebhook, WebhookDelivery};

@@ -110,6 +110,12 @@ impl Store {
         &self.shared.applied
     }
 
+    /// The connection pool, for the calls that bypass the writer (the
+    /// webhook queue).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.shared.pool
+    }
+
     /// The kind of database behind the store.
     pub fn backend(&self) -> Backend {
         self.shared.backend

@@ -14,9 +14,11 @@ use crate::credentials;
 mod duration;
 mod namespace;
 mod uploads;
+mod webhooks;
 
 pub use namespace::{NamespaceConfig, Rate};
 pub use uploads::UploadsConfig;
+pub use webhooks::{WEBHOOK_EVENTS, WebhookConfig};
 
 /// The whole server configuration, after every source has been applied.
 #[derive(Debug, Clone)]
@@ -107,6 +109,9 @@ pub struct AppConfig {
     /// Options of Pusher-protocol clients of this app.
     #[serde(default)]
     pub pusher: PusherOptions,
+    /// The app's webhooks (`[apps.webhooks]`).
+    #[serde(default)]
+    pub webhooks: WebhookConfig,
 }
 
 /// What Pusher-protocol clients of one app may do (`[apps.pusher]`).
@@ -131,6 +136,15 @@ pub struct PusherOptions {
     /// strips it (`/pusher` for `https://host/pusher/apps/...`): the SDKs
     /// sign the path with it.
     pub api_path_prefix: String,
+    /// Every connection must sign in (`pusher:signin`) within
+    /// `user_authentication_timeout`, or it is closed with 4009.
+    pub enable_user_authentication: bool,
+    /// How long a connection has to sign in when sign-in is required.
+    #[serde(deserialize_with = "duration::required")]
+    pub user_authentication_timeout: Duration,
+    /// How long the last event of a `cache-` channel is kept.
+    #[serde(deserialize_with = "duration::required")]
+    pub cache_ttl: Duration,
 }
 
 impl Default for PusherOptions {
@@ -144,6 +158,9 @@ impl Default for PusherOptions {
             max_user_id_bytes: 128,
             max_message_bytes: 10 * 1024,
             api_path_prefix: String::new(),
+            enable_user_authentication: false,
+            user_authentication_timeout: Duration::from_secs(30),
+            cache_ttl: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -413,6 +430,9 @@ impl Config {
                     "app id {:?} must be letters, digits, '-' or '_'",
                     app.id
                 ));
+            }
+            if let Some(problem) = app.webhooks.problem() {
+                return invalid(format!("app {:?}: {problem}", app.id));
             }
             if !ids.insert(&app.id) {
                 return invalid(format!("app id {:?} is used twice", app.id));

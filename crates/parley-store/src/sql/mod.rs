@@ -15,6 +15,7 @@ pub(crate) mod reactions;
 pub(crate) mod rows;
 pub(crate) mod streams;
 pub(crate) mod uploads;
+pub(crate) mod webhooks;
 
 use parley_core::ChannelName;
 use sqlx::{AnyConnection, Row};
