@@ -52,7 +52,9 @@ mod encoder;
 mod error;
 mod messages;
 mod migrate;
+mod moderation;
 mod publication;
+mod reports;
 mod sql;
 mod store;
 mod time;
@@ -66,9 +68,11 @@ pub use messages::{
     MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
+pub use moderation::{MAX_BLOCKS, Restriction, RestrictionKind};
 pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
+pub use reports::{MAX_REASON_LENGTH, Report, ReportId, ReportPage, ReportStatus};
 pub use store::{Store, StoreStats};
 pub use time::Timestamp;

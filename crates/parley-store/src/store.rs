@@ -108,6 +108,12 @@ impl Store {
         &self.shared.applied
     }
 
+    /// The connection pool, for reads and for the few single-statement
+    /// writes that need no stream lock (moderation state, reports).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.shared.pool
+    }
+
     /// The kind of database behind the store.
     pub fn backend(&self) -> Backend {
         self.shared.backend

@@ -3,9 +3,17 @@
 //!
 //! - [`json`]: the JSON of messages and stored publications.
 //! - [`limits`]: per-namespace rate limits and slow mode.
+//! - [`moderation`]: who moderates, mutes and bans, block lists.
+//! - [`filter`]: a namespace's profanity and word-list filter.
+//! - [`reports`]: the moderation queue.
+//! - [`moderation_json`]: the JSON of restrictions, blocks and reports.
 
+pub mod filter;
 pub mod json;
 pub mod limits;
+pub mod moderation;
+pub mod moderation_json;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +43,13 @@ pub enum ChatError {
     Domain(parley_core::Error),
     /// The store refused or failed.
     Store(StoreError),
+    /// The user is muted here; for this long more, when the mute has a
+    /// timeout.
+    Muted(Option<Duration>),
+    /// The user is banned from the channel or the app.
+    Banned,
+    /// The namespace's filter refused the text; the message says why.
+    Filtered(String),
 }
 
 impl From<parley_core::Error> for ChatError {
@@ -146,6 +161,17 @@ pub async fn send(
         )));
     }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
+    moderation::check_send(server, app, channel, actor).await?;
+    let mut request = request;
+    let mut flag = None;
+    if let Some(filter) = &config.filter {
+        match filter.check(&request.text) {
+            filter::Verdict::Clean => {}
+            filter::Verdict::Refuse(why) => return Err(ChatError::Filtered(why)),
+            filter::Verdict::Masked(text) => request.text = text,
+            filter::Verdict::Flag(why) => flag = Some(why),
+        }
+    }
     if actor.limited
         && let Some(limits) = app.limits.get(&namespace.name)
     {
@@ -165,6 +191,19 @@ pub async fn send(
             meta,
         })
         .await?;
+    if let Some(reason) = flag
+        && sent.publication.is_some()
+    {
+        // The message is committed: a failed report must not turn its
+        // acknowledgement into an error.
+        if let Err(error) = server
+            .store
+            .report(&app.app.id, sent.message.id, "system", &reason)
+            .await
+        {
+            tracing::error!(%error, "filing the filter's report failed");
+        }
+    }
     Ok(sent.message)
 }
 
@@ -233,7 +272,7 @@ pub fn is_moderator(roles: &[String]) -> bool {
 /// The page size when the caller names none.
 const DEFAULT_PAGE: usize = 50;
 
-fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ChatError::Invalid(format!(

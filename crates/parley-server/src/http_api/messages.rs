@@ -31,7 +31,8 @@ pub enum Caller {
 }
 
 impl Caller {
-    fn app(&self) -> &Arc<AppContext> {
+    /// The caller's app.
+    pub fn app(&self) -> &Arc<AppContext> {
         match self {
             Caller::Backend(app) | Caller::User { app, .. } => app,
         }

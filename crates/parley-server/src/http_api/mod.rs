@@ -5,6 +5,7 @@ mod channels;
 mod error;
 mod extract;
 mod messages;
+mod moderation;
 mod presence;
 mod publish;
 
@@ -36,5 +37,18 @@ pub fn router() -> Router<Arc<ServerState>> {
         .route(
             "/api/v1/channels/{channel}/messages",
             get(messages::list).post(messages::post),
+        )
+        .route("/api/v1/moderation/mute", post(moderation::mute))
+        .route("/api/v1/moderation/unmute", post(moderation::unmute))
+        .route("/api/v1/moderation/ban", post(moderation::ban))
+        .route("/api/v1/moderation/unban", post(moderation::unban))
+        .route(
+            "/api/v1/moderation/restrictions",
+            get(moderation::restrictions),
+        )
+        .route("/api/v1/reports", get(moderation::list_reports))
+        .route(
+            "/api/v1/reports/{id}/resolve",
+            post(moderation::resolve_report),
         )
 }

@@ -62,7 +62,7 @@ struct SubscribeResult<'a> {
 }
 
 impl NativeSession {
-    fn actor(&self) -> Result<Actor, ErrorReply> {
+    pub(super) fn actor(&self) -> Result<Actor, ErrorReply> {
         if self.client.is_anonymous() {
             return Err(ErrorReply::new(
                 codes::PERMISSION_DENIED,
@@ -77,7 +77,7 @@ impl NativeSession {
     }
 
     /// A channel the client may read: subscribed, or allowed to subscribe.
-    fn readable(&self, name: &str) -> Result<ChannelName, ErrorReply> {
+    pub(super) fn readable(&self, name: &str) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if !self.subscriptions.contains(&channel) {
             self.app

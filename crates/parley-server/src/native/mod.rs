@@ -11,6 +11,7 @@
 
 pub mod chat;
 pub mod codes;
+pub mod moderation;
 pub mod presence;
 pub mod push;
 pub mod session;

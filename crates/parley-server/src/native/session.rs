@@ -12,6 +12,7 @@ use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
 };
 use serde::{Deserialize, Serialize};
+use parley_store::RestrictionKind;
 use serde_json::value::RawValue;
 
 use super::chat;
@@ -190,6 +191,23 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
+            "mute" => {
+                self.restrict(id, RestrictionKind::Mute, wire::params(params)?)
+                    .await
+            }
+            "unmute" => {
+                self.lift(id, RestrictionKind::Mute, wire::params(params)?)
+                    .await
+            }
+            "ban" => {
+                self.restrict(id, RestrictionKind::Ban, wire::params(params)?)
+                    .await
+            }
+            "unban" => self.lift(id, RestrictionKind::Ban, wire::params(params)?).await,
+            "block" => self.block(id, wire::params(params)?).await,
+            "unblock" => self.unblock(id, wire::params(params)?).await,
+            "blocks" => self.blocks(id).await,
+            "report" => self.report(id, wire::params(params)?).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -241,6 +259,13 @@ impl NativeSession {
                 (claims.user.clone(), Arc::new(info))
             },
         );
+        if let Some(claims) = &claims
+            && let Err(error) =
+                crate::chat::moderation::check_connect(&self.server, &self.app, &claims.user).await
+        {
+            self.close_after_reply = Some(Disconnect::Forced);
+            return Err(error.into());
+        }
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
             self.close_after_reply = Some(Disconnect::TooManyConnections);
@@ -324,7 +349,11 @@ impl NativeSession {
     ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if self.subscriptions.contains(&channel) {
-            return Err(parley_core::Error::AlreadySubscribed.into());
+            if self.app.app.hub.is_subscribed(self.client.id, &channel) {
+                return Err(parley_core::Error::AlreadySubscribed.into());
+            }
+            // A ban unsubscribed the connection on the server's side.
+            self.subscriptions.remove(&channel);
         }
         let limit = self.app.app.options.max_subscriptions_per_client;
         if self.subscriptions.len() >= limit {
@@ -345,6 +374,13 @@ impl NativeSession {
             None => None,
         };
         let presence = namespace.presence;
+        crate::chat::moderation::check_subscribe(
+            &self.server,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         self.server
             .node
             .subscribe(&self.app.app, &self.client, &channel, recovering)
@@ -572,6 +608,14 @@ fn metric_method(method: &str) -> &'static str {
         "history" => "history",
         "messages" => "messages",
         "edit_trail" => "edit_trail",
+        "mute" => "mute",
+        "unmute" => "unmute",
+        "ban" => "ban",
+        "unban" => "unban",
+        "block" => "block",
+        "unblock" => "unblock",
+        "blocks" => "blocks",
+        "report" => "report",
         _ => "unknown",
     }
 }

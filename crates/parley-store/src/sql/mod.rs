@@ -11,6 +11,8 @@
 //! writer's transaction and a reader's pooled connection.
 
 pub(crate) mod messages;
+pub(crate) mod moderation;
+pub(crate) mod reports;
 pub(crate) mod rows;
 pub(crate) mod streams;
 

@@ -1,0 +1,163 @@
+//! The native protocol's moderation commands: `mute`, `unmute`, `ban`,
+//! `unban` (moderators), `block`, `unblock`, `blocks` and `report` (every
+//! user), and the `unsubscribed` push of a ban.
+
+use parley_core::{ChannelName, Frame};
+use parley_store::RestrictionKind;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::codes::{self, ErrorReply};
+use super::session::NativeSession;
+use super::wire;
+use crate::chat::moderation::{self, RestrictRequest};
+use crate::chat::{ChatError, moderation_json, reports};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RestrictParams {
+    user: String,
+    channel: Option<String>,
+    duration: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LiftParams {
+    user: String,
+    channel: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UserParams {
+    user: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportParams {
+    message_id: String,
+    reason: String,
+}
+
+/// `{"push":"unsubscribed","channel":…,"reason":…}`: the server ended the
+/// connection's subscription (a ban); the client should not resubscribe.
+pub fn unsubscribed_frame(channel: &ChannelName, reason: &str) -> Frame {
+    Frame::new(
+        json!({"push": "unsubscribed", "channel": channel.as_str(), "reason": reason}).to_string(),
+    )
+}
+
+fn channel(name: Option<&str>) -> Result<Option<ChannelName>, ErrorReply> {
+    name.map(|name| ChannelName::new(name).map_err(|error| parley_core::Error::from(error).into()))
+        .transpose()
+}
+
+impl NativeSession {
+    /// `mute` and `ban`.
+    pub(super) async fn restrict(
+        &mut self,
+        id: u64,
+        kind: RestrictionKind,
+        params: RestrictParams,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let request = RestrictRequest {
+            user: params.user,
+            channel: channel(params.channel.as_deref())?,
+            duration: params
+                .duration
+                .as_deref()
+                .map(moderation::parse_duration)
+                .transpose()?,
+        };
+        let restriction =
+            moderation::restrict(&self.server, &self.app, &actor, kind, request).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &moderation_json::restriction_json(&restriction),
+        ))
+    }
+
+    /// `unmute` and `unban`: `{"lifted": bool}`.
+    pub(super) async fn lift(
+        &mut self,
+        id: u64,
+        kind: RestrictionKind,
+        params: LiftParams,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let channel = channel(params.channel.as_deref())?;
+        let lifted = moderation::lift(
+            &self.server,
+            &self.app,
+            &actor,
+            kind,
+            &params.user,
+            channel.as_ref(),
+        )
+        .await?;
+        Ok(wire::result_frame(id, &json!({"lifted": lifted})))
+    }
+
+    /// `block {user}`: `{"blocks": [...]}`, the list after the change.
+    pub(super) async fn block(&mut self, id: u64, params: UserParams) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        self.server
+            .store
+            .block(&self.app.app.id, &actor.user, &params.user)
+            .await
+            .map_err(ChatError::from)?;
+        self.blocks(id).await
+    }
+
+    /// `unblock {user}`: `{"blocks": [...]}`, the list after the change.
+    pub(super) async fn unblock(
+        &mut self,
+        id: u64,
+        params: UserParams,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        self.server
+            .store
+            .unblock(&self.app.app.id, &actor.user, &params.user)
+            .await
+            .map_err(ChatError::from)?;
+        self.blocks(id).await
+    }
+
+    /// `blocks {}`: the users this user blocked.
+    pub(super) async fn blocks(&mut self, id: u64) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let blocks = moderation::blocks(&self.server, &self.app, &actor).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &moderation_json::blocks_json(&blocks),
+        ))
+    }
+
+    /// `report {message_id, reason}` on a message of a channel the user may
+    /// read.
+    pub(super) async fn report(
+        &mut self,
+        id: u64,
+        params: ReportParams,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let message_id = params
+            .message_id
+            .parse()
+            .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
+        let message = self
+            .server
+            .store
+            .message(&self.app.app.id, message_id)
+            .await
+            .map_err(ChatError::from)?;
+        self.readable(message.channel.as_str())?;
+        let report =
+            reports::report(&self.server, &self.app, &actor, message_id, &params.reason).await?;
+        Ok(wire::raw_result_frame(id, &moderation_json::report_json(&report)))
+    }
+}
