@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::{
-    ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication, Push,
+    BlockBook, ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol,
+    Publication, Push,
 };
 
 /// Shards per map. A power of two well above the core count, so two cores
@@ -46,6 +47,8 @@ pub struct Hub {
     connections: AtomicUsize,
     subscriptions: AtomicUsize,
     channel_count: AtomicUsize,
+    /// Who blocked whom: the fan-out filters messages and typing by it.
+    blocks: BlockBook,
 }
 
 /// An active channel and how many local connections subscribe to it.
@@ -73,7 +76,13 @@ impl Hub {
             connections: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
             channel_count: AtomicUsize::new(0),
+            blocks: BlockBook::default(),
         }
+    }
+
+    /// The app's block lists on this node.
+    pub fn blocks(&self) -> &BlockBook {
+        &self.blocks
     }
 
     fn shard<K: Hash + ?Sized>(&self, key: &K) -> usize {
@@ -219,8 +228,50 @@ impl Hub {
         };
         let mut frames: [Option<Frame>; Protocol::COUNT] = Default::default();
         let mut delivered = 0;
+        // Per-subscriber filtering, only for a push that needs it: one meant
+        // for its author alone, or a message or typing push while somebody
+        // in the app blocks somebody.
+        let (author, audience, typers) = match push {
+            Push::Publication(publication) => (
+                publication.author.as_deref(),
+                publication.audience.as_deref(),
+                None,
+            ),
+            Push::Typing { typers, .. } => (None, None, Some(*typers)),
+            _ => (None, None, None),
+        };
+        let blocks = (self.blocks.is_active() && (author.is_some() || typers.is_some()))
+            .then(|| self.blocks.read());
         for subscriber in subscribers.values() {
             let client = &subscriber.client;
+            if audience.is_some_and(|audience| audience != client.user()) {
+                continue;
+            }
+            if let Some(blocked) = blocks.as_ref().and_then(|lists| lists.get(client.user())) {
+                if author.is_some_and(|author| blocked.contains(author)) {
+                    continue;
+                }
+                if let (Push::Typing { channel, typers }, true) = (
+                    push,
+                    typers.is_some_and(|typers| {
+                        typers.iter().any(|typer| blocked.contains(&typer.user))
+                    }),
+                ) {
+                    let seen: Vec<crate::Typer> = typers
+                        .iter()
+                        .filter(|typer| !blocked.contains(&typer.user))
+                        .cloned()
+                        .collect();
+                    let push = Push::Typing {
+                        channel,
+                        typers: &seen,
+                    };
+                    if client.send(encoder.encode(client.protocol, &push)).is_ok() {
+                        delivered += 1;
+                    }
+                    continue;
+                }
+            }
             if let (Some(held), Push::Publication(publication)) = (&subscriber.recovering, push) {
                 let mut held = held.lock();
                 if held.len() < MAX_HELD_BACK {
@@ -351,6 +402,8 @@ mod tests {
                 user: a.user_arc(),
                 info: None,
             }),
+            author: None,
+            audience: None,
         };
         assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
         let mut out = Vec::new();

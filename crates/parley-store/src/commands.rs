@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use crate::sql::{messages, streams};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
+    MessageHide,
     NewMessage, Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope,
 };
 
@@ -61,6 +62,13 @@ pub(crate) enum Command {
         channel: ChannelName,
         reply: Reply<StreamPosition>,
     },
+    /// Hide or show a chat message. `channel` is filled in by
+    /// [`Command::resolve`].
+    Hide {
+        hide: MessageHide,
+        channel: Option<ChannelName>,
+        reply: Reply<Changed>,
+    },
     /// Remove old publications.
     Trim {
         app: Arc<str>,
@@ -87,6 +95,11 @@ impl Command {
                 channel,
                 reply,
             } => (&delete.app, delete.id, channel, &mut reply.outcome),
+            Self::Hide {
+                hide,
+                channel,
+                reply,
+            } => (&hide.app, hide.id, channel, &mut reply.outcome),
             _ => return,
         };
         if channel.is_some() || outcome.is_some() {
@@ -105,6 +118,7 @@ impl Command {
         match self {
             Self::Edit { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             Self::Delete { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            Self::Hide { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             _ => false,
         }
     }
@@ -129,6 +143,9 @@ impl Command {
             Self::Delete {
                 delete, channel: c, ..
             } => (false, &delete.app, channel(c)),
+            Self::Hide {
+                hide, channel: c, ..
+            } => (false, &hide.app, channel(c)),
             Self::Trim { app, .. } => (true, app, ""),
         }
     }
@@ -145,9 +162,9 @@ impl Command {
                 app,
                 channel,
                 data,
+                info,
                 reply,
-                ..
-            } => reply.keep(publish(connection, context, app, channel, data).await),
+            } => reply.keep(publish(connection, context, app, channel, data, info.as_ref()).await),
             Self::Send { new, reply } => reply.keep(send(connection, context, new).await),
             Self::Edit {
                 edit,
@@ -159,8 +176,15 @@ impl Command {
                 channel: Some(channel),
                 reply,
             } => reply.keep(delete_message(connection, context, delete, channel).await),
+            Self::Hide {
+                hide,
+                channel: Some(channel),
+                reply,
+            } => reply.keep(crate::moderation::hide_message(connection, context, hide, channel).await),
             // Resolving settled these: the message does not exist.
-            Self::Edit { channel: None, .. } | Self::Delete { channel: None, .. } => Ok(()),
+            Self::Edit { channel: None, .. }
+            | Self::Delete { channel: None, .. }
+            | Self::Hide { channel: None, .. } => Ok(()),
             Self::CreateStream {
                 app,
                 channel,
@@ -200,6 +224,10 @@ impl Command {
                 Some(Ok(changed)) => Some((&*delete.app, &changed.publication, None)),
                 _ => None,
             },
+            Self::Hide { hide, reply, .. } => match &reply.outcome {
+                Some(Ok(changed)) => Some((&*hide.app, &changed.publication, None)),
+                _ => None,
+            },
             Self::CreateStream { .. } | Self::Trim { .. } => None,
         }
     }
@@ -212,6 +240,7 @@ impl Command {
             Self::Send { reply, .. } => reply.answer(failure),
             Self::Edit { reply, .. } => reply.answer(failure),
             Self::Delete { reply, .. } => reply.answer(failure),
+            Self::Hide { reply, .. } => reply.answer(failure),
             Self::CreateStream { reply, .. } => reply.answer(failure),
             Self::Trim { reply, .. } => reply.answer(failure),
         }
@@ -256,8 +285,9 @@ impl<T> Reply<T> {
     }
 }
 
-/// The stored event for a message change at `position`.
-fn message_event(
+/// The stored event for a message change at `position`: for everyone who
+/// reads the channel, or only for the author of a shadow-muted message.
+pub(crate) fn message_event(
     context: &Context<'_>,
     kind: EventKind,
     message: &Message,
@@ -270,6 +300,10 @@ fn message_event(
         data: context.encoder.encode(kind, message),
         message_id: Some(message.id),
         created_at: context.now,
+        author: Some(Arc::from(message.author.as_str())),
+        audience: message
+            .shadow
+            .then(|| Arc::from(message.author.as_str())),
     }
 }
 
@@ -279,6 +313,7 @@ async fn publish(
     app: &str,
     channel: &ChannelName,
     data: &Bytes,
+    info: Option<&ClientInfo>,
 ) -> Result<StoredPublication, StoreError> {
     let position = streams::advance(connection, app, channel, context.now).await?;
     let publication = StoredPublication {
@@ -288,6 +323,10 @@ async fn publish(
         data: data.clone(),
         message_id: None,
         created_at: context.now,
+        author: info
+            .filter(|info| !info.user.is_empty())
+            .map(|info| info.user.clone()),
+        audience: None,
     };
     streams::append(connection, app, &publication).await?;
     Ok(publication)

@@ -68,7 +68,7 @@ pub use messages::{
     MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
-pub use moderation::{MAX_BLOCKS, Restriction, RestrictionKind};
+pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
 pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,

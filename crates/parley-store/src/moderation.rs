@@ -10,9 +10,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use parley_core::ChannelName;
+use sqlx::AnyConnection;
 
+use crate::commands::{Command, Context, message_event};
 use crate::sql::moderation as sql;
-use crate::{Store, StoreError, Timestamp};
+use crate::sql::{messages, streams};
+use crate::{Changed, EventKind, MessageId, Store, StoreError, Timestamp};
 
 /// The most users one user may block.
 pub const MAX_BLOCKS: usize = 1000;
@@ -24,6 +27,8 @@ pub enum RestrictionKind {
     Mute,
     /// The user may neither subscribe nor send.
     Ban,
+    /// The user's messages are stored and shown to the user only.
+    ShadowMute,
 }
 
 impl RestrictionKind {
@@ -32,6 +37,7 @@ impl RestrictionKind {
         match self {
             Self::Mute => "mute",
             Self::Ban => "ban",
+            Self::ShadowMute => "shadow_mute",
         }
     }
 }
@@ -49,6 +55,7 @@ impl FromStr for RestrictionKind {
         match text {
             "mute" => Ok(Self::Mute),
             "ban" => Ok(Self::Ban),
+            "shadow_mute" => Ok(Self::ShadowMute),
             other => Err(StoreError::corrupt(format!(
                 "unknown restriction kind {other:?}"
             ))),
@@ -73,7 +80,33 @@ pub struct Restriction {
     pub created_at: Timestamp,
 }
 
+/// A moderator hides a message (shown to moderators only) or shows it
+/// again.
+#[derive(Debug, Clone)]
+pub struct MessageHide {
+    /// The app the message belongs to.
+    pub app: std::sync::Arc<str>,
+    /// The message.
+    pub id: MessageId,
+    /// Hide (`true`) or show (`false`).
+    pub hidden: bool,
+}
+
 impl Store {
+    /// Hides a message or shows it again, and appends `message_updated`
+    /// with the message as it is now. Its earlier events are encoded again
+    /// from the new state, so history and recovery show what live
+    /// subscribers see. Deleted messages are not found; hiding a hidden
+    /// message (or showing a visible one) is invalid input.
+    pub async fn hide_message(&self, hide: MessageHide) -> Result<Changed, StoreError> {
+        self.submit(|reply| Command::Hide {
+            hide,
+            channel: None,
+            reply,
+        })
+        .await
+    }
+
     /// Sets a restriction, replacing the same kind of restriction of the same
     /// user in the same scope.
     pub async fn restrict(&self, app: &str, restriction: &Restriction) -> Result<(), StoreError> {
@@ -150,4 +183,37 @@ impl Store {
         let mut connection = self.pool().acquire().await?;
         sql::blocks(&mut connection, app, blocker).await
     }
+}
+
+/// Runs a [`MessageHide`] inside the writer's transaction.
+pub(crate) async fn hide_message(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    hide: &MessageHide,
+    channel: &ChannelName,
+) -> Result<Changed, StoreError> {
+    let position = streams::advance(connection, &hide.app, channel, context.now).await?;
+    let mut message = messages::find(connection, &hide.app, hide.id)
+        .await?
+        .filter(|message| !message.is_deleted())
+        .ok_or(StoreError::NotFound("message"))?;
+    if message.hidden == hide.hidden {
+        return Err(StoreError::InvalidInput(if hide.hidden {
+            "the message is hidden already".into()
+        } else {
+            "the message is not hidden".into()
+        }));
+    }
+    sql::set_hidden(connection, message.id, hide.hidden).await?;
+    message.hidden = hide.hidden;
+    for kind in [EventKind::MessageCreated, EventKind::MessageUpdated] {
+        let data = context.encoder.encode(kind, &message);
+        streams::redact(connection, &hide.app, channel, message.id, kind, &data).await?;
+    }
+    let publication = message_event(context, EventKind::MessageUpdated, &message, position);
+    streams::append(connection, &hide.app, &publication).await?;
+    Ok(Changed {
+        message,
+        publication,
+    })
 }

@@ -22,15 +22,28 @@ fn quoted(out: &mut String, value: &str) {
 }
 
 /// `{"id":"12","channel":…,"offset":5,"author":…,"text":…,"reply_to"?,
-/// "client_msg_id"?,"meta"?,"created_at":ms,"edited_at"?,"deleted_at"?}`.
+/// "client_msg_id"?,"meta"?,"created_at":ms,"edited_at"?,"deleted_at"?,
+/// "status"?}`. A hidden message has `"status":"hidden"`, an empty text and
+/// no meta: this is what everyone but moderators sees.
 pub fn message_json(message: &Message) -> String {
+    write_message(message, false)
+}
+
+/// A message as moderators see it: a hidden one keeps its text and meta,
+/// with `"status":"hidden"`.
+pub fn message_json_revealed(message: &Message) -> String {
+    write_message(message, true)
+}
+
+fn write_message(message: &Message, reveal: bool) -> String {
+    let concealed = message.hidden && !reveal;
     let mut out = String::with_capacity(128 + message.text.len());
     let _ = write!(out, r#"{{"id":"{}","channel":"#, message.id);
     quoted(&mut out, message.channel.as_str());
     let _ = write!(out, r#","offset":{},"author":"#, message.offset);
     quoted(&mut out, &message.author);
     out.push_str(r#","text":"#);
-    quoted(&mut out, &message.text);
+    quoted(&mut out, if concealed { "" } else { &message.text });
     if let Some(reply_to) = message.reply_to {
         let _ = write!(out, r#","reply_to":"{reply_to}""#);
     }
@@ -38,7 +51,7 @@ pub fn message_json(message: &Message) -> String {
         out.push_str(r#","client_msg_id":"#);
         quoted(&mut out, client_msg_id);
     }
-    if let Some(meta) = &message.meta {
+    if let Some(meta) = message.meta.as_ref().filter(|_| !concealed) {
         out.push_str(r#","meta":"#);
         out.push_str(std::str::from_utf8(meta).expect("meta is validated JSON text"));
     }
@@ -48,6 +61,9 @@ pub fn message_json(message: &Message) -> String {
     }
     if let Some(deleted_at) = message.deleted_at {
         let _ = write!(out, r#","deleted_at":{}"#, deleted_at.as_millis());
+    }
+    if message.hidden {
+        out.push_str(r#","status":"hidden""#);
     }
     out.push('}');
     out
@@ -91,9 +107,12 @@ pub fn memory_publications_json(
     format!("[{}]", parts.join(","))
 }
 
-/// `[message, …]`.
-pub fn messages_json(messages: &[Message]) -> String {
-    let parts: Vec<String> = messages.iter().map(message_json).collect();
+/// `[message, …]`, hidden ones revealed when `reveal` (for moderators).
+pub fn messages_json(messages: &[&Message], reveal: bool) -> String {
+    let parts: Vec<String> = messages
+        .iter()
+        .map(|message| write_message(message, reveal))
+        .collect();
     format!("[{}]", parts.join(","))
 }
 

@@ -109,7 +109,7 @@ pub fn chat_namespace<'a>(
     }
 }
 
-fn parse_id(id: &str) -> Result<MessageId, ChatError> {
+pub(crate) fn parse_id(id: &str) -> Result<MessageId, ChatError> {
     id.parse()
         .map_err(|_| ChatError::Invalid(format!("{id:?} is not a message id")))
 }
@@ -161,7 +161,7 @@ pub async fn send(
         )));
     }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
-    moderation::check_send(server, app, channel, actor).await?;
+    let mode = moderation::check_send(server, app, channel, actor).await?;
     let mut request = request;
     let mut flag = None;
     if let Some(filter) = &config.filter {
@@ -189,6 +189,7 @@ pub async fn send(
             reply_to,
             client_msg_id: request.client_msg_id,
             meta,
+            shadow: mode.shadow,
         })
         .await?;
     if let Some(reason) = flag
@@ -291,12 +292,13 @@ pub async fn history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: Option<usize>,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     let limit = page_limit(limit)?;
     match chat_namespace(app, channel) {
         Ok(_) => {}
         Err(ChatError::NotPersisted) => {
-            return memory_history_json(server, app, channel, before, after, limit).await;
+            return memory_history_json(server, app, channel, before, after, limit, viewer).await;
         }
         Err(error) => return Err(error),
     }
@@ -308,10 +310,14 @@ pub async fn history_json(
         (None, Some(after)) => HistoryCursor::After(after),
         (None, None) => HistoryCursor::Newest,
     };
-    let page = server
+    let mut page = server
         .store
         .history(&app.app.id, channel, HistoryQuery { cursor, limit })
         .await?;
+    // What the viewer may not see leaves the page; the page may then hold
+    // fewer than `limit`, and `has_more` still pages on by offsets.
+    page.publications
+        .retain(|publication| viewer.sees_publication(publication));
     let has_more = match cursor {
         HistoryCursor::After(_) | HistoryCursor::Oldest => page.has_newer,
         HistoryCursor::Before(_) | HistoryCursor::Newest => page.has_older,
@@ -333,6 +339,7 @@ async fn memory_history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: usize,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     let namespace = app.app.namespace(channel)?;
     if namespace.history_size == 0 {
@@ -365,7 +372,13 @@ async fn memory_history_json(
         };
     Ok(format!(
         r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
-        json::memory_publications_json(page),
+        json::memory_publications_json(
+            &page
+                .iter()
+                .filter(|publication| viewer.sees(publication))
+                .cloned()
+                .collect::<Vec<_>>()
+        ),
         kept.position.offset,
         serde_json::to_string(&*kept.position.epoch).expect("strings serialize"),
     ))
@@ -393,6 +406,7 @@ pub async fn messages_json(
     app: &AppContext,
     channel: &ChannelName,
     cursor: MessagesCursor,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     chat_namespace(app, channel)?;
     let position = match (cursor.before, cursor.after, cursor.around) {
@@ -423,7 +437,14 @@ pub async fn messages_json(
     let page = server.store.messages(&app.app.id, channel, query).await?;
     Ok(format!(
         r#"{{"messages":{},"has_older":{},"has_newer":{}}}"#,
-        json::messages_json(&page.messages),
+        json::messages_json(
+            &page
+                .messages
+                .iter()
+                .filter(|message| viewer.sees_message(message))
+                .collect::<Vec<_>>(),
+            viewer.moderator
+        ),
         page.has_older,
         page.has_newer
     ))

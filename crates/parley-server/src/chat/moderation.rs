@@ -2,10 +2,13 @@
 //! a moderator, mutes and bans (with their checks on send, subscribe and
 //! connect, and the live enforcement of a ban), and block lists.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use parley_core::{ChannelName, Disconnect, Protocol};
-use parley_store::{Restriction, RestrictionKind, Timestamp};
+use parley_core::{BlockList, ChannelName, Disconnect, Protocol, Publication};
+use parley_store::{
+    Message, MessageHide, Restriction, RestrictionKind, StoredPublication, Timestamp,
+};
 
 use super::{Actor, ChatError};
 use crate::state::{AppContext, ServerState};
@@ -42,16 +45,24 @@ pub fn require_moderator(
     }
 }
 
+/// How a message that may be sent is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendMode {
+    /// The author is shadow-muted: only they will see the message.
+    pub shadow: bool,
+}
+
 /// Refuses a message from a user muted or banned in the channel or in the
-/// whole app. Moderators and the server API are never refused.
+/// whole app, and tells whether a shadow mute applies. Moderators and the
+/// server API are never refused.
 pub async fn check_send(
     server: &ServerState,
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
-) -> Result<(), ChatError> {
+) -> Result<SendMode, ChatError> {
     if !actor.limited || is_moderator(server, app, Some(channel), actor) {
-        return Ok(());
+        return Ok(SendMode::default());
     }
     let restrictions = server
         .store
@@ -80,7 +91,11 @@ pub async fn check_send(
         });
         return Err(ChatError::Muted(left));
     }
-    Ok(())
+    Ok(SendMode {
+        shadow: restrictions
+            .iter()
+            .any(|r| r.kind == RestrictionKind::ShadowMute),
+    })
 }
 
 /// Refuses a subscription of a banned user to a persisted channel (bans are
@@ -239,4 +254,158 @@ pub async fn blocks(
     actor: &Actor,
 ) -> Result<Vec<String>, ChatError> {
     Ok(server.store.blocks(&app.app.id, &actor.user).await?)
+}
+
+/// Who reads a channel's messages or stream, and so what they may see:
+/// shadow-muted messages only by their author, nothing from users they
+/// blocked, hidden messages' text only as moderators.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    /// The reading user; `None` for the server API, which sees everything.
+    pub user: Option<Arc<str>>,
+    /// Whether hidden messages are shown with their text.
+    pub moderator: bool,
+    /// The users the reader blocked.
+    pub blocked: BlockList,
+}
+
+impl Viewer {
+    /// The server API: sees every message, hidden ones revealed.
+    pub fn server() -> Self {
+        Self {
+            user: None,
+            moderator: true,
+            blocked: BlockList::new(),
+        }
+    }
+
+    /// Whether the viewer sees a message at all.
+    pub fn sees_message(&self, message: &Message) -> bool {
+        let Some(user) = &self.user else {
+            return true;
+        };
+        (!message.shadow || *message.author == **user)
+            && !self.blocked.contains(message.author.as_str())
+    }
+
+    /// Whether the viewer sees a stored publication.
+    pub fn sees_publication(&self, publication: &StoredPublication) -> bool {
+        let Some(user) = &self.user else {
+            return true;
+        };
+        publication
+            .audience
+            .as_ref()
+            .is_none_or(|audience| audience == user)
+            && publication
+                .author
+                .as_ref()
+                .is_none_or(|author| !self.blocked.contains(author))
+    }
+
+    /// Whether the viewer sees an in-memory publication.
+    pub fn sees(&self, publication: &Publication) -> bool {
+        let Some(user) = &self.user else {
+            return true;
+        };
+        publication
+            .audience
+            .as_ref()
+            .is_none_or(|audience| audience == user)
+            && publication
+                .author
+                .as_ref()
+                .is_none_or(|author| !self.blocked.contains(author))
+    }
+}
+
+/// The viewer for `actor`, with their block list from the store.
+pub async fn viewer(
+    server: &ServerState,
+    app: &AppContext,
+    channel: Option<&ChannelName>,
+    actor: &Actor,
+) -> Result<Viewer, ChatError> {
+    let blocked = server
+        .store
+        .blocks(&app.app.id, &actor.user)
+        .await?
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    Ok(Viewer {
+        user: Some(actor.user.clone()),
+        moderator: is_moderator(server, app, channel, actor),
+        blocked,
+    })
+}
+
+/// Loads the block list of `user` from the store into the app's hub, so
+/// the fan-out filters what `user` receives on this node.
+pub async fn load_blocks(
+    server: &ServerState,
+    app: &AppContext,
+    user: &Arc<str>,
+) -> Result<(), ChatError> {
+    let blocked = server
+        .store
+        .blocks(&app.app.id, user)
+        .await?
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    app.app.hub.blocks().set(user.clone(), blocked);
+    Ok(())
+}
+
+/// Adds `user` to the block list of `actor`; returns the list after it.
+pub async fn block(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    user: &str,
+) -> Result<Vec<String>, ChatError> {
+    if user.is_empty() {
+        return Err(ChatError::Invalid("user is empty".into()));
+    }
+    server.store.block(&app.app.id, &actor.user, user).await?;
+    load_blocks(server, app, &actor.user).await?;
+    blocks(server, app, actor).await
+}
+
+/// Removes `user` from the block list of `actor`; returns the list after
+/// it.
+pub async fn unblock(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    user: &str,
+) -> Result<Vec<String>, ChatError> {
+    server.store.unblock(&app.app.id, &actor.user, user).await?;
+    load_blocks(server, app, &actor.user).await?;
+    blocks(server, app, actor).await
+}
+
+/// Hides a message from everyone but moderators (`hidden`), or shows it
+/// again. Subscribers get `message_updated`: with `"status":"hidden"` and
+/// no text, so clients remove it, or with the text back.
+pub async fn hide(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    id: &str,
+    hidden: bool,
+) -> Result<Message, ChatError> {
+    let id = super::parse_id(id)?;
+    let message = server.store.message(&app.app.id, id).await?;
+    require_moderator(server, app, Some(&message.channel), actor)?;
+    let changed = server
+        .store
+        .hide_message(MessageHide {
+            app: app.app.id.clone(),
+            id,
+            hidden,
+        })
+        .await?;
+    Ok(changed.message)
 }

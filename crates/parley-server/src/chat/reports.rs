@@ -13,6 +13,9 @@ pub enum Resolution {
     Dismiss,
     /// Soft-delete the reported message, then close the report.
     Delete,
+    /// Hide the reported message (moderators still see it), then close the
+    /// report.
+    Hide,
 }
 
 impl Resolution {
@@ -21,8 +24,9 @@ impl Resolution {
         match text {
             "dismiss" => Ok(Self::Dismiss),
             "delete" => Ok(Self::Delete),
+            "hide" => Ok(Self::Hide),
             other => Err(ChatError::Invalid(format!(
-                "action {other:?} is not dismiss or delete"
+                "action {other:?} is not dismiss, hide or delete"
             ))),
         }
     }
@@ -32,6 +36,7 @@ impl Resolution {
         match self {
             Self::Dismiss => "dismiss",
             Self::Delete => "delete",
+            Self::Hide => "hide",
         }
     }
 }
@@ -83,10 +88,17 @@ pub async fn resolve(
     if report.status == ReportStatus::Resolved {
         return Err(ChatError::Invalid(format!("report {id} is resolved already")));
     }
-    if resolution == Resolution::Delete {
+    if resolution != Resolution::Dismiss {
         let message = server.store.message(&app.app.id, report.message_id).await?;
-        if !message.is_deleted() {
-            super::delete(server, app, &report.message_id.to_string(), actor, false).await?;
+        let id = report.message_id.to_string();
+        match resolution {
+            Resolution::Delete if !message.is_deleted() => {
+                super::delete(server, app, &id, actor, false).await?;
+            }
+            Resolution::Hide if !message.is_deleted() && !message.hidden => {
+                super::moderation::hide(server, app, actor, &id, true).await?;
+            }
+            _ => {}
         }
     }
     Ok(server

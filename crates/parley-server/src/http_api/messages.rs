@@ -125,6 +125,7 @@ pub async fn history(
         params.before,
         params.after,
         params.limit,
+        &chat::moderation::Viewer::server(),
     )
     .await?;
     Ok(json_response(page))
@@ -198,7 +199,13 @@ pub async fn list(
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channel = channel(&name)?;
     check_reader(&caller, &channel)?;
-    let page = chat::messages_json(&server, caller.app(), &channel, cursor).await?;
+    let viewer = match &caller {
+        Caller::Backend(_) => chat::moderation::Viewer::server(),
+        Caller::User { app, actor } => {
+            chat::moderation::viewer(&server, app, Some(&channel), actor).await?
+        }
+    };
+    let page = chat::messages_json(&server, caller.app(), &channel, cursor, &viewer).await?;
     Ok(json_response(page))
 }
 

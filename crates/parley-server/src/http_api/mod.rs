@@ -46,6 +46,8 @@ pub fn router() -> Router<Arc<ServerState>> {
             "/api/v1/moderation/restrictions",
             get(moderation::restrictions),
         )
+        .route("/api/v1/messages/{id}/hide", post(moderation::hide))
+        .route("/api/v1/messages/{id}/unhide", post(moderation::unhide))
         .route("/api/v1/reports", get(moderation::list_reports))
         .route(
             "/api/v1/reports/{id}/resolve",

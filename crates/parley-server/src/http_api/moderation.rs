@@ -26,6 +26,8 @@ pub struct RestrictBody {
     user: String,
     channel: Option<String>,
     duration: Option<String>,
+    #[serde(default)]
+    shadow: bool,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +35,8 @@ pub struct RestrictBody {
 pub struct LiftBody {
     user: String,
     channel: Option<String>,
+    #[serde(default)]
+    shadow: bool,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +92,7 @@ async fn restrict(
     kind: RestrictionKind,
     body: RestrictBody,
 ) -> Result<Response, ApiError> {
+    let kind = shadowed(kind, body.shadow)?;
     let request = RestrictRequest {
         user: body.user,
         channel: channel(body.channel.as_deref())?,
@@ -111,6 +116,7 @@ async fn lift(
     kind: RestrictionKind,
     body: LiftBody,
 ) -> Result<Response, ApiError> {
+    let kind = shadowed(kind, body.shadow)?;
     let channel = channel(body.channel.as_deref())?;
     let lifted = moderation::lift(
         server,
@@ -225,6 +231,49 @@ pub async fn resolve_report(
     Ok(json_response(
         StatusCode::OK,
         moderation_json::report_json(&report),
+    ))
+}
+
+/// A mute becomes a shadow mute with `shadow: true`; bans have no shadow.
+fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ApiError> {
+    match (kind, shadow) {
+        (_, false) => Ok(kind),
+        (RestrictionKind::Mute, true) => Ok(RestrictionKind::ShadowMute),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "only a mute can be a shadow mute",
+        )),
+    }
+}
+
+/// `POST /api/v1/messages/{id}/hide`: shown to moderators only from now.
+pub async fn hide(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_hidden(&server, &caller, &id, true).await
+}
+
+/// `POST /api/v1/messages/{id}/unhide`: shown to everyone again.
+pub async fn unhide(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_hidden(&server, &caller, &id, false).await
+}
+
+async fn set_hidden(
+    server: &ServerState,
+    caller: &Caller,
+    id: &str,
+    hidden: bool,
+) -> Result<Response, ApiError> {
+    let message = moderation::hide(server, caller.app(), &actor(caller), id, hidden).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        crate::chat::json::message_json_revealed(&message),
     ))
 }
 

@@ -19,6 +19,9 @@ pub(super) struct RestrictParams {
     user: String,
     channel: Option<String>,
     duration: Option<String>,
+    /// With `mute`: a shadow mute.
+    #[serde(default)]
+    shadow: bool,
 }
 
 #[derive(Deserialize)]
@@ -26,6 +29,9 @@ pub(super) struct RestrictParams {
 pub(super) struct LiftParams {
     user: String,
     channel: Option<String>,
+    /// With `unmute`: lift a shadow mute.
+    #[serde(default)]
+    shadow: bool,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +55,21 @@ pub fn unsubscribed_frame(channel: &ChannelName, reason: &str) -> Frame {
     )
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IdParams {
+    id: String,
+}
+
+/// A mute becomes a shadow mute with `shadow: true`; bans have no shadow.
+fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ErrorReply> {
+    match (kind, shadow) {
+        (_, false) => Ok(kind),
+        (RestrictionKind::Mute, true) => Ok(RestrictionKind::ShadowMute),
+        _ => Err(ErrorReply::new(codes::BAD_REQUEST, "only a mute can be a shadow mute")),
+    }
+}
+
 fn channel(name: Option<&str>) -> Result<Option<ChannelName>, ErrorReply> {
     name.map(|name| ChannelName::new(name).map_err(|error| parley_core::Error::from(error).into()))
         .transpose()
@@ -63,6 +84,7 @@ impl NativeSession {
         params: RestrictParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
+        let kind = shadowed(kind, params.shadow)?;
         let request = RestrictRequest {
             user: params.user,
             channel: channel(params.channel.as_deref())?,
@@ -88,6 +110,7 @@ impl NativeSession {
         params: LiftParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
+        let kind = shadowed(kind, params.shadow)?;
         let channel = channel(params.channel.as_deref())?;
         let lifted = moderation::lift(
             &self.server,
@@ -104,12 +127,11 @@ impl NativeSession {
     /// `block {user}`: `{"blocks": [...]}`, the list after the change.
     pub(super) async fn block(&mut self, id: u64, params: UserParams) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        self.server
-            .store
-            .block(&self.app.app.id, &actor.user, &params.user)
-            .await
-            .map_err(ChatError::from)?;
-        self.blocks(id).await
+        let blocks = moderation::block(&self.server, &self.app, &actor, &params.user).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &moderation_json::blocks_json(&blocks),
+        ))
     }
 
     /// `unblock {user}`: `{"blocks": [...]}`, the list after the change.
@@ -119,12 +141,11 @@ impl NativeSession {
         params: UserParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        self.server
-            .store
-            .unblock(&self.app.app.id, &actor.user, &params.user)
-            .await
-            .map_err(ChatError::from)?;
-        self.blocks(id).await
+        let blocks = moderation::unblock(&self.server, &self.app, &actor, &params.user).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &moderation_json::blocks_json(&blocks),
+        ))
     }
 
     /// `blocks {}`: the users this user blocked.
@@ -134,6 +155,21 @@ impl NativeSession {
         Ok(wire::raw_result_frame(
             id,
             &moderation_json::blocks_json(&blocks),
+        ))
+    }
+
+    /// `message_hide {id}` and `message_unhide {id}` (moderators).
+    pub(super) async fn message_hide(
+        &mut self,
+        id: u64,
+        params: IdParams,
+        hidden: bool,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let message = moderation::hide(&self.server, &self.app, &actor, &params.id, hidden).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &crate::chat::json::message_json_revealed(&message),
         ))
     }
 

@@ -208,6 +208,8 @@ impl NativeSession {
             "unblock" => self.unblock(id, wire::params(params)?).await,
             "blocks" => self.blocks(id).await,
             "report" => self.report(id, wire::params(params)?).await,
+            "message_hide" => self.message_hide(id, wire::params(params)?, true).await,
+            "message_unhide" => self.message_hide(id, wire::params(params)?, false).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -264,6 +266,12 @@ impl NativeSession {
                 crate::chat::moderation::check_connect(&self.server, &self.app, &claims.user).await
         {
             self.close_after_reply = Some(Disconnect::Forced);
+            return Err(error.into());
+        }
+        if let Some(claims) = &claims
+            && let Err(error) =
+                crate::chat::moderation::load_blocks(&self.server, &self.app, &claims.user).await
+        {
             return Err(error.into());
         }
         let node = &self.server.node;
@@ -616,6 +624,8 @@ fn metric_method(method: &str) -> &'static str {
         "unblock" => "unblock",
         "blocks" => "blocks",
         "report" => "report",
+        "message_hide" => "message_hide",
+        "message_unhide" => "message_unhide",
         _ => "unknown",
     }
 }

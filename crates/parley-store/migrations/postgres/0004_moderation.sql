@@ -44,3 +44,14 @@ CREATE TABLE reports (
 CREATE UNIQUE INDEX reports_by_reporter ON reports (app_id, message_id, reporter);
 
 CREATE INDEX reports_by_status ON reports (app_id, status, id);
+
+-- Hidden messages (shown to moderators only) and shadow-muted ones (shown
+-- to their author only). hidden and shadow are 0 or 1.
+ALTER TABLE messages ADD COLUMN hidden BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN shadow BIGINT NOT NULL DEFAULT 0;
+
+-- Who a publication's content is from (a message's author, a publishing
+-- user), for block lists; and, for a shadow-muted author's events, the one
+-- user who may see it (NULL: everyone who may read the channel).
+ALTER TABLE publications ADD COLUMN author TEXT;
+ALTER TABLE publications ADD COLUMN audience TEXT;

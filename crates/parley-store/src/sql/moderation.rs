@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::rows::channel_from_db;
-use crate::{Restriction, RestrictionKind, StoreError, Timestamp};
+use crate::{MessageId, Restriction, RestrictionKind, StoreError, Timestamp};
 
 /// The columns [`restriction`] reads.
 const RESTRICTION_COLUMNS: &str = "user_id, kind, channel, expires_at, created_by, created_at";
@@ -196,4 +196,18 @@ pub(crate) async fn blocks(
     rows.iter()
         .map(|row| Ok(row.try_get("blocked")?))
         .collect()
+}
+
+/// Sets whether a message is hidden.
+pub(crate) async fn set_hidden(
+    connection: &mut AnyConnection,
+    id: MessageId,
+    hidden: bool,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET hidden = $1 WHERE id = $2")
+        .bind(i64::from(hidden))
+        .bind(id.get())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
 }
