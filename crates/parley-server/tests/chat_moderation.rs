@@ -81,14 +81,29 @@ async fn muted_sends_fail_in_the_channel_and_the_app_until_the_mute_ends(backend
     assert_eq!(refused["error"]["code"], 423, "{refused}");
     assert!(refused["error"].get("retry_after_ms").is_none());
     // Muted in one channel only.
-    assert!(send(&mut alice, "talk:b", "hello").await.get("result").is_some());
+    assert!(
+        send(&mut alice, "talk:b", "hello")
+            .await
+            .get("result")
+            .is_some()
+    );
     // Moderators are never muted.
-    assert!(send(&mut moderator, "talk:a", "hi").await.get("result").is_some());
+    assert!(
+        send(&mut moderator, "talk:a", "hi")
+            .await
+            .get("result")
+            .is_some()
+    );
     let lifted = moderator
         .ok("unmute", json!({"user": "alice", "channel": "talk:a"}))
         .await;
     assert_eq!(lifted["lifted"], true);
-    assert!(send(&mut alice, "talk:a", "back").await.get("result").is_some());
+    assert!(
+        send(&mut alice, "talk:a", "back")
+            .await
+            .get("result")
+            .is_some()
+    );
 
     // In the whole app, with a timeout.
     let mute = moderator
@@ -103,7 +118,12 @@ async fn muted_sends_fail_in_the_channel_and_the_app_until_the_mute_ends(backend
         assert!((1..=1000).contains(&wait), "{refused}");
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(send(&mut alice, "talk:a", "free").await.get("result").is_some());
+    assert!(
+        send(&mut alice, "talk:a", "free")
+            .await
+            .get("result")
+            .is_some()
+    );
     let lifted = moderator.ok("unmute", json!({"user": "alice"})).await;
     assert_eq!(lifted["lifted"], false, "an expired mute is not in force");
 
@@ -152,7 +172,11 @@ async fn mutes_over_http_refuse_http_sends_too(backend: Backend) {
     );
 
     let (status, listed) = server
-        .api(Method::GET, "/api/v1/moderation/restrictions?user=alice", None)
+        .api(
+            Method::GET,
+            "/api/v1/moderation/restrictions?user=alice",
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(listed["restrictions"].as_array().unwrap().len(), 1);
@@ -241,13 +265,24 @@ async fn a_banned_user_is_unsubscribed_at_once_and_cannot_subscribe(backend: Bac
     assert_eq!(alice.push().await["data"]["text"], "elsewhere");
 
     assert_eq!(
-        alice.error_code("subscribe", json!({"channel": "talk:a"})).await,
+        alice
+            .error_code("subscribe", json!({"channel": "talk:a"}))
+            .await,
         451
     );
     assert_eq!(send(&mut alice, "talk:a", "hi").await["error"]["code"], 451);
+    assert_eq!(
+        alice
+            .error_code("messages", json!({"channel": "talk:a"}))
+            .await,
+        451,
+        "nor read it"
+    );
     let mut fresh = server.user("alice").await;
     assert_eq!(
-        fresh.error_code("subscribe", json!({"channel": "talk:a"})).await,
+        fresh
+            .error_code("subscribe", json!({"channel": "talk:a"}))
+            .await,
         451
     );
 
@@ -320,9 +355,15 @@ async fn reports_are_listed_and_resolved(backend: Backend) {
             json!({"message_id": first["id"], "reason": "insulting"}),
         )
         .await;
-    assert_eq!(again["id"], report["id"], "one report per reporter and message");
+    assert_eq!(
+        again["id"], report["id"],
+        "one report per reporter and message"
+    );
     let other = bob
-        .ok("report", json!({"message_id": second["id"], "reason": "spam"}))
+        .ok(
+            "report",
+            json!({"message_id": second["id"], "reason": "spam"}),
+        )
         .await;
     for params in [
         json!({"message_id": first["id"], "reason": " "}),
@@ -336,9 +377,16 @@ async fn reports_are_listed_and_resolved(backend: Backend) {
         404
     );
 
-    let (status, page) = server.api(Method::GET, "/api/v1/reports?status=open", None).await;
+    let (status, page) = server
+        .api(Method::GET, "/api/v1/reports?status=open", None)
+        .await;
     assert_eq!(status, 200, "{page}");
-    let ids: Vec<&Value> = page["reports"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    let ids: Vec<&Value> = page["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
     assert_eq!(ids, vec![&other["id"], &report["id"]], "newest first");
     let (_, page) = server
         .api(Method::GET, "/api/v1/reports?status=open&limit=1", None)
@@ -404,7 +452,9 @@ async fn reports_are_listed_and_resolved(backend: Backend) {
         .await;
     assert_eq!(status, 404);
 
-    let (_, open) = server.api(Method::GET, "/api/v1/reports?status=open", None).await;
+    let (_, open) = server
+        .api(Method::GET, "/api/v1/reports?status=open", None)
+        .await;
     assert!(open["reports"].as_array().unwrap().is_empty());
     let (_, resolved) = server
         .api(Method::GET, "/api/v1/reports?status=resolved", None)
@@ -424,7 +474,17 @@ async fn filter_blocks_masks_and_flags(backend: Backend) {
     assert_eq!(refused["error"]["code"], 422, "{refused}");
     let refused = send(&mut alice, "strict:a", "what the fuck").await;
     assert_eq!(refused["error"]["code"], 422);
-    assert!(send(&mut alice, "strict:a", "no spoilers here").await.get("result").is_some());
+    let kept = send(&mut alice, "strict:a", "no spoilers here").await;
+    assert!(kept.get("result").is_some());
+    assert_eq!(
+        alice
+            .error_code(
+                "message_edit",
+                json!({"id": kept["result"]["id"], "text": "spoiler"})
+            )
+            .await,
+        422
+    );
     let (status, _) = api_call(
         &server.url("/api/v1/channels/strict:a/messages"),
         Method::POST,
@@ -436,16 +496,30 @@ async fn filter_blocks_masks_and_flags(backend: Backend) {
 
     let masked = send(&mut alice, "masked:a", "It was The Butler, spoiler!").await;
     assert_eq!(masked["result"]["text"], "It was *** ******, *******!");
-    let stored = alice
-        .ok("messages", json!({"channel": "masked:a"}))
+    let edited = alice
+        .ok(
+            "message_edit",
+            json!({"id": masked["result"]["id"], "text": "a SPOILER again"}),
+        )
         .await;
+    assert_eq!(edited["text"], "a ******* again", "edits are filtered too");
+    let edited = alice
+        .ok(
+            "message_edit",
+            json!({"id": masked["result"]["id"], "text": "It was The Butler, spoiler!"}),
+        )
+        .await;
+    assert_eq!(edited["text"], "It was *** ******, *******!");
+    let stored = alice.ok("messages", json!({"channel": "masked:a"})).await;
     assert_eq!(stored["messages"][0]["text"], "It was *** ******, *******!");
 
     let flagged = send(&mut alice, "flagged:a", "big spoiler ahead").await;
     assert_eq!(flagged["result"]["text"], "big spoiler ahead");
     let clean = send(&mut alice, "flagged:a", "nothing to see").await;
     assert!(clean.get("result").is_some());
-    let (_, page) = server.api(Method::GET, "/api/v1/reports?status=open", None).await;
+    let (_, page) = server
+        .api(Method::GET, "/api/v1/reports?status=open", None)
+        .await;
     let reports = page["reports"].as_array().unwrap();
     assert_eq!(reports.len(), 1, "{page}");
     assert_eq!(reports[0]["reporter"], "system");

@@ -39,7 +39,10 @@ async fn send(client: &mut Client, channel: &str, text: &str) -> Value {
 
 async fn texts(client: &mut Client, channel: &str) -> Vec<String> {
     let page = client
-        .ok("messages", json!({"channel": channel, "order": "oldest_first"}))
+        .ok(
+            "messages",
+            json!({"channel": channel, "order": "oldest_first"}),
+        )
         .await;
     page["messages"]
         .as_array()
@@ -85,7 +88,9 @@ async fn hidden_messages_are_for_moderators_only(backend: Backend) {
     assert_eq!(push["data"]["text"], "");
     assert!(push["data"].get("meta").is_none());
     assert_eq!(
-        moderator.error_code("message_hide", json!({"id": id})).await,
+        moderator
+            .error_code("message_hide", json!({"id": id}))
+            .await,
         400,
         "hidden already"
     );
@@ -117,12 +122,20 @@ async fn hidden_messages_are_for_moderators_only(backend: Backend) {
 
     // Over HTTP with the API key.
     let (status, body) = server
-        .api(Method::POST, &format!("/api/v1/messages/{}/hide", id.as_str().unwrap()), None)
+        .api(
+            Method::POST,
+            &format!("/api/v1/messages/{}/hide", id.as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!((status, &body["status"]), (200, &json!("hidden")));
     assert_eq!(bob.push().await["data"]["status"], "hidden");
     let (status, _) = server
-        .api(Method::POST, &format!("/api/v1/messages/{}/unhide", id.as_str().unwrap()), None)
+        .api(
+            Method::POST,
+            &format!("/api/v1/messages/{}/unhide", id.as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(bob.push().await["data"]["text"], "rude");
@@ -145,7 +158,10 @@ async fn a_report_resolved_with_hide_hides_the_message(backend: Backend) {
     let sent = send(&mut alice, "talk:a", "spam spam").await;
     bob.push().await;
     let report = bob
-        .ok("report", json!({"message_id": sent["id"], "reason": "spam"}))
+        .ok(
+            "report",
+            json!({"message_id": sent["id"], "reason": "spam"}),
+        )
         .await;
     let (status, resolved) = server
         .api(
@@ -181,7 +197,10 @@ async fn a_blocked_users_messages_never_reach_the_blocker(backend: Backend) {
         "blocking twice is harmless"
     );
     assert_eq!(bob.error_code("block", json!({"user": "bob"})).await, 400);
-    assert_eq!(bob.ok("blocks", json!({})).await, json!({"blocks": ["alice"]}));
+    assert_eq!(
+        bob.ok("blocks", json!({})).await,
+        json!({"blocks": ["alice"]})
+    );
 
     send(&mut alice, "talk:a", "blocked").await;
     assert_eq!(carol.push().await["data"]["text"], "blocked");
@@ -312,14 +331,21 @@ async fn a_shadow_muted_message_is_seen_by_its_author_only(backend: Backend) {
     let recovered = bob_again
         .ok("subscribe", json!({"channel": "talk:a", "since": since}))
         .await;
-    assert_eq!(recovered["recovered"], true, "the skipped offsets still count");
+    assert_eq!(
+        recovered["recovered"], true,
+        "the skipped offsets still count"
+    );
     assert_eq!(recovered["offset"], 3);
     assert_eq!(bob_again.push().await["data"]["text"], "visible");
     assert!(bob_again.no_push_within(Duration::from_millis(200)).await);
     let (_, all) = server
         .api(Method::GET, "/api/v1/channels/talk:a/messages", None)
         .await;
-    assert_eq!(all["messages"].as_array().unwrap().len(), 2, "the server API sees all");
+    assert_eq!(
+        all["messages"].as_array().unwrap().len(),
+        2,
+        "the server API sees all"
+    );
 
     let lifted = moderator
         .ok(

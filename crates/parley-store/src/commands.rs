@@ -18,8 +18,7 @@ use tokio::sync::oneshot;
 use crate::sql::{messages, streams};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
-    MessageHide,
-    NewMessage, Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope,
+    MessageHide, NewMessage, Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope,
 };
 
 /// What the operations of one transaction share.
@@ -180,7 +179,8 @@ impl Command {
                 hide,
                 channel: Some(channel),
                 reply,
-            } => reply.keep(crate::moderation::hide_message(connection, context, hide, channel).await),
+            } => reply
+                .keep(crate::moderation::hide_message(connection, context, hide, channel).await),
             // Resolving settled these: the message does not exist.
             Self::Edit { channel: None, .. }
             | Self::Delete { channel: None, .. }
@@ -301,9 +301,7 @@ pub(crate) fn message_event(
         message_id: Some(message.id),
         created_at: context.now,
         author: Some(Arc::from(message.author.as_str())),
-        audience: message
-            .shadow
-            .then(|| Arc::from(message.author.as_str())),
+        audience: message.shadow.then(|| Arc::from(message.author.as_str())),
     }
 }
 

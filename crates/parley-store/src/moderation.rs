@@ -155,7 +155,9 @@ impl Store {
     /// harmless; past [`MAX_BLOCKS`] it is refused.
     pub async fn block(&self, app: &str, blocker: &str, blocked: &str) -> Result<(), StoreError> {
         if blocker == blocked {
-            return Err(StoreError::InvalidInput("a user cannot block themselves".into()));
+            return Err(StoreError::InvalidInput(
+                "a user cannot block themselves".into(),
+            ));
         }
         let mut connection = self.pool().acquire().await?;
         if sql::block_count(&mut connection, app, blocker).await? >= MAX_BLOCKS {

@@ -2,8 +2,8 @@
 //! requests and pages that read and trim them.
 
 use std::fmt;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_core::{ChannelName, ClientInfo, Publication, PublicationKind, StreamPosition};

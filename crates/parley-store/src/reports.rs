@@ -132,8 +132,7 @@ impl Store {
     ) -> Result<ReportPage, StoreError> {
         let limit = limit.clamp(1, crate::MAX_PAGE_SIZE);
         let mut connection = self.pool().acquire().await?;
-        let mut reports =
-            sql::page(&mut connection, app, status, before, limit + 1).await?;
+        let mut reports = sql::page(&mut connection, app, status, before, limit + 1).await?;
         let has_more = reports.len() > limit;
         reports.truncate(limit);
         Ok(ReportPage { reports, has_more })
@@ -157,7 +156,16 @@ impl Store {
         moderator: &str,
     ) -> Result<Report, StoreError> {
         let mut connection = self.pool().acquire().await?;
-        if !sql::resolve(&mut connection, app, id, action, moderator, Timestamp::now()).await? {
+        if !sql::resolve(
+            &mut connection,
+            app,
+            id,
+            action,
+            moderator,
+            Timestamp::now(),
+        )
+        .await?
+        {
             return match sql::find(&mut connection, app, id).await? {
                 None => Err(StoreError::NotFound("report")),
                 Some(_) => Err(StoreError::InvalidInput(format!(

@@ -413,7 +413,10 @@ impl Store {
     }
 
     /// Queues a command for the writer and waits for its answer.
-    pub(crate) async fn submit<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+    pub(crate) async fn submit<T>(
+        &self,
+        command: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, StoreError> {
         let (sender, answer) = oneshot::channel();
         self.shared
             .requests

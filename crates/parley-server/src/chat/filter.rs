@@ -106,7 +106,11 @@ impl FilterConfig {
                 continue;
             }
             for window in words.windows(phrase.len()) {
-                if window.iter().zip(&phrase).all(|(word, part)| word.2 == *part) {
+                if window
+                    .iter()
+                    .zip(&phrase)
+                    .all(|(word, part)| word.2 == *part)
+                {
                     spans.push((window[0].0, window[window.len() - 1].1));
                 }
             }
@@ -148,7 +152,11 @@ fn mask(text: &str, spans: &[(usize, usize)]) -> String {
             let covered = spans
                 .iter()
                 .any(|&(start, end)| index >= start && index < end);
-            if covered && c.is_alphanumeric() { '*' } else { c }
+            if covered && c.is_alphanumeric() {
+                '*'
+            } else {
+                c
+            }
         })
         .collect()
 }
@@ -181,7 +189,10 @@ mod tests {
         let Verdict::Masked(text) = filter(FilterMode::Mask).check("what the fuck") else {
             panic!("profanity not found");
         };
-        assert!(text.starts_with("what the ") && !text.contains("fuck"), "{text}");
+        assert!(
+            text.starts_with("what the ") && !text.contains("fuck"),
+            "{text}"
+        );
         assert!(matches!(
             filter(FilterMode::Flag).check("fuck"),
             Verdict::Flag(_)

@@ -163,15 +163,8 @@ pub async fn send(
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
     let mode = moderation::check_send(server, app, channel, actor).await?;
     let mut request = request;
-    let mut flag = None;
-    if let Some(filter) = &config.filter {
-        match filter.check(&request.text) {
-            filter::Verdict::Clean => {}
-            filter::Verdict::Refuse(why) => return Err(ChatError::Filtered(why)),
-            filter::Verdict::Masked(text) => request.text = text,
-            filter::Verdict::Flag(why) => flag = Some(why),
-        }
-    }
+    let (text, flag) = filtered(config, std::mem::take(&mut request.text))?;
+    request.text = text;
     if actor.limited
         && let Some(limits) = app.limits.get(&namespace.name)
     {
@@ -195,17 +188,32 @@ pub async fn send(
     if let Some(reason) = flag
         && sent.publication.is_some()
     {
-        // The message is committed: a failed report must not turn its
-        // acknowledgement into an error.
-        if let Err(error) = server
-            .store
-            .report(&app.app.id, sent.message.id, "system", &reason)
-            .await
-        {
-            tracing::error!(%error, "filing the filter's report failed");
-        }
+        report_flagged(server, app, sent.message.id, &reason).await;
     }
     Ok(sent.message)
+}
+
+/// Runs the namespace's filter: the text to store, and the reason to
+/// report it for in `flag` mode.
+fn filtered(config: &NamespaceConfig, text: String) -> Result<(String, Option<String>), ChatError> {
+    let Some(filter) = &config.filter else {
+        return Ok((text, None));
+    };
+    match filter.check(&text) {
+        filter::Verdict::Clean => Ok((text, None)),
+        filter::Verdict::Refuse(why) => Err(ChatError::Filtered(why)),
+        filter::Verdict::Masked(masked) => Ok((masked, None)),
+        filter::Verdict::Flag(why) => Ok((text, Some(why))),
+    }
+}
+
+/// Files the filter's report on a committed message. The message is
+/// committed already: a failed report is logged and must not turn its
+/// acknowledgement into an error.
+async fn report_flagged(server: &ServerState, app: &AppContext, id: MessageId, reason: &str) {
+    if let Err(error) = server.store.report(&app.app.id, id, "system", reason).await {
+        tracing::error!(%error, "filing the filter's report failed");
+    }
 }
 
 /// Edits a message's text (its author only).
@@ -220,6 +228,7 @@ pub async fn edit(
     let message = server.store.message(&app.app.id, id).await?;
     let (_, config) = chat_namespace(app, &message.channel)?;
     check_text(&text, config)?;
+    let (text, flag) = filtered(config, text)?;
     let changed = server
         .store
         .edit_message(MessageEdit {
@@ -229,6 +238,9 @@ pub async fn edit(
             text,
         })
         .await?;
+    if let Some(reason) = flag {
+        report_flagged(server, app, changed.message.id, &reason).await;
+    }
     Ok(changed.message)
 }
 

@@ -119,16 +119,28 @@ pub async fn check_subscribe(
     Ok(())
 }
 
+/// Whether the app has a persisted namespace, where moderation applies;
+/// other apps skip its store reads on connect.
+pub fn is_moderated(app: &AppContext) -> bool {
+    app.config
+        .namespaces
+        .values()
+        .any(|namespace| namespace.persist)
+}
+
 /// Refuses a connection of a user banned from the whole app.
 pub async fn check_connect(
     server: &ServerState,
     app: &AppContext,
     user: &str,
 ) -> Result<(), ChatError> {
-    if user.is_empty() {
+    if user.is_empty() || !is_moderated(app) {
         return Ok(());
     }
-    let restrictions = server.store.restrictions_of(&app.app.id, user, None).await?;
+    let restrictions = server
+        .store
+        .restrictions_of(&app.app.id, user, None)
+        .await?;
     if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
         return Err(ChatError::Banned);
     }
@@ -149,7 +161,9 @@ pub struct RestrictRequest {
 /// Parses a duration written as `"10m"`, `"1h 30m"` or `"45s"`.
 pub fn parse_duration(text: &str) -> Result<Duration, ChatError> {
     let duration = humantime::parse_duration(text).map_err(|error| {
-        ChatError::Invalid(format!("duration {text:?}: {error} (write it as 10m, 2h, 7d)"))
+        ChatError::Invalid(format!(
+            "duration {text:?}: {error} (write it as 10m, 2h, 7d)"
+        ))
     })?;
     if duration.is_zero() || duration > MAX_DURATION {
         return Err(ChatError::Invalid(
@@ -225,11 +239,7 @@ async fn enforce_ban(
     };
     let namespace = app.app.namespace(channel).ok();
     for client in app.app.hub.user_clients(user) {
-        if !server
-            .node
-            .unsubscribe(&app.app, client.id, channel)
-            .await
-        {
+        if !server.node.unsubscribe(&app.app, client.id, channel).await {
             continue;
         }
         if let Some(namespace) = namespace.filter(|namespace| namespace.presence) {
@@ -347,6 +357,9 @@ pub async fn load_blocks(
     app: &AppContext,
     user: &Arc<str>,
 ) -> Result<(), ChatError> {
+    if !is_moderated(app) {
+        return Ok(());
+    }
     let blocked = server
         .store
         .blocks(&app.app.id, user)

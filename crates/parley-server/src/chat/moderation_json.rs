@@ -27,7 +27,11 @@ pub fn restriction_json(restriction: &Restriction) -> String {
     }
     out.push_str(r#","created_by":"#);
     quoted(&mut out, &restriction.created_by);
-    let _ = write!(out, r#","created_at":{}}}"#, restriction.created_at.as_millis());
+    let _ = write!(
+        out,
+        r#","created_at":{}}}"#,
+        restriction.created_at.as_millis()
+    );
     out
 }
 
@@ -70,7 +74,10 @@ pub fn report_json(report: &Report) -> String {
 /// `{"reports":[…],"has_more":bool}`.
 pub fn report_page_json(reports: &[Report], has_more: bool) -> String {
     let parts: Vec<String> = reports.iter().map(report_json).collect();
-    format!(r#"{{"reports":[{}],"has_more":{has_more}}}"#, parts.join(","))
+    format!(
+        r#"{{"reports":[{}],"has_more":{has_more}}}"#,
+        parts.join(",")
+    )
 }
 
 /// `{"blocks":["user", …]}`.

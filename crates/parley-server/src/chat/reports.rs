@@ -86,7 +86,9 @@ pub async fn resolve(
     let report = server.store.report_by_id(&app.app.id, id).await?;
     super::moderation::require_moderator(server, app, Some(&report.channel), actor)?;
     if report.status == ReportStatus::Resolved {
-        return Err(ChatError::Invalid(format!("report {id} is resolved already")));
+        return Err(ChatError::Invalid(format!(
+            "report {id} is resolved already"
+        )));
     }
     if resolution != Resolution::Dismiss {
         let message = server.store.message(&app.app.id, report.message_id).await?;

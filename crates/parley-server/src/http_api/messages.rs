@@ -202,6 +202,7 @@ pub async fn list(
     let viewer = match &caller {
         Caller::Backend(_) => chat::moderation::Viewer::server(),
         Caller::User { app, actor } => {
+            chat::moderation::check_subscribe(&server, app, &channel, &actor.user).await?;
             chat::moderation::viewer(&server, app, Some(&channel), actor).await?
         }
     };

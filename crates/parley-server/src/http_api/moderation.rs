@@ -281,5 +281,10 @@ fn report_id(text: &str) -> Result<ReportId, ApiError> {
     text.parse::<ReportId>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("{text:?} is not a report id")))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{text:?} is not a report id"),
+            )
+        })
 }

@@ -87,7 +87,10 @@ impl NativeSession {
                 ..Default::default()
             });
         }
-        Ok(chat::moderation::viewer(&self.server, &self.app, Some(channel), &self.actor()?).await?)
+        Ok(
+            chat::moderation::viewer(&self.server, &self.app, Some(channel), &self.actor()?)
+                .await?,
+        )
     }
 
     /// A channel the client may read: subscribed, or allowed to subscribe.
@@ -252,6 +255,8 @@ impl NativeSession {
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel)?;
+        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
+            .await?;
         let viewer = self.viewer(&channel).await?;
         let page = chat::history_json(
             &self.server,
@@ -272,6 +277,8 @@ impl NativeSession {
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel)?;
+        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
+            .await?;
         let viewer = self.viewer(&channel).await?;
         let page =
             chat::messages_json(&self.server, &self.app, &channel, params.cursor, &viewer).await?;

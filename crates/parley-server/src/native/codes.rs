@@ -109,9 +109,10 @@ impl From<crate::chat::ChatError> for ErrorReply {
                     .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
             },
             ChatError::Banned => Self::new(BANNED, "you are banned here"),
-            ChatError::Filtered(why) => {
-                Self::new(FILTERED, format!("the text was refused by the filter: {why}"))
-            }
+            ChatError::Filtered(why) => Self::new(
+                FILTERED,
+                format!("the text was refused by the filter: {why}"),
+            ),
             ChatError::Store(StoreError::NotFound(what)) => {
                 Self::new(UNKNOWN_NAMESPACE, format!("no such {what}"))
             }

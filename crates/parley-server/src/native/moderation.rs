@@ -66,7 +66,10 @@ fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, Erro
     match (kind, shadow) {
         (_, false) => Ok(kind),
         (RestrictionKind::Mute, true) => Ok(RestrictionKind::ShadowMute),
-        _ => Err(ErrorReply::new(codes::BAD_REQUEST, "only a mute can be a shadow mute")),
+        _ => Err(ErrorReply::new(
+            codes::BAD_REQUEST,
+            "only a mute can be a shadow mute",
+        )),
     }
 }
 
@@ -194,6 +197,9 @@ impl NativeSession {
         self.readable(message.channel.as_str())?;
         let report =
             reports::report(&self.server, &self.app, &actor, message_id, &params.reason).await?;
-        Ok(wire::raw_result_frame(id, &moderation_json::report_json(&report)))
+        Ok(wire::raw_result_frame(
+            id,
+            &moderation_json::report_json(&report),
+        ))
     }
 }

@@ -11,8 +11,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
 };
-use serde::{Deserialize, Serialize};
 use parley_store::RestrictionKind;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::chat;
@@ -203,7 +203,10 @@ impl NativeSession {
                 self.restrict(id, RestrictionKind::Ban, wire::params(params)?)
                     .await
             }
-            "unban" => self.lift(id, RestrictionKind::Ban, wire::params(params)?).await,
+            "unban" => {
+                self.lift(id, RestrictionKind::Ban, wire::params(params)?)
+                    .await
+            }
             "block" => self.block(id, wire::params(params)?).await,
             "unblock" => self.unblock(id, wire::params(params)?).await,
             "blocks" => self.blocks(id).await,

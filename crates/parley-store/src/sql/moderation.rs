@@ -136,11 +136,12 @@ pub(crate) async fn block_count(
     app: &str,
     blocker: &str,
 ) -> Result<usize, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM user_blocks WHERE app_id = $1 AND blocker = $2")
-        .bind(app)
-        .bind(blocker)
-        .fetch_one(&mut *connection)
-        .await?;
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n FROM user_blocks WHERE app_id = $1 AND blocker = $2")
+            .bind(app)
+            .bind(blocker)
+            .fetch_one(&mut *connection)
+            .await?;
     Ok(usize::try_from(row.try_get::<i64, _>("n")?).unwrap_or(usize::MAX))
 }
 
@@ -170,14 +171,13 @@ pub(crate) async fn delete_block(
     blocker: &str,
     blocked: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM user_blocks WHERE app_id = $1 AND blocker = $2 AND blocked = $3",
-    )
-    .bind(app)
-    .bind(blocker)
-    .bind(blocked)
-    .execute(&mut *connection)
-    .await?;
+    let done =
+        sqlx::query("DELETE FROM user_blocks WHERE app_id = $1 AND blocker = $2 AND blocked = $3")
+            .bind(app)
+            .bind(blocker)
+            .bind(blocked)
+            .execute(&mut *connection)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -193,9 +193,7 @@ pub(crate) async fn blocks(
     .bind(blocker)
     .fetch_all(&mut *connection)
     .await?;
-    rows.iter()
-        .map(|row| Ok(row.try_get("blocked")?))
-        .collect()
+    rows.iter().map(|row| Ok(row.try_get("blocked")?)).collect()
 }
 
 /// Sets whether a message is hidden.

@@ -84,11 +84,7 @@ pub(crate) fn publication(
             .try_get::<Option<i64>, _>("message_id")?
             .map(MessageId::new),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        author: row
-            .try_get::<Option<String>, _>("author")?
-            .map(Arc::from),
-        audience: row
-            .try_get::<Option<String>, _>("audience")?
-            .map(Arc::from),
+        author: row.try_get::<Option<String>, _>("author")?.map(Arc::from),
+        audience: row.try_get::<Option<String>, _>("audience")?.map(Arc::from),
     })
 }
