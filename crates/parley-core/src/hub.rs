@@ -231,17 +231,16 @@ impl Hub {
         // Per-subscriber filtering, only for a push that needs it: one meant
         // for its author alone, or a message or typing push while somebody
         // in the app blocks somebody.
-        let (author, audience, typers) = match push {
+        let (author, audience) = match push {
             Push::Publication(publication) => (
                 publication.author.as_deref(),
                 publication.audience.as_deref(),
-                None,
             ),
-            Push::Typing { typers, .. } => (None, None, Some(*typers)),
-            _ => (None, None, None),
+            _ => (None, None),
         };
-        let blocks = (self.blocks.is_active() && (author.is_some() || typers.is_some()))
-            .then(|| self.blocks.read());
+        let typing = matches!(push, Push::Typing { .. });
+        let blocks =
+            (self.blocks.is_active() && (author.is_some() || typing)).then(|| self.blocks.read());
         for subscriber in subscribers.values() {
             let client = &subscriber.client;
             if audience.is_some_and(|audience| audience != client.user()) {
@@ -251,12 +250,11 @@ impl Hub {
                 if author.is_some_and(|author| blocked.contains(author)) {
                     continue;
                 }
-                if let (Push::Typing { channel, typers }, true) = (
-                    push,
-                    typers.is_some_and(|typers| {
-                        typers.iter().any(|typer| blocked.contains(&typer.user))
-                    }),
-                ) {
+                if let Push::Typing { channel, typers } = push
+                    && typers.iter().any(|typer| blocked.contains(&typer.user))
+                {
+                    // Encoded for this subscriber alone: the typers they
+                    // did not block.
                     let seen: Vec<crate::Typer> = typers
                         .iter()
                         .filter(|typer| !blocked.contains(&typer.user))
@@ -356,7 +354,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientInfo, StreamPosition};
+    use crate::{BlockList, ClientInfo, StreamPosition};
 
     struct Echo;
     impl FrameEncoder for Echo {
@@ -413,6 +411,39 @@ mod tests {
         assert_eq!(hub.unsubscribe(a.id, &news), None);
         assert_eq!(hub.unsubscribe(b.id, &news), Some(true));
         assert_eq!(hub.channel_count(), 0);
+    }
+
+    #[test]
+    fn audiences_and_block_lists_filter_the_fan_out() {
+        let hub = Hub::new();
+        let (a, b, c) = (client(1, "a"), client(2, "b"), client(3, "c"));
+        let news = ChannelName::new("news").unwrap();
+        for subscriber in [&a, &b, &c] {
+            hub.add_client(subscriber, 10).unwrap();
+            hub.subscribe(subscriber, &news, false).unwrap();
+        }
+        let mut publication = Publication {
+            channel: news.clone(),
+            kind: Default::default(),
+            data: "hi".into(),
+            position: StreamPosition {
+                offset: 1,
+                epoch: "e".into(),
+            },
+            info: None,
+            author: Some("a".into()),
+            audience: Some("a".into()),
+        };
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 1);
+        publication.audience = None;
+        hub.blocks().set("b".into(), BlockList::from(["a".into()]));
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
+        let mut out = Vec::new();
+        b.queue().drain_into(&mut out);
+        assert!(out.is_empty(), "b blocked a");
+        hub.blocks().set("b".into(), BlockList::new());
+        assert!(!hub.blocks().is_active());
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 3);
     }
 
     #[test]

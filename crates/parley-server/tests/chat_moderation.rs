@@ -70,6 +70,7 @@ async fn muted_sends_fail_in_the_channel_and_the_app_until_the_mute_ends(backend
     let server = start(backend).await;
     let mut moderator = moderator(&server).await;
     let mut alice = server.user("alice").await;
+    let earlier = send(&mut alice, "talk:a", "before the mute").await;
 
     let mute = moderator
         .ok("mute", json!({"user": "alice", "channel": "talk:a"}))
@@ -80,6 +81,16 @@ async fn muted_sends_fail_in_the_channel_and_the_app_until_the_mute_ends(backend
     let refused = send(&mut alice, "talk:a", "hello").await;
     assert_eq!(refused["error"]["code"], 423, "{refused}");
     assert!(refused["error"].get("retry_after_ms").is_none());
+    assert_eq!(
+        alice
+            .error_code(
+                "message_edit",
+                json!({"id": earlier["result"]["id"], "text": "edited"})
+            )
+            .await,
+        423,
+        "no edits while muted"
+    );
     // Muted in one channel only.
     assert!(
         send(&mut alice, "talk:b", "hello")

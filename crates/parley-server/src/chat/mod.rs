@@ -228,6 +228,9 @@ pub async fn edit(
     let message = server.store.message(&app.app.id, id).await?;
     let (_, config) = chat_namespace(app, &message.channel)?;
     check_text(&text, config)?;
+    // A muted user may not edit either: an edit would say what a send may
+    // not.
+    moderation::check_send(server, app, &message.channel, actor).await?;
     let (text, flag) = filtered(config, text)?;
     let changed = server
         .store
