@@ -2,10 +2,13 @@
 //! `unban` (moderators), `block`, `unblock`, `blocks` and `report` (every
 //! user), and the `unsubscribed` push of a ban.
 
-use parley_core::{ChannelName, Frame};
+use std::sync::Arc;
+
+use parley_core::{ChannelName, Disconnect, Frame};
 use parley_store::RestrictionKind;
 use serde::Deserialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::codes::{self, ErrorReply};
 use super::session::NativeSession;
@@ -78,7 +81,69 @@ fn channel(name: Option<&str>) -> Result<Option<ChannelName>, ErrorReply> {
         .transpose()
 }
 
+/// The moderation methods, dispatched by [`NativeSession::moderation_command`].
+pub const METHODS: &[&str] = &[
+    "mute",
+    "unmute",
+    "ban",
+    "unban",
+    "block",
+    "unblock",
+    "blocks",
+    "report",
+    "message_hide",
+    "message_unhide",
+];
+
 impl NativeSession {
+    /// Runs one of the [`METHODS`].
+    pub(super) async fn moderation_command(
+        &mut self,
+        id: u64,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<Frame, ErrorReply> {
+        match method {
+            "mute" => {
+                self.restrict(id, RestrictionKind::Mute, wire::params(params)?)
+                    .await
+            }
+            "unmute" => {
+                self.lift(id, RestrictionKind::Mute, wire::params(params)?)
+                    .await
+            }
+            "ban" => {
+                self.restrict(id, RestrictionKind::Ban, wire::params(params)?)
+                    .await
+            }
+            "unban" => {
+                self.lift(id, RestrictionKind::Ban, wire::params(params)?)
+                    .await
+            }
+            "block" => self.block(id, wire::params(params)?).await,
+            "unblock" => self.unblock(id, wire::params(params)?).await,
+            "blocks" => self.blocks(id).await,
+            "report" => self.report(id, wire::params(params)?).await,
+            "message_hide" => self.message_hide(id, wire::params(params)?, true).await,
+            "message_unhide" => self.message_hide(id, wire::params(params)?, false).await,
+            other => Err(ErrorReply::new(
+                codes::UNKNOWN_METHOD,
+                format!("unknown method {other:?}"),
+            )),
+        }
+    }
+
+    /// At `connect`: refuses a user banned from the app (the connection is
+    /// then closed with 4003), and loads the user's block list into the hub.
+    pub(super) async fn admit_user(&mut self, user: &Arc<str>) -> Result<(), ErrorReply> {
+        if let Err(error) = moderation::check_connect(&self.server, &self.app, user).await {
+            self.close_after_reply = Some(Disconnect::Forced);
+            return Err(error.into());
+        }
+        moderation::load_blocks(&self.server, &self.app, user).await?;
+        Ok(())
+    }
+
     /// `mute` and `ban`.
     pub(super) async fn restrict(
         &mut self,

@@ -11,12 +11,12 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
 };
-use parley_store::RestrictionKind;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::chat;
 use super::codes::{self, ErrorReply};
+use super::moderation;
 use super::presence;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
@@ -40,7 +40,7 @@ pub struct NativeSession {
     violations: u32,
     limiter: DefaultDirectRateLimiter,
     /// Set by a command that ends the connection after its reply.
-    close_after_reply: Option<Disconnect>,
+    pub(super) close_after_reply: Option<Disconnect>,
     /// Work to do once the reply is queued, so that a client sees its
     /// `subscribe` reply before the replay and the `join` it causes.
     pub(super) after_reply: Vec<AfterReply>,
@@ -191,28 +191,9 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
-            "mute" => {
-                self.restrict(id, RestrictionKind::Mute, wire::params(params)?)
-                    .await
+            other if moderation::METHODS.contains(&other) => {
+                self.moderation_command(id, other, params).await
             }
-            "unmute" => {
-                self.lift(id, RestrictionKind::Mute, wire::params(params)?)
-                    .await
-            }
-            "ban" => {
-                self.restrict(id, RestrictionKind::Ban, wire::params(params)?)
-                    .await
-            }
-            "unban" => {
-                self.lift(id, RestrictionKind::Ban, wire::params(params)?)
-                    .await
-            }
-            "block" => self.block(id, wire::params(params)?).await,
-            "unblock" => self.unblock(id, wire::params(params)?).await,
-            "blocks" => self.blocks(id).await,
-            "report" => self.report(id, wire::params(params)?).await,
-            "message_hide" => self.message_hide(id, wire::params(params)?, true).await,
-            "message_unhide" => self.message_hide(id, wire::params(params)?, false).await,
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -264,18 +245,8 @@ impl NativeSession {
                 (claims.user.clone(), Arc::new(info))
             },
         );
-        if let Some(claims) = &claims
-            && let Err(error) =
-                crate::chat::moderation::check_connect(&self.server, &self.app, &claims.user).await
-        {
-            self.close_after_reply = Some(Disconnect::Forced);
-            return Err(error.into());
-        }
-        if let Some(claims) = &claims
-            && let Err(error) =
-                crate::chat::moderation::load_blocks(&self.server, &self.app, &claims.user).await
-        {
-            return Err(error.into());
+        if let Some(claims) = &claims {
+            self.admit_user(&claims.user).await?;
         }
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
@@ -619,16 +590,10 @@ fn metric_method(method: &str) -> &'static str {
         "history" => "history",
         "messages" => "messages",
         "edit_trail" => "edit_trail",
-        "mute" => "mute",
-        "unmute" => "unmute",
-        "ban" => "ban",
-        "unban" => "unban",
-        "block" => "block",
-        "unblock" => "unblock",
-        "blocks" => "blocks",
-        "report" => "report",
-        "message_hide" => "message_hide",
-        "message_unhide" => "message_unhide",
-        _ => "unknown",
+        other => moderation::METHODS
+            .iter()
+            .find(|method| **method == other)
+            .copied()
+            .unwrap_or("unknown"),
     }
 }
