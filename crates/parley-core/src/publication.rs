@@ -45,6 +45,11 @@ pub enum PublicationKind {
     MessageUpdated,
     /// A chat message was deleted; the data is its tombstone.
     MessageDeleted,
+    /// A user reacted to a message or to the channel; the data names the
+    /// reaction and its new count.
+    ReactionAdded,
+    /// A user took a reaction back; the data names it and its new count.
+    ReactionRemoved,
 }
 
 impl PublicationKind {
@@ -55,6 +60,8 @@ impl PublicationKind {
             Self::MessageCreated => "message_created",
             Self::MessageUpdated => "message_updated",
             Self::MessageDeleted => "message_deleted",
+            Self::ReactionAdded => "reaction_added",
+            Self::ReactionRemoved => "reaction_removed",
         }
     }
 }

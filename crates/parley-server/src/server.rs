@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use parley_core::Namespace;
 use parley_core::{App, MemoryBroker, MemoryPresence, Node};
 use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
@@ -25,6 +26,7 @@ use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
 use crate::origin::OriginPolicy;
 use crate::state::{AppContext, ServerState};
+use crate::uploads::Uploads;
 use crate::{health, http_api, telemetry, ws};
 
 /// Why the server could not start or stopped with an error.
@@ -118,6 +120,7 @@ impl Server {
         }
         let default_app =
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
+        let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let state = Arc::new(ServerState {
             node,
             presence,
@@ -130,6 +133,7 @@ impl Server {
             connections: TaskTracker::new(),
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
+            uploads,
         });
         Ok(Self { state, broker })
     }
@@ -191,6 +195,13 @@ impl Server {
         };
         // A make-service, not the router itself: serving the router clones
         // its route table for every connection (a quarter of a connect's CPU).
+        // No Nagle delay: a push is a small frame that should leave at once,
+        // not wait for the acknowledgement of the previous one.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::trace!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, self.router().into_make_service())
             .with_graceful_shutdown(async move {
                 tokio::select! {

@@ -15,6 +15,7 @@ use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
 use crate::origin::OriginPolicy;
+use crate::uploads::Uploads;
 
 /// One app as the server sees it: the domain app plus what only the server
 /// needs (its keys and its browser origins).
@@ -55,6 +56,8 @@ pub struct ServerState {
     pub metrics: PrometheusHandle,
     /// False once shutdown starts, so `/readyz` turns away new traffic.
     pub ready: AtomicBool,
+    /// Uploaded files: their rules and their storage.
+    pub uploads: Uploads,
 }
 
 impl ServerState {

@@ -15,10 +15,11 @@ use parley_core::{ChannelName, ClientInfo, StreamPosition};
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
-use crate::sql::{messages, streams};
+use crate::sql::{messages, reactions, streams, uploads};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
-    MessageHide, NewMessage, Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope,
+    MessageHide, NewMessage, NewUpload, Reacted, ReactionChange, ReactionEvent, ReactionTarget,
+    Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope, Upload,
 };
 
 /// What the operations of one transaction share.
@@ -75,39 +76,54 @@ pub(crate) enum Command {
         retention: Retention,
         reply: Reply<u64>,
     },
+    /// Keep an upload's metadata.
+    CreateUpload {
+        upload: NewUpload,
+        reply: Reply<Upload>,
+    },
+    /// Add or remove a reaction. `channel` is the channel reacted to, or
+    /// for a message, filled in by [`Command::resolve`].
+    React {
+        change: ReactionChange,
+        channel: Option<ChannelName>,
+        reply: Reply<Reacted>,
+    },
 }
 
 impl Command {
-    /// Finds the channel of an edit or a delete, which names only a message.
+    /// Finds the channel of an edit, a delete or a reaction to a message,
+    /// which name only a message.
     /// A message never changes channel, so this reads without a lock, before
     /// the transaction; a message that does not exist settles the command
     /// with `NotFound`.
     pub(crate) async fn resolve(&mut self, connection: &mut AnyConnection) {
-        let (app, id, channel, outcome) = match self {
+        match self {
             Self::Edit {
                 edit,
                 channel,
                 reply,
-            } => (&edit.app, edit.id, channel, &mut reply.outcome),
+            } => resolve_channel(connection, &edit.app, edit.id, channel, reply).await,
             Self::Delete {
                 delete,
                 channel,
                 reply,
-            } => (&delete.app, delete.id, channel, &mut reply.outcome),
+            } => resolve_channel(connection, &delete.app, delete.id, channel, reply).await,
             Self::Hide {
                 hide,
                 channel,
                 reply,
-            } => (&hide.app, hide.id, channel, &mut reply.outcome),
-            _ => return,
-        };
-        if channel.is_some() || outcome.is_some() {
-            return;
-        }
-        match messages::channel_of(connection, app, id).await {
-            Ok(Some(found)) => *channel = Some(found),
-            Ok(None) => *outcome = Some(Err(StoreError::NotFound("message"))),
-            Err(error) => *outcome = Some(Err(error)),
+            } => resolve_channel(connection, &hide.app, hide.id, channel, reply).await,
+            Self::React {
+                change:
+                    ReactionChange {
+                        app,
+                        target: ReactionTarget::Message(id),
+                        ..
+                    },
+                channel,
+                reply,
+            } => resolve_channel(connection, app, *id, channel, reply).await,
+            _ => {}
         }
     }
 
@@ -118,6 +134,7 @@ impl Command {
             Self::Edit { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             Self::Delete { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             Self::Hide { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            Self::React { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             _ => false,
         }
     }
@@ -145,6 +162,11 @@ impl Command {
             Self::Hide {
                 hide, channel: c, ..
             } => (false, &hide.app, channel(c)),
+            Self::React {
+                change, channel: c, ..
+            } => (false, &change.app, channel(c)),
+            // An upload locks no stream.
+            Self::CreateUpload { upload, .. } => (false, &upload.app, ""),
             Self::Trim { app, .. } => (true, app, ""),
         }
     }
@@ -196,6 +218,16 @@ impl Command {
                 retention,
                 reply,
             } => reply.keep(streams::trim(connection, app, scope, *retention).await),
+            Self::CreateUpload { upload, reply } => {
+                reply.keep(uploads::insert(connection, upload, context.now).await)
+            }
+            Self::React {
+                change,
+                channel: Some(channel),
+                reply,
+            } => reply.keep(react(connection, context, change, channel).await),
+            // Resolving settled it: the message does not exist.
+            Self::React { channel: None, .. } => Ok(()),
         }
     }
 
@@ -228,7 +260,14 @@ impl Command {
                 Some(Ok(changed)) => Some((&*hide.app, &changed.publication, None)),
                 _ => None,
             },
-            Self::CreateStream { .. } | Self::Trim { .. } => None,
+            Self::React { change, reply, .. } => match &reply.outcome {
+                Some(Ok(Reacted {
+                    publication: Some(publication),
+                    ..
+                })) => Some((&*change.app, publication, None)),
+                _ => None,
+            },
+            Self::CreateStream { .. } | Self::Trim { .. } | Self::CreateUpload { .. } => None,
         }
     }
 
@@ -243,7 +282,28 @@ impl Command {
             Self::Hide { reply, .. } => reply.answer(failure),
             Self::CreateStream { reply, .. } => reply.answer(failure),
             Self::Trim { reply, .. } => reply.answer(failure),
+            Self::CreateUpload { reply, .. } => reply.answer(failure),
+            Self::React { reply, .. } => reply.answer(failure),
         }
+    }
+}
+
+/// Finds the channel of the message a command names, or settles the
+/// command with `NotFound` (or the error reading it).
+async fn resolve_channel<T>(
+    connection: &mut AnyConnection,
+    app: &str,
+    id: crate::MessageId,
+    channel: &mut Option<ChannelName>,
+    reply: &mut Reply<T>,
+) {
+    if channel.is_some() || reply.outcome.is_some() {
+        return;
+    }
+    match messages::channel_of(connection, app, id).await {
+        Ok(Some(found)) => *channel = Some(found),
+        Ok(None) => reply.outcome = Some(Err(StoreError::NotFound("message"))),
+        Err(error) => reply.outcome = Some(Err(error)),
     }
 }
 
@@ -340,8 +400,9 @@ async fn send(
     new: &NewMessage,
 ) -> Result<Sent, StoreError> {
     if let Some(key) = &new.client_msg_id
-        && let Some(message) = messages::find_sent(connection, new, key).await?
+        && let Some(mut message) = messages::find_sent(connection, new, key).await?
     {
+        uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
         return Ok(Sent {
             message,
             publication: None,
@@ -356,7 +417,15 @@ async fn send(
         }
     }
     let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
-    let message = messages::insert(connection, new, position.offset, context.now).await?;
+    let mut message = messages::insert(connection, new, position.offset, context.now).await?;
+    message.attachments = uploads::link(
+        connection,
+        &new.app,
+        &new.author,
+        message.id,
+        &new.attachments,
+    )
+    .await?;
     let publication = message_event(context, EventKind::MessageCreated, &message, position);
     streams::append(connection, &new.app, &publication).await?;
     Ok(Sent {
@@ -379,6 +448,7 @@ async fn edit_message(
     if message.author != edit.editor {
         return Err(StoreError::Forbidden("only its author may edit a message"));
     }
+    uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
     messages::add_revision(connection, message.id, &message.text, context.now).await?;
     messages::set_text(connection, message.id, &edit.text, context.now).await?;
     message.text.clone_from(&edit.text);
@@ -422,6 +492,9 @@ async fn delete_message(
     }
     message.text.clear();
     message.meta = None;
+    message.attachments.clear();
+    uploads::detach(connection, message.id).await?;
+    reactions::clear(connection, message.id).await?;
     let deleted_at = *message.deleted_at.get_or_insert(context.now);
     match delete.mode {
         DeleteMode::Soft => messages::bury(connection, message.id, deleted_at).await?,
@@ -437,4 +510,81 @@ async fn delete_message(
         message,
         publication,
     })
+}
+
+/// Adds or removes a reaction. Only a change takes the channel's next
+/// offset and appends `reaction_added` or `reaction_removed`; the count is
+/// read after the stream is locked, so the counts of a channel's events
+/// follow its offsets.
+async fn react(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    change: &ReactionChange,
+    channel: &ChannelName,
+) -> Result<Reacted, StoreError> {
+    // Who may see the event: the reactor alone when shadow-muted, the
+    // message's author alone for a shadow message (no one else sees it).
+    let mut audience = change.shadow.then(|| Arc::from(change.user.as_str()));
+    let message_id = match &change.target {
+        ReactionTarget::Message(id) => {
+            // A hidden message takes no reactions (nor loses any): its
+            // reactions would tell everyone about a message they cannot see.
+            let message = messages::find(connection, &change.app, *id)
+                .await?
+                .filter(|message| !message.is_deleted() && !message.hidden)
+                .ok_or(StoreError::NotFound("message"))?;
+            if message.shadow {
+                audience = Some(Arc::from(message.author.as_str()));
+            }
+            Some(*id)
+        }
+        ReactionTarget::Channel(_) => None,
+    };
+    let (app, target) = (&*change.app, &change.target);
+    let changed = if change.add {
+        reactions::add(
+            connection,
+            app,
+            target,
+            &change.user,
+            &change.emoji,
+            context.now,
+        )
+        .await?
+    } else {
+        reactions::remove(connection, app, target, &change.user, &change.emoji).await?
+    };
+    let position = match changed {
+        true => Some(streams::advance(connection, app, channel, context.now).await?),
+        false => None,
+    };
+    let event = ReactionEvent {
+        channel: channel.clone(),
+        message_id,
+        user: change.user.clone(),
+        emoji: change.emoji.clone(),
+        count: reactions::count(connection, app, target, &change.emoji).await?,
+    };
+    let publication = match position {
+        Some(position) => {
+            let kind = match change.add {
+                true => EventKind::ReactionAdded,
+                false => EventKind::ReactionRemoved,
+            };
+            let publication = StoredPublication {
+                channel: channel.clone(),
+                position,
+                kind,
+                data: context.encoder.encode_reaction(kind, &event),
+                message_id,
+                created_at: context.now,
+                author: Some(Arc::from(change.user.as_str())),
+                audience,
+            };
+            streams::append(connection, app, &publication).await?;
+            Some(publication)
+        }
+        None => None,
+    };
+    Ok(Reacted { event, publication })
 }

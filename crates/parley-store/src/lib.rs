@@ -15,6 +15,13 @@
 //!   [`Store::delete_message`] keep a [`Message`]'s current state (and an
 //!   edit trail) and append `message_created`, `message_updated` and
 //!   `message_deleted` events. [`Store::messages`] pages through a channel.
+//! - **Uploads and reactions.** [`Store::create_upload`] keeps an
+//!   [`Upload`]'s metadata (the bytes live in the server's upload storage);
+//!   messages carry up to [`MAX_ATTACHMENTS`] of their author's uploads.
+//!   [`Store::react`] adds or removes a user's reaction to a message or to a
+//!   channel and appends `reaction_added` or `reaction_removed` with the new
+//!   count; [`Store::message_reactions`] and [`Store::channel_reactions`]
+//!   read the counts relative to a reader.
 //! - **Group commit.** Every write goes through one writer task that commits
 //!   everything queued in one transaction, each operation in its own
 //!   savepoint, so throughput is not one fsync per message and one refused
@@ -54,10 +61,12 @@ mod messages;
 mod migrate;
 mod moderation;
 mod publication;
+mod reactions;
 mod reports;
 mod sql;
 mod store;
 mod time;
+mod uploads;
 mod writer;
 
 pub use database::{Backend, Database, StoreOptions};
@@ -73,6 +82,8 @@ pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
+pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
 pub use reports::{MAX_REASON_LENGTH, Report, ReportId, ReportPage, ReportStatus};
 pub use store::{Store, StoreStats};
 pub use time::Timestamp;
+pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};

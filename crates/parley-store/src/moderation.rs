@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 
 use crate::commands::{Command, Context, message_event};
 use crate::sql::moderation as sql;
-use crate::sql::{messages, streams};
+use crate::sql::{messages, streams, uploads};
 use crate::{Changed, EventKind, MessageId, Store, StoreError, Timestamp};
 
 /// The most users one user may block.
@@ -206,6 +206,7 @@ pub(crate) async fn hide_message(
             "the message is not hidden".into()
         }));
     }
+    uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
     sql::set_hidden(connection, message.id, hide.hidden).await?;
     message.hidden = hide.hidden;
     for kind in [EventKind::MessageCreated, EventKind::MessageUpdated] {

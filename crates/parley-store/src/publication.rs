@@ -25,6 +25,10 @@ pub enum EventKind {
     MessageUpdated,
     /// A chat message was deleted.
     MessageDeleted,
+    /// A user reacted to a message or to the channel.
+    ReactionAdded,
+    /// A user took a reaction back.
+    ReactionRemoved,
 }
 
 impl EventKind {
@@ -36,6 +40,8 @@ impl EventKind {
             Self::MessageCreated => "message_created",
             Self::MessageUpdated => "message_updated",
             Self::MessageDeleted => "message_deleted",
+            Self::ReactionAdded => "reaction_added",
+            Self::ReactionRemoved => "reaction_removed",
         }
     }
 }
@@ -55,6 +61,8 @@ impl FromStr for EventKind {
             "message_created" => Ok(Self::MessageCreated),
             "message_updated" => Ok(Self::MessageUpdated),
             "message_deleted" => Ok(Self::MessageDeleted),
+            "reaction_added" => Ok(Self::ReactionAdded),
+            "reaction_removed" => Ok(Self::ReactionRemoved),
             other => Err(StoreError::corrupt(format!("unknown event kind {other:?}"))),
         }
     }
@@ -93,6 +101,8 @@ impl StoredPublication {
             EventKind::MessageCreated => PublicationKind::MessageCreated,
             EventKind::MessageUpdated => PublicationKind::MessageUpdated,
             EventKind::MessageDeleted => PublicationKind::MessageDeleted,
+            EventKind::ReactionAdded => PublicationKind::ReactionAdded,
+            EventKind::ReactionRemoved => PublicationKind::ReactionRemoved,
         };
         Publication {
             channel: self.channel.clone(),

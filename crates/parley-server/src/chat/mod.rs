@@ -7,12 +7,14 @@
 //! - [`filter`]: a namespace's profanity and word-list filter.
 //! - [`reports`]: the moderation queue.
 //! - [`moderation_json`]: the JSON of restrictions, blocks and reports.
+//! - [`reactions`]: reactions to messages and to channels.
 
 pub mod filter;
 pub mod json;
 pub mod limits;
 pub mod moderation;
 pub mod moderation_json;
+pub mod reactions;
 pub mod reports;
 
 use std::sync::Arc;
@@ -21,8 +23,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use parley_core::{ChannelName, Namespace};
 use parley_store::{
-    DeleteMode, HistoryCursor, HistoryQuery, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete,
-    MessageEdit, MessageId, MessageQuery, NewMessage, Order, StoreError,
+    DeleteMode, HistoryCursor, HistoryQuery, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message,
+    MessageCursor, MessageDelete, MessageEdit, MessageId, MessageQuery, NewMessage, Order,
+    StoreError, UploadId,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -73,8 +76,12 @@ pub struct SendRequest {
     pub channel: Option<String>,
     /// The author, for server API callers; users send as themselves.
     pub user: Option<String>,
-    /// The text.
+    /// The text; may be empty when the message has attachments.
+    #[serde(default)]
     pub text: String,
+    /// Ids of the sender's uploads to attach, at most 10.
+    #[serde(default)]
+    pub attachments: Vec<String>,
     /// The id of the message this one answers.
     pub reply_to: Option<String>,
     /// The client's idempotency key.
@@ -137,7 +144,10 @@ pub async fn send(
     request: SendRequest,
 ) -> Result<Message, ChatError> {
     let (namespace, config) = chat_namespace(app, channel)?;
-    check_text(&request.text, config)?;
+    let attachments = attachment_ids(&request.attachments)?;
+    if attachments.is_empty() || !request.text.is_empty() {
+        check_text(&request.text, config)?;
+    }
     if request
         .client_msg_id
         .as_ref()
@@ -183,6 +193,7 @@ pub async fn send(
             client_msg_id: request.client_msg_id,
             meta,
             shadow: mode.shadow,
+            attachments,
         })
         .await?;
     if let Some(reason) = flag
@@ -214,6 +225,26 @@ async fn report_flagged(server: &ServerState, app: &AppContext, id: MessageId, r
     if let Err(error) = server.store.report(&app.app.id, id, "system", reason).await {
         tracing::error!(%error, "filing the filter's report failed");
     }
+}
+
+/// The upload ids a message is to carry: at most [`MAX_ATTACHMENTS`], each
+/// once.
+fn attachment_ids(ids: &[String]) -> Result<Vec<UploadId>, ChatError> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(ChatError::Invalid(format!(
+            "a message carries at most {MAX_ATTACHMENTS} attachments"
+        )));
+    }
+    let mut parsed: Vec<UploadId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = UploadId::parse(id)
+            .map_err(|_| ChatError::Invalid(format!("{id:?} is not an upload id")))?;
+        if parsed.contains(&id) {
+            return Err(ChatError::Invalid(format!("upload {id} is attached twice")));
+        }
+        parsed.push(id);
+    }
+    Ok(parsed)
 }
 
 /// Edits a message's text (its author only).
@@ -414,8 +445,10 @@ pub struct MessagesCursor {
     pub limit: Option<usize>,
 }
 
-/// A page of a persisted channel's messages in their current state:
-/// `{"messages": [...], "has_older", "has_newer"}`.
+/// A page of a persisted channel's messages in their current state, as
+/// `viewer` may see them, each with its reactions relative to the viewing
+/// user: `{"messages": [...],
+/// "has_older", "has_newer"}`.
 pub async fn messages_json(
     server: &ServerState,
     app: &AppContext,
@@ -450,16 +483,27 @@ pub async fn messages_json(
         limit: page_limit(cursor.limit)?,
     };
     let page = server.store.messages(&app.app.id, channel, query).await?;
+    // What the viewer may not see leaves the page.
+    let visible: Vec<&Message> = page
+        .messages
+        .iter()
+        .filter(|message| viewer.sees_message(message))
+        .collect();
+    let ids: Vec<MessageId> = visible.iter().map(|message| message.id).collect();
+    let reactions = server
+        .store
+        .message_reactions(&ids, viewer.user.as_deref())
+        .await?;
+    let messages: Vec<String> = visible
+        .iter()
+        .map(|message| {
+            let counts = reactions.get(&message.id).map_or(&[][..], Vec::as_slice);
+            json::message_with_reactions_json(message, counts, viewer.moderator)
+        })
+        .collect();
     Ok(format!(
-        r#"{{"messages":{},"has_older":{},"has_newer":{}}}"#,
-        json::messages_json(
-            &page
-                .messages
-                .iter()
-                .filter(|message| viewer.sees_message(message))
-                .collect::<Vec<_>>(),
-            viewer.moderator
-        ),
+        r#"{{"messages":[{}],"has_older":{},"has_newer":{}}}"#,
+        messages.join(","),
         page.has_older,
         page.has_newer
     ))

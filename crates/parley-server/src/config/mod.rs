@@ -13,8 +13,10 @@ use crate::credentials;
 
 mod duration;
 mod namespace;
+mod uploads;
 
 pub use namespace::{NamespaceConfig, Rate};
+pub use uploads::UploadsConfig;
 
 /// The whole server configuration, after every source has been applied.
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The apps this node serves; the first is the default app.
     pub apps: Vec<AppConfig>,
+    /// File uploads (`[uploads]`); files are kept under the data dir.
+    pub uploads: UploadsConfig,
 }
 
 /// Log output format.
@@ -179,6 +183,7 @@ struct FileConfig {
     command_burst: Option<u32>,
     log_format: Option<LogFormat>,
     database_url: Option<String>,
+    uploads: Option<UploadsConfig>,
     #[serde(default)]
     apps: Vec<AppConfig>,
     #[serde(default)]
@@ -257,6 +262,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             database_url: None,
             apps: Vec::new(),
+            uploads: UploadsConfig::default(),
         }
     }
 }
@@ -325,7 +331,8 @@ impl Config {
             max_queue_bytes,
             commands_per_second,
             command_burst,
-            log_format
+            log_format,
+            uploads
         );
         self.database_url = file.database_url;
         self.apps = file.apps;
@@ -389,6 +396,9 @@ impl Config {
         }
         if self.commands_per_second == 0 || self.command_burst == 0 {
             return invalid("commands_per_second and command_burst must be above zero".into());
+        }
+        if let Some(problem) = self.uploads.problem() {
+            return invalid(problem);
         }
         let mut ids = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();

@@ -8,11 +8,14 @@ mod messages;
 mod moderation;
 mod presence;
 mod publish;
+mod reactions;
+mod uploads;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
 
@@ -52,5 +55,25 @@ pub fn router() -> Router<Arc<ServerState>> {
         .route(
             "/api/v1/reports/{id}/resolve",
             post(moderation::resolve_report),
+        )
+        // The upload handler bounds the body itself, while it streams in,
+        // at `uploads.max_bytes`.
+        .route(
+            "/api/v1/uploads",
+            post(uploads::create).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/uploads/{id}", get(uploads::file))
+        .route("/api/v1/uploads/{id}/thumbnail", get(uploads::thumbnail))
+        .route(
+            "/api/v1/channels/{channel}/reactions",
+            get(reactions::channel_reactions),
+        )
+        .route(
+            "/api/v1/channels/{channel}/reactions/{emoji}",
+            put(reactions::add_to_channel).delete(reactions::remove_from_channel),
+        )
+        .route(
+            "/api/v1/messages/{id}/reactions/{emoji}",
+            put(reactions::add_to_message).delete(reactions::remove_from_message),
         )
 }

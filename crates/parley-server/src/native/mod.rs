@@ -6,6 +6,7 @@
 //! - [`session`]: one connection's state machine and its commands.
 //! - [`presence`]: the presence, typing and status commands.
 //! - [`chat`]: chat messages, history, and recovery on subscribe.
+//! - [`reactions`]: reactions to messages and channels.
 //!
 //! `docs/protocol.md` is the user-facing description of all of it.
 
@@ -14,6 +15,7 @@ pub mod codes;
 pub mod moderation;
 pub mod presence;
 pub mod push;
+pub mod reactions;
 pub mod session;
 pub mod wire;
 

@@ -191,6 +191,9 @@ impl NativeSession {
             "history" => self.history(id, wire::params(params)?).await,
             "messages" => self.messages(id, wire::params(params)?).await,
             "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
+            "reaction_add" => self.reaction_change(id, wire::params(params)?, true).await,
+            "reaction_remove" => self.reaction_change(id, wire::params(params)?, false).await,
+            "reactions" => self.reactions(id, wire::params(params)?).await,
             other if moderation::METHODS.contains(&other) => {
                 self.moderation_command(id, other, params).await
             }
@@ -590,6 +593,9 @@ fn metric_method(method: &str) -> &'static str {
         "history" => "history",
         "messages" => "messages",
         "edit_trail" => "edit_trail",
+        "reaction_add" => "reaction_add",
+        "reaction_remove" => "reaction_remove",
+        "reactions" => "reactions",
         other => moderation::METHODS
             .iter()
             .find(|method| **method == other)

@@ -46,6 +46,7 @@ pub(crate) async fn insert(
         deleted_at: None,
         hidden: false,
         shadow: new.shadow,
+        attachments: Vec::new(),
     })
 }
 

@@ -12,9 +12,11 @@
 
 pub(crate) mod messages;
 pub(crate) mod moderation;
+pub(crate) mod reactions;
 pub(crate) mod reports;
 pub(crate) mod rows;
 pub(crate) mod streams;
+pub(crate) mod uploads;
 
 use parley_core::ChannelName;
 use sqlx::{AnyConnection, Row};

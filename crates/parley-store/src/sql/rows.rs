@@ -63,6 +63,7 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
             .map(Timestamp::from_millis),
         hidden: row.try_get::<i64, _>("hidden")? != 0,
         shadow: row.try_get::<i64, _>("shadow")? != 0,
+        attachments: Vec::new(),
     })
 }
 
