@@ -121,7 +121,12 @@ impl MemoryBroker {
             kind: PublicationKind::Publication,
             data,
             position: position.clone(),
+            author: info
+                .as_ref()
+                .filter(|info| !info.user.is_empty())
+                .map(|info| info.user.clone()),
             info,
+            audience: None,
         });
         if history.size > 0 {
             stream.history.push_back((now, publication.clone()));

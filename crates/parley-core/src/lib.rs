@@ -15,6 +15,7 @@
 //! opaque bytes, and wire protocols plug in through [`FrameEncoder`].
 
 mod app;
+mod blocks;
 mod broker;
 mod broker_memory;
 mod channel;
@@ -39,6 +40,7 @@ mod typing;
 mod user_status;
 
 pub use app::{App, AppOptions, Grant};
+pub use blocks::{BlockBook, BlockList};
 pub use broker::{
     BackendError, BoxFuture, Broker, BrokerEventHandler, HistoryOptions, StreamSlice,
 };

@@ -79,4 +79,10 @@ pub struct Publication {
     pub position: StreamPosition,
     /// The publishing client, absent for publications from the server API.
     pub info: Option<ClientInfo>,
+    /// The user the content is from (a message's author, a publishing
+    /// user), for subscribers' block lists; `None` when unknown.
+    pub author: Option<Arc<str>>,
+    /// The one user whose connections may receive it (a shadow-muted
+    /// author's own messages); `None` for every subscriber.
+    pub audience: Option<Arc<str>>,
 }

@@ -18,8 +18,8 @@ use tokio::sync::oneshot;
 use crate::sql::{messages, reactions, streams, uploads};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
-    NewMessage, NewUpload, Reacted, ReactionChange, ReactionEvent, ReactionTarget, Retention, Sent,
-    StoreError, StoredPublication, Timestamp, TrimScope, Upload,
+    MessageHide, NewMessage, NewUpload, Reacted, ReactionChange, ReactionEvent, ReactionTarget,
+    Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope, Upload,
 };
 
 /// What the operations of one transaction share.
@@ -62,6 +62,13 @@ pub(crate) enum Command {
         channel: ChannelName,
         reply: Reply<StreamPosition>,
     },
+    /// Hide or show a chat message. `channel` is filled in by
+    /// [`Command::resolve`].
+    Hide {
+        hide: MessageHide,
+        channel: Option<ChannelName>,
+        reply: Reply<Changed>,
+    },
     /// Remove old publications.
     Trim {
         app: Arc<str>,
@@ -101,6 +108,11 @@ impl Command {
                 channel,
                 reply,
             } => resolve_channel(connection, &delete.app, delete.id, channel, reply).await,
+            Self::Hide {
+                hide,
+                channel,
+                reply,
+            } => resolve_channel(connection, &hide.app, hide.id, channel, reply).await,
             Self::React {
                 change:
                     ReactionChange {
@@ -121,6 +133,7 @@ impl Command {
         match self {
             Self::Edit { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             Self::Delete { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            Self::Hide { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             Self::React { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             _ => false,
         }
@@ -146,6 +159,9 @@ impl Command {
             Self::Delete {
                 delete, channel: c, ..
             } => (false, &delete.app, channel(c)),
+            Self::Hide {
+                hide, channel: c, ..
+            } => (false, &hide.app, channel(c)),
             Self::React {
                 change, channel: c, ..
             } => (false, &change.app, channel(c)),
@@ -167,9 +183,9 @@ impl Command {
                 app,
                 channel,
                 data,
+                info,
                 reply,
-                ..
-            } => reply.keep(publish(connection, context, app, channel, data).await),
+            } => reply.keep(publish(connection, context, app, channel, data, info.as_ref()).await),
             Self::Send { new, reply } => reply.keep(send(connection, context, new).await),
             Self::Edit {
                 edit,
@@ -181,8 +197,16 @@ impl Command {
                 channel: Some(channel),
                 reply,
             } => reply.keep(delete_message(connection, context, delete, channel).await),
+            Self::Hide {
+                hide,
+                channel: Some(channel),
+                reply,
+            } => reply
+                .keep(crate::moderation::hide_message(connection, context, hide, channel).await),
             // Resolving settled these: the message does not exist.
-            Self::Edit { channel: None, .. } | Self::Delete { channel: None, .. } => Ok(()),
+            Self::Edit { channel: None, .. }
+            | Self::Delete { channel: None, .. }
+            | Self::Hide { channel: None, .. } => Ok(()),
             Self::CreateStream {
                 app,
                 channel,
@@ -232,6 +256,10 @@ impl Command {
                 Some(Ok(changed)) => Some((&*delete.app, &changed.publication, None)),
                 _ => None,
             },
+            Self::Hide { hide, reply, .. } => match &reply.outcome {
+                Some(Ok(changed)) => Some((&*hide.app, &changed.publication, None)),
+                _ => None,
+            },
             Self::React { change, reply, .. } => match &reply.outcome {
                 Some(Ok(Reacted {
                     publication: Some(publication),
@@ -251,6 +279,7 @@ impl Command {
             Self::Send { reply, .. } => reply.answer(failure),
             Self::Edit { reply, .. } => reply.answer(failure),
             Self::Delete { reply, .. } => reply.answer(failure),
+            Self::Hide { reply, .. } => reply.answer(failure),
             Self::CreateStream { reply, .. } => reply.answer(failure),
             Self::Trim { reply, .. } => reply.answer(failure),
             Self::CreateUpload { reply, .. } => reply.answer(failure),
@@ -316,8 +345,9 @@ impl<T> Reply<T> {
     }
 }
 
-/// The stored event for a message change at `position`.
-fn message_event(
+/// The stored event for a message change at `position`: for everyone who
+/// reads the channel, or only for the author of a shadow-muted message.
+pub(crate) fn message_event(
     context: &Context<'_>,
     kind: EventKind,
     message: &Message,
@@ -330,6 +360,8 @@ fn message_event(
         data: context.encoder.encode(kind, message),
         message_id: Some(message.id),
         created_at: context.now,
+        author: Some(Arc::from(message.author.as_str())),
+        audience: message.shadow.then(|| Arc::from(message.author.as_str())),
     }
 }
 
@@ -339,6 +371,7 @@ async fn publish(
     app: &str,
     channel: &ChannelName,
     data: &Bytes,
+    info: Option<&ClientInfo>,
 ) -> Result<StoredPublication, StoreError> {
     let position = streams::advance(connection, app, channel, context.now).await?;
     let publication = StoredPublication {
@@ -348,6 +381,10 @@ async fn publish(
         data: data.clone(),
         message_id: None,
         created_at: context.now,
+        author: info
+            .filter(|info| !info.user.is_empty())
+            .map(|info| info.user.clone()),
+        audience: None,
     };
     streams::append(connection, app, &publication).await?;
     Ok(publication)
@@ -485,12 +522,20 @@ async fn react(
     change: &ReactionChange,
     channel: &ChannelName,
 ) -> Result<Reacted, StoreError> {
+    // Who may see the event: the reactor alone when shadow-muted, the
+    // message's author alone for a shadow message (no one else sees it).
+    let mut audience = change.shadow.then(|| Arc::from(change.user.as_str()));
     let message_id = match &change.target {
         ReactionTarget::Message(id) => {
-            messages::find(connection, &change.app, *id)
+            // A hidden message takes no reactions (nor loses any): its
+            // reactions would tell everyone about a message they cannot see.
+            let message = messages::find(connection, &change.app, *id)
                 .await?
-                .filter(|message| !message.is_deleted())
+                .filter(|message| !message.is_deleted() && !message.hidden)
                 .ok_or(StoreError::NotFound("message"))?;
+            if message.shadow {
+                audience = Some(Arc::from(message.author.as_str()));
+            }
             Some(*id)
         }
         ReactionTarget::Channel(_) => None,
@@ -533,6 +578,8 @@ async fn react(
                 data: context.encoder.encode_reaction(kind, &event),
                 message_id,
                 created_at: context.now,
+                author: Some(Arc::from(change.user.as_str())),
+                audience,
             };
             streams::append(connection, app, &publication).await?;
             Some(publication)

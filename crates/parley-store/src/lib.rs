@@ -59,8 +59,10 @@ mod encoder;
 mod error;
 mod messages;
 mod migrate;
+mod moderation;
 mod publication;
 mod reactions;
+mod reports;
 mod sql;
 mod store;
 mod time;
@@ -76,11 +78,13 @@ pub use messages::{
     MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
+pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
 pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
 pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
+pub use reports::{MAX_REASON_LENGTH, Report, ReportId, ReportPage, ReportStatus};
 pub use store::{Store, StoreStats};
 pub use time::Timestamp;
 pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};

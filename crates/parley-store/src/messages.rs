@@ -86,6 +86,10 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     /// When it was deleted: set on a tombstone.
     pub deleted_at: Option<Timestamp>,
+    /// Hidden by a moderator: shown to moderators only.
+    pub hidden: bool,
+    /// Sent while its author was shadow-muted: shown to its author only.
+    pub shadow: bool,
     /// The uploads it carries, in order; none on a tombstone.
     pub attachments: Vec<Upload>,
 }
@@ -117,6 +121,9 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     /// Raw JSON object bytes, stored and returned as they are.
     pub meta: Option<Bytes>,
+    /// The author is shadow-muted: the message and its later events are
+    /// for the author's eyes only.
+    pub shadow: bool,
     /// Uploads of the author's to attach, at most
     /// [`MAX_ATTACHMENTS`](crate::MAX_ATTACHMENTS); with attachments the
     /// text may be empty.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_core::{ChannelName, ClientInfo, Publication, PublicationKind, StreamPosition};
@@ -82,6 +83,12 @@ pub struct StoredPublication {
     pub message_id: Option<MessageId>,
     /// When it was stored.
     pub created_at: Timestamp,
+    /// The user the content is from: a message's author, or the user who
+    /// published it. Block lists filter on it.
+    pub author: Option<Arc<str>>,
+    /// The one user who may see it (events of a shadow-muted author's
+    /// messages); `None` for everyone who may read the channel.
+    pub audience: Option<Arc<str>>,
 }
 
 impl StoredPublication {
@@ -103,6 +110,8 @@ impl StoredPublication {
             data: self.data.clone(),
             position: self.position.clone(),
             info,
+            author: self.author.clone(),
+            audience: self.audience.clone(),
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct ReactionChange {
     pub emoji: String,
     /// Whether the reaction is added (or removed).
     pub add: bool,
+    /// The user is shadow-muted: the event is for the user's eyes only
+    /// (the reaction still counts).
+    pub shadow: bool,
 }
 
 /// A reaction event as it is stored in the channel's stream and delivered:

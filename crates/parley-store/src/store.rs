@@ -110,7 +110,8 @@ impl Store {
         &self.shared.applied
     }
 
-    /// The connection pool, for the calls that bypass the writer (the
+    /// The connection pool, for reads and for the few single-statement
+    /// writes that need no stream lock (moderation state, reports, the
     /// webhook queue).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.shared.pool
@@ -482,7 +483,10 @@ impl Store {
     }
 
     /// Queues a command for the writer and waits for its answer.
-    async fn submit<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+    pub(crate) async fn submit<T>(
+        &self,
+        command: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, StoreError> {
         let (sender, answer) = oneshot::channel();
         self.shared
             .requests

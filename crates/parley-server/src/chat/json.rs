@@ -30,33 +30,51 @@ fn quoted(out: &mut String, value: &str) {
 
 /// `{"id":"12","channel":…,"offset":5,"author":…,"text":…,"reply_to"?,
 /// "client_msg_id"?,"meta"?,"attachments"?,"created_at":ms,"edited_at"?,
-/// "deleted_at"?}`.
+/// "deleted_at"?,"status"?}`. A hidden message has `"status":"hidden"`, an
+/// empty text and no meta nor attachments: this is what everyone but
+/// moderators sees.
 pub fn message_json(message: &Message) -> String {
-    let mut out = message_fields(message);
+    let mut out = message_fields(message, false);
     out.push('}');
     out
 }
 
-/// A message as a read shows it: [`message_json`] with its reactions,
-/// `"reactions":{emoji: {"count", "me"}}` (an empty object when it has
-/// none).
-pub fn message_with_reactions_json(message: &Message, reactions: &[ReactionCount]) -> String {
-    let mut out = message_fields(message);
+/// A message as moderators see it: a hidden one keeps its text, meta and
+/// attachments, with `"status":"hidden"`.
+pub fn message_json_revealed(message: &Message) -> String {
+    let mut out = message_fields(message, true);
+    out.push('}');
+    out
+}
+
+/// A message as a read shows it: [`message_json`] (or, with `reveal`,
+/// [`message_json_revealed`]) with its reactions, `"reactions":{emoji:
+/// {"count", "me"}}` (an empty object when it has none). A hidden message
+/// shows no reactions to those it is concealed from, like its text.
+pub fn message_with_reactions_json(
+    message: &Message,
+    reactions: &[ReactionCount],
+    reveal: bool,
+) -> String {
+    let mut out = message_fields(message, reveal);
     out.push_str(r#","reactions":"#);
-    out.push_str(&reactions_json(reactions));
+    let concealed = message.hidden && !reveal;
+    out.push_str(&reactions_json(if concealed { &[] } else { reactions }));
     out.push('}');
     out
 }
 
-/// The message's object without its closing brace.
-fn message_fields(message: &Message) -> String {
+/// The message's object without its closing brace; a hidden message's
+/// text, meta and attachments are left out unless `reveal`.
+fn message_fields(message: &Message, reveal: bool) -> String {
+    let concealed = message.hidden && !reveal;
     let mut out = String::with_capacity(128 + message.text.len());
     let _ = write!(out, r#"{{"id":"{}","channel":"#, message.id);
     quoted(&mut out, message.channel.as_str());
     let _ = write!(out, r#","offset":{},"author":"#, message.offset);
     quoted(&mut out, &message.author);
     out.push_str(r#","text":"#);
-    quoted(&mut out, &message.text);
+    quoted(&mut out, if concealed { "" } else { &message.text });
     if let Some(reply_to) = message.reply_to {
         let _ = write!(out, r#","reply_to":"{reply_to}""#);
     }
@@ -64,11 +82,11 @@ fn message_fields(message: &Message) -> String {
         out.push_str(r#","client_msg_id":"#);
         quoted(&mut out, client_msg_id);
     }
-    if let Some(meta) = &message.meta {
+    if let Some(meta) = message.meta.as_ref().filter(|_| !concealed) {
         out.push_str(r#","meta":"#);
         out.push_str(std::str::from_utf8(meta).expect("meta is validated JSON text"));
     }
-    if !message.attachments.is_empty() {
+    if !message.attachments.is_empty() && !concealed {
         let parts: Vec<String> = message.attachments.iter().map(upload_json).collect();
         let _ = write!(out, r#","attachments":[{}]"#, parts.join(","));
     }
@@ -78,6 +96,9 @@ fn message_fields(message: &Message) -> String {
     }
     if let Some(deleted_at) = message.deleted_at {
         let _ = write!(out, r#","deleted_at":{}"#, deleted_at.as_millis());
+    }
+    if message.hidden {
+        out.push_str(r#","status":"hidden""#);
     }
     out
 }
@@ -195,9 +216,16 @@ pub fn memory_publications_json(
     format!("[{}]", parts.join(","))
 }
 
-/// `[message, …]`.
-pub fn messages_json(messages: &[Message]) -> String {
-    let parts: Vec<String> = messages.iter().map(message_json).collect();
+/// `[message, …]`, hidden ones revealed when `reveal` (for moderators).
+pub fn messages_json(messages: &[&Message], reveal: bool) -> String {
+    let parts: Vec<String> = messages
+        .iter()
+        .map(|message| {
+            let mut out = message_fields(message, reveal);
+            out.push('}');
+            out
+        })
+        .collect();
     format!("[{}]", parts.join(","))
 }
 

@@ -3,11 +3,19 @@
 //!
 //! - [`json`]: the JSON of messages and stored publications.
 //! - [`limits`]: per-namespace rate limits and slow mode.
+//! - [`moderation`]: who moderates, mutes and bans, block lists.
+//! - [`filter`]: a namespace's profanity and word-list filter.
+//! - [`reports`]: the moderation queue.
+//! - [`moderation_json`]: the JSON of restrictions, blocks and reports.
 //! - [`reactions`]: reactions to messages and to channels.
 
+pub mod filter;
 pub mod json;
 pub mod limits;
+pub mod moderation;
+pub mod moderation_json;
 pub mod reactions;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +46,13 @@ pub enum ChatError {
     Domain(parley_core::Error),
     /// The store refused or failed.
     Store(StoreError),
+    /// The user is muted here; for this long more, when the mute has a
+    /// timeout.
+    Muted(Option<Duration>),
+    /// The user is banned from the channel or the app.
+    Banned,
+    /// The namespace's filter refused the text; the message says why.
+    Filtered(String),
 }
 
 impl From<parley_core::Error> for ChatError {
@@ -101,7 +116,7 @@ pub fn chat_namespace<'a>(
     }
 }
 
-fn parse_id(id: &str) -> Result<MessageId, ChatError> {
+pub(crate) fn parse_id(id: &str) -> Result<MessageId, ChatError> {
     id.parse()
         .map_err(|_| ChatError::Invalid(format!("{id:?} is not a message id")))
 }
@@ -156,6 +171,10 @@ pub async fn send(
         )));
     }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
+    let mode = moderation::check_send(server, app, channel, actor).await?;
+    let mut request = request;
+    let (text, flag) = filtered(config, std::mem::take(&mut request.text))?;
+    request.text = text;
     if actor.limited
         && let Some(limits) = app.limits.get(&namespace.name)
     {
@@ -173,10 +192,39 @@ pub async fn send(
             reply_to,
             client_msg_id: request.client_msg_id,
             meta,
+            shadow: mode.shadow,
             attachments,
         })
         .await?;
+    if let Some(reason) = flag
+        && sent.publication.is_some()
+    {
+        report_flagged(server, app, sent.message.id, &reason).await;
+    }
     Ok(sent.message)
+}
+
+/// Runs the namespace's filter: the text to store, and the reason to
+/// report it for in `flag` mode.
+fn filtered(config: &NamespaceConfig, text: String) -> Result<(String, Option<String>), ChatError> {
+    let Some(filter) = &config.filter else {
+        return Ok((text, None));
+    };
+    match filter.check(&text) {
+        filter::Verdict::Clean => Ok((text, None)),
+        filter::Verdict::Refuse(why) => Err(ChatError::Filtered(why)),
+        filter::Verdict::Masked(masked) => Ok((masked, None)),
+        filter::Verdict::Flag(why) => Ok((text, Some(why))),
+    }
+}
+
+/// Files the filter's report on a committed message. The message is
+/// committed already: a failed report is logged and must not turn its
+/// acknowledgement into an error.
+async fn report_flagged(server: &ServerState, app: &AppContext, id: MessageId, reason: &str) {
+    if let Err(error) = server.store.report(&app.app.id, id, "system", reason).await {
+        tracing::error!(%error, "filing the filter's report failed");
+    }
 }
 
 /// The upload ids a message is to carry: at most [`MAX_ATTACHMENTS`], each
@@ -211,6 +259,10 @@ pub async fn edit(
     let message = server.store.message(&app.app.id, id).await?;
     let (_, config) = chat_namespace(app, &message.channel)?;
     check_text(&text, config)?;
+    // A muted user may not edit either: an edit would say what a send may
+    // not.
+    moderation::check_send(server, app, &message.channel, actor).await?;
+    let (text, flag) = filtered(config, text)?;
     let changed = server
         .store
         .edit_message(MessageEdit {
@@ -220,6 +272,9 @@ pub async fn edit(
             text,
         })
         .await?;
+    if let Some(reason) = flag {
+        report_flagged(server, app, changed.message.id, &reason).await;
+    }
     Ok(changed.message)
 }
 
@@ -264,7 +319,7 @@ pub fn is_moderator(roles: &[String]) -> bool {
 /// The page size when the caller names none.
 const DEFAULT_PAGE: usize = 50;
 
-fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ChatError::Invalid(format!(
@@ -283,12 +338,13 @@ pub async fn history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: Option<usize>,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     let limit = page_limit(limit)?;
     match chat_namespace(app, channel) {
         Ok(_) => {}
         Err(ChatError::NotPersisted) => {
-            return memory_history_json(server, app, channel, before, after, limit).await;
+            return memory_history_json(server, app, channel, before, after, limit, viewer).await;
         }
         Err(error) => return Err(error),
     }
@@ -300,10 +356,14 @@ pub async fn history_json(
         (None, Some(after)) => HistoryCursor::After(after),
         (None, None) => HistoryCursor::Newest,
     };
-    let page = server
+    let mut page = server
         .store
         .history(&app.app.id, channel, HistoryQuery { cursor, limit })
         .await?;
+    // What the viewer may not see leaves the page; the page may then hold
+    // fewer than `limit`, and `has_more` still pages on by offsets.
+    page.publications
+        .retain(|publication| viewer.sees_publication(publication));
     let has_more = match cursor {
         HistoryCursor::After(_) | HistoryCursor::Oldest => page.has_newer,
         HistoryCursor::Before(_) | HistoryCursor::Newest => page.has_older,
@@ -325,6 +385,7 @@ async fn memory_history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: usize,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     let namespace = app.app.namespace(channel)?;
     if namespace.history_size == 0 {
@@ -357,7 +418,13 @@ async fn memory_history_json(
         };
     Ok(format!(
         r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
-        json::memory_publications_json(page),
+        json::memory_publications_json(
+            &page
+                .iter()
+                .filter(|publication| viewer.sees(publication))
+                .cloned()
+                .collect::<Vec<_>>()
+        ),
         kept.position.offset,
         serde_json::to_string(&*kept.position.epoch).expect("strings serialize"),
     ))
@@ -378,15 +445,16 @@ pub struct MessagesCursor {
     pub limit: Option<usize>,
 }
 
-/// A page of a persisted channel's messages in their current state, each
-/// with its reactions relative to `reader`: `{"messages": [...],
+/// A page of a persisted channel's messages in their current state, as
+/// `viewer` may see them, each with its reactions relative to the viewing
+/// user: `{"messages": [...],
 /// "has_older", "has_newer"}`.
 pub async fn messages_json(
     server: &ServerState,
     app: &AppContext,
     channel: &ChannelName,
     cursor: MessagesCursor,
-    reader: Option<&str>,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     chat_namespace(app, channel)?;
     let position = match (cursor.before, cursor.after, cursor.around) {
@@ -415,14 +483,22 @@ pub async fn messages_json(
         limit: page_limit(cursor.limit)?,
     };
     let page = server.store.messages(&app.app.id, channel, query).await?;
-    let ids: Vec<MessageId> = page.messages.iter().map(|message| message.id).collect();
-    let reactions = server.store.message_reactions(&ids, reader).await?;
-    let messages: Vec<String> = page
+    // What the viewer may not see leaves the page.
+    let visible: Vec<&Message> = page
         .messages
+        .iter()
+        .filter(|message| viewer.sees_message(message))
+        .collect();
+    let ids: Vec<MessageId> = visible.iter().map(|message| message.id).collect();
+    let reactions = server
+        .store
+        .message_reactions(&ids, viewer.user.as_deref())
+        .await?;
+    let messages: Vec<String> = visible
         .iter()
         .map(|message| {
             let counts = reactions.get(&message.id).map_or(&[][..], Vec::as_slice);
-            json::message_with_reactions_json(message, counts)
+            json::message_with_reactions_json(message, counts, viewer.moderator)
         })
         .collect();
     Ok(format!(

@@ -64,10 +64,12 @@ pub fn check_emoji(emoji: &str) -> Result<(), ChatError> {
 
 /// What a reaction request is on, and the channel whose stream records it.
 /// The channel must persist messages; the caller checks that the user may
-/// read it.
+/// read it. A message the actor cannot see (a hidden message, which takes
+/// no reactions, or someone else's shadow message) is not found.
 pub async fn target(
     server: &ServerState,
     app: &AppContext,
+    actor: &Actor,
     request: &ReactionRequest,
 ) -> Result<(ChannelName, ReactionTarget), ChatError> {
     check_emoji(&request.emoji)?;
@@ -80,7 +82,10 @@ pub async fn target(
         (Some(id), named) => {
             let id = parse_id(id)?;
             let message = server.store.message(&app.app.id, id).await?;
-            if message.is_deleted() {
+            if message.is_deleted()
+                || message.hidden
+                || (message.shadow && *message.author != *actor.user)
+            {
                 return Err(ChatError::Store(parley_store::StoreError::NotFound(
                     "message",
                 )));
@@ -103,15 +108,20 @@ pub async fn target(
     }
 }
 
-/// Adds (`add`) or removes the actor's reaction and returns what it did.
+/// Adds (`add`) or removes the actor's reaction to `target`, in `channel`,
+/// and returns what it did. Users muted or banned in the channel may not
+/// react, as they may not send; a shadow-muted user's reaction events go to
+/// them alone.
 pub async fn react(
     server: &ServerState,
     app: &AppContext,
     actor: &Actor,
+    channel: &ChannelName,
     target: ReactionTarget,
     emoji: String,
     add: bool,
 ) -> Result<Reacted, ChatError> {
+    let mode = super::moderation::check_send(server, app, channel, actor).await?;
     Ok(server
         .store
         .react(ReactionChange {
@@ -120,6 +130,7 @@ pub async fn react(
             user: actor.user.to_string(),
             emoji,
             add,
+            shadow: mode.shadow,
         })
         .await?)
 }

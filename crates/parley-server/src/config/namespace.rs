@@ -60,6 +60,8 @@ pub struct NamespaceConfig {
     /// How long kept publications live; `"0s"` is no age limit.
     #[serde(deserialize_with = "super::duration::required")]
     pub history_ttl: Duration,
+    /// The text filter of chat messages (profanity and a word list), if any.
+    pub filter: Option<crate::chat::filter::FilterConfig>,
 }
 
 /// A rate such as `10/min`: `count` messages per `period`.
@@ -122,6 +124,7 @@ impl Default for NamespaceConfig {
             slow_mode: None,
             history_size: defaults.history_size,
             history_ttl: defaults.history_ttl,
+            filter: None,
         }
     }
 }
@@ -166,6 +169,9 @@ impl NamespaceConfig {
         }
         if !self.persist && self.history_size > 100_000 {
             return Some("history_size of an in-memory namespace must be at most 100000".into());
+        }
+        if let Some(problem) = self.filter.as_ref().and_then(|filter| filter.problem()) {
+            return Some(problem);
         }
         if self.max_message_length == 0 {
             return Some("max_message_length must be above zero".into());

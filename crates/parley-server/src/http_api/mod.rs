@@ -5,6 +5,7 @@ mod channels;
 mod error;
 mod extract;
 mod messages;
+mod moderation;
 mod presence;
 mod publish;
 mod reactions;
@@ -39,6 +40,21 @@ pub fn router() -> Router<Arc<ServerState>> {
         .route(
             "/api/v1/channels/{channel}/messages",
             get(messages::list).post(messages::post),
+        )
+        .route("/api/v1/moderation/mute", post(moderation::mute))
+        .route("/api/v1/moderation/unmute", post(moderation::unmute))
+        .route("/api/v1/moderation/ban", post(moderation::ban))
+        .route("/api/v1/moderation/unban", post(moderation::unban))
+        .route(
+            "/api/v1/moderation/restrictions",
+            get(moderation::restrictions),
+        )
+        .route("/api/v1/messages/{id}/hide", post(moderation::hide))
+        .route("/api/v1/messages/{id}/unhide", post(moderation::unhide))
+        .route("/api/v1/reports", get(moderation::list_reports))
+        .route(
+            "/api/v1/reports/{id}/resolve",
+            post(moderation::resolve_report),
         )
         // The upload handler bounds the body itself, while it streams in,
         // at `uploads.max_bytes`.

@@ -41,10 +41,11 @@ async fn change(
     add: bool,
 ) -> Result<Response, ApiError> {
     let (app, actor) = reacting_user(caller)?;
-    let (channel, target) = reactions::target(server, &app, &request).await?;
+    let (channel, target) = reactions::target(server, &app, &actor, &request).await?;
     app.app
         .check_subscribe(&actor.user, &channel, Grant::None)?;
-    let reacted = reactions::react(server, &app, &actor, target, request.emoji, add).await?;
+    let reacted =
+        reactions::react(server, &app, &actor, &channel, target, request.emoji, add).await?;
     Ok(json_response(reactions::reacted_json(&reacted, add)))
 }
 

@@ -12,6 +12,7 @@
 
 pub mod chat;
 pub mod codes;
+pub mod moderation;
 pub mod presence;
 pub mod push;
 pub mod reactions;

@@ -24,10 +24,18 @@ impl NativeSession {
         add: bool,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let (channel, target) = reactions::target(&self.server, &self.app, &params).await?;
+        let (channel, target) = reactions::target(&self.server, &self.app, &actor, &params).await?;
         self.readable(channel.as_str())?;
-        let reacted =
-            reactions::react(&self.server, &self.app, &actor, target, params.emoji, add).await?;
+        let reacted = reactions::react(
+            &self.server,
+            &self.app,
+            &actor,
+            &channel,
+            target,
+            params.emoji,
+            add,
+        )
+        .await?;
         Ok(wire::raw_result_frame(
             id,
             &reactions::reacted_json(&reacted, add),

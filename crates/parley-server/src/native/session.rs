@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use super::chat;
 use super::codes::{self, ErrorReply};
+use super::moderation;
 use super::presence;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
@@ -39,7 +40,7 @@ pub struct NativeSession {
     violations: u32,
     limiter: DefaultDirectRateLimiter,
     /// Set by a command that ends the connection after its reply.
-    close_after_reply: Option<Disconnect>,
+    pub(super) close_after_reply: Option<Disconnect>,
     /// Work to do once the reply is queued, so that a client sees its
     /// `subscribe` reply before the replay and the `join` it causes.
     pub(super) after_reply: Vec<AfterReply>,
@@ -193,6 +194,9 @@ impl NativeSession {
             "reaction_add" => self.reaction_change(id, wire::params(params)?, true).await,
             "reaction_remove" => self.reaction_change(id, wire::params(params)?, false).await,
             "reactions" => self.reactions(id, wire::params(params)?).await,
+            other if moderation::METHODS.contains(&other) => {
+                self.moderation_command(id, other, params).await
+            }
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -244,6 +248,9 @@ impl NativeSession {
                 (claims.user.clone(), Arc::new(info))
             },
         );
+        if let Some(claims) = &claims {
+            self.admit_user(&claims.user).await?;
+        }
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
             self.close_after_reply = Some(Disconnect::TooManyConnections);
@@ -327,7 +334,11 @@ impl NativeSession {
     ) -> Result<ChannelName, ErrorReply> {
         let channel = ChannelName::new(name).map_err(parley_core::Error::from)?;
         if self.subscriptions.contains(&channel) {
-            return Err(parley_core::Error::AlreadySubscribed.into());
+            if self.app.app.hub.is_subscribed(self.client.id, &channel) {
+                return Err(parley_core::Error::AlreadySubscribed.into());
+            }
+            // A ban unsubscribed the connection on the server's side.
+            self.subscriptions.remove(&channel);
         }
         let limit = self.app.app.options.max_subscriptions_per_client;
         if self.subscriptions.len() >= limit {
@@ -348,6 +359,13 @@ impl NativeSession {
             None => None,
         };
         let presence = namespace.presence;
+        crate::chat::moderation::check_subscribe(
+            &self.server,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         self.server
             .node
             .subscribe(&self.app.app, &self.client, &channel, recovering)
@@ -578,6 +596,10 @@ fn metric_method(method: &str) -> &'static str {
         "reaction_add" => "reaction_add",
         "reaction_remove" => "reaction_remove",
         "reactions" => "reactions",
-        _ => "unknown",
+        other => moderation::METHODS
+            .iter()
+            .find(|method| **method == other)
+            .copied()
+            .unwrap_or("unknown"),
     }
 }

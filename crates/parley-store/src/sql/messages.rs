@@ -17,8 +17,8 @@ pub(crate) async fn insert(
 ) -> Result<Message, StoreError> {
     let row = sqlx::query(
         "INSERT INTO messages \
-         (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at, \
+         shadow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(&*new.app)
     .bind(new.channel.as_str())
@@ -29,6 +29,7 @@ pub(crate) async fn insert(
     .bind(new.meta.as_deref())
     .bind(new.client_msg_id.as_deref())
     .bind(now.as_millis())
+    .bind(i64::from(new.shadow))
     .fetch_one(&mut *connection)
     .await?;
     Ok(Message {
@@ -43,6 +44,8 @@ pub(crate) async fn insert(
         created_at: now,
         edited_at: None,
         deleted_at: None,
+        hidden: false,
+        shadow: new.shadow,
         attachments: Vec::new(),
     })
 }

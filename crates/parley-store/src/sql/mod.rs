@@ -11,7 +11,9 @@
 //! writer's transaction and a reader's pooled connection.
 
 pub(crate) mod messages;
+pub(crate) mod moderation;
 pub(crate) mod reactions;
+pub(crate) mod reports;
 pub(crate) mod rows;
 pub(crate) mod streams;
 pub(crate) mod uploads;

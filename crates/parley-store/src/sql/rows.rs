@@ -12,11 +12,12 @@ use crate::{Message, MessageId, StoreError, StoredPublication, Timestamp};
 
 /// The columns [`message`] reads, in a `SELECT` of the `messages` table.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, channel, stream_offset, author, body, reply_to, \
-     client_msg_id, meta, created_at, edited_at, deleted_at";
+     client_msg_id, meta, created_at, edited_at, deleted_at, hidden, shadow";
 
 /// The columns [`publication`] reads, in a `SELECT` of the `publications`
 /// table.
-pub(crate) const PUBLICATION_COLUMNS: &str = "stream_offset, kind, data, message_id, created_at";
+pub(crate) const PUBLICATION_COLUMNS: &str =
+    "stream_offset, kind, data, message_id, created_at, author, audience";
 
 /// An offset as the database stores it. Offsets never come near `i64::MAX`;
 /// a larger one from a caller means "after everything".
@@ -60,6 +61,8 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
         deleted_at: row
             .try_get::<Option<i64>, _>("deleted_at")?
             .map(Timestamp::from_millis),
+        hidden: row.try_get::<i64, _>("hidden")? != 0,
+        shadow: row.try_get::<i64, _>("shadow")? != 0,
         attachments: Vec::new(),
     })
 }
@@ -82,5 +85,7 @@ pub(crate) fn publication(
             .try_get::<Option<i64>, _>("message_id")?
             .map(MessageId::new),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        author: row.try_get::<Option<String>, _>("author")?.map(Arc::from),
+        audience: row.try_get::<Option<String>, _>("audience")?.map(Arc::from),
     })
 }

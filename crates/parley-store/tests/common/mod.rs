@@ -217,6 +217,7 @@ pub fn new_message(channel_name: &str, author: &str, text: &str) -> NewMessage {
         reply_to: None,
         client_msg_id: None,
         meta: None,
+        shadow: false,
         attachments: Vec::new(),
     }
 }
