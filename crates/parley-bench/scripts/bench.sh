@@ -21,9 +21,13 @@
 #         PERF_FLAGS adds flags (default: -F 999, cpu-clock, no call graph);
 #         PERF_DELAY (seconds) skips the opening phase.
 #
+# PARLEY_DATABASE_URL: a PostgreSQL URL for the store (default: SQLite in
+#         the temporary data dir); give it a fresh database per run.
+#
 # The server gets max_connections = 19000, a namespace `bench` that allows
-# publishing and a namespace `room` with presence, and a temporary data dir
-# that is removed at the end. The load average is printed before and after.
+# publishing, a namespace `room` with presence, a persisted namespace `chat`
+# (no rate limit) for the chat scenario, and a temporary data dir that is
+# removed at the end. The load average is printed before and after.
 set -euo pipefail
 
 scenario=${1:?usage: bench.sh <scenario> [flags...]}
@@ -43,6 +47,9 @@ allow_publish = true
 
 [namespaces.room]
 presence = true
+
+[namespaces.chat]
+persist = true
 EOF
 
 export PARLEY_APP_SECRET=bench-secret-0123456789abcdef

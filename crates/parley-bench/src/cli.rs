@@ -45,6 +45,10 @@ pub enum Scenario {
     /// with presence; report how long the storm took and the presence
     /// pushes every connection received.
     PresenceStorm(PresenceStormArgs),
+    /// Every connection writes chat messages (`message_send`, native
+    /// protocol) to a persisted namespace; report messages stored per
+    /// second and the time from send to acknowledgement (after commit).
+    Chat(ChatArgs),
 }
 
 impl Scenario {
@@ -56,6 +60,7 @@ impl Scenario {
             Scenario::Idle(args) => &args.common,
             Scenario::Connect(args) => &args.common,
             Scenario::PresenceStorm(args) => &args.common,
+            Scenario::Chat(args) => &args.common,
         }
     }
 }
@@ -257,6 +262,26 @@ pub struct PresenceStormArgs {
     /// `--duration`).
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub quiet: Duration,
+}
+
+/// `parley-bench chat`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// Flags every scenario has (`--channel-prefix` names a namespace with
+    /// `persist = true` [default: `chat:bench-`]).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Channels written to; connection `i` writes to channel `i % channels`.
+    #[arg(long, default_value_t = 10)]
+    pub channels: usize,
+    /// Messages per second, all connections together; 0 lets each
+    /// connection send its next message as soon as the previous one is
+    /// acknowledged.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Bytes of text per message (at least 16).
+    #[arg(long, default_value_t = 100)]
+    pub text_bytes: usize,
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ impl TestServer {
                     ..NamespaceConfig::default()
                 },
             ),
+            (
+                "chat".to_owned(),
+                NamespaceConfig {
+                    persist: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
         ]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -275,5 +282,82 @@ async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
     assert_eq!(presence.refused, 3);
     assert_eq!(presence.pushes, 0);
     assert!(!report.errors.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_writes_are_acknowledged_once_each() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "chat",
+            "--connections",
+            "6",
+            "--channels",
+            "3",
+            "--duration",
+            "1s",
+        ])
+        .await;
+    assert_eq!(report.connections.open, 6);
+    let chat = report.chat.as_ref().unwrap();
+    assert!(chat.acked > 0, "{report:#?}");
+    assert_eq!(chat.sent, chat.acked, "{report:#?}");
+    assert_eq!(chat.refused + chat.unanswered, 0);
+    assert_eq!(chat.ack_ms.count, chat.acked);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // The messages are in the store: the newest of channel 0 is there.
+    let api = format!(
+        "http://{}/api/v1/history?channel=chat:bench-0&limit=1",
+        server.addr
+    );
+    let history: serde_json::Value = reqwest::Client::new()
+        .get(api)
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(history["offset"].as_u64().unwrap() > 0, "{history}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
+    let server = TestServer::start().await;
+    let paced = server
+        .bench(&[
+            "chat",
+            "--connections",
+            "4",
+            "--channels",
+            "2",
+            "--duration",
+            "1s",
+            "--rate",
+            "40",
+        ])
+        .await;
+    let chat = paced.chat.as_ref().unwrap();
+    // 40/s for one second, give or take the schedule's edges.
+    assert!((30..=44).contains(&chat.acked), "{paced:#?}");
+    assert_eq!(chat.refused, 0);
+    let refused = server
+        .bench(&[
+            "chat",
+            "--connections",
+            "2",
+            "--duration",
+            "300ms",
+            "--channel-prefix",
+            "bench:",
+        ])
+        .await;
+    let chat = refused.chat.as_ref().unwrap();
+    assert_eq!(chat.acked, 0);
+    assert!(chat.refused > 0, "{refused:#?}");
+    assert!(!refused.errors.is_empty());
     server.stop().await;
 }

@@ -39,6 +39,9 @@ struct Stream {
     /// The newest publications with when they were kept, bounded by the
     /// namespace's history size and age.
     history: VecDeque<(Instant, Arc<Publication>)>,
+    /// The history's age limit as of the latest publish (zero: none), so
+    /// that reads between publishes leave out what has expired.
+    ttl: Duration,
 }
 
 impl Stream {
@@ -83,6 +86,7 @@ impl MemoryBroker {
             last_offset: 0,
             last_used: Instant::now(),
             history: VecDeque::new(),
+            ttl: Duration::ZERO,
         }));
         streams
             .entry(Arc::from(app))
@@ -107,6 +111,7 @@ impl MemoryBroker {
         let now = Instant::now();
         stream.last_offset += 1;
         stream.last_used = now;
+        stream.ttl = history.ttl;
         let position = StreamPosition {
             offset: stream.last_offset,
             epoch: stream.epoch.clone(),
@@ -116,7 +121,12 @@ impl MemoryBroker {
             kind: PublicationKind::Publication,
             data,
             position: position.clone(),
+            author: info
+                .as_ref()
+                .filter(|info| !info.user.is_empty())
+                .map(|info| info.user.clone()),
             info,
+            audience: None,
         });
         if history.size > 0 {
             stream.history.push_back((now, publication.clone()));
@@ -141,10 +151,14 @@ impl MemoryBroker {
             epoch: stream.epoch.clone(),
         };
         let missed = position.offset.saturating_sub(after);
-        // Expired entries may linger until the next publish trims them.
+        // Expired entries linger until the next publish trims them; a read
+        // leaves them out.
+        let now = Instant::now();
+        let ttl = stream.ttl;
         let publications: Vec<Arc<Publication>> = stream
             .history
             .iter()
+            .filter(|(kept, _)| ttl.is_zero() || now.duration_since(*kept) < ttl)
             .map(|(_, publication)| publication)
             .filter(|publication| publication.position.offset > after)
             .take(limit)
@@ -343,5 +357,26 @@ mod history_tests {
             !broker.recover_now("a", &channel, 5, 10).complete,
             "offset 6 expired"
         );
+    }
+
+    #[test]
+    fn expired_history_is_left_out_of_reads_before_the_next_publish() {
+        let broker = MemoryBroker::new(Arc::new(Nowhere));
+        let channel = ChannelName::new("c").unwrap();
+        let history = HistoryOptions {
+            size: 10,
+            ttl: Duration::from_millis(30),
+        };
+        broker.publish_now("a", &channel, Bytes::new(), None, history);
+        broker.publish_now("a", &channel, Bytes::new(), None, history);
+        assert_eq!(
+            broker.recover_now("a", &channel, 0, 10).publications.len(),
+            2
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        let slice = broker.recover_now("a", &channel, 0, 10);
+        assert!(slice.publications.is_empty());
+        assert!(!slice.complete, "the missed publications expired");
+        assert!(broker.recover_now("a", &channel, 2, 10).complete);
     }
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::{
-    ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol, Publication, Push,
+    BlockBook, ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol,
+    Publication, Push,
 };
 
 /// Shards per map. A power of two well above the core count, so two cores
@@ -46,6 +47,8 @@ pub struct Hub {
     connections: AtomicUsize,
     subscriptions: AtomicUsize,
     channel_count: AtomicUsize,
+    /// Who blocked whom: the fan-out filters messages and typing by it.
+    blocks: BlockBook,
 }
 
 /// An active channel and how many local connections subscribe to it.
@@ -73,7 +76,13 @@ impl Hub {
             connections: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
             channel_count: AtomicUsize::new(0),
+            blocks: BlockBook::default(),
         }
+    }
+
+    /// The app's block lists on this node.
+    pub fn blocks(&self) -> &BlockBook {
+        &self.blocks
     }
 
     fn shard<K: Hash + ?Sized>(&self, key: &K) -> usize {
@@ -219,8 +228,48 @@ impl Hub {
         };
         let mut frames: [Option<Frame>; Protocol::COUNT] = Default::default();
         let mut delivered = 0;
+        // Per-subscriber filtering, only for a push that needs it: one meant
+        // for its author alone, or a message or typing push while somebody
+        // in the app blocks somebody.
+        let (author, audience) = match push {
+            Push::Publication(publication) => (
+                publication.author.as_deref(),
+                publication.audience.as_deref(),
+            ),
+            _ => (None, None),
+        };
+        let typing = matches!(push, Push::Typing { .. });
+        let blocks =
+            (self.blocks.is_active() && (author.is_some() || typing)).then(|| self.blocks.read());
         for subscriber in subscribers.values() {
             let client = &subscriber.client;
+            if audience.is_some_and(|audience| audience != client.user()) {
+                continue;
+            }
+            if let Some(blocked) = blocks.as_ref().and_then(|lists| lists.get(client.user())) {
+                if author.is_some_and(|author| blocked.contains(author)) {
+                    continue;
+                }
+                if let Push::Typing { channel, typers } = push
+                    && typers.iter().any(|typer| blocked.contains(&typer.user))
+                {
+                    // Encoded for this subscriber alone: the typers they
+                    // did not block.
+                    let seen: Vec<crate::Typer> = typers
+                        .iter()
+                        .filter(|typer| !blocked.contains(&typer.user))
+                        .cloned()
+                        .collect();
+                    let push = Push::Typing {
+                        channel,
+                        typers: &seen,
+                    };
+                    if client.send(encoder.encode(client.protocol, &push)).is_ok() {
+                        delivered += 1;
+                    }
+                    continue;
+                }
+            }
             if let (Some(held), Push::Publication(publication)) = (&subscriber.recovering, push) {
                 let mut held = held.lock();
                 if held.len() < MAX_HELD_BACK {
@@ -305,7 +354,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientInfo, StreamPosition};
+    use crate::{BlockList, ClientInfo, StreamPosition};
 
     struct Echo;
     impl FrameEncoder for Echo {
@@ -351,6 +400,8 @@ mod tests {
                 user: a.user_arc(),
                 info: None,
             }),
+            author: None,
+            audience: None,
         };
         assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
         let mut out = Vec::new();
@@ -360,6 +411,39 @@ mod tests {
         assert_eq!(hub.unsubscribe(a.id, &news), None);
         assert_eq!(hub.unsubscribe(b.id, &news), Some(true));
         assert_eq!(hub.channel_count(), 0);
+    }
+
+    #[test]
+    fn audiences_and_block_lists_filter_the_fan_out() {
+        let hub = Hub::new();
+        let (a, b, c) = (client(1, "a"), client(2, "b"), client(3, "c"));
+        let news = ChannelName::new("news").unwrap();
+        for subscriber in [&a, &b, &c] {
+            hub.add_client(subscriber, 10).unwrap();
+            hub.subscribe(subscriber, &news, false).unwrap();
+        }
+        let mut publication = Publication {
+            channel: news.clone(),
+            kind: Default::default(),
+            data: "hi".into(),
+            position: StreamPosition {
+                offset: 1,
+                epoch: "e".into(),
+            },
+            info: None,
+            author: Some("a".into()),
+            audience: Some("a".into()),
+        };
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 1);
+        publication.audience = None;
+        hub.blocks().set("b".into(), BlockList::from(["a".into()]));
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
+        let mut out = Vec::new();
+        b.queue().drain_into(&mut out);
+        assert!(out.is_empty(), "b blocked a");
+        hub.blocks().set("b".into(), BlockList::new());
+        assert!(!hub.blocks().is_active());
+        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 3);
     }
 
     #[test]

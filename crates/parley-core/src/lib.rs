@@ -15,6 +15,7 @@
 //! opaque bytes, and wire protocols plug in through [`FrameEncoder`].
 
 mod app;
+mod blocks;
 mod broker;
 mod broker_memory;
 mod channel;
@@ -28,6 +29,7 @@ mod hub;
 mod namespace;
 mod node;
 mod node_presence;
+mod observer;
 mod presence;
 mod presence_feed;
 mod presence_memory;
@@ -38,6 +40,7 @@ mod typing;
 mod user_status;
 
 pub use app::{App, AppOptions, Grant};
+pub use blocks::{BlockBook, BlockList};
 pub use broker::{
     BackendError, BoxFuture, Broker, BrokerEventHandler, HistoryOptions, StreamSlice,
 };
@@ -52,6 +55,7 @@ pub use frame::{Frame, FrameEncoder, Protocol};
 pub use hub::{ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
+pub use observer::{ChannelEvent, ChannelObserver};
 pub use presence::{
     Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
     PresenceStats,

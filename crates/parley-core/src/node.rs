@@ -1,16 +1,17 @@
 //! The node: one server process's apps, broker and limits.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::{
-    App, Broker, BrokerEventHandler, COUNTERS, ChannelName, ClientHandle, ClientId, ClientInfo,
-    Counters, Disconnect, Error, FrameEncoder, HistoryOptions, MemberInfo, PresenceFeed,
-    PresenceManager, Protocol, Publication, Push, StreamPosition, StreamSlice,
+    App, Broker, BrokerEventHandler, COUNTERS, ChannelEvent, ChannelName, ChannelObserver,
+    ClientHandle, ClientId, ClientInfo, Counters, Disconnect, Error, FrameEncoder, HistoryOptions,
+    MemberInfo, PresenceFeed, PresenceManager, Protocol, Publication, Push, StreamPosition,
+    StreamSlice,
 };
 
 /// Node-wide limits.
@@ -63,6 +64,8 @@ pub struct Node {
     connections: Arc<AtomicUsize>,
     next_sequence: AtomicU64,
     started: Instant,
+    /// Hears channel and member events (webhooks), once set.
+    observer: OnceLock<Arc<dyn ChannelObserver>>,
 }
 
 /// Delivers the broker's publications to the hub of their app.
@@ -124,6 +127,33 @@ impl Node {
             connections: Arc::default(),
             next_sequence: AtomicU64::new(1),
             started: Instant::now(),
+            observer: OnceLock::new(),
+        }
+    }
+
+    /// Sets the observer that hears every channel and member event from now
+    /// on. It is set once; returns false if one was set before.
+    pub fn observe(&self, observer: Arc<dyn ChannelObserver>) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    /// Tells the observer, if any, that `event` happened to `channel`.
+    pub(crate) fn notify(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        event: impl FnOnce() -> ChannelEvent,
+    ) {
+        if let Some(observer) = self.observer.get() {
+            observer.on_channel_event(&app.id, channel, event());
+        }
+    }
+
+    /// Tells the observer a channel's subscriber count changed.
+    fn notify_count(&self, app: &App, channel: &ChannelName) {
+        if let Some(observer) = self.observer.get() {
+            let count = app.hub.subscriber_count(channel);
+            observer.on_channel_event(&app.id, channel, ChannelEvent::SubscriptionCount(count));
         }
     }
 
@@ -224,6 +254,10 @@ impl Node {
             app.hub.unsubscribe(client.id, channel);
             return Err(error.into());
         }
+        if first {
+            self.notify(app, channel, || ChannelEvent::Occupied);
+        }
+        self.notify_count(app, channel);
         Ok(())
     }
 
@@ -267,6 +301,10 @@ impl Node {
             Some(last) => {
                 if last && let Err(error) = self.broker.unsubscribe(&app.id, channel).await {
                     tracing::warn!(%channel, %error, "broker unsubscribe failed");
+                }
+                self.notify_count(app, channel);
+                if last {
+                    self.notify(app, channel, || ChannelEvent::Vacated);
                 }
                 true
             }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::{
-    App, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member, MemberInfo,
-    Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, Typer, TypingChange,
-    UserStatus,
+    App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
+    MemberInfo, Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, Typer,
+    TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -67,9 +67,14 @@ impl Node {
         ttl: Duration,
     ) -> Result<(), Error> {
         match self.presence.add(&app.id, channel, lease, ttl).await? {
-            Some(PresenceChange::Joined(member)) if namespace.join_leave => {
-                self.feed
-                    .join(app, channel, member, namespace.presence_batch);
+            Some(PresenceChange::Joined(member)) => {
+                self.notify(app, channel, || {
+                    ChannelEvent::MemberAdded(member.user.clone())
+                });
+                if namespace.join_leave {
+                    self.feed
+                        .join(app, channel, member, namespace.presence_batch);
+                }
             }
             Some(PresenceChange::StateReplaced(member)) => {
                 let push = Push::PresenceUpdate {
@@ -97,9 +102,12 @@ impl Node {
             .remove(&app.id, channel, &LeaseKey::Client(client))
             .await
         {
-            Ok(Some(user)) if namespace.join_leave => {
-                self.feed
-                    .leave(app, channel, user, namespace.presence_batch);
+            Ok(Some(user)) => {
+                self.notify(app, channel, || ChannelEvent::MemberRemoved(user.clone()));
+                if namespace.join_leave {
+                    self.feed
+                        .leave(app, channel, user, namespace.presence_batch);
+                }
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%channel, %error, "presence remove failed"),
@@ -263,8 +271,11 @@ impl Node {
                     let Ok(namespace) = app.namespace(&expired.channel) else {
                         continue;
                     };
-                    if namespace.join_leave {
-                        for user in expired.left {
+                    for user in expired.left {
+                        self.notify(app, &expired.channel, || {
+                            ChannelEvent::MemberRemoved(user.clone())
+                        });
+                        if namespace.join_leave {
                             self.feed
                                 .leave(app, &expired.channel, user, namespace.presence_batch);
                         }

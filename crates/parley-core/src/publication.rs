@@ -55,6 +55,11 @@ pub enum PublicationKind {
     MessagePinned,
     /// A message was unpinned; the data is the former pin.
     MessageUnpinned,
+    /// A user reacted to a message or to the channel; the data names the
+    /// reaction and its new count.
+    ReactionAdded,
+    /// A user took a reaction back; the data names it and its new count.
+    ReactionRemoved,
 }
 
 impl PublicationKind {
@@ -70,6 +75,8 @@ impl PublicationKind {
             Self::ReadUpdated => "read_updated",
             Self::MessagePinned => "message_pinned",
             Self::MessageUnpinned => "message_unpinned",
+            Self::ReactionAdded => "reaction_added",
+            Self::ReactionRemoved => "reaction_removed",
         }
     }
 }
@@ -87,4 +94,10 @@ pub struct Publication {
     pub position: StreamPosition,
     /// The publishing client, absent for publications from the server API.
     pub info: Option<ClientInfo>,
+    /// The user the content is from (a message's author, a publishing
+    /// user), for subscribers' block lists; `None` when unknown.
+    pub author: Option<Arc<str>>,
+    /// The one user whose connections may receive it (a shadow-muted
+    /// author's own messages); `None` for every subscriber.
+    pub audience: Option<Arc<str>>,
 }

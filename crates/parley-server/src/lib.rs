@@ -11,6 +11,7 @@
 //! - [`http_api`]: the server API under `/api/v1`.
 //! - [`auth`]: JWT verification and minting.
 //! - [`chat`]: durable chat messages in persisted namespaces.
+//! - [`uploads`]: uploaded files: sniffing, image processing, storage.
 //! - [`origin`], [`health`], [`telemetry`]: browsers, probes, logs, metrics.
 //!
 //! Only this crate knows JSON, HTTP and WebSocket; the domain lives in
@@ -31,6 +32,8 @@ pub mod pusher;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod uploads;
+pub mod webhooks;
 pub mod ws;
 
 pub use config::Config;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use parley_core::Namespace;
 use parley_core::{App, MemoryBroker, MemoryPresence, Node};
 use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
@@ -24,7 +25,10 @@ use crate::config::Config;
 use crate::encoder::WireEncoder;
 use crate::http_api::ApiError;
 use crate::origin::OriginPolicy;
+use crate::pusher::PusherState;
 use crate::state::{AppContext, ServerState};
+use crate::uploads::Uploads;
+use crate::webhooks::Webhooks;
 use crate::{health, http_api, telemetry, ws};
 
 /// Why the server could not start or stopped with an error.
@@ -88,6 +92,10 @@ impl Server {
             presence.clone(),
         ));
         let broker = broker.expect("the node builds its broker");
+        let webhooks = Arc::new(Webhooks::new(&config.apps));
+        if webhooks.is_enabled() {
+            node.observe(webhooks.clone());
+        }
         let mut by_id = HashMap::new();
         let mut by_api_key = HashMap::new();
         let mut default_app = None;
@@ -118,6 +126,7 @@ impl Server {
         }
         let default_app =
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
+        let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let state = Arc::new(ServerState {
             node,
             presence,
@@ -130,6 +139,9 @@ impl Server {
             connections: TaskTracker::new(),
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
+            uploads,
+            webhooks,
+            pusher: PusherState::default(),
         });
         Ok(Self { state, broker })
     }
@@ -179,6 +191,7 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
+        let webhooks = state.webhooks.start(state.store.clone());
         let stop = state.shutdown.clone();
         let signal = {
             let state = state.clone();
@@ -191,6 +204,13 @@ impl Server {
         };
         // A make-service, not the router itself: serving the router clones
         // its route table for every connection (a quarter of a connect's CPU).
+        // No Nagle delay: a push is a small frame that should leave at once,
+        // not wait for the acknowledgement of the previous one.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::trace!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, self.router().into_make_service())
             .with_graceful_shutdown(async move {
                 tokio::select! {
@@ -213,6 +233,11 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        // After the connections closed, so their leaves are in: the batcher
+        // writes the webhook events it still holds to the store.
+        if let Some(webhooks) = webhooks {
+            webhooks.finish().await;
+        }
         // Last: every acknowledged write is committed before the store closes.
         state.store.close().await;
         served?;

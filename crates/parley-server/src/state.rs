@@ -15,6 +15,9 @@ use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
 use crate::origin::OriginPolicy;
+use crate::pusher::PusherState;
+use crate::uploads::Uploads;
+use crate::webhooks::Webhooks;
 
 /// One app as the server sees it: the domain app plus what only the server
 /// needs (its keys and its browser origins).
@@ -55,6 +58,12 @@ pub struct ServerState {
     pub metrics: PrometheusHandle,
     /// False once shutdown starts, so `/readyz` turns away new traffic.
     pub ready: AtomicBool,
+    /// Uploaded files: their rules and their storage.
+    pub uploads: Uploads,
+    /// The apps' webhooks; also the node's channel observer.
+    pub webhooks: Arc<Webhooks>,
+    /// Pusher sign-ins, watchlists and cached events.
+    pub pusher: PusherState,
 }
 
 impl ServerState {

@@ -201,19 +201,6 @@ async fn private_channel_needs_a_valid_signature() {
 }
 
 #[tokio::test]
-async fn encrypted_and_cache_channels_are_refused_for_now() {
-    let server = TestServer::start().await;
-    let mut pusher = Pusher::open(&server).await;
-    for channel in ["private-encrypted-x", "cache-x"] {
-        let auth = pusher.auth(channel, None);
-        pusher
-            .send(json!({"event": "pusher:subscribe", "data": {"channel": channel, "auth": auth}}))
-            .await;
-        assert_eq!(pusher.event().await.0, "pusher:subscription_error");
-    }
-}
-
-#[tokio::test]
 async fn presence_members_are_per_user_with_two_connections_of_one_user() {
     let server = TestServer::start().await;
     let channel = "presence-room";

@@ -278,3 +278,89 @@ async fn signatures_cover_the_path_prefix_of_a_proxy() {
     .await;
     assert_eq!(status, 200);
 }
+
+/// Sends `POST /apps/main/events` signed with `timestamp` and `body_md5` as
+/// given (the signature itself is right for them).
+async fn events_signed_with(
+    server: &TestServer,
+    timestamp: u64,
+    body: &str,
+    md5: &str,
+) -> (u16, Value) {
+    let path = "/apps/main/events";
+    let query =
+        format!("auth_key={KEY}&auth_timestamp={timestamp}&auth_version=1.0&body_md5={md5}");
+    let signature = hmac_hex(SECRET, &format!("POST\n{path}\n{query}"));
+    let response = reqwest::Client::new()
+        .post(server.url(&format!("{path}?{query}&auth_signature={signature}")))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_stale_auth_timestamp_gets_401() {
+    let server = TestServer::start().await;
+    let body = json!({"name": "e", "channel": "news", "data": "x"}).to_string();
+    let md5 = hex::encode(Md5::digest(body.as_bytes()));
+    for stale in [unix_now() - 601, unix_now() + 601] {
+        let (status, reply) = events_signed_with(&server, stale, &body, &md5).await;
+        assert_eq!(status, 401, "{reply}");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("auth_timestamp"),
+            "{reply}"
+        );
+    }
+    // Within 600 s either way is accepted.
+    let (status, _) = events_signed_with(&server, unix_now() - 590, &body, &md5).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_wrong_body_md5_gets_401() {
+    let server = TestServer::start().await;
+    let body = json!({"name": "e", "channel": "news", "data": "x"}).to_string();
+    let other = hex::encode(Md5::digest(b"another body"));
+    let (status, reply) = events_signed_with(&server, unix_now(), &body, &other).await;
+    assert_eq!(status, 401, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("body_md5"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn terminate_connections_is_signed_and_checks_the_user() {
+    let server = TestServer::start().await;
+    let path = "/apps/main/users/ann/terminate_connections";
+    let (status, reply) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(json!({})),
+        path,
+    )
+    .await;
+    assert_eq!((status, reply), (200, json!({})));
+    let (status, _) = signed(
+        &server,
+        reqwest::Method::POST,
+        path,
+        &[],
+        Some(json!({})),
+        "/apps/main/users/bob/terminate_connections",
+    )
+    .await;
+    assert_eq!(status, 401);
+}

@@ -16,10 +16,11 @@ use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
 use crate::room_commands::{self, RoomCommand};
-use crate::sql::{messages, streams};
+use crate::sql::{messages, reactions, streams, uploads};
 use crate::{
     Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
-    NewMessage, Retention, Sent, StoreError, StoredPublication, Timestamp, TrimScope,
+    MessageHide, NewMessage, NewUpload, Reacted, ReactionChange, ReactionTarget, Retention, Sent,
+    StoreError, StoredPublication, Timestamp, TrimScope, Upload,
 };
 
 /// What the operations of one transaction share.
@@ -64,6 +65,13 @@ pub(crate) enum Command {
     },
     /// A write about rooms, read markers or pins (`room_commands.rs`).
     Room(RoomCommand),
+    /// Hide or show a chat message. `channel` is filled in by
+    /// [`Command::resolve`].
+    Hide {
+        hide: MessageHide,
+        channel: Option<ChannelName>,
+        reply: Reply<Changed>,
+    },
     /// Remove old publications.
     Trim {
         app: Arc<str>,
@@ -71,34 +79,54 @@ pub(crate) enum Command {
         retention: Retention,
         reply: Reply<u64>,
     },
+    /// Keep an upload's metadata.
+    CreateUpload {
+        upload: NewUpload,
+        reply: Reply<Upload>,
+    },
+    /// Add or remove a reaction. `channel` is the channel reacted to, or
+    /// for a message, filled in by [`Command::resolve`].
+    React {
+        change: ReactionChange,
+        channel: Option<ChannelName>,
+        reply: Reply<Reacted>,
+    },
 }
 
 impl Command {
-    /// Finds the channel of an edit or a delete, which names only a message.
+    /// Finds the channel of an edit, a delete or a reaction to a message,
+    /// which name only a message.
     /// A message never changes channel, so this reads without a lock, before
     /// the transaction; a message that does not exist settles the command
     /// with `NotFound`.
     pub(crate) async fn resolve(&mut self, connection: &mut AnyConnection) {
-        let (app, id, channel, outcome) = match self {
+        match self {
             Self::Edit {
                 edit,
                 channel,
                 reply,
-            } => (&edit.app, edit.id, channel, &mut reply.outcome),
+            } => resolve_channel(connection, &edit.app, edit.id, channel, reply).await,
             Self::Delete {
                 delete,
                 channel,
                 reply,
-            } => (&delete.app, delete.id, channel, &mut reply.outcome),
-            _ => return,
-        };
-        if channel.is_some() || outcome.is_some() {
-            return;
-        }
-        match messages::channel_of(connection, app, id).await {
-            Ok(Some(found)) => *channel = Some(found),
-            Ok(None) => *outcome = Some(Err(StoreError::NotFound("message"))),
-            Err(error) => *outcome = Some(Err(error)),
+            } => resolve_channel(connection, &delete.app, delete.id, channel, reply).await,
+            Self::Hide {
+                hide,
+                channel,
+                reply,
+            } => resolve_channel(connection, &hide.app, hide.id, channel, reply).await,
+            Self::React {
+                change:
+                    ReactionChange {
+                        app,
+                        target: ReactionTarget::Message(id),
+                        ..
+                    },
+                channel,
+                reply,
+            } => resolve_channel(connection, app, *id, channel, reply).await,
+            _ => {}
         }
     }
 
@@ -108,6 +136,8 @@ impl Command {
         match self {
             Self::Edit { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             Self::Delete { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            Self::Hide { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
+            Self::React { channel, reply, .. } => channel.is_none() && reply.outcome.is_some(),
             _ => false,
         }
     }
@@ -136,6 +166,14 @@ impl Command {
                 let (app, channel) = command.lock_order();
                 (false, app, channel)
             }
+            Self::Hide {
+                hide, channel: c, ..
+            } => (false, &hide.app, channel(c)),
+            Self::React {
+                change, channel: c, ..
+            } => (false, &change.app, channel(c)),
+            // An upload locks no stream.
+            Self::CreateUpload { upload, .. } => (false, &upload.app, ""),
             Self::Trim { app, .. } => (true, app, ""),
         }
     }
@@ -152,9 +190,9 @@ impl Command {
                 app,
                 channel,
                 data,
+                info,
                 reply,
-                ..
-            } => reply.keep(publish(connection, context, app, channel, data).await),
+            } => reply.keep(publish(connection, context, app, channel, data, info.as_ref()).await),
             Self::Send { new, reply } => reply.keep(send(connection, context, new).await),
             Self::Edit {
                 edit,
@@ -166,8 +204,16 @@ impl Command {
                 channel: Some(channel),
                 reply,
             } => reply.keep(delete_message(connection, context, delete, channel).await),
+            Self::Hide {
+                hide,
+                channel: Some(channel),
+                reply,
+            } => reply
+                .keep(crate::moderation::hide_message(connection, context, hide, channel).await),
             // Resolving settled these: the message does not exist.
-            Self::Edit { channel: None, .. } | Self::Delete { channel: None, .. } => Ok(()),
+            Self::Edit { channel: None, .. }
+            | Self::Delete { channel: None, .. }
+            | Self::Hide { channel: None, .. } => Ok(()),
             Self::CreateStream {
                 app,
                 channel,
@@ -180,6 +226,16 @@ impl Command {
                 reply,
             } => reply.keep(streams::trim(connection, app, scope, *retention).await),
             Self::Room(command) => command.execute(connection, context).await,
+            Self::CreateUpload { upload, reply } => {
+                reply.keep(uploads::insert(connection, upload, context.now).await)
+            }
+            Self::React {
+                change,
+                channel: Some(channel),
+                reply,
+            } => reply.keep(crate::reactions::react(connection, context, change, channel).await),
+            // Resolving settled it: the message does not exist.
+            Self::React { channel: None, .. } => Ok(()),
         }
     }
 
@@ -220,7 +276,18 @@ impl Command {
                 .appended()
                 .map(|(app, publication)| vec![(app, publication, None)])
                 .unwrap_or_default(),
-            Self::CreateStream { .. } | Self::Trim { .. } => Vec::new(),
+            Self::Hide { hide, reply, .. } => match &reply.outcome {
+                Some(Ok(changed)) => vec![(&*hide.app, &changed.publication, None)],
+                _ => Vec::new(),
+            },
+            Self::React { change, reply, .. } => match &reply.outcome {
+                Some(Ok(Reacted {
+                    publication: Some(publication),
+                    ..
+                })) => vec![(&*change.app, publication, None)],
+                _ => Vec::new(),
+            },
+            Self::CreateStream { .. } | Self::Trim { .. } | Self::CreateUpload { .. } => Vec::new(),
         }
     }
 
@@ -232,10 +299,32 @@ impl Command {
             Self::Send { reply, .. } => reply.answer(failure),
             Self::Edit { reply, .. } => reply.answer(failure),
             Self::Delete { reply, .. } => reply.answer(failure),
+            Self::Hide { reply, .. } => reply.answer(failure),
             Self::CreateStream { reply, .. } => reply.answer(failure),
             Self::Trim { reply, .. } => reply.answer(failure),
             Self::Room(command) => command.answer(failure),
+            Self::CreateUpload { reply, .. } => reply.answer(failure),
+            Self::React { reply, .. } => reply.answer(failure),
         }
+    }
+}
+
+/// Finds the channel of the message a command names, or settles the
+/// command with `NotFound` (or the error reading it).
+async fn resolve_channel<T>(
+    connection: &mut AnyConnection,
+    app: &str,
+    id: crate::MessageId,
+    channel: &mut Option<ChannelName>,
+    reply: &mut Reply<T>,
+) {
+    if channel.is_some() || reply.outcome.is_some() {
+        return;
+    }
+    match messages::channel_of(connection, app, id).await {
+        Ok(Some(found)) => *channel = Some(found),
+        Ok(None) => reply.outcome = Some(Err(StoreError::NotFound("message"))),
+        Err(error) => reply.outcome = Some(Err(error)),
     }
 }
 
@@ -284,7 +373,8 @@ impl<T> Reply<T> {
     }
 }
 
-/// The stored event for a message change at `position`.
+/// The stored event for a message change at `position`: for everyone who
+/// reads the channel, or only for the author of a shadow-muted message.
 pub(crate) fn message_event(
     context: &Context<'_>,
     kind: EventKind,
@@ -298,6 +388,8 @@ pub(crate) fn message_event(
         data: context.encoder.encode(kind, message),
         message_id: Some(message.id),
         created_at: context.now,
+        author: Some(Arc::from(message.author.as_str())),
+        audience: message.shadow.then(|| Arc::from(message.author.as_str())),
     }
 }
 
@@ -307,6 +399,7 @@ async fn publish(
     app: &str,
     channel: &ChannelName,
     data: &Bytes,
+    info: Option<&ClientInfo>,
 ) -> Result<StoredPublication, StoreError> {
     let position = streams::advance(connection, app, channel, context.now).await?;
     let publication = StoredPublication {
@@ -316,6 +409,10 @@ async fn publish(
         data: data.clone(),
         message_id: None,
         created_at: context.now,
+        author: info
+            .filter(|info| !info.user.is_empty())
+            .map(|info| info.user.clone()),
+        audience: None,
     };
     streams::append(connection, app, &publication).await?;
     Ok(publication)
@@ -331,8 +428,9 @@ async fn send(
     new: &NewMessage,
 ) -> Result<Sent, StoreError> {
     if let Some(key) = &new.client_msg_id
-        && let Some(message) = messages::find_sent(connection, new, key).await?
+        && let Some(mut message) = messages::find_sent(connection, new, key).await?
     {
+        uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
         return Ok(Sent {
             message,
             publication: None,
@@ -348,12 +446,29 @@ async fn send(
         }
     }
     let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
+    // A shadow message is for its author's eyes only: it takes no place in
+    // the channel's message count (so no one else's unread count grows),
+    // mentions no one and adds nothing to its parent's thread. It takes the
+    // current count as its seq, and the author's read marker covers it.
     let seq = room_commands::count_sent(connection, context, new, position.offset).await?;
-    let message = messages::insert(connection, new, position.offset, seq, context.now).await?;
-    room_commands::record_mentions(connection, &message, &new.app, seq).await?;
+    let mut message = messages::insert(connection, new, position.offset, seq, context.now).await?;
+    if !new.shadow {
+        room_commands::record_mentions(connection, &message, &new.app, seq).await?;
+    }
+    message.attachments = uploads::link(
+        connection,
+        &new.app,
+        &new.author,
+        message.id,
+        &new.attachments,
+    )
+    .await?;
     let publication = message_event(context, EventKind::MessageCreated, &message, position);
     streams::append(connection, &new.app, &publication).await?;
-    let parent = room_commands::update_thread(connection, context, &new.app, &message).await?;
+    let parent = match new.shadow {
+        true => None,
+        false => room_commands::update_thread(connection, context, &new.app, &message).await?,
+    };
     Ok(Sent {
         message,
         publication: Some(publication),
@@ -375,6 +490,7 @@ async fn edit_message(
     if message.author != edit.editor {
         return Err(StoreError::Forbidden("only its author may edit a message"));
     }
+    uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
     messages::add_revision(connection, message.id, &message.text, context.now).await?;
     messages::set_text(connection, message.id, &edit.text, context.now).await?;
     message.text.clone_from(&edit.text);
@@ -418,6 +534,9 @@ async fn delete_message(
     }
     message.text.clear();
     message.meta = None;
+    message.attachments.clear();
+    uploads::detach(connection, message.id).await?;
+    reactions::clear(connection, message.id).await?;
     let deleted_at = *message.deleted_at.get_or_insert(context.now);
     match delete.mode {
         DeleteMode::Soft => messages::bury(connection, message.id, deleted_at).await?,

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::{EventKind, Message};
+use crate::{EventKind, Message, ReactionEvent};
 
 /// Turns a message event into the payload bytes its publication carries.
 ///
@@ -20,4 +20,7 @@ pub trait MessageEventEncoder: Send + Sync + 'static {
     /// The payload of a `kind` event (`MessageCreated`, `MessageUpdated` or
     /// `MessageDeleted`) about `message` as it is after the change.
     fn encode(&self, kind: EventKind, message: &Message) -> Bytes;
+
+    /// The payload of a `ReactionAdded` or `ReactionRemoved` event.
+    fn encode_reaction(&self, kind: EventKind, reaction: &ReactionEvent) -> Bytes;
 }

@@ -21,6 +21,13 @@
 //!   markers, and [`Store::unread`] counts from a running message count per
 //!   channel; [`Store::pin`], [`Store::thread`] and [`Store::search`] (FTS5
 //!   on SQLite, `tsvector` on PostgreSQL). See `store_rooms.rs`.
+//! - **Uploads and reactions.** [`Store::create_upload`] keeps an
+//!   [`Upload`]'s metadata (the bytes live in the server's upload storage);
+//!   messages carry up to [`MAX_ATTACHMENTS`] of their author's uploads.
+//!   [`Store::react`] adds or removes a user's reaction to a message or to a
+//!   channel and appends `reaction_added` or `reaction_removed` with the new
+//!   count; [`Store::message_reactions`] and [`Store::channel_reactions`]
+//!   read the counts relative to a reader.
 //! - **Group commit.** Every write goes through one writer task that commits
 //!   everything queued in one transaction, each operation in its own
 //!   savepoint, so throughput is not one fsync per message and one refused
@@ -58,15 +65,20 @@ mod encoder;
 mod error;
 mod messages;
 mod migrate;
+mod moderation;
 mod pins;
 mod publication;
+mod reactions;
 mod reads;
+mod reports;
 mod room_commands;
 mod rooms;
 mod sql;
 mod store;
 mod store_rooms;
 mod time;
+mod uploads;
+mod webhooks;
 mod writer;
 
 pub use database::{Backend, Database, StoreOptions};
@@ -77,12 +89,15 @@ pub use messages::{
     MessageEdit, MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
+pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
 pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
 pub use publication::{
     EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
     StoredPublication, TrimScope,
 };
+pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
 pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};
+pub use reports::{MAX_REASON_LENGTH, Report, ReportId, ReportPage, ReportStatus};
 pub use rooms::{
     EventEncoder, MAX_LISTED_MEMBERS, MembersChange, MembersChanged, MembersEvent, NewRoom, Room,
     RoomCreated, RoomKind, RoomMember, RoomPage, RoomRole, RoomSummary,
@@ -90,3 +105,5 @@ pub use rooms::{
 pub use store::{Store, StoreStats};
 pub use store_rooms::{MAX_PINS, MAX_UNREAD_CHANNELS};
 pub use time::Timestamp;
+pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};
+pub use webhooks::{NewWebhook, WebhookDelivery};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_core::ChannelName;
 
-use crate::{StoreError, StoredPublication, Timestamp};
+use crate::{StoreError, StoredPublication, Timestamp, Upload, UploadId};
 
 /// The most messages (or publications) one page holds.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -92,6 +92,12 @@ pub struct Message {
     pub repliers: Vec<String>,
     /// The users it mentions.
     pub mentions: Vec<String>,
+    /// Hidden by a moderator: shown to moderators only.
+    pub hidden: bool,
+    /// Sent while its author was shadow-muted: shown to its author only.
+    pub shadow: bool,
+    /// The uploads it carries, in order; none on a tombstone.
+    pub attachments: Vec<Upload>,
 }
 
 /// The most repliers a message lists.
@@ -127,6 +133,13 @@ pub struct NewMessage {
     /// The users it mentions (no line breaks in their ids): their unread
     /// mention counts grow.
     pub mentions: Vec<String>,
+    /// The author is shadow-muted: the message and its later events are
+    /// for the author's eyes only.
+    pub shadow: bool,
+    /// Uploads of the author's to attach, at most
+    /// [`MAX_ATTACHMENTS`](crate::MAX_ATTACHMENTS); with attachments the
+    /// text may be empty.
+    pub attachments: Vec<UploadId>,
 }
 
 /// An edit of a message's text.

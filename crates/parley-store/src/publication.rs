@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_core::{ChannelName, ClientInfo, Publication, PublicationKind, StreamPosition};
@@ -34,6 +35,10 @@ pub enum EventKind {
     MessagePinned,
     /// A message was unpinned.
     MessageUnpinned,
+    /// A user reacted to a message or to the channel.
+    ReactionAdded,
+    /// A user took a reaction back.
+    ReactionRemoved,
 }
 
 impl EventKind {
@@ -50,6 +55,8 @@ impl EventKind {
             Self::ReadUpdated => "read_updated",
             Self::MessagePinned => "message_pinned",
             Self::MessageUnpinned => "message_unpinned",
+            Self::ReactionAdded => "reaction_added",
+            Self::ReactionRemoved => "reaction_removed",
         }
     }
 }
@@ -74,6 +81,8 @@ impl FromStr for EventKind {
             "read_updated" => Ok(Self::ReadUpdated),
             "message_pinned" => Ok(Self::MessagePinned),
             "message_unpinned" => Ok(Self::MessageUnpinned),
+            "reaction_added" => Ok(Self::ReactionAdded),
+            "reaction_removed" => Ok(Self::ReactionRemoved),
             other => Err(StoreError::corrupt(format!("unknown event kind {other:?}"))),
         }
     }
@@ -94,6 +103,12 @@ pub struct StoredPublication {
     pub message_id: Option<MessageId>,
     /// When it was stored.
     pub created_at: Timestamp,
+    /// The user the content is from: a message's author, or the user who
+    /// published it. Block lists filter on it.
+    pub author: Option<Arc<str>>,
+    /// The one user who may see it (events of a shadow-muted author's
+    /// messages); `None` for everyone who may read the channel.
+    pub audience: Option<Arc<str>>,
 }
 
 impl StoredPublication {
@@ -111,6 +126,8 @@ impl StoredPublication {
             EventKind::ReadUpdated => PublicationKind::ReadUpdated,
             EventKind::MessagePinned => PublicationKind::MessagePinned,
             EventKind::MessageUnpinned => PublicationKind::MessageUnpinned,
+            EventKind::ReactionAdded => PublicationKind::ReactionAdded,
+            EventKind::ReactionRemoved => PublicationKind::ReactionRemoved,
         };
         Publication {
             channel: self.channel.clone(),
@@ -118,6 +135,8 @@ impl StoredPublication {
             data: self.data.clone(),
             position: self.position.clone(),
             info,
+            author: self.author.clone(),
+            audience: self.audience.clone(),
         }
     }
 }

@@ -127,6 +127,10 @@ async fn append_event(
         data,
         message_id: None,
         created_at: context.now,
+        // Room, read and pin events are the room's, from no author a block
+        // list would filter, and for everyone who reads the channel.
+        author: None,
+        audience: None,
     };
     streams::append(connection, app, &publication).await?;
     Ok(publication)
@@ -276,6 +280,8 @@ async fn change_members(
         data: (change.encode)(&event),
         message_id: None,
         created_at: context.now,
+        author: None,
+        audience: None,
     };
     streams::append(connection, app, &publication).await?;
     Ok(MembersChanged {
@@ -367,7 +373,15 @@ async fn pin(
     let channel = &change.channel;
     let message = messages::find(connection, app, change.message)
         .await?
-        .filter(|message| message.channel == *channel && !message.is_deleted())
+        // A hidden or shadow message is not everyone's to see, and a pin
+        // event carries the message to everyone: it is neither pinned nor
+        // unpinned (the pins list shows each reader what they may see).
+        .filter(|message| {
+            message.channel == *channel
+                && !message.is_deleted()
+                && !message.hidden
+                && !message.shadow
+        })
         .ok_or(StoreError::NotFound("message"))?;
     let changed = if change.pin {
         pins::pin(
@@ -405,14 +419,19 @@ async fn pin(
 /// What sending a message adds, after its row and before its event: the
 /// channel's message count (the message's `seq`), its mentions, the room's
 /// activity and the author's read marker (their own message is read).
-/// Returns the seq.
+/// Returns the seq. A shadow message (for its author's eyes only) is not
+/// counted and does not touch the room: it takes the current count as its
+/// seq, so no one else's unread count moves.
 pub(crate) async fn count_sent(
     connection: &mut AnyConnection,
     context: &Context<'_>,
     new: &NewMessage,
     offset: u64,
 ) -> Result<u64, StoreError> {
-    let seq = reads::count_message(connection, &new.app, &new.channel).await?;
+    let seq = match new.shadow {
+        true => reads::message_count(connection, &new.app, &new.channel).await?,
+        false => reads::count_message(connection, &new.app, &new.channel).await?,
+    };
     let marker = Marker {
         seen: seq,
         last_read_offset: offset,
@@ -426,7 +445,9 @@ pub(crate) async fn count_sent(
         context.now,
     )
     .await?;
-    rooms::touch(connection, &new.app, &new.channel, context.now).await?;
+    if !new.shadow {
+        rooms::touch(connection, &new.app, &new.channel, context.now).await?;
+    }
     Ok(seq)
 }
 

@@ -4,6 +4,7 @@
 //! their transaction commits. Reads go straight to the connection pool and
 //! see everything committed before they start.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
@@ -13,13 +14,14 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commands::{Command, Reply};
-use crate::sql::{self, End, Ordered, Window, messages, streams};
+use crate::sql::{self, End, Ordered, Window, messages, reactions, streams, uploads};
 use crate::writer::{Counters, Delivery, Request, Writer};
 use crate::{
     AppliedMigration, Backend, Changed, HistoryCursor, HistoryPage, HistoryQuery, MAX_PAGE_SIZE,
     MAX_RECOVERY, Message, MessageCursor, MessageDelete, MessageEdit, MessageEventEncoder,
-    MessageId, MessagePage, MessageQuery, NewMessage, Order, Recovery, Retention, Revision, Sent,
-    StoreError, StoreOptions, StoredPublication, TrimScope, migrate,
+    MessageId, MessagePage, MessageQuery, NewMessage, NewUpload, Order, Reacted, ReactionChange,
+    ReactionCount, ReactionTarget, Recovery, Retention, Revision, Sent, StoreError, StoreOptions,
+    StoredPublication, TrimScope, Upload, UploadId, migrate,
 };
 
 /// The durable store of one server process: channel streams, their
@@ -106,6 +108,13 @@ impl Store {
     /// when the schema was up to date), for the server to log.
     pub fn applied_migrations(&self) -> &[AppliedMigration] {
         &self.shared.applied
+    }
+
+    /// The connection pool, for reads and for the few single-statement
+    /// writes that need no stream lock (moderation state, reports, the
+    /// webhook queue).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.shared.pool
     }
 
     /// The kind of database behind the store.
@@ -304,8 +313,14 @@ impl Store {
     /// `client_msg_id` seen before from the same author in the channel, it
     /// returns that message and appends nothing.
     pub async fn send_message(&self, new: NewMessage) -> Result<Sent, StoreError> {
-        if new.text.is_empty() {
+        if new.text.is_empty() && new.attachments.is_empty() {
             return Err(StoreError::InvalidInput("the text is empty".into()));
+        }
+        if new.attachments.len() > crate::MAX_ATTACHMENTS {
+            return Err(StoreError::InvalidInput(format!(
+                "a message carries at most {} attachments",
+                crate::MAX_ATTACHMENTS
+            )));
         }
         if new.client_msg_id.as_deref() == Some("") {
             return Err(StoreError::InvalidInput(
@@ -349,9 +364,11 @@ impl Store {
     /// A message of the app in its current state; tombstones included.
     pub async fn message(&self, app: &str, id: MessageId) -> Result<Message, StoreError> {
         let mut connection = self.shared.pool.acquire().await?;
-        messages::find(&mut connection, app, id)
+        let mut message = messages::find(&mut connection, app, id)
             .await?
-            .ok_or(StoreError::NotFound("message"))
+            .ok_or(StoreError::NotFound("message"))?;
+        uploads::fill(&mut connection, std::slice::from_mut(&mut message)).await?;
+        Ok(message)
     }
 
     /// One page of the channel's messages in their current state. The limit
@@ -406,9 +423,63 @@ impl Store {
         messages::revisions(&mut connection, id).await
     }
 
-    /// The connection pool, for reads.
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.shared.pool
+    /// Keeps an upload's metadata, once its bytes are in the upload storage
+    /// under its id.
+    pub async fn create_upload(&self, upload: NewUpload) -> Result<Upload, StoreError> {
+        self.submit(|reply| Command::CreateUpload { upload, reply })
+            .await
+    }
+
+    /// The upload with this id. Upload ids are unguessable and unique in
+    /// the whole store, so this is the one read not scoped by app: the id is
+    /// the right to read the upload, and the upload names its app.
+    pub async fn upload(&self, id: &UploadId) -> Result<Upload, StoreError> {
+        let mut connection = self.shared.pool.acquire().await?;
+        uploads::find(&mut connection, id)
+            .await?
+            .ok_or(StoreError::NotFound("upload"))
+    }
+
+    /// Adds or removes a user's reaction to a message (which must not be
+    /// deleted) or to a channel, and appends `reaction_added` or
+    /// `reaction_removed` to the channel's stream. Adding a reaction the
+    /// user has, or removing one they have not, appends nothing and returns
+    /// the current count.
+    pub async fn react(&self, change: ReactionChange) -> Result<Reacted, StoreError> {
+        let channel = match &change.target {
+            ReactionTarget::Message(_) => None,
+            ReactionTarget::Channel(channel) => Some(channel.clone()),
+        };
+        self.submit(|reply| Command::React {
+            change,
+            channel,
+            reply,
+        })
+        .await
+    }
+
+    /// The reaction counts of messages of the app, relative to `reader`
+    /// (`me` is false for every count without one). Messages without
+    /// reactions are absent from the map.
+    pub async fn message_reactions(
+        &self,
+        messages: &[MessageId],
+        reader: Option<&str>,
+    ) -> Result<HashMap<MessageId, Vec<ReactionCount>>, StoreError> {
+        let mut connection = self.shared.pool.acquire().await?;
+        reactions::message_counts(&mut connection, messages, reader).await
+    }
+
+    /// The counts of the reactions to a channel itself, relative to
+    /// `reader`, in the order the emojis were first used.
+    pub async fn channel_reactions(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        reader: Option<&str>,
+    ) -> Result<Vec<ReactionCount>, StoreError> {
+        let mut connection = self.shared.pool.acquire().await?;
+        reactions::channel_counts(&mut connection, app, channel, reader).await
     }
 
     /// Queues a command for the writer and waits for its answer.
@@ -455,6 +526,7 @@ async fn message_page(
         window,
     );
     let beyond = sql::beyond(connection, Ordered::Messages, app, channel, lowest, highest).await?;
+    uploads::fill(connection, &mut messages).await?;
     if order == Order::NewestFirst {
         messages.reverse();
     }

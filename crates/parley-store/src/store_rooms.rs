@@ -9,7 +9,7 @@ use parley_core::ChannelName;
 
 use crate::commands::Command;
 use crate::room_commands::RoomCommand;
-use crate::sql::{messages, pins, reads, rooms, search};
+use crate::sql::{messages, pins, reads, rooms, search, uploads};
 use crate::{
     EventKind, MAX_LISTED_MEMBERS, MAX_PAGE_SIZE, MembersChange, MembersChanged, MessageId,
     NewRoom, Pin, PinChange, Pinned, ReadChange, ReadMark, Room, RoomCreated, RoomMember, RoomPage,
@@ -129,10 +129,14 @@ impl Store {
         for entry in listed {
             let channel = &entry.room.channel;
             let counts = reads::unread_in(connection, app, channel, user).await?;
+            let mut last_message = rooms::last_message(connection, app, channel, user).await?;
+            if let Some(message) = last_message.as_mut() {
+                uploads::fill(connection, std::slice::from_mut(message)).await?;
+            }
             summaries.push(RoomSummary {
                 members: rooms::members(connection, app, channel, MAX_LISTED_MEMBERS).await?,
                 member_count: rooms::member_count(connection, app, channel).await?,
-                last_message: rooms::last_message(connection, app, channel).await?,
+                last_message,
                 unread: counts.as_ref().map_or(0, |counts| counts.unread),
                 mentions: counts.as_ref().map_or(0, |counts| counts.mentions),
                 role: entry.role,
@@ -173,7 +177,16 @@ impl Store {
     /// [`MAX_PINS`]; deleted messages are left out).
     pub async fn pins(&self, app: &str, channel: &ChannelName) -> Result<Vec<Pin>, StoreError> {
         let mut connection = self.pool().acquire().await?;
-        pins::pins(&mut connection, app, channel, MAX_PINS).await
+        let mut pins = pins::pins(&mut connection, app, channel, MAX_PINS).await?;
+        let mut messages = pins
+            .iter()
+            .map(|pin| pin.message.clone())
+            .collect::<Vec<_>>();
+        uploads::fill(&mut connection, &mut messages).await?;
+        for (pin, message) in pins.iter_mut().zip(messages) {
+            pin.message = message;
+        }
+        Ok(pins)
     }
 
     /// One page of the replies to a message, oldest first: the newest
@@ -188,9 +201,10 @@ impl Store {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         let mut connection = self.pool().acquire().await?;
         let connection = &mut *connection;
-        let parent = messages::find(connection, app, parent)
+        let mut parent = messages::find(connection, app, parent)
             .await?
             .ok_or(StoreError::NotFound("message"))?;
+        uploads::fill(connection, std::slice::from_mut(&mut parent)).await?;
         let before_offset = match before {
             None => u64::MAX,
             Some(id) => {
@@ -205,6 +219,7 @@ impl Store {
         let has_more = replies.len() > limit;
         replies.truncate(limit);
         replies.reverse();
+        uploads::fill(connection, &mut replies).await?;
         Ok(ThreadPage {
             parent,
             replies,
@@ -224,6 +239,7 @@ impl Store {
             search::search(&mut connection, self.backend(), app, &query, limit + 1).await?;
         let has_more = messages.len() > limit;
         messages.truncate(limit);
+        uploads::fill(&mut connection, &mut messages).await?;
         Ok(SearchPage { messages, has_more })
     }
 }

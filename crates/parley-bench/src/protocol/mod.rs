@@ -72,7 +72,7 @@ impl Conn {
     }
 
     /// A fresh command id.
-    fn take_id(&mut self) -> u64 {
+    pub fn take_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         id

@@ -72,6 +72,15 @@ pub fn publish_frame(id: u64, channel: &str, payload: &str) -> String {
     )
 }
 
+/// A `message_send` command. `channel` and `text` are the generator's own
+/// (a plain name and letters, digits and spaces), so they are written as
+/// they are.
+pub fn message_send_frame(id: u64, channel: &str, text: &str) -> String {
+    format!(
+        r#"{{"id":{id},"method":"message_send","params":{{"channel":"{channel}","text":"{text}"}}}}"#
+    )
+}
+
 /// What a frame without a payload is.
 pub fn classify(frame: &[u8]) -> Inbound {
     if frame.starts_with(br#"{"id":"#) {

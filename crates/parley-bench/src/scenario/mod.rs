@@ -8,8 +8,11 @@
 //! - [`connect`]: the connection rate and handshake time.
 //! - [`presence_storm`]: every connection joins one presence channel at
 //!   once.
+//! - [`chat`]: every connection writes chat messages to a persisted
+//!   namespace.
 
 pub mod broadcast;
+pub mod chat;
 pub mod connect;
 pub mod fanout;
 pub mod idle;
@@ -42,6 +45,7 @@ pub async fn run(scenario: Scenario, open_files_limit: u64) -> Result<Report, St
         Scenario::Idle(args) => idle::run(args, open_files_limit).await,
         Scenario::Connect(args) => connect::run(args, open_files_limit).await,
         Scenario::PresenceStorm(args) => presence_storm::run(args, open_files_limit).await,
+        Scenario::Chat(args) => chat::run(args, open_files_limit).await,
     }
 }
 

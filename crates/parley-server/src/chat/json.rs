@@ -3,7 +3,10 @@
 use std::fmt::Write;
 
 use bytes::Bytes;
-use parley_store::{EventKind, Message, MessageEventEncoder, Revision, StoredPublication};
+use parley_store::{
+    EventKind, Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision,
+    StoredPublication, Upload,
+};
 
 /// Encodes message events for the store: the payload of `message_created`,
 /// `message_updated` and `message_deleted` is the message as it is after the
@@ -15,6 +18,10 @@ impl MessageEventEncoder for MessageJson {
     fn encode(&self, _: EventKind, message: &Message) -> Bytes {
         Bytes::from(message_json(message))
     }
+
+    fn encode_reaction(&self, _: EventKind, reaction: &ReactionEvent) -> Bytes {
+        Bytes::from(reaction_event_json(reaction))
+    }
 }
 
 fn quoted(out: &mut String, value: &str) {
@@ -22,18 +29,54 @@ fn quoted(out: &mut String, value: &str) {
 }
 
 /// `{"id":"12","channel":…,"offset":5,"author":…,"text":…,"reply_to"?,
-/// "client_msg_id"?,"meta"?,"created_at":ms,"edited_at"?,"deleted_at"?,
-/// "reply_count"?,"repliers"?,"mentions"?}`: `reply_count` and `repliers`
-/// (the latest, newest first) only once the message has replies,
-/// `mentions` only when it mentions someone.
+/// "client_msg_id"?,"meta"?,"attachments"?,"created_at":ms,"edited_at"?,
+/// "deleted_at"?,"reply_count"?,"repliers"?,"mentions"?,"status"?}`:
+/// `reply_count` and `repliers` (the latest, newest first) only once the
+/// message has replies, `mentions` only when it mentions someone. A hidden
+/// message has `"status":"hidden"`, an empty text and no meta, attachments
+/// nor mentions: this is what everyone but moderators sees.
 pub fn message_json(message: &Message) -> String {
+    let mut out = message_fields(message, false);
+    out.push('}');
+    out
+}
+
+/// A message as moderators see it: a hidden one keeps its text, meta and
+/// attachments, with `"status":"hidden"`.
+pub fn message_json_revealed(message: &Message) -> String {
+    let mut out = message_fields(message, true);
+    out.push('}');
+    out
+}
+
+/// A message as a read shows it: [`message_json`] (or, with `reveal`,
+/// [`message_json_revealed`]) with its reactions, `"reactions":{emoji:
+/// {"count", "me"}}` (an empty object when it has none). A hidden message
+/// shows no reactions to those it is concealed from, like its text.
+pub fn message_with_reactions_json(
+    message: &Message,
+    reactions: &[ReactionCount],
+    reveal: bool,
+) -> String {
+    let mut out = message_fields(message, reveal);
+    out.push_str(r#","reactions":"#);
+    let concealed = message.hidden && !reveal;
+    out.push_str(&reactions_json(if concealed { &[] } else { reactions }));
+    out.push('}');
+    out
+}
+
+/// The message's object without its closing brace; a hidden message's
+/// text, meta and attachments are left out unless `reveal`.
+fn message_fields(message: &Message, reveal: bool) -> String {
+    let concealed = message.hidden && !reveal;
     let mut out = String::with_capacity(128 + message.text.len());
     let _ = write!(out, r#"{{"id":"{}","channel":"#, message.id);
     quoted(&mut out, message.channel.as_str());
     let _ = write!(out, r#","offset":{},"author":"#, message.offset);
     quoted(&mut out, &message.author);
     out.push_str(r#","text":"#);
-    quoted(&mut out, &message.text);
+    quoted(&mut out, if concealed { "" } else { &message.text });
     if let Some(reply_to) = message.reply_to {
         let _ = write!(out, r#","reply_to":"{reply_to}""#);
     }
@@ -41,9 +84,13 @@ pub fn message_json(message: &Message) -> String {
         out.push_str(r#","client_msg_id":"#);
         quoted(&mut out, client_msg_id);
     }
-    if let Some(meta) = &message.meta {
+    if let Some(meta) = message.meta.as_ref().filter(|_| !concealed) {
         out.push_str(r#","meta":"#);
         out.push_str(std::str::from_utf8(meta).expect("meta is validated JSON text"));
+    }
+    if !message.attachments.is_empty() && !concealed {
+        let parts: Vec<String> = message.attachments.iter().map(upload_json).collect();
+        let _ = write!(out, r#","attachments":[{}]"#, parts.join(","));
     }
     let _ = write!(out, r#","created_at":{}"#, message.created_at.as_millis());
     if let Some(edited_at) = message.edited_at {
@@ -56,11 +103,13 @@ pub fn message_json(message: &Message) -> String {
         let _ = write!(out, r#","reply_count":{},"repliers":"#, message.reply_count);
         users(&mut out, &message.repliers);
     }
-    if !message.mentions.is_empty() {
+    if !message.mentions.is_empty() && !concealed {
         out.push_str(r#","mentions":"#);
         users(&mut out, &message.mentions);
     }
-    out.push('}');
+    if message.hidden {
+        out.push_str(r#","status":"hidden""#);
+    }
     out
 }
 
@@ -74,6 +123,81 @@ fn users(out: &mut String, users: &[String]) {
         quoted(out, user);
     }
     out.push(']');
+}
+
+/// The path an upload is served at.
+pub fn upload_url(upload: &Upload) -> String {
+    format!("/api/v1/uploads/{}", upload.id)
+}
+
+/// `{"id","content_type","size","width"?,"height"?,"url","thumbnail"?:
+/// {"url","content_type","size","width","height"},"owner","created_at"}`:
+/// an upload, as the upload reply and message attachments describe it.
+/// URLs are paths on the server that answered.
+pub fn upload_json(upload: &Upload) -> String {
+    let url = upload_url(upload);
+    let mut out = format!(r#"{{"id":"{}","content_type":"#, upload.id);
+    quoted(&mut out, &upload.content_type);
+    let _ = write!(out, r#","size":{}"#, upload.size);
+    if let Some(dimensions) = upload.dimensions {
+        let _ = write!(
+            out,
+            r#","width":{},"height":{}"#,
+            dimensions.width, dimensions.height
+        );
+    }
+    let _ = write!(out, r#","url":"{url}""#);
+    if let Some(thumbnail) = &upload.thumbnail {
+        let _ = write!(
+            out,
+            r#","thumbnail":{{"url":"{url}/thumbnail","content_type":"#
+        );
+        quoted(&mut out, &thumbnail.content_type);
+        let _ = write!(
+            out,
+            r#","size":{},"width":{},"height":{}}}"#,
+            thumbnail.size, thumbnail.dimensions.width, thumbnail.dimensions.height
+        );
+    }
+    out.push_str(r#","owner":"#);
+    quoted(&mut out, &upload.owner);
+    let _ = write!(out, r#","created_at":{}}}"#, upload.created_at.as_millis());
+    out
+}
+
+/// `{"channel","message_id"?,"user","emoji","count"}`: the data of a
+/// `reaction_added` or `reaction_removed` event; `count` is the emoji's
+/// count on its target after the change.
+pub fn reaction_event_json(reaction: &ReactionEvent) -> String {
+    let mut out = String::from(r#"{"channel":"#);
+    quoted(&mut out, reaction.channel.as_str());
+    if let Some(id) = reaction.message_id {
+        let _ = write!(out, r#","message_id":"{id}""#);
+    }
+    out.push_str(r#","user":"#);
+    quoted(&mut out, &reaction.user);
+    out.push_str(r#","emoji":"#);
+    quoted(&mut out, &reaction.emoji);
+    let _ = write!(out, r#","count":{}}}"#, reaction.count);
+    out
+}
+
+/// `{emoji: {"count": n, "me": bool}, …}`, in the order given.
+pub fn reactions_json(reactions: &[ReactionCount]) -> String {
+    let parts: Vec<String> = reactions
+        .iter()
+        .map(|reaction| {
+            let mut out = String::new();
+            quoted(&mut out, &reaction.emoji);
+            let _ = write!(
+                out,
+                r#":{{"count":{},"me":{}}}"#,
+                reaction.count, reaction.me
+            );
+            out
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
 }
 
 /// `[{"kind":…,"offset":…,"data":…,"created_at":ms}, …]`.
@@ -114,9 +238,16 @@ pub fn memory_publications_json(
     format!("[{}]", parts.join(","))
 }
 
-/// `[message, …]`.
-pub fn messages_json(messages: &[Message]) -> String {
-    let parts: Vec<String> = messages.iter().map(message_json).collect();
+/// `[message, …]`, hidden ones revealed when `reveal` (for moderators).
+pub fn messages_json(messages: &[&Message], reveal: bool) -> String {
+    let parts: Vec<String> = messages
+        .iter()
+        .map(|message| {
+            let mut out = message_fields(message, reveal);
+            out.push('}');
+            out
+        })
+        .collect();
     format!("[{}]", parts.join(","))
 }
 

@@ -8,11 +8,21 @@
 //! - [`pins`]: pinned messages.
 //! - [`threads`]: replies paginated on their own.
 //! - [`search`]: full-text search.
+//! - [`moderation`]: who moderates, mutes and bans, block lists.
+//! - [`filter`]: a namespace's profanity and word-list filter.
+//! - [`reports`]: the moderation queue.
+//! - [`moderation_json`]: the JSON of restrictions, blocks and reports.
+//! - [`reactions`]: reactions to messages and to channels.
 
+pub mod filter;
 pub mod json;
 pub mod limits;
+pub mod moderation;
+pub mod moderation_json;
 pub mod pins;
+pub mod reactions;
 pub mod reads;
+pub mod reports;
 pub mod rooms;
 pub mod search;
 pub mod threads;
@@ -23,8 +33,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use parley_core::{ChannelName, Namespace};
 use parley_store::{
-    DeleteMode, HistoryCursor, HistoryQuery, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete,
-    MessageEdit, MessageId, MessageQuery, NewMessage, Order, StoreError,
+    DeleteMode, HistoryCursor, HistoryQuery, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message,
+    MessageCursor, MessageDelete, MessageEdit, MessageId, MessageQuery, NewMessage, Order,
+    StoreError, UploadId,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -45,6 +56,13 @@ pub enum ChatError {
     Domain(parley_core::Error),
     /// The store refused or failed.
     Store(StoreError),
+    /// The user is muted here; for this long more, when the mute has a
+    /// timeout.
+    Muted(Option<Duration>),
+    /// The user is banned from the channel or the app.
+    Banned,
+    /// The namespace's filter refused the text; the message says why.
+    Filtered(String),
 }
 
 impl From<parley_core::Error> for ChatError {
@@ -68,8 +86,12 @@ pub struct SendRequest {
     pub channel: Option<String>,
     /// The author, for server API callers; users send as themselves.
     pub user: Option<String>,
-    /// The text.
+    /// The text; may be empty when the message has attachments.
+    #[serde(default)]
     pub text: String,
+    /// Ids of the sender's uploads to attach, at most 10.
+    #[serde(default)]
+    pub attachments: Vec<String>,
     /// The id of the message this one answers.
     pub reply_to: Option<String>,
     /// The client's idempotency key.
@@ -109,7 +131,7 @@ pub fn chat_namespace<'a>(
     }
 }
 
-fn parse_id(id: &str) -> Result<MessageId, ChatError> {
+pub(crate) fn parse_id(id: &str) -> Result<MessageId, ChatError> {
     id.parse()
         .map_err(|_| ChatError::Invalid(format!("{id:?} is not a message id")))
 }
@@ -137,7 +159,10 @@ pub async fn send(
     request: SendRequest,
 ) -> Result<Message, ChatError> {
     let (namespace, config) = chat_namespace(app, channel)?;
-    check_text(&request.text, config)?;
+    let attachments = attachment_ids(&request.attachments)?;
+    if attachments.is_empty() || !request.text.is_empty() {
+        check_text(&request.text, config)?;
+    }
     if request
         .client_msg_id
         .as_ref()
@@ -161,7 +186,8 @@ pub async fn send(
         )));
     }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
-    let mut mentions = request.mentions.unwrap_or_default();
+    let mut request = request;
+    let mut mentions = request.mentions.take().unwrap_or_default();
     mentions.sort();
     mentions.dedup();
     if mentions.len() > MAX_MENTIONS
@@ -176,6 +202,9 @@ pub async fn send(
     if actor.limited {
         rooms::check_member(server, app, channel, &actor.user).await?;
     }
+    let mode = moderation::check_send(server, app, channel, actor).await?;
+    let (text, flag) = filtered(config, std::mem::take(&mut request.text))?;
+    request.text = text;
     if actor.limited
         && let Some(limits) = app.limits.get(&namespace.name)
     {
@@ -194,9 +223,59 @@ pub async fn send(
             client_msg_id: request.client_msg_id,
             meta,
             mentions,
+            shadow: mode.shadow,
+            attachments,
         })
         .await?;
+    if let Some(reason) = flag
+        && sent.publication.is_some()
+    {
+        report_flagged(server, app, sent.message.id, &reason).await;
+    }
     Ok(sent.message)
+}
+
+/// Runs the namespace's filter: the text to store, and the reason to
+/// report it for in `flag` mode.
+fn filtered(config: &NamespaceConfig, text: String) -> Result<(String, Option<String>), ChatError> {
+    let Some(filter) = &config.filter else {
+        return Ok((text, None));
+    };
+    match filter.check(&text) {
+        filter::Verdict::Clean => Ok((text, None)),
+        filter::Verdict::Refuse(why) => Err(ChatError::Filtered(why)),
+        filter::Verdict::Masked(masked) => Ok((masked, None)),
+        filter::Verdict::Flag(why) => Ok((text, Some(why))),
+    }
+}
+
+/// Files the filter's report on a committed message. The message is
+/// committed already: a failed report is logged and must not turn its
+/// acknowledgement into an error.
+async fn report_flagged(server: &ServerState, app: &AppContext, id: MessageId, reason: &str) {
+    if let Err(error) = server.store.report(&app.app.id, id, "system", reason).await {
+        tracing::error!(%error, "filing the filter's report failed");
+    }
+}
+
+/// The upload ids a message is to carry: at most [`MAX_ATTACHMENTS`], each
+/// once.
+fn attachment_ids(ids: &[String]) -> Result<Vec<UploadId>, ChatError> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(ChatError::Invalid(format!(
+            "a message carries at most {MAX_ATTACHMENTS} attachments"
+        )));
+    }
+    let mut parsed: Vec<UploadId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = UploadId::parse(id)
+            .map_err(|_| ChatError::Invalid(format!("{id:?} is not an upload id")))?;
+        if parsed.contains(&id) {
+            return Err(ChatError::Invalid(format!("upload {id} is attached twice")));
+        }
+        parsed.push(id);
+    }
+    Ok(parsed)
 }
 
 /// Edits a message's text (its author only).
@@ -214,6 +293,10 @@ pub async fn edit(
     if actor.limited {
         rooms::check_member(server, app, &message.channel, &actor.user).await?;
     }
+    // A muted user may not edit either: an edit would say what a send may
+    // not.
+    moderation::check_send(server, app, &message.channel, actor).await?;
+    let (text, flag) = filtered(config, text)?;
     let changed = server
         .store
         .edit_message(MessageEdit {
@@ -223,6 +306,9 @@ pub async fn edit(
             text,
         })
         .await?;
+    if let Some(reason) = flag {
+        report_flagged(server, app, changed.message.id, &reason).await;
+    }
     Ok(changed.message)
 }
 
@@ -235,7 +321,17 @@ pub async fn delete(
     actor: &Actor,
     hard: bool,
 ) -> Result<Message, ChatError> {
-    if hard && !actor.moderator {
+    let id = parse_id(id)?;
+    // Token moderators moderate everywhere; room owners and moderators in
+    // their room, so their channel is read first.
+    let moderator = actor.moderator
+        || match server.store.message(&app.app.id, id).await {
+            Ok(message) => {
+                moderation::is_moderator(server, app, Some(&message.channel), actor).await?
+            }
+            Err(_) => false,
+        };
+    if hard && !moderator {
         return Err(ChatError::Domain(parley_core::Error::PermissionDenied(
             "only moderators hard-delete",
         )));
@@ -244,9 +340,9 @@ pub async fn delete(
         .store
         .delete_message(MessageDelete {
             app: app.app.id.clone(),
-            id: parse_id(id)?,
+            id,
             actor: actor.user.to_string(),
-            actor_is_moderator: actor.moderator,
+            actor_is_moderator: moderator,
             mode: if hard {
                 DeleteMode::Hard
             } else {
@@ -267,7 +363,7 @@ pub fn is_moderator(roles: &[String]) -> bool {
 /// The page size when the caller names none.
 const DEFAULT_PAGE: usize = 50;
 
-fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ChatError::Invalid(format!(
@@ -286,12 +382,13 @@ pub async fn history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: Option<usize>,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     let limit = page_limit(limit)?;
     match chat_namespace(app, channel) {
         Ok(_) => {}
         Err(ChatError::NotPersisted) => {
-            return memory_history_json(server, app, channel, before, after, limit).await;
+            return memory_history_json(server, app, channel, before, after, limit, viewer).await;
         }
         Err(error) => return Err(error),
     }
@@ -303,10 +400,14 @@ pub async fn history_json(
         (None, Some(after)) => HistoryCursor::After(after),
         (None, None) => HistoryCursor::Newest,
     };
-    let page = server
+    let mut page = server
         .store
         .history(&app.app.id, channel, HistoryQuery { cursor, limit })
         .await?;
+    // What the viewer may not see leaves the page; the page may then hold
+    // fewer than `limit`, and `has_more` still pages on by offsets.
+    page.publications
+        .retain(|publication| viewer.sees_publication(publication));
     let has_more = match cursor {
         HistoryCursor::After(_) | HistoryCursor::Oldest => page.has_newer,
         HistoryCursor::Before(_) | HistoryCursor::Newest => page.has_older,
@@ -328,6 +429,7 @@ async fn memory_history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: usize,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     let namespace = app.app.namespace(channel)?;
     if namespace.history_size == 0 {
@@ -360,7 +462,13 @@ async fn memory_history_json(
         };
     Ok(format!(
         r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
-        json::memory_publications_json(page),
+        json::memory_publications_json(
+            &page
+                .iter()
+                .filter(|publication| viewer.sees(publication))
+                .cloned()
+                .collect::<Vec<_>>()
+        ),
         kept.position.offset,
         serde_json::to_string(&*kept.position.epoch).expect("strings serialize"),
     ))
@@ -381,13 +489,16 @@ pub struct MessagesCursor {
     pub limit: Option<usize>,
 }
 
-/// A page of a persisted channel's messages in their current state:
-/// `{"messages": [...], "has_older", "has_newer"}`.
+/// A page of a persisted channel's messages in their current state, as
+/// `viewer` may see them, each with its reactions relative to the viewing
+/// user: `{"messages": [...],
+/// "has_older", "has_newer"}`.
 pub async fn messages_json(
     server: &ServerState,
     app: &AppContext,
     channel: &ChannelName,
     cursor: MessagesCursor,
+    viewer: &moderation::Viewer,
 ) -> Result<String, ChatError> {
     chat_namespace(app, channel)?;
     let position = match (cursor.before, cursor.after, cursor.around) {
@@ -416,10 +527,39 @@ pub async fn messages_json(
         limit: page_limit(cursor.limit)?,
     };
     let page = server.store.messages(&app.app.id, channel, query).await?;
+    let messages = visible_json(server, &page.messages, viewer).await?;
     Ok(format!(
-        r#"{{"messages":{},"has_older":{},"has_newer":{}}}"#,
-        json::messages_json(&page.messages),
+        r#"{{"messages":[{}],"has_older":{},"has_newer":{}}}"#,
+        messages.join(","),
         page.has_older,
         page.has_newer
     ))
+}
+
+/// The messages `viewer` may see, each as JSON with its reactions relative
+/// to the viewing user; what the viewer may not see (another's shadow
+/// message, a blocked user's) leaves the list, and hidden messages are
+/// concealed unless the viewer moderates. Every read of messages (pages,
+/// threads, pins, search) goes through it.
+pub async fn visible_json(
+    server: &ServerState,
+    messages: &[Message],
+    viewer: &moderation::Viewer,
+) -> Result<Vec<String>, ChatError> {
+    let visible: Vec<&Message> = messages
+        .iter()
+        .filter(|message| viewer.sees_message(message))
+        .collect();
+    let ids: Vec<MessageId> = visible.iter().map(|message| message.id).collect();
+    let reactions = server
+        .store
+        .message_reactions(&ids, viewer.user.as_deref())
+        .await?;
+    Ok(visible
+        .iter()
+        .map(|message| {
+            let counts = reactions.get(&message.id).map_or(&[][..], Vec::as_slice);
+            json::message_with_reactions_json(message, counts, viewer.moderator)
+        })
+        .collect())
 }

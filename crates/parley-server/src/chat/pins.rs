@@ -67,14 +67,26 @@ pub fn pin_data(pin: &Pin) -> Bytes {
     Bytes::from(pin_value(pin).to_string())
 }
 
-/// `{"pins": [{"message", "pinned", "by", "at"}]}`, most recent first.
+/// `{"pins": [{"message", "pinned", "by", "at"}]}`, most recent first,
+/// each message as `viewer` may see it (with its reactions); a pin of a
+/// message the viewer may not see is left out.
 pub async fn pins_json(
     server: &ServerState,
     app: &AppContext,
     channel: &ChannelName,
+    viewer: &super::moderation::Viewer,
 ) -> Result<String, ChatError> {
     chat_namespace(app, channel)?;
     let pins = server.store.pins(&app.app.id, channel).await?;
-    let pins: Vec<Value> = pins.iter().map(pin_value).collect();
-    Ok(json!({ "pins": pins }).to_string())
+    let mut values = Vec::with_capacity(pins.len());
+    for pin in pins.iter().filter(|pin| viewer.sees_message(&pin.message)) {
+        let mut value = pin_value(pin);
+        let message =
+            super::visible_json(server, std::slice::from_ref(&pin.message), viewer).await?;
+        if let Some(message) = message.first() {
+            value["message"] = serde_json::from_str(message).unwrap_or(Value::Null);
+        }
+        values.push(value);
+    }
+    Ok(json!({ "pins": values }).to_string())
 }

@@ -4,12 +4,17 @@
 //! word must occur; newest matches first, paginated with `before` (the last
 //! id of the previous page). With a `channel`, the search covers that
 //! channel, which the user must be able to read; without one, every room
-//! the user is a member of. Deleted messages never match.
+//! the user is a member of. Deleted messages never match, and the results
+//! show only what the reader would see in a page of `messages` (the same
+//! [`Viewer`] filter: no one else's shadow messages, nothing from blocked
+//! users, hidden messages concealed unless the reader moderates), so a
+//! page may hold fewer than `limit`.
 
 use parley_core::ChannelName;
 use parley_store::{SearchQuery, SearchScope};
 
-use super::{ChatError, chat_namespace, json as message_json, page_limit, parse_id};
+use super::moderation::Viewer;
+use super::{ChatError, chat_namespace, page_limit, parse_id, visible_json};
 use crate::state::{AppContext, ServerState};
 
 /// The most words a query may hold.
@@ -34,15 +39,16 @@ pub fn words(query: &str) -> Result<Vec<String>, ChatError> {
 }
 
 /// `{"messages": [newest first], "has_more"}`. `channel` must be one the
-/// user may read (the caller checks); `None` searches `user`'s rooms.
+/// viewer may read (the caller checks); `None` searches the viewing user's
+/// rooms.
 pub async fn search_json(
     server: &ServerState,
     app: &AppContext,
-    user: &str,
     channel: Option<&ChannelName>,
     query: &str,
     before: Option<&str>,
     limit: Option<usize>,
+    viewer: &Viewer,
 ) -> Result<String, ChatError> {
     let words = words(query)?;
     let scope = match channel {
@@ -50,7 +56,7 @@ pub async fn search_json(
             chat_namespace(app, channel)?;
             SearchScope::Channel(channel.clone())
         }
-        None => SearchScope::RoomsOf(user.to_owned()),
+        None => SearchScope::RoomsOf(viewer.user.as_deref().unwrap_or_default().to_owned()),
     };
     let page = server
         .store
@@ -64,9 +70,10 @@ pub async fn search_json(
             },
         )
         .await?;
+    let messages = visible_json(server, &page.messages, viewer).await?;
     Ok(format!(
-        r#"{{"messages":{},"has_more":{}}}"#,
-        message_json::messages_json(&page.messages),
+        r#"{{"messages":[{}],"has_more":{}}}"#,
+        messages.join(","),
         page.has_more
     ))
 }

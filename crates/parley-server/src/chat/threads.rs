@@ -7,7 +7,8 @@
 use parley_store::MessageId;
 use serde_json::{Value, json};
 
-use super::{ChatError, chat_namespace, json as message_json, page_limit, parse_id, rooms};
+use super::moderation::Viewer;
+use super::{ChatError, chat_namespace, page_limit, parse_id, rooms, visible_json};
 use crate::state::{AppContext, ServerState};
 
 /// `{"parent": message, "replies": [oldest first], "has_more"}`: the newest
@@ -21,6 +22,7 @@ pub async fn thread_json(
     id: &str,
     before: Option<&str>,
     limit: Option<usize>,
+    viewer: &Viewer,
 ) -> Result<(parley_core::ChannelName, String), ChatError> {
     let parent = parse_id(id)?;
     let before: Option<MessageId> = before.map(parse_id).transpose()?;
@@ -34,12 +36,19 @@ pub async fn thread_json(
     if let Some(user) = user {
         rooms::check_member(server, app, &channel, user).await?;
     }
-    let parse = |message| {
-        serde_json::from_str::<Value>(&message_json::message_json(message)).unwrap_or(Value::Null)
-    };
-    let replies: Vec<Value> = page.replies.iter().map(parse).collect();
+    // The parent must be one the viewer sees; replies they may not see
+    // leave the page, as in `messages`.
+    if !viewer.sees_message(&page.parent) {
+        return Err(ChatError::Store(parley_store::StoreError::NotFound(
+            "message",
+        )));
+    }
+    let parse = |json: &String| serde_json::from_str::<Value>(json).unwrap_or(Value::Null);
+    let parent = visible_json(server, std::slice::from_ref(&page.parent), viewer).await?;
+    let replies = visible_json(server, &page.replies, viewer).await?;
+    let replies: Vec<Value> = replies.iter().map(parse).collect();
     let json = json!({
-        "parent": parse(&page.parent),
+        "parent": parent.first().map_or(Value::Null, parse),
         "replies": replies,
         "has_more": page.has_more,
     });

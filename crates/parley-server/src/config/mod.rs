@@ -13,8 +13,12 @@ use crate::credentials;
 
 mod duration;
 mod namespace;
+mod uploads;
+mod webhooks;
 
 pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
+pub use uploads::UploadsConfig;
+pub use webhooks::{WEBHOOK_EVENTS, WebhookConfig};
 
 /// The whole server configuration, after every source has been applied.
 #[derive(Debug, Clone)]
@@ -55,6 +59,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The apps this node serves; the first is the default app.
     pub apps: Vec<AppConfig>,
+    /// File uploads (`[uploads]`); files are kept under the data dir.
+    pub uploads: UploadsConfig,
 }
 
 /// Log output format.
@@ -103,6 +109,9 @@ pub struct AppConfig {
     /// Options of Pusher-protocol clients of this app.
     #[serde(default)]
     pub pusher: PusherOptions,
+    /// The app's webhooks (`[apps.webhooks]`).
+    #[serde(default)]
+    pub webhooks: WebhookConfig,
 }
 
 /// What Pusher-protocol clients of one app may do (`[apps.pusher]`).
@@ -127,6 +136,15 @@ pub struct PusherOptions {
     /// strips it (`/pusher` for `https://host/pusher/apps/...`): the SDKs
     /// sign the path with it.
     pub api_path_prefix: String,
+    /// Every connection must sign in (`pusher:signin`) within
+    /// `user_authentication_timeout`, or it is closed with 4009.
+    pub enable_user_authentication: bool,
+    /// How long a connection has to sign in when sign-in is required.
+    #[serde(deserialize_with = "duration::required")]
+    pub user_authentication_timeout: Duration,
+    /// How long the last event of a `cache-` channel is kept.
+    #[serde(deserialize_with = "duration::required")]
+    pub cache_ttl: Duration,
 }
 
 impl Default for PusherOptions {
@@ -140,6 +158,9 @@ impl Default for PusherOptions {
             max_user_id_bytes: 128,
             max_message_bytes: 10 * 1024,
             api_path_prefix: String::new(),
+            enable_user_authentication: false,
+            user_authentication_timeout: Duration::from_secs(30),
+            cache_ttl: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -179,6 +200,7 @@ struct FileConfig {
     command_burst: Option<u32>,
     log_format: Option<LogFormat>,
     database_url: Option<String>,
+    uploads: Option<UploadsConfig>,
     #[serde(default)]
     apps: Vec<AppConfig>,
     #[serde(default)]
@@ -257,6 +279,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             database_url: None,
             apps: Vec::new(),
+            uploads: UploadsConfig::default(),
         }
     }
 }
@@ -325,7 +348,8 @@ impl Config {
             max_queue_bytes,
             commands_per_second,
             command_burst,
-            log_format
+            log_format,
+            uploads
         );
         self.database_url = file.database_url;
         self.apps = file.apps;
@@ -390,6 +414,9 @@ impl Config {
         if self.commands_per_second == 0 || self.command_burst == 0 {
             return invalid("commands_per_second and command_burst must be above zero".into());
         }
+        if let Some(problem) = self.uploads.problem() {
+            return invalid(problem);
+        }
         let mut ids = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();
         for app in &self.apps {
@@ -403,6 +430,9 @@ impl Config {
                     "app id {:?} must be letters, digits, '-' or '_'",
                     app.id
                 ));
+            }
+            if let Some(problem) = app.webhooks.problem() {
+                return invalid(format!("app {:?}: {problem}", app.id));
             }
             if !ids.insert(&app.id) {
                 return invalid(format!("app id {:?} is used twice", app.id));

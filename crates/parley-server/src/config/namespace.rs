@@ -73,6 +73,8 @@ pub struct NamespaceConfig {
     /// Who may pin: `moderators` (token roles `moderator`/`admin`, room
     /// owners and moderators) or `members` (everyone who may send).
     pub pins: PinPermission,
+    /// The text filter of chat messages (profanity and a word list), if any.
+    pub filter: Option<crate::chat::filter::FilterConfig>,
 }
 
 /// Who sees read markers move.
@@ -161,6 +163,7 @@ impl Default for NamespaceConfig {
             client_rooms: true,
             read_receipts: ReadReceipts::Private,
             pins: PinPermission::Moderators,
+            filter: None,
         }
     }
 }
@@ -208,6 +211,9 @@ impl NamespaceConfig {
         }
         if self.members_only && !self.persist {
             return Some("members_only needs persist = true: rooms live in the store".into());
+        }
+        if let Some(problem) = self.filter.as_ref().and_then(|filter| filter.problem()) {
+            return Some(problem);
         }
         if self.max_message_length == 0 {
             return Some("max_message_length must be above zero".into());

@@ -78,6 +78,19 @@ impl From<crate::chat::ChatError> for ApiError {
                 retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
             },
             ChatError::Domain(error) => error.into(),
+            ChatError::Muted(left) => Self {
+                status: StatusCode::LOCKED,
+                message: "the user is muted here".into(),
+                retry_after: left.map(|left| left.as_secs_f64().ceil().max(1.0) as u64),
+            },
+            ChatError::Banned => Self::new(
+                StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+                "the user is banned here",
+            ),
+            ChatError::Filtered(why) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the text was refused by the filter: {why}"),
+            ),
             ChatError::Store(StoreError::NotFound(what)) => {
                 Self::new(StatusCode::NOT_FOUND, format!("no such {what}"))
             }

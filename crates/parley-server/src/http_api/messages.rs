@@ -31,7 +31,8 @@ pub enum Caller {
 }
 
 impl Caller {
-    fn app(&self) -> &Arc<AppContext> {
+    /// The caller's app.
+    pub fn app(&self) -> &Arc<AppContext> {
         match self {
             Caller::Backend(app) | Caller::User { app, .. } => app,
         }
@@ -124,6 +125,7 @@ pub async fn history(
         params.before,
         params.after,
         params.limit,
+        &chat::moderation::Viewer::server(),
     )
     .await?;
     Ok(json_response(page))
@@ -203,7 +205,14 @@ pub async fn list(
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channel = channel(&name)?;
     check_reader(&server, &caller, &channel).await?;
-    let page = chat::messages_json(&server, caller.app(), &channel, cursor).await?;
+    let viewer = match &caller {
+        Caller::Backend(_) => chat::moderation::Viewer::server(),
+        Caller::User { app, actor } => {
+            chat::moderation::check_subscribe(&server, app, &channel, &actor.user).await?;
+            chat::moderation::viewer(&server, app, Some(&channel), actor).await?
+        }
+    };
+    let page = chat::messages_json(&server, caller.app(), &channel, cursor, &viewer).await?;
     Ok(json_response(page))
 }
 

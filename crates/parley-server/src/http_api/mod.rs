@@ -5,15 +5,19 @@ mod channels;
 mod error;
 mod extract;
 mod messages;
+mod moderation;
 mod presence;
 mod publish;
+mod reactions;
 mod rooms;
 mod search;
+mod uploads;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
 
@@ -50,4 +54,39 @@ pub fn router() -> Router<Arc<ServerState>> {
         )
         .route("/api/v1/users/{user}/unread", get(rooms::unread))
         .route("/api/v1/search", get(search::search))
+        .route("/api/v1/moderation/mute", post(moderation::mute))
+        .route("/api/v1/moderation/unmute", post(moderation::unmute))
+        .route("/api/v1/moderation/ban", post(moderation::ban))
+        .route("/api/v1/moderation/unban", post(moderation::unban))
+        .route(
+            "/api/v1/moderation/restrictions",
+            get(moderation::restrictions),
+        )
+        .route("/api/v1/messages/{id}/hide", post(moderation::hide))
+        .route("/api/v1/messages/{id}/unhide", post(moderation::unhide))
+        .route("/api/v1/reports", get(moderation::list_reports))
+        .route(
+            "/api/v1/reports/{id}/resolve",
+            post(moderation::resolve_report),
+        )
+        // The upload handler bounds the body itself, while it streams in,
+        // at `uploads.max_bytes`.
+        .route(
+            "/api/v1/uploads",
+            post(uploads::create).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/uploads/{id}", get(uploads::file))
+        .route("/api/v1/uploads/{id}/thumbnail", get(uploads::thumbnail))
+        .route(
+            "/api/v1/channels/{channel}/reactions",
+            get(reactions::channel_reactions),
+        )
+        .route(
+            "/api/v1/channels/{channel}/reactions/{emoji}",
+            put(reactions::add_to_channel).delete(reactions::remove_from_channel),
+        )
+        .route(
+            "/api/v1/messages/{id}/reactions/{emoji}",
+            put(reactions::add_to_message).delete(reactions::remove_from_message),
+        )
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::extract::ApiApp;
-use crate::chat::{rooms, search};
+use crate::chat::{Actor, moderation, rooms, search};
 use crate::state::ServerState;
 
 #[derive(Deserialize)]
@@ -40,28 +40,39 @@ pub async fn search(
         .map(ChannelName::new)
         .transpose()
         .map_err(parley_core::Error::from)?;
-    let user = match (&params.user, &channel) {
+    match (&params.user, &channel) {
         (Some(user), Some(channel)) => {
             rooms::check_member(&server, &app, channel, user).await?;
-            user.as_str()
         }
-        (Some(user), None) => user.as_str(),
-        (None, Some(_)) => "",
+        (Some(_), None) | (None, Some(_)) => {}
         (None, None) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "give user, channel or both",
             ));
         }
+    }
+    // Results as the named user would see them in `messages`, or all of
+    // them for the backend's own search of a channel.
+    let viewer = match &params.user {
+        Some(user) => {
+            let actor = Actor {
+                user: Arc::from(user.as_str()),
+                moderator: false,
+                limited: true,
+            };
+            moderation::viewer(&server, &app, channel.as_ref(), &actor).await?
+        }
+        None => moderation::Viewer::server(),
     };
     let page = search::search_json(
         &server,
         &app,
-        user,
         channel.as_ref(),
         &params.query,
         params.before.as_deref(),
         params.limit,
+        &viewer,
     )
     .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], page).into_response())

@@ -76,6 +76,21 @@ impl NativeSession {
         })
     }
 
+    /// What this connection's user may see of a channel's messages (of
+    /// every channel without one: then only token roles moderate).
+    pub(super) async fn viewer(
+        &self,
+        channel: Option<&ChannelName>,
+    ) -> Result<chat::moderation::Viewer, ErrorReply> {
+        if self.client.is_anonymous() {
+            return Ok(chat::moderation::Viewer {
+                user: Some(self.client.user_arc()),
+                ..Default::default()
+            });
+        }
+        Ok(chat::moderation::viewer(&self.server, &self.app, channel, &self.actor()?).await?)
+    }
+
     /// A channel the client may read: subscribed, or allowed to subscribe;
     /// and for a room's channel, only while the user is a member.
     pub(super) async fn readable(&self, name: &str) -> Result<ChannelName, ErrorReply> {
@@ -129,9 +144,13 @@ impl NativeSession {
                     .map_err(ChatError::from)?;
                 let recovered = recovery.complete && *recovery.position.epoch == *since.epoch;
                 let replay: Vec<Arc<Publication>> = if recovered {
+                    // The completeness check above counted every offset;
+                    // what this viewer may not see is left out only now.
+                    let viewer = self.viewer(Some(channel)).await?;
                     recovery
                         .publications
                         .iter()
+                        .filter(|publication| viewer.sees_publication(publication))
                         .map(|publication| Arc::new(publication.to_publication(None)))
                         .collect()
                 } else {
@@ -150,7 +169,18 @@ impl NativeSession {
                     .await?;
                 let recovered = slice.complete && *slice.position.epoch == *since.epoch;
                 let replay = if recovered {
-                    slice.publications
+                    let blocks = self.app.app.hub.blocks();
+                    let user = self.client.user();
+                    slice
+                        .publications
+                        .into_iter()
+                        .filter(|publication| {
+                            publication
+                                .author
+                                .as_ref()
+                                .is_none_or(|author| !blocks.blocks(user, author))
+                        })
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -225,6 +255,9 @@ impl NativeSession {
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
+        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
+            .await?;
+        let viewer = self.viewer(Some(&channel)).await?;
         let page = chat::history_json(
             &self.server,
             &self.app,
@@ -232,6 +265,7 @@ impl NativeSession {
             params.before,
             params.after,
             params.limit,
+            &viewer,
         )
         .await?;
         Ok(wire::raw_result_frame(id, &page))
@@ -243,7 +277,11 @@ impl NativeSession {
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        let page = chat::messages_json(&self.server, &self.app, &channel, params.cursor).await?;
+        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
+            .await?;
+        let viewer = self.viewer(Some(&channel)).await?;
+        let page =
+            chat::messages_json(&self.server, &self.app, &channel, params.cursor, &viewer).await?;
         Ok(wire::raw_result_frame(id, &page))
     }
 

@@ -39,11 +39,18 @@ pub const CONFLICT: u16 = 409;
 pub const NOT_CONNECTED: u16 = 412;
 /// The frame or the payload is too large.
 pub const TOO_LARGE: u16 = 413;
+/// The namespace's filter refused the text.
+pub const FILTERED: u16 = 422;
+/// The user is muted in the channel or the app (with `retry_after_ms` when
+/// the mute has a timeout).
+pub const MUTED: u16 = 423;
 /// The token expired: refresh it and retry.
 pub const TOKEN_EXPIRED: u16 = 419;
 /// Too many commands (with `retry_after_ms`), or the user's connection
 /// limit reached.
 pub const TOO_MANY_REQUESTS: u16 = 429;
+/// The user is banned from the channel or the app.
+pub const BANNED: u16 = 451;
 /// The server failed; retry later.
 pub const INTERNAL: u16 = 500;
 
@@ -95,6 +102,17 @@ impl From<crate::chat::ChatError> for ErrorReply {
                 retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)),
             },
             ChatError::Domain(error) => error.into(),
+            ChatError::Muted(left) => Self {
+                code: MUTED,
+                message: "you are muted here".into(),
+                retry_after_ms: left
+                    .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
+            },
+            ChatError::Banned => Self::new(BANNED, "you are banned here"),
+            ChatError::Filtered(why) => Self::new(
+                FILTERED,
+                format!("the text was refused by the filter: {why}"),
+            ),
             ChatError::Store(StoreError::NotFound(what)) => {
                 Self::new(UNKNOWN_NAMESPACE, format!("no such {what}"))
             }

@@ -7,13 +7,17 @@
 //! - [`presence`]: the presence, typing and status commands.
 //! - [`chat`]: chat messages, history, and recovery on subscribe.
 //! - [`rooms`]: rooms and members, read markers, pins, threads, search.
+//! - [`reactions`]: reactions to messages and channels.
 //!
 //! `docs/protocol.md` is the user-facing description of all of it.
 
 pub mod chat;
 pub mod codes;
+mod methods;
+pub mod moderation;
 pub mod presence;
 pub mod push;
+pub mod reactions;
 pub mod rooms;
 pub mod session;
 pub mod wire;

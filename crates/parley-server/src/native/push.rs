@@ -194,6 +194,8 @@ mod tests {
                 user: "42".into(),
                 info: Some(r#"{"color":"red"}"#.into()),
             }),
+            author: None,
+            audience: None,
         };
         assert_eq!(
             encode(Push::Publication(&publication)),

@@ -221,7 +221,8 @@ impl NativeSession {
 
     pub(super) async fn pins(&mut self, id: u64, params: PinsParams) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        let page = pins::pins_json(&self.server, &self.app, &channel).await?;
+        let viewer = self.viewer(Some(&channel)).await?;
+        let page = pins::pins_json(&self.server, &self.app, &channel, &viewer).await?;
         Ok(wire::raw_result_frame(id, &page))
     }
 
@@ -231,6 +232,9 @@ impl NativeSession {
         params: ThreadParams,
     ) -> Result<Frame, ErrorReply> {
         let user = self.client.user_arc();
+        // The viewer's moderator flag comes from the token: a room's
+        // moderators see hidden replies in `messages` of their room.
+        let viewer = self.viewer(None).await?;
         let (channel, page) = threads::thread_json(
             &self.server,
             &self.app,
@@ -238,6 +242,7 @@ impl NativeSession {
             &params.message_id,
             params.before.as_deref(),
             params.limit,
+            &viewer,
         )
         .await?;
         // The parent's channel must be readable like any other.
@@ -250,19 +255,21 @@ impl NativeSession {
         id: u64,
         params: SearchParams,
     ) -> Result<Frame, ErrorReply> {
-        let actor = self.actor()?;
+        // Anonymous connections have no rooms to search.
+        self.actor()?;
         let channel = match &params.channel {
             Some(name) => Some(self.readable(name).await?),
             None => None,
         };
+        let viewer = self.viewer(channel.as_ref()).await?;
         let page = search::search_json(
             &self.server,
             &self.app,
-            &actor.user,
             channel.as_ref(),
             &params.query,
             params.before.as_deref(),
             params.limit,
+            &viewer,
         )
         .await?;
         Ok(wire::raw_result_frame(id, &page))

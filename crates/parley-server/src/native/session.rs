@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use super::chat;
 use super::codes::{self, ErrorReply};
+use super::moderation;
 use super::presence;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
@@ -39,7 +40,7 @@ pub struct NativeSession {
     violations: u32,
     limiter: DefaultDirectRateLimiter,
     /// Set by a command that ends the connection after its reply.
-    close_after_reply: Option<Disconnect>,
+    pub(super) close_after_reply: Option<Disconnect>,
     /// Work to do once the reply is queued, so that a client sees its
     /// `subscribe` reply before the replay and the `join` it causes.
     pub(super) after_reply: Vec<AfterReply>,
@@ -196,6 +197,12 @@ impl NativeSession {
             method if super::rooms::METHODS.contains(&method) => {
                 self.dispatch_rooms(method, id, params).await
             }
+            "reaction_add" => self.reaction_change(id, wire::params(params)?, true).await,
+            "reaction_remove" => self.reaction_change(id, wire::params(params)?, false).await,
+            "reactions" => self.reactions(id, wire::params(params)?).await,
+            other if moderation::METHODS.contains(&other) => {
+                self.moderation_command(id, other, params).await
+            }
             other => {
                 self.close_after_reply = self.violation();
                 Err(ErrorReply::new(
@@ -247,6 +254,9 @@ impl NativeSession {
                 (claims.user.clone(), Arc::new(info))
             },
         );
+        if let Some(claims) = &claims {
+            self.admit_user(&claims.user).await?;
+        }
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
             self.close_after_reply = Some(Disconnect::TooManyConnections);
@@ -344,7 +354,8 @@ impl NativeSession {
             if self.app.app.hub.is_subscribed(self.client.id, &channel) {
                 return Err(parley_core::Error::AlreadySubscribed.into());
             }
-            // The server ended this subscription (removed from a room).
+            // The server ended this subscription (removed from a room, or
+            // a ban).
             self.subscriptions.remove(&channel);
         }
         let limit = self.app.app.options.max_subscriptions_per_client;
@@ -368,6 +379,13 @@ impl NativeSession {
             None => None,
         };
         let presence = namespace.presence;
+        crate::chat::moderation::check_subscribe(
+            &self.server,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         self.server
             .node
             .subscribe(&self.app.app, &self.client, &channel, recovering)
@@ -487,7 +505,7 @@ impl Session for NativeSession {
             Ok(frame) => frame,
             Err(error) => wire::error_frame(Some(command.id), &error),
         };
-        metrics::histogram!("parley_command_duration_seconds", "method" => metric_method(&command.method))
+        metrics::histogram!("parley_command_duration_seconds", "method" => super::methods::metric_method(&command.method))
             .record(started.elapsed().as_secs_f64());
         self.reply(frame);
         self.run_after_reply().await;
@@ -573,34 +591,4 @@ fn auth_error(error: AuthError) -> ErrorReply {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The method label of the latency histogram: known methods only, so a
-/// client cannot create label values.
-fn metric_method(method: &str) -> &'static str {
-    match method {
-        "connect" => "connect",
-        "refresh" => "refresh",
-        "subscribe" => "subscribe",
-        "unsubscribe" => "unsubscribe",
-        "publish" => "publish",
-        "ping" => "ping",
-        "presence" => "presence",
-        "presence_stats" => "presence_stats",
-        "presence_update" => "presence_update",
-        "typing" => "typing",
-        "status_update" => "status_update",
-        "user_status" => "user_status",
-        "message_send" => "message_send",
-        "message_edit" => "message_edit",
-        "message_delete" => "message_delete",
-        "history" => "history",
-        "messages" => "messages",
-        "edit_trail" => "edit_trail",
-        method => super::rooms::METHODS
-            .iter()
-            .find(|known| **known == method)
-            .copied()
-            .unwrap_or("unknown"),
-    }
 }

@@ -8,8 +8,10 @@ use parley_core::{ChannelName, ClientInfo, Disconnect};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::cache::{CachedEvent, is_cache_channel};
 use super::codes;
 use super::session::PusherSession;
+use crate::webhooks::WebhookEvent;
 
 #[derive(Serialize)]
 struct ClientEventData<'a> {
@@ -40,6 +42,15 @@ impl PusherSession {
             self.error(
                 Some(codes::CLIENT_EVENT_REJECTED),
                 "client events need a private or presence channel",
+            );
+            return None;
+        }
+        if name.starts_with("private-encrypted-") {
+            // Their payloads are end-to-end encrypted by the server SDKs;
+            // Pusher refuses client events on them too.
+            self.error(
+                Some(codes::CLIENT_EVENT_REJECTED),
+                "client events are not allowed on encrypted channels",
             );
             return None;
         }
@@ -77,6 +88,33 @@ impl PusherSession {
             info: None,
         };
         let channel = channel.clone();
+        let app_id = &self.app.app.id;
+        if is_cache_channel(name) {
+            self.server.pusher.cache.keep(
+                app_id,
+                name,
+                CachedEvent {
+                    event: event.to_owned(),
+                    data: data.get().to_owned(),
+                },
+            );
+        }
+        if self.server.webhooks.wants(app_id, "client_event") {
+            // Pusher's webhook carries the data as the client sent it: a
+            // string stays a string, anything else is its JSON text.
+            let text = serde_json::from_str::<String>(data.get())
+                .unwrap_or_else(|_| data.get().to_owned());
+            self.server.webhooks.emit(
+                app_id,
+                WebhookEvent::ClientEvent {
+                    channel: name.to_owned(),
+                    event: event.to_owned(),
+                    data: text,
+                    socket_id: self.socket_id.clone(),
+                    user_id: (!info.user.is_empty()).then(|| info.user.to_string()),
+                },
+            );
+        }
         if let Err(error) = self
             .server
             .node

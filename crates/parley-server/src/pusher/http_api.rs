@@ -12,10 +12,11 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use md5::{Digest, Md5};
-use parley_core::{ChannelName, ClientId, ClientInfo};
+use parley_core::{ChannelName, ClientId, ClientInfo, Disconnect};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::cache::{CachedEvent, is_cache_channel};
 use super::sign;
 use crate::auth::unix_now;
 use crate::http_api::ApiError;
@@ -38,6 +39,10 @@ pub fn router() -> Router<Arc<ServerState>> {
         .route("/apps/{app_id}/channels", get(channels))
         .route("/apps/{app_id}/channels/{channel}", get(channel))
         .route("/apps/{app_id}/channels/{channel}/users", get(users))
+        .route(
+            "/apps/{app_id}/users/{user_id}/terminate_connections",
+            post(terminate_connections),
+        )
 }
 
 type Params = Query<Vec<(String, String)>>;
@@ -153,6 +158,15 @@ async fn events(
     if channels.is_empty() || channels.len() > MAX_CHANNELS {
         return Err(bad_request("channels must hold 1 to 100 names"));
     }
+    if channels.len() > 1
+        && channels
+            .iter()
+            .any(|channel| channel.starts_with("private-encrypted-"))
+    {
+        return Err(bad_request(
+            "an event to an encrypted channel names that channel alone",
+        ));
+    }
     let info = trigger_one(&server, &app, &trigger, &channels).await?;
     Ok(axum::Json(info).into_response())
 }
@@ -235,6 +249,16 @@ async fn trigger_one(
         .map(parse_socket_id)
         .transpose()?;
     for channel in &names {
+        if is_cache_channel(channel.as_str()) {
+            server.pusher.cache.keep(
+                &app.app.id,
+                channel.as_str(),
+                CachedEvent {
+                    event: trigger.name.clone(),
+                    data: serde_json::to_string(&trigger.data).expect("strings serialize to JSON"),
+                },
+            );
+        }
         let info = excluded.map(|client| ClientInfo {
             client,
             user: Arc::from(""),
@@ -379,6 +403,29 @@ async fn users(
         }
     }
     Ok(axum::Json(json!({"users": users})).into_response())
+}
+
+/// Closes every connection of a user: Pusher connections signed in as the
+/// user, and native connections of that user id.
+async fn terminate_connections(
+    State(server): State<Arc<ServerState>>,
+    Path((app_id, user)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let app = authenticate(&server, &app_id, &method, &uri, &params, &body)?;
+    if user.is_empty() || user.len() > app.config.pusher.max_user_id_bytes {
+        return Err(bad_request("invalid user id"));
+    }
+    for client in server.pusher.users.connections(&app.app.id, &user) {
+        client.disconnect(Disconnect::Forced);
+    }
+    server
+        .node
+        .disconnect_user(&app.app, &user, Disconnect::Forced);
+    Ok(axum::Json(json!({})).into_response())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

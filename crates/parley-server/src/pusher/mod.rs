@@ -7,6 +7,10 @@
 //! - [`session`]: one connection's state machine: subscribe, unsubscribe,
 //!   client events, ping.
 //! - [`upgrade`]: the `/app/{key}` upgrade and its query checks.
+//! - `signin`: user authentication (`pusher:signin`), the
+//!   `#server-to-user-{id}` channel; [`users`]: signed-in connections and
+//!   watchlists; [`cache`]: the last event of `cache-` channels;
+//!   [`state`]: both, shared server-wide.
 //! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`.
 //!
 //! Pusher channel names map one to one onto Parley channel names (they
@@ -14,13 +18,18 @@
 //! is a Parley publication whose data is `{"event": name, "data": ...}`.
 //! `docs/pusher.md` is the user-facing description.
 
+pub mod cache;
 mod client_events;
 pub mod codes;
 pub mod http_api;
 pub mod push;
 pub mod session;
 pub mod sign;
+mod signin;
+pub mod state;
 pub mod upgrade;
+pub mod users;
 
 pub use push::PusherEncoder;
 pub use session::PusherSession;
+pub use state::PusherState;

@@ -190,6 +190,8 @@ mod tests {
                 epoch: "e".into(),
             },
             info: None,
+            author: None,
+            audience: None,
         }
     }
 

@@ -13,9 +13,11 @@ use parley_core::{ChannelName, ClientHandle, Disconnect, Frame, MemberInfo, Name
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::cache::is_cache_channel;
 use super::codes;
 use super::push::{Event, internal_event};
 use super::sign;
+use super::signin::{SERVER_TO_USER_PREFIX, SignedIn};
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
 
@@ -30,7 +32,11 @@ pub struct PusherSession {
     pub(super) server: Arc<ServerState>,
     pub(super) app: Arc<AppContext>,
     pub(super) client: Arc<ClientHandle>,
-    socket_id: String,
+    pub(super) socket_id: String,
+    /// Who the connection signed in as (`pusher:signin`).
+    pub(super) signed_in: Option<SignedIn>,
+    /// When the connection opened, for the sign-in deadline.
+    opened: Instant,
     /// Whether the client is in the hub (registration can fail at once).
     registered: bool,
     pub(super) subscriptions: HashMap<ChannelName, Subscription>,
@@ -149,6 +155,8 @@ impl PusherSession {
             app,
             client,
             socket_id,
+            signed_in: None,
+            opened: Instant::now(),
             registered,
             subscriptions: HashMap::new(),
             client_events: RateLimiter::direct(quota),
@@ -171,7 +179,7 @@ impl PusherSession {
         session
     }
 
-    fn send(&self, frame: Frame) {
+    pub(super) fn send(&self, frame: Frame) {
         // A refused push means the queue is closing; the connection loop
         // sees that on its next turn.
         let _ = self.client.send(frame);
@@ -202,6 +210,10 @@ impl PusherSession {
                 None
             }
             "pusher:pong" => None,
+            "pusher:signin" => {
+                self.signin(incoming.data);
+                None
+            }
             "pusher:subscribe" => match object::<SubscribeData>(incoming.data) {
                 Some(data) => {
                     let channel = data.channel.clone();
@@ -251,20 +263,23 @@ impl PusherSession {
 
     async fn subscribe(&mut self, data: SubscribeData) -> Result<(), Refusal> {
         let name = data.channel.as_str();
-        let valid = !name.is_empty()
+        let user_channel = name.starts_with(SERVER_TO_USER_PREFIX);
+        let body = name.strip_prefix('#').unwrap_or(name);
+        let valid = !body.is_empty()
             && name.len() <= MAX_CHANNEL_NAME
-            && name
+            && (user_channel || !name.starts_with('#'))
+            && body
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_-=@,.;".contains(&b));
         let channel = match ChannelName::new(name) {
             Ok(channel) if valid => channel,
             _ => return Err(Refusal::new("InvalidChannel", 400, "invalid channel name")),
         };
-        if name.starts_with("private-encrypted-") || is_cache_channel(name) {
+        if user_channel && !self.owns_user_channel(name) {
             return Err(Refusal::new(
-                "UnsupportedChannel",
-                400,
-                "encrypted and cache channels are not supported yet",
+                "AuthError",
+                401,
+                "sign in as this user to subscribe to their channel",
             ));
         }
         if crate::chat::rooms::is_room_channel(&self.app, &channel) {
@@ -399,6 +414,9 @@ impl PusherSession {
         };
         self.subscriptions.insert(channel, Subscription { member });
         self.send(succeeded);
+        if is_cache_channel(name) {
+            self.replay_cache(name);
+        }
         Ok(())
     }
 
@@ -500,19 +518,31 @@ impl Session for PusherSession {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        None
+        let options = &self.app.config.pusher;
+        (options.enable_user_authentication && self.signed_in.is_none())
+            .then(|| self.opened + options.user_authentication_timeout)
     }
 
     fn on_deadline(&mut self) -> Option<Disconnect> {
-        None
+        // Called whenever the connection's timer fires: act only once the
+        // sign-in deadline has passed unsigned.
+        let expired = self
+            .deadline()
+            .is_some_and(|deadline| deadline <= Instant::now());
+        expired.then(|| {
+            self.close_code = Some(codes::UNAUTHORIZED);
+            Disconnect::Unauthorized
+        })
     }
 
     fn goodbye(&self, reason: Disconnect) -> (u16, Option<Frame>) {
         let code = self.close_code.unwrap_or_else(|| codes::close_code(reason));
-        let message = if code == codes::CLIENT_EVENT_REJECTED && self.close_code.is_some() {
-            "client event rate limit exceeded"
-        } else {
-            reason.reason()
+        let message = match self.close_code {
+            Some(codes::CLIENT_EVENT_REJECTED) => "client event rate limit exceeded",
+            Some(codes::UNAUTHORIZED) if reason == Disconnect::Unauthorized => {
+                "connection not signed in within the user authentication timeout"
+            }
+            _ => reason.reason(),
         };
         let goodbye = Event {
             event: "pusher:error",
@@ -531,6 +561,7 @@ impl Session for PusherSession {
         if !self.registered {
             return;
         }
+        self.sign_out();
         let node = &self.server.node;
         let app = &self.app.app;
         for (channel, subscription) in &self.subscriptions {
@@ -565,17 +596,10 @@ fn presence_namespace(server: &ServerState, app: &AppContext, channel: &ChannelN
 }
 
 /// The `data` of an event as `T`: an object, or a string holding one.
-fn object<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
+pub(super) fn object<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
     let text = data?.get();
     serde_json::from_str(text).ok().or_else(|| {
         let inner: String = serde_json::from_str(text).ok()?;
         serde_json::from_str(&inner).ok()
     })
-}
-
-/// Whether `name` is a cache channel, whose last event Pusher replays.
-fn is_cache_channel(name: &str) -> bool {
-    ["cache-", "private-cache-", "presence-cache-"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
 }

@@ -19,8 +19,8 @@ pub(crate) async fn insert(
     let row = sqlx::query(
         "INSERT INTO messages \
          (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at, \
-          seq, mentions) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+          seq, mentions, shadow) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(&*new.app)
     .bind(new.channel.as_str())
@@ -33,6 +33,7 @@ pub(crate) async fn insert(
     .bind(now.as_millis())
     .bind(offset_to_db(seq))
     .bind(rows::lines_to_db(&new.mentions))
+    .bind(i64::from(new.shadow))
     .fetch_one(&mut *connection)
     .await?;
     Ok(Message {
@@ -50,6 +51,9 @@ pub(crate) async fn insert(
         reply_count: 0,
         repliers: Vec::new(),
         mentions: new.mentions.clone(),
+        hidden: false,
+        shadow: new.shadow,
+        attachments: Vec::new(),
     })
 }
 

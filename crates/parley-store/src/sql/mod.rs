@@ -11,12 +11,17 @@
 //! writer's transaction and a reader's pooled connection.
 
 pub(crate) mod messages;
+pub(crate) mod moderation;
 pub(crate) mod pins;
+pub(crate) mod reactions;
 pub(crate) mod reads;
+pub(crate) mod reports;
 pub(crate) mod rooms;
 pub(crate) mod rows;
 pub(crate) mod search;
 pub(crate) mod streams;
+pub(crate) mod uploads;
+pub(crate) mod webhooks;
 
 use parley_core::ChannelName;
 use sqlx::{AnyConnection, Row};

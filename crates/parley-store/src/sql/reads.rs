@@ -145,7 +145,10 @@ pub(crate) async fn add_mentions(
 const UNREAD_SELECT: &str = "SELECT r.channel, r.last_read_offset, \
      COALESCE(s.message_count, 0) - r.seen_count AS unread, \
      (SELECT COUNT(*) FROM mentions n WHERE n.app_id = r.app_id AND n.channel = r.channel \
-      AND n.user_id = r.user_id AND n.seq > r.seen_count) AS mentions \
+      AND n.user_id = r.user_id AND n.seq > r.seen_count \
+      AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = n.message_id AND (m.hidden <> 0 \
+       OR m.author IN (SELECT b.blocked FROM user_blocks b \
+        WHERE b.app_id = n.app_id AND b.blocker = n.user_id)))) AS mentions \
      FROM read_markers r LEFT JOIN streams s ON s.app_id = r.app_id AND s.channel = r.channel";
 
 fn unread_count(row: &AnyRow) -> Result<UnreadCount, StoreError> {

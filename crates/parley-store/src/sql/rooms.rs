@@ -247,20 +247,26 @@ pub(crate) async fn of_user(
         .collect()
 }
 
-/// The newest message of a channel that is not deleted.
+/// The newest message of a channel that is not deleted and that `user`
+/// sees: not another user's shadow message, not from a user they blocked.
+/// (A hidden one is returned; its JSON conceals it.)
 pub(crate) async fn last_message(
     connection: &mut AnyConnection,
     app: &str,
     channel: &ChannelName,
+    user: &str,
 ) -> Result<Option<Message>, StoreError> {
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages \
          WHERE app_id = $1 AND channel = $2 AND deleted_at IS NULL \
+         AND (shadow = 0 OR author = $3) \
+         AND author NOT IN (SELECT blocked FROM user_blocks WHERE app_id = $1 AND blocker = $3) \
          ORDER BY stream_offset DESC LIMIT 1"
     );
     let row = sqlx::query(&sql)
         .bind(app)
         .bind(channel.as_str())
+        .bind(user)
         .fetch_optional(&mut *connection)
         .await?;
     row.map(|row| rows::message(&row, Some(channel)))

@@ -12,11 +12,13 @@ use crate::{Message, MessageId, StoreError, StoredPublication, Timestamp};
 
 /// The columns [`message`] reads, in a `SELECT` of the `messages` table.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, channel, stream_offset, author, body, reply_to, \
-     client_msg_id, meta, created_at, edited_at, deleted_at, reply_count, repliers, mentions";
+     client_msg_id, meta, created_at, edited_at, deleted_at, reply_count, repliers, mentions, \
+     hidden, shadow";
 
 /// The columns [`publication`] reads, in a `SELECT` of the `publications`
 /// table.
-pub(crate) const PUBLICATION_COLUMNS: &str = "stream_offset, kind, data, message_id, created_at";
+pub(crate) const PUBLICATION_COLUMNS: &str =
+    "stream_offset, kind, data, message_id, created_at, author, audience";
 
 /// An offset as the database stores it. Offsets never come near `i64::MAX`;
 /// a larger one from a caller means "after everything".
@@ -63,6 +65,9 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
         reply_count: u64::try_from(row.try_get::<i64, _>("reply_count")?).unwrap_or(0),
         repliers: lines_from_db(&row.try_get::<String, _>("repliers")?),
         mentions: lines_from_db(&row.try_get::<String, _>("mentions")?),
+        hidden: row.try_get::<i64, _>("hidden")? != 0,
+        shadow: row.try_get::<i64, _>("shadow")? != 0,
+        attachments: Vec::new(),
     })
 }
 
@@ -84,6 +89,8 @@ pub(crate) fn publication(
             .try_get::<Option<i64>, _>("message_id")?
             .map(MessageId::new),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        author: row.try_get::<Option<String>, _>("author")?.map(Arc::from),
+        audience: row.try_get::<Option<String>, _>("audience")?.map(Arc::from),
     })
 }
 

@@ -94,8 +94,8 @@ pub(crate) async fn append(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO publications \
-         (app_id, channel, stream_offset, kind, data, message_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         (app_id, channel, stream_offset, kind, data, message_id, created_at, author, audience) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(app)
     .bind(publication.channel.as_str())
@@ -104,6 +104,8 @@ pub(crate) async fn append(
     .bind(&publication.data[..])
     .bind(publication.message_id.map(MessageId::get))
     .bind(publication.created_at.as_millis())
+    .bind(publication.author.as_deref())
+    .bind(publication.audience.as_deref())
     .execute(&mut *connection)
     .await?;
     Ok(())

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_core::ChannelName;
 use parley_store::{
-    Database, EventKind, Message, MessageEventEncoder, MessageId, NewMessage, Sent, Store,
-    StoreOptions,
+    Database, EventKind, Message, MessageEventEncoder, MessageId, NewMessage, ReactionEvent, Sent,
+    Store, StoreOptions,
 };
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -181,6 +181,13 @@ impl MessageEventEncoder for TextEncoder {
     fn encode(&self, kind: EventKind, message: &Message) -> Bytes {
         Bytes::from(encode(kind, message))
     }
+
+    fn encode_reaction(&self, kind: EventKind, reaction: &ReactionEvent) -> Bytes {
+        Bytes::from(format!(
+            "{kind} emoji={} user={} count={}",
+            reaction.emoji, reaction.user, reaction.count
+        ))
+    }
 }
 
 /// What [`TextEncoder`] makes of an event.
@@ -211,6 +218,8 @@ pub fn new_message(channel_name: &str, author: &str, text: &str) -> NewMessage {
         client_msg_id: None,
         meta: None,
         mentions: Vec::new(),
+        shadow: false,
+        attachments: Vec::new(),
     }
 }
 

@@ -2,7 +2,6 @@
 //! machines.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use hdrhistogram::Histogram;
@@ -10,6 +9,8 @@ use serde::Serialize;
 
 use crate::measure::{Measured, micros_per, percent_of_core};
 use crate::metrics::{SLOW_CLIENT_CLOSE, Snapshot, Tally};
+
+mod table;
 
 /// Everything a run measured.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,6 +35,8 @@ pub struct Report {
     pub latency_ms: Option<Percentiles>,
     /// The presence storm (presence-storm scenario).
     pub presence: Option<PresenceStats>,
+    /// Chat messages written (chat scenario).
+    pub chat: Option<ChatStats>,
     /// Connections the server closed or that broke.
     pub disconnects: Disconnects,
     /// The server process, when `--server-pid` was given.
@@ -127,6 +130,28 @@ pub struct PresenceStats {
     pub saw_own_join: usize,
     /// Server CPU per confirmed subscription (the pushes included), µs.
     pub server_cpu_us_per_subscription: Option<f64>,
+}
+
+/// Chat messages written with `message_send` and acknowledged once
+/// committed to the server's store.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChatStats {
+    /// Channels written to.
+    pub channels: usize,
+    /// Messages sent.
+    pub sent: u64,
+    /// Acknowledged (stored).
+    pub acked: u64,
+    /// Refused with an error reply.
+    pub refused: u64,
+    /// Sent but not answered before the run ended.
+    pub unanswered: u64,
+    /// Acknowledged per second of writing.
+    pub per_second: f64,
+    /// From sending `message_send` to its acknowledgement, ms.
+    pub ack_ms: Percentiles,
+    /// Server CPU per acknowledged message, µs.
+    pub server_cpu_us_per_message: Option<f64>,
 }
 
 /// Publications sent.
@@ -365,205 +390,7 @@ impl GeneratorStats {
     }
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-fn optional(value: Option<f64>, unit: &str) -> String {
-    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} {unit}"))
-}
-
 impl Report {
-    /// The human-readable table.
-    pub fn table(&self) -> String {
-        let mut rows: Vec<(String, String)> = Vec::new();
-        let mut row = |name: &str, value: String| rows.push((name.to_owned(), value));
-        row("scenario", format!("{} ({})", self.scenario, self.protocol));
-        row("server", self.url.clone());
-        for (name, value) in &self.settings {
-            row(&format!("  {name}"), value.clone());
-        }
-        let c = &self.connections;
-        row(
-            "connections",
-            format!("{} open of {} ({} failed)", c.open, c.requested, c.failed),
-        );
-        if let Some(connect) = &self.connect {
-            row(
-                "connect rate",
-                format!("{:.0} /s ({:.2} s)", connect.per_second, connect.seconds),
-            );
-            row(
-                "connect time",
-                format!(
-                    "p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-                    connect.time_ms.p50, connect.time_ms.p99, connect.time_ms.max
-                ),
-            );
-            if connect.server_cpu_us_per_connection.is_some()
-                || connect.generator_cpu_us_per_connection.is_some()
-            {
-                row(
-                    "cpu per connection",
-                    format!(
-                        "server {}, generator {}",
-                        optional(connect.server_cpu_us_per_connection, "µs"),
-                        optional(connect.generator_cpu_us_per_connection, "µs")
-                    ),
-                );
-            }
-        }
-        if let Some(p) = &self.publications {
-            row(
-                "publications",
-                format!(
-                    "{} sent, {} accepted, {} failed via {} ({:.0} /s, target {:.0} /s)",
-                    p.sent, p.accepted, p.failed, p.via, p.per_second, p.target_rate
-                ),
-            );
-        }
-        if let Some(d) = &self.deliveries {
-            row("deliveries", format!("{:.0} /s", d.per_second));
-            row(
-                "delivered/expected",
-                format!(
-                    "{} / {} (loss {:.3}%)",
-                    d.delivered, d.expected, d.loss_percent
-                ),
-            );
-        }
-        if let Some(l) = &self.latency_ms {
-            row(
-                "latency",
-                format!(
-                    "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-                    l.p50, l.p95, l.p99, l.max
-                ),
-            );
-        }
-        if let Some(p) = &self.presence {
-            let all = p
-                .all_subscribed_seconds
-                .map_or_else(|| "not all".to_owned(), |s| format!("{s:.3} s"));
-            row(
-                "subscribed",
-                format!(
-                    "{} ({} refused), all in {all}; p50 {:.1} ms  p99 {:.1} ms",
-                    p.subscribed, p.refused, p.subscribe_time_ms.p50, p.subscribe_time_ms.p99
-                ),
-            );
-            row(
-                "presence pushes",
-                format!(
-                    "{} ({} join, {} batch, {} leave), {:.1} MiB, settled after {:.2} s",
-                    p.pushes,
-                    p.join_pushes,
-                    p.batch_pushes,
-                    p.leave_pushes,
-                    p.bytes as f64 / 1048576.0,
-                    p.settled_seconds
-                ),
-            );
-            row(
-                "per connection",
-                format!(
-                    "{:.1} pushes (min {}, max {}), {:.0} members announced",
-                    p.mean_pushes_per_connection,
-                    p.pushes_per_connection[0],
-                    p.pushes_per_connection[1],
-                    p.members_announced as f64 / p.subscribed.max(1) as f64
-                ),
-            );
-            row(
-                "saw own join",
-                format!("{} of {}", p.saw_own_join, p.subscribed),
-            );
-            row(
-                "server per subscription",
-                optional(p.server_cpu_us_per_subscription, "µs"),
-            );
-        }
-        let d = &self.disconnects;
-        let others: Vec<String> = d
-            .other_codes
-            .iter()
-            .map(|(code, count)| format!("{code}×{count}"))
-            .collect();
-        row(
-            "disconnects",
-            format!(
-                "slow (4201) {}, other [{}], dropped {}, error replies {}",
-                d.slow_4201,
-                others.join(" "),
-                d.dropped,
-                d.error_replies
-            ),
-        );
-        match &self.server {
-            Some(s) => {
-                row(
-                    "server cpu",
-                    format!(
-                        "{:.1}% of a core, {} per delivery (user {}, kernel {})",
-                        s.cpu_percent,
-                        optional(s.cpu_us_per_delivery, "µs"),
-                        optional(s.user_us_per_delivery, "µs"),
-                        optional(s.system_us_per_delivery, "µs"),
-                    ),
-                );
-                let before = s.rss_before_bytes.map_or_else(|| "n/a".to_owned(), mib);
-                row(
-                    "server rss",
-                    format!(
-                        "{} before, {} after, {} per connection",
-                        before,
-                        mib(s.rss_after_bytes),
-                        s.rss_per_connection_bytes
-                            .map_or_else(|| "n/a".to_owned(), |b| format!("{:.1} KiB", b / 1024.0))
-                    ),
-                );
-            }
-            None => row("server", "not measured (pass --server-pid)".to_owned()),
-        }
-        let g = &self.generator;
-        row(
-            "generator cpu",
-            format!(
-                "{:.1}% of a core, {} per delivery (user {}, kernel {}) over {:.1} s",
-                g.cpu_percent,
-                optional(g.cpu_us_per_delivery, "µs"),
-                optional(g.user_us_per_delivery, "µs"),
-                optional(g.system_us_per_delivery, "µs"),
-                g.measured_seconds
-            ),
-        );
-        if let Some(m) = &self.machine {
-            row(
-                "machine",
-                format!(
-                    "{} cores, {:.0}% busy of {}%: interrupts {:.0}% ({} per delivery), others {:.0}%, load {:.2} → {:.2}",
-                    m.cores,
-                    m.busy_percent,
-                    m.cores * 100,
-                    m.interrupts_percent,
-                    optional(m.interrupts_us_per_delivery, "µs"),
-                    m.others_percent,
-                    m.load_average[0],
-                    m.load_average[1]
-                ),
-            );
-        }
-        for (message, count) in &self.errors {
-            row("error", format!("{count}× {message}"));
-        }
-        let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-        let mut out = String::new();
-        for (name, value) in rows {
-            let _ = writeln!(out, "{name:<width$}  {value}");
-        }
-        out
-    }
-
     /// Writes the report as JSON to `path`.
     pub fn write_json(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self)

@@ -1,0 +1,437 @@
+//! Moderation rules shared by the native protocol and the HTTP API: who is
+//! a moderator, mutes and bans (with their checks on send, subscribe and
+//! connect, and the live enforcement of a ban), and block lists.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_core::{BlockList, ChannelName, Disconnect, Protocol, Publication};
+use parley_store::{
+    Message, MessageHide, Restriction, RestrictionKind, RoomRole, StoredPublication, Timestamp,
+};
+
+use super::{Actor, ChatError};
+use crate::state::{AppContext, ServerState};
+
+/// The longest restriction with a timeout: about ten years.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Whether `actor` moderates `channel` (or the whole app, without one).
+///
+/// The one place that decides it: the token's roles (`moderator` or
+/// `admin`, carried in [`Actor::moderator`]) moderate everywhere; a room's
+/// owners and moderators ([`RoomRole::moderates`]) moderate their room, and
+/// only it.
+pub async fn is_moderator(
+    server: &ServerState,
+    app: &AppContext,
+    channel: Option<&ChannelName>,
+    actor: &Actor,
+) -> Result<bool, ChatError> {
+    if actor.moderator {
+        return Ok(true);
+    }
+    let Some(channel) = channel else {
+        return Ok(false);
+    };
+    if actor.user.is_empty() {
+        return Ok(false);
+    }
+    Ok(super::rooms::room_role(server, app, channel, &actor.user)
+        .await?
+        .is_some_and(RoomRole::moderates))
+}
+
+/// Refuses a moderation action by someone who does not moderate `channel`.
+pub async fn require_moderator(
+    server: &ServerState,
+    app: &AppContext,
+    channel: Option<&ChannelName>,
+    actor: &Actor,
+) -> Result<(), ChatError> {
+    if is_moderator(server, app, channel, actor).await? {
+        Ok(())
+    } else {
+        Err(ChatError::Domain(parley_core::Error::PermissionDenied(
+            "moderators only",
+        )))
+    }
+}
+
+/// How a message that may be sent is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendMode {
+    /// The author is shadow-muted: only they will see the message.
+    pub shadow: bool,
+}
+
+/// Refuses a message from a user muted or banned in the channel or in the
+/// whole app, and tells whether a shadow mute applies. Moderators and the
+/// server API are never refused.
+pub async fn check_send(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    actor: &Actor,
+) -> Result<SendMode, ChatError> {
+    if !actor.limited || is_moderator(server, app, Some(channel), actor).await? {
+        return Ok(SendMode::default());
+    }
+    let restrictions = server
+        .store
+        .restrictions_of(&app.app.id, &actor.user, Some(channel))
+        .await?;
+    if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
+        return Err(ChatError::Banned);
+    }
+    let mutes = restrictions
+        .iter()
+        .filter(|r| r.kind == RestrictionKind::Mute);
+    let mut muted = false;
+    let mut until = Some(Timestamp::from_millis(0));
+    for mute in mutes {
+        muted = true;
+        until = match (until, mute.expires_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+    }
+    if muted {
+        let left = until.map(|until| {
+            Duration::from_millis(
+                u64::try_from(until.as_millis() - Timestamp::now().as_millis()).unwrap_or(0),
+            )
+        });
+        return Err(ChatError::Muted(left));
+    }
+    Ok(SendMode {
+        shadow: restrictions
+            .iter()
+            .any(|r| r.kind == RestrictionKind::ShadowMute),
+    })
+}
+
+/// Refuses a subscription of a banned user to a persisted channel (bans are
+/// kept in the store, so they apply to the namespaces it serves).
+pub async fn check_subscribe(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+    user: &str,
+) -> Result<(), ChatError> {
+    if user.is_empty() || super::chat_namespace(app, channel).is_err() {
+        return Ok(());
+    }
+    let restrictions = server
+        .store
+        .restrictions_of(&app.app.id, user, Some(channel))
+        .await?;
+    if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
+        return Err(ChatError::Banned);
+    }
+    Ok(())
+}
+
+/// Whether the app has a persisted namespace, where moderation applies;
+/// other apps skip its store reads on connect.
+pub fn is_moderated(app: &AppContext) -> bool {
+    app.config
+        .namespaces
+        .values()
+        .any(|namespace| namespace.persist)
+}
+
+/// Refuses a connection of a user banned from the whole app.
+pub async fn check_connect(
+    server: &ServerState,
+    app: &AppContext,
+    user: &str,
+) -> Result<(), ChatError> {
+    if user.is_empty() || !is_moderated(app) {
+        return Ok(());
+    }
+    let restrictions = server
+        .store
+        .restrictions_of(&app.app.id, user, None)
+        .await?;
+    if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
+        return Err(ChatError::Banned);
+    }
+    Ok(())
+}
+
+/// A mute or ban to set, as callers give it.
+#[derive(Debug, Clone)]
+pub struct RestrictRequest {
+    /// The user to restrict.
+    pub user: String,
+    /// The channel; `None` for the whole app.
+    pub channel: Option<ChannelName>,
+    /// How long; `None` until lifted.
+    pub duration: Option<Duration>,
+}
+
+/// Parses a duration written as `"10m"`, `"1h 30m"` or `"45s"`.
+pub fn parse_duration(text: &str) -> Result<Duration, ChatError> {
+    let duration = humantime::parse_duration(text).map_err(|error| {
+        ChatError::Invalid(format!(
+            "duration {text:?}: {error} (write it as 10m, 2h, 7d)"
+        ))
+    })?;
+    if duration.is_zero() || duration > MAX_DURATION {
+        return Err(ChatError::Invalid(
+            "duration must be above zero and at most ten years".into(),
+        ));
+    }
+    Ok(duration)
+}
+
+/// Sets a mute or a ban. A ban takes effect at once: in a channel, the
+/// user's connections are unsubscribed from it (native clients get an
+/// `unsubscribed` push); in the whole app, they are disconnected with
+/// [`Disconnect::Forced`] (close code 4003).
+pub async fn restrict(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    kind: RestrictionKind,
+    request: RestrictRequest,
+) -> Result<Restriction, ChatError> {
+    require_moderator(server, app, request.channel.as_ref(), actor).await?;
+    if request.user.is_empty() {
+        return Err(ChatError::Invalid("user is empty".into()));
+    }
+    if let Some(channel) = &request.channel {
+        super::chat_namespace(app, channel)?;
+    }
+    let now = Timestamp::now();
+    let restriction = Restriction {
+        user: request.user,
+        kind,
+        channel: request.channel,
+        expires_at: request.duration.map(|duration| {
+            Timestamp::from_millis(
+                now.as_millis() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2),
+            )
+        }),
+        created_by: actor.user.to_string(),
+        created_at: now,
+    };
+    server.store.restrict(&app.app.id, &restriction).await?;
+    if kind == RestrictionKind::Ban {
+        enforce_ban(server, app, &restriction.user, restriction.channel.as_ref()).await;
+    }
+    Ok(restriction)
+}
+
+/// Lifts a mute or a ban; returns whether one was in force.
+pub async fn lift(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    kind: RestrictionKind,
+    user: &str,
+    channel: Option<&ChannelName>,
+) -> Result<bool, ChatError> {
+    require_moderator(server, app, channel, actor).await?;
+    Ok(server.store.lift(&app.app.id, user, kind, channel).await?)
+}
+
+/// Applies a ban to the user's connections on this node.
+async fn enforce_ban(
+    server: &ServerState,
+    app: &AppContext,
+    user: &str,
+    channel: Option<&ChannelName>,
+) {
+    let Some(channel) = channel else {
+        server
+            .node
+            .disconnect_user(&app.app, user, Disconnect::Forced);
+        return;
+    };
+    let namespace = app.app.namespace(channel).ok();
+    for client in app.app.hub.user_clients(user) {
+        if !server.node.unsubscribe(&app.app, client.id, channel).await {
+            continue;
+        }
+        if let Some(namespace) = namespace.filter(|namespace| namespace.presence) {
+            server
+                .node
+                .presence_leave(&app.app, client.id, channel, namespace)
+                .await;
+        }
+        if client.protocol == Protocol::Native {
+            // A refused push means the connection is closing anyway.
+            let _ = client.send(crate::native::moderation::unsubscribed_frame(
+                channel, "banned",
+            ));
+        }
+    }
+}
+
+/// The users `actor` blocked.
+pub async fn blocks(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+) -> Result<Vec<String>, ChatError> {
+    Ok(server.store.blocks(&app.app.id, &actor.user).await?)
+}
+
+/// Who reads a channel's messages or stream, and so what they may see:
+/// shadow-muted messages only by their author, nothing from users they
+/// blocked, hidden messages' text only as moderators.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    /// The reading user; `None` for the server API, which sees everything.
+    pub user: Option<Arc<str>>,
+    /// Whether hidden messages are shown with their text.
+    pub moderator: bool,
+    /// The users the reader blocked.
+    pub blocked: BlockList,
+}
+
+impl Viewer {
+    /// The server API: sees every message, hidden ones revealed.
+    pub fn server() -> Self {
+        Self {
+            user: None,
+            moderator: true,
+            blocked: BlockList::new(),
+        }
+    }
+
+    /// Whether the viewer sees a message at all.
+    pub fn sees_message(&self, message: &Message) -> bool {
+        let Some(user) = &self.user else {
+            return true;
+        };
+        (!message.shadow || *message.author == **user)
+            && !self.blocked.contains(message.author.as_str())
+    }
+
+    /// Whether the viewer sees a stored publication.
+    pub fn sees_publication(&self, publication: &StoredPublication) -> bool {
+        let Some(user) = &self.user else {
+            return true;
+        };
+        publication
+            .audience
+            .as_ref()
+            .is_none_or(|audience| audience == user)
+            && publication
+                .author
+                .as_ref()
+                .is_none_or(|author| !self.blocked.contains(author))
+    }
+
+    /// Whether the viewer sees an in-memory publication.
+    pub fn sees(&self, publication: &Publication) -> bool {
+        let Some(user) = &self.user else {
+            return true;
+        };
+        publication
+            .audience
+            .as_ref()
+            .is_none_or(|audience| audience == user)
+            && publication
+                .author
+                .as_ref()
+                .is_none_or(|author| !self.blocked.contains(author))
+    }
+}
+
+/// The viewer for `actor`, with their block list from the store.
+pub async fn viewer(
+    server: &ServerState,
+    app: &AppContext,
+    channel: Option<&ChannelName>,
+    actor: &Actor,
+) -> Result<Viewer, ChatError> {
+    let blocked = server
+        .store
+        .blocks(&app.app.id, &actor.user)
+        .await?
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    Ok(Viewer {
+        user: Some(actor.user.clone()),
+        moderator: is_moderator(server, app, channel, actor).await?,
+        blocked,
+    })
+}
+
+/// Loads the block list of `user` from the store into the app's hub, so
+/// the fan-out filters what `user` receives on this node.
+pub async fn load_blocks(
+    server: &ServerState,
+    app: &AppContext,
+    user: &Arc<str>,
+) -> Result<(), ChatError> {
+    if !is_moderated(app) {
+        return Ok(());
+    }
+    let blocked = server
+        .store
+        .blocks(&app.app.id, user)
+        .await?
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    app.app.hub.blocks().set(user.clone(), blocked);
+    Ok(())
+}
+
+/// Adds `user` to the block list of `actor`; returns the list after it.
+pub async fn block(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    user: &str,
+) -> Result<Vec<String>, ChatError> {
+    if user.is_empty() {
+        return Err(ChatError::Invalid("user is empty".into()));
+    }
+    server.store.block(&app.app.id, &actor.user, user).await?;
+    load_blocks(server, app, &actor.user).await?;
+    blocks(server, app, actor).await
+}
+
+/// Removes `user` from the block list of `actor`; returns the list after
+/// it.
+pub async fn unblock(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    user: &str,
+) -> Result<Vec<String>, ChatError> {
+    server.store.unblock(&app.app.id, &actor.user, user).await?;
+    load_blocks(server, app, &actor.user).await?;
+    blocks(server, app, actor).await
+}
+
+/// Hides a message from everyone but moderators (`hidden`), or shows it
+/// again. Subscribers get `message_updated`: with `"status":"hidden"` and
+/// no text, so clients remove it, or with the text back.
+pub async fn hide(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    id: &str,
+    hidden: bool,
+) -> Result<Message, ChatError> {
+    let id = super::parse_id(id)?;
+    let message = server.store.message(&app.app.id, id).await?;
+    require_moderator(server, app, Some(&message.channel), actor).await?;
+    let changed = server
+        .store
+        .hide_message(MessageHide {
+            app: app.app.id.clone(),
+            id,
+            hidden,
+        })
+        .await?;
+    Ok(changed.message)
+}

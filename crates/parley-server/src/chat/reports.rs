@@ -1,0 +1,110 @@
+//! Reports: users report messages into the moderation queue; moderators
+//! list the queue and resolve reports with an action.
+
+use parley_store::{MessageId, Report, ReportId, ReportPage, ReportStatus};
+
+use super::{Actor, ChatError};
+use crate::state::{AppContext, ServerState};
+
+/// What a moderator does when resolving a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nothing wrong: close the report.
+    Dismiss,
+    /// Soft-delete the reported message, then close the report.
+    Delete,
+    /// Hide the reported message (moderators still see it), then close the
+    /// report.
+    Hide,
+}
+
+impl Resolution {
+    /// Parses `dismiss` or `delete`.
+    pub fn parse(text: &str) -> Result<Self, ChatError> {
+        match text {
+            "dismiss" => Ok(Self::Dismiss),
+            "delete" => Ok(Self::Delete),
+            "hide" => Ok(Self::Hide),
+            other => Err(ChatError::Invalid(format!(
+                "action {other:?} is not dismiss, hide or delete"
+            ))),
+        }
+    }
+
+    /// The action's name, as stored with the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dismiss => "dismiss",
+            Self::Delete => "delete",
+            Self::Hide => "hide",
+        }
+    }
+}
+
+/// Files a report by `actor` on a message the reporter may read.
+pub async fn report(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    message_id: MessageId,
+    reason: &str,
+) -> Result<Report, ChatError> {
+    Ok(server
+        .store
+        .report(&app.app.id, message_id, &actor.user, reason)
+        .await?)
+}
+
+/// A page of the queue: `status` `open`, `resolved` or all.
+pub async fn list(
+    server: &ServerState,
+    app: &AppContext,
+    status: Option<&str>,
+    before: Option<ReportId>,
+    limit: Option<usize>,
+) -> Result<ReportPage, ChatError> {
+    let status = match status {
+        None | Some("all") => None,
+        Some(status) => Some(status.parse::<ReportStatus>()?),
+    };
+    let limit = super::page_limit(limit)?;
+    Ok(server
+        .store
+        .reports(&app.app.id, status, before, limit)
+        .await?)
+}
+
+/// Resolves an open report: applies the action to the reported message,
+/// then closes the report.
+pub async fn resolve(
+    server: &ServerState,
+    app: &AppContext,
+    actor: &Actor,
+    id: ReportId,
+    resolution: Resolution,
+) -> Result<Report, ChatError> {
+    let report = server.store.report_by_id(&app.app.id, id).await?;
+    super::moderation::require_moderator(server, app, Some(&report.channel), actor).await?;
+    if report.status == ReportStatus::Resolved {
+        return Err(ChatError::Invalid(format!(
+            "report {id} is resolved already"
+        )));
+    }
+    if resolution != Resolution::Dismiss {
+        let message = server.store.message(&app.app.id, report.message_id).await?;
+        let id = report.message_id.to_string();
+        match resolution {
+            Resolution::Delete if !message.is_deleted() => {
+                super::delete(server, app, &id, actor, false).await?;
+            }
+            Resolution::Hide if !message.is_deleted() && !message.hidden => {
+                super::moderation::hide(server, app, actor, &id, true).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(server
+        .store
+        .resolve_report(&app.app.id, id, resolution.as_str(), &actor.user)
+        .await?)
+}

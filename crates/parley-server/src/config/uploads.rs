@@ -1,0 +1,98 @@
+//! The `[uploads]` section: how large uploads may be, which types are
+//! accepted, and how images are resized.
+
+use serde::Deserialize;
+
+/// Upload options, as written in `[uploads]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadsConfig {
+    /// The largest file accepted, in bytes; past it the upload is refused
+    /// with 413 while it streams in.
+    pub max_bytes: usize,
+    /// The media types accepted, as found by looking at the content (never
+    /// the file name or the declared type). Each must be a type the sniffer
+    /// recognises.
+    pub allowed_types: Vec<String>,
+    /// Images are resized to at most this many pixels on their long side.
+    pub max_image_side: u32,
+    /// Thumbnails are at most this many pixels on their long side.
+    pub thumbnail_side: u32,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            allowed_types: [
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "application/pdf",
+            ]
+            .map(String::from)
+            .to_vec(),
+            max_image_side: 2000,
+            thumbnail_side: 300,
+        }
+    }
+}
+
+impl UploadsConfig {
+    /// What is wrong with the options, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if self.max_bytes == 0 {
+            return Some("uploads.max_bytes must be above zero".into());
+        }
+        if self.max_image_side == 0 || self.thumbnail_side == 0 {
+            return Some("uploads.max_image_side and thumbnail_side must be above zero".into());
+        }
+        if self.thumbnail_side > self.max_image_side {
+            return Some("uploads.thumbnail_side must not exceed max_image_side".into());
+        }
+        self.allowed_types
+            .iter()
+            .find(|kind| !infer::is_mime_supported(kind))
+            .map(|kind| {
+                format!("uploads.allowed_types: {kind:?} is not a type content sniffing recognises")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_options_are_named() {
+        assert_eq!(UploadsConfig::default().problem(), None);
+        let cases = [
+            (
+                UploadsConfig {
+                    max_bytes: 0,
+                    ..UploadsConfig::default()
+                },
+                "max_bytes",
+            ),
+            (
+                UploadsConfig {
+                    thumbnail_side: 3000,
+                    ..UploadsConfig::default()
+                },
+                "thumbnail_side",
+            ),
+            (
+                UploadsConfig {
+                    allowed_types: vec!["text/plain".into()],
+                    ..UploadsConfig::default()
+                },
+                "text/plain",
+            ),
+        ];
+        for (config, named) in cases {
+            let problem = config.problem().expect("a problem");
+            assert!(problem.contains(named), "{problem}");
+        }
+    }
+}

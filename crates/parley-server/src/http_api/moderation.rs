@@ -1,0 +1,290 @@
+//! Moderation over HTTP: mutes and bans under `/api/v1/moderation`, and the
+//! report queue under `/api/v1/reports`. A backend calls with its API key
+//! (acting as `system`, a moderator); a moderator may call with their JWT.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use parley_core::ChannelName;
+use parley_store::{ReportId, RestrictionKind};
+use serde::Deserialize;
+
+use super::ApiError;
+use super::extract::ApiJson;
+use super::messages::Caller;
+use crate::chat::moderation::{self, RestrictRequest};
+use crate::chat::reports::{self, Resolution};
+use crate::chat::{Actor, moderation_json};
+use crate::state::ServerState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictBody {
+    user: String,
+    channel: Option<String>,
+    duration: Option<String>,
+    #[serde(default)]
+    shadow: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiftBody {
+    user: String,
+    channel: Option<String>,
+    #[serde(default)]
+    shadow: bool,
+}
+
+#[derive(Deserialize)]
+pub struct RestrictionsQuery {
+    user: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQuery {
+    status: Option<String>,
+    before: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    action: String,
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The moderator acting: `system` for an API key, else the token's user.
+fn actor(caller: &Caller) -> Actor {
+    match caller {
+        Caller::Backend(_) => Actor {
+            user: Arc::from("system"),
+            moderator: true,
+            limited: false,
+        },
+        Caller::User { actor, .. } => actor.clone(),
+    }
+}
+
+fn channel(name: Option<&str>) -> Result<Option<ChannelName>, ApiError> {
+    Ok(name
+        .map(ChannelName::new)
+        .transpose()
+        .map_err(parley_core::Error::from)?)
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(query)| query)
+        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+}
+
+async fn restrict(
+    server: &ServerState,
+    caller: &Caller,
+    kind: RestrictionKind,
+    body: RestrictBody,
+) -> Result<Response, ApiError> {
+    let kind = shadowed(kind, body.shadow)?;
+    let request = RestrictRequest {
+        user: body.user,
+        channel: channel(body.channel.as_deref())?,
+        duration: body
+            .duration
+            .as_deref()
+            .map(moderation::parse_duration)
+            .transpose()?,
+    };
+    let restriction =
+        moderation::restrict(server, caller.app(), &actor(caller), kind, request).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        moderation_json::restriction_json(&restriction),
+    ))
+}
+
+async fn lift(
+    server: &ServerState,
+    caller: &Caller,
+    kind: RestrictionKind,
+    body: LiftBody,
+) -> Result<Response, ApiError> {
+    let kind = shadowed(kind, body.shadow)?;
+    let channel = channel(body.channel.as_deref())?;
+    let lifted = moderation::lift(
+        server,
+        caller.app(),
+        &actor(caller),
+        kind,
+        &body.user,
+        channel.as_ref(),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        format!(r#"{{"lifted":{lifted}}}"#),
+    ))
+}
+
+/// `POST /api/v1/moderation/mute {user, channel?, duration?}`.
+pub async fn mute(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RestrictBody>,
+) -> Result<Response, ApiError> {
+    restrict(&server, &caller, RestrictionKind::Mute, body).await
+}
+
+/// `POST /api/v1/moderation/unmute {user, channel?}`.
+pub async fn unmute(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<LiftBody>,
+) -> Result<Response, ApiError> {
+    lift(&server, &caller, RestrictionKind::Mute, body).await
+}
+
+/// `POST /api/v1/moderation/ban {user, channel?, duration?}`.
+pub async fn ban(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RestrictBody>,
+) -> Result<Response, ApiError> {
+    restrict(&server, &caller, RestrictionKind::Ban, body).await
+}
+
+/// `POST /api/v1/moderation/unban {user, channel?}`.
+pub async fn unban(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<LiftBody>,
+) -> Result<Response, ApiError> {
+    lift(&server, &caller, RestrictionKind::Ban, body).await
+}
+
+/// `GET /api/v1/moderation/restrictions?user=`: the mutes and bans in force.
+pub async fn restrictions(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    params: Result<Query<RestrictionsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    moderation::require_moderator(&server, caller.app(), None, &actor(&caller)).await?;
+    let restrictions = server
+        .store
+        .restrictions(
+            &caller.app().app.id,
+            params.user.as_deref(),
+            parley_store::MAX_PAGE_SIZE * 10,
+        )
+        .await
+        .map_err(crate::chat::ChatError::from)?;
+    Ok(json_response(
+        StatusCode::OK,
+        format!(
+            r#"{{"restrictions":{}}}"#,
+            moderation_json::restrictions_json(&restrictions)
+        ),
+    ))
+}
+
+/// `GET /api/v1/reports?status=open|resolved|all&before=&limit=`.
+pub async fn list_reports(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    params: Result<Query<ReportsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    moderation::require_moderator(&server, caller.app(), None, &actor(&caller)).await?;
+    let before = params.before.as_deref().map(report_id).transpose()?;
+    let page = reports::list(
+        &server,
+        caller.app(),
+        params.status.as_deref(),
+        before,
+        params.limit,
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        moderation_json::report_page_json(&page.reports, page.has_more),
+    ))
+}
+
+/// `POST /api/v1/reports/{id}/resolve {action: "dismiss"|"delete"}`.
+pub async fn resolve_report(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResolveBody>,
+) -> Result<Response, ApiError> {
+    let id = report_id(&id)?;
+    let resolution = Resolution::parse(&body.action)?;
+    let report = reports::resolve(&server, caller.app(), &actor(&caller), id, resolution).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        moderation_json::report_json(&report),
+    ))
+}
+
+/// A mute becomes a shadow mute with `shadow: true`; bans have no shadow.
+fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ApiError> {
+    match (kind, shadow) {
+        (_, false) => Ok(kind),
+        (RestrictionKind::Mute, true) => Ok(RestrictionKind::ShadowMute),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "only a mute can be a shadow mute",
+        )),
+    }
+}
+
+/// `POST /api/v1/messages/{id}/hide`: shown to moderators only from now.
+pub async fn hide(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_hidden(&server, &caller, &id, true).await
+}
+
+/// `POST /api/v1/messages/{id}/unhide`: shown to everyone again.
+pub async fn unhide(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_hidden(&server, &caller, &id, false).await
+}
+
+async fn set_hidden(
+    server: &ServerState,
+    caller: &Caller,
+    id: &str,
+    hidden: bool,
+) -> Result<Response, ApiError> {
+    let message = moderation::hide(server, caller.app(), &actor(caller), id, hidden).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        crate::chat::json::message_json_revealed(&message),
+    ))
+}
+
+fn report_id(text: &str) -> Result<ReportId, ApiError> {
+    text.parse::<ReportId>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{text:?} is not a report id"),
+            )
+        })
+}

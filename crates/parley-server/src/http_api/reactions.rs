@@ -1,0 +1,122 @@
+//! Reactions over HTTP, for clients without a socket: a user (their JWT)
+//! adds or removes their reaction with `PUT` or `DELETE` on
+//! `/api/v1/messages/{id}/reactions/{emoji}` or
+//! `/api/v1/channels/{channel}/reactions/{emoji}` (the emoji
+//! percent-encoded); `GET /api/v1/channels/{channel}/reactions` reads a
+//! channel's own reactions (with an API key too, then `me` is false).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use parley_core::{ChannelName, Grant};
+
+use super::ApiError;
+use super::messages::Caller;
+use crate::chat::Actor;
+use crate::chat::reactions::{self, ReactionRequest};
+use crate::state::{AppContext, ServerState};
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The reacting user: reactions are a user's own, so an API key cannot
+/// make them.
+fn reacting_user(caller: Caller) -> Result<(Arc<AppContext>, Actor), ApiError> {
+    match caller {
+        Caller::User { app, actor } => Ok((app, actor)),
+        Caller::Backend(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "reactions are made with a user's token, not an API key",
+        )),
+    }
+}
+
+async fn change(
+    server: &ServerState,
+    caller: Caller,
+    request: ReactionRequest,
+    add: bool,
+) -> Result<Response, ApiError> {
+    let (app, actor) = reacting_user(caller)?;
+    let (channel, target) = reactions::target(server, &app, &actor, &request).await?;
+    app.app
+        .check_subscribe(&actor.user, &channel, Grant::None)?;
+    let reacted =
+        reactions::react(server, &app, &actor, &channel, target, request.emoji, add).await?;
+    Ok(json_response(reactions::reacted_json(&reacted, add)))
+}
+
+fn on_message(id: String, emoji: String) -> ReactionRequest {
+    ReactionRequest {
+        message_id: Some(id),
+        channel: None,
+        emoji,
+    }
+}
+
+fn on_channel(channel: String, emoji: String) -> ReactionRequest {
+    ReactionRequest {
+        message_id: None,
+        channel: Some(channel),
+        emoji,
+    }
+}
+
+/// `PUT /api/v1/messages/{id}/reactions/{emoji}`.
+pub async fn add_to_message(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path((id, emoji)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    change(&server, caller, on_message(id, emoji), true).await
+}
+
+/// `DELETE /api/v1/messages/{id}/reactions/{emoji}`.
+pub async fn remove_from_message(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path((id, emoji)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    change(&server, caller, on_message(id, emoji), false).await
+}
+
+/// `PUT /api/v1/channels/{channel}/reactions/{emoji}`.
+pub async fn add_to_channel(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path((channel, emoji)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    change(&server, caller, on_channel(channel, emoji), true).await
+}
+
+/// `DELETE /api/v1/channels/{channel}/reactions/{emoji}`.
+pub async fn remove_from_channel(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path((channel, emoji)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    change(&server, caller, on_channel(channel, emoji), false).await
+}
+
+/// `GET /api/v1/channels/{channel}/reactions`.
+pub async fn channel_reactions(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let channel = ChannelName::new(&name).map_err(parley_core::Error::from)?;
+    let (app, reader) = match &caller {
+        Caller::User { app, actor } => {
+            app.app
+                .check_subscribe(&actor.user, &channel, Grant::None)?;
+            crate::chat::rooms::check_member(&server, app, &channel, &actor.user).await?;
+            (app, Some(&*actor.user))
+        }
+        Caller::Backend(app) => (app, None),
+    };
+    let body = reactions::channel_reactions_json(&server, app, &channel, reader).await?;
+    Ok(json_response(body))
+}

@@ -1,0 +1,58 @@
+//! The native protocol's reaction commands: `reaction_add`,
+//! `reaction_remove` and `reactions`.
+
+use serde::Deserialize;
+
+use super::codes::ErrorReply;
+use super::session::NativeSession;
+use super::wire;
+use crate::chat::reactions::{self, ReactionRequest};
+use parley_core::Frame;
+
+#[derive(Deserialize)]
+pub(super) struct ReactionsParams {
+    channel: String,
+}
+
+impl NativeSession {
+    /// `reaction_add` (`add`) or `reaction_remove`: the user must be able to
+    /// read the channel of the target.
+    pub(super) async fn reaction_change(
+        &mut self,
+        id: u64,
+        params: ReactionRequest,
+        add: bool,
+    ) -> Result<Frame, ErrorReply> {
+        let actor = self.actor()?;
+        let (channel, target) = reactions::target(&self.server, &self.app, &actor, &params).await?;
+        self.readable(channel.as_str()).await?;
+        let reacted = reactions::react(
+            &self.server,
+            &self.app,
+            &actor,
+            &channel,
+            target,
+            params.emoji,
+            add,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &reactions::reacted_json(&reacted, add),
+        ))
+    }
+
+    /// `reactions {channel}`: the counts of the reactions to the channel
+    /// itself, with `me` for this user.
+    pub(super) async fn reactions(
+        &mut self,
+        id: u64,
+        params: ReactionsParams,
+    ) -> Result<Frame, ErrorReply> {
+        let channel = self.readable(&params.channel).await?;
+        let reader = (!self.client.is_anonymous()).then(|| self.client.user());
+        let result =
+            reactions::channel_reactions_json(&self.server, &self.app, &channel, reader).await?;
+        Ok(wire::raw_result_frame(id, &result))
+    }
+}

@@ -1,0 +1,135 @@
+//! Pusher's special channels: `private-encrypted-` (signed like private,
+//! payloads relayed untouched, no client events) and `cache-` channels (the
+//! last event replayed on subscribe, or `pusher:cache_miss`); and 4100 when
+//! the node is over capacity.
+
+mod common;
+mod pusher_client;
+
+use std::time::Duration;
+
+use common::TestServer;
+use md5::{Digest, Md5};
+use parley_server::auth::unix_now;
+use parley_server::pusher::sign::hmac_hex;
+use pusher_client::{KEY, Pusher};
+use serde_json::{Value, json};
+
+async fn trigger(server: &TestServer, body: Value) -> u16 {
+    let path = "/apps/main/events";
+    let body = body.to_string();
+    let query = format!(
+        "auth_key={KEY}&auth_timestamp={}&auth_version=1.0&body_md5={}",
+        unix_now(),
+        hex::encode(Md5::digest(body.as_bytes()))
+    );
+    let signature = hmac_hex(common::SECRET, &format!("POST\n{path}\n{query}"));
+    reqwest::Client::new()
+        .post(server.url(&format!("{path}?{query}&auth_signature={signature}")))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn encrypted_channels_are_signed_and_relay_ciphertext_untouched() {
+    let server = TestServer::start_with(|config| {
+        config.apps[0].pusher.enable_client_messages = true;
+    })
+    .await;
+    let mut ann = Pusher::open(&server).await;
+    ann.send(json!({"event": "pusher:subscribe", "data": {"channel": "private-encrypted-vault"}}))
+        .await;
+    let (event, _, data) = ann.event().await;
+    assert_eq!(
+        (event.as_str(), &data["status"]),
+        ("pusher:subscription_error", &json!(401))
+    );
+    assert_eq!(ann.subscribed("private-encrypted-vault").await, json!({}));
+
+    let sealed = r#"{"nonce":"bm9uY2U=","ciphertext":"c2VhbGVk"}"#;
+    let body = json!({"name": "secret", "channel": "private-encrypted-vault", "data": sealed});
+    assert_eq!(trigger(&server, body).await, 200);
+    let frame = ann.client.push().await;
+    assert_eq!(frame["data"], sealed, "the payload is relayed as it came");
+
+    // One channel per trigger, as Pusher requires for encrypted channels.
+    let body =
+        json!({"name": "secret", "channels": ["private-encrypted-vault", "news"], "data": sealed});
+    assert_eq!(trigger(&server, body).await, 400);
+
+    // No client events on encrypted channels.
+    ann.send(json!({"event": "client-x", "channel": "private-encrypted-vault", "data": {}}))
+        .await;
+    let (event, _, data) = ann.event().await;
+    assert_eq!(
+        (event.as_str(), &data["code"]),
+        ("pusher:error", &json!(4301))
+    );
+}
+
+#[tokio::test]
+async fn cache_channels_replay_the_last_event_or_report_a_miss() {
+    let server = TestServer::start().await;
+    for channel in [
+        "cache-news",
+        "private-cache-news",
+        "private-encrypted-cache-news",
+    ] {
+        let mut first = Pusher::open(&server).await;
+        first.subscribed(channel).await;
+        let (event, on, _) = first.event().await;
+        assert_eq!(
+            (event.as_str(), on.as_deref()),
+            ("pusher:cache_miss", Some(channel))
+        );
+
+        for n in [1, 2] {
+            let body =
+                json!({"name": "update", "channel": channel, "data": format!("{{\"n\":{n}}}")});
+            assert_eq!(trigger(&server, body).await, 200);
+            assert_eq!(first.event().await.2, json!({"n": n}));
+        }
+        let mut later = Pusher::open(&server).await;
+        later.subscribed(channel).await;
+        let (event, on, data) = later.event().await;
+        assert_eq!(
+            (event.as_str(), on.as_deref(), data),
+            ("update", Some(channel), json!({"n": 2})),
+            "only the last event is kept"
+        );
+    }
+    let mut member = Pusher::open(&server).await;
+    member
+        .subscribe_presence("presence-cache-room", "ann")
+        .await;
+    assert_eq!(member.event().await.0, "pusher:cache_miss");
+}
+
+#[tokio::test]
+async fn cached_events_expire_after_cache_ttl() {
+    let server = TestServer::start_with(|config| {
+        config.apps[0].pusher.cache_ttl = Duration::from_millis(200);
+    })
+    .await;
+    let body = json!({"name": "update", "channel": "cache-short", "data": "1"});
+    assert_eq!(trigger(&server, body).await, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut late = Pusher::open(&server).await;
+    late.subscribed("cache-short").await;
+    assert_eq!(late.event().await.0, "pusher:cache_miss");
+}
+
+#[tokio::test]
+async fn a_full_node_closes_with_4100() {
+    let server = TestServer::start_with(|config| config.max_connections = 1).await;
+    let _first = Pusher::open(&server).await;
+    let url = format!("ws://{}/app/{KEY}?protocol=7", server.addr);
+    let mut second = common::Client::open(&url).await;
+    let (code, _, texts) = second.closed().await;
+    assert_eq!(code, 4100);
+    assert_eq!(texts.last().unwrap()["data"]["code"], 4100);
+}

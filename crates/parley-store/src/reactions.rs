@@ -1,0 +1,153 @@
+//! Reactions: one emoji from one user on a message or on a channel itself,
+//! unique per (user, target, emoji), and their counts.
+
+use std::sync::Arc;
+
+use parley_core::ChannelName;
+use sqlx::AnyConnection;
+
+use crate::commands::Context;
+use crate::sql::{messages, reactions, streams};
+use crate::{EventKind, MessageId, StoreError, StoredPublication};
+
+/// What a reaction is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReactionTarget {
+    /// A chat message.
+    Message(MessageId),
+    /// A channel itself: a page being read, a match being watched.
+    Channel(ChannelName),
+}
+
+/// Adding or removing one user's reaction.
+#[derive(Debug, Clone)]
+pub struct ReactionChange {
+    /// The app.
+    pub app: Arc<str>,
+    /// The message or channel reacted to.
+    pub target: ReactionTarget,
+    /// The reacting user.
+    pub user: String,
+    /// The emoji, validated by the caller.
+    pub emoji: String,
+    /// Whether the reaction is added (or removed).
+    pub add: bool,
+    /// The user is shadow-muted: the event is for the user's eyes only
+    /// (the reaction still counts).
+    pub shadow: bool,
+}
+
+/// A reaction event as it is stored in the channel's stream and delivered:
+/// what changed and the emoji's count after the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionEvent {
+    /// The channel whose stream carries the event.
+    pub channel: ChannelName,
+    /// The message, for a reaction to a message.
+    pub message_id: Option<MessageId>,
+    /// The user who reacted or took the reaction back.
+    pub user: String,
+    /// The emoji.
+    pub emoji: String,
+    /// How many users react with this emoji to the target now.
+    pub count: u64,
+}
+
+/// What a [`ReactionChange`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reacted {
+    /// The event, with the emoji's count after the change.
+    pub event: ReactionEvent,
+    /// The `reaction_added` or `reaction_removed` publication, or `None`
+    /// when nothing changed (adding a reaction the user already has, or
+    /// removing one they do not have).
+    pub publication: Option<StoredPublication>,
+}
+
+/// One emoji's count on a target, relative to a reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many users react with it.
+    pub count: u64,
+    /// Whether the reader is one of them.
+    pub me: bool,
+}
+
+/// Adds or removes a reaction. Only a change takes the channel's next
+/// offset and appends `reaction_added` or `reaction_removed`; the count is
+/// read after the stream is locked, so the counts of a channel's events
+/// follow its offsets.
+pub(crate) async fn react(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    change: &ReactionChange,
+    channel: &ChannelName,
+) -> Result<Reacted, StoreError> {
+    // Who may see the event: the reactor alone when shadow-muted, the
+    // message's author alone for a shadow message (no one else sees it).
+    let mut audience = change.shadow.then(|| Arc::from(change.user.as_str()));
+    let message_id = match &change.target {
+        ReactionTarget::Message(id) => {
+            // A hidden message takes no reactions (nor loses any): its
+            // reactions would tell everyone about a message they cannot see.
+            let message = messages::find(connection, &change.app, *id)
+                .await?
+                .filter(|message| !message.is_deleted() && !message.hidden)
+                .ok_or(StoreError::NotFound("message"))?;
+            if message.shadow {
+                audience = Some(Arc::from(message.author.as_str()));
+            }
+            Some(*id)
+        }
+        ReactionTarget::Channel(_) => None,
+    };
+    let (app, target) = (&*change.app, &change.target);
+    let changed = if change.add {
+        reactions::add(
+            connection,
+            app,
+            target,
+            &change.user,
+            &change.emoji,
+            context.now,
+        )
+        .await?
+    } else {
+        reactions::remove(connection, app, target, &change.user, &change.emoji).await?
+    };
+    let position = match changed {
+        true => Some(streams::advance(connection, app, channel, context.now).await?),
+        false => None,
+    };
+    let event = ReactionEvent {
+        channel: channel.clone(),
+        message_id,
+        user: change.user.clone(),
+        emoji: change.emoji.clone(),
+        count: reactions::count(connection, app, target, &change.emoji).await?,
+    };
+    let publication = match position {
+        Some(position) => {
+            let kind = match change.add {
+                true => EventKind::ReactionAdded,
+                false => EventKind::ReactionRemoved,
+            };
+            let publication = StoredPublication {
+                channel: channel.clone(),
+                position,
+                kind,
+                data: context.encoder.encode_reaction(kind, &event),
+                message_id,
+                created_at: context.now,
+                author: Some(Arc::from(change.user.as_str())),
+                audience,
+            };
+            streams::append(connection, app, &publication).await?;
+            Some(publication)
+        }
+        None => None,
+    };
+    Ok(Reacted { event, publication })
+}
