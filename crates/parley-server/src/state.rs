@@ -15,8 +15,8 @@ use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
 use crate::origin::OriginPolicy;
-use crate::uploads::Uploads;
 use crate::pusher::PusherState;
+use crate::uploads::Uploads;
 use crate::webhooks::Webhooks;
 
 /// One app as the server sees it: the domain app plus what only the server
