@@ -232,9 +232,15 @@ impl NativeSession {
         params: ThreadParams,
     ) -> Result<Frame, ErrorReply> {
         let user = self.client.user_arc();
-        // The viewer's moderator flag comes from the token: a room's
-        // moderators see hidden replies in `messages` of their room.
-        let viewer = self.viewer(None).await?;
+        // The viewer of the parent's channel, so that a room's moderators
+        // see hidden replies there; a parent that does not exist is
+        // answered by `thread_json`.
+        let parent = crate::chat::parse_id(&params.message_id)?;
+        let channel = match self.server.store.message(&self.app.app.id, parent).await {
+            Ok(message) => Some(message.channel),
+            Err(_) => None,
+        };
+        let viewer = self.viewer(channel.as_ref()).await?;
         let (channel, page) = threads::thread_json(
             &self.server,
             &self.app,
