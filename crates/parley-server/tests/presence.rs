@@ -316,7 +316,7 @@ async fn a_client_that_stops_answering_leaves_within_the_presence_ttl() {
         config.ping_interval = Duration::from_millis(200);
         config.pong_timeout = Duration::from_secs(30);
         for namespace in config.apps[0].namespaces.values_mut() {
-            namespace.presence_ttl = Duration::from_secs(1);
+            namespace.presence_ttl = Duration::from_secs(2);
         }
     })
     .await;
@@ -354,9 +354,10 @@ async fn a_client_that_stops_answering_leaves_within_the_presence_ttl() {
         push_of(&mut observer, "join").await["member"]["user"],
         "frozen"
     );
-    // Alive for a while: it answers pings, so its lease is renewed.
+    // Alive for longer than the TTL: it answers pings (every 200 ms), so
+    // its lease is renewed; a loaded machine may delay an answer, not ten.
     assert!(
-        observer.no_push_within(Duration::from_millis(1500)).await,
+        observer.no_push_within(Duration::from_secs(3)).await,
         "no leave while alive"
     );
 
@@ -372,11 +373,11 @@ async fn a_client_that_stops_answering_leaves_within_the_presence_ttl() {
     // The observer itself reads only now and then, so its own lease may
     // lapse and come back meanwhile; wait for the frozen user's leave.
     while push_of(&mut observer, "leave").await["user"] != "frozen" {}
-    // Within the TTL (1 s), the renewal period (a ping interval) and one
+    // Within the TTL (2 s), the renewal period (a ping interval) and one
     // sweep, with room for a loaded machine; far below the pong timeout
     // (30 s), so the lease expired while the socket was still open.
     assert!(
-        stopped.elapsed() < Duration::from_secs(5),
+        stopped.elapsed() < Duration::from_secs(8),
         "left after {:?}",
         stopped.elapsed()
     );
