@@ -419,23 +419,32 @@ impl Ws {
     }
 
     /// The next message, reading as needed and answering pings on the
-    /// way. Cancel-safe.
+    /// way. Cancel-safe: queued pongs go out first, and nothing is awaited
+    /// between parsing a text or binary message and returning it, so none
+    /// is ever parsed and then dropped (a pong queued while parsing goes
+    /// out at the next call, or the next [`Ws::flush`]); only the answer to
+    /// a close is written before the close is returned.
     pub async fn next(&mut self) -> Result<Message, String> {
         loop {
-            let message = match self.codec.frame()? {
-                Some(Frame::Text(text)) => Some(Message::Text(
-                    String::from_utf8(text.to_vec())
-                        .map_err(|_| "a text frame that is not UTF-8".to_owned())?,
-                )),
-                Some(Frame::Binary(data)) => Some(Message::Binary(data.to_vec())),
-                Some(Frame::Close(code)) => Some(Message::Close(code)),
-                None => None,
-            };
             if self.has_output() {
-                let _ = self.flush().await;
+                self.flush().await?;
             }
-            if let Some(message) = message {
-                return Ok(message);
+            match self.codec.frame()? {
+                Some(Frame::Text(text)) => {
+                    return String::from_utf8(text.to_vec())
+                        .map(Message::Text)
+                        .map_err(|_| "a text frame that is not UTF-8".to_owned());
+                }
+                Some(Frame::Binary(data)) => return Ok(Message::Binary(data.to_vec())),
+                Some(Frame::Close(code)) => {
+                    // The answer to the close, at once.
+                    let _ = self.flush().await;
+                    return Ok(Message::Close(code));
+                }
+                None => {}
+            }
+            if self.has_output() {
+                continue;
             }
             self.fill().await?;
         }
