@@ -18,8 +18,9 @@ use crate::socket::SourceIps;
 #[command(name = "parley-bench", version, about, long_about)]
 pub struct Cli {
     /// Worker threads of the generator's (multi-threaded) runtime
-    /// [default: one per core]. On a machine shared with the server, fewer
-    /// threads leave it more room and cost less CPU per delivery.
+    /// [default: 1 on a machine of two cores or fewer, else one per core].
+    /// On a machine shared with the server, fewer threads leave it more
+    /// room and cost less CPU per delivery.
     #[arg(long, global = true)]
     pub threads: Option<usize>,
     /// The scenario to run.

@@ -7,20 +7,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Tally;
 use crate::pacing::Pacer;
 use crate::payload;
+use crate::protocol::ws::Frame;
 use crate::protocol::{Client, Conn, Inbound, excerpt, send_all};
 
 /// How long a connection waits for its close frame to go out at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
-/// The close code recorded when the server closes without one.
-const NO_STATUS: u16 = 1005;
 
 /// What every connection of a run shares.
 #[derive(Debug)]
@@ -96,9 +93,27 @@ pub async fn drive(mut conn: Conn, shared: Arc<Shared>, mut publishing: Option<P
         tokio::select! {
             biased;
             () = &mut run_over => break Ending::RunOver,
-            message = conn.ws.next() => match message {
-                Some(Ok(Message::Text(text))) => {
-                    let bytes = text.as_bytes();
+            read = conn.ws.fill() => {
+                if let Err(error) = read {
+                    break Ending::Broke(error);
+                }
+                // Every frame the read brought, parsed in place.
+                let mut pongs = 0;
+                let mut ended = None;
+                loop {
+                    let bytes = match conn.ws.frame() {
+                        Ok(Some(Frame::Text(bytes))) => bytes,
+                        Ok(Some(Frame::Binary(_))) => continue,
+                        Ok(Some(Frame::Close(code))) => {
+                            ended = Some(Ending::Closed(code));
+                            break;
+                        }
+                        Ok(None) => break,
+                        Err(error) => {
+                            ended = Some(Ending::Broke(format!("protocol error: {error}")));
+                            break;
+                        }
+                    };
                     if shard.record_frame(bytes) {
                         continue;
                     }
@@ -111,27 +126,31 @@ pub async fn drive(mut conn: Conn, shared: Arc<Shared>, mut publishing: Option<P
                         }
                         Inbound::Error => {
                             tally.error_reply();
-                            tally.note_error(&format!("error reply: {}", excerpt(text.as_str())));
+                            let text = String::from_utf8_lossy(bytes);
+                            tally.note_error(&format!("error reply: {}", excerpt(&text)));
                             if unanswered.pop_front().is_some() {
                                 tally.failed(1);
                             }
                         }
-                        Inbound::Ping => {
-                            let pong = Message::text(client.pong_frame());
-                            if let Err(error) = conn.ws.send(pong).await {
-                                break Ending::Broke(error.to_string());
-                            }
-                        }
+                        Inbound::Ping => pongs += 1,
                         Inbound::Other => {}
                     }
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    break Ending::Closed(frame.map_or(NO_STATUS, |frame| u16::from(frame.code)));
+                for _ in 0..pongs {
+                    conn.ws.queue_text(client.pong_frame());
                 }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => break Ending::Broke(error.to_string()),
-                None => break Ending::Broke("connection closed".to_owned()),
-            },
+                // Pongs, to protocol pings and WebSocket pings, and the
+                // answer to a close.
+                if conn.ws.has_output()
+                    && let Err(error) = conn.ws.flush().await
+                    && ended.is_none()
+                {
+                    break Ending::Broke(error);
+                }
+                if let Some(ended) = ended {
+                    break ended;
+                }
+            }
             () = &mut timer, if publishing.is_some() => {
                 let Some(p) = &mut publishing else { continue };
                 let due = p.pacer.due(Instant::now());
@@ -167,7 +186,7 @@ pub async fn drive(mut conn: Conn, shared: Arc<Shared>, mut publishing: Option<P
     tally.failed(unanswered.len() as u64);
     match ending {
         Ending::RunOver => {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close(None)).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close()).await;
         }
         Ending::Closed(code) => tally.closed(code),
         Ending::Broke(_) if shared.end.is_cancelled() => {}
@@ -175,5 +194,113 @@ pub async fn drive(mut conn: Conn, shared: Arc<Shared>, mut publishing: Option<P
             tally.dropped();
             tally.note_error(&format!("connection broke: {error}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as T;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::protocol::{Protocol, pusher};
+    use crate::socket::Dialer;
+    use crate::target::Target;
+
+    /// A fake Pusher server that sends 1,000 publications to its one
+    /// connection, dropping every tenth, with a Pusher ping and a WebSocket
+    /// ping among them, waits for both pongs, then closes with 4201.
+    #[tokio::test]
+    async fn a_server_dropping_every_tenth_message_is_reported_as_ten_percent_loss() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
+            let established = r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#;
+            ws.feed(T::text(established)).await.unwrap();
+            // Sent at once, with the handshake's last frame: nothing read
+            // along with it may be lost.
+            let now = payload::unix_nanos();
+            for seq in 0..1000u64 {
+                if seq == 500 {
+                    ws.feed(T::text(r#"{"event":"pusher:ping","data":{}}"#))
+                        .await
+                        .unwrap();
+                    ws.feed(T::Ping(b"ws".to_vec().into())).await.unwrap();
+                }
+                if seq % 10 == 9 {
+                    continue;
+                }
+                let data = payload::as_json_string(&payload::build(now, seq, 100));
+                let frame = format!(r#"{{"event":"bench","channel":"bench-0","data":{data}}}"#);
+                ws.feed(T::text(frame)).await.unwrap();
+            }
+            ws.flush().await.unwrap();
+            let (mut pusher_pong, mut ws_pong) = (false, false);
+            while !(pusher_pong && ws_pong) {
+                match ws.next().await.unwrap().unwrap() {
+                    T::Text(text) if text.as_str() == pusher::PONG => pusher_pong = true,
+                    T::Pong(data) if data.as_ref() == b"ws" => ws_pong = true,
+                    _ => {}
+                }
+            }
+            ws.send(T::Close(Some(CloseFrame {
+                code: 4201.into(),
+                reason: "slow".into(),
+            })))
+            .await
+            .unwrap();
+            // The client answers the close.
+            loop {
+                match ws.next().await {
+                    Some(Ok(T::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                }
+            }
+        });
+        let credentials = Credentials {
+            app_id: "1".into(),
+            app_key: Some("key".into()),
+            app_secret: Some("secret".into()),
+            api_key: None,
+        };
+        let target = Target::resolve(&format!("http://{addr}")).await.unwrap();
+        let client = Client::new(
+            Protocol::Pusher,
+            target,
+            Dialer::new(addr, None),
+            credentials,
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let conn = client.open(0).await.unwrap();
+        assert_eq!(conn.socket_id, "1.2");
+        let tally = Arc::new(Tally::new(1));
+        // What the publisher would count: 1,000 publications accepted, one
+        // delivery each.
+        tally.sent(1000);
+        tally.accepted(1000, 1000);
+        let shared = Arc::new(Shared {
+            client: Arc::new(client),
+            tally: tally.clone(),
+            end: CancellationToken::new(),
+        });
+        tokio::time::timeout(Duration::from_secs(10), drive(conn, shared, None))
+            .await
+            .expect("the connection ends when the server closes it");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+        let snapshot = tally.snapshot();
+        assert_eq!(snapshot.expected, 1000);
+        assert_eq!(snapshot.delivered, 900);
+        assert!((snapshot.loss() - 0.1).abs() < 1e-12, "{}", snapshot.loss());
+        assert_eq!(tally.close_codes().get(&4201), Some(&1));
+        assert!(tally.errors().is_empty(), "{:?}", tally.errors());
     }
 }

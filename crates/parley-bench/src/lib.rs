@@ -77,9 +77,7 @@ where
     };
     let json = cli.scenario.common().json.clone();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = cli.threads {
-        builder.worker_threads(threads.max(1));
-    }
+    builder.worker_threads(cli.threads.unwrap_or_else(default_threads).max(1));
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -103,4 +101,13 @@ where
         eprintln!("report written to {}", path.display());
     }
     ExitCode::SUCCESS
+}
+
+/// The generator's worker threads when `--threads` is not given: one on a
+/// machine of two cores or fewer, which the generator shares with the
+/// server (one thread costs less CPU per delivery there, and reads a
+/// million deliveries a second), else one per core.
+pub fn default_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores <= 2 { 1 } else { cores }
 }

@@ -41,6 +41,11 @@ impl Target {
         format!("ws://{}{}{path}", self.authority, self.base_path)
     }
 
+    /// The server's `host:port` as given, for the `Host` header.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
     /// The HTTP URL of `path` (which starts with `/`) on the server.
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{}{path}", self.authority, self.base_path)

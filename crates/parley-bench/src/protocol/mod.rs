@@ -7,22 +7,17 @@
 
 pub mod native;
 pub mod pusher;
+pub mod ws;
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::credentials::{Credentials, TokenMinter};
 use crate::socket::Dialer;
 use crate::target::Target;
 
-/// A client WebSocket over plain TCP.
-pub type Ws = WebSocketStream<TcpStream>;
+pub use ws::{Message, Ws};
 
 /// Which protocol the generator speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -140,17 +135,6 @@ pub struct Client {
     pub step_timeout: Duration,
 }
 
-/// The configuration of every client WebSocket. The read buffer is small:
-/// a run holds thousands of sockets, and tungstenite zero-fills the free
-/// part of it (up to this size) before every read, including the read
-/// that finds nothing more to take, so its size is paid twice per
-/// delivery. Larger frames are still read whole, in several reads.
-fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(512)
-        .write_buffer_size(16 * 1024)
-}
-
 impl Client {
     /// A client for `protocol`; fails when a credential the protocol
     /// needs to connect is missing.
@@ -198,14 +182,12 @@ impl Client {
                 Protocol::Native => "/ws".to_owned(),
                 Protocol::Pusher => pusher::path(self.credentials.key()?),
             };
-            let url = self.target.ws_url(&path);
-            let (ws, _) = tokio_tungstenite::client_async_with_config(
-                url.as_str(),
+            let ws = Ws::connect(
                 stream,
-                Some(ws_config()),
+                self.target.authority(),
+                &self.target.request_path(&path),
             )
-            .await
-            .map_err(|error| format!("upgrade: {error}"))?;
+            .await?;
             let mut conn = Conn::new(index, ws);
             match (self.protocol, &self.minter) {
                 (Protocol::Native, Some(minter)) => {
@@ -321,31 +303,18 @@ pub fn user_of(index: usize) -> String {
 /// Sends text frames and flushes once.
 pub async fn send_all(ws: &mut Ws, frames: impl IntoIterator<Item = String>) -> Result<(), String> {
     for frame in frames {
-        ws.feed(Message::text(frame))
-            .await
-            .map_err(|error| format!("send: {error}"))?;
+        ws.queue_text(&frame);
     }
-    ws.flush().await.map_err(|error| format!("send: {error}"))
+    ws.flush().await
 }
 
 /// The next text frame, answering WebSocket pings on the way.
 pub async fn next_text(ws: &mut Ws) -> Result<String, String> {
     loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
-            Some(Ok(Message::Close(frame))) => {
-                return Err(match frame {
-                    Some(frame) => format!(
-                        "closed by the server: {} {}",
-                        u16::from(frame.code),
-                        frame.reason
-                    ),
-                    None => "closed by the server".to_owned(),
-                });
-            }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(format!("read: {error}")),
-            None => return Err("connection closed".to_owned()),
+        match ws.next().await? {
+            Message::Text(text) => return Ok(text),
+            Message::Close(code) => return Err(format!("closed by the server: {code}")),
+            Message::Binary(_) => {}
         }
     }
 }

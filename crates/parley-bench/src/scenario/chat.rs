@@ -15,11 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::fanout::no_connection;
 use super::{Env, settings};
@@ -28,7 +26,7 @@ use crate::measure::{Window, micros_per, sample_server};
 use crate::metrics::{Tally, latency_histogram};
 use crate::pacing::Pacer;
 use crate::progress::Progress;
-use crate::protocol::{Client, Conn, Inbound, Protocol, excerpt, native, send_all};
+use crate::protocol::{Client, Conn, Inbound, Message, Protocol, excerpt, native, send_all};
 use crate::report::{
     ChatStats, ConnectStats, GeneratorStats, MachineStats, Percentiles, Publications, Report,
     ServerStats,
@@ -41,8 +39,6 @@ const DEFAULT_PREFIX: &str = "chat:bench-";
 const MIN_TEXT_BYTES: usize = 16;
 /// How long a connection waits for its close frame to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
-/// The close code recorded when the server closes without one.
-const NO_STATUS: u16 = 1005;
 
 /// Counters every writer adds to, read by the progress line.
 #[derive(Debug, Default)]
@@ -290,21 +286,15 @@ impl Writer {
                 message = conn.ws.next() => message,
             };
             let text = match message {
-                Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Close(frame))) => {
-                    self.tally
-                        .closed(frame.map_or(NO_STATUS, |frame| u16::from(frame.code)));
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(code)) => {
+                    self.tally.closed(code);
                     seen.unanswered = in_flight.len() as u64;
                     return seen;
                 }
-                Some(Ok(_)) => continue,
-                Some(Err(error)) => {
-                    self.broke(&error.to_string());
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
-                }
-                None => {
-                    self.broke("connection closed");
+                Ok(Message::Binary(_)) => continue,
+                Err(error) => {
+                    self.broke(&error);
                     seen.unanswered = in_flight.len() as u64;
                     return seen;
                 }
@@ -323,7 +313,7 @@ impl Writer {
                 Inbound::Error => {
                     self.tally.error_reply();
                     self.tally
-                        .note_error(&format!("error reply: {}", excerpt(text.as_str())));
+                        .note_error(&format!("error reply: {}", excerpt(&text)));
                     if in_flight.pop_front().is_some() {
                         seen.refused += 1;
                         self.live.refused.fetch_add(1, Relaxed);
@@ -331,9 +321,8 @@ impl Writer {
                     }
                 }
                 Inbound::Ping => {
-                    let pong = Message::text(self.client.pong_frame());
-                    if let Err(error) = conn.ws.send(pong).await {
-                        self.broke(&error.to_string());
+                    if let Err(error) = conn.ws.send_text(self.client.pong_frame()).await {
+                        self.broke(&error);
                         seen.unanswered = in_flight.len() as u64;
                         return seen;
                     }
@@ -342,7 +331,7 @@ impl Writer {
             }
         }
         self.tally.failed(seen.unanswered);
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close(None)).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close()).await;
         seen
     }
 

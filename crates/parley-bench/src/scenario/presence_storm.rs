@@ -9,11 +9,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use memchr::memmem;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::no_connection;
@@ -23,7 +21,7 @@ use crate::measure::{Window, micros_per, sample_server};
 use crate::metrics::{Tally, latency_histogram};
 use crate::progress::Progress;
 use crate::protocol::{
-    Client, Conn, PresenceInbound, PresenceKind, Protocol, excerpt, pusher, user_of,
+    Client, Conn, Message, PresenceInbound, PresenceKind, Protocol, excerpt, pusher, user_of,
 };
 use crate::report::{
     ConnectStats, GeneratorStats, MachineStats, Percentiles, PresenceStats, Report, ServerStats,
@@ -250,7 +248,7 @@ impl Storm {
                 return seen;
             }
         };
-        if let Err(error) = conn.ws.send(Message::text(subscribe)).await {
+        if let Err(error) = conn.ws.send_text(&subscribe).await {
             self.fail(&format!("subscribe: {error}"));
             return seen;
         }
@@ -260,28 +258,22 @@ impl Storm {
             let message = tokio::select! {
                 biased;
                 () = &mut run_over => {
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close(None)).await;
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close()).await;
                     return seen;
                 }
                 message = conn.ws.next() => message,
             };
             let text = match message {
-                Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Close(frame))) => {
-                    self.tally
-                        .closed(frame.map_or(1005, |frame| u16::from(frame.code)));
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(code)) => {
+                    self.tally.closed(code);
                     self.live.ended.fetch_add(1, Relaxed);
                     return seen;
                 }
-                Some(Ok(_)) => continue,
-                Some(Err(error)) => {
+                Ok(Message::Binary(_)) => continue,
+                Err(error) => {
                     self.tally.dropped();
                     self.fail(&format!("connection broke: {error}"));
-                    return seen;
-                }
-                None => {
-                    self.tally.dropped();
-                    self.fail("connection closed");
                     return seen;
                 }
             };
@@ -302,14 +294,13 @@ impl Storm {
                 PresenceInbound::Refused => {
                     self.tally.error_reply();
                     self.tally
-                        .note_error(&format!("subscribe refused: {}", excerpt(text.as_str())));
+                        .note_error(&format!("subscribe refused: {}", excerpt(&text)));
                     self.live.refused.fetch_add(1, Relaxed);
                     continue;
                 }
                 PresenceInbound::Presence { kind, members } => (kind, members),
                 PresenceInbound::Ping => {
-                    let pong = Message::text(self.client.pong_frame());
-                    if conn.ws.send(pong).await.is_err() {
+                    if conn.ws.send_text(self.client.pong_frame()).await.is_err() {
                         self.live.ended.fetch_add(1, Relaxed);
                         return seen;
                     }
