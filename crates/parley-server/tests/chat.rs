@@ -360,8 +360,16 @@ async fn rate_limit_counts_every_connection_of_a_user(backend: Backend) {
     let server = start(backend).await;
     let mut tab1 = server.user("ann").await;
     let mut tab2 = server.user("ann").await;
+    let mut sent = Vec::new();
     for n in 0..5 {
-        send(&mut tab1, "limited:room", &format!("a{n}")).await;
+        let key = format!("a{n}");
+        sent.push(
+            tab1.ok(
+                "message_send",
+                json!({"channel": "limited:room", "text": key, "client_msg_id": key}),
+            )
+            .await,
+        );
         send(&mut tab2, "limited:room", &format!("b{n}")).await;
     }
     let reply = tab2
@@ -373,6 +381,24 @@ async fn rate_limit_counts_every_connection_of_a_user(backend: Backend) {
     assert_eq!(reply["error"]["code"], 429);
     let wait = reply["error"]["retry_after_ms"].as_u64().unwrap();
     assert!(wait > 1000 && wait <= 6000, "{wait}");
+    // A resend of a stored message is not a new message: over the limit it
+    // still gets the stored message back, and it costs nothing.
+    let again = tab2
+        .ok(
+            "message_send",
+            json!({"channel": "limited:room", "text": "a0", "client_msg_id": "a0"}),
+        )
+        .await;
+    assert_eq!(again["id"], sent[0]["id"]);
+    assert_eq!(again["offset"], sent[0]["offset"]);
+    assert_eq!(
+        tab2.error_code(
+            "message_send",
+            json!({"channel": "limited:room", "text": "a5", "client_msg_id": "a5"})
+        )
+        .await,
+        429
+    );
     // Another user has a bucket of their own.
     let mut bob = server.user("bob").await;
     send(&mut bob, "limited:room", "hi").await;

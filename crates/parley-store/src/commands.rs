@@ -428,7 +428,8 @@ async fn send(
     new: &NewMessage,
 ) -> Result<Sent, StoreError> {
     if let Some(key) = &new.client_msg_id
-        && let Some(mut message) = messages::find_sent(connection, new, key).await?
+        && let Some(mut message) =
+            messages::find_sent(connection, &new.app, &new.channel, &new.author, key).await?
     {
         uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
         return Ok(Sent {

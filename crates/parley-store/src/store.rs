@@ -361,6 +361,25 @@ impl Store {
         .await
     }
 
+    /// The message `author` sent before in `channel` with the idempotency
+    /// key `client_msg_id`, if any: what a resend is answered with.
+    pub async fn sent_message(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        author: &str,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut connection = self.shared.pool.acquire().await?;
+        let Some(mut message) =
+            messages::find_sent(&mut connection, app, channel, author, client_msg_id).await?
+        else {
+            return Ok(None);
+        };
+        uploads::fill(&mut connection, std::slice::from_mut(&mut message)).await?;
+        Ok(Some(message))
+    }
+
     /// A message of the app in its current state; tombstones included.
     pub async fn message(&self, app: &str, id: MessageId) -> Result<Message, StoreError> {
         let mut connection = self.shared.pool.acquire().await?;

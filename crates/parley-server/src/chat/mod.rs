@@ -203,6 +203,16 @@ pub async fn send(
         rooms::check_member(server, app, channel, &actor.user).await?;
     }
     let mode = moderation::check_send(server, app, channel, actor).await?;
+    // A resend is answered with the stored message before the filter and
+    // the rate limit see it: it was accepted once, and counts once.
+    if let Some(key) = &request.client_msg_id
+        && let Some(message) = server
+            .store
+            .sent_message(&app.app.id, channel, &actor.user, key)
+            .await?
+    {
+        return Ok(message);
+    }
     let (text, flag) = filtered(config, std::mem::take(&mut request.text))?;
     request.text = text;
     if actor.limited

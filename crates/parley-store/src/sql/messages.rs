@@ -72,10 +72,12 @@ pub(crate) async fn find(
     row.map(|row| rows::message(&row, None)).transpose()
 }
 
-/// The message an author sent before with this idempotency key.
+/// The message `author` sent before in `channel` with this idempotency key.
 pub(crate) async fn find_sent(
     connection: &mut AnyConnection,
-    new: &NewMessage,
+    app: &str,
+    channel: &ChannelName,
+    author: &str,
     client_msg_id: &str,
 ) -> Result<Option<Message>, StoreError> {
     let sql = format!(
@@ -83,13 +85,13 @@ pub(crate) async fn find_sent(
          WHERE app_id = $1 AND channel = $2 AND author = $3 AND client_msg_id = $4"
     );
     let row = sqlx::query(&sql)
-        .bind(&*new.app)
-        .bind(new.channel.as_str())
-        .bind(new.author.as_str())
+        .bind(app)
+        .bind(channel.as_str())
+        .bind(author)
         .bind(client_msg_id)
         .fetch_optional(&mut *connection)
         .await?;
-    row.map(|row| rows::message(&row, Some(&new.channel)))
+    row.map(|row| rows::message(&row, Some(channel)))
         .transpose()
 }
 
