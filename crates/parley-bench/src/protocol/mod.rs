@@ -4,10 +4,13 @@
 //!
 //! - [`native`]: Parley's native protocol at `GET /ws`.
 //! - [`pusher`]: the Pusher Channels protocol 7 at `GET /app/{key}`.
+//! - [`ws`]: the lean client WebSocket both run over (the upgrade, reads
+//!   into one buffer per connection, writes); [`ws_codec`]: its frames.
 
 pub mod native;
 pub mod pusher;
 pub mod ws;
+pub mod ws_codec;
 
 use std::time::Duration;
 
