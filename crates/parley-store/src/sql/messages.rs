@@ -4,7 +4,7 @@ use parley_core::ChannelName;
 use sqlx::{AnyConnection, Row};
 
 use super::rows::{self, MESSAGE_COLUMNS, channel_from_db, offset_to_db};
-use super::{End, Window};
+use super::{End, Ordered, Window};
 use crate::{Message, MessageId, NewMessage, Revision, StoreError, Timestamp};
 
 /// Inserts a new message whose `message_created` event has `offset`, and
@@ -216,23 +216,7 @@ pub(crate) async fn range(
     channel: &ChannelName,
     window: Window,
 ) -> Result<Vec<Message>, StoreError> {
-    let direction = match window.end {
-        End::Oldest => "ASC",
-        End::Newest => "DESC",
-    };
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages \
-         WHERE app_id = $1 AND channel = $2 AND stream_offset > $3 AND stream_offset <= $4 \
-         ORDER BY stream_offset {direction} LIMIT $5"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app)
-        .bind(channel.as_str())
-        .bind(offset_to_db(window.after))
-        .bind(offset_to_db(window.up_to))
-        .bind(i64::try_from(window.limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *connection)
-        .await?;
+    let rows = super::window_rows(connection, Ordered::Messages, app, channel, window).await?;
     let mut messages = rows
         .iter()
         .map(|row| rows::message(row, Some(channel)))

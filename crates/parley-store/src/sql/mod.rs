@@ -24,6 +24,7 @@ pub(crate) mod uploads;
 pub(crate) mod webhooks;
 
 use parley_core::ChannelName;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::StoreError;
@@ -67,6 +68,53 @@ pub(crate) enum Ordered {
     Messages,
 }
 
+impl Ordered {
+    fn table(self) -> &'static str {
+        match self {
+            Ordered::Publications => "publications",
+            Ordered::Messages => "messages",
+        }
+    }
+
+    fn columns(self) -> &'static str {
+        match self {
+            Ordered::Publications => rows::PUBLICATION_COLUMNS,
+            Ordered::Messages => rows::MESSAGE_COLUMNS,
+        }
+    }
+}
+
+/// The rows of `table` for the channel in `window`, in the order they are
+/// taken: oldest first from [`End::Oldest`], newest first from
+/// [`End::Newest`] (callers reverse those).
+pub(crate) async fn window_rows(
+    connection: &mut AnyConnection,
+    table: Ordered,
+    app: &str,
+    channel: &ChannelName,
+    window: Window,
+) -> Result<Vec<AnyRow>, StoreError> {
+    let direction = match window.end {
+        End::Oldest => "ASC",
+        End::Newest => "DESC",
+    };
+    let sql = format!(
+        "SELECT {} FROM {} \
+         WHERE app_id = $1 AND channel = $2 AND stream_offset > $3 AND stream_offset <= $4 \
+         ORDER BY stream_offset {direction} LIMIT $5",
+        table.columns(),
+        table.table(),
+    );
+    Ok(sqlx::query(&sql)
+        .bind(app)
+        .bind(channel.as_str())
+        .bind(offset_to_db(window.after))
+        .bind(offset_to_db(window.up_to))
+        .bind(i64::try_from(window.limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *connection)
+        .await?)
+}
+
 /// Whether a channel has rows beyond a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Beyond {
@@ -87,10 +135,7 @@ pub(crate) async fn beyond(
     lowest: u64,
     highest: u64,
 ) -> Result<Beyond, StoreError> {
-    let table = match table {
-        Ordered::Publications => "publications",
-        Ordered::Messages => "messages",
-    };
+    let table = table.table();
     // CASE and CAST give an integer on both backends, where a bare EXISTS
     // would be a boolean on one and an integer on the other.
     let sql = format!(

@@ -7,8 +7,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
-use super::rows::{self, PUBLICATION_COLUMNS, offset_from_db, offset_to_db};
-use super::{End, Window};
+use super::rows::{self, offset_from_db, offset_to_db};
+use super::{End, Ordered, Window};
 use crate::{EventKind, MessageId, Retention, StoreError, StoredPublication, Timestamp, TrimScope};
 
 /// The position of a stream, if it exists.
@@ -119,23 +119,7 @@ pub(crate) async fn range(
     epoch: &Arc<str>,
     window: Window,
 ) -> Result<Vec<StoredPublication>, StoreError> {
-    let direction = match window.end {
-        End::Oldest => "ASC",
-        End::Newest => "DESC",
-    };
-    let sql = format!(
-        "SELECT {PUBLICATION_COLUMNS} FROM publications \
-         WHERE app_id = $1 AND channel = $2 AND stream_offset > $3 AND stream_offset <= $4 \
-         ORDER BY stream_offset {direction} LIMIT $5"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(app)
-        .bind(channel.as_str())
-        .bind(offset_to_db(window.after))
-        .bind(offset_to_db(window.up_to))
-        .bind(i64::try_from(window.limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *connection)
-        .await?;
+    let rows = super::window_rows(connection, Ordered::Publications, app, channel, window).await?;
     let mut publications = rows
         .iter()
         .map(|row| rows::publication(row, channel, epoch))
