@@ -31,7 +31,6 @@ use crate::report::{
     ChatStats, ConnectStats, GeneratorStats, MachineStats, Percentiles, Publications, Report,
     ServerStats,
 };
-use crate::setup::{self, Opening};
 
 /// The channel prefix when none is given: the `chat` namespace.
 const DEFAULT_PREFIX: &str = "chat:bench-";
@@ -87,17 +86,7 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
     }
 
     let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
-    let opened = setup::open_all(
-        env.client.clone(),
-        Opening {
-            count: common.connections,
-            concurrency: common.connect_concurrency,
-            deadline: Instant::now() + common.open_timeout,
-            subscriptions: None,
-        },
-        env.tally.clone(),
-    )
-    .await;
+    let opened = env.open_unsubscribed(common.open_timeout).await;
     if opened.conns.is_empty() {
         return Err(no_connection(&env));
     }

@@ -2,14 +2,11 @@
 //! with a freshly signed token the server verifies, up to `--connections`
 //! or the duration; report the rate and the handshake time.
 
-use tokio::time::Instant;
-
 use super::fanout::no_connection;
 use super::{Env, Running, settings};
 use crate::cli::ConnectArgs;
 use crate::measure::{Window, micros_per, sample_server};
 use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
-use crate::setup::{self, Opening};
 
 /// Runs `parley-bench connect`.
 pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, String> {
@@ -17,17 +14,7 @@ pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, Str
     let common = env.common.clone();
     let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
     let window = Window::open(common.server_pid);
-    let opened = setup::open_all(
-        env.client.clone(),
-        Opening {
-            count: common.connections,
-            concurrency: common.connect_concurrency,
-            deadline: Instant::now() + common.duration,
-            subscriptions: None,
-        },
-        env.tally.clone(),
-    )
-    .await;
+    let opened = env.open_unsubscribed(common.duration).await;
     let measured = window.close();
     if opened.conns.is_empty() {
         return Err(no_connection(&env));

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{CommonArgs, Scenario};
@@ -31,6 +32,7 @@ use crate::metrics::Tally;
 use crate::plan;
 use crate::protocol::{Client, Conn, Protocol};
 use crate::report::{Disconnects, Report};
+use crate::setup::{self, Opened, Opening};
 use crate::socket::Dialer;
 use crate::target::Target;
 
@@ -106,6 +108,23 @@ impl Env {
             ));
         }
         Ok(prefix)
+    }
+
+    /// Opens `--connections` connections with no subscriptions, at most
+    /// `--connect-concurrency` handshakes at a time, giving up on more after
+    /// `within`.
+    pub async fn open_unsubscribed(&self, within: Duration) -> Opened {
+        setup::open_all(
+            self.client.clone(),
+            Opening {
+                count: self.common.connections,
+                concurrency: self.common.connect_concurrency,
+                deadline: Instant::now() + within,
+                subscriptions: None,
+            },
+            self.tally.clone(),
+        )
+        .await
     }
 
     /// A report with the run's identity and the counters' errors and

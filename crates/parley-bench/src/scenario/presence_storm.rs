@@ -26,7 +26,6 @@ use crate::protocol::{
 use crate::report::{
     ConnectStats, GeneratorStats, MachineStats, Percentiles, PresenceStats, Report, ServerStats,
 };
-use crate::setup::{self, Opening};
 
 /// How often the storm checks whether it is over.
 const POLL: Duration = Duration::from_millis(10);
@@ -87,17 +86,7 @@ pub async fn run(args: PresenceStormArgs, open_files_limit: u64) -> Result<Repor
     }
 
     let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
-    let opened = setup::open_all(
-        env.client.clone(),
-        Opening {
-            count: common.connections,
-            concurrency: common.connect_concurrency,
-            deadline: Instant::now() + common.open_timeout,
-            subscriptions: None,
-        },
-        env.tally.clone(),
-    )
-    .await;
+    let opened = env.open_unsubscribed(common.open_timeout).await;
     if opened.conns.is_empty() {
         return Err(no_connection(&env));
     }
