@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::credentials::Credentials;
 use crate::protocol::Protocol;
+use crate::scenario::reconnect_storm::Spread;
 use crate::socket::SourceIps;
 
 /// Load generator for Parley and other Pusher-compatible realtime servers.
@@ -50,6 +51,12 @@ pub enum Scenario {
     /// protocol) to a persisted namespace; report messages stored per
     /// second and the time from send to acknowledgement (after commit).
     Chat(ChatArgs),
+    /// Connections follow channels that are published to throughout; at
+    /// a moment every connection drops at once (no close frame) and
+    /// reconnects, re-subscribing from its last stream position; report
+    /// how long until all are reconnected and have recovered what they
+    /// missed, and any gap.
+    ReconnectStorm(ReconnectStormArgs),
 }
 
 impl Scenario {
@@ -62,6 +69,7 @@ impl Scenario {
             Scenario::Connect(args) => &args.common,
             Scenario::PresenceStorm(args) => &args.common,
             Scenario::Chat(args) => &args.common,
+            Scenario::ReconnectStorm(args) => &args.common,
         }
     }
 }
@@ -285,6 +293,46 @@ pub struct ChatArgs {
     pub text_bytes: usize,
 }
 
+/// `parley-bench reconnect-storm`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconnectStormArgs {
+    /// Flags every scenario has. `--duration` bounds each storm (from the
+    /// drop until every client is back); `--channel-prefix` names a
+    /// namespace that keeps history, in memory or persisted [default:
+    /// `recovery:bench-` for native, `bench-` for Pusher].
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Channels; connection `i` follows channel `i % channels`.
+    #[arg(long, default_value_t = 100)]
+    pub channels: usize,
+    /// How many times every connection drops at once and comes back.
+    #[arg(long, default_value_t = 1)]
+    pub storms: usize,
+    /// How long each client waits after the drop before reconnecting:
+    /// `2s` spreads the clients uniformly over 0 to 2 s, `500ms..2s` over
+    /// that range; `0s` reconnects all at once.
+    #[arg(long, default_value = "0s")]
+    pub reconnect_spread: Spread,
+    /// How long the clients stay connected before the first storm,
+    /// between storms and after the last (publishing all the while).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Publications per second to all channels together (in turn),
+    /// through the HTTP API, for the whole run.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Size of each payload in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub payload_bytes: usize,
+    /// The most publications one HTTP request carries (native: up to
+    /// 1000; Pusher: up to 10).
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Kept-alive HTTP connections publishing in parallel.
+    #[arg(long, default_value_t = 2)]
+    pub http_connections: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +341,29 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn reconnect_storm_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "parley-bench",
+            "reconnect-storm",
+            "--connections",
+            "2000",
+            "--channels",
+            "200",
+            "--storms",
+            "3",
+            "--reconnect-spread",
+            "500ms..2s",
+        ])
+        .unwrap();
+        let Scenario::ReconnectStorm(args) = cli.scenario else {
+            panic!("not reconnect-storm");
+        };
+        assert_eq!(args.storms, 3);
+        assert_eq!(args.reconnect_spread.to_string(), "500ms..2s");
+        assert_eq!(args.interval, Duration::from_secs(2));
     }
 
     #[test]

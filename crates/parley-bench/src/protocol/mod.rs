@@ -112,6 +112,25 @@ pub enum PresenceInbound {
     Other,
 }
 
+/// What a received frame is, on a connection that follows one channel's
+/// stream (the reconnect storm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamInbound<'a> {
+    /// The subscription was confirmed: the native reply, with its stream
+    /// position and `recovered`; Pusher's `subscription_succeeded`, with
+    /// none.
+    Subscribed(Option<native::SubscribeReply>),
+    /// The subscription was refused (or its reply could not be read).
+    Refused,
+    /// A publication, with its offset and epoch in the native protocol
+    /// (none in Pusher's, or when they could not be found).
+    Publication(Option<(u64, &'a [u8])>),
+    /// A protocol-level ping that must be answered.
+    Ping,
+    /// Anything else.
+    Other,
+}
+
 /// The kinds of presence push, as counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PresenceKind {
@@ -252,6 +271,32 @@ impl Client {
                 self.credentials.secret()?,
                 &conn.socket_id,
             )),
+        }
+    }
+
+    /// The frame that subscribes `conn` to the public channel `channel`;
+    /// with `since`, asking the server to recover what the connection
+    /// missed after it (native only: Pusher has no recovery).
+    pub fn stream_subscribe_frame(
+        &self,
+        conn: &mut Conn,
+        channel: &str,
+        since: Option<&native::Position>,
+    ) -> String {
+        match (self.protocol, since) {
+            (Protocol::Native, Some(since)) => {
+                native::subscribe_since_frame(conn.take_id(), channel, since)
+            }
+            (Protocol::Native, None) => native::subscribe_frame(conn.take_id(), channel),
+            (Protocol::Pusher, _) => pusher::subscribe_frame(channel),
+        }
+    }
+
+    /// What a frame is, on a connection following one channel's stream.
+    pub fn stream_inbound<'a>(&self, frame: &'a [u8]) -> StreamInbound<'a> {
+        match self.protocol {
+            Protocol::Native => native::stream_inbound(frame),
+            Protocol::Pusher => pusher::stream_inbound(frame),
         }
     }
 

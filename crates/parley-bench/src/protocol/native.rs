@@ -12,8 +12,32 @@
 //! an error reply holds `"error":`.
 
 use memchr::memmem;
+use serde::Deserialize;
 
-use super::{Conn, Inbound, PresenceInbound, PresenceKind, excerpt, next_text, send_all};
+use super::{
+    Conn, Inbound, PresenceInbound, PresenceKind, StreamInbound, excerpt, next_text, send_all,
+};
+
+/// A stream position: the offset of a channel's publication and the epoch
+/// of the stream it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Position {
+    /// The offset.
+    pub offset: u64,
+    /// The epoch.
+    pub epoch: String,
+}
+
+/// A `subscribe` reply: the stream's position, and with `since`, whether
+/// what the client missed follows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubscribeReply {
+    /// The stream's position when the subscription was made.
+    #[serde(flatten)]
+    pub position: Position,
+    /// Present when the subscribe asked to recover (`since`).
+    pub recovered: Option<bool>,
+}
 
 /// Sends `connect` with `token` and waits for its reply.
 pub async fn connect(conn: &mut Conn, token: &str) -> Result<(), String> {
@@ -38,6 +62,17 @@ pub async fn connect(conn: &mut Conn, token: &str) -> Result<(), String> {
 /// A `subscribe` command.
 pub fn subscribe_frame(id: u64, channel: &str) -> String {
     format!(r#"{{"id":{id},"method":"subscribe","params":{{"channel":"{channel}"}}}}"#)
+}
+
+/// A `subscribe` command that asks to recover what the client missed
+/// after `since`. The epoch is the server's, so it is written as a JSON
+/// string with escaping.
+pub fn subscribe_since_frame(id: u64, channel: &str, since: &Position) -> String {
+    let epoch = serde_json::Value::from(since.epoch.as_str());
+    format!(
+        r#"{{"id":{id},"method":"subscribe","params":{{"channel":"{channel}","since":{{"offset":{},"epoch":{epoch}}}}}}}"#,
+        since.offset
+    )
 }
 
 /// Sends one `subscribe` per channel, then waits for every reply.
@@ -124,6 +159,45 @@ pub fn presence_inbound(frame: &[u8]) -> PresenceInbound {
     PresenceInbound::Presence { kind, members }
 }
 
+/// What a frame is, on a connection whose only command in flight is a
+/// `subscribe`: its reply, a publication with its stream position, or
+/// something else. Publications are found by their bytes: the generator's
+/// payload holds no `"offset":`, so the first one after it is the push's.
+pub fn stream_inbound(frame: &[u8]) -> StreamInbound<'_> {
+    const PUBLICATION: &[u8] = br#"{"push":"publication","#;
+    if frame.starts_with(PUBLICATION) {
+        return StreamInbound::Publication(publication_position(frame));
+    }
+    if !frame.starts_with(br#"{"id":"#) {
+        return StreamInbound::Other;
+    }
+    if is_error(frame) {
+        return StreamInbound::Refused;
+    }
+    #[derive(Deserialize)]
+    struct Reply {
+        result: SubscribeReply,
+    }
+    match serde_json::from_slice::<Reply>(frame) {
+        Ok(reply) => StreamInbound::Subscribed(Some(reply.result)),
+        Err(_) => StreamInbound::Refused,
+    }
+}
+
+/// The offset and epoch of a publication push, found in its bytes.
+fn publication_position(frame: &[u8]) -> Option<(u64, &[u8])> {
+    const OFFSET: &[u8] = br#""offset":"#;
+    const EPOCH: &[u8] = br#""epoch":""#;
+    let at = memmem::find(frame, OFFSET)? + OFFSET.len();
+    let digits = &frame[at..];
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    let offset = std::str::from_utf8(&digits[..len]).ok()?.parse().ok()?;
+    let rest = &digits[len..];
+    let start = memmem::find(rest, EPOCH)? + EPOCH.len();
+    let len = memchr::memchr(b'"', &rest[start..])?;
+    Some((offset, &rest[start..start + len]))
+}
+
 /// The id of a reply, when the frame is one.
 fn reply_id(frame: &[u8]) -> Option<u64> {
     let digits = frame.strip_prefix(br#"{"id":"#)?;
@@ -207,6 +281,50 @@ mod tests {
         let frame = subscribe_frame(3, "room:1");
         let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
         assert_eq!(value["params"]["channel"], "room:1");
+    }
+
+    #[test]
+    fn stream_frames_give_their_positions() {
+        let payload = crate::payload::build(5, 6, 60);
+        let push = format!(
+            r#"{{"push":"publication","channel":"recovery:1","data":{payload},"offset":12,"epoch":"ab12","info":{{"client":"1.2","user":"u","info":{{"offset":99}}}}}}"#
+        );
+        assert_eq!(
+            stream_inbound(push.as_bytes()),
+            StreamInbound::Publication(Some((12, &b"ab12"[..])))
+        );
+        let reply = br#"{"id":2,"result":{"channel":"recovery:1","offset":15,"epoch":"ab12","recovered":true}}"#;
+        assert_eq!(
+            stream_inbound(reply),
+            StreamInbound::Subscribed(Some(SubscribeReply {
+                position: Position {
+                    offset: 15,
+                    epoch: "ab12".into()
+                },
+                recovered: Some(true),
+            }))
+        );
+        let plain = br#"{"id":2,"result":{"channel":"recovery:1","offset":0,"epoch":"e"}}"#;
+        let StreamInbound::Subscribed(Some(reply)) = stream_inbound(plain) else {
+            panic!("not a reply");
+        };
+        assert_eq!(reply.recovered, None);
+        assert_eq!(
+            stream_inbound(br#"{"id":2,"error":{"code":403,"message":"no"}}"#),
+            StreamInbound::Refused
+        );
+        assert_eq!(
+            stream_inbound(br#"{"push":"join","channel":"room:1"}"#),
+            StreamInbound::Other
+        );
+        let since = Position {
+            offset: 7,
+            epoch: "e\"x".into(),
+        };
+        let frame = subscribe_since_frame(4, "recovery:1", &since);
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(value["params"]["since"]["offset"], 7);
+        assert_eq!(value["params"]["since"]["epoch"], "e\"x");
     }
 
     #[test]

@@ -15,7 +15,9 @@
 
 use memchr::memmem;
 
-use super::{Conn, Inbound, PresenceInbound, PresenceKind, excerpt, next_text, send_all};
+use super::{
+    Conn, Inbound, PresenceInbound, PresenceKind, StreamInbound, excerpt, next_text, send_all,
+};
 use crate::pusher_sign;
 
 /// The event name of publications sent through the HTTP API.
@@ -70,7 +72,7 @@ pub async fn subscribe(
                 r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}","auth":"{auth}"}}}}"#
             )
         } else {
-            format!(r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}"}}}}"#)
+            subscribe_frame(channel)
         };
         frames.push(frame);
     }
@@ -88,6 +90,24 @@ pub async fn subscribe(
         }
     }
     Ok(())
+}
+
+/// A `pusher:subscribe` to the public channel `channel`.
+pub fn subscribe_frame(channel: &str) -> String {
+    format!(r#"{{"event":"pusher:subscribe","data":{{"channel":"{channel}"}}}}"#)
+}
+
+/// What a frame is, on a connection subscribed to public channels:
+/// Pusher has no stream positions, so a publication (an event `bench`)
+/// comes without one.
+pub fn stream_inbound(frame: &[u8]) -> StreamInbound<'_> {
+    match event(frame) {
+        Some(b"pusher_internal:subscription_succeeded") => StreamInbound::Subscribed(None),
+        Some(b"pusher:error" | b"pusher:subscription_error") => StreamInbound::Refused,
+        Some(b"pusher:ping") => StreamInbound::Ping,
+        Some(name) if name == EVENT.as_bytes() => StreamInbound::Publication(None),
+        _ => StreamInbound::Other,
+    }
 }
 
 /// A `pusher:subscribe` to the presence channel `channel` as `user`, with
@@ -247,6 +267,28 @@ mod tests {
         let signature =
             pusher_sign::hmac_sha256_hex("s", &format!("1.2:presence-storm:{channel_data}"));
         assert_eq!(value["data"]["auth"], format!("k:{signature}"));
+    }
+
+    #[test]
+    fn stream_frames_are_told_apart() {
+        assert_eq!(
+            stream_inbound(br#"{"event":"pusher_internal:subscription_succeeded","channel":"bench-1","data":"{}"}"#),
+            StreamInbound::Subscribed(None)
+        );
+        assert_eq!(
+            stream_inbound(br#"{"event":"bench","channel":"bench-1","data":"{\"t\":1}"}"#),
+            StreamInbound::Publication(None)
+        );
+        assert_eq!(
+            stream_inbound(br#"{"event":"pusher:ping","data":{}}"#),
+            StreamInbound::Ping
+        );
+        assert_eq!(
+            stream_inbound(br#"{"event":"pusher:subscription_error","data":{}}"#),
+            StreamInbound::Refused
+        );
+        let value: serde_json::Value = serde_json::from_str(&subscribe_frame("bench-1")).unwrap();
+        assert_eq!(value["data"]["channel"], "bench-1");
     }
 
     #[test]

@@ -10,12 +10,16 @@ use serde::Serialize;
 use crate::measure::{Measured, micros_per, percent_of_core};
 use crate::metrics::{SLOW_CLIENT_CLOSE, Snapshot, Tally};
 
+mod reconnect;
 mod table;
+
+pub use reconnect::{ReconnectStats, StormStats};
 
 /// Everything a run measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// The scenario: fanout, broadcast, idle or connect.
+    /// The scenario: fanout, broadcast, idle, connect, presence-storm,
+    /// chat or reconnect-storm.
     pub scenario: String,
     /// The protocol spoken.
     pub protocol: String,
@@ -37,6 +41,8 @@ pub struct Report {
     pub presence: Option<PresenceStats>,
     /// Chat messages written (chat scenario).
     pub chat: Option<ChatStats>,
+    /// The drops and comebacks (reconnect-storm scenario).
+    pub reconnect: Option<ReconnectStats>,
     /// Connections the server closed or that broke.
     pub disconnects: Disconnects,
     /// The server process, when `--server-pid` was given.

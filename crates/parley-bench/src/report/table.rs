@@ -143,6 +143,9 @@ impl Report {
                 optional(c.server_cpu_us_per_message, "µs"),
             );
         }
+        if let Some(r) = &self.reconnect {
+            r.rows(&mut row);
+        }
         let d = &self.disconnects;
         let others: Vec<String> = d
             .other_codes

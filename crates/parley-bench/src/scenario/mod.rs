@@ -10,6 +10,8 @@
 //!   once.
 //! - [`chat`]: every connection writes chat messages to a persisted
 //!   namespace.
+//! - [`reconnect_storm`]: every connection drops at once, reconnects and
+//!   recovers what it missed.
 
 pub mod broadcast;
 pub mod chat;
@@ -17,6 +19,7 @@ pub mod connect;
 pub mod fanout;
 pub mod idle;
 pub mod presence_storm;
+pub mod reconnect_storm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +51,7 @@ pub async fn run(scenario: Scenario, open_files_limit: u64) -> Result<Report, St
         Scenario::Connect(args) => connect::run(args, open_files_limit).await,
         Scenario::PresenceStorm(args) => presence_storm::run(args, open_files_limit).await,
         Scenario::Chat(args) => chat::run(args, open_files_limit).await,
+        Scenario::ReconnectStorm(args) => reconnect_storm::run(args, open_files_limit).await,
     }
 }
 

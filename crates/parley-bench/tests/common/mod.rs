@@ -1,0 +1,126 @@
+//! A real Parley server started in-process on 127.0.0.1:0 for the
+//! generator's tests, and running the generator against it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use parley_bench::cli::Cli;
+use parley_bench::report::Report;
+use parley_server::config::{NamespaceConfig, Overrides};
+use parley_server::{Config, Server};
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "bench-test-secret-0123456789";
+pub const API_KEY: &str = "bench-test-api-key";
+
+/// The app key, for the Pusher protocol.
+pub const APP_KEY: &str = "bench-test-key";
+
+/// A server with namespaces `bench` (publishing allowed, no history),
+/// `room` (presence), `chat` (persisted) and `recovery` (history kept in
+/// memory), and the Pusher protocol.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), parley_server::ServerError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("PARLEY_APP_ID", "bench"),
+            ("PARLEY_APP_SECRET", SECRET),
+            ("PARLEY_API_KEY", API_KEY),
+            ("PARLEY_APP_KEY", APP_KEY),
+        ]);
+        let overrides = Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            ..Overrides::default()
+        };
+        let (mut config, _) = Config::load(
+            None,
+            |name| env.get(name).map(|v| v.to_string()),
+            &overrides,
+        )
+        .unwrap();
+        config.apps[0].namespaces = BTreeMap::from([
+            (
+                "bench".to_owned(),
+                NamespaceConfig {
+                    allow_publish: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
+            (
+                "room".to_owned(),
+                NamespaceConfig {
+                    presence: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
+            (
+                "chat".to_owned(),
+                NamespaceConfig {
+                    persist: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
+            (
+                "recovery".to_owned(),
+                NamespaceConfig {
+                    history_size: 100,
+                    history_ttl: Duration::from_secs(60),
+                    ..NamespaceConfig::default()
+                },
+            ),
+        ]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::new(config).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap().unwrap();
+    }
+
+    /// Runs `parley-bench <args>` against this server.
+    pub async fn bench(&self, args: &[&str]) -> Report {
+        let url = format!("http://{}", self.addr);
+        let mut argv = vec!["parley-bench"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&[
+            "--url",
+            &url,
+            "--app-secret",
+            SECRET,
+            "--api-key",
+            API_KEY,
+            "--app-id",
+            "bench",
+            "--app-key",
+            APP_KEY,
+            "--server-pid",
+        ]);
+        let pid = std::process::id().to_string();
+        argv.push(&pid);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        parley_bench::run(cli, 0).await.unwrap()
+    }
+}
