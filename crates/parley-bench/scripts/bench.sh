@@ -26,8 +26,10 @@
 #
 # The server gets max_connections = 19000, a namespace `bench` that allows
 # publishing, a namespace `room` with presence, a persisted namespace `chat`
-# (no rate limit) for the chat scenario, and a temporary data dir that is
-# removed at the end. The load average is printed before and after.
+# (no rate limit) for the chat scenario, a namespace `recovery` that keeps
+# the newest 100 publications of each channel in memory (for up to a
+# minute) for the reconnect-storm scenario, and a temporary data dir that
+# is removed at the end. The load average is printed before and after.
 set -euo pipefail
 
 scenario=${1:?usage: bench.sh <scenario> [flags...]}
@@ -50,6 +52,10 @@ presence = true
 
 [namespaces.chat]
 persist = true
+
+[namespaces.recovery]
+history_size = 100
+history_ttl = "1m"
 EOF
 
 export PARLEY_APP_SECRET=bench-secret-0123456789abcdef

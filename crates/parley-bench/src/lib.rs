@@ -5,8 +5,8 @@
 //! itself.
 //!
 //! - [`cli`]: the command line; [`scenario`]: fanout, broadcast, idle,
-//!   connect, presence-storm; [`main`]: the whole program, also run by
-//!   `parley bench`.
+//!   connect, presence-storm, chat, reconnect-storm; [`main`]: the whole
+//!   program, also run by `parley bench`.
 //! - [`protocol`]: the native and Pusher client sides; [`publish`]: the
 //!   HTTP APIs; [`driver`]: one connection's run phase; [`setup`]:
 //!   opening connections.

@@ -72,11 +72,18 @@ impl Subscriber {
         )
         .await
         .unwrap_or_else(|_| Err(Setback::Retry("no subscribe reply in time".into())));
-        if let Err(Setback::Retry(error) | Setback::Refused(error)) = first {
-            self.shared.tally.note_error(&format!("subscribe: {error}"));
-            self.shared.unsubscribed.fetch_add(1, Relaxed);
-            self.shared.alive.fetch_sub(1, Relaxed);
-            return record;
+        match first {
+            Ok(_) => {}
+            Err(Setback::RunOver) => {
+                self.shared.alive.fetch_sub(1, Relaxed);
+                return record;
+            }
+            Err(Setback::Retry(error) | Setback::Refused(error)) => {
+                self.shared.tally.note_error(&format!("subscribe: {error}"));
+                self.shared.unsubscribed.fetch_add(1, Relaxed);
+                self.shared.alive.fetch_sub(1, Relaxed);
+                return record;
+            }
         }
         self.shared.subscribed.fetch_add(1, Relaxed);
         let mut next = 0;
