@@ -4,8 +4,9 @@
 //! - [`codes`]: `pusher:error` codes and close codes.
 //! - [`sign`]: HMAC-SHA256 signatures of channel auth.
 //! - [`push`]: the [`PusherEncoder`], every `Push` as a Pusher event.
-//! - [`session`]: one connection's state machine: subscribe, unsubscribe,
-//!   client events, ping.
+//! - [`session`]: one connection's state and frame loop, which dispatches
+//!   to `subscriptions` (subscribe with signed auth, presence from
+//!   `channel_data`, unsubscribe), `signin` and `client_events`.
 //! - [`upgrade`]: the `/app/{key}` upgrade and its query checks.
 //! - `signin`: user authentication (`pusher:signin`), the
 //!   `#server-to-user-{id}` channel; [`users`]: signed-in connections and
@@ -27,6 +28,7 @@ pub mod session;
 pub mod sign;
 mod signin;
 pub mod state;
+mod subscriptions;
 pub mod upgrade;
 pub mod users;
 
