@@ -12,7 +12,8 @@
 //!   `#server-to-user-{id}` channel; [`users`]: signed-in connections and
 //!   watchlists; [`cache`]: the last event of `cache-` channels;
 //!   [`state`]: both, shared server-wide.
-//! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`.
+//! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`, whose
+//!   handlers take a [`signed_request::SignedRequest`].
 //!
 //! Pusher channel names map one to one onto Parley channel names (they
 //! never hold `:`, so they sit in the default namespace), and a Pusher event
@@ -26,6 +27,7 @@ pub mod http_api;
 pub mod push;
 pub mod session;
 pub mod sign;
+pub mod signed_request;
 mod signin;
 pub mod state;
 mod subscriptions;
