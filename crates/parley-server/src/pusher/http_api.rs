@@ -199,12 +199,10 @@ async fn trigger_one(
             user: Arc::from(""),
             info: None,
         });
-        server
-            .node
-            .publish(&app.app, channel, data.clone(), info)
+        crate::publish::publish(server, app, channel, data.clone(), info)
             .await
             .map_err(|error| {
-                tracing::error!(%error, "pusher trigger failed");
+                tracing::error!(?error, "pusher trigger failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             })?;
     }
