@@ -58,7 +58,7 @@ pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
 pub use observer::{ChannelEvent, ChannelObserver};
 pub use presence::{
     Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
-    PresenceStats,
+    PresenceStats, SessionAdded,
 };
 pub use presence_feed::PresenceFeed;
 pub use presence_memory::MemoryPresence;

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::{
     BackendError, BoxFuture, ChannelName, Expired, Lease, LeaseKey, Member, MemberInfo,
-    PresenceChange, PresenceManager, PresencePage, PresenceStats,
+    PresenceChange, PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
 
 const SHARDS: usize = 64;
@@ -36,6 +36,9 @@ struct ChannelPresence {
     /// Leases of users; anonymous ones are counted apart.
     user_leases: usize,
     anonymous: usize,
+    /// Leases of heartbeat sessions (users' and anonymous ones), for the
+    /// namespace's cap.
+    sessions: usize,
 }
 
 struct MemberEntry {
@@ -80,6 +83,7 @@ impl MemoryPresence {
         self.leases.load(Ordering::Relaxed)
     }
 
+    /// Adds or renews a lease, with no cap on heartbeat sessions.
     fn add_now(
         &self,
         app: &str,
@@ -87,15 +91,54 @@ impl MemoryPresence {
         lease: Lease,
         ttl: Duration,
     ) -> Option<PresenceChange> {
+        // A channel cannot hold usize::MAX session leases: never full.
+        match self.add_capped(app, channel, lease, ttl, usize::MAX) {
+            SessionAdded::Added(change) => change,
+            SessionAdded::Full => None,
+        }
+    }
+
+    /// Adds or renews a lease. A new heartbeat session's lease is refused
+    /// when the channel holds `max_sessions` of them already; the check and
+    /// the insert happen under the channel's shard lock, so concurrent
+    /// heartbeats cannot overshoot the cap.
+    fn add_capped(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        lease: Lease,
+        ttl: Duration,
+        max_sessions: usize,
+    ) -> SessionAdded {
         let expires = Instant::now() + ttl;
         let mut shard = self.shard(app, channel).lock();
         let presence = shard.entry((Arc::from(app), channel.clone())).or_default();
         if let Some(existing) = presence.leases.get_mut(&lease.key) {
             existing.expires = expires;
             let user = existing.user.clone();
-            return lease
-                .state
-                .and_then(|state| replace_state(presence, &user, state));
+            return SessionAdded::Added(
+                lease
+                    .state
+                    .and_then(|state| replace_state(presence, &user, state)),
+            );
+        }
+        let session = matches!(lease.key, LeaseKey::Session(_));
+        if session && presence.sessions >= max_sessions {
+            // An entry left empty (a cap of 0) goes with the next sweep.
+            return SessionAdded::Full;
+        }
+        SessionAdded::Added(self.insert_lease(presence, lease, expires))
+    }
+
+    /// Inserts a new lease; returns the join when it is the user's first.
+    fn insert_lease(
+        &self,
+        presence: &mut ChannelPresence,
+        lease: Lease,
+        expires: Instant,
+    ) -> Option<PresenceChange> {
+        if matches!(lease.key, LeaseKey::Session(_)) {
+            presence.sessions += 1;
         }
         presence.leases.insert(
             lease.key,
@@ -137,7 +180,7 @@ impl MemoryPresence {
         let channel_key = (Arc::from(app), channel.clone());
         let presence = shard.get_mut(&channel_key)?;
         let lease = presence.leases.remove(key)?;
-        let left = self.drop_lease(presence, &lease.user);
+        let left = self.drop_lease(presence, key, &lease.user);
         if presence.leases.is_empty() {
             shard.remove(&channel_key);
         }
@@ -145,8 +188,16 @@ impl MemoryPresence {
     }
 
     /// Accounts for a removed lease; returns the user if it was their last.
-    fn drop_lease(&self, presence: &mut ChannelPresence, user: &Arc<str>) -> Option<Arc<str>> {
+    fn drop_lease(
+        &self,
+        presence: &mut ChannelPresence,
+        key: &LeaseKey,
+        user: &Arc<str>,
+    ) -> Option<Arc<str>> {
         self.leases.fetch_sub(1, Ordering::Relaxed);
+        if matches!(key, LeaseKey::Session(_)) {
+            presence.sessions -= 1;
+        }
         if user.is_empty() {
             presence.anonymous -= 1;
             return None;
@@ -178,7 +229,7 @@ impl MemoryPresence {
                     let mut left = Vec::new();
                     for key in &keys {
                         if let Some(lease) = presence.leases.remove(key) {
-                            left.extend(self.drop_lease(presence, &lease.user));
+                            left.extend(self.drop_lease(presence, key, &lease.user));
                         }
                     }
                     expired.push(Expired {
@@ -254,6 +305,17 @@ impl PresenceManager for MemoryPresence {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<PresenceChange>, BackendError>> {
         ready(self.add_now(app, channel, lease, ttl))
+    }
+
+    fn add_session<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        lease: Lease,
+        ttl: Duration,
+        max_sessions: usize,
+    ) -> BoxFuture<'a, Result<SessionAdded, BackendError>> {
+        ready(self.add_capped(app, channel, lease, ttl, max_sessions))
     }
 
     fn remove<'a>(

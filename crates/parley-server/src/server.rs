@@ -23,7 +23,7 @@ use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
 use crate::config::Config;
 use crate::encoder::WireEncoder;
-use crate::http_api::ApiError;
+use crate::http_api::{ApiError, HeartbeatLimits};
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
 use crate::state::{AppContext, ServerState};
@@ -127,6 +127,7 @@ impl Server {
         let default_app =
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
+        let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
         let state = Arc::new(ServerState {
             node,
             presence,
@@ -142,6 +143,7 @@ impl Server {
             uploads,
             webhooks,
             pusher: PusherState::default(),
+            heartbeat_limits,
         });
         Ok(Self { state, broker })
     }
@@ -211,14 +213,19 @@ impl Server {
                 tracing::trace!(%error, "cannot set TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, self.router().into_make_service())
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = signal => {}
-                    () = stop.cancelled() => {}
-                }
-            })
-            .await;
+        // With the peer's address, for the per-IP limit of heartbeats.
+        let served = axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = signal => {}
+                () = stop.cancelled() => {}
+            }
+        })
+        .await;
         // Serving can also end by an error; the connections close either way.
         state.shutdown.cancel();
         state.connections.close();
@@ -307,6 +314,7 @@ async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
                     }
                     trim_persisted(&state, app).await;
                 }
+                state.heartbeat_limits.forget_idle();
                 let dropped = broker.sweep(ttl);
                 if dropped > 0 {
                     tracing::debug!(dropped, "swept idle streams");

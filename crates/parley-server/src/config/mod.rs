@@ -52,6 +52,9 @@ pub struct Config {
     pub command_burst: u32,
     /// How long an unused in-memory channel stream is kept.
     pub stream_idle_ttl: Duration,
+    /// Presence heartbeats (`POST /api/v1/presence/heartbeat`) one client
+    /// IP address may send, as `"<count>/<s|min|h>"` (also the burst).
+    pub heartbeats_per_ip: Rate,
     /// Log format.
     pub log_format: LogFormat,
     /// Where persisted channels are kept: `postgres://…`, or `sqlite:PATH`;
@@ -198,6 +201,7 @@ struct FileConfig {
     max_queue_bytes: Option<usize>,
     commands_per_second: Option<u32>,
     command_burst: Option<u32>,
+    heartbeats_per_ip: Option<Rate>,
     log_format: Option<LogFormat>,
     database_url: Option<String>,
     uploads: Option<UploadsConfig>,
@@ -276,6 +280,12 @@ impl Default for Config {
             commands_per_second: 100,
             command_burst: 200,
             stream_idle_ttl: Duration::from_secs(3600),
+            // Ten a second for a whole NAT: at one heartbeat per viewer and
+            // channel every 30 s, 300 viewers behind one address.
+            heartbeats_per_ip: Rate {
+                count: 600,
+                period: Duration::from_secs(60),
+            },
             log_format: LogFormat::Text,
             database_url: None,
             apps: Vec::new(),
@@ -348,6 +358,7 @@ impl Config {
             max_queue_bytes,
             commands_per_second,
             command_burst,
+            heartbeats_per_ip,
             log_format,
             uploads
         );
