@@ -55,7 +55,7 @@ pub use frame::{Frame, FrameEncoder, Protocol};
 pub use hub::{ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
-pub use observer::{ChannelEvent, ChannelObserver};
+pub use observer::{ChannelEvent, ChannelObserver, ObserverSet};
 pub use presence::{
     Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
     PresenceStats, SessionAdded,

@@ -1,8 +1,9 @@
 //! Pusher's special channels: `private-encrypted-` (signed like private,
 //! payloads relayed untouched, no client events) and `cache-` channels (the
-//! last event replayed on subscribe, or `pusher:cache_miss`); Pusher events
-//! in a persisted namespace, stored and recovered like native
-//! publications; and 4100 when the node is over capacity.
+//! last event replayed on subscribe, or `pusher:cache_miss`); subscription
+//! counts pushed to subscribers; Pusher events in a persisted namespace,
+//! stored and recovered like native publications; and 4100 when the node
+//! is over capacity.
 
 mod common;
 mod pusher_client;
@@ -206,5 +207,57 @@ async fn pusher_events_in_a_persisted_namespace_are_stored_and_recovered(backend
     assert_eq!(reply["recovered"], true, "{reply}");
     assert_eq!(late.push().await["data"]["event"], "client-typing");
     assert_eq!(late.push().await["data"]["event"], "headline");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn subscription_counts_reach_subscribers_after_their_subscription() {
+    let server = TestServer::start_with(|config| {
+        config.apps[0].pusher.enable_subscription_count = true;
+    })
+    .await;
+    let count = |data: Value| data["subscription_count"].clone();
+    let mut ann = Pusher::open(&server).await;
+    ann.subscribed("news").await;
+    let (event, on, data) = ann.event().await;
+    assert_eq!(
+        (event.as_str(), on.as_deref(), count(data)),
+        ("pusher_internal:subscription_count", Some("news"), json!(1)),
+        "the count comes after subscription_succeeded"
+    );
+    let mut bob = Pusher::open(&server).await;
+    bob.subscribed("news").await;
+    assert_eq!(count(ann.event().await.2), 2);
+    assert_eq!(count(bob.event().await.2), 2);
+
+    // Native subscribers count, but hear no Pusher event.
+    let mut native = server.user("cat").await;
+    native.ok("subscribe", json!({"channel": "news"})).await;
+    assert_eq!(count(ann.event().await.2), 3);
+    assert_eq!(count(bob.event().await.2), 3);
+    assert!(native.no_push_within(Duration::from_millis(400)).await);
+
+    bob.send(json!({"event": "pusher:unsubscribe", "data": {"channel": "news"}}))
+        .await;
+    assert_eq!(count(ann.event().await.2), 2);
+    drop(native);
+    assert_eq!(count(ann.event().await.2), 1);
+
+    // Presence channels have members instead, as with Pusher.
+    let mut member = Pusher::open(&server).await;
+    member.subscribe_presence("presence-room", "dan").await;
+    assert!(
+        member
+            .client
+            .no_push_within(Duration::from_millis(600))
+            .await
+    );
+    server.stop().await;
+
+    // Off by default.
+    let server = TestServer::start().await;
+    let mut ann = Pusher::open(&server).await;
+    ann.subscribed("news").await;
+    assert!(ann.client.no_push_within(Duration::from_millis(600)).await);
     server.stop().await;
 }

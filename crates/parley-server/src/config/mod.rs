@@ -148,6 +148,10 @@ pub struct PusherOptions {
     /// How long the last event of a `cache-` channel is kept.
     #[serde(deserialize_with = "duration::required")]
     pub cache_ttl: Duration,
+    /// Subscribers of channels other than presence ones hear the channel's
+    /// subscriber count (`pusher_internal:subscription_count`) when it
+    /// changes: Pusher's "subscription counting" app setting.
+    pub enable_subscription_count: bool,
 }
 
 impl Default for PusherOptions {
@@ -164,6 +168,7 @@ impl Default for PusherOptions {
             enable_user_authentication: false,
             user_authentication_timeout: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(30 * 60),
+            enable_subscription_count: false,
         }
     }
 }

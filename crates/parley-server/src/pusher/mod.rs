@@ -11,7 +11,8 @@
 //! - `signin`: user authentication (`pusher:signin`), the
 //!   `#server-to-user-{id}` channel; [`users`]: signed-in connections and
 //!   watchlists; [`cache`]: the last event of `cache-` channels;
-//!   [`state`]: both, shared server-wide.
+//!   [`subscription_count`]: `pusher_internal:subscription_count` pushes;
+//!   [`state`]: all three, shared server-wide.
 //! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`, whose
 //!   handlers take a [`signed_request::SignedRequest`].
 //!
@@ -30,6 +31,7 @@ pub mod sign;
 pub mod signed_request;
 mod signin;
 pub mod state;
+pub mod subscription_count;
 mod subscriptions;
 pub mod upgrade;
 pub mod users;
