@@ -122,10 +122,12 @@ impl MemoryPresence {
                     .and_then(|state| replace_state(presence, &user, state)),
             );
         }
-        let session = matches!(lease.key, LeaseKey::Session(_));
-        if session && presence.sessions >= max_sessions {
-            // An entry left empty (a cap of 0) goes with the next sweep.
-            return SessionAdded::Full;
+        if matches!(lease.key, LeaseKey::Session(_)) {
+            if presence.sessions >= max_sessions {
+                // An entry left empty (a cap of 0) goes with the next sweep.
+                return SessionAdded::Full;
+            }
+            presence.sessions += 1;
         }
         SessionAdded::Added(self.insert_lease(presence, lease, expires))
     }
@@ -137,9 +139,6 @@ impl MemoryPresence {
         lease: Lease,
         expires: Instant,
     ) -> Option<PresenceChange> {
-        if matches!(lease.key, LeaseKey::Session(_)) {
-            presence.sessions += 1;
-        }
         presence.leases.insert(
             lease.key,
             LeaseEntry {
@@ -416,6 +415,47 @@ mod tests {
             info: Arc::default(),
             state: None,
         }
+    }
+
+    #[test]
+    fn heartbeat_sessions_are_capped_per_channel_and_known_ones_renewed() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("stream").unwrap();
+        let ttl = Duration::from_secs(60);
+        let session = |id: &str, user: &str| Lease {
+            key: LeaseKey::Session(id.into()),
+            ..lease(0, user)
+        };
+        let add = |lease| store.add_capped("a", &channel, lease, ttl, 2);
+        assert!(matches!(add(session("s1", "")), SessionAdded::Added(None)));
+        assert!(matches!(
+            add(session("s2", "ann")),
+            SessionAdded::Added(Some(PresenceChange::Joined(_)))
+        ));
+        assert_eq!(add(session("s3", "")), SessionAdded::Full);
+        assert_eq!(add(session("s1", "")), SessionAdded::Added(None), "renewed");
+        assert!(
+            matches!(add(lease(9, "bob")), SessionAdded::Added(Some(_))),
+            "connections are not sessions"
+        );
+        assert_eq!(
+            store.remove_now("a", &channel, &LeaseKey::Session("s1".into())),
+            None
+        );
+        assert!(matches!(add(session("s3", "")), SessionAdded::Added(None)));
+        let short = Duration::ZERO;
+        assert!(matches!(
+            store.add_capped("b", &channel, session("s1", ""), short, 1),
+            SessionAdded::Added(None)
+        ));
+        store.expire_now();
+        assert!(
+            matches!(
+                store.add_capped("b", &channel, session("s2", ""), ttl, 1),
+                SessionAdded::Added(None)
+            ),
+            "an expired session frees its place"
+        );
     }
 
     #[test]
