@@ -1,7 +1,7 @@
 //! `pusher_internal:subscription_count`: in apps with
 //! `enable_subscription_count`, the subscribers of a channel (presence
-//! channels excepted, as with Pusher) hear its subscriber count when it
-//! changes; pusher-js keeps it as `channel.subscriptionCount` and emits
+//! channels excepted, as with Pusher, and `#server-to-user-` ones) hear its
+//! subscriber count when it changes; pusher-js keeps it as `channel.subscriptionCount` and emits
 //! `pusher:subscription_count`.
 //!
 //! The node reports count changes through its [`ChannelObserver`], which
@@ -115,8 +115,11 @@ impl SubscriptionCounts {
 
 impl ChannelObserver for SubscriptionCounts {
     fn on_channel_event(&self, app: &str, channel: &ChannelName, event: ChannelEvent) {
+        // Presence channels count members instead; a user's own
+        // `#server-to-user-` channel has no audience to count.
         if !matches!(event, ChannelEvent::SubscriptionCount(_))
             || channel.as_str().starts_with("presence-")
+            || channel.as_str().starts_with('#')
         {
             return;
         }
