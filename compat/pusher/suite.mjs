@@ -389,6 +389,21 @@ step("cache channels: last event replayed, or cache_miss", async () => {
   await closed(client);
 });
 
+step("subscription counting: channel.subscriptionCount follows the subscribers", async () => {
+  const a = await connect();
+  const channelA = a.subscribe("counted");
+  assert.deepEqual(await next(channelA, "pusher:subscription_count"), { subscription_count: 1 });
+  assert.equal(channelA.subscriptionCount, 1);
+  const b = await connect();
+  const secondAtA = next(channelA, "pusher:subscription_count");
+  await subscribe(b, "counted");
+  assert.deepEqual(await secondAtA, { subscription_count: 2 });
+  assert.equal(channelA.subscriptionCount, 2);
+  await closed(b);
+  await until("the count back at 1", () => channelA.subscriptionCount === 1);
+  await closed(a);
+});
+
 step("encrypted channel: payloads relayed untouched", async () => {
   if (!ENCRYPTION_KEY) throw new Error("PARLEY_ENCRYPTION_KEY is not set");
   const client = await connect("lena");

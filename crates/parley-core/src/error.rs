@@ -29,6 +29,9 @@ pub enum Error {
     /// The node holds as many connections as it may.
     #[error("node connection limit reached")]
     NodeFull,
+    /// The channel holds as many heartbeat sessions as its namespace allows.
+    #[error("the channel holds the most heartbeat sessions allowed ({0})")]
+    TooManySessions(usize),
     /// A backend (broker, presence store) failed.
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -297,6 +297,27 @@ impl Hub {
         delivered
     }
 
+    /// Queues a frame that is ready already for the local subscribers of
+    /// `channel` that speak `protocol`, for an event one protocol has and
+    /// the others do not (Pusher's `subscription_count`). Returns how many
+    /// subscribers the frame was queued for.
+    pub fn send_to_protocol(
+        &self,
+        channel: &ChannelName,
+        protocol: Protocol,
+        frame: &Frame,
+    ) -> usize {
+        let channels = self.channels[self.shard(channel.as_str())].read();
+        let Some(subscribers) = channels.get(channel.as_str()) else {
+            return 0;
+        };
+        subscribers
+            .values()
+            .filter(|subscriber| subscriber.client.protocol == protocol)
+            .filter(|subscriber| subscriber.client.send(frame.clone()).is_ok())
+            .count()
+    }
+
     /// The connections of a user.
     pub fn user_clients(&self, user: &str) -> Vec<Arc<ClientHandle>> {
         self.users[self.shard(user)]

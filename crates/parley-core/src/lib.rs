@@ -55,10 +55,10 @@ pub use frame::{Frame, FrameEncoder, Protocol};
 pub use hub::{ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
-pub use observer::{ChannelEvent, ChannelObserver};
+pub use observer::{ChannelEvent, ChannelObserver, ObserverSet};
 pub use presence::{
     Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
-    PresenceStats,
+    PresenceStats, SessionAdded,
 };
 pub use presence_feed::PresenceFeed;
 pub use presence_memory::MemoryPresence;

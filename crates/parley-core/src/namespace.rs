@@ -32,6 +32,9 @@ pub struct Namespace {
     pub max_presence_state_bytes: usize,
     /// How long a heartbeat-only viewer stays after its last heartbeat.
     pub stale_after: Duration,
+    /// Heartbeat sessions one channel holds at most; a new one past it is
+    /// refused.
+    pub max_heartbeat_sessions: usize,
     /// Clients may send typing indicators.
     pub typing: bool,
     /// How long a typer stays in the list without a new typing event.
@@ -66,6 +69,7 @@ impl Namespace {
             presence_batch: Duration::from_millis(100),
             max_presence_state_bytes: 1024,
             stale_after: Duration::from_secs(120),
+            max_heartbeat_sessions: 10_000,
             typing: false,
             typing_timeout: Duration::from_secs(5),
             user_status: false,

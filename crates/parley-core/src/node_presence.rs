@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::{
     App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
-    MemberInfo, Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, Typer,
-    TypingChange, UserStatus,
+    MemberInfo, Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, SessionAdded,
+    Typer, TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -66,7 +66,22 @@ impl Node {
         lease: Lease,
         ttl: Duration,
     ) -> Result<(), Error> {
-        match self.presence.add(&app.id, channel, lease, ttl).await? {
+        let change = self.presence.add(&app.id, channel, lease, ttl).await?;
+        self.announce(app, channel, namespace, change);
+        Ok(())
+    }
+
+    /// Tells the channel what adding a lease changed: a join (to the
+    /// observer, and through the feed where the namespace pushes joins),
+    /// or a member's new state.
+    fn announce(
+        &self,
+        app: &Arc<App>,
+        channel: &ChannelName,
+        namespace: &Namespace,
+        change: Option<PresenceChange>,
+    ) {
+        match change {
             Some(PresenceChange::Joined(member)) => {
                 self.notify(app, channel, || {
                     ChannelEvent::MemberAdded(member.user.clone())
@@ -83,9 +98,8 @@ impl Node {
                 };
                 app.hub.broadcast(&push, &*self.encoder);
             }
-            _ => {}
+            None => {}
         }
-        Ok(())
     }
 
     /// Removes a connection's lease, pushing `leave` when it was the user's
@@ -165,7 +179,10 @@ impl Node {
     }
 
     /// Keeps a heartbeat-only viewer (a client without a socket) in a
-    /// channel's presence until `stale_after` past its last heartbeat.
+    /// channel's presence until `stale_after` past its last heartbeat. A
+    /// new session is refused with [`Error::TooManySessions`] when the
+    /// channel holds the namespace's `max_heartbeat_sessions` already; a
+    /// known one is always renewed.
     pub async fn presence_heartbeat(
         &self,
         app: &Arc<App>,
@@ -181,8 +198,18 @@ impl Node {
             info,
             state: None,
         };
-        self.add_lease(app, channel, namespace, lease, namespace.stale_after)
-            .await
+        let max = namespace.max_heartbeat_sessions;
+        let added = self
+            .presence
+            .add_session(&app.id, channel, lease, namespace.stale_after, max)
+            .await?;
+        match added {
+            SessionAdded::Added(change) => {
+                self.announce(app, channel, namespace, change);
+                Ok(())
+            }
+            SessionAdded::Full => Err(Error::TooManySessions(max)),
+        }
     }
 
     /// A page of a channel's members, ordered by user id.

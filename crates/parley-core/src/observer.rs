@@ -28,3 +28,19 @@ pub trait ChannelObserver: Send + Sync {
     /// `event` happened to `channel` of `app`.
     fn on_channel_event(&self, app: &str, channel: &ChannelName, event: ChannelEvent);
 }
+
+/// Several observers heard as one, in order, for a node that has more than
+/// one party interested in its channel events (webhooks, Pusher's
+/// subscription counts).
+pub struct ObserverSet(pub Vec<Arc<dyn ChannelObserver>>);
+
+impl ChannelObserver for ObserverSet {
+    fn on_channel_event(&self, app: &str, channel: &ChannelName, event: ChannelEvent) {
+        if let Some((last, others)) = self.0.split_last() {
+            for observer in others {
+                observer.on_channel_event(app, channel, event.clone());
+            }
+            last.on_channel_event(app, channel, event);
+        }
+    }
+}

@@ -84,6 +84,17 @@ pub enum PresenceChange {
     StateReplaced(Member),
 }
 
+/// What adding a heartbeat session's lease did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionAdded {
+    /// The lease was added or renewed, with what subscribers should hear
+    /// of, as [`PresenceManager::add`] returns it.
+    Added(Option<PresenceChange>),
+    /// The lease is new and the channel holds the most heartbeat sessions
+    /// allowed already; nothing changed.
+    Full,
+}
+
 /// Users whose last lease in a channel expired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expired {
@@ -114,6 +125,19 @@ pub trait PresenceManager: Send + Sync + 'static {
         lease: Lease,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<PresenceChange>, BackendError>>;
+
+    /// Adds or renews a heartbeat session's lease ([`LeaseKey::Session`])
+    /// as [`PresenceManager::add`] does, but refuses a new one when the
+    /// channel holds `max_sessions` session leases already. The check and
+    /// the add are one step, so concurrent heartbeats cannot overshoot.
+    fn add_session<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        lease: Lease,
+        ttl: Duration,
+        max_sessions: usize,
+    ) -> BoxFuture<'a, Result<SessionAdded, BackendError>>;
 
     /// Removes a lease. Returns the user when it was their last lease in the
     /// channel (the user left).

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::{
     BackendError, BoxFuture, ChannelName, Expired, Lease, LeaseKey, Member, MemberInfo,
-    PresenceChange, PresenceManager, PresencePage, PresenceStats,
+    PresenceChange, PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
 
 const SHARDS: usize = 64;
@@ -36,6 +36,9 @@ struct ChannelPresence {
     /// Leases of users; anonymous ones are counted apart.
     user_leases: usize,
     anonymous: usize,
+    /// Leases of heartbeat sessions (users' and anonymous ones), for the
+    /// namespace's cap.
+    sessions: usize,
 }
 
 struct MemberEntry {
@@ -80,6 +83,7 @@ impl MemoryPresence {
         self.leases.load(Ordering::Relaxed)
     }
 
+    /// Adds or renews a lease, with no cap on heartbeat sessions.
     fn add_now(
         &self,
         app: &str,
@@ -87,16 +91,54 @@ impl MemoryPresence {
         lease: Lease,
         ttl: Duration,
     ) -> Option<PresenceChange> {
+        // A channel cannot hold usize::MAX session leases: never full.
+        match self.add_capped(app, channel, lease, ttl, usize::MAX) {
+            SessionAdded::Added(change) => change,
+            SessionAdded::Full => None,
+        }
+    }
+
+    /// Adds or renews a lease. A new heartbeat session's lease is refused
+    /// when the channel holds `max_sessions` of them already; the check and
+    /// the insert happen under the channel's shard lock, so concurrent
+    /// heartbeats cannot overshoot the cap.
+    fn add_capped(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        lease: Lease,
+        ttl: Duration,
+        max_sessions: usize,
+    ) -> SessionAdded {
         let expires = Instant::now() + ttl;
         let mut shard = self.shard(app, channel).lock();
         let presence = shard.entry((Arc::from(app), channel.clone())).or_default();
         if let Some(existing) = presence.leases.get_mut(&lease.key) {
             existing.expires = expires;
             let user = existing.user.clone();
-            return lease
-                .state
-                .and_then(|state| replace_state(presence, &user, state));
+            return SessionAdded::Added(
+                lease
+                    .state
+                    .and_then(|state| replace_state(presence, &user, state)),
+            );
         }
+        if matches!(lease.key, LeaseKey::Session(_)) {
+            if presence.sessions >= max_sessions {
+                // An entry left empty (a cap of 0) goes with the next sweep.
+                return SessionAdded::Full;
+            }
+            presence.sessions += 1;
+        }
+        SessionAdded::Added(self.insert_lease(presence, lease, expires))
+    }
+
+    /// Inserts a new lease; returns the join when it is the user's first.
+    fn insert_lease(
+        &self,
+        presence: &mut ChannelPresence,
+        lease: Lease,
+        expires: Instant,
+    ) -> Option<PresenceChange> {
         presence.leases.insert(
             lease.key,
             LeaseEntry {
@@ -137,7 +179,7 @@ impl MemoryPresence {
         let channel_key = (Arc::from(app), channel.clone());
         let presence = shard.get_mut(&channel_key)?;
         let lease = presence.leases.remove(key)?;
-        let left = self.drop_lease(presence, &lease.user);
+        let left = self.drop_lease(presence, key, &lease.user);
         if presence.leases.is_empty() {
             shard.remove(&channel_key);
         }
@@ -145,8 +187,16 @@ impl MemoryPresence {
     }
 
     /// Accounts for a removed lease; returns the user if it was their last.
-    fn drop_lease(&self, presence: &mut ChannelPresence, user: &Arc<str>) -> Option<Arc<str>> {
+    fn drop_lease(
+        &self,
+        presence: &mut ChannelPresence,
+        key: &LeaseKey,
+        user: &Arc<str>,
+    ) -> Option<Arc<str>> {
         self.leases.fetch_sub(1, Ordering::Relaxed);
+        if matches!(key, LeaseKey::Session(_)) {
+            presence.sessions -= 1;
+        }
         if user.is_empty() {
             presence.anonymous -= 1;
             return None;
@@ -178,7 +228,7 @@ impl MemoryPresence {
                     let mut left = Vec::new();
                     for key in &keys {
                         if let Some(lease) = presence.leases.remove(key) {
-                            left.extend(self.drop_lease(presence, &lease.user));
+                            left.extend(self.drop_lease(presence, key, &lease.user));
                         }
                     }
                     expired.push(Expired {
@@ -254,6 +304,17 @@ impl PresenceManager for MemoryPresence {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<PresenceChange>, BackendError>> {
         ready(self.add_now(app, channel, lease, ttl))
+    }
+
+    fn add_session<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        lease: Lease,
+        ttl: Duration,
+        max_sessions: usize,
+    ) -> BoxFuture<'a, Result<SessionAdded, BackendError>> {
+        ready(self.add_capped(app, channel, lease, ttl, max_sessions))
     }
 
     fn remove<'a>(
@@ -354,6 +415,47 @@ mod tests {
             info: Arc::default(),
             state: None,
         }
+    }
+
+    #[test]
+    fn heartbeat_sessions_are_capped_per_channel_and_known_ones_renewed() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("stream").unwrap();
+        let ttl = Duration::from_secs(60);
+        let session = |id: &str, user: &str| Lease {
+            key: LeaseKey::Session(id.into()),
+            ..lease(0, user)
+        };
+        let add = |lease| store.add_capped("a", &channel, lease, ttl, 2);
+        assert!(matches!(add(session("s1", "")), SessionAdded::Added(None)));
+        assert!(matches!(
+            add(session("s2", "ann")),
+            SessionAdded::Added(Some(PresenceChange::Joined(_)))
+        ));
+        assert_eq!(add(session("s3", "")), SessionAdded::Full);
+        assert_eq!(add(session("s1", "")), SessionAdded::Added(None), "renewed");
+        assert!(
+            matches!(add(lease(9, "bob")), SessionAdded::Added(Some(_))),
+            "connections are not sessions"
+        );
+        assert_eq!(
+            store.remove_now("a", &channel, &LeaseKey::Session("s1".into())),
+            None
+        );
+        assert!(matches!(add(session("s3", "")), SessionAdded::Added(None)));
+        let short = Duration::ZERO;
+        assert!(matches!(
+            store.add_capped("b", &channel, session("s1", ""), short, 1),
+            SessionAdded::Added(None)
+        ));
+        store.expire_now();
+        assert!(
+            matches!(
+                store.add_capped("b", &channel, session("s2", ""), ttl, 1),
+                SessionAdded::Added(None)
+            ),
+            "an expired session frees its place"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   encodes pushes for either protocol.
 //! - [`http_api`]: the server API under `/api/v1`.
 //! - [`auth`]: JWT verification and minting.
-//! - [`chat`]: durable chat messages in persisted namespaces.
+//! - [`chat`]: durable chat messages in persisted namespaces; [`publish`]:
+//!   the publish path of a channel (the store's or the memory broker's).
 //! - [`uploads`]: uploaded files: sniffing, image processing, storage.
 //! - [`origin`], [`health`], [`telemetry`]: browsers, probes, logs, metrics.
 //!
@@ -28,6 +29,7 @@ pub mod health;
 pub mod http_api;
 pub mod native;
 pub mod origin;
+pub mod publish;
 pub mod pusher;
 pub mod server;
 pub mod state;

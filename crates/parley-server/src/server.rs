@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use parley_core::Namespace;
-use parley_core::{App, MemoryBroker, MemoryPresence, Node};
+use parley_core::{App, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
 use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -23,9 +23,10 @@ use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
 use crate::config::Config;
 use crate::encoder::WireEncoder;
-use crate::http_api::ApiError;
+use crate::http_api::{ApiError, HeartbeatLimits};
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
+use crate::pusher::subscription_count::SubscriptionCounts;
 use crate::state::{AppContext, ServerState};
 use crate::uploads::Uploads;
 use crate::webhooks::Webhooks;
@@ -93,8 +94,22 @@ impl Server {
         ));
         let broker = broker.expect("the node builds its broker");
         let webhooks = Arc::new(Webhooks::new(&config.apps));
+        let subscription_counts = Arc::new(SubscriptionCounts::new(
+            config
+                .apps
+                .iter()
+                .filter(|app| app.pusher.enable_subscription_count)
+                .filter_map(|app| node.app(&app.id).cloned()),
+        ));
+        let mut observers: Vec<Arc<dyn ChannelObserver>> = Vec::new();
         if webhooks.is_enabled() {
-            node.observe(webhooks.clone());
+            observers.push(webhooks.clone());
+        }
+        if subscription_counts.is_enabled() {
+            observers.push(subscription_counts.clone());
+        }
+        if !observers.is_empty() {
+            node.observe(Arc::new(ObserverSet(observers)));
         }
         let mut by_id = HashMap::new();
         let mut by_api_key = HashMap::new();
@@ -127,6 +142,7 @@ impl Server {
         let default_app =
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
+        let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
         let state = Arc::new(ServerState {
             node,
             presence,
@@ -141,7 +157,11 @@ impl Server {
             ready: AtomicBool::new(true),
             uploads,
             webhooks,
-            pusher: PusherState::default(),
+            pusher: PusherState {
+                subscription_counts,
+                ..PusherState::default()
+            },
+            heartbeat_limits,
         });
         Ok(Self { state, broker })
     }
@@ -191,6 +211,11 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
+        let counts = state
+            .pusher
+            .subscription_counts
+            .is_enabled()
+            .then(|| tokio::spawn(push_subscription_counts(state.clone())));
         let webhooks = state.webhooks.start(state.store.clone());
         let stop = state.shutdown.clone();
         let signal = {
@@ -211,14 +236,19 @@ impl Server {
                 tracing::trace!(%error, "cannot set TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, self.router().into_make_service())
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = signal => {}
-                    () = stop.cancelled() => {}
-                }
-            })
-            .await;
+        // With the peer's address, for the per-IP limit of heartbeats.
+        let served = axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = signal => {}
+                () = stop.cancelled() => {}
+            }
+        })
+        .await;
         // Serving can also end by an error; the connections close either way.
         state.shutdown.cancel();
         state.connections.close();
@@ -233,6 +263,9 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        if let Some(counts) = counts {
+            counts.abort();
+        }
         // After the connections closed, so their leaves are in: the batcher
         // writes the webhook events it still holds to the store.
         if let Some(webhooks) = webhooks {
@@ -266,6 +299,20 @@ async fn sweep_presence(state: Arc<ServerState>) {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
             _ = interval.tick() => state.node.sweep_presence().await,
+        }
+    }
+}
+
+/// Pushes Pusher's `subscription_count` to channels whose count changed.
+async fn push_subscription_counts(state: Arc<ServerState>) {
+    let mut interval = tokio::time::interval(crate::pusher::subscription_count::FLUSH_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = interval.tick() => {
+                state.pusher.subscription_counts.flush(std::time::Instant::now());
+            }
         }
     }
 }
@@ -307,6 +354,7 @@ async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
                     }
                     trim_persisted(&state, app).await;
                 }
+                state.heartbeat_limits.forget_idle();
                 let dropped = broker.sweep(ttl);
                 if dropped > 0 {
                     tracing::debug!(dropped, "swept idle streams");

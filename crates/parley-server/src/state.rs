@@ -14,6 +14,7 @@ use parley_store::Store;
 use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
 use crate::config::{AppConfig, Config};
+use crate::http_api::HeartbeatLimits;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
 use crate::uploads::Uploads;
@@ -64,6 +65,8 @@ pub struct ServerState {
     pub webhooks: Arc<Webhooks>,
     /// Pusher sign-ins, watchlists and cached events.
     pub pusher: PusherState,
+    /// The per-IP rate limit of presence heartbeats.
+    pub heartbeat_limits: HeartbeatLimits,
 }
 
 impl ServerState {

@@ -311,6 +311,75 @@ async fn heartbeat_viewers_count_until_stale_after() {
 }
 
 #[tokio::test]
+async fn heartbeats_are_limited_per_address_and_sessions_per_channel() {
+    let server = TestServer::start_with(|config| {
+        config.heartbeats_per_ip = "5/min".parse().unwrap();
+        let stream = config.apps[0].namespaces.get_mut("stream").unwrap();
+        stream.max_heartbeat_sessions = 2;
+        stream.stale_after = Duration::from_secs(60);
+    })
+    .await;
+    let url = server.url("/api/v1/presence/heartbeat");
+    let beat = |session: &'static str| {
+        let url = url.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(&url)
+                .json(&json!({"channel": "stream:cup", "session_id": session}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|value| value.to_str().unwrap().parse::<u64>().unwrap());
+            (status, retry_after, response.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(beat("tv-1").await.0, 200);
+    assert_eq!(beat("tv-2").await.0, 200);
+    // The channel holds two sessions: a third is refused, the known ones
+    // are still renewed.
+    let (status, _, body) = beat("tv-3").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], 409);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("heartbeat sessions"),
+        "{body}"
+    );
+    assert_eq!(beat("tv-1").await.0, 200);
+    assert_eq!(beat("tv-2").await.0, 200);
+
+    // Five heartbeats from this address so far, the refused one included:
+    // the sixth waits for the bucket (one every 12 s).
+    let (status, retry_after, body) = beat("tv-1").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        retry_after.is_some_and(|seconds| (1..=12).contains(&seconds)),
+        "{retry_after:?}"
+    );
+    assert_eq!(body["error"]["code"], 429);
+    assert!(body["error"]["retry_after_ms"].as_u64().unwrap() >= 1000);
+    let stats = server
+        .api(
+            Method::GET,
+            "/api/v1/presence/stats?channel=stream:cup",
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(
+        stats["num_anonymous"], 2,
+        "the refused session never joined"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_stops_answering_leaves_within_the_presence_ttl() {
     let server = TestServer::start_with(|config| {
         config.ping_interval = Duration::from_millis(200);

@@ -58,6 +58,7 @@ async fn pusher_js_and_the_pusher_sdk_work_unchanged() {
     let server = TestServer::start_with(|config| {
         let app = &mut config.apps[0];
         app.pusher.enable_client_messages = true;
+        app.pusher.enable_subscription_count = true;
         app.webhooks.urls = vec![format!("http://127.0.0.1:{compat_port}/webhooks")];
         app.webhooks.batch_window = Duration::from_millis(100);
         app.webhooks.hold_back = Duration::from_millis(800);

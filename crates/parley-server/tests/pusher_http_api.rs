@@ -364,3 +364,55 @@ async fn terminate_connections_is_signed_and_checks_the_user() {
     .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn every_route_checks_the_signature_before_anything_else() {
+    let server = TestServer::start().await;
+    let routes = [
+        (reqwest::Method::POST, "/apps/main/events", Some(json!({}))),
+        (
+            reqwest::Method::POST,
+            "/apps/main/batch_events",
+            Some(json!({})),
+        ),
+        (reqwest::Method::GET, "/apps/main/channels", None),
+        (reqwest::Method::GET, "/apps/main/channels/news", None),
+        (
+            reqwest::Method::GET,
+            "/apps/main/channels/presence-room/users",
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/apps/main/users/ann/terminate_connections",
+            Some(json!({})),
+        ),
+    ];
+    for (method, path, body) in routes {
+        // Signed correctly: not refused for its signature (a body that is
+        // wrong for the route is a 400 after the check, never a 401).
+        let (status, reply) = signed(&server, method.clone(), path, &[], body.clone(), path).await;
+        assert!(status == 200 || status == 400, "{path}: {status} {reply}");
+        // Signed for another route: 401 with the API's JSON error.
+        let (status, reply) = signed(
+            &server,
+            method.clone(),
+            path,
+            &[],
+            body.clone(),
+            "/apps/main/other",
+        )
+        .await;
+        assert_eq!(status, 401, "{path}: {reply}");
+        assert_eq!(reply["error"]["code"], 401, "{path}: {reply}");
+        assert_eq!(reply["error"]["message"], "invalid signature", "{path}");
+        // An app that does not exist: 404.
+        let other = path.replacen("/apps/main/", "/apps/nobody/", 1);
+        let (status, reply) = signed(&server, method, &other, &[], body, &other).await;
+        assert_eq!(
+            (status, &reply["error"]["code"]),
+            (404, &json!(404)),
+            "{other}"
+        );
+    }
+}

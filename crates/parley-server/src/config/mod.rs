@@ -52,6 +52,9 @@ pub struct Config {
     pub command_burst: u32,
     /// How long an unused in-memory channel stream is kept.
     pub stream_idle_ttl: Duration,
+    /// Presence heartbeats (`POST /api/v1/presence/heartbeat`) one client
+    /// IP address may send, as `"<count>/<s|min|h>"` (also the burst).
+    pub heartbeats_per_ip: Rate,
     /// Log format.
     pub log_format: LogFormat,
     /// Where persisted channels are kept: `postgres://…`, or `sqlite:PATH`;
@@ -145,6 +148,10 @@ pub struct PusherOptions {
     /// How long the last event of a `cache-` channel is kept.
     #[serde(deserialize_with = "duration::required")]
     pub cache_ttl: Duration,
+    /// Subscribers of channels other than presence ones hear the channel's
+    /// subscriber count (`pusher_internal:subscription_count`) when it
+    /// changes: Pusher's "subscription counting" app setting.
+    pub enable_subscription_count: bool,
 }
 
 impl Default for PusherOptions {
@@ -161,6 +168,7 @@ impl Default for PusherOptions {
             enable_user_authentication: false,
             user_authentication_timeout: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(30 * 60),
+            enable_subscription_count: false,
         }
     }
 }
@@ -198,6 +206,7 @@ struct FileConfig {
     max_queue_bytes: Option<usize>,
     commands_per_second: Option<u32>,
     command_burst: Option<u32>,
+    heartbeats_per_ip: Option<Rate>,
     log_format: Option<LogFormat>,
     database_url: Option<String>,
     uploads: Option<UploadsConfig>,
@@ -276,6 +285,12 @@ impl Default for Config {
             commands_per_second: 100,
             command_burst: 200,
             stream_idle_ttl: Duration::from_secs(3600),
+            // Ten a second for a whole NAT: at one heartbeat per viewer and
+            // channel every 30 s, 300 viewers behind one address.
+            heartbeats_per_ip: Rate {
+                count: 600,
+                period: Duration::from_secs(60),
+            },
             log_format: LogFormat::Text,
             database_url: None,
             apps: Vec::new(),
@@ -348,6 +363,7 @@ impl Config {
             max_queue_bytes,
             commands_per_second,
             command_burst,
+            heartbeats_per_ip,
             log_format,
             uploads
         );

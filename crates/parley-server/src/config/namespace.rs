@@ -33,6 +33,9 @@ pub struct NamespaceConfig {
     /// How long a heartbeat-only viewer stays after its last heartbeat.
     #[serde(deserialize_with = "super::duration::required")]
     pub stale_after: Duration,
+    /// Heartbeat sessions (`POST /api/v1/presence/heartbeat`) one channel
+    /// holds at most; a new session past it gets 409.
+    pub max_heartbeat_sessions: usize,
     /// Clients may send typing indicators.
     pub typing: bool,
     /// How long a typer stays without a new typing event.
@@ -149,6 +152,7 @@ impl Default for NamespaceConfig {
             presence_batch: defaults.presence_batch,
             max_presence_state_bytes: defaults.max_presence_state_bytes,
             stale_after: defaults.stale_after,
+            max_heartbeat_sessions: defaults.max_heartbeat_sessions,
             typing: defaults.typing,
             typing_timeout: defaults.typing_timeout,
             user_status: defaults.user_status,
@@ -183,6 +187,7 @@ impl NamespaceConfig {
             presence_batch: self.presence_batch,
             max_presence_state_bytes: self.max_presence_state_bytes,
             stale_after: self.stale_after,
+            max_heartbeat_sessions: self.max_heartbeat_sessions,
             typing: self.typing,
             typing_timeout: self.typing_timeout,
             user_status: self.user_status,
@@ -214,6 +219,9 @@ impl NamespaceConfig {
         }
         if let Some(problem) = self.filter.as_ref().and_then(|filter| filter.problem()) {
             return Some(problem);
+        }
+        if self.max_heartbeat_sessions == 0 {
+            return Some("max_heartbeat_sessions must be above zero".into());
         }
         if self.max_message_length == 0 {
             return Some("max_message_length must be above zero".into());

@@ -23,6 +23,21 @@ impl ApiError {
             retry_after: None,
         }
     }
+
+    /// 429 with `Retry-After` (whole seconds, at least 1) and
+    /// `retry_after_ms`.
+    pub fn too_many(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+            retry_after: Some(retry_seconds(wait)),
+        }
+    }
+}
+
+/// A wait in whole seconds for `Retry-After`, rounded up, at least 1.
+fn retry_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 impl IntoResponse for ApiError {
@@ -51,7 +66,9 @@ impl From<parley_core::Error> for ApiError {
             Error::UnknownNamespace(_) => StatusCode::NOT_FOUND,
             Error::MessageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => StatusCode::FORBIDDEN,
-            Error::AlreadySubscribed => StatusCode::CONFLICT,
+            // A full channel is not the caller's fault, and not an auth
+            // problem: 409, apart from the 403s of permissions.
+            Error::AlreadySubscribed | Error::TooManySessions(_) => StatusCode::CONFLICT,
             Error::TooManyConnections(_) | Error::NodeFull => StatusCode::TOO_MANY_REQUESTS,
             Error::Backend(cause) => {
                 tracing::error!(%cause, "backend failure");
@@ -72,16 +89,12 @@ impl From<crate::chat::ChatError> for ApiError {
                 "this namespace does not persist messages",
             ),
             ChatError::Invalid(message) => Self::new(StatusCode::BAD_REQUEST, message),
-            ChatError::RateLimited(wait) => Self {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                message: "too many messages".into(),
-                retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
-            },
+            ChatError::RateLimited(wait) => Self::too_many("too many messages", wait),
             ChatError::Domain(error) => error.into(),
             ChatError::Muted(left) => Self {
                 status: StatusCode::LOCKED,
                 message: "the user is muted here".into(),
-                retry_after: left.map(|left| left.as_secs_f64().ceil().max(1.0) as u64),
+                retry_after: left.map(retry_seconds),
             },
             ChatError::Banned => Self::new(
                 StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,

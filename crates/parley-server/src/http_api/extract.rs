@@ -1,10 +1,13 @@
-//! Extractors: the calling app from its API key, and JSON bodies whose
-//! rejections are answered in the API's error format.
+//! Extractors: the calling app from its API key, JSON bodies whose
+//! rejections are answered in the API's error format, and the client's IP
+//! address.
 
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -69,5 +72,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 Err(ApiError::new(status, rejection.body_text()))
             }
         }
+    }
+}
+
+/// The IP address the request came from: the TCP peer, as `Server::run`
+/// serves with connect info. A router served without it (an embedding
+/// program's own `axum::serve`) sees every request come from `0.0.0.0`, so
+/// per-address limits still hold, for all callers together.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        Ok(Self(ip))
     }
 }

@@ -4,6 +4,7 @@
 mod channels;
 mod error;
 mod extract;
+mod heartbeat_limits;
 mod messages;
 mod moderation;
 mod presence;
@@ -20,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
+pub use heartbeat_limits::HeartbeatLimits;
 
 use crate::state::ServerState;
 

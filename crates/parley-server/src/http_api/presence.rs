@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
+use super::heartbeat_limits::WithinHeartbeatLimit;
 use crate::auth::AuthError;
 use crate::native::presence::{MAX_PAGE, StatusEntry};
 use crate::native::push;
@@ -120,8 +121,11 @@ const MAX_SESSION_ID: usize = 128;
 /// keeps a viewer without a socket in the channel's presence until
 /// `stale_after` past the last heartbeat. Authorised with the user's JWT
 /// (`Authorization: Bearer <jwt>`), or anonymous where the namespace allows.
+/// Limited per client IP address (`heartbeats_per_ip`, 429) and per channel
+/// (`max_heartbeat_sessions` new sessions, 409).
 pub async fn heartbeat(
     State(server): State<Arc<ServerState>>,
+    _: WithinHeartbeatLimit,
     headers: HeaderMap,
     params: Result<Query<AppQuery>, QueryRejection>,
     ApiJson(body): ApiJson<HeartbeatBody>,

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
-use crate::state::ServerState;
+use crate::state::{AppContext, ServerState};
 
 /// The most channels (or publications) one broadcast (or batch) may name.
 const MAX_TARGETS: usize = 1000;
@@ -75,26 +75,12 @@ fn check_count(count: usize, what: &str) -> Result<(), ApiError> {
 
 async fn publish_checked(
     server: &ServerState,
-    app: &App,
+    app: &AppContext,
     channel: &ChannelName,
     data: &RawValue,
 ) -> Result<StreamPosition, ApiError> {
     let data = Bytes::copy_from_slice(data.get().as_bytes());
-    let persisted = app_context(server, app)
-        .is_some_and(|context| crate::chat::chat_namespace(context, channel).is_ok());
-    if persisted {
-        let stored = server
-            .store
-            .publish(app.id.clone(), channel.clone(), data, None)
-            .await
-            .map_err(crate::chat::ChatError::from)?;
-        return Ok(stored.position);
-    }
-    Ok(server.node.publish(app, channel, data, None).await?)
-}
-
-fn app_context<'a>(server: &'a ServerState, app: &App) -> Option<&'a crate::state::AppContext> {
-    server.app(&app.id).map(|context| &**context)
+    Ok(crate::publish::publish(server, app, channel, data, None).await?)
 }
 
 /// `POST /api/v1/publish {channel, data}` → `{offset, epoch}`.
@@ -104,7 +90,7 @@ pub async fn publish(
     ApiJson(body): ApiJson<PublishBody>,
 ) -> Result<Json<Position>, ApiError> {
     let channel = check(&app.app, &body.channel, &body.data)?;
-    let position = publish_checked(&server, &app.app, &channel, &body.data).await?;
+    let position = publish_checked(&server, &app, &channel, &body.data).await?;
     Ok(Json(Position {
         offset: position.offset,
         epoch: position.epoch,
@@ -122,7 +108,7 @@ pub async fn broadcast(
         .channels
         .iter()
         .map(|channel| (channel.as_str(), &*body.data));
-    publish_all(&server, &app.app, targets).await
+    publish_all(&server, &app, targets).await
 }
 
 /// `POST /api/v1/batch {publications: [{channel, data}]}` → `{results: [...]}`,
@@ -137,17 +123,17 @@ pub async fn batch(
         .publications
         .iter()
         .map(|publication| (publication.channel.as_str(), &*publication.data));
-    publish_all(&server, &app.app, targets).await
+    publish_all(&server, &app, targets).await
 }
 
 /// Checks every target, then publishes them in order.
 async fn publish_all<'a>(
     server: &ServerState,
-    app: &App,
+    app: &AppContext,
     targets: impl Iterator<Item = (&'a str, &'a RawValue)>,
 ) -> Result<Json<Results>, ApiError> {
     let checked = targets
-        .map(|(channel, data)| Ok((check(app, channel, data)?, data)))
+        .map(|(channel, data)| Ok((check(&app.app, channel, data)?, data)))
         .collect::<Result<Vec<_>, ApiError>>()?;
     let mut results = Vec::with_capacity(checked.len());
     for (channel, data) in checked {

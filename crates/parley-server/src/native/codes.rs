@@ -71,7 +71,7 @@ impl From<Error> for ErrorReply {
             Error::InvalidChannel(_) => BAD_REQUEST,
             Error::UnknownNamespace(_) => UNKNOWN_NAMESPACE,
             Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => PERMISSION_DENIED,
-            Error::AlreadySubscribed => CONFLICT,
+            Error::AlreadySubscribed | Error::TooManySessions(_) => CONFLICT,
             Error::MessageTooLarge(_) => TOO_LARGE,
             Error::TooManyConnections(_) | Error::NodeFull => TOO_MANY_REQUESTS,
             Error::Backend(_) => INTERNAL,

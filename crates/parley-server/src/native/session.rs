@@ -457,19 +457,8 @@ impl NativeSession {
             info: self.client.info().cloned(),
         };
         let data = Bytes::copy_from_slice(data.as_bytes());
-        let position = if crate::chat::chat_namespace(&self.app, &channel).is_ok() {
-            self.server
-                .store
-                .publish(self.app.app.id.clone(), channel, data, Some(info))
-                .await
-                .map_err(crate::chat::ChatError::from)?
-                .position
-        } else {
-            self.server
-                .node
-                .publish(&self.app.app, &channel, data, Some(info))
-                .await?
-        };
+        let position =
+            crate::publish::publish(&self.server, &self.app, &channel, data, Some(info)).await?;
         Ok(wire::result_frame(
             id,
             &PublishResult {

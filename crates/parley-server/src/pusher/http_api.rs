@@ -1,29 +1,24 @@
-//! The Pusher HTTP API on `/apps/{app_id}/...`, signed as the Pusher server
-//! SDKs sign: `auth_key`, `auth_timestamp`, `auth_version`, `body_md5` and
-//! `auth_signature = hex(HMAC-SHA256(secret, "METHOD\npath\nquery"))`.
+//! The Pusher HTTP API on `/apps/{app_id}/...`. Every handler takes a
+//! [`SignedRequest`], so it runs only for a request signed with the app's
+//! secret as the Pusher server SDKs sign.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use md5::{Digest, Md5};
 use parley_core::{ChannelName, ClientId, ClientInfo, Disconnect};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::cache::{CachedEvent, is_cache_channel};
-use super::sign;
-use crate::auth::unix_now;
+use super::signed_request::SignedRequest;
 use crate::http_api::ApiError;
 use crate::state::{AppContext, ServerState};
 
-/// How far a request's `auth_timestamp` may be from the server's clock.
-const MAX_CLOCK_SKEW_SECS: u64 = 600;
 /// Channels one trigger may name.
 const MAX_CHANNELS: usize = 100;
 /// Events one batch may hold.
@@ -45,66 +40,16 @@ pub fn router() -> Router<Arc<ServerState>> {
         )
 }
 
-type Params = Query<Vec<(String, String)>>;
+/// The `{channel}` of a channel route (its `{app_id}` is the signed app's).
+#[derive(Deserialize)]
+struct ChannelPath {
+    channel: String,
+}
 
-/// Checks a request's signature and returns its app.
-fn authenticate(
-    server: &ServerState,
-    app_id: &str,
-    method: &Method,
-    uri: &Uri,
-    params: &[(String, String)],
-    body: &[u8],
-) -> Result<Arc<AppContext>, ApiError> {
-    let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, message);
-    let app = server
-        .app(app_id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown app"))?
-        .clone();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    if app.config.key.is_empty() || param("auth_key") != Some(app.config.key.as_str()) {
-        return Err(unauthorized("unknown auth_key"));
-    }
-    if param("auth_version") != Some("1.0") {
-        return Err(unauthorized("auth_version must be 1.0"));
-    }
-    let timestamp: u64 = param("auth_timestamp")
-        .and_then(|value| value.parse().ok())
-        .ok_or_else(|| unauthorized("auth_timestamp missing"))?;
-    if timestamp.abs_diff(unix_now()) > MAX_CLOCK_SKEW_SECS {
-        return Err(unauthorized(
-            "auth_timestamp is more than 600 s from the server's time",
-        ));
-    }
-    if !body.is_empty() {
-        let md5 = hex::encode(Md5::digest(body));
-        if param("body_md5") != Some(md5.as_str()) {
-            return Err(unauthorized("body_md5 does not match the body"));
-        }
-    }
-    let mut signed: BTreeMap<String, &str> = BTreeMap::new();
-    for (key, value) in params {
-        if key != "auth_signature" {
-            signed.insert(key.to_lowercase(), value);
-        }
-    }
-    let query = signed
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let path = format!("{}{}", app.config.pusher.api_path_prefix, uri.path());
-    let message = format!("{}\n{path}\n{query}", method.as_str());
-    let signature = param("auth_signature").unwrap_or_default();
-    if !sign::verify_hex(&app.config.secret, &message, signature) {
-        return Err(unauthorized("invalid signature"));
-    }
-    Ok(app)
+/// The `{user_id}` of a user route.
+#[derive(Deserialize)]
+struct UserPath {
+    user_id: String,
 }
 
 #[derive(Deserialize)]
@@ -142,13 +87,8 @@ struct ChannelInfo {
 
 async fn events(
     State(server): State<Arc<ServerState>>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    Query(params): Params,
-    body: Bytes,
+    SignedRequest { app, body, .. }: SignedRequest,
 ) -> Result<Response, ApiError> {
-    let app = authenticate(&server, &app_id, &method, &uri, &params, &body)?;
     let trigger: Trigger = parse(&body)?;
     let channels = match (trigger.channels.clone(), trigger.channel.clone()) {
         (Some(channels), None) => channels,
@@ -173,13 +113,8 @@ async fn events(
 
 async fn batch_events(
     State(server): State<Arc<ServerState>>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    Query(params): Params,
-    body: Bytes,
+    SignedRequest { app, body, .. }: SignedRequest,
 ) -> Result<Response, ApiError> {
-    let app = authenticate(&server, &app_id, &method, &uri, &params, &body)?;
     let batch: Batch = parse(&body)?;
     if batch.batch.len() > MAX_BATCH {
         return Err(bad_request("a batch holds at most 10 events"));
@@ -264,12 +199,10 @@ async fn trigger_one(
             user: Arc::from(""),
             info: None,
         });
-        server
-            .node
-            .publish(&app.app, channel, data.clone(), info)
+        crate::publish::publish(server, app, channel, data.clone(), info)
             .await
             .map_err(|error| {
-                tracing::error!(%error, "pusher trigger failed");
+                tracing::error!(?error, "pusher trigger failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             })?;
     }
@@ -324,12 +257,8 @@ fn query_of<T: serde::de::DeserializeOwned>(params: &[(String, String)]) -> Resu
 
 async fn channels(
     State(server): State<Arc<ServerState>>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    Query(params): Params,
+    SignedRequest { app, params, .. }: SignedRequest,
 ) -> Result<Response, ApiError> {
-    let app = authenticate(&server, &app_id, &method, &uri, &params, &[])?;
     let query: ChannelsQuery = query_of(&params)?;
     let prefix = query.filter_by_prefix.unwrap_or_default();
     let wanted = query.info.unwrap_or_default();
@@ -351,12 +280,9 @@ async fn channels(
 
 async fn channel(
     State(server): State<Arc<ServerState>>,
-    Path((app_id, name)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    Query(params): Params,
+    Path(ChannelPath { channel: name }): Path<ChannelPath>,
+    SignedRequest { app, params, .. }: SignedRequest,
 ) -> Result<Response, ApiError> {
-    let app = authenticate(&server, &app_id, &method, &uri, &params, &[])?;
     let query: ChannelsQuery = query_of(&params)?;
     let channel = ChannelName::new(&name).map_err(|_| bad_request("invalid channel name"))?;
     let wanted = query.info.unwrap_or_default();
@@ -371,12 +297,9 @@ async fn channel(
 
 async fn users(
     State(server): State<Arc<ServerState>>,
-    Path((app_id, name)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    Query(params): Params,
+    Path(ChannelPath { channel: name }): Path<ChannelPath>,
+    SignedRequest { app, .. }: SignedRequest,
 ) -> Result<Response, ApiError> {
-    let app = authenticate(&server, &app_id, &method, &uri, &params, &[])?;
     if !name.starts_with("presence-") {
         return Err(bad_request("users are listed for presence channels only"));
     }
@@ -409,13 +332,9 @@ async fn users(
 /// user, and native connections of that user id.
 async fn terminate_connections(
     State(server): State<Arc<ServerState>>,
-    Path((app_id, user)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    Query(params): Params,
-    body: Bytes,
+    Path(UserPath { user_id: user }): Path<UserPath>,
+    SignedRequest { app, .. }: SignedRequest,
 ) -> Result<Response, ApiError> {
-    let app = authenticate(&server, &app_id, &method, &uri, &params, &body)?;
     if user.is_empty() || user.len() > app.config.pusher.max_user_id_bytes {
         return Err(bad_request("invalid user id"));
     }

@@ -4,14 +4,17 @@
 //! - [`codes`]: `pusher:error` codes and close codes.
 //! - [`sign`]: HMAC-SHA256 signatures of channel auth.
 //! - [`push`]: the [`PusherEncoder`], every `Push` as a Pusher event.
-//! - [`session`]: one connection's state machine: subscribe, unsubscribe,
-//!   client events, ping.
+//! - [`session`]: one connection's state and frame loop, which dispatches
+//!   to `subscriptions` (subscribe with signed auth, presence from
+//!   `channel_data`, unsubscribe), `signin` and `client_events`.
 //! - [`upgrade`]: the `/app/{key}` upgrade and its query checks.
 //! - `signin`: user authentication (`pusher:signin`), the
 //!   `#server-to-user-{id}` channel; [`users`]: signed-in connections and
 //!   watchlists; [`cache`]: the last event of `cache-` channels;
-//!   [`state`]: both, shared server-wide.
-//! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`.
+//!   [`subscription_count`]: `pusher_internal:subscription_count` pushes;
+//!   [`state`]: all three, shared server-wide.
+//! - [`http_api`]: the Pusher HTTP API on `/apps/{app_id}/...`, whose
+//!   handlers take a [`signed_request::SignedRequest`].
 //!
 //! Pusher channel names map one to one onto Parley channel names (they
 //! never hold `:`, so they sit in the default namespace), and a Pusher event
@@ -25,8 +28,11 @@ pub mod http_api;
 pub mod push;
 pub mod session;
 pub mod sign;
+pub mod signed_request;
 mod signin;
 pub mod state;
+pub mod subscription_count;
+mod subscriptions;
 pub mod upgrade;
 pub mod users;
 

@@ -1,7 +1,11 @@
 //! `PusherState`: what Pusher connections and the Pusher HTTP API share
-//! beyond the core: signed-in users and the event cache.
+//! beyond the core: signed-in users, the event cache and the subscription
+//! counts owed to subscribers.
+
+use std::sync::Arc;
 
 use super::cache::EventCache;
+use super::subscription_count::SubscriptionCounts;
 use super::users::SignedInUsers;
 
 /// Server-wide Pusher state.
@@ -11,4 +15,7 @@ pub struct PusherState {
     pub users: SignedInUsers,
     /// The last event of each cache channel.
     pub cache: EventCache,
+    /// Channels whose subscribers are owed `subscription_count`; also one
+    /// of the node's channel observers.
+    pub subscription_counts: Arc<SubscriptionCounts>,
 }
