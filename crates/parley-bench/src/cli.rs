@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::credentials::Credentials;
+use crate::fleet::Share;
 use crate::protocol::Protocol;
 use crate::socket::SourceIps;
 
@@ -107,6 +108,15 @@ pub struct CommonArgs {
     /// Pusher, `private-bench-` for Pusher client events].
     #[arg(long)]
     pub channel_prefix: Option<String>,
+    /// Generator processes holding the connections (fanout, broadcast,
+    /// idle, connect): this one starts N workers, each opening every Nth
+    /// connection, and publishes and reports for the whole run. One
+    /// process holds at most its open-file limit of sockets.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+    /// Run as worker `i/N` of a `--processes N` run (set by the parent).
+    #[arg(long, hide = true)]
+    pub worker: Option<Share>,
     /// The app's credentials.
     #[command(flatten)]
     pub credentials: CredentialArgs,

@@ -2,108 +2,20 @@
 //! 127.0.0.1:0, and checks that it counts right: every expected delivery
 //! arrives and is counted once. Nothing here asserts speed.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+mod common;
 
 use clap::Parser;
+use common::{API_KEY, TestServer};
 use parley_bench::cli::Cli;
 use parley_bench::report::Report;
-use parley_server::config::{NamespaceConfig, Overrides};
-use parley_server::{Config, Server};
-use tokio::sync::oneshot;
 
-const SECRET: &str = "bench-test-secret-0123456789";
-const API_KEY: &str = "bench-test-api-key";
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), parley_server::ServerError>>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let env: HashMap<&str, &str> = HashMap::from([
-            ("PARLEY_APP_ID", "bench"),
-            ("PARLEY_APP_SECRET", SECRET),
-            ("PARLEY_API_KEY", API_KEY),
-        ]);
-        let overrides = Overrides {
-            data_dir: Some(dir.path().to_owned()),
-            ..Overrides::default()
-        };
-        let (mut config, _) = Config::load(
-            None,
-            |name| env.get(name).map(|v| v.to_string()),
-            &overrides,
-        )
-        .unwrap();
-        config.apps[0].namespaces = BTreeMap::from([
-            (
-                "bench".to_owned(),
-                NamespaceConfig {
-                    allow_publish: true,
-                    ..NamespaceConfig::default()
-                },
-            ),
-            (
-                "room".to_owned(),
-                NamespaceConfig {
-                    presence: true,
-                    ..NamespaceConfig::default()
-                },
-            ),
-            (
-                "chat".to_owned(),
-                NamespaceConfig {
-                    persist: true,
-                    ..NamespaceConfig::default()
-                },
-            ),
-        ]);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = Server::new(config).await.unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(listener, async move {
-            let _ = stopped.await;
-        }));
-        Self {
-            addr,
-            stop: Some(stop),
-            task,
-            _dir: dir,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
-    }
-
-    /// Runs `parley-bench <args>` against this server.
-    async fn bench(&self, args: &[&str]) -> Report {
-        let url = format!("http://{}", self.addr);
-        let mut argv = vec!["parley-bench"];
-        argv.extend_from_slice(args);
-        argv.extend_from_slice(&[
-            "--url",
-            &url,
-            "--app-secret",
-            SECRET,
-            "--api-key",
-            API_KEY,
-            "--server-pid",
-        ]);
-        let pid = std::process::id().to_string();
-        argv.push(&pid);
-        let cli = Cli::try_parse_from(argv).unwrap();
-        parley_bench::run(cli, 0).await.unwrap()
-    }
+/// Runs `parley-bench <args>` against `server`, in this process.
+async fn bench(server: &TestServer, args: &[&str]) -> Report {
+    let mut argv = vec!["parley-bench".to_owned()];
+    argv.extend(args.iter().map(|arg| arg.to_string()));
+    argv.extend(server.flags());
+    let cli = Cli::try_parse_from(argv).unwrap();
+    parley_bench::run(cli, 0).await.unwrap()
 }
 
 fn assert_no_loss(report: &Report) {
@@ -125,8 +37,9 @@ fn assert_no_loss(report: &Report) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
     let server = TestServer::start().await;
-    let report = server
-        .bench(&[
+    let report = bench(
+        &server,
+        &[
             "fanout",
             "--connections",
             "20",
@@ -138,8 +51,9 @@ async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
             "200",
             "--batch",
             "10",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_no_loss(&report);
     let publications = report.publications.as_ref().unwrap();
     // Each channel has 10 subscribers: every publication is delivered 10 times.
@@ -154,8 +68,9 @@ async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_fanout_published_from_connections_loses_nothing() {
     let server = TestServer::start().await;
-    let report = server
-        .bench(&[
+    let report = bench(
+        &server,
+        &[
             "fanout",
             "--connections",
             "20",
@@ -169,8 +84,9 @@ async fn a_tiny_fanout_published_from_connections_loses_nothing() {
             "100",
             "--publish-via",
             "ws",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_no_loss(&report);
     let publications = report.publications.as_ref().unwrap();
     assert_eq!(publications.sent, publications.accepted);
@@ -184,8 +100,9 @@ async fn a_tiny_fanout_published_from_connections_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
     let server = TestServer::start().await;
-    let report = server
-        .bench(&[
+    let report = bench(
+        &server,
+        &[
             "broadcast",
             "--connections",
             "15",
@@ -195,8 +112,9 @@ async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
             "50",
             "--max-publications",
             "7",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_no_loss(&report);
     assert_eq!(report.publications.as_ref().unwrap().accepted, 7);
     assert_eq!(report.deliveries.as_ref().unwrap().delivered, 7 * 15);
@@ -206,8 +124,9 @@ async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_connect_open_every_connection() {
     let server = TestServer::start().await;
-    let idle = server
-        .bench(&[
+    let idle = bench(
+        &server,
+        &[
             "idle",
             "--connections",
             "10",
@@ -217,13 +136,16 @@ async fn idle_and_connect_open_every_connection() {
             "200ms",
             "--settle",
             "50ms",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_eq!(idle.connections.open, 10);
     assert!(idle.server.unwrap().rss_per_connection_bytes.is_some());
-    let connect = server
-        .bench(&["connect", "--connections", "25", "--duration", "5s"])
-        .await;
+    let connect = bench(
+        &server,
+        &["connect", "--connections", "25", "--duration", "5s"],
+    )
+    .await;
     assert_eq!(connect.connections.open, 25);
     assert_eq!(connect.connections.failed, 0);
     assert_eq!(connect.connect.unwrap().time_ms.count, 25);
@@ -233,8 +155,9 @@ async fn idle_and_connect_open_every_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join() {
     let server = TestServer::start().await;
-    let report = server
-        .bench(&[
+    let report = bench(
+        &server,
+        &[
             "presence-storm",
             "--connections",
             "30",
@@ -242,8 +165,9 @@ async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join()
             "10s",
             "--quiet",
             "300ms",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_eq!(report.connections.open, 30);
     let presence = report.presence.as_ref().unwrap();
     assert_eq!(presence.subscribed, 30, "{report:#?}");
@@ -264,8 +188,9 @@ async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
     let server = TestServer::start().await;
-    let report = server
-        .bench(&[
+    let report = bench(
+        &server,
+        &[
             "presence-storm",
             "--connections",
             "3",
@@ -275,8 +200,9 @@ async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
             "3s",
             "--quiet",
             "100ms",
-        ])
-        .await;
+        ],
+    )
+    .await;
     let presence = report.presence.as_ref().unwrap();
     assert_eq!(presence.subscribed, 0);
     assert_eq!(presence.refused, 3);
@@ -288,8 +214,9 @@ async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_writes_are_acknowledged_once_each() {
     let server = TestServer::start().await;
-    let report = server
-        .bench(&[
+    let report = bench(
+        &server,
+        &[
             "chat",
             "--connections",
             "6",
@@ -297,8 +224,9 @@ async fn chat_writes_are_acknowledged_once_each() {
             "3",
             "--duration",
             "1s",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_eq!(report.connections.open, 6);
     let chat = report.chat.as_ref().unwrap();
     assert!(chat.acked > 0, "{report:#?}");
@@ -327,8 +255,9 @@ async fn chat_writes_are_acknowledged_once_each() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
     let server = TestServer::start().await;
-    let paced = server
-        .bench(&[
+    let paced = bench(
+        &server,
+        &[
             "chat",
             "--connections",
             "4",
@@ -338,14 +267,16 @@ async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
             "1s",
             "--rate",
             "40",
-        ])
-        .await;
+        ],
+    )
+    .await;
     let chat = paced.chat.as_ref().unwrap();
     // 40/s for one second, give or take the schedule's edges.
     assert!((30..=44).contains(&chat.acked), "{paced:#?}");
     assert_eq!(chat.refused, 0);
-    let refused = server
-        .bench(&[
+    let refused = bench(
+        &server,
+        &[
             "chat",
             "--connections",
             "2",
@@ -353,8 +284,9 @@ async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
             "300ms",
             "--channel-prefix",
             "bench:",
-        ])
-        .await;
+        ],
+    )
+    .await;
     let chat = refused.chat.as_ref().unwrap();
     assert_eq!(chat.acked, 0);
     assert!(chat.refused > 0, "{refused:#?}");
