@@ -96,7 +96,11 @@ where
     };
     if let Some(share) = cli.scenario.common().worker {
         let common = cli.scenario.common().clone();
-        return match runtime.block_on(fleet::worker::run(common, share, open_files_limit)) {
+        let ended = runtime.block_on(fleet::worker::run(common, share, open_files_limit));
+        // A read of the parent's commands may still wait on a blocking
+        // thread, which dropping the runtime would wait for.
+        runtime.shutdown_background();
+        return match ended {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("parley-bench worker {share}: {error}");
