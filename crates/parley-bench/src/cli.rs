@@ -93,7 +93,8 @@ pub struct CommonArgs {
     /// a comma-separated list, used in turn.
     #[arg(long)]
     pub source_ips: Option<SourceIps>,
-    /// Connection handshakes in flight at once while opening.
+    /// Connection handshakes in flight at once while opening (all
+    /// `--processes` together).
     #[arg(long, default_value_t = 128)]
     pub connect_concurrency: usize,
     /// The most time opening connections may take (before the measured

@@ -66,7 +66,8 @@ pub async fn run(common: CommonArgs, share: Share, open_files_limit: u64) -> Res
         env.client.clone(),
         Opening {
             count: env.common.connections,
-            concurrency: env.common.connect_concurrency,
+            // The flag counts handshakes in flight for the whole run.
+            concurrency: share.part(env.common.connect_concurrency),
             deadline: Instant::now() + within,
             subscriptions,
         },
