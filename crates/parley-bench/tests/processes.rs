@@ -261,3 +261,26 @@ fn child_pids(parent: &Child) -> Vec<i32> {
     }
     children
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_inside_another_program_refuses_to_start_workers() {
+    use clap::Parser;
+    let server = TestServer::start().await;
+    let mut argv = [
+        "parley-bench",
+        "idle",
+        "--connections",
+        "4",
+        "--processes",
+        "2",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    argv.extend(server.flags());
+    let cli = parley_bench::cli::Cli::try_parse_from(argv).unwrap();
+    // This test binary is not the generator: it cannot be started again as
+    // its workers.
+    let error = parley_bench::run(cli, 0).await.unwrap_err();
+    assert!(error.contains("starts this program again"), "{error}");
+    server.stop().await;
+}

@@ -174,7 +174,9 @@ mod tests {
         assert_eq!(share.nth(2), 7);
         assert!(Share { index: 2, of: 3 }.is_empty(2));
         assert_eq!(Share::WHOLE.len(5), 5);
-        let parts: Vec<usize> = (0..3).map(|index| Share { index, of: 3 }.part(128)).collect();
+        let parts: Vec<usize> = (0..3)
+            .map(|index| Share { index, of: 3 }.part(128))
+            .collect();
         assert_eq!(parts, vec![43, 43, 42]);
         assert_eq!(Share { index: 2, of: 3 }.part(1), 1);
         for bad in ["3/3", "0/0", "1", "a/2", "1/b", "-1/2"] {

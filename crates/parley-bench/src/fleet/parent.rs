@@ -99,6 +99,8 @@ impl Fleet {
             let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
                 return Err(format!("worker {share} has no output pipes"));
             };
+            // The reader ends when the worker's stdout closes: when it
+            // exits, or is killed as the fleet is dropped.
             tokio::spawn(read_lines(
                 stdout,
                 index,
