@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::credentials::Credentials;
+use crate::fleet::Share;
 use crate::protocol::Protocol;
 use crate::scenario::reconnect_storm::Spread;
 use crate::socket::SourceIps;
@@ -100,7 +101,8 @@ pub struct CommonArgs {
     /// a comma-separated list, used in turn.
     #[arg(long)]
     pub source_ips: Option<SourceIps>,
-    /// Connection handshakes in flight at once while opening.
+    /// Connection handshakes in flight at once while opening (all
+    /// `--processes` together).
     #[arg(long, default_value_t = 128)]
     pub connect_concurrency: usize,
     /// The most time opening connections may take (before the measured
@@ -115,6 +117,15 @@ pub struct CommonArgs {
     /// Pusher, `private-bench-` for Pusher client events].
     #[arg(long)]
     pub channel_prefix: Option<String>,
+    /// Generator processes holding the connections (fanout, broadcast,
+    /// idle, connect): this one starts N workers, each opening every Nth
+    /// connection, and publishes and reports for the whole run. One
+    /// process holds at most its open-file limit of sockets.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+    /// Run as worker `i/N` of a `--processes N` run (set by the parent).
+    #[arg(long, hide = true)]
+    pub worker: Option<Share>,
     /// The app's credentials.
     #[command(flatten)]
     pub credentials: CredentialArgs,

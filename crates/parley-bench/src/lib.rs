@@ -14,10 +14,12 @@
 //!   [`metrics`]: delivery and latency accounting; [`report`]: the table
 //!   and the JSON file.
 //! - [`procstat`], [`measure`], [`open_files`]: the operating system's view.
+//! - [`fleet`]: `--processes`, a run over several generator processes.
 
 pub mod cli;
 pub mod credentials;
 pub mod driver;
+pub mod fleet;
 pub mod measure;
 pub mod metrics;
 pub mod open_files;
@@ -45,7 +47,14 @@ use report::Report;
 /// Runs the scenario the command line asks for, and returns its report.
 /// `open_files_limit` is the limit the process runs with, for the report.
 pub async fn run(cli: Cli, open_files_limit: u64) -> Result<Report, String> {
-    scenario::run(cli.scenario, open_files_limit).await
+    let processes = fleet::check(&cli.scenario)?;
+    let mut report = scenario::run(cli.scenario, open_files_limit).await?;
+    if processes > 1 {
+        report
+            .settings
+            .insert("processes".to_owned(), processes.to_string());
+    }
+    Ok(report)
 }
 
 /// The whole `parley-bench` program on command line `args` (the first is
@@ -85,6 +94,21 @@ where
             return ExitCode::FAILURE;
         }
     };
+    if let Some(share) = cli.scenario.common().worker {
+        let common = cli.scenario.common().clone();
+        let ended = runtime.block_on(fleet::worker::run(common, share, open_files_limit));
+        // A read of the parent's commands may still wait on a blocking
+        // thread, which dropping the runtime would wait for.
+        runtime.shutdown_background();
+        return match ended {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("parley-bench worker {share}: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    fleet::remember_program();
     let report = match runtime.block_on(run(cli, open_files_limit)) {
         Ok(report) => report,
         Err(error) => {

@@ -22,7 +22,8 @@ pub struct Window {
 pub struct Measured {
     /// Wall time.
     pub elapsed: Duration,
-    /// CPU time this process used.
+    /// CPU time the generator used: this process, and its workers' once
+    /// added.
     pub generator_cpu: Duration,
     /// The same, split into user and system time.
     pub generator_split: CpuSplit,
@@ -75,6 +76,14 @@ impl Window {
 }
 
 impl Measured {
+    /// Adds CPU time the generator's worker processes used in the window
+    /// (see [`crate::fleet`]): the generator is all its processes.
+    pub fn add_generator(&mut self, workers: CpuSplit) {
+        self.generator_split.user += workers.user;
+        self.generator_split.system += workers.system;
+        self.generator_cpu = self.generator_split.total();
+    }
+
     /// The server's CPU time in the window.
     pub fn server_cpu(&self) -> Option<Duration> {
         self.server

@@ -180,11 +180,16 @@ impl Tally {
 
     /// Counts a close by the server with `code`.
     pub fn closed(&self, code: u16) {
+        self.closed_times(code, 1);
+    }
+
+    /// Counts `times` closes by the server with `code`.
+    pub fn closed_times(&self, code: u16, times: u64) {
         let mut closes = self
             .closes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *closes.entry(code).or_default() += 1;
+        *closes.entry(code).or_default() += times;
     }
 
     /// Counts a connection that broke without a close frame.
@@ -195,6 +200,12 @@ impl Tally {
     /// Counts an error by its message, keeping a bounded number of
     /// distinct messages.
     pub fn note_error(&self, message: &str) {
+        self.note_error_times(message, 1);
+    }
+
+    /// Counts `times` errors with one message, keeping a bounded number of
+    /// distinct messages.
+    pub fn note_error_times(&self, message: &str, times: u64) {
         let mut errors = self
             .errors
             .lock()
@@ -204,7 +215,32 @@ impl Tally {
         } else {
             "(other errors)"
         };
-        *errors.entry(key.to_owned()).or_default() += 1;
+        *errors.entry(key.to_owned()).or_default() += times;
+    }
+
+    /// Adds what another process's tally counted (a worker's, see
+    /// [`crate::fleet`]): `delivered` deliveries, the latencies recorded
+    /// for them, error replies and dropped connections.
+    pub fn absorb(
+        &self,
+        delivered: u64,
+        latency: Option<&Histogram<u64>>,
+        error_replies: u64,
+        dropped: u64,
+    ) {
+        let shard = &self.shards[0];
+        shard.delivered.fetch_add(delivered, Relaxed);
+        if let Some(latency) = latency {
+            let mut merged = shard
+                .latency
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Made by `latency_histogram` on both sides: adding cannot
+            // fail.
+            let _ = merged.add(latency);
+        }
+        self.error_replies.fetch_add(error_replies, Relaxed);
+        self.dropped.fetch_add(dropped, Relaxed);
     }
 
     /// Error messages seen, with their counts.

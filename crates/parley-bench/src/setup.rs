@@ -1,5 +1,6 @@
-//! Opening a run's connections: at most `concurrency` handshakes in flight,
-//! each connection subscribed to its channels before it counts as open.
+//! Opening a run's connections (or one worker's share of them): at most
+//! `concurrency` handshakes in flight, each connection subscribed to its
+//! channels before it counts as open.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -8,6 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
+use crate::fleet::Share;
 use crate::metrics::{Tally, latency_histogram};
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -40,49 +42,78 @@ pub struct Opening {
     pub subscriptions: Option<(Plan, Arc<[String]>)>,
 }
 
+/// How many connections opened and failed so far, read while opening.
+#[derive(Debug, Default)]
+pub struct OpenCounts {
+    /// Opened (and subscribed).
+    pub opened: AtomicUsize,
+    /// Failed to open or subscribe.
+    pub failed: AtomicUsize,
+}
+
 /// Opens `opening.count` connections, printing progress on stderr.
 pub async fn open_all(client: Arc<Client>, opening: Opening, tally: Arc<Tally>) -> Opened {
-    let started = Instant::now();
-    let next = Arc::new(AtomicUsize::new(0));
-    let opened = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(OpenCounts::default());
     let progress = {
-        let (opened, failed, count) = (opened.clone(), failed.clone(), opening.count);
+        let (counts, count) = (counts.clone(), opening.count);
         Progress::start("open", move || {
             format!(
                 "{}/{count} connections open, {} failed",
-                opened.load(Relaxed),
-                failed.load(Relaxed)
+                counts.opened.load(Relaxed),
+                counts.failed.load(Relaxed)
             )
         })
     };
-    let workers = opening.concurrency.clamp(1, opening.count.max(1));
+    let opened = open_share(client, opening, Share::WHOLE, counts, tally).await;
+    progress.stop().await;
+    eprintln!(
+        "opened {} connections in {:.2}s ({} failed)",
+        opened.conns.len(),
+        opened.elapsed.as_secs_f64(),
+        opened.failed
+    );
+    opened
+}
+
+/// Opens `share` of `opening.count` connections (see [`Share`]), counting
+/// in `counts` as it goes.
+pub async fn open_share(
+    client: Arc<Client>,
+    opening: Opening,
+    share: Share,
+    counts: Arc<OpenCounts>,
+    tally: Arc<Tally>,
+) -> Opened {
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let share_len = share.len(opening.count);
+    let workers = opening.concurrency.clamp(1, share_len.max(1));
     let mut tasks = Vec::with_capacity(workers);
     for _ in 0..workers {
         let (client, opening, tally) = (client.clone(), opening.clone(), tally.clone());
-        let (next, opened, failed) = (next.clone(), opened.clone(), failed.clone());
+        let (next, counts) = (next.clone(), counts.clone());
         tasks.push(tokio::spawn(async move {
             let mut conns = Vec::new();
             let mut latency = latency_histogram();
             loop {
-                let index = next.fetch_add(1, Relaxed);
-                if index >= opening.count || Instant::now() >= opening.deadline {
+                let k = next.fetch_add(1, Relaxed);
+                if k >= share_len || Instant::now() >= opening.deadline {
                     return (conns, latency);
                 }
-                match open_one(&client, &opening, index, &mut latency).await {
+                match open_one(&client, &opening, share.nth(k), &mut latency).await {
                     Ok(conn) => {
                         conns.push(conn);
-                        opened.fetch_add(1, Relaxed);
+                        counts.opened.fetch_add(1, Relaxed);
                     }
                     Err(error) => {
-                        failed.fetch_add(1, Relaxed);
+                        counts.failed.fetch_add(1, Relaxed);
                         tally.note_error(&format!("open: {error}"));
                     }
                 }
             }
         }));
     }
-    let mut conns = Vec::with_capacity(opening.count);
+    let mut conns = Vec::with_capacity(share_len);
     let mut connect_latency = latency_histogram();
     for task in tasks {
         if let Ok((mut some, latency)) = task.await {
@@ -90,20 +121,12 @@ pub async fn open_all(client: Arc<Client>, opening: Opening, tally: Arc<Tally>) 
             let _ = connect_latency.add(&latency);
         }
     }
-    progress.stop().await;
-    let elapsed = started.elapsed();
-    eprintln!(
-        "opened {} connections in {:.2}s ({} failed)",
-        conns.len(),
-        elapsed.as_secs_f64(),
-        failed.load(Relaxed)
-    );
     conns.sort_by_key(|conn| conn.index);
     Opened {
         conns,
-        failed: failed.load(Relaxed),
+        failed: counts.failed.load(Relaxed),
         connect_latency,
-        elapsed,
+        elapsed: started.elapsed(),
     }
 }
 

@@ -3,7 +3,7 @@
 //! or the duration; report the rate and the handshake time.
 
 use super::fanout::no_connection;
-use super::{Env, Running, settings};
+use super::{Env, settings};
 use crate::cli::ConnectArgs;
 use crate::measure::{Window, micros_per, sample_server};
 use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
@@ -12,15 +12,18 @@ use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerSt
 pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, String> {
     let env = Env::new(args.common, open_files_limit).await?;
     let common = env.common.clone();
+    let mut crowd = env.crowd().await?;
     let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
     let window = Window::open(common.server_pid);
-    let opened = env.open_unsubscribed(common.duration).await;
-    let measured = window.close();
-    if opened.conns.is_empty() {
+    let opened = crowd.open(&env, None, common.duration).await?;
+    let mut measured = window.close();
+    measured.add_generator(opened.workers_cpu);
+    if opened.open == 0 {
         return Err(no_connection(&env));
     }
-    let open = opened.conns.len();
-    Running::start(&env, opened.conns, |_| None).finish().await;
+    let open = opened.open;
+    crowd.start(&env, |_| None);
+    crowd.finish().await?;
 
     let mut report = env.report(
         "connect",

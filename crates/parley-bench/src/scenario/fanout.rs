@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Env, Running, settings};
+use super::{Env, settings};
 use crate::cli::{FanoutArgs, LoadArgs, PublishVia};
 use crate::driver::Publishing;
 use crate::measure::{Window, sample_server};
@@ -22,7 +22,6 @@ use crate::report::{
     ConnectStats, Deliveries, GeneratorStats, MachineStats, Percentiles, Publications, Report,
     ServerStats,
 };
-use crate::setup::{self, Opening};
 
 /// Parley's default sustained command rate per connection.
 const NATIVE_COMMAND_RATE: f64 = 100.0;
@@ -98,43 +97,37 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
         );
     }
 
+    let mut crowd = env.crowd().await?;
     let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
-    let opened = setup::open_all(
-        env.client.clone(),
-        Opening {
-            count: plan.connections,
-            concurrency: common.connect_concurrency,
-            deadline: Instant::now() + common.open_timeout,
-            subscriptions: Some((plan, names.clone())),
-        },
-        env.tally.clone(),
-    )
-    .await;
-    if opened.conns.is_empty() {
+    let opened = crowd
+        .open(&env, Some((plan, &prefix)), common.open_timeout)
+        .await?;
+    if opened.open == 0 {
         return Err(no_connection(&env));
     }
     // The subscribers each channel really has, should some connections
     // have failed to open.
     let mut fanouts = vec![0u64; plan.channels];
-    for conn in &opened.conns {
-        for channel in plan.channels_of(conn.index) {
+    for &index in &opened.indices {
+        for channel in plan.channels_of(index) {
             fanouts[channel] += 1;
         }
     }
-    let open = opened.conns.len();
+    let open = opened.open;
     let limit = work.load.max_publications.unwrap_or(u64::MAX);
 
     let window = Window::open(common.server_pid);
+    crowd.start_window().await?;
     let start = Instant::now();
     let deadline = start + common.duration;
-    let running = match via {
-        PublishVia::Http => Running::start(&env, opened.conns, |_| None),
+    match via {
+        PublishVia::Http => crowd.start(&env, |_| None),
         PublishVia::Ws => {
             let candidates: Vec<usize> = opened
-                .conns
+                .indices
                 .iter()
-                .filter(|conn| !plan.channels_of(conn.index).is_empty())
-                .map(|conn| conn.index)
+                .copied()
+                .filter(|&index| !plan.channels_of(index).is_empty())
                 .collect();
             let count = work
                 .publishers
@@ -153,7 +146,7 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
                 );
             }
             let echo = env.client.echoes_to_sender();
-            Running::start(&env, opened.conns, |conn| {
+            crowd.start(&env, |conn| {
                 let rank = *chosen.get(&conn.index)?;
                 let own = plan.channels_of(conn.index);
                 let share = limit / count as u64 + u64::from((rank as u64) < limit % count as u64);
@@ -170,43 +163,52 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
                 })
             })
         }
-    };
+    }
 
     let progress = progress(&env);
-    match &publisher {
-        Some(publisher) => {
-            let load = HttpLoad {
-                publishers: work.load.http_connections,
-                rate: work.rate,
-                batch: work.batch,
-                limit,
-                payload_bytes: work.load.payload_bytes,
-                channels: names.clone(),
-                fanouts: fanouts.clone().into(),
-                start,
-                deadline,
-            };
-            publish::run(
-                publisher.clone(),
-                load,
-                env.tally.clone(),
-                CancellationToken::new(),
-            )
-            .await;
-        }
-        None => {
-            while Instant::now() < deadline && env.tally.snapshot().sent < limit {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+    // A worker process that dies ends the run at once.
+    let publishing = async {
+        match &publisher {
+            Some(publisher) => {
+                let load = HttpLoad {
+                    publishers: work.load.http_connections,
+                    rate: work.rate,
+                    batch: work.batch,
+                    limit,
+                    payload_bytes: work.load.payload_bytes,
+                    channels: names.clone(),
+                    fanouts: fanouts.clone().into(),
+                    start,
+                    deadline,
+                };
+                publish::run(
+                    publisher.clone(),
+                    load,
+                    env.tally.clone(),
+                    CancellationToken::new(),
+                )
+                .await;
+            }
+            None => {
+                while Instant::now() < deadline && env.tally.snapshot().sent < limit {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
         }
-    }
-    let published_for = start.elapsed().min(common.duration);
-    drain(&env, work.load.drain).await;
-    let measured = window.close();
+        let published_for = start.elapsed().min(common.duration);
+        drain(&env, work.load.drain).await;
+        published_for
+    };
+    let published_for = tokio::select! {
+        published_for = publishing => published_for,
+        error = crowd.failed() => return Err(error),
+    };
+    let mut measured = window.close();
+    measured.add_generator(crowd.close_window().await?);
     progress.stop().await;
     let snapshot = env.tally.snapshot();
     let latency = env.tally.latency();
-    running.finish().await;
+    crowd.finish().await?;
 
     let batch = match via {
         PublishVia::Http => work.batch.to_string(),

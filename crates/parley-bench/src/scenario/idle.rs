@@ -2,18 +2,13 @@
 //! server's resident memory per connection (sampled before opening and
 //! after) and the CPU it spends on idle connections.
 
-use std::sync::Arc;
-
-use tokio::time::Instant;
-
 use super::fanout::no_connection;
-use super::{Env, Running, settings};
+use super::{Env, settings};
 use crate::cli::IdleArgs;
 use crate::measure::{Window, sample_server};
-use crate::plan::{Plan, channel_name};
+use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
-use crate::setup::{self, Opening};
 
 /// Runs `parley-bench idle`.
 pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String> {
@@ -21,11 +16,7 @@ pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String
     let common = env.common.clone();
     let subscriptions = if args.channels > 0 {
         let plan = Plan::new(common.connections, args.channels, None)?;
-        let prefix = env.channel_prefix(false)?;
-        let names: Arc<[String]> = (0..plan.channels)
-            .map(|channel| channel_name(&prefix, channel))
-            .collect();
-        Some((plan, names))
+        Some((plan, env.channel_prefix(false)?))
     } else {
         None
     };
@@ -33,24 +24,18 @@ pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String
         eprintln!("no --server-pid: the server's memory will not be measured");
     }
 
+    let mut crowd = env.crowd().await?;
     tokio::time::sleep(args.settle).await;
     let rss_before = sample_server(common.server_pid).map(|(_, sample)| sample.rss_bytes);
-    let opened = setup::open_all(
-        env.client.clone(),
-        Opening {
-            count: common.connections,
-            concurrency: common.connect_concurrency,
-            deadline: Instant::now() + common.open_timeout,
-            subscriptions: subscriptions.clone(),
-        },
-        env.tally.clone(),
-    )
-    .await;
-    if opened.conns.is_empty() {
+    let subscriptions = subscriptions
+        .as_ref()
+        .map(|(plan, prefix)| (*plan, prefix.as_str()));
+    let opened = crowd.open(&env, subscriptions, common.open_timeout).await?;
+    if opened.open == 0 {
         return Err(no_connection(&env));
     }
-    let open = opened.conns.len();
-    let running = Running::start(&env, opened.conns, |_| None);
+    let open = opened.open;
+    crowd.start(&env, |_| None);
     tokio::time::sleep(args.settle).await;
 
     let window = Window::open(common.server_pid);
@@ -69,10 +54,15 @@ pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String
             )
         })
     };
-    tokio::time::sleep(common.duration).await;
-    let measured = window.close();
+    crowd.start_window().await?;
+    tokio::select! {
+        () = tokio::time::sleep(common.duration) => {}
+        error = crowd.failed() => return Err(error),
+    }
+    let mut measured = window.close();
+    measured.add_generator(crowd.close_window().await?);
     progress.stop().await;
-    running.finish().await;
+    crowd.finish().await?;
 
     let mut report = env.report(
         "idle",

@@ -16,6 +16,7 @@
 pub mod broadcast;
 pub mod chat;
 pub mod connect;
+pub mod crowd;
 pub mod fanout;
 pub mod idle;
 pub mod presence_storm;

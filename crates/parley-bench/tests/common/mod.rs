@@ -1,6 +1,9 @@
 //! A real Parley server started in-process on 127.0.0.1:0 for the
 //! generator's tests, and running the generator against it.
 
+// Each test file uses part of this module.
+#![allow(dead_code)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,7 +15,9 @@ use parley_server::config::{NamespaceConfig, Overrides};
 use parley_server::{Config, Server};
 use tokio::sync::oneshot;
 
+/// The app secret the server and the generator share.
 pub const SECRET: &str = "bench-test-secret-0123456789";
+/// The server HTTP API key.
 pub const API_KEY: &str = "bench-test-api-key";
 
 /// The app key, for the Pusher protocol.
@@ -22,6 +27,7 @@ pub const APP_KEY: &str = "bench-test-key";
 /// `room` (presence), `chat` (persisted) and `recovery` (history kept in
 /// memory), and the Pusher protocol.
 pub struct TestServer {
+    /// Where it listens.
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), parley_server::ServerError>>,
@@ -29,6 +35,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Starts a server with the namespaces every scenario needs.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let env: HashMap<&str, &str> = HashMap::from([
@@ -93,6 +100,7 @@ impl TestServer {
         }
     }
 
+    /// Stops the server, which must end cleanly.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -100,26 +108,32 @@ impl TestServer {
         self.task.await.unwrap().unwrap();
     }
 
-    /// Runs `parley-bench <args>` against this server.
+    /// The flags that point the generator at this server, with its
+    /// credentials, and at this process as the server's (for CPU and
+    /// memory).
+    pub fn flags(&self) -> Vec<String> {
+        [
+            "--url".to_owned(),
+            format!("http://{}", self.addr),
+            "--app-secret".to_owned(),
+            SECRET.to_owned(),
+            "--api-key".to_owned(),
+            API_KEY.to_owned(),
+            "--app-id".to_owned(),
+            "bench".to_owned(),
+            "--app-key".to_owned(),
+            APP_KEY.to_owned(),
+            "--server-pid".to_owned(),
+            std::process::id().to_string(),
+        ]
+        .into()
+    }
+
+    /// Runs `parley-bench <args>` against this server, in this process.
     pub async fn bench(&self, args: &[&str]) -> Report {
-        let url = format!("http://{}", self.addr);
-        let mut argv = vec!["parley-bench"];
-        argv.extend_from_slice(args);
-        argv.extend_from_slice(&[
-            "--url",
-            &url,
-            "--app-secret",
-            SECRET,
-            "--api-key",
-            API_KEY,
-            "--app-id",
-            "bench",
-            "--app-key",
-            APP_KEY,
-            "--server-pid",
-        ]);
-        let pid = std::process::id().to_string();
-        argv.push(&pid);
+        let mut argv = vec!["parley-bench".to_owned()];
+        argv.extend(args.iter().map(|arg| (*arg).to_owned()));
+        argv.extend(self.flags());
         let cli = Cli::try_parse_from(argv).unwrap();
         parley_bench::run(cli, 0).await.unwrap()
     }
