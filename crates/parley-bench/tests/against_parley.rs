@@ -26,7 +26,8 @@ fn assert_no_loss(report: &Report) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
     let server = TestServer::start().await;
-    let report = server.bench(&[
+    let report = server
+        .bench(&[
             "fanout",
             "--connections",
             "20",
@@ -38,9 +39,8 @@ async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
             "200",
             "--batch",
             "10",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_no_loss(&report);
     let publications = report.publications.as_ref().unwrap();
     // Each channel has 10 subscribers: every publication is delivered 10 times.
@@ -55,7 +55,8 @@ async fn a_tiny_fanout_over_the_http_api_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_fanout_published_from_connections_loses_nothing() {
     let server = TestServer::start().await;
-    let report = server.bench(&[
+    let report = server
+        .bench(&[
             "fanout",
             "--connections",
             "20",
@@ -69,9 +70,8 @@ async fn a_tiny_fanout_published_from_connections_loses_nothing() {
             "100",
             "--publish-via",
             "ws",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_no_loss(&report);
     let publications = report.publications.as_ref().unwrap();
     assert_eq!(publications.sent, publications.accepted);
@@ -85,7 +85,8 @@ async fn a_tiny_fanout_published_from_connections_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
     let server = TestServer::start().await;
-    let report = server.bench(&[
+    let report = server
+        .bench(&[
             "broadcast",
             "--connections",
             "15",
@@ -95,9 +96,8 @@ async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
             "50",
             "--max-publications",
             "7",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_no_loss(&report);
     assert_eq!(report.publications.as_ref().unwrap().accepted, 7);
     assert_eq!(report.deliveries.as_ref().unwrap().delivered, 7 * 15);
@@ -107,7 +107,8 @@ async fn a_broadcast_reaches_every_connection_and_the_count_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_connect_open_every_connection() {
     let server = TestServer::start().await;
-    let idle = server.bench(&[
+    let idle = server
+        .bench(&[
             "idle",
             "--connections",
             "10",
@@ -117,14 +118,13 @@ async fn idle_and_connect_open_every_connection() {
             "200ms",
             "--settle",
             "50ms",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(idle.connections.open, 10);
     assert!(idle.server.unwrap().rss_per_connection_bytes.is_some());
-    let connect = server.bench(&["connect", "--connections", "25", "--duration", "5s"],
-    )
-    .await;
+    let connect = server
+        .bench(&["connect", "--connections", "25", "--duration", "5s"])
+        .await;
     assert_eq!(connect.connections.open, 25);
     assert_eq!(connect.connections.failed, 0);
     assert_eq!(connect.connect.unwrap().time_ms.count, 25);
@@ -134,7 +134,8 @@ async fn idle_and_connect_open_every_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join() {
     let server = TestServer::start().await;
-    let report = server.bench(&[
+    let report = server
+        .bench(&[
             "presence-storm",
             "--connections",
             "30",
@@ -142,9 +143,8 @@ async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join()
             "10s",
             "--quiet",
             "300ms",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(report.connections.open, 30);
     let presence = report.presence.as_ref().unwrap();
     assert_eq!(presence.subscribed, 30, "{report:#?}");
@@ -165,7 +165,8 @@ async fn a_presence_storm_subscribes_everyone_and_everyone_sees_their_own_join()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
     let server = TestServer::start().await;
-    let report = server.bench(&[
+    let report = server
+        .bench(&[
             "presence-storm",
             "--connections",
             "3",
@@ -175,9 +176,8 @@ async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
             "3s",
             "--quiet",
             "100ms",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let presence = report.presence.as_ref().unwrap();
     assert_eq!(presence.subscribed, 0);
     assert_eq!(presence.refused, 3);
@@ -189,7 +189,8 @@ async fn a_presence_storm_outside_a_presence_namespace_reports_the_refusals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_writes_are_acknowledged_once_each() {
     let server = TestServer::start().await;
-    let report = server.bench(&[
+    let report = server
+        .bench(&[
             "chat",
             "--connections",
             "6",
@@ -197,9 +198,8 @@ async fn chat_writes_are_acknowledged_once_each() {
             "3",
             "--duration",
             "1s",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(report.connections.open, 6);
     let chat = report.chat.as_ref().unwrap();
     assert!(chat.acked > 0, "{report:#?}");
@@ -228,7 +228,8 @@ async fn chat_writes_are_acknowledged_once_each() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
     let server = TestServer::start().await;
-    let paced = server.bench(&[
+    let paced = server
+        .bench(&[
             "chat",
             "--connections",
             "4",
@@ -238,14 +239,14 @@ async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
             "1s",
             "--rate",
             "40",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let chat = paced.chat.as_ref().unwrap();
     // 40/s for one second, give or take the schedule's edges.
     assert!((30..=44).contains(&chat.acked), "{paced:#?}");
     assert_eq!(chat.refused, 0);
-    let refused = server.bench(&[
+    let refused = server
+        .bench(&[
             "chat",
             "--connections",
             "2",
@@ -253,9 +254,8 @@ async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
             "300ms",
             "--channel-prefix",
             "bench:",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let chat = refused.chat.as_ref().unwrap();
     assert_eq!(chat.acked, 0);
     assert!(chat.refused > 0, "{refused:#?}");

@@ -175,8 +175,7 @@ async fn serve_async(
         .await
         .map_err(|error| error.to_string())?;
     let config = &server.state().config;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = crate::listener::bind(config.listen, config.listen_backlog)
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     for generated in &generated {

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod encoder;
 pub mod health;
 pub mod http_api;
+pub mod listener;
 pub mod native;
 pub mod origin;
 pub mod publish;

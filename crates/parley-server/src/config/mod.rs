@@ -42,6 +42,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Connections this node accepts at once.
     pub max_connections: usize,
+    /// Connections the kernel may hold for the server before it accepts
+    /// them (the `listen` backlog, capped by `net.core.somaxconn`).
+    pub listen_backlog: u32,
     /// The largest frame a client may send, in bytes.
     pub max_frame_bytes: usize,
     /// The bound of each connection's outbound queue, in bytes.
@@ -202,6 +205,7 @@ struct FileConfig {
     #[serde(default, deserialize_with = "duration::optional")]
     stream_idle_ttl: Option<Duration>,
     max_connections: Option<usize>,
+    listen_backlog: Option<u32>,
     max_frame_bytes: Option<usize>,
     max_queue_bytes: Option<usize>,
     commands_per_second: Option<u32>,
@@ -280,6 +284,9 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
             max_connections: node.max_connections,
+            // Room for a reconnect storm: with tokio's default (1024), the
+            // kernel drops the SYNs past it and clients retry a second later.
+            listen_backlog: 4096,
             max_frame_bytes: 64 * 1024,
             max_queue_bytes: node.max_queue_bytes,
             commands_per_second: 100,
@@ -359,6 +366,7 @@ impl Config {
             shutdown_timeout,
             stream_idle_ttl,
             max_connections,
+            listen_backlog,
             max_frame_bytes,
             max_queue_bytes,
             commands_per_second,
@@ -420,6 +428,9 @@ impl Config {
             if duration.is_zero() {
                 return invalid(format!("{name} must be above zero"));
             }
+        }
+        if self.listen_backlog == 0 {
+            return invalid("listen_backlog must be above zero".into());
         }
         if self.max_frame_bytes < 1024 {
             return invalid("max_frame_bytes must be at least 1024".into());
