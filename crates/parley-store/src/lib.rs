@@ -32,6 +32,9 @@
 //!   everything queued in one transaction, each operation in its own
 //!   savepoint, so throughput is not one fsync per message and one refused
 //!   operation does not fail the others (see `writer.rs`).
+//! - **Connect.** [`Store::connect_profile`] reads what a user's connect
+//!   needs (an app-wide ban, the block list, the unread total) in one
+//!   statement.
 //!
 //! # Message event payloads
 //!
@@ -60,6 +63,7 @@
 //! power loss alike, and group commit pays that fsync once per batch.
 
 mod commands;
+mod connect_profile;
 mod database;
 mod encoder;
 mod error;
@@ -81,6 +85,7 @@ mod uploads;
 mod webhooks;
 mod writer;
 
+pub use connect_profile::ConnectProfile;
 pub use database::{Backend, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
