@@ -5,8 +5,8 @@
 //! ([`streams::advance`]), which locks the stream row, and only then reads
 //! the state it checks. On PostgreSQL shared by several nodes this makes each
 //! check see what the previous writer of the channel committed. An operation
-//! that fails is rolled back to its savepoint by the writer, which undoes the
-//! offset too.
+//! that fails is rolled back by the writer (see `writer.rs`), which undoes
+//! the offset too.
 
 use std::sync::Arc;
 
@@ -446,12 +446,14 @@ async fn send(
             )));
         }
     }
-    let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
     // A shadow message is for its author's eyes only: it takes no place in
     // the channel's message count (so no one else's unread count grows),
     // mentions no one and adds nothing to its parent's thread. It takes the
     // current count as its seq, and the author's read marker covers it.
-    let seq = room_commands::count_sent(connection, context, new, position.offset).await?;
+    let (position, seq) =
+        streams::advance_counting(connection, &new.app, &new.channel, context.now, !new.shadow)
+            .await?;
+    room_commands::mark_sent(connection, context, new, seq, position.offset).await?;
     let mut message = messages::insert(connection, new, position.offset, seq, context.now).await?;
     if !new.shadow {
         room_commands::record_mentions(connection, &message, &new.app, seq).await?;

@@ -29,9 +29,9 @@
 //!   count; [`Store::message_reactions`] and [`Store::channel_reactions`]
 //!   read the counts relative to a reader.
 //! - **Group commit.** Every write goes through one writer task that commits
-//!   everything queued in one transaction, each operation in its own
-//!   savepoint, so throughput is not one fsync per message and one refused
-//!   operation does not fail the others (see `writer.rs`).
+//!   everything queued in one transaction, so throughput is not one fsync
+//!   per message, and a refused operation rolls back alone without failing
+//!   the others (see `writer.rs`).
 //! - **Connect.** [`Store::connect_profile`] reads what a user's connect
 //!   needs (an app-wide ban, the block list, the unread total) in one
 //!   statement.

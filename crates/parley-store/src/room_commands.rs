@@ -1,7 +1,7 @@
 //! The writer's commands for rooms, read markers and pins, and what sending
 //! a message adds to them (counts, mentions, the author's read marker, the
-//! thread of its parent). Each runs inside the writer's transaction, in its
-//! own savepoint, like the commands of `commands.rs`.
+//! thread of its parent). Each runs inside the writer's transaction, like
+//! the commands of `commands.rs`.
 
 use std::sync::Arc;
 
@@ -255,8 +255,8 @@ async fn change_members(
         }
     }
     if members.is_empty() {
-        // Nothing changed: refusing rolls the savepoint back, and with it
-        // the offset taken above.
+        // Nothing changed: the writer rolls the refused command back, and
+        // with it the offset taken above.
         return Err(StoreError::InvalidInput(if change.add {
             "every user named is a member already".into()
         } else {
@@ -416,22 +416,19 @@ async fn pin(
     Ok(Pinned { pin, publication })
 }
 
-/// What sending a message adds, after its row and before its event: the
-/// channel's message count (the message's `seq`), its mentions, the room's
-/// activity and the author's read marker (their own message is read).
-/// Returns the seq. A shadow message (for its author's eyes only) is not
-/// counted and does not touch the room: it takes the current count as its
-/// seq, so no one else's unread count moves.
-pub(crate) async fn count_sent(
+/// What sending a message adds besides its row and its event: the author's
+/// read marker (their own message is read, up to its `seq`, which
+/// [`streams::advance_counting`] took with the offset) and, in a room, the
+/// room's activity. A shadow message (for its author's eyes only) does not
+/// touch the room; it was not counted either, so no one else's unread
+/// count moves.
+pub(crate) async fn mark_sent(
     connection: &mut AnyConnection,
     context: &Context<'_>,
     new: &NewMessage,
+    seq: u64,
     offset: u64,
-) -> Result<u64, StoreError> {
-    let seq = match new.shadow {
-        true => reads::message_count(connection, &new.app, &new.channel).await?,
-        false => reads::count_message(connection, &new.app, &new.channel).await?,
-    };
+) -> Result<(), StoreError> {
     let marker = Marker {
         seen: seq,
         last_read_offset: offset,
@@ -445,10 +442,10 @@ pub(crate) async fn count_sent(
         context.now,
     )
     .await?;
-    if !new.shadow {
+    if new.room && !new.shadow {
         rooms::touch(connection, &new.app, &new.channel, context.now).await?;
     }
-    Ok(seq)
+    Ok(())
 }
 
 /// Records the mentions of a message just inserted with `seq`.

@@ -19,6 +19,7 @@ store_tests!(
     offsets_stay_gapless_under_concurrent_sends,
     group_commit_batches_concurrent_writes,
     a_refused_operation_does_not_fail_its_batch,
+    a_lone_refused_operation_leaves_no_trace,
     delivery_sees_every_channel_in_offset_order,
     recovery_returns_exactly_the_missed_events,
     recovery_is_incomplete_once_trimmed,
@@ -154,6 +155,29 @@ async fn a_refused_operation_does_not_fail_its_batch(db: TestDb) {
     assert!(store.stats().transactions < 40, "{:?}", store.stats());
     let message = store.message(APP, id(&target)).await.expect("stored");
     assert_eq!(message.text, "original");
+    store.close().await;
+}
+
+async fn a_lone_refused_operation_leaves_no_trace(db: TestDb) {
+    let store = db.open().await;
+    let target = send(&store, "chat:lobby", "alice", "original").await;
+    // Alone in its batch, the edit runs without a savepoint: refusing it
+    // rolls the whole transaction back, the offset it took included.
+    let edit = MessageEdit {
+        app: Arc::from(APP),
+        id: id(&target),
+        editor: "mallory".into(),
+        text: "pwned".into(),
+    };
+    assert!(matches!(
+        store.edit_message(edit).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let next = send(&store, "chat:lobby", "bob", "next").await;
+    assert_eq!(next.message.offset, 2, "the refused edit took no offset");
+    let message = store.message(APP, id(&target)).await.expect("stored");
+    assert_eq!(message.text, "original");
+    assert_eq!(message.edited_at, None);
     store.close().await;
 }
 

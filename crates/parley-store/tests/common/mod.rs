@@ -220,6 +220,7 @@ pub fn new_message(channel_name: &str, author: &str, text: &str) -> NewMessage {
         mentions: Vec::new(),
         shadow: false,
         attachments: Vec::new(),
+        room: false,
     }
 }
 
