@@ -97,8 +97,8 @@ pub use migrate::AppliedMigration;
 pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
 pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
 pub use publication::{
-    EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
-    StoredPublication, TrimScope,
+    HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention, StoredPublication,
+    TrimScope,
 };
 pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
 pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};

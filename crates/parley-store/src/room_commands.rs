@@ -6,16 +6,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, StreamPosition};
+use parley_core::{ChannelName, PublicationKind, StreamPosition};
 use sqlx::AnyConnection;
 
 use crate::commands::{Context, Reply, message_event};
 use crate::sql::reads::Marker;
 use crate::sql::{messages, pins, reads, rooms, streams};
 use crate::{
-    Changed, EventKind, MembersChange, MembersChanged, MembersEvent, Message, NewMessage, NewRoom,
-    PinChange, Pinned, ReadChange, ReadDirection, ReadMark, ReadMarker, Room, RoomCreated,
-    RoomKind, RoomMember, StoreError, StoredPublication,
+    Changed, MembersChange, MembersChanged, MembersEvent, Message, NewMessage, NewRoom, PinChange,
+    Pinned, ReadChange, ReadDirection, ReadMark, ReadMarker, Room, RoomCreated, RoomKind,
+    RoomMember, StoreError, StoredPublication,
 };
 
 /// A write about rooms, read markers or pins.
@@ -44,7 +44,7 @@ pub(crate) enum RoomCommand {
     Notice {
         app: Arc<str>,
         channel: ChannelName,
-        kind: EventKind,
+        kind: PublicationKind,
         data: Bytes,
         reply: Reply<StoredPublication>,
     },
@@ -116,7 +116,7 @@ async fn append_event(
     context: &Context<'_>,
     app: &str,
     channel: &ChannelName,
-    kind: EventKind,
+    kind: PublicationKind,
     data: Bytes,
 ) -> Result<StoredPublication, StoreError> {
     let position: StreamPosition = streams::advance(connection, app, channel, context.now).await?;
@@ -189,7 +189,7 @@ async fn create(
         context,
         app,
         &room.channel,
-        EventKind::MemberAdded,
+        PublicationKind::MemberAdded,
         data,
     )
     .await?;
@@ -269,9 +269,9 @@ async fn change_members(
         by: change.by.clone(),
     };
     let kind = if change.add {
-        EventKind::MemberAdded
+        PublicationKind::MemberAdded
     } else {
-        EventKind::MemberRemoved
+        PublicationKind::MemberRemoved
     };
     let publication = StoredPublication {
         channel: channel.clone(),
@@ -340,7 +340,7 @@ async fn read(
                 context,
                 app,
                 channel,
-                EventKind::ReadUpdated,
+                PublicationKind::ReadUpdated,
                 encode(&marker),
             )
             .await?,
@@ -404,9 +404,9 @@ async fn pin(
     };
     let publication = if changed {
         let kind = if change.pin {
-            EventKind::MessagePinned
+            PublicationKind::MessagePinned
         } else {
-            EventKind::MessageUnpinned
+            PublicationKind::MessageUnpinned
         };
         let data = (change.encode)(&pin);
         Some(append_event(connection, context, app, channel, kind, data).await?)
@@ -482,7 +482,7 @@ pub(crate) async fn update_thread(
     };
     let parent = pins::count_reply(connection, parent, &reply.author).await?;
     let position = streams::advance(connection, app, &reply.channel, context.now).await?;
-    let publication = message_event(context, EventKind::MessageUpdated, &parent, position);
+    let publication = message_event(context, PublicationKind::MessageUpdated, &parent, position);
     streams::append(connection, app, &publication).await?;
     Ok(Some(Box::new(Changed {
         message: parent,

@@ -9,10 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parking_lot::Mutex;
-use parley_core::{BrokerEventHandler, Publication};
+use parley_core::{BrokerEventHandler, Publication, PublicationKind};
 use parley_store::{
-    EventKind, HistoryCursor, HistoryQuery, MessageEdit, Retention, Store, StoreError, Timestamp,
-    TrimScope,
+    HistoryCursor, HistoryQuery, MessageEdit, Retention, Store, StoreError, Timestamp, TrimScope,
 };
 
 store_tests!(
@@ -78,7 +77,10 @@ async fn offsets_stay_gapless_under_concurrent_sends(db: TestDb) {
             .map(|s| &s.message)
             .expect("a message per offset");
         assert_eq!(publication.message_id, Some(message.id));
-        assert_eq!(publication.data, encode(EventKind::MessageCreated, message));
+        assert_eq!(
+            publication.data,
+            encode(PublicationKind::MessageCreated, message)
+        );
         assert_eq!(publication.position.epoch, recovery.position.epoch);
     }
     store.close().await;
@@ -287,10 +289,10 @@ async fn recovery_returns_exactly_the_missed_events(db: TestDb) {
     assert_eq!(
         events,
         [
-            (3, EventKind::MessageCreated, Some(id(&third))),
-            (4, EventKind::MessageUpdated, Some(id(&first))),
-            (5, EventKind::MessageDeleted, Some(id(&third))),
-            (6, EventKind::Publication, None),
+            (3, PublicationKind::MessageCreated, Some(id(&third))),
+            (4, PublicationKind::MessageUpdated, Some(id(&first))),
+            (5, PublicationKind::MessageDeleted, Some(id(&third))),
+            (6, PublicationKind::Publication, None),
         ]
     );
     assert_eq!(recovery.publications[3].data, "plain");

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use parley_core::{ChannelName, StreamPosition};
+use parley_core::{ChannelName, PublicationKind, StreamPosition};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
 use super::rows::{self, offset_from_db, offset_to_db};
 use super::{End, Ordered, Window};
-use crate::{EventKind, MessageId, Retention, StoreError, StoredPublication, Timestamp, TrimScope};
+use crate::{MessageId, Retention, StoreError, StoredPublication, Timestamp, TrimScope};
 
 /// The position of a stream, if it exists.
 pub(crate) async fn position(
@@ -169,7 +169,7 @@ pub(crate) async fn redact(
     app: &str,
     channel: &ChannelName,
     message: MessageId,
-    kind: EventKind,
+    kind: PublicationKind,
     data: &[u8],
 ) -> Result<(), StoreError> {
     sqlx::query(
