@@ -79,6 +79,31 @@ impl PublicationKind {
             Self::ReactionRemoved => "reaction_removed",
         }
     }
+
+    /// The kind with this name ([`as_str`](Self::as_str) read back, as the
+    /// store keeps it); `None` for a name no kind has.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "publication" => Self::Publication,
+            "message_created" => Self::MessageCreated,
+            "message_updated" => Self::MessageUpdated,
+            "message_deleted" => Self::MessageDeleted,
+            "member_added" => Self::MemberAdded,
+            "member_removed" => Self::MemberRemoved,
+            "read_updated" => Self::ReadUpdated,
+            "message_pinned" => Self::MessagePinned,
+            "message_unpinned" => Self::MessageUnpinned,
+            "reaction_added" => Self::ReactionAdded,
+            "reaction_removed" => Self::ReactionRemoved,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for PublicationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One message in a channel.
@@ -100,4 +125,32 @@ pub struct Publication {
     /// The one user whose connections may receive it (a shadow-muted
     /// author's own messages); `None` for every subscriber.
     pub audience: Option<Arc<str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PublicationKind;
+
+    #[test]
+    fn every_kind_is_read_back_from_its_name() {
+        use PublicationKind::*;
+        let kinds = [
+            Publication,
+            MessageCreated,
+            MessageUpdated,
+            MessageDeleted,
+            MemberAdded,
+            MemberRemoved,
+            ReadUpdated,
+            MessagePinned,
+            MessageUnpinned,
+            ReactionAdded,
+            ReactionRemoved,
+        ];
+        for kind in kinds {
+            assert_eq!(PublicationKind::from_name(kind.as_str()), Some(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(PublicationKind::from_name("message"), None);
+    }
 }

@@ -5,22 +5,22 @@
 //! ([`streams::advance`]), which locks the stream row, and only then reads
 //! the state it checks. On PostgreSQL shared by several nodes this makes each
 //! check see what the previous writer of the channel committed. An operation
-//! that fails is rolled back to its savepoint by the writer, which undoes the
-//! offset too.
+//! that fails is rolled back by the writer (see `writer.rs`), which undoes
+//! the offset too.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, ClientInfo, StreamPosition};
+use parley_core::{ChannelName, ClientInfo, PublicationKind, StreamPosition};
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
 use crate::room_commands::{self, RoomCommand};
 use crate::sql::{messages, reactions, streams, uploads};
 use crate::{
-    Changed, DeleteMode, EventKind, Message, MessageDelete, MessageEdit, MessageEventEncoder,
-    MessageHide, NewMessage, NewUpload, Reacted, ReactionChange, ReactionTarget, Retention, Sent,
-    StoreError, StoredPublication, Timestamp, TrimScope, Upload,
+    Changed, DeleteMode, Message, MessageDelete, MessageEdit, MessageEventEncoder, MessageHide,
+    NewMessage, NewUpload, Reacted, ReactionChange, ReactionTarget, Retention, Sent, StoreError,
+    StoredPublication, Timestamp, TrimScope, Upload,
 };
 
 /// What the operations of one transaction share.
@@ -377,7 +377,7 @@ impl<T> Reply<T> {
 /// reads the channel, or only for the author of a shadow-muted message.
 pub(crate) fn message_event(
     context: &Context<'_>,
-    kind: EventKind,
+    kind: PublicationKind,
     message: &Message,
     position: StreamPosition,
 ) -> StoredPublication {
@@ -405,7 +405,7 @@ async fn publish(
     let publication = StoredPublication {
         channel: channel.clone(),
         position,
-        kind: EventKind::Publication,
+        kind: PublicationKind::Publication,
         data: data.clone(),
         message_id: None,
         created_at: context.now,
@@ -446,12 +446,14 @@ async fn send(
             )));
         }
     }
-    let position = streams::advance(connection, &new.app, &new.channel, context.now).await?;
     // A shadow message is for its author's eyes only: it takes no place in
     // the channel's message count (so no one else's unread count grows),
     // mentions no one and adds nothing to its parent's thread. It takes the
     // current count as its seq, and the author's read marker covers it.
-    let seq = room_commands::count_sent(connection, context, new, position.offset).await?;
+    let (position, seq) =
+        streams::advance_counting(connection, &new.app, &new.channel, context.now, !new.shadow)
+            .await?;
+    room_commands::mark_sent(connection, context, new, seq, position.offset).await?;
     let mut message = messages::insert(connection, new, position.offset, seq, context.now).await?;
     if !new.shadow {
         room_commands::record_mentions(connection, &message, &new.app, seq).await?;
@@ -464,7 +466,7 @@ async fn send(
         &new.attachments,
     )
     .await?;
-    let publication = message_event(context, EventKind::MessageCreated, &message, position);
+    let publication = message_event(context, PublicationKind::MessageCreated, &message, position);
     streams::append(connection, &new.app, &publication).await?;
     let parent = match new.shadow {
         true => None,
@@ -496,7 +498,7 @@ async fn edit_message(
     messages::set_text(connection, message.id, &edit.text, context.now).await?;
     message.text.clone_from(&edit.text);
     message.edited_at = Some(context.now);
-    let publication = message_event(context, EventKind::MessageUpdated, &message, position);
+    let publication = message_event(context, PublicationKind::MessageUpdated, &message, position);
     streams::append(connection, &edit.app, &publication).await?;
     Ok(Changed {
         message,
@@ -543,11 +545,14 @@ async fn delete_message(
         DeleteMode::Soft => messages::bury(connection, message.id, deleted_at).await?,
         DeleteMode::Hard => messages::remove(connection, message.id).await?,
     }
-    for kind in [EventKind::MessageCreated, EventKind::MessageUpdated] {
+    for kind in [
+        PublicationKind::MessageCreated,
+        PublicationKind::MessageUpdated,
+    ] {
         let data = context.encoder.encode(kind, &message);
         streams::redact(connection, &delete.app, channel, message.id, kind, &data).await?;
     }
-    let publication = message_event(context, EventKind::MessageDeleted, &message, position);
+    let publication = message_event(context, PublicationKind::MessageDeleted, &message, position);
     streams::append(connection, &delete.app, &publication).await?;
     Ok(Changed {
         message,

@@ -171,13 +171,19 @@ pub(crate) async fn connect(
                 .create_if_missing(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
             let options = AnyConnectOptions::from_url(&sqlite.to_url_lossy())?;
-            let pool = pool.after_connect(|connection, _| {
-                Box::pin(async move {
-                    connection.execute("PRAGMA journal_mode = WAL").await?;
-                    connection.execute("PRAGMA synchronous = FULL").await?;
-                    Ok(())
-                })
-            });
+            // A SQLite connection is a file on a local worker thread, not a
+            // socket that can break while idle; pinging it before every
+            // acquire (sqlx's default) only adds a round trip to that thread
+            // to every read. sqlx still pings it when it is released.
+            let pool = pool
+                .test_before_acquire(false)
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        connection.execute("PRAGMA journal_mode = WAL").await?;
+                        connection.execute("PRAGMA synchronous = FULL").await?;
+                        Ok(())
+                    })
+                });
             Ok(pool.connect_with(options).await?)
         }
         Database::Postgres { url } => {

@@ -1,8 +1,9 @@
 //! `MessageEventEncoder`: how message events become publication payloads.
 
 use bytes::Bytes;
+use parley_core::PublicationKind;
 
-use crate::{EventKind, Message, ReactionEvent};
+use crate::{Message, ReactionEvent};
 
 /// Turns a message event into the payload bytes its publication carries.
 ///
@@ -19,8 +20,8 @@ use crate::{EventKind, Message, ReactionEvent};
 pub trait MessageEventEncoder: Send + Sync + 'static {
     /// The payload of a `kind` event (`MessageCreated`, `MessageUpdated` or
     /// `MessageDeleted`) about `message` as it is after the change.
-    fn encode(&self, kind: EventKind, message: &Message) -> Bytes;
+    fn encode(&self, kind: PublicationKind, message: &Message) -> Bytes;
 
     /// The payload of a `ReactionAdded` or `ReactionRemoved` event.
-    fn encode_reaction(&self, kind: EventKind, reaction: &ReactionEvent) -> Bytes;
+    fn encode_reaction(&self, kind: PublicationKind, reaction: &ReactionEvent) -> Bytes;
 }

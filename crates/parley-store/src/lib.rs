@@ -29,9 +29,12 @@
 //!   count; [`Store::message_reactions`] and [`Store::channel_reactions`]
 //!   read the counts relative to a reader.
 //! - **Group commit.** Every write goes through one writer task that commits
-//!   everything queued in one transaction, each operation in its own
-//!   savepoint, so throughput is not one fsync per message and one refused
-//!   operation does not fail the others (see `writer.rs`).
+//!   everything queued in one transaction, so throughput is not one fsync
+//!   per message, and a refused operation rolls back alone without failing
+//!   the others (see `writer.rs`).
+//! - **Connect.** [`Store::connect_profile`] reads what a user's connect
+//!   needs (an app-wide ban, the block list, the unread total) in one
+//!   statement.
 //!
 //! # Message event payloads
 //!
@@ -60,6 +63,7 @@
 //! power loss alike, and group commit pays that fsync once per batch.
 
 mod commands;
+mod connect_profile;
 mod database;
 mod encoder;
 mod error;
@@ -81,6 +85,7 @@ mod uploads;
 mod webhooks;
 mod writer;
 
+pub use connect_profile::ConnectProfile;
 pub use database::{Backend, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
@@ -92,8 +97,8 @@ pub use migrate::AppliedMigration;
 pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
 pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
 pub use publication::{
-    EventKind, HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention,
-    StoredPublication, TrimScope,
+    HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention, StoredPublication,
+    TrimScope,
 };
 pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
 pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};

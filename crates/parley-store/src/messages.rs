@@ -140,6 +140,10 @@ pub struct NewMessage {
     /// [`MAX_ATTACHMENTS`](crate::MAX_ATTACHMENTS); with attachments the
     /// text may be empty.
     pub attachments: Vec<UploadId>,
+    /// The channel is a room (of a members-only namespace): the message
+    /// moves the room's last activity. Other channels have no room row to
+    /// update, so their sends skip the statement.
+    pub room: bool,
 }
 
 /// An edit of a message's text.

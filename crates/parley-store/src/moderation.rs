@@ -9,13 +9,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use parley_core::ChannelName;
+use parley_core::{ChannelName, PublicationKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Command, Context, message_event};
 use crate::sql::moderation as sql;
 use crate::sql::{messages, streams, uploads};
-use crate::{Changed, EventKind, MessageId, Store, StoreError, Timestamp};
+use crate::{Changed, MessageId, Store, StoreError, Timestamp};
 
 /// The most users one user may block.
 pub const MAX_BLOCKS: usize = 1000;
@@ -209,11 +209,14 @@ pub(crate) async fn hide_message(
     uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
     sql::set_hidden(connection, message.id, hide.hidden).await?;
     message.hidden = hide.hidden;
-    for kind in [EventKind::MessageCreated, EventKind::MessageUpdated] {
+    for kind in [
+        PublicationKind::MessageCreated,
+        PublicationKind::MessageUpdated,
+    ] {
         let data = context.encoder.encode(kind, &message);
         streams::redact(connection, &hide.app, channel, message.id, kind, &data).await?;
     }
-    let publication = message_event(context, EventKind::MessageUpdated, &message, position);
+    let publication = message_event(context, PublicationKind::MessageUpdated, &message, position);
     streams::append(connection, &hide.app, &publication).await?;
     Ok(Changed {
         message,

@@ -1,92 +1,16 @@
 //! Stored publications: the events of a channel's durable stream, and the
 //! requests and pages that read and trim them.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_core::{ChannelName, ClientInfo, Publication, PublicationKind, StreamPosition};
 
-use crate::{MessageId, StoreError, Timestamp};
+use crate::{MessageId, Timestamp};
 
 /// The most publications one recovery returns, so that one call is bounded
 /// in memory; a client further behind reloads instead.
 pub const MAX_RECOVERY: usize = 1000;
-
-/// What a stored publication records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventKind {
-    /// Opaque data published to the channel.
-    Publication,
-    /// A chat message was sent.
-    MessageCreated,
-    /// A chat message's text was edited.
-    MessageUpdated,
-    /// A chat message was deleted.
-    MessageDeleted,
-    /// Members joined a room.
-    MemberAdded,
-    /// Members left a room.
-    MemberRemoved,
-    /// A member's read marker moved (when receipts are visible).
-    ReadUpdated,
-    /// A message was pinned.
-    MessagePinned,
-    /// A message was unpinned.
-    MessageUnpinned,
-    /// A user reacted to a message or to the channel.
-    ReactionAdded,
-    /// A user took a reaction back.
-    ReactionRemoved,
-}
-
-impl EventKind {
-    /// The kind's name, as stored: `publication`, `message_created`,
-    /// `message_updated` or `message_deleted`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Publication => "publication",
-            Self::MessageCreated => "message_created",
-            Self::MessageUpdated => "message_updated",
-            Self::MessageDeleted => "message_deleted",
-            Self::MemberAdded => "member_added",
-            Self::MemberRemoved => "member_removed",
-            Self::ReadUpdated => "read_updated",
-            Self::MessagePinned => "message_pinned",
-            Self::MessageUnpinned => "message_unpinned",
-            Self::ReactionAdded => "reaction_added",
-            Self::ReactionRemoved => "reaction_removed",
-        }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = StoreError;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name {
-            "publication" => Ok(Self::Publication),
-            "message_created" => Ok(Self::MessageCreated),
-            "message_updated" => Ok(Self::MessageUpdated),
-            "message_deleted" => Ok(Self::MessageDeleted),
-            "member_added" => Ok(Self::MemberAdded),
-            "member_removed" => Ok(Self::MemberRemoved),
-            "read_updated" => Ok(Self::ReadUpdated),
-            "message_pinned" => Ok(Self::MessagePinned),
-            "message_unpinned" => Ok(Self::MessageUnpinned),
-            "reaction_added" => Ok(Self::ReactionAdded),
-            "reaction_removed" => Ok(Self::ReactionRemoved),
-            other => Err(StoreError::corrupt(format!("unknown event kind {other:?}"))),
-        }
-    }
-}
 
 /// One event of a channel's durable stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +20,7 @@ pub struct StoredPublication {
     /// Its offset and the stream's epoch.
     pub position: StreamPosition,
     /// What it records.
-    pub kind: EventKind,
+    pub kind: PublicationKind,
     /// The payload subscribers receive, exactly as stored.
     pub data: Bytes,
     /// The message a message event is about.
@@ -116,22 +40,9 @@ impl StoredPublication {
     /// publishing client of a live publication; the store does not keep it,
     /// so recovered publications have none.
     pub fn to_publication(&self, info: Option<ClientInfo>) -> Publication {
-        let kind = match self.kind {
-            EventKind::Publication => PublicationKind::Publication,
-            EventKind::MessageCreated => PublicationKind::MessageCreated,
-            EventKind::MessageUpdated => PublicationKind::MessageUpdated,
-            EventKind::MessageDeleted => PublicationKind::MessageDeleted,
-            EventKind::MemberAdded => PublicationKind::MemberAdded,
-            EventKind::MemberRemoved => PublicationKind::MemberRemoved,
-            EventKind::ReadUpdated => PublicationKind::ReadUpdated,
-            EventKind::MessagePinned => PublicationKind::MessagePinned,
-            EventKind::MessageUnpinned => PublicationKind::MessageUnpinned,
-            EventKind::ReactionAdded => PublicationKind::ReactionAdded,
-            EventKind::ReactionRemoved => PublicationKind::ReactionRemoved,
-        };
         Publication {
             channel: self.channel.clone(),
-            kind,
+            kind: self.kind,
             data: self.data.clone(),
             position: self.position.clone(),
             info,

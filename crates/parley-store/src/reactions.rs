@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use parley_core::ChannelName;
+use parley_core::{ChannelName, PublicationKind};
 use sqlx::AnyConnection;
 
 use crate::commands::Context;
 use crate::sql::{messages, reactions, streams};
-use crate::{EventKind, MessageId, StoreError, StoredPublication};
+use crate::{MessageId, StoreError, StoredPublication};
 
 /// What a reaction is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,8 +131,8 @@ pub(crate) async fn react(
     let publication = match position {
         Some(position) => {
             let kind = match change.add {
-                true => EventKind::ReactionAdded,
-                false => EventKind::ReactionRemoved,
+                true => PublicationKind::ReactionAdded,
+                false => PublicationKind::ReactionRemoved,
             };
             let publication = StoredPublication {
                 channel: channel.clone(),

@@ -1,21 +1,21 @@
 //! The writer's commands for rooms, read markers and pins, and what sending
 //! a message adds to them (counts, mentions, the author's read marker, the
-//! thread of its parent). Each runs inside the writer's transaction, in its
-//! own savepoint, like the commands of `commands.rs`.
+//! thread of its parent). Each runs inside the writer's transaction, like
+//! the commands of `commands.rs`.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, StreamPosition};
+use parley_core::{ChannelName, PublicationKind, StreamPosition};
 use sqlx::AnyConnection;
 
 use crate::commands::{Context, Reply, message_event};
 use crate::sql::reads::Marker;
 use crate::sql::{messages, pins, reads, rooms, streams};
 use crate::{
-    Changed, EventKind, MembersChange, MembersChanged, MembersEvent, Message, NewMessage, NewRoom,
-    PinChange, Pinned, ReadChange, ReadDirection, ReadMark, ReadMarker, Room, RoomCreated,
-    RoomKind, RoomMember, StoreError, StoredPublication,
+    Changed, MembersChange, MembersChanged, MembersEvent, Message, NewMessage, NewRoom, PinChange,
+    Pinned, ReadChange, ReadDirection, ReadMark, ReadMarker, Room, RoomCreated, RoomKind,
+    RoomMember, StoreError, StoredPublication,
 };
 
 /// A write about rooms, read markers or pins.
@@ -44,7 +44,7 @@ pub(crate) enum RoomCommand {
     Notice {
         app: Arc<str>,
         channel: ChannelName,
-        kind: EventKind,
+        kind: PublicationKind,
         data: Bytes,
         reply: Reply<StoredPublication>,
     },
@@ -116,7 +116,7 @@ async fn append_event(
     context: &Context<'_>,
     app: &str,
     channel: &ChannelName,
-    kind: EventKind,
+    kind: PublicationKind,
     data: Bytes,
 ) -> Result<StoredPublication, StoreError> {
     let position: StreamPosition = streams::advance(connection, app, channel, context.now).await?;
@@ -189,7 +189,7 @@ async fn create(
         context,
         app,
         &room.channel,
-        EventKind::MemberAdded,
+        PublicationKind::MemberAdded,
         data,
     )
     .await?;
@@ -255,8 +255,8 @@ async fn change_members(
         }
     }
     if members.is_empty() {
-        // Nothing changed: refusing rolls the savepoint back, and with it
-        // the offset taken above.
+        // Nothing changed: the writer rolls the refused command back, and
+        // with it the offset taken above.
         return Err(StoreError::InvalidInput(if change.add {
             "every user named is a member already".into()
         } else {
@@ -269,9 +269,9 @@ async fn change_members(
         by: change.by.clone(),
     };
     let kind = if change.add {
-        EventKind::MemberAdded
+        PublicationKind::MemberAdded
     } else {
-        EventKind::MemberRemoved
+        PublicationKind::MemberRemoved
     };
     let publication = StoredPublication {
         channel: channel.clone(),
@@ -340,7 +340,7 @@ async fn read(
                 context,
                 app,
                 channel,
-                EventKind::ReadUpdated,
+                PublicationKind::ReadUpdated,
                 encode(&marker),
             )
             .await?,
@@ -404,9 +404,9 @@ async fn pin(
     };
     let publication = if changed {
         let kind = if change.pin {
-            EventKind::MessagePinned
+            PublicationKind::MessagePinned
         } else {
-            EventKind::MessageUnpinned
+            PublicationKind::MessageUnpinned
         };
         let data = (change.encode)(&pin);
         Some(append_event(connection, context, app, channel, kind, data).await?)
@@ -416,22 +416,19 @@ async fn pin(
     Ok(Pinned { pin, publication })
 }
 
-/// What sending a message adds, after its row and before its event: the
-/// channel's message count (the message's `seq`), its mentions, the room's
-/// activity and the author's read marker (their own message is read).
-/// Returns the seq. A shadow message (for its author's eyes only) is not
-/// counted and does not touch the room: it takes the current count as its
-/// seq, so no one else's unread count moves.
-pub(crate) async fn count_sent(
+/// What sending a message adds besides its row and its event: the author's
+/// read marker (their own message is read, up to its `seq`, which
+/// [`streams::advance_counting`] took with the offset) and, in a room, the
+/// room's activity. A shadow message (for its author's eyes only) does not
+/// touch the room; it was not counted either, so no one else's unread
+/// count moves.
+pub(crate) async fn mark_sent(
     connection: &mut AnyConnection,
     context: &Context<'_>,
     new: &NewMessage,
+    seq: u64,
     offset: u64,
-) -> Result<u64, StoreError> {
-    let seq = match new.shadow {
-        true => reads::message_count(connection, &new.app, &new.channel).await?,
-        false => reads::count_message(connection, &new.app, &new.channel).await?,
-    };
+) -> Result<(), StoreError> {
     let marker = Marker {
         seen: seq,
         last_read_offset: offset,
@@ -445,10 +442,10 @@ pub(crate) async fn count_sent(
         context.now,
     )
     .await?;
-    if !new.shadow {
+    if new.room && !new.shadow {
         rooms::touch(connection, &new.app, &new.channel, context.now).await?;
     }
-    Ok(seq)
+    Ok(())
 }
 
 /// Records the mentions of a message just inserted with `seq`.
@@ -485,7 +482,7 @@ pub(crate) async fn update_thread(
     };
     let parent = pins::count_reply(connection, parent, &reply.author).await?;
     let position = streams::advance(connection, app, &reply.channel, context.now).await?;
-    let publication = message_event(context, EventKind::MessageUpdated, &parent, position);
+    let publication = message_event(context, PublicationKind::MessageUpdated, &parent, position);
     streams::append(connection, app, &publication).await?;
     Ok(Some(Box::new(Changed {
         message: parent,

@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::ChannelName;
+use parley_core::{ChannelName, PublicationKind};
 
 use crate::commands::Command;
 use crate::room_commands::RoomCommand;
 use crate::sql::{messages, pins, reads, rooms, search, uploads};
 use crate::{
-    EventKind, MAX_LISTED_MEMBERS, MAX_PAGE_SIZE, MembersChange, MembersChanged, MessageId,
-    NewRoom, Pin, PinChange, Pinned, ReadChange, ReadMark, Room, RoomCreated, RoomMember, RoomPage,
-    RoomRole, RoomSummary, SearchPage, SearchQuery, Store, StoreError, StoredPublication,
-    ThreadPage, UnreadCount,
+    MAX_LISTED_MEMBERS, MAX_PAGE_SIZE, MembersChange, MembersChanged, MessageId, NewRoom, Pin,
+    PinChange, Pinned, ReadChange, ReadMark, Room, RoomCreated, RoomMember, RoomPage, RoomRole,
+    RoomSummary, SearchPage, SearchQuery, Store, StoreError, StoredPublication, ThreadPage,
+    UnreadCount,
 };
 
 /// The most channels [`Store::unread`] reports.
@@ -56,7 +56,7 @@ impl Store {
         &self,
         app: Arc<str>,
         channel: ChannelName,
-        kind: EventKind,
+        kind: PublicationKind,
         data: Bytes,
     ) -> Result<StoredPublication, StoreError> {
         self.submit(|reply| {

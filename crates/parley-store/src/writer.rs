@@ -7,11 +7,17 @@
 //! up and form the next batch, so batches grow with the load by themselves
 //! and no timer delays a lone write.
 //!
-//! Each command runs inside its own savepoint. A command that fails (an edit
-//! by someone other than the author, say) is rolled back to its savepoint
-//! and answered with its error; the others in the batch commit. A failure of
-//! the transaction itself (the commit, a lost connection) answers every
-//! command of the batch with that error, after retrying deadlocks and busy
+//! A command that fails (an edit by someone other than the author, say) is
+//! answered with its error and leaves no trace, while the others in the
+//! batch commit. Savepoints would give that, but they cost two statements
+//! per command (`SAVEPOINT`, `RELEASE`), each a round trip to the SQLite
+//! worker thread or to PostgreSQL, and refusals are rare. So a batch first
+//! runs without them; when a command fails, the transaction is rolled back
+//! (nothing was written, nothing fsynced) and the batch runs again with each
+//! command in its own savepoint, where the failing one is rolled back alone.
+//! A batch whose one command failed needs no second run. A failure of the
+//! transaction itself (the commit, a lost connection) answers every command
+//! of the batch with that error, after retrying deadlocks and busy
 //! databases a few times.
 //!
 //! After the commit, and before answering, the writer hands every appended
@@ -21,10 +27,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parley_core::BrokerEventHandler;
-use sqlx::{AnyConnection, AnyPool, Connection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commands::{Command, Context};
@@ -43,6 +50,9 @@ pub(crate) enum Request {
 /// How often a transaction is tried when it deadlocks or finds the database
 /// busy.
 const ATTEMPTS: u32 = 3;
+
+/// How long the writer keeps an idle connection for its next batch.
+const KEEP_IDLE: Duration = Duration::from_secs(5);
 
 /// Counts of the writer's work, shared with the store handle.
 #[derive(Debug, Default)]
@@ -66,10 +76,20 @@ pub(crate) struct Writer {
     pub(crate) max_batch: usize,
 }
 
+/// The connection the last batch committed on, and when, kept for the next
+/// batch: taking one from the pool and giving it back costs sqlx a ping
+/// each way (a round trip to SQLite's worker thread or to PostgreSQL), per
+/// batch. One idle for [`KEEP_IDLE`] goes back to the pool, which tests it
+/// before handing it out again (a PostgreSQL connection may have been
+/// closed meanwhile); so does one whose transaction failed, and the pool
+/// drops it when broken.
+type Kept = Option<(PoolConnection<Any>, Instant)>;
+
 impl Writer {
     /// Commits batches until asked to close or until every sender is gone.
     pub(crate) async fn run(self, mut requests: mpsc::Receiver<Request>) {
         let max_batch = self.max_batch.max(1);
+        let mut kept: Kept = None;
         let mut batch = Vec::with_capacity(max_batch);
         let mut closing = None;
         while closing.is_none() {
@@ -86,12 +106,14 @@ impl Writer {
                 }
             }
             if !batch.is_empty() {
-                self.commit(&mut batch).await;
+                self.commit(&mut batch, &mut kept).await;
             }
         }
         // Commands queued after the close request are dropped with the
         // receiver, and their callers get `StoreError::Closed`.
         drop(requests);
+        // The pool closes after this answer and waits for its connections.
+        drop(kept);
         if let Some(done) = closing {
             let _ = done.send(());
         }
@@ -99,8 +121,8 @@ impl Writer {
 
     /// Commits one batch, delivers what it appended and answers every
     /// command in it.
-    async fn commit(&self, batch: &mut Vec<Command>) {
-        let failure = match self.commit_with_retries(batch).await {
+    async fn commit(&self, batch: &mut Vec<Command>, kept: &mut Kept) {
+        let failure = match self.commit_with_retries(batch, kept).await {
             Ok(()) => {
                 self.counters.transactions.fetch_add(1, Ordering::Relaxed);
                 self.counters
@@ -121,25 +143,50 @@ impl Writer {
         }
     }
 
-    async fn commit_with_retries(&self, batch: &mut [Command]) -> Result<(), StoreError> {
-        let mut connection = self.pool.acquire().await?;
+    async fn commit_with_retries(
+        &self,
+        batch: &mut [Command],
+        kept: &mut Kept,
+    ) -> Result<(), StoreError> {
+        let mut connection = match kept.take() {
+            Some((connection, used)) if used.elapsed() < KEEP_IDLE => connection,
+            _ => self.pool.acquire().await?,
+        };
+        let result = self.run_batch(&mut connection, batch).await;
+        if result.is_ok() {
+            *kept = Some((connection, Instant::now()));
+        }
+        result
+    }
+
+    /// Runs the batch's transaction until it commits, fails for good, or
+    /// has been retried [`ATTEMPTS`] times.
+    async fn run_batch(
+        &self,
+        connection: &mut AnyConnection,
+        batch: &mut [Command],
+    ) -> Result<(), StoreError> {
         // Edits and deletes name a message, not a channel: find their
         // channels first, then sort the batch into lock order. The sort is
         // stable, so the commands of one channel keep their queue order.
         for command in batch.iter_mut() {
-            command.resolve(&mut connection).await;
+            command.resolve(connection).await;
         }
         batch.sort_by(|a, b| a.lock_order().cmp(&b.lock_order()));
+        let mut isolation = Isolation::Together;
         let mut attempt = 1;
         loop {
-            match self.transaction(&mut connection, batch).await {
+            match self.transaction(connection, batch, isolation).await {
+                Ok(Tried::Committed) => return Ok(()),
+                Ok(Tried::Refused { rerun: false }) => return Ok(()),
+                Ok(Tried::Refused { rerun: true }) => isolation = Isolation::Savepoints,
                 Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
                     tracing::warn!(%error, attempt, "store transaction conflicted; retrying");
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
                     attempt += 1;
                 }
-                result => return result,
+                Err(error) => return Err(error),
             }
         }
     }
@@ -149,19 +196,37 @@ impl Writer {
         &self,
         connection: &mut AnyConnection,
         batch: &mut [Command],
-    ) -> Result<(), StoreError> {
+        isolation: Isolation,
+    ) -> Result<Tried, StoreError> {
         let mut transaction = connection.begin_with(begin_statement(self.backend)).await?;
         let context = Context {
             encoder: &*self.encoder,
             now: Timestamp::now(),
         };
-        for command in batch.iter_mut() {
-            if !command.is_settled() {
-                run_in_savepoint(&mut transaction, command, &context).await?;
+        let runnable = batch.iter().filter(|command| !command.is_settled()).count();
+        for command in batch.iter_mut().filter(|command| !command.is_settled()) {
+            match isolation {
+                Isolation::Savepoints => {
+                    run_in_savepoint(&mut transaction, command, &context).await?;
+                }
+                Isolation::Together => {
+                    if let Err(error) = command.execute(&mut transaction, &context).await {
+                        if error.is_retryable() {
+                            return Err(error);
+                        }
+                        transaction.rollback().await?;
+                        // The failing command keeps its error. Alone in the
+                        // batch, that is its answer and nothing else was
+                        // written; a lost race on an idempotency key runs
+                        // again under a savepoint, which finds the winner.
+                        let rerun = runnable > 1 || error.is_unique_violation();
+                        return Ok(Tried::Refused { rerun });
+                    }
+                }
             }
         }
         transaction.commit().await?;
-        Ok(())
+        Ok(Tried::Committed)
     }
 
     /// Hands the batch's publications to the delivery handler, in the order
@@ -174,6 +239,26 @@ impl Writer {
             handler.handle_publication(app, Arc::new(publication.to_publication(info.cloned())));
         }
     }
+}
+
+/// How the commands of one transaction are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// No savepoints: a failing command rolls the whole transaction back.
+    Together,
+    /// Each command in its own savepoint: a failing one rolls back alone.
+    Savepoints,
+}
+
+/// How a transaction that did not fail as a whole ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tried {
+    /// Committed, every command with its outcome.
+    Committed,
+    /// A command failed without savepoints and the transaction was rolled
+    /// back; `rerun` when the batch must run again with savepoints (it held
+    /// other commands, or the failure is a race another run resolves).
+    Refused { rerun: bool },
 }
 
 /// Runs one command inside a savepoint. Its own failure rolls back only the

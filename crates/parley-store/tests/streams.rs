@@ -9,16 +9,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parking_lot::Mutex;
-use parley_core::{BrokerEventHandler, Publication};
+use parley_core::{BrokerEventHandler, Publication, PublicationKind};
 use parley_store::{
-    EventKind, HistoryCursor, HistoryQuery, MessageEdit, Retention, Store, StoreError, Timestamp,
-    TrimScope,
+    HistoryCursor, HistoryQuery, MessageEdit, Retention, Store, StoreError, Timestamp, TrimScope,
 };
 
 store_tests!(
     offsets_stay_gapless_under_concurrent_sends,
     group_commit_batches_concurrent_writes,
     a_refused_operation_does_not_fail_its_batch,
+    a_lone_refused_operation_leaves_no_trace,
     delivery_sees_every_channel_in_offset_order,
     recovery_returns_exactly_the_missed_events,
     recovery_is_incomplete_once_trimmed,
@@ -77,7 +77,10 @@ async fn offsets_stay_gapless_under_concurrent_sends(db: TestDb) {
             .map(|s| &s.message)
             .expect("a message per offset");
         assert_eq!(publication.message_id, Some(message.id));
-        assert_eq!(publication.data, encode(EventKind::MessageCreated, message));
+        assert_eq!(
+            publication.data,
+            encode(PublicationKind::MessageCreated, message)
+        );
         assert_eq!(publication.position.epoch, recovery.position.epoch);
     }
     store.close().await;
@@ -154,6 +157,29 @@ async fn a_refused_operation_does_not_fail_its_batch(db: TestDb) {
     assert!(store.stats().transactions < 40, "{:?}", store.stats());
     let message = store.message(APP, id(&target)).await.expect("stored");
     assert_eq!(message.text, "original");
+    store.close().await;
+}
+
+async fn a_lone_refused_operation_leaves_no_trace(db: TestDb) {
+    let store = db.open().await;
+    let target = send(&store, "chat:lobby", "alice", "original").await;
+    // Alone in its batch, the edit runs without a savepoint: refusing it
+    // rolls the whole transaction back, the offset it took included.
+    let edit = MessageEdit {
+        app: Arc::from(APP),
+        id: id(&target),
+        editor: "mallory".into(),
+        text: "pwned".into(),
+    };
+    assert!(matches!(
+        store.edit_message(edit).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let next = send(&store, "chat:lobby", "bob", "next").await;
+    assert_eq!(next.message.offset, 2, "the refused edit took no offset");
+    let message = store.message(APP, id(&target)).await.expect("stored");
+    assert_eq!(message.text, "original");
+    assert_eq!(message.edited_at, None);
     store.close().await;
 }
 
@@ -263,10 +289,10 @@ async fn recovery_returns_exactly_the_missed_events(db: TestDb) {
     assert_eq!(
         events,
         [
-            (3, EventKind::MessageCreated, Some(id(&third))),
-            (4, EventKind::MessageUpdated, Some(id(&first))),
-            (5, EventKind::MessageDeleted, Some(id(&third))),
-            (6, EventKind::Publication, None),
+            (3, PublicationKind::MessageCreated, Some(id(&third))),
+            (4, PublicationKind::MessageUpdated, Some(id(&first))),
+            (5, PublicationKind::MessageDeleted, Some(id(&third))),
+            (6, PublicationKind::Publication, None),
         ]
     );
     assert_eq!(recovery.publications[3].data, "plain");

@@ -3,9 +3,9 @@
 use std::fmt::Write;
 
 use bytes::Bytes;
+use parley_core::PublicationKind;
 use parley_store::{
-    EventKind, Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision,
-    StoredPublication, Upload,
+    Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision, StoredPublication, Upload,
 };
 
 /// Encodes message events for the store: the payload of `message_created`,
@@ -15,11 +15,11 @@ use parley_store::{
 pub struct MessageJson;
 
 impl MessageEventEncoder for MessageJson {
-    fn encode(&self, _: EventKind, message: &Message) -> Bytes {
+    fn encode(&self, _: PublicationKind, message: &Message) -> Bytes {
         Bytes::from(message_json(message))
     }
 
-    fn encode_reaction(&self, _: EventKind, reaction: &ReactionEvent) -> Bytes {
+    fn encode_reaction(&self, _: PublicationKind, reaction: &ReactionEvent) -> Bytes {
         Bytes::from(reaction_event_json(reaction))
     }
 }

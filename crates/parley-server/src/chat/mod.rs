@@ -235,6 +235,7 @@ pub async fn send(
             mentions,
             shadow: mode.shadow,
             attachments,
+            room: rooms::is_room_channel(app, channel),
         })
         .await?;
     if let Some(reason) = flag

@@ -1,6 +1,7 @@
 //! Moderation rules shared by the native protocol and the HTTP API: who is
 //! a moderator, mutes and bans (with their checks on send, subscribe and
-//! connect, and the live enforcement of a ban), and block lists.
+//! connect, and the live enforcement of a ban), and block lists; `admit`
+//! reads what `connect` needs (ban, block list, unread total) at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,23 +142,28 @@ pub fn is_moderated(app: &AppContext) -> bool {
         .any(|namespace| namespace.persist)
 }
 
-/// Refuses a connection of a user banned from the whole app.
-pub async fn check_connect(
+/// Admits a signed-in user at `connect` in an app with a persisted
+/// namespace: refuses a user banned from the whole app, loads the user's
+/// block list into the hub's `BlockBook`, and returns the user's unread
+/// total for the reply, all from one store read
+/// ([`Store::connect_profile`](parley_store::Store::connect_profile)).
+/// `None` (and no read) for an anonymous user or an app that persists
+/// nothing.
+pub async fn admit(
     server: &ServerState,
     app: &AppContext,
-    user: &str,
-) -> Result<(), ChatError> {
+    user: &Arc<str>,
+) -> Result<Option<u64>, ChatError> {
     if user.is_empty() || !is_moderated(app) {
-        return Ok(());
+        return Ok(None);
     }
-    let restrictions = server
-        .store
-        .restrictions_of(&app.app.id, user, None)
-        .await?;
-    if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
+    let profile = server.store.connect_profile(&app.app.id, user).await?;
+    if profile.banned {
         return Err(ChatError::Banned);
     }
-    Ok(())
+    let blocked = profile.blocks.into_iter().map(Arc::from).collect();
+    app.app.hub.blocks().set(user.clone(), blocked);
+    Ok(Some(profile.unread))
 }
 
 /// A mute or ban to set, as callers give it.

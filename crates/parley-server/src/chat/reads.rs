@@ -83,19 +83,6 @@ pub async fn unread(
     Ok(server.store.unread(&app.app.id, user).await?)
 }
 
-/// The total of a user's unread messages, for the `connect` reply.
-pub async fn unread_total(
-    server: &ServerState,
-    app: &AppContext,
-    user: &str,
-) -> Result<u64, ChatError> {
-    Ok(unread(server, app, user)
-        .await?
-        .iter()
-        .map(|count| count.unread)
-        .sum())
-}
-
 /// `{"channels": [{"channel","unread","mentions","last_read_offset"}],
 /// "unread": total, "mentions": total}`; channels with nothing unread are
 /// left out of the list.

@@ -14,10 +14,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::ChannelName;
+use parley_core::{ChannelName, PublicationKind};
 use parley_store::{
-    EventKind, MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated, RoomKind,
-    RoomMember, RoomPage, RoomRole, StoreError,
+    MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated, RoomKind, RoomMember,
+    RoomPage, RoomRole, StoreError,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -238,7 +238,7 @@ pub async fn create(
             members: created.members.clone(),
             by: by.clone(),
         };
-        notify_inboxes(server, app, &event, EventKind::MemberAdded).await;
+        notify_inboxes(server, app, &event, PublicationKind::MemberAdded).await;
     }
     Ok(created)
 }
@@ -314,9 +314,9 @@ pub async fn change_members(
         by,
     };
     let kind = if add {
-        EventKind::MemberAdded
+        PublicationKind::MemberAdded
     } else {
-        EventKind::MemberRemoved
+        PublicationKind::MemberRemoved
     };
     notify_inboxes(server, app, &event, kind).await;
     if !add {
@@ -346,7 +346,7 @@ async fn notify_inboxes(
     server: &ServerState,
     app: &AppContext,
     event: &MembersEvent,
-    kind: EventKind,
+    kind: PublicationKind,
 ) {
     let namespace = event.room.channel.namespace().unwrap_or_default();
     let data = members_event_data(event);

@@ -134,14 +134,16 @@ impl NativeSession {
     }
 
     /// At `connect`: refuses a user banned from the app (the connection is
-    /// then closed with 4003), and loads the user's block list into the hub.
-    pub(super) async fn admit_user(&mut self, user: &Arc<str>) -> Result<(), ErrorReply> {
-        if let Err(error) = moderation::check_connect(&self.server, &self.app, user).await {
-            self.close_after_reply = Some(Disconnect::Forced);
-            return Err(error.into());
-        }
-        moderation::load_blocks(&self.server, &self.app, user).await?;
-        Ok(())
+    /// then closed with 4003), loads the user's block list into the hub and
+    /// returns the user's unread total for the reply (see
+    /// [`moderation::admit`]: one store read).
+    pub(super) async fn admit_user(&mut self, user: &Arc<str>) -> Result<Option<u64>, ErrorReply> {
+        moderation::admit(&self.server, &self.app, user)
+            .await
+            .map_err(|error| {
+                self.close_after_reply = Some(Disconnect::Forced);
+                error.into()
+            })
     }
 
     /// `mute` and `ban`.

@@ -254,9 +254,10 @@ impl NativeSession {
                 (claims.user.clone(), Arc::new(info))
             },
         );
-        if let Some(claims) = &claims {
-            self.admit_user(&claims.user).await?;
-        }
+        let unread = match &claims {
+            Some(claims) => self.admit_user(&claims.user).await?,
+            None => None,
+        };
         let node = &self.server.node;
         if let Err(error) = node.register(&self.app.app, &self.client, user, info) {
             self.close_after_reply = Some(Disconnect::TooManyConnections);
@@ -284,16 +285,6 @@ impl NativeSession {
                 }),
             }
         }
-        let persists = self.app.config.namespaces.values().any(|ns| ns.persist);
-        let unread = if self.client.is_anonymous() || !persists {
-            None
-        } else {
-            let user = self.client.user_arc();
-            crate::chat::reads::unread_total(&self.server, &self.app, &user)
-                .await
-                .map_err(|error| tracing::warn!(?error, "unread total at connect failed"))
-                .ok()
-        };
         let config = &self.server.config;
         Ok(wire::result_frame(
             id,

@@ -10,6 +10,7 @@
 //! Functions take a `&mut AnyConnection`, so the same function serves the
 //! writer's transaction and a reader's pooled connection.
 
+pub(crate) mod connect_profile;
 pub(crate) mod messages;
 pub(crate) mod moderation;
 pub(crate) mod pins;

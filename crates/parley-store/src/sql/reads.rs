@@ -7,24 +7,6 @@ use sqlx::{AnyConnection, Row};
 use super::rows::{channel_from_db, offset_from_db, offset_to_db};
 use crate::{MessageId, StoreError, Timestamp, UnreadCount};
 
-/// Counts one more message in the channel and returns the new count: the
-/// message's `seq`. The stream row is already locked by `advance`.
-pub(crate) async fn count_message(
-    connection: &mut AnyConnection,
-    app: &str,
-    channel: &ChannelName,
-) -> Result<u64, StoreError> {
-    let row = sqlx::query(
-        "UPDATE streams SET message_count = message_count + 1 \
-         WHERE app_id = $1 AND channel = $2 RETURNING message_count",
-    )
-    .bind(app)
-    .bind(channel.as_str())
-    .fetch_one(&mut *connection)
-    .await?;
-    offset_from_db(row.try_get("message_count")?)
-}
-
 /// How many messages the channel has had.
 pub(crate) async fn message_count(
     connection: &mut AnyConnection,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, StreamPosition};
+use parley_core::{ChannelName, PublicationKind, StreamPosition};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -83,7 +83,7 @@ pub(crate) fn publication(
             offset: offset_from_db(row.try_get("stream_offset")?)?,
             epoch: epoch.clone(),
         },
-        kind: row.try_get::<String, _>("kind")?.parse()?,
+        kind: kind_from_db(&row.try_get::<String, _>("kind")?)?,
         data: Bytes::from(row.try_get::<Vec<u8>, _>("data")?),
         message_id: row
             .try_get::<Option<i64>, _>("message_id")?
@@ -106,4 +106,10 @@ pub(crate) fn lines_from_db(text: &str) -> Vec<String> {
     } else {
         text.split('\n').map(str::to_owned).collect()
     }
+}
+
+/// A publication's kind from its stored name.
+pub(crate) fn kind_from_db(name: &str) -> Result<PublicationKind, StoreError> {
+    PublicationKind::from_name(name)
+        .ok_or_else(|| StoreError::corrupt(format!("unknown event kind {name:?}")))
 }

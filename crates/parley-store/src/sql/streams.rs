@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use parley_core::{ChannelName, StreamPosition};
+use parley_core::{ChannelName, PublicationKind, StreamPosition};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
 use super::rows::{self, offset_from_db, offset_to_db};
 use super::{End, Ordered, Window};
-use crate::{EventKind, MessageId, Retention, StoreError, StoredPublication, Timestamp, TrimScope};
+use crate::{MessageId, Retention, StoreError, StoredPublication, Timestamp, TrimScope};
 
 /// The position of a stream, if it exists.
 pub(crate) async fn position(
@@ -85,6 +85,37 @@ pub(crate) async fn advance(
     })
 }
 
+/// [`advance`] for a message sent: in the same statement, counts the
+/// message in the channel's `message_count` when `counted` (a shadow
+/// message is not), and returns the count after it, the message's `seq`.
+pub(crate) async fn advance_counting(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    now: Timestamp,
+    counted: bool,
+) -> Result<(StreamPosition, u64), StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at, message_count) \
+         VALUES ($1, $2, $3, 1, $4, $5) \
+         ON CONFLICT (app_id, channel) DO UPDATE SET last_offset = streams.last_offset + 1, \
+         message_count = streams.message_count + $5 \
+         RETURNING epoch, last_offset, message_count",
+    )
+    .bind(app)
+    .bind(channel.as_str())
+    .bind(new_epoch())
+    .bind(now.as_millis())
+    .bind(i64::from(counted))
+    .fetch_one(&mut *connection)
+    .await?;
+    let position = StreamPosition {
+        offset: offset_from_db(row.try_get("last_offset")?)?,
+        epoch: Arc::from(row.try_get::<String, _>("epoch")?),
+    };
+    Ok((position, offset_from_db(row.try_get("message_count")?)?))
+}
+
 /// Appends a publication; its offset comes from [`advance`] in the same
 /// transaction.
 pub(crate) async fn append(
@@ -138,7 +169,7 @@ pub(crate) async fn redact(
     app: &str,
     channel: &ChannelName,
     message: MessageId,
-    kind: EventKind,
+    kind: PublicationKind,
     data: &[u8],
 ) -> Result<(), StoreError> {
     sqlx::query(

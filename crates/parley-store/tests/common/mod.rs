@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::ChannelName;
+use parley_core::{ChannelName, PublicationKind};
 use parley_store::{
-    Database, EventKind, Message, MessageEventEncoder, MessageId, NewMessage, ReactionEvent, Sent,
-    Store, StoreOptions,
+    Database, Message, MessageEventEncoder, MessageId, NewMessage, ReactionEvent, Sent, Store,
+    StoreOptions,
 };
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -178,11 +178,11 @@ impl Drop for PostgresDatabase {
 pub struct TextEncoder;
 
 impl MessageEventEncoder for TextEncoder {
-    fn encode(&self, kind: EventKind, message: &Message) -> Bytes {
+    fn encode(&self, kind: PublicationKind, message: &Message) -> Bytes {
         Bytes::from(encode(kind, message))
     }
 
-    fn encode_reaction(&self, kind: EventKind, reaction: &ReactionEvent) -> Bytes {
+    fn encode_reaction(&self, kind: PublicationKind, reaction: &ReactionEvent) -> Bytes {
         Bytes::from(format!(
             "{kind} emoji={} user={} count={}",
             reaction.emoji, reaction.user, reaction.count
@@ -191,7 +191,7 @@ impl MessageEventEncoder for TextEncoder {
 }
 
 /// What [`TextEncoder`] makes of an event.
-pub fn encode(kind: EventKind, message: &Message) -> String {
+pub fn encode(kind: PublicationKind, message: &Message) -> String {
     format!(
         "{kind} id={} offset={} author={} text={:?} deleted={}",
         message.id,
@@ -220,6 +220,7 @@ pub fn new_message(channel_name: &str, author: &str, text: &str) -> NewMessage {
         mentions: Vec::new(),
         shadow: false,
         attachments: Vec::new(),
+        room: false,
     }
 }
 
