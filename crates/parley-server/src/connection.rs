@@ -109,7 +109,12 @@ pub async fn serve<S: Session>(
                     Some(Ok(Message::Text(text))) if text.len() > limits.max_frame_bytes => session.on_oversized(&text),
                     Some(Ok(Message::Text(text))) => {
                         Counters::add(&COUNTERS.bytes_in, text.len() as u64);
-                        session.on_text(&text).await
+                        // Boxed, as on_alive and finish below: the handlers'
+                        // futures hold every command's state (KiBs), and
+                        // inline they would make each idle connection's
+                        // task that big; boxed, the memory is taken only
+                        // while a frame is handled.
+                        Box::pin(session.on_text(&text)).await
                     }
                     Some(Ok(Message::Binary(_))) => session.on_binary(),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
@@ -136,7 +141,7 @@ pub async fn serve<S: Session>(
                     // Alive if anything arrived since the previous ping.
                     if ping_sent.is_none_or(|sent| last_seen >= sent) {
                         ping_sent = Some(now);
-                        session.on_alive().await;
+                        Box::pin(session.on_alive()).await;
                     }
                     let ping = tokio::time::timeout(limits.write_timeout, socket.send(Message::Ping(Default::default())));
                     if !matches!(ping.await, Ok(Ok(()))) {
@@ -159,7 +164,7 @@ pub async fn serve<S: Session>(
         )
         .await;
     }
-    session.finish().await;
+    Box::pin(session.finish()).await;
 }
 
 /// Sends what is still queued (unless the client was too slow for it), the
