@@ -63,6 +63,21 @@ pub enum PublicationKind {
 }
 
 impl PublicationKind {
+    /// Every kind, in declaration order (a new kind is added here too).
+    pub const ALL: [Self; 11] = [
+        Self::Publication,
+        Self::MessageCreated,
+        Self::MessageUpdated,
+        Self::MessageDeleted,
+        Self::MemberAdded,
+        Self::MemberRemoved,
+        Self::ReadUpdated,
+        Self::MessagePinned,
+        Self::MessageUnpinned,
+        Self::ReactionAdded,
+        Self::ReactionRemoved,
+    ];
+
     /// The kind's name, which is also the name of its push.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,20 +98,7 @@ impl PublicationKind {
     /// The kind with this name ([`as_str`](Self::as_str) read back, as the
     /// store keeps it); `None` for a name no kind has.
     pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "publication" => Self::Publication,
-            "message_created" => Self::MessageCreated,
-            "message_updated" => Self::MessageUpdated,
-            "message_deleted" => Self::MessageDeleted,
-            "member_added" => Self::MemberAdded,
-            "member_removed" => Self::MemberRemoved,
-            "read_updated" => Self::ReadUpdated,
-            "message_pinned" => Self::MessagePinned,
-            "message_unpinned" => Self::MessageUnpinned,
-            "reaction_added" => Self::ReactionAdded,
-            "reaction_removed" => Self::ReactionRemoved,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 
@@ -133,21 +135,7 @@ mod tests {
 
     #[test]
     fn every_kind_is_read_back_from_its_name() {
-        use PublicationKind::*;
-        let kinds = [
-            Publication,
-            MessageCreated,
-            MessageUpdated,
-            MessageDeleted,
-            MemberAdded,
-            MemberRemoved,
-            ReadUpdated,
-            MessagePinned,
-            MessageUnpinned,
-            ReactionAdded,
-            ReactionRemoved,
-        ];
-        for kind in kinds {
+        for kind in PublicationKind::ALL {
             assert_eq!(PublicationKind::from_name(kind.as_str()), Some(kind));
             assert_eq!(kind.to_string(), kind.as_str());
         }

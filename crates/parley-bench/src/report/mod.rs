@@ -397,6 +397,26 @@ impl GeneratorStats {
 }
 
 impl Report {
+    /// Records how opening went: `open` of `requested` connections, the
+    /// `failed` ones, and the handshake times over `elapsed`.
+    pub fn record_opening(
+        &mut self,
+        requested: usize,
+        open: usize,
+        failed: usize,
+        elapsed: std::time::Duration,
+        connect_latency: &Histogram<u64>,
+    ) {
+        self.connections.requested = requested;
+        self.connections.open = open;
+        self.connections.failed = failed;
+        self.connect = Some(ConnectStats::new(
+            open,
+            elapsed.as_secs_f64(),
+            connect_latency,
+        ));
+    }
+
     /// Writes the report as JSON to `path`.
     pub fn write_json(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self)

@@ -28,8 +28,7 @@ use crate::pacing::Pacer;
 use crate::progress::Progress;
 use crate::protocol::{Client, Conn, Inbound, Message, Protocol, excerpt, native, send_all};
 use crate::report::{
-    ChatStats, ConnectStats, GeneratorStats, MachineStats, Percentiles, Publications, Report,
-    ServerStats,
+    ChatStats, GeneratorStats, MachineStats, Percentiles, Publications, Report, ServerStats,
 };
 
 /// The channel prefix when none is given: the `chat` namespace.
@@ -167,14 +166,13 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
             ),
         ]),
     );
-    report.connections.requested = common.connections;
-    report.connections.open = open;
-    report.connections.failed = opened.failed;
-    report.connect = Some(ConnectStats::new(
+    report.record_opening(
+        common.connections,
         open,
-        opened.elapsed.as_secs_f64(),
+        opened.failed,
+        opened.elapsed,
         &opened.connect_latency,
-    ));
+    );
     report.publications = Some(Publications {
         via: "ws message_send".to_owned(),
         target_rate: args.rate,

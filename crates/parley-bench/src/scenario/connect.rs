@@ -6,7 +6,7 @@ use super::fanout::no_connection;
 use super::{Env, settings};
 use crate::cli::ConnectArgs;
 use crate::measure::{Window, micros_per, sample_server};
-use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
+use crate::report::{GeneratorStats, MachineStats, Report, ServerStats};
 
 /// Runs `parley-bench connect`.
 pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, String> {
@@ -35,14 +35,13 @@ pub async fn run(args: ConnectArgs, open_files_limit: u64) -> Result<Report, Str
             ),
         ]),
     );
-    report.connections.requested = common.connections;
-    report.connections.open = open;
-    report.connections.failed = opened.failed;
-    report.connect = Some(ConnectStats::new(
+    report.record_opening(
+        common.connections,
         open,
-        opened.elapsed.as_secs_f64(),
+        opened.failed,
+        opened.elapsed,
         &opened.connect_latency,
-    ));
+    );
     report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
     report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);
     report.machine = MachineStats::from_window(&measured, 0);

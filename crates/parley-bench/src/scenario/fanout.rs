@@ -19,8 +19,7 @@ use crate::progress::Progress;
 use crate::protocol::Protocol;
 use crate::publish::{self, HttpLoad, HttpPublisher};
 use crate::report::{
-    ConnectStats, Deliveries, GeneratorStats, MachineStats, Percentiles, Publications, Report,
-    ServerStats,
+    Deliveries, GeneratorStats, MachineStats, Percentiles, Publications, Report, ServerStats,
 };
 
 /// Parley's default sustained command rate per connection.
@@ -229,14 +228,13 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
             ),
         ]),
     );
-    report.connections.requested = plan.connections;
-    report.connections.open = open;
-    report.connections.failed = opened.failed;
-    report.connect = Some(ConnectStats::new(
+    report.record_opening(
+        plan.connections,
         open,
-        opened.elapsed.as_secs_f64(),
+        opened.failed,
+        opened.elapsed,
         &opened.connect_latency,
-    ));
+    );
     report.publications = Some(Publications {
         via: via.name().to_owned(),
         target_rate: work.rate,

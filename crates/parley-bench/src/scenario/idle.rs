@@ -8,7 +8,7 @@ use crate::cli::IdleArgs;
 use crate::measure::{Window, sample_server};
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::report::{ConnectStats, GeneratorStats, MachineStats, Report, ServerStats};
+use crate::report::{GeneratorStats, MachineStats, Report, ServerStats};
 
 /// Runs `parley-bench idle`.
 pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String> {
@@ -74,14 +74,13 @@ pub async fn run(args: IdleArgs, open_files_limit: u64) -> Result<Report, String
             ),
         ]),
     );
-    report.connections.requested = common.connections;
-    report.connections.open = open;
-    report.connections.failed = opened.failed;
-    report.connect = Some(ConnectStats::new(
+    report.record_opening(
+        common.connections,
         open,
-        opened.elapsed.as_secs_f64(),
+        opened.failed,
+        opened.elapsed,
         &opened.connect_latency,
-    ));
+    );
     report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
     report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);
     report.machine = MachineStats::from_window(&measured, 0);

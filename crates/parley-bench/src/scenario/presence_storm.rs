@@ -24,7 +24,7 @@ use crate::protocol::{
     Client, Conn, Message, PresenceInbound, PresenceKind, Protocol, excerpt, pusher, user_of,
 };
 use crate::report::{
-    ConnectStats, GeneratorStats, MachineStats, Percentiles, PresenceStats, Report, ServerStats,
+    GeneratorStats, MachineStats, Percentiles, PresenceStats, Report, ServerStats,
 };
 
 /// How often the storm checks whether it is over.
@@ -191,14 +191,13 @@ pub async fn run(args: PresenceStormArgs, open_files_limit: u64) -> Result<Repor
             ),
         ]),
     );
-    report.connections.requested = common.connections;
-    report.connections.open = open;
-    report.connections.failed = opened.failed;
-    report.connect = Some(ConnectStats::new(
+    report.record_opening(
+        common.connections,
         open,
-        opened.elapsed.as_secs_f64(),
+        opened.failed,
+        opened.elapsed,
         &opened.connect_latency,
-    ));
+    );
     report.presence = Some(stats);
     report.server = ServerStats::from_window(common.server_pid, &measured, rss_before, open, 0);
     report.generator = GeneratorStats::from_window(&measured, 0, env.open_files_limit);

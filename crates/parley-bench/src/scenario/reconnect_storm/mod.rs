@@ -44,8 +44,7 @@ use crate::progress::Progress;
 use crate::protocol::Protocol;
 use crate::publish::{self, HttpLoad, HttpPublisher};
 use crate::report::{
-    ConnectStats, Deliveries, GeneratorStats, MachineStats, Percentiles, Publications, Report,
-    ServerStats,
+    Deliveries, GeneratorStats, MachineStats, Percentiles, Publications, Report, ServerStats,
 };
 
 /// The channel prefix of the native protocol when none is given: the
@@ -237,14 +236,13 @@ pub async fn run(args: ReconnectStormArgs, open_files_limit: u64) -> Result<Repo
             ),
         ]),
     );
-    report.connections.requested = common.connections;
-    report.connections.open = open;
-    report.connections.failed = opened.failed;
-    report.connect = Some(ConnectStats::new(
+    report.record_opening(
+        common.connections,
         open,
-        opened.elapsed.as_secs_f64(),
+        opened.failed,
+        opened.elapsed,
         &opened.connect_latency,
-    ));
+    );
     report.publications = Some(Publications {
         via: "http".to_owned(),
         target_rate: args.rate,
