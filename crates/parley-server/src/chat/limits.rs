@@ -1,12 +1,11 @@
 //! Per-namespace message rate limits and slow mode.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use parking_lot::Mutex;
 use parley_core::ChannelName;
 
@@ -27,13 +26,7 @@ impl MessageLimits {
         if config.rate.is_none() && config.slow_mode.is_none() {
             return None;
         }
-        let rate = config.rate.map(|rate| {
-            let count = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
-            let quota = Quota::with_period(rate.period / count.get())
-                .expect("a rate's period is above zero")
-                .allow_burst(count);
-            RateLimiter::keyed(quota)
-        });
+        let rate = config.rate.map(|rate| RateLimiter::keyed(rate.quota()));
         Some(Self {
             rate,
             slow_mode: config.slow_mode,

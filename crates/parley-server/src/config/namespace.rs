@@ -1,5 +1,6 @@
 //! One namespace's options as written in the configuration file.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use parley_core::Namespace;
@@ -109,6 +110,20 @@ pub struct Rate {
     pub count: u32,
     /// The period.
     pub period: Duration,
+}
+
+impl Rate {
+    /// The token bucket of this rate: `count` at once (the burst), refilled
+    /// evenly over `period`.
+    pub fn quota(&self) -> governor::Quota {
+        let count = NonZeroU32::new(self.count).unwrap_or(NonZeroU32::MIN);
+        // At least a nanosecond per token: "4294967295/s" would otherwise
+        // divide down to a zero period, which a quota cannot have.
+        let period = (self.period / count.get()).max(Duration::from_nanos(1));
+        governor::Quota::with_period(period)
+            .expect("the period is at least a nanosecond")
+            .allow_burst(count)
+    }
 }
 
 impl std::str::FromStr for Rate {
@@ -241,5 +256,22 @@ impl NamespaceConfig {
             );
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_is_a_token_bucket_even_at_the_extremes() {
+        let quota = "10/min".parse::<Rate>().unwrap().quota();
+        assert_eq!(quota.burst_size().get(), 10);
+        assert_eq!(quota.replenish_interval(), Duration::from_secs(6));
+        // More tokens a second than nanoseconds: one per nanosecond.
+        let quota = "4294967295/s".parse::<Rate>().unwrap().quota();
+        assert_eq!(quota.burst_size().get(), u32::MAX);
+        assert_eq!(quota.replenish_interval(), Duration::from_nanos(1));
+        assert!("0/s".parse::<Rate>().is_err());
     }
 }

@@ -3,14 +3,13 @@
 //! `WithinHeartbeatLimit`, the extractor that applies it.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
 use super::ApiError;
 use super::extract::ClientIp;
@@ -28,12 +27,8 @@ pub struct HeartbeatLimits {
 impl HeartbeatLimits {
     /// Limits of `rate` heartbeats per address.
     pub fn new(rate: Rate) -> Self {
-        let count = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(rate.period / count.get())
-            .expect("a rate's period is above zero")
-            .allow_burst(count);
         Self {
-            buckets: RateLimiter::keyed(quota),
+            buckets: RateLimiter::keyed(rate.quota()),
         }
     }
 
