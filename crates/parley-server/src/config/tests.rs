@@ -1,0 +1,78 @@
+//! Loading the configuration: defaults, files, environment and errors.
+
+use super::*;
+
+fn load_toml(
+    text: &str,
+    env: &[(&str, &str)],
+) -> Result<(Config, Vec<credentials::Generated>), ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("parley.toml");
+    std::fs::write(&path, text).unwrap();
+    let overrides = Overrides {
+        data_dir: Some(dir.path().join("data")),
+        ..Overrides::default()
+    };
+    let env: std::collections::HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::load(Some(&path), |name| env.get(name).cloned(), &overrides)
+}
+
+#[test]
+fn file_then_env_then_flags() {
+    let text = r#"
+        listen = "127.0.0.1:8000"
+        ping_interval = "5s"
+        [[apps]]
+        id = "a"
+        secret = "0123456789abcdef0123"
+        api_keys = ["k1"]
+        [apps.namespaces.chat]
+        allow_publish = true
+        [namespaces.chat]
+        anonymous = true
+        [namespaces.live]
+        anonymous = true
+    "#;
+    let (config, generated) = load_toml(text, &[("PARLEY_LISTEN", "127.0.0.1:9000")]).unwrap();
+    assert_eq!(config.listen.port(), 9000);
+    assert_eq!(config.ping_interval, Duration::from_secs(5));
+    let app = &config.apps[0];
+    // The app's own table wins over the top-level one of the same name.
+    assert!(app.namespaces["chat"].allow_publish && !app.namespaces["chat"].anonymous);
+    assert!(app.namespaces["live"].anonymous);
+    // Only the missing key was generated.
+    assert_eq!(app.api_keys, ["k1"]);
+    assert!(!app.key.is_empty());
+    assert_eq!(generated.len(), 1);
+    assert!(generated[0].api_key.is_none());
+}
+
+#[test]
+fn bad_settings_are_refused_with_their_name() {
+    let cases = [
+        ("connect_timeout = \"0s\"", "connect_timeout"),
+        ("ping_interval = \"soon\"", "invalid duration"),
+        ("max_frame_bytes = 10", "max_frame_bytes"),
+        (
+            "[namespaces.chat]\nmax_message_bytes = 0",
+            "max_message_bytes",
+        ),
+        ("[namespaces.chat]\nallow_publsh = true", "unknown field"),
+        ("[namespaces.\"a:b\"]", "namespace name"),
+    ];
+    for (text, expected) in cases {
+        let error = load_toml(text, &[]).unwrap_err().to_string();
+        assert!(error.contains(expected), "{text}: {error}");
+    }
+    let error = load_toml("", &[("PARLEY_API_KEY", "")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("API keys"), "{error}");
+    let error = load_toml("", &[("PARLEY_APP_SECRET", "short")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("16 characters"), "{error}");
+}
