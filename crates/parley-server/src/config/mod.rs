@@ -13,10 +13,12 @@ use crate::credentials;
 
 mod duration;
 mod namespace;
+mod proxies;
 mod uploads;
 mod webhooks;
 
 pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
+pub use proxies::TrustedProxies;
 pub use uploads::UploadsConfig;
 pub use webhooks::{WEBHOOK_EVENTS, WebhookConfig};
 
@@ -58,6 +60,9 @@ pub struct Config {
     /// Presence heartbeats (`POST /api/v1/presence/heartbeat`) one client
     /// IP address may send, as `"<count>/<s|min|h>"` (also the burst).
     pub heartbeats_per_ip: Rate,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address
+    /// for per-address limits.
+    pub trusted_proxies: TrustedProxies,
     /// Log format.
     pub log_format: LogFormat,
     /// Where persisted channels are kept: `postgres://…`, or `sqlite:PATH`;
@@ -211,6 +216,7 @@ struct FileConfig {
     commands_per_second: Option<u32>,
     command_burst: Option<u32>,
     heartbeats_per_ip: Option<Rate>,
+    trusted_proxies: Option<TrustedProxies>,
     log_format: Option<LogFormat>,
     database_url: Option<String>,
     uploads: Option<UploadsConfig>,
@@ -298,6 +304,7 @@ impl Default for Config {
                 count: 600,
                 period: Duration::from_secs(60),
             },
+            trusted_proxies: TrustedProxies::default(),
             log_format: LogFormat::Text,
             database_url: None,
             apps: Vec::new(),
@@ -372,6 +379,7 @@ impl Config {
             commands_per_second,
             command_burst,
             heartbeats_per_ip,
+            trusted_proxies,
             log_format,
             uploads
         );

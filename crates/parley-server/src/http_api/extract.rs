@@ -76,19 +76,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// The IP address the request came from: the TCP peer, as `Server::run`
-/// serves with connect info. A router served without it (an embedding
-/// program's own `axum::serve`) sees every request come from `0.0.0.0`, so
-/// per-address limits still hold, for all callers together.
+/// serves with connect info, or, when the peer is one of the configured
+/// `trusted_proxies`, the client its `X-Forwarded-For` names. A router
+/// served without connect info (an embedding program's own `axum::serve`)
+/// sees every request come from `0.0.0.0`, so per-address limits still
+/// hold, for all callers together.
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<Arc<ServerState>> for ClientIp {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        server: &Arc<ServerState>,
+    ) -> Result<Self, Infallible> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        Ok(Self(ip))
+        Ok(Self(
+            server.config.trusted_proxies.client(peer, &parts.headers),
+        ))
     }
 }

@@ -1,0 +1,58 @@
+//! Per-address heartbeat limits behind a reverse proxy: with the proxy in
+//! `trusted_proxies`, each viewer named by `X-Forwarded-For` has a bucket of
+//! its own; without it, the header is ignored, so a client cannot escape
+//! its limit by writing one.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use parley_server::config::TrustedProxies;
+use serde_json::json;
+
+/// A heartbeat of `session` claiming to come from `forwarded_for`; the
+/// response's status.
+async fn beat(server: &TestServer, session: &str, forwarded_for: &str) -> u16 {
+    reqwest::Client::new()
+        .post(server.url("/api/v1/presence/heartbeat"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"channel": "stream:cup", "session_id": session}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn server(trusted: TrustedProxies) -> TestServer {
+    TestServer::start_with(move |config| {
+        config.heartbeats_per_ip = "2/min".parse().unwrap();
+        config.trusted_proxies = trusted;
+        let stream = config.apps[0].namespaces.get_mut("stream").unwrap();
+        stream.stale_after = Duration::from_secs(60);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let proxy = TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
+    let server = server(proxy).await;
+    assert_eq!(beat(&server, "a", "6.6.6.6, 203.0.113.1").await, 200);
+    assert_eq!(beat(&server, "a", "203.0.113.1").await, 200);
+    // The bucket of 203.0.113.1 is empty, whatever it wrote to the left.
+    assert_eq!(beat(&server, "a", "7.7.7.7, 203.0.113.1").await, 429);
+    // Another viewer behind the same proxy is not held back by it.
+    assert_eq!(beat(&server, "b", "203.0.113.2").await, 200);
+}
+
+#[tokio::test]
+async fn from_an_untrusted_peer_the_header_is_ignored() {
+    let server = server(TrustedProxies::default()).await;
+    assert_eq!(beat(&server, "a", "203.0.113.1").await, 200);
+    assert_eq!(beat(&server, "b", "203.0.113.2").await, 200);
+    // Every request counted against the TCP peer: a forged header does not
+    // buy a new bucket.
+    assert_eq!(beat(&server, "c", "203.0.113.3").await, 429);
+}
