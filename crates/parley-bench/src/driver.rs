@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Tally;
+use crate::metrics::{ActivePublisher, Tally};
 use crate::pacing::Pacer;
 use crate::payload;
 use crate::protocol::ws::Frame;
@@ -48,6 +48,8 @@ pub struct Publishing {
     pub first_seq: u64,
     /// The step between its sequence numbers.
     pub seq_step: u64,
+    /// Counts this connection among the publishers until it stops.
+    pub active: ActivePublisher,
 }
 
 /// Why a connection's loop ended.

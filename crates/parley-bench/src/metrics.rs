@@ -6,8 +6,8 @@
 //! `delivered / expected` is the fraction that arrived.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 
@@ -83,8 +83,24 @@ pub struct Tally {
     failed: AtomicU64,
     error_replies: AtomicU64,
     dropped: AtomicU64,
+    publishers: AtomicU64,
     closes: Mutex<BTreeMap<u16, u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Counts one connection among the publishers until it is dropped. A run
+/// waits for every publisher to stop before it drains: a connection that
+/// was still sending when the run's deadline passed would otherwise add
+/// publications after the drain had already seen every count settle.
+#[derive(Debug)]
+pub struct ActivePublisher(Arc<Tally>);
+
+impl Drop for ActivePublisher {
+    fn drop(&mut self) {
+        // Ordered after the publisher's last `sent`: whoever sees the
+        // count fall sees that too.
+        self.0.publishers.fetch_sub(1, SeqCst);
+    }
 }
 
 /// How many distinct error messages a run keeps (the rest are counted
@@ -140,6 +156,7 @@ impl Tally {
             failed: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            publishers: AtomicU64::new(0),
             closes: Mutex::new(BTreeMap::new()),
             errors: Mutex::new(BTreeMap::new()),
         }
@@ -154,6 +171,17 @@ impl Tally {
     /// The shard for connection `index`.
     pub fn shard(&self, index: usize) -> &Shard {
         &self.shards[index % self.shards.len()]
+    }
+
+    /// Counts a connection as publishing until the guard is dropped.
+    pub fn publisher(self: &Arc<Self>) -> ActivePublisher {
+        self.publishers.fetch_add(1, SeqCst);
+        ActivePublisher(self.clone())
+    }
+
+    /// Connections still publishing.
+    pub fn publishers(&self) -> u64 {
+        self.publishers.load(SeqCst)
     }
 
     /// Counts `count` publications as sent.

@@ -159,6 +159,7 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
                     payload_bytes: work.load.payload_bytes,
                     first_seq: rank as u64,
                     seq_step: count as u64,
+                    active: env.tally.publisher(),
                 })
             })
         }
@@ -189,7 +190,12 @@ pub async fn run_workload(env: Env, work: Workload) -> Result<Report, String> {
                 .await;
             }
             None => {
-                while Instant::now() < deadline && env.tally.snapshot().sent < limit {
+                // Until every publishing connection has stopped (each stops
+                // at the deadline or when its share is sent), bounded in
+                // case one is stuck writing to a server that stopped
+                // reading.
+                let give_up = deadline + work.load.drain;
+                while env.tally.publishers() > 0 && Instant::now() < give_up {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
