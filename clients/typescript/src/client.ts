@@ -642,6 +642,12 @@ export class Parley extends Emitter<ParleyEvents> {
       const result = await this.request<{ expires_at?: number }>("refresh", { token });
       if (connection !== this.#connection) return;
       this.#token = token;
+      if (this.#session !== undefined) {
+        const session: ConnectResult = { ...this.#session };
+        if (result.expires_at === undefined) delete session.expires_at;
+        else session.expires_at = result.expires_at;
+        this.#session = session;
+      }
       this.#scheduleRefresh(result.expires_at);
     } catch (error) {
       if (connection !== this.#connection) return;

@@ -1,0 +1,70 @@
+// Presence (join, leave, members, counts, state), typing indicators and
+// user status, as two users see them.
+
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+
+import { closeAll, connected, next, record, unique, waitFor } from "./helpers.mjs";
+
+afterEach(closeAll);
+
+test("members join and leave, list, count and update their state", async () => {
+  const channel = unique("room:");
+  const aliceId = unique("alice");
+  const bobId = unique("bob");
+  const alice = await connected(aliceId);
+  const bob = await connected(bobId);
+  const aliceRoom = alice.subscribe(channel, { state: { page: 1 } });
+  await aliceRoom.ready();
+  const joins = record(aliceRoom, "join");
+  const leaves = record(aliceRoom, "leave");
+
+  const bobRoom = bob.subscribe(channel);
+  await bobRoom.ready();
+  await waitFor("bob's join", () => joins.some((member) => member.user === bobId));
+
+  const page = await alice.presence(channel);
+  assert.deepEqual(page.members.map((member) => member.user).sort(), [aliceId, bobId].sort());
+  assert.deepEqual(page.members.find((member) => member.user === aliceId).state, { page: 1 });
+  assert.deepEqual(await aliceRoom.presenceStats(), { num_users: 2, num_connections: 2, num_anonymous: 0 });
+
+  const update = next(aliceRoom, "presence_update");
+  await bobRoom.presenceUpdate({ page: 7 });
+  assert.deepEqual(await update, { user: bobId, state: { page: 7 } });
+
+  await bobRoom.unsubscribe();
+  await waitFor("bob's leave", () => leaves.some((leave) => leave.user === bobId));
+  await assert.rejects(bob.presence(channel), { code: 403 });
+});
+
+test("typing pushes the typers, and the SDK throttles repeated typing", async () => {
+  const channel = unique("room:");
+  const aliceId = unique("alice");
+  const alice = await connected(aliceId);
+  const bob = await connected(unique("bob"));
+  const aliceRoom = alice.subscribe(channel);
+  const bobRoom = bob.subscribe(channel);
+  await Promise.all([aliceRoom.ready(), bobRoom.ready()]);
+  const typing = record(bobRoom, "typing");
+
+  assert.deepEqual(await aliceRoom.typing(), { throttled: false });
+  assert.deepEqual(await aliceRoom.typing(), { throttled: true }, "a second keystroke within 2 s is not sent");
+  await waitFor("alice typing", () => typing.some((users) => users.some((typer) => typer.user === aliceId)));
+  await aliceRoom.typing(false);
+  await waitFor("nobody typing", () => typing.at(-1)?.length === 0);
+});
+
+test("status: away and back is pushed on the status channel and answered by userStatus", async () => {
+  const bobId = unique("bob");
+  const alice = await connected(unique("alice"));
+  const bob = await connected(bobId);
+  const watch = alice.subscribe(`status:${bobId}`);
+  await watch.ready();
+  const statuses = record(watch, "user_status");
+  assert.equal(await bob.statusUpdate("away"), "away");
+  await waitFor("bob away", () => statuses.some((status) => status.status === "away"));
+  assert.deepEqual(await alice.userStatus([bobId]), [{ user: bobId, status: "away" }]);
+  bob.disconnect();
+  await waitFor("bob offline", () => statuses.some((status) => status.status === "offline"));
+  assert.equal(typeof statuses.at(-1).last_seen, "number");
+});
