@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
-import { closeAll, connected, record, unique, waitFor } from "./helpers.mjs";
+import { client, closeAll, connected, next, record, token, unique, waitFor } from "./helpers.mjs";
 
 afterEach(closeAll);
 
@@ -90,4 +90,21 @@ test("refused chat commands reject with the server's codes", async () => {
   await assert.rejects(alice.chat.send(channel, "x".repeat(51)), { code: 400 });
   await assert.rejects(alice.chat.send(unique("chat:"), "no persist here"), { code: 400 });
   await assert.rejects(alice.chat.editTrail(message.id), { code: 403 });
+});
+
+test("a moderator's ban ends the banned user's subscription with an unsubscribed event", async () => {
+  const channel = unique("talk:");
+  const bobId = unique("bob");
+  const moderator = client({ token: token(unique("mod"), { roles: ["moderator"] }) });
+  await moderator.connect();
+  const bob = await connected(bobId);
+  const room = bob.subscribe(channel);
+  await room.ready();
+  const ended = next(room, "unsubscribed");
+  const restriction = await moderator.moderation.ban({ user: bobId, channel, duration: "1h" });
+  assert.equal(restriction.kind, "ban");
+  assert.deepEqual(await ended, { channel, reason: "banned" });
+  assert.equal(room.state, "unsubscribed");
+  await assert.rejects(bob.subscribe(channel).ready(), { code: 451 });
+  assert.equal(await moderator.moderation.unban({ user: bobId, channel }), true);
 });

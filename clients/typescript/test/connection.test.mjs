@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
 import { ClientErrorCode, LocalCloseCode, ParleyError } from "../dist/index.js";
-import { api, client, closeAll, connected, next, NetworkProxy, record, token, unique, waitFor } from "./helpers.mjs";
+import { api, client, closeAll, connected, next, NetworkProxy, publish, record, token, unique, waitFor } from "./helpers.mjs";
 
 afterEach(closeAll);
 
@@ -135,4 +135,31 @@ test("requests made while connecting wait for the connection", async () => {
   const channel = unique("chat:");
   const position = await parley.publish(channel, { early: true });
   assert.equal(position.offset, 1);
+});
+
+test("a connection closed for an expired token (4300) comes back with a fresh token and recovers", async () => {
+  const user = unique("u");
+  let calls = 0;
+  const parley = client({
+    getToken: async () => {
+      calls += 1;
+      // The refresh (the second call) fails, so the server closes the
+      // connection with 4300 once the token is past exp + token_grace.
+      if (calls === 2) throw new Error("token service unavailable");
+      return token(user, { lifetimeSeconds: 2 });
+    },
+  });
+  await parley.connect();
+  const channel = unique("talk:");
+  const subscription = parley.subscribe(channel);
+  await subscription.ready();
+  const publications = record(subscription, "publication");
+  const errors = record(parley, "error");
+  const lost = await next(parley, "disconnected");
+  assert.deepEqual(lost, { code: 4300, reason: "token expired", reconnect: true });
+  await publish(channel, { n: 1 });
+  await next(parley, "connected");
+  await waitFor("the publication made while the token had expired", () => publications.length === 1);
+  assert.ok(calls >= 3);
+  assert.ok(errors.some((error) => error.code === ClientErrorCode.TokenUnavailable));
 });
