@@ -20,6 +20,7 @@ import {
   ParleyError,
   type DisconnectInfo,
 } from "./errors.js";
+import { Liveness } from "./liveness.js";
 import { Moderation } from "./moderation.js";
 import type {
   ConnectResult,
@@ -34,9 +35,11 @@ import type {
   UserStatus,
 } from "./protocol.js";
 import { defined, type HistoryOptions, type PresenceOptions, type TypingResult } from "./requests.js";
+import { messageOf, PendingRequests } from "./pending.js";
 import { Rooms } from "./rooms.js";
 import { Subscription, type SubscriptionHost, type SubscriptionOptions } from "./subscription.js";
-import { frameText, OPEN, resolveWebSocket, socketUrl, type WebSocketConstructor, type WebSocketLike } from "./transport.js";
+import { ConnectionTokens } from "./tokens.js";
+import { frameText, resolveWebSocket, socketUrl, type WebSocketConstructor, type WebSocketLike } from "./transport.js";
 
 /** Options of {@link Parley}. */
 export interface ParleyOptions {
@@ -87,15 +90,6 @@ const TYPING_THROTTLE_MS = 2000;
 /** How long to wait before retrying a failed refresh. */
 const REFRESH_RETRY_MS = 5000;
 
-interface Request {
-  method: string;
-  params: object;
-  onResult: (result: never) => void;
-  onError: (error: ParleyError) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  id: number | undefined;
-}
-
 export class Parley extends Emitter<ParleyEvents> {
   /** Chat messages, reactions, threads, search, pins and read markers. */
   readonly chat: Chat;
@@ -107,24 +101,20 @@ export class Parley extends Emitter<ParleyEvents> {
   readonly #url: string;
   readonly #options: ParleyOptions;
   readonly #WebSocket: WebSocketConstructor;
-  readonly #timeoutMs: number;
   readonly #backoff: Backoff;
   readonly #host: SubscriptionHost;
   #state: ConnectionState = "disconnected";
   #socket: WebSocketLike | undefined;
   /** Counts sockets; events and work of an older socket are dropped. */
   #connection = 0;
-  #nextId = 1;
-  readonly #inflight = new Map<number, Request>();
-  #queue: Request[] = [];
+  readonly #requests: PendingRequests;
   readonly #subscriptions = new Map<string, Subscription>();
-  #token: string | undefined;
+  readonly #tokens: ConnectionTokens;
   #session: ConnectResult | undefined;
   #disconnectPush: DisconnectPush | undefined;
-  #lastReceived = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  #livenessTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #liveness = new Liveness();
   #waiters: { resolve: (result: ConnectResult) => void; reject: (error: ParleyError) => void }[] = [];
   readonly #typingSentAt = new Map<string, number>();
 
@@ -137,9 +127,9 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#url = socketUrl(url, options.app);
     this.#options = options;
     this.#WebSocket = resolveWebSocket(options.WebSocket);
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#requests = new PendingRequests(options.timeoutMs ?? 10_000);
     this.#backoff = new Backoff(options.backoff);
-    this.#token = options.token;
+    this.#tokens = new ConnectionTokens(options.token, options.getToken);
     const call = <T>(method: string, params: object = {}): Promise<T> => this.request<T>(method, params);
     this.chat = new Chat(call);
     this.rooms = new Rooms(call);
@@ -349,7 +339,7 @@ export class Parley extends Emitter<ParleyEvents> {
     for (;;) {
       let token: string | undefined;
       try {
-        token = await this.#connectionToken();
+        token = await this.#tokens.current();
       } catch (error) {
         if (connection !== this.#connection) return;
         this.emit("error", asParleyError(error, ClientErrorCode.TokenUnavailable));
@@ -366,9 +356,8 @@ export class Parley extends Emitter<ParleyEvents> {
       } catch (caught) {
         if (connection !== this.#connection) return;
         const error = asParleyError(caught, ClientErrorCode.BadReply);
-        if (error.code === 419 && this.#options.getToken !== undefined && !askedForFreshToken) {
+        if (error.code === 419 && !askedForFreshToken && this.#tokens.expire()) {
           askedForFreshToken = true;
-          this.#token = undefined;
           continue;
         }
         this.#onConnectRefused(error);
@@ -403,22 +392,6 @@ export class Parley extends Emitter<ParleyEvents> {
     }
   }
 
-  async #connectionToken(): Promise<string | undefined> {
-    if (this.#token !== undefined || this.#options.getToken === undefined) return this.#token;
-    this.#token = await this.#freshToken();
-    return this.#token;
-  }
-
-  async #freshToken(): Promise<string> {
-    const getToken = this.#options.getToken;
-    if (getToken === undefined) throw new ParleyError(ClientErrorCode.TokenUnavailable, "no getToken option");
-    const token: unknown = await getToken();
-    if (typeof token !== "string" || token === "") {
-      throw new ParleyError(ClientErrorCode.TokenUnavailable, "getToken did not return a token string");
-    }
-    return token;
-  }
-
   #onConnected(result: ConnectResult): void {
     this.#session = result;
     this.#backoff.reset();
@@ -428,15 +401,13 @@ export class Parley extends Emitter<ParleyEvents> {
     // Subscriptions first, then what was queued while connecting: a queued
     // publish to a private channel needs its subscription made again.
     for (const subscription of [...this.#subscriptions.values()]) subscription._start();
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const request of queued) this.#send(request);
+    for (const request of this.#requests.takeQueued()) this.#requests.send(request, this.#socket);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(result);
     this.emit("connected", result);
   }
 
   #onFrame(text: string): void {
-    this.#lastReceived = Date.now();
+    this.#liveness.received();
     let frame: unknown;
     try {
       frame = JSON.parse(text);
@@ -450,15 +421,7 @@ export class Parley extends Emitter<ParleyEvents> {
     }
     const fields = frame as Record<string, unknown>;
     if (typeof fields.id === "number") {
-      const request = this.#inflight.get(fields.id);
-      if (request === undefined) return;
-      this.#inflight.delete(fields.id);
-      clearTimeout(request.timer);
-      if (fields.error !== undefined) {
-        request.onError(errorFromReply(request.method, fields.error));
-      } else {
-        request.onResult((fields.result ?? {}) as never);
-      }
+      this.#requests.settle(fields.id, fields);
     } else if (typeof fields.push === "string") {
       this.#onPush(frame as Push);
     } else if (fields.error !== undefined) {
@@ -501,13 +464,7 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#endConnection(reason, new ParleyError(ClientErrorCode.ConnectionLost, `connection lost: ${reason}`));
     const local = code < 1000;
     let action = local ? (code === LocalCloseCode.ConnectRefused ? "stop" : "backoff") : closeAction(code);
-    if (action === "refresh") {
-      if (this.#options.getToken === undefined) {
-        action = "stop";
-      } else {
-        this.#token = undefined;
-      }
-    }
+    if (action === "refresh" && !this.#tokens.expire()) action = "stop";
     if (action === "stop" || this.#options.reconnect === false) {
       this.#stop(code, reason);
       return;
@@ -530,10 +487,7 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#closeSocket();
     this.#endConnection(reason, new ParleyError(ClientErrorCode.ConnectionLost, `connection lost: ${reason}`));
     const closed = new ParleyError(ClientErrorCode.Closed, `disconnected: ${reason}`);
-    for (const request of this.#queue.splice(0)) {
-      clearTimeout(request.timer);
-      request.onError(closed);
-    }
+    this.#requests.failQueued(closed.code, closed.message);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(closed);
     for (const subscription of this.#subscriptions.values()) subscription._fail(closed);
     this.#setState("disconnected", reason);
@@ -545,14 +499,9 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#connection += 1;
     this.#session = undefined;
     clearTimeout(this.#refreshTimer);
-    clearInterval(this.#livenessTimer);
+    this.#liveness.stop();
     this.#refreshTimer = undefined;
-    this.#livenessTimer = undefined;
-    for (const request of this.#inflight.values()) {
-      clearTimeout(request.timer);
-      request.onError(new ParleyError(lost.code, lost.message, { method: request.method }));
-    }
-    this.#inflight.clear();
+    this.#requests.failInflight(lost.code, lost.message);
     for (const subscription of this.#subscriptions.values()) subscription._suspend(reason);
   }
 
@@ -577,58 +526,22 @@ export class Parley extends Emitter<ParleyEvents> {
     onError: (error: ParleyError) => void,
     options: { direct?: boolean; timeoutMs?: number } = {},
   ): void {
-    const request: Request = { method, params, onResult, onError, timer: undefined, id: undefined };
-    request.timer = setTimeout(() => this.#timeout(request), options.timeoutMs ?? this.#timeoutMs);
-    if (options.direct === true || this.#state === "connected") {
-      this.#send(request);
-    } else if (this.#state === "connecting") {
-      this.#queue.push(request);
-    } else {
-      clearTimeout(request.timer);
+    if (options.direct !== true && this.#state === "disconnected") {
       onError(new ParleyError(ClientErrorCode.Closed, `not connected: call connect() before ${method}`, { method }));
-    }
-  }
-
-  #send(request: Request): void {
-    const socket = this.#socket;
-    if (socket === undefined || socket.readyState !== OPEN) {
-      clearTimeout(request.timer);
-      request.onError(new ParleyError(ClientErrorCode.ConnectionLost, "the connection is not open", { method: request.method }));
       return;
     }
-    let frame: string;
-    const id = this.#nextId++;
-    try {
-      frame = JSON.stringify({ id, method: request.method, params: request.params });
-    } catch (error) {
-      clearTimeout(request.timer);
-      request.onError(new ParleyError(ClientErrorCode.InvalidParams, `params are not JSON: ${messageOf(error)}`, { method: request.method }));
-      return;
-    }
-    request.id = id;
-    this.#inflight.set(id, request);
-    try {
-      socket.send(frame);
-    } catch (error) {
-      this.#inflight.delete(id);
-      clearTimeout(request.timer);
-      request.onError(new ParleyError(ClientErrorCode.ConnectionLost, `send failed: ${messageOf(error)}`, { method: request.method }));
-    }
-  }
-
-  #timeout(request: Request): void {
-    if (request.id !== undefined) {
-      this.#inflight.delete(request.id);
+    const request = this.#requests.create(method, params, onResult, onError, options.timeoutMs);
+    if (options.direct === true || this.#state === "connected") {
+      this.#requests.send(request, this.#socket);
     } else {
-      this.#queue = this.#queue.filter((queued) => queued !== request);
+      this.#requests.queue(request);
     }
-    request.onError(new ParleyError(ClientErrorCode.Timeout, `${request.method}: no reply within the request timeout`, { method: request.method }));
   }
 
   #scheduleRefresh(expiresAt: number | undefined): void {
     clearTimeout(this.#refreshTimer);
     this.#refreshTimer = undefined;
-    if (expiresAt === undefined || this.#options.getToken === undefined) return;
+    if (expiresAt === undefined || !this.#tokens.renewable) return;
     const remaining = expiresAt * 1000 - Date.now();
     const margin = Math.min(this.#options.refreshMarginMs ?? 30_000, remaining / 2);
     const connection = this.#connection;
@@ -637,11 +550,11 @@ export class Parley extends Emitter<ParleyEvents> {
 
   async #refresh(connection: number): Promise<void> {
     try {
-      const token = await this.#freshToken();
+      const token = await this.#tokens.fresh();
       if (connection !== this.#connection) return;
       const result = await this.request<{ expires_at?: number }>("refresh", { token });
       if (connection !== this.#connection) return;
-      this.#token = token;
+      this.#tokens.use(token);
       if (this.#session !== undefined) {
         const session: ConnectResult = { ...this.#session };
         if (result.expires_at === undefined) delete session.expires_at;
@@ -658,35 +571,17 @@ export class Parley extends Emitter<ParleyEvents> {
     }
   }
 
-  /**
-   * Pings when nothing came for a ping interval, and reconnects when the
-   * ping gets no answer within the pong timeout. Browsers cannot see the
-   * server's WebSocket pings, so silence alone proves nothing.
-   */
   #watchLiveness(result: ConnectResult): void {
-    const interval = result.ping_interval_ms;
-    if (!(interval > 0)) return;
     const connection = this.#connection;
-    this.#lastReceived = Date.now();
-    this.#livenessTimer = setInterval(() => {
-      if (connection !== this.#connection || Date.now() - this.#lastReceived < interval) return;
-      this.#enqueue(
-        "ping",
-        {},
-        () => undefined,
-        (error) => {
-          if (error.code === ClientErrorCode.Timeout && connection === this.#connection) {
-            this.#drop(LocalCloseCode.NoPong, "no reply from the server");
-          }
-        },
-        { timeoutMs: Math.max(1000, result.pong_timeout_ms) },
+    const ping = () =>
+      new Promise((resolve, reject) =>
+        this.#enqueue("ping", {}, resolve, reject, { timeoutMs: Math.max(1000, result.pong_timeout_ms) }),
       );
-    }, interval);
+    this.#liveness.start(result.ping_interval_ms, ping, (error) => {
+      const timedOut = error instanceof ParleyError && error.code === ClientErrorCode.Timeout;
+      if (timedOut && connection === this.#connection) this.#drop(LocalCloseCode.NoPong, "no reply from the server");
+    });
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function asParleyError(error: unknown, code: number): ParleyError {

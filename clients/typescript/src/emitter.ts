@@ -42,11 +42,6 @@ export class Emitter<Events extends EventMap> {
     this.#listeners.get(event)?.delete(listener as (event: never) => void);
   }
 
-  /** Whether anybody listens to `event`. */
-  protected hasListeners(event: keyof Events): boolean {
-    return (this.#listeners.get(event)?.size ?? 0) > 0;
-  }
-
   /** Calls the listeners of `event` with `value`. */
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {
     const set = this.#listeners.get(event);
