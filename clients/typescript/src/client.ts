@@ -107,12 +107,15 @@ export class Parley extends Emitter<ParleyEvents> {
   #socket: WebSocketLike | undefined;
   /** Counts sockets; events and work of an older socket are dropped. */
   #connection = 0;
+  readonly #timeoutMs: number;
   readonly #requests: PendingRequests;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #tokens: ConnectionTokens;
   #session: ConnectResult | undefined;
   #disconnectPush: DisconnectPush | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bounds the opening of a connection: the upgrade and the `connect` reply. */
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #liveness = new Liveness();
   #waiters: { resolve: (result: ConnectResult) => void; reject: (error: ParleyError) => void }[] = [];
@@ -127,7 +130,8 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#url = socketUrl(url, options.app);
     this.#options = options;
     this.#WebSocket = resolveWebSocket(options.WebSocket);
-    this.#requests = new PendingRequests(options.timeoutMs ?? 10_000);
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#requests = new PendingRequests(this.#timeoutMs);
     this.#backoff = new Backoff(options.backoff);
     this.#tokens = new ConnectionTokens(options.token, options.getToken);
     const call = <T>(method: string, params: object = {}): Promise<T> => this.request<T>(method, params);
@@ -320,6 +324,11 @@ export class Parley extends Emitter<ParleyEvents> {
       return;
     }
     this.#socket = socket;
+    // A network that drops packets silently leaves a socket opening for
+    // minutes; give up on it after the request timeout and try again.
+    this.#openTimer = setTimeout(() => {
+      if (connection === this.#connection) this.#lost(LocalCloseCode.NetworkFailure, "the connection did not open in time");
+    }, this.#timeoutMs);
     socket.onopen = () => {
       if (connection === this.#connection) void this.#handshake(connection);
     };
@@ -343,7 +352,7 @@ export class Parley extends Emitter<ParleyEvents> {
       } catch (error) {
         if (connection !== this.#connection) return;
         this.emit("error", asParleyError(error, ClientErrorCode.TokenUnavailable));
-        this.#drop(LocalCloseCode.TokenUnavailable, `getToken failed: ${messageOf(error)}`);
+        this.#lost(LocalCloseCode.TokenUnavailable, `getToken failed: ${messageOf(error)}`);
         return;
       }
       if (connection !== this.#connection) return;
@@ -388,11 +397,12 @@ export class Parley extends Emitter<ParleyEvents> {
         return;
       default:
         this.emit("error", error);
-        this.#drop(LocalCloseCode.NetworkFailure, `connect failed: ${error.message}`);
+        this.#lost(LocalCloseCode.NetworkFailure, `connect failed: ${error.message}`);
     }
   }
 
   #onConnected(result: ConnectResult): void {
+    clearTimeout(this.#openTimer);
     this.#session = result;
     this.#backoff.reset();
     this.#setState("connected", "connected");
@@ -452,18 +462,14 @@ export class Parley extends Emitter<ParleyEvents> {
     }
   }
 
-  /** Closes the current socket on the client's own decision, then handles the loss. */
-  #drop(code: number, reason: string): void {
-    this.#closeSocket();
-    this.#lost(code, reason);
-  }
-
-  /** The connection is gone: reconnect, or stop, as the close code says. */
+  /**
+   * The connection is gone, or the client gives it up (a local code, below
+   * 1000): reconnect, or stop, as the close code says.
+   */
   #lost(code: number, reason: string): void {
     this.#closeSocket();
     this.#endConnection(reason, new ParleyError(ClientErrorCode.ConnectionLost, `connection lost: ${reason}`));
-    const local = code < 1000;
-    let action = local ? (code === LocalCloseCode.ConnectRefused ? "stop" : "backoff") : closeAction(code);
+    let action = code < 1000 ? "backoff" : closeAction(code);
     if (action === "refresh" && !this.#tokens.expire()) action = "stop";
     if (action === "stop" || this.#options.reconnect === false) {
       this.#stop(code, reason);
@@ -498,6 +504,7 @@ export class Parley extends Emitter<ParleyEvents> {
   #endConnection(reason: string, lost: ParleyError): void {
     this.#connection += 1;
     this.#session = undefined;
+    clearTimeout(this.#openTimer);
     clearTimeout(this.#refreshTimer);
     this.#liveness.stop();
     this.#refreshTimer = undefined;
@@ -579,7 +586,7 @@ export class Parley extends Emitter<ParleyEvents> {
       );
     this.#liveness.start(result.ping_interval_ms, ping, (error) => {
       const timedOut = error instanceof ParleyError && error.code === ClientErrorCode.Timeout;
-      if (timedOut && connection === this.#connection) this.#drop(LocalCloseCode.NoPong, "no reply from the server");
+      if (timedOut && connection === this.#connection) this.#lost(LocalCloseCode.NoPong, "no reply from the server");
     });
   }
 }

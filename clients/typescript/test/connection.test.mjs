@@ -129,6 +129,46 @@ test("a request without a reply times out, and a silent server is left for a new
   }
 });
 
+test("a connection that goes silent is given up after an unanswered ping, and made again", async () => {
+  const proxy = await NetworkProxy.start();
+  try {
+    const parley = client({ token: token(unique("u")) }, proxy.url);
+    const session = await parley.connect();
+    // The suite's server pings every 2 s and waits 2 s for a pong.
+    assert.equal(session.ping_interval_ms, 2000);
+    const disconnected = next(parley, "disconnected");
+    proxy.freeze();
+    const lost = await disconnected;
+    assert.deepEqual(lost, { code: LocalCloseCode.NoPong, reason: "no reply from the server", reconnect: true });
+    const reconnected = next(parley, "connected");
+    proxy.thaw();
+    const again = await reconnected;
+    assert.notEqual(again.client, session.client);
+    await parley.ping();
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("a connection that does not open in time is tried again", async () => {
+  const proxy = await NetworkProxy.start();
+  try {
+    proxy.freeze();
+    const parley = client({ token: token(unique("u")), timeoutMs: 500 }, proxy.url);
+    const attempts = record(parley, "connecting");
+    const connecting = parley.connect();
+    await waitFor("an attempt given up", () => attempts.some((attempt) => attempt.reason === "the connection did not open in time"));
+    assert.equal(parley.state, "connecting");
+    proxy.thaw();
+    const session = await connecting;
+    assert.equal(parley.state, "connected");
+    assert.ok(proxy.connections >= 2, "the first, silent connection was left for another");
+    assert.equal(typeof session.client, "string");
+  } finally {
+    await proxy.close();
+  }
+});
+
 test("requests made while connecting wait for the connection", async () => {
   const parley = client({ token: token(unique("u")) });
   void parley.connect();
@@ -155,10 +195,11 @@ test("a connection closed for an expired token (4300) comes back with a fresh to
   await subscription.ready();
   const publications = record(subscription, "publication");
   const errors = record(parley, "error");
+  const connections = record(parley, "connected");
   const lost = await next(parley, "disconnected");
   assert.deepEqual(lost, { code: 4300, reason: "token expired", reconnect: true });
   await publish(channel, { n: 1 });
-  await next(parley, "connected");
+  await waitFor("the connection made again", () => connections.length === 1);
   await waitFor("the publication made while the token had expired", () => publications.length === 1);
   assert.ok(calls >= 3);
   assert.ok(errors.some((error) => error.code === ClientErrorCode.TokenUnavailable));

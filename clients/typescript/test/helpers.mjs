@@ -121,7 +121,7 @@ export function closeAll() {
  * A TCP proxy in front of the server, so a test can fail the network:
  * `cut()` resets every connection through it, `down()` also refuses new
  * ones until `up()`, and `freeze()` keeps connections open but stops
- * passing bytes.
+ * passing bytes until `thaw()`.
  */
 export class NetworkProxy {
   #server;
@@ -178,6 +178,10 @@ export class NetworkProxy {
 
   freeze() {
     this.#frozen = true;
+  }
+
+  thaw() {
+    this.#frozen = false;
   }
 
   async close() {

@@ -4,9 +4,15 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
-import { closeAll, connected, next, record, unique, waitFor } from "./helpers.mjs";
+import { client, closeAll, connected, next, NetworkProxy, record, token, unique, waitFor } from "./helpers.mjs";
 
-afterEach(closeAll);
+let proxy;
+
+afterEach(async () => {
+  closeAll();
+  await proxy?.close();
+  proxy = undefined;
+});
 
 test("members join and leave, list, count and update their state", async () => {
   const channel = unique("room:");
@@ -67,4 +73,23 @@ test("status: away and back is pushed on the status channel and answered by user
   bob.disconnect();
   await waitFor("bob offline", () => statuses.some((status) => status.status === "offline"));
   assert.equal(typeof statuses.at(-1).last_seen, "number");
+});
+
+test("a member's state set with presenceUpdate is sent again when the SDK subscribes after a network failure", async () => {
+  const channel = unique("room:");
+  const bobId = unique("bob");
+  const alice = await connected(unique("alice"));
+  const aliceRoom = alice.subscribe(channel);
+  await aliceRoom.ready();
+  proxy = await NetworkProxy.start();
+  const bob = client({ token: token(bobId) }, proxy.url);
+  await bob.connect();
+  const bobRoom = bob.subscribe(channel, { state: { page: 1 } });
+  await bobRoom.ready();
+  await bobRoom.presenceUpdate({ page: 9 });
+  const resubscribed = next(bobRoom, "subscribed");
+  proxy.cut();
+  assert.equal((await resubscribed).resubscribed, true);
+  const page = await alice.presence(channel);
+  assert.deepEqual(page.members.find((member) => member.user === bobId).state, { page: 9 });
 });

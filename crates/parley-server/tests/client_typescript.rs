@@ -53,6 +53,10 @@ async fn the_typescript_sdk_works_over_the_wire_in_node_and_in_chromium() {
         // Short enough that a connection whose token is not refreshed is
         // closed while the refresh test watches it.
         config.token_grace = Duration::from_secs(1);
+        // Short enough that the SDK's liveness check gives up on a silent
+        // connection within a test's wait.
+        config.ping_interval = Duration::from_secs(2);
+        config.pong_timeout = Duration::from_secs(2);
         // The browser test's page is served from another local port.
         config.apps[0].allowed_origins = vec!["*".to_owned()];
     })
