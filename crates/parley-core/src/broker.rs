@@ -44,6 +44,13 @@ pub trait BrokerEventHandler: Send + Sync + 'static {
     /// Called once per publication to a channel this node subscribed to, in
     /// stream order per channel.
     fn handle_publication(&self, app: &str, publication: Arc<Publication>);
+
+    /// Called when the broker knows this node missed publications of
+    /// `channel` that it cannot deliver any more (a cluster broker lost its
+    /// connection, and the channel's history no longer holds them). The
+    /// node's subscribers of the channel must not go on as if nothing had
+    /// happened: they are told to reconnect and recover.
+    fn handle_gap(&self, app: &str, channel: &ChannelName);
 }
 
 /// Gives every publication its stream position and delivers it to every

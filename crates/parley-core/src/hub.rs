@@ -348,6 +348,20 @@ impl Hub {
         found
     }
 
+    /// The connections subscribed to one channel on this node.
+    pub fn subscribers(&self, channel: &ChannelName) -> Vec<Arc<ClientHandle>> {
+        self.channels[self.shard(channel.as_str())]
+            .read()
+            .get(channel.as_str())
+            .map(|subscribers| {
+                subscribers
+                    .values()
+                    .map(|subscriber| subscriber.client.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Local subscribers of one channel.
     pub fn subscriber_count(&self, channel: &ChannelName) -> usize {
         self.channels[self.shard(channel.as_str())]

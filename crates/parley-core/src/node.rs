@@ -84,6 +84,21 @@ impl BrokerEventHandler for LocalDelivery {
             Counters::add(&COUNTERS.deliveries, delivered as u64);
         }
     }
+
+    fn handle_gap(&self, app: &str, channel: &ChannelName) {
+        if let Some(app) = self.apps.get(app) {
+            let subscribers = app.hub.subscribers(channel);
+            tracing::warn!(
+                app = %app.id,
+                %channel,
+                subscribers = subscribers.len(),
+                "publications were missed; closing the channel's subscribers so they recover"
+            );
+            for client in subscribers {
+                client.disconnect(Disconnect::MissedPublications);
+            }
+        }
+    }
 }
 
 /// A reserved place in the node's connection limit, released on drop.
