@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
-use parley_core::{BackendError, BrokerEventHandler, ChannelName, StreamPosition};
+use parley_core::{BackendError, BrokerEventHandler, ChannelName, StreamPosition, StreamSlice};
 use redis::aio::{PubSub, PubSubSink};
 
 use crate::broker_redis::{Streams, within};
@@ -36,6 +36,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The most missed publications a channel catches up on from its history;
 /// past it, the gap is reported instead.
 const CATCH_UP_LIMIT: usize = 10_000;
+
+/// How often reading what a channel missed is tried before the gap is
+/// reported.
+const READ_ATTEMPTS: u32 = 4;
 
 /// The topics a node listens to and the connection it listens on.
 pub(crate) struct Subscriptions {
@@ -318,6 +322,30 @@ impl Subscriptions {
         }
     }
 
+    /// Reads what a channel's history holds after `after`. Tried a few
+    /// times: right after Redis comes back, the command connection may not
+    /// have reconnected yet.
+    async fn read_missed(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        after: u64,
+    ) -> Result<StreamSlice, BackendError> {
+        let mut wait = Duration::from_millis(100);
+        let mut attempts = 1;
+        loop {
+            match self.streams.read(app, channel, after, CATCH_UP_LIMIT).await {
+                Ok(slice) => return Ok(slice),
+                Err(error) if attempts >= READ_ATTEMPTS => return Err(error),
+                Err(_) => {
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempts += 1;
+                }
+            }
+        }
+    }
+
     /// Delivers what a channel's history holds after the position this node
     /// delivered last; reports a gap when it no longer holds all of it.
     async fn catch_up(&self, topic: &str) {
@@ -333,11 +361,7 @@ impl Subscriptions {
         let Some(last) = last else {
             return;
         };
-        let slice = match self
-            .streams
-            .read(&app, &channel, last.offset, CATCH_UP_LIMIT)
-            .await
-        {
+        let slice = match self.read_missed(&app, &channel, last.offset).await {
             Ok(slice) => slice,
             Err(error) => {
                 tracing::warn!(node = %self.node, %channel, %error, "cannot read what was missed");

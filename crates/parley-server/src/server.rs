@@ -58,6 +58,11 @@ const PRESENCE_SWEEP: std::time::Duration = std::time::Duration::from_millis(250
 impl Server {
     /// Builds the node, the apps and their keys from `config`.
     pub async fn new(config: Config) -> Result<Self, ServerError> {
+        if let Some(problem) = config.cluster_problem() {
+            return Err(ServerError::Config(format!(
+                "invalid configuration: {problem}"
+            )));
+        }
         let database = config.database().map_err(ServerError::Config)?;
         let store = Store::open(StoreOptions::new(database), Arc::new(MessageJson))
             .await

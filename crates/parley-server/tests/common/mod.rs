@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod tcp_proxy;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
