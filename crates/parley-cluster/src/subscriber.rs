@@ -54,7 +54,9 @@ pub(crate) struct Subscriptions {
     channels: Mutex<HashMap<String, Listened>>,
     /// Held across a SUBSCRIBE or UNSUBSCRIBE round trip, so they reach
     /// Redis in the order the node asked for them, and a second subscriber
-    /// waits until the first one's SUBSCRIBE took effect.
+    /// waits until the first one's SUBSCRIBE took effect (until then, a
+    /// publication might not reach this node, and the second subscriber
+    /// would read a position past it).
     membership: tokio::sync::Mutex<()>,
 }
 
@@ -62,10 +64,10 @@ pub(crate) struct Subscriptions {
 struct Listened {
     app: Arc<str>,
     channel: ChannelName,
-    /// Subscribe calls not yet matched by an unsubscribe. The node calls
-    /// `subscribe` on a channel's first local subscriber and `unsubscribe`
-    /// after its last, but the two calls of a quick leave and re-join can
-    /// overtake each other; counting keeps the topic while either wants it.
+    /// Subscribe calls not yet matched by an unsubscribe: the node's local
+    /// subscribers of the channel. The topic is listened to while any is
+    /// left, so the calls of a quick leave and re-join may come in either
+    /// order.
     wanted: usize,
     /// The position this node delivered last; `None` until it is known.
     delivered: Option<StreamPosition>,

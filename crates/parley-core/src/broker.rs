@@ -89,16 +89,19 @@ pub trait Broker: Send + Sync + 'static {
         channel: &'a ChannelName,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>>;
 
-    /// Tells the broker that this node has subscribers to `channel`, so
-    /// publications from other nodes reach it. Called on the first local
-    /// subscriber.
+    /// Tells the broker that this node has one more subscriber to
+    /// `channel`, so publications from other nodes reach it. Called for
+    /// every local subscription; a cluster broker counts them, listens to
+    /// the channel from the first on and returns only once publications
+    /// made from then on are sure to reach this node.
     fn subscribe<'a>(
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
 
-    /// Tells the broker that this node lost its last subscriber to `channel`.
+    /// Tells the broker that this node has one subscriber fewer to
+    /// `channel`; after the last, the broker may stop listening to it.
     fn unsubscribe<'a>(
         &'a self,
         app: &'a str,

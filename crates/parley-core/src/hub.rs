@@ -128,7 +128,7 @@ impl Hub {
     }
 
     /// Subscribes a connection to a channel. Returns whether the channel got
-    /// its first local subscriber (the node then tells the broker).
+    /// its first local subscriber (the node reports it occupied).
     ///
     /// A `recovering` subscription holds live publications back until
     /// [`Hub::finish_recovery`], so the connection can first replay what it

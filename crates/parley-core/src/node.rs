@@ -265,7 +265,10 @@ impl Node {
         recovering: bool,
     ) -> Result<(), Error> {
         let first = app.hub.subscribe(client, channel, recovering)?;
-        if first && let Err(error) = self.broker.subscribe(&app.id, channel).await {
+        // Every subscription, not only the first: a cluster broker answers
+        // once its topic subscription took effect, so this subscriber reads
+        // its position only when later publications are sure to arrive.
+        if let Err(error) = self.broker.subscribe(&app.id, channel).await {
             app.hub.unsubscribe(client.id, channel);
             return Err(error.into());
         }
@@ -314,7 +317,7 @@ impl Node {
         match app.hub.unsubscribe(client, channel) {
             None => false,
             Some(last) => {
-                if last && let Err(error) = self.broker.unsubscribe(&app.id, channel).await {
+                if let Err(error) = self.broker.unsubscribe(&app.id, channel).await {
                     tracing::warn!(%channel, %error, "broker unsubscribe failed");
                 }
                 self.notify_count(app, channel);
