@@ -13,7 +13,9 @@ use redis::RedisResult;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 
 use crate::codec::{self, Body};
+use crate::committed::CommittedStreams;
 use crate::keys::Keys;
+use crate::relay::{self, CommitRelay, RELAY_QUEUE};
 use crate::scripts;
 use crate::subscriber::Subscriptions;
 
@@ -45,8 +47,11 @@ pub struct RedisOptions {
 pub struct RedisBroker {
     streams: Arc<Streams>,
     subscriptions: Arc<Subscriptions>,
-    /// The pub/sub connection's task, stopped with the broker.
-    task: tokio::task::JoinHandle<()>,
+    /// The store's delivery handler, when the node has a store to relay.
+    relay: Option<Arc<CommitRelay>>,
+    /// The pub/sub connection's task and the relay's, stopped with the
+    /// broker.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// A broker connected to Redis that does not deliver yet: the node's
@@ -107,27 +112,64 @@ impl RedisBroker {
 
 impl ConnectedRedis {
     /// Starts delivering the publications of the channels this node
-    /// subscribes to, to `handler`.
-    pub fn start(self, handler: Arc<dyn BrokerEventHandler>) -> RedisBroker {
+    /// subscribes to, to `handler`. With `committed`, the store's streams,
+    /// persisted channels are delivered across nodes too: register
+    /// [`RedisBroker::commit_handler`] as the store's delivery handler.
+    pub fn start(
+        self,
+        handler: Arc<dyn BrokerEventHandler>,
+        committed: Option<Arc<dyn CommittedStreams>>,
+    ) -> RedisBroker {
+        let (feed_sender, feed) = tokio::sync::mpsc::channel(RELAY_QUEUE);
+        let (outbound_sender, outbound) = tokio::sync::mpsc::channel(RELAY_QUEUE);
+        let relay = committed.is_some().then(|| {
+            Arc::new(CommitRelay {
+                streams: self.streams.clone(),
+                feed: feed_sender,
+                outbound: outbound_sender,
+                handler: handler.clone(),
+            })
+        });
         let subscriptions = Arc::new(Subscriptions::new(
             self.streams.clone(),
+            committed,
             handler,
             self.client,
             self.options.timeout,
             self.options.node,
         ));
-        let task = tokio::spawn(subscriptions.clone().run(self.pubsub));
+        let mut tasks = vec![tokio::spawn(subscriptions.clone().run(self.pubsub, feed))];
+        if relay.is_some() {
+            tasks.push(tokio::spawn(relay::publish_commits(
+                self.streams.clone(),
+                outbound,
+            )));
+        }
         RedisBroker {
             streams: self.streams,
             subscriptions,
-            task,
+            relay,
+            tasks,
         }
+    }
+}
+
+impl RedisBroker {
+    /// The handler the store delivers its commits to: it relays each to the
+    /// other nodes and hands it to this node's ordered delivery. `None`
+    /// when the broker was started without the store's streams.
+    pub fn commit_handler(&self) -> Option<Arc<dyn BrokerEventHandler>> {
+        self.relay
+            .clone()
+            .map(|relay| relay as Arc<dyn BrokerEventHandler>)
     }
 }
 
 impl Drop for RedisBroker {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -179,6 +221,20 @@ impl Streams {
             offset,
             epoch: Arc::from(epoch),
         })
+    }
+
+    /// Publishes a relayed commit's message to its topic.
+    pub(crate) async fn relay(&self, topic: &str, message: Vec<u8>) -> Result<(), BackendError> {
+        let mut connection = self.connection.clone();
+        within(
+            self.timeout,
+            "publish",
+            redis::cmd("PUBLISH")
+                .arg(topic)
+                .arg(message)
+                .exec_async(&mut connection),
+        )
+        .await
     }
 
     /// The stream's position and its kept publications after `after`, at

@@ -56,6 +56,28 @@ pub(crate) fn encode_body(body: &Body<'_>) -> Vec<u8> {
     out
 }
 
+/// Writes a whole message (`<offset> <epoch> <body>`) for a publication
+/// whose position is already known: a commit of the store, relayed to the
+/// other nodes.
+pub(crate) fn encode_message(app: &str, publication: &Publication) -> Vec<u8> {
+    let body = encode_body(&Body {
+        app,
+        channel: &publication.channel,
+        kind: publication.kind,
+        info: publication.info.as_ref(),
+        author: publication.author.as_deref(),
+        audience: publication.audience.as_deref(),
+        data: &publication.data,
+    });
+    let mut message = format!(
+        "{} {} ",
+        publication.position.offset, publication.position.epoch
+    )
+    .into_bytes();
+    message.extend_from_slice(&body);
+    message
+}
+
 /// Reads a whole message (`<offset> <epoch> <body>`) back: the app and the
 /// publication.
 pub(crate) fn decode(message: Bytes) -> Result<(Arc<str>, Publication), CodecError> {
@@ -203,6 +225,25 @@ mod tests {
         assert_eq!(publication.author.as_deref(), Some("ann"));
         assert_eq!(publication.audience, None);
         assert_eq!(&publication.data[..], b"{\"text\":\"with spaces\"}");
+    }
+
+    #[test]
+    fn a_relayed_commit_reads_back_whole() {
+        let publication = Publication {
+            channel: ChannelName::new("talk:x").unwrap(),
+            kind: PublicationKind::MessageCreated,
+            data: Bytes::from_static(b"{}"),
+            position: StreamPosition {
+                offset: 3,
+                epoch: Arc::from("abc"),
+            },
+            info: None,
+            author: Some(Arc::from("ann")),
+            audience: Some(Arc::from("ann")),
+        };
+        let message = encode_message("main", &publication);
+        let (app, decoded) = decode(Bytes::from(message)).unwrap();
+        assert_eq!((&*app, decoded), ("main", publication));
     }
 
     #[test]

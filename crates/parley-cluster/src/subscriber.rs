@@ -1,30 +1,29 @@
 //! The node's pub/sub connection to Redis: which channel topics it listens
-//! to, reconnecting, and delivering each channel in offset order.
+//! to, and reconnecting.
 //!
 //! One connection carries every topic of the node, and Redis delivers one
-//! connection's messages in the order it published them; the publish script
-//! assigns a channel's offsets and publishes in one atomic step, so a
-//! channel's messages arrive in offset order. What can still break the
-//! order is the connection: messages published while it was down are never
-//! sent. So each channel remembers the position it delivered last; a
-//! message that skips offsets, or a reconnect, makes the node read what it
-//! missed from the channel's history and deliver that first. When the
-//! history no longer holds it, the node's subscribers of the channel are
-//! told through [`BrokerEventHandler::handle_gap`], which closes them with
-//! a code that says "reconnect and recover".
+//! connection's messages in the order they were published. What can break
+//! a channel's order is the connection (messages published while it was
+//! down are never sent) and, for persisted channels, the nodes: two nodes
+//! committing to one channel relay their commits separately. `ordering.rs`
+//! delivers each channel in offset order all the same.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
-use parley_core::{BackendError, BrokerEventHandler, ChannelName, StreamPosition, StreamSlice};
+use parley_core::{BackendError, BrokerEventHandler, ChannelName, Publication};
 use redis::aio::{PubSub, PubSubSink};
+use tokio::sync::mpsc;
 
 use crate::broker_redis::{Streams, within};
 use crate::codec;
+use crate::committed::CommittedStreams;
+use crate::ordering::Listened;
 
 /// How often the idle pub/sub connection is pinged, so a connection that
 /// died without a word is noticed.
@@ -33,25 +32,21 @@ const PING_INTERVAL: Duration = Duration::from_secs(5);
 /// The longest wait between two reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The most missed publications a channel catches up on from its history;
-/// past it, the gap is reported instead.
-const CATCH_UP_LIMIT: usize = 10_000;
-
-/// How often reading what a channel missed is tried before the gap is
-/// reported.
-const READ_ATTEMPTS: u32 = 4;
+/// This node's own commits, on their way to ordered delivery.
+pub(crate) type Feed = mpsc::Receiver<(Arc<str>, Arc<Publication>)>;
 
 /// The topics a node listens to and the connection it listens on.
 pub(crate) struct Subscriptions {
-    streams: Arc<Streams>,
-    handler: Arc<dyn BrokerEventHandler>,
+    pub(crate) streams: Arc<Streams>,
+    pub(crate) committed: Option<Arc<dyn CommittedStreams>>,
+    pub(crate) handler: Arc<dyn BrokerEventHandler>,
     client: redis::Client,
     timeout: Duration,
-    node: String,
+    pub(crate) node: String,
     /// The current connection's sink; `None` while it reconnects.
     sink: Mutex<Option<PubSubSink>>,
     /// The channels this node listens to, by topic.
-    channels: Mutex<HashMap<String, Listened>>,
+    pub(crate) channels: Mutex<HashMap<String, Listened>>,
     /// Held across a SUBSCRIBE or UNSUBSCRIBE round trip, so they reach
     /// Redis in the order the node asked for them, and a second subscriber
     /// waits until the first one's SUBSCRIBE took effect (until then, a
@@ -60,29 +55,10 @@ pub(crate) struct Subscriptions {
     membership: tokio::sync::Mutex<()>,
 }
 
-/// One channel the node listens to.
-struct Listened {
-    app: Arc<str>,
-    channel: ChannelName,
-    /// Subscribe calls not yet matched by an unsubscribe: the node's local
-    /// subscribers of the channel. The topic is listened to while any is
-    /// left, so the calls of a quick leave and re-join may come in either
-    /// order.
-    wanted: usize,
-    /// The position this node delivered last; `None` until it is known.
-    delivered: Option<StreamPosition>,
-}
-
-/// What to do with one message.
-enum Step {
-    Deliver,
-    Skip,
-    CatchUp,
-}
-
 impl Subscriptions {
     pub(crate) fn new(
         streams: Arc<Streams>,
+        committed: Option<Arc<dyn CommittedStreams>>,
         handler: Arc<dyn BrokerEventHandler>,
         client: redis::Client,
         timeout: Duration,
@@ -90,6 +66,7 @@ impl Subscriptions {
     ) -> Self {
         Self {
             streams,
+            committed,
             handler,
             client,
             timeout,
@@ -114,8 +91,14 @@ impl Subscriptions {
             let listened = channels.entry(topic.clone()).or_insert_with(|| Listened {
                 app: Arc::from(app),
                 channel: channel.clone(),
+                persisted: self
+                    .committed
+                    .as_ref()
+                    .is_some_and(|committed| committed.holds(app, channel)),
                 wanted: 0,
                 delivered: None,
+                pending: BTreeMap::new(),
+                hold_until: None,
             });
             listened.wanted += 1;
             if listened.wanted > 1 {
@@ -145,7 +128,15 @@ impl Subscriptions {
         within(self.timeout, "subscribe", sink.subscribe(topic)).await?;
         // Read after the SUBSCRIBE took effect: every later publication
         // comes by the topic, and this is where its delivery starts.
-        let position = self.streams.read(app, channel, 0, 0).await?.position;
+        let persisted = self
+            .channels
+            .lock()
+            .get(topic)
+            .is_some_and(|listened| listened.persisted);
+        let position = self
+            .read_stream(app, channel, persisted, 0, 0)
+            .await?
+            .position;
         if let Some(listened) = self.channels.lock().get_mut(topic)
             && listened.delivered.is_none()
         {
@@ -186,35 +177,37 @@ impl Subscriptions {
     }
 
     /// Runs the pub/sub connection until the broker is dropped: reads and
-    /// delivers messages, and after losing the connection reconnects,
-    /// listens to every topic again and catches up on what was missed.
-    pub(crate) async fn run(self: Arc<Self>, first: PubSub) {
+    /// delivers messages (and this node's own commits, from `feed`), and
+    /// after losing the connection reconnects, listens to every topic again
+    /// and catches up on what was missed.
+    pub(crate) async fn run(self: Arc<Self>, first: PubSub, mut feed: Feed) {
         let mut connection = Some(first);
         let mut backoff = Duration::from_millis(100);
         let mut reconnected = false;
         loop {
             let pubsub = match connection.take() {
                 Some(pubsub) => pubsub,
-                None => match within(
-                    self.timeout,
-                    "pub/sub connect",
-                    self.client.get_async_pubsub(),
-                )
-                .await
-                {
-                    Ok(pubsub) => pubsub,
-                    Err(error) => {
-                        tracing::warn!(node = %self.node, %error, "redis pub/sub reconnect failed");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
+                None => {
+                    let connect = within(
+                        self.timeout,
+                        "pub/sub connect",
+                        self.client.get_async_pubsub(),
+                    );
+                    match self.feeding(&mut feed, connect).await {
+                        Ok(pubsub) => pubsub,
+                        Err(error) => {
+                            tracing::warn!(node = %self.node, %error, "redis pub/sub reconnect failed");
+                            self.feeding(&mut feed, tokio::time::sleep(backoff)).await;
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                            continue;
+                        }
                     }
-                },
+                }
             };
             let (mut sink, mut stream) = pubsub.split();
             if let Err(error) = self.listen_again(&mut sink).await {
                 tracing::warn!(node = %self.node, %error, "redis pub/sub resubscribe failed");
-                tokio::time::sleep(backoff).await;
+                self.feeding(&mut feed, tokio::time::sleep(backoff)).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
@@ -226,6 +219,7 @@ impl Subscriptions {
             let mut ping = tokio::time::interval(PING_INTERVAL);
             ping.tick().await;
             loop {
+                let hold = self.next_hold();
                 tokio::select! {
                     message = stream.next() => match message {
                         Some(message) => {
@@ -235,6 +229,10 @@ impl Subscriptions {
                         }
                         None => break,
                     },
+                    Some((app, publication)) = feed.recv() => {
+                        self.on_commit(app, publication).await;
+                    }
+                    () = sleep_until(hold), if hold.is_some() => self.expire_holds().await,
                     _ = ping.tick() => {
                         let pong = within(self.timeout, "ping", sink.ping::<redis::Value>()).await;
                         if let Err(error) = pong {
@@ -247,6 +245,21 @@ impl Subscriptions {
             *self.sink.lock() = None;
             tracing::warn!(node = %self.node, "lost the redis pub/sub connection; reconnecting");
             reconnected = true;
+        }
+    }
+
+    /// Awaits `future` while delivering this node's own commits and ending
+    /// expired holds, so persisted channels keep being delivered (their
+    /// gaps filled from the store) while Redis is away.
+    async fn feeding<T>(&self, feed: &mut Feed, future: impl Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        loop {
+            let hold = self.next_hold();
+            tokio::select! {
+                output = &mut future => return output,
+                Some((app, publication)) = feed.recv() => self.on_commit(app, publication).await,
+                () = sleep_until(hold), if hold.is_some() => self.expire_holds().await,
+            }
         }
     }
 
@@ -273,117 +286,27 @@ impl Subscriptions {
         Ok(())
     }
 
-    /// Delivers one message from a topic, in its channel's offset order.
+    /// A message from a topic: another node's publication (or this node's,
+    /// back from Redis).
     async fn on_message(&self, topic: &str, payload: Bytes) {
-        let (app, publication) = match codec::decode(payload) {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                tracing::warn!(node = %self.node, topic, %error, "dropped a message");
-                return;
-            }
-        };
-        let step = {
-            let mut channels = self.channels.lock();
-            let Some(listened) = channels.get_mut(topic) else {
-                // Unsubscribed while the message was on its way.
-                return;
-            };
-            let position = &publication.position;
-            let step = match &listened.delivered {
-                None => Step::Deliver,
-                // The stream started over after it went unused: its first
-                // publication follows on.
-                Some(last) if last.epoch != position.epoch => {
-                    if position.offset == 1 {
-                        Step::Deliver
-                    } else {
-                        Step::CatchUp
-                    }
-                }
-                Some(last) if position.offset <= last.offset => Step::Skip,
-                Some(last) if position.offset == last.offset + 1 => Step::Deliver,
-                Some(_) => Step::CatchUp,
-            };
-            if let Step::Deliver = step {
-                listened.delivered = Some(position.clone());
-            }
-            step
-        };
-        match step {
-            Step::Deliver => self.handler.handle_publication(&app, Arc::new(publication)),
-            Step::Skip => {}
-            // The history has this message too: catching up delivers it.
-            Step::CatchUp => self.catch_up(topic).await,
+        match codec::decode(payload) {
+            Ok((app, publication)) => self.on_publication(topic, app, Arc::new(publication)).await,
+            Err(error) => tracing::warn!(node = %self.node, topic, %error, "dropped a message"),
         }
     }
 
-    async fn catch_up_all(&self) {
-        let topics: Vec<String> = self.channels.lock().keys().cloned().collect();
-        for topic in topics {
-            self.catch_up(&topic).await;
-        }
+    /// One of this node's own commits.
+    async fn on_commit(&self, app: Arc<str>, publication: Arc<Publication>) {
+        let topic = self.streams.topic(&app, &publication.channel);
+        self.on_publication(&topic, app, publication).await;
     }
+}
 
-    /// Reads what a channel's history holds after `after`. Tried a few
-    /// times: right after Redis comes back, the command connection may not
-    /// have reconnected yet.
-    async fn read_missed(
-        &self,
-        app: &str,
-        channel: &ChannelName,
-        after: u64,
-    ) -> Result<StreamSlice, BackendError> {
-        let mut wait = Duration::from_millis(100);
-        let mut attempts = 1;
-        loop {
-            match self.streams.read(app, channel, after, CATCH_UP_LIMIT).await {
-                Ok(slice) => return Ok(slice),
-                Err(error) if attempts >= READ_ATTEMPTS => return Err(error),
-                Err(_) => {
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                    attempts += 1;
-                }
-            }
-        }
-    }
-
-    /// Delivers what a channel's history holds after the position this node
-    /// delivered last; reports a gap when it no longer holds all of it.
-    async fn catch_up(&self, topic: &str) {
-        let Some((app, channel, last)) = self.channels.lock().get(topic).map(|listened| {
-            (
-                listened.app.clone(),
-                listened.channel.clone(),
-                listened.delivered.clone(),
-            )
-        }) else {
-            return;
-        };
-        let Some(last) = last else {
-            return;
-        };
-        let slice = match self.read_missed(&app, &channel, last.offset).await {
-            Ok(slice) => slice,
-            Err(error) => {
-                tracing::warn!(node = %self.node, %channel, %error, "cannot read what was missed");
-                if let Some(listened) = self.channels.lock().get_mut(topic) {
-                    listened.delivered = None;
-                }
-                self.handler.handle_gap(&app, &channel);
-                return;
-            }
-        };
-        let recovered = slice.complete && slice.position.epoch == last.epoch;
-        if let Some(listened) = self.channels.lock().get_mut(topic) {
-            listened.delivered = Some(slice.position.clone());
-        }
-        if !recovered {
-            self.handler.handle_gap(&app, &channel);
-            return;
-        }
-        for publication in slice.publications {
-            self.handler.handle_publication(&app, publication);
-        }
+/// Sleeps until `deadline`; never returns without one (the branch using it
+/// is disabled then).
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

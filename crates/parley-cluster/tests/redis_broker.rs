@@ -36,7 +36,7 @@ async fn broker(handler: Arc<Recorder>) -> RedisBroker {
     RedisBroker::connect(options)
         .await
         .expect("Redis answers on 127.0.0.1:6379")
-        .start(handler)
+        .start(handler, None)
 }
 
 fn offsets(publications: &[Arc<Publication>]) -> Vec<u64> {

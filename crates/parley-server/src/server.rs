@@ -22,6 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::TokenKeys;
 use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
+use crate::committed::StoreStreams;
 use crate::config::{BrokerKind, Config};
 use crate::encoder::WireEncoder;
 use crate::http_api::{ApiError, HeartbeatLimits};
@@ -58,11 +59,6 @@ const PRESENCE_SWEEP: std::time::Duration = std::time::Duration::from_millis(250
 impl Server {
     /// Builds the node, the apps and their keys from `config`.
     pub async fn new(config: Config) -> Result<Self, ServerError> {
-        if let Some(problem) = config.cluster_problem() {
-            return Err(ServerError::Config(format!(
-                "invalid configuration: {problem}"
-            )));
-        }
         let database = config.database().map_err(ServerError::Config)?;
         let store = Store::open(StoreOptions::new(database), Arc::new(MessageJson))
             .await
@@ -102,6 +98,8 @@ impl Server {
                 Some(connected)
             }
         };
+        let store_streams: Arc<dyn parley_cluster::CommittedStreams> =
+            Arc::new(StoreStreams::new(store.clone(), &config.apps));
         let mut memory_broker = None;
         let presence = Arc::new(MemoryPresence::new());
         let node = Arc::new(Node::new(
@@ -110,11 +108,17 @@ impl Server {
             Arc::new(WireEncoder),
             |handler| -> Arc<dyn Broker> {
                 // Persisted channels are delivered by the store, in commit
-                // order; the others by the broker.
-                store.deliver_to(handler.clone());
+                // order; the others by the broker. With Redis, the store's
+                // commits go through the broker too: relayed to the other
+                // nodes, delivered here in offset order with theirs.
                 match redis {
-                    Some(connected) => Arc::new(connected.start(handler)),
+                    Some(connected) => {
+                        let broker = connected.start(handler.clone(), Some(store_streams));
+                        store.deliver_to(broker.commit_handler().unwrap_or(handler));
+                        Arc::new(broker)
+                    }
                     None => {
+                        store.deliver_to(handler.clone());
                         let memory = Arc::new(MemoryBroker::new(handler));
                         memory_broker = Some(memory.clone());
                         memory

@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use common::tcp_proxy::TcpProxy;
-use common::{Client, TestServer, WAIT};
+use common::{Client, TestDatabase, TestServer, WAIT};
 use parley_server::config::{BrokerKind, NamespaceConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -22,9 +22,10 @@ fn unique_prefix() -> String {
     format!("parley-test-{random:016x}")
 }
 
-/// A node of the deployment under `prefix`, reaching Redis at `redis_url`.
-/// Persisted namespaces are left out (the Redis broker refuses them); the
-/// `brief` namespace keeps ten publications for one second.
+/// A node of the deployment under `prefix`, reaching Redis at `redis_url`,
+/// with a store of its own: persisted namespaces are left out (nodes share
+/// them through one PostgreSQL, see [`persisting_node`]). The `brief`
+/// namespace keeps ten publications for one second.
 async fn node(prefix: &str, redis_url: &str) -> TestServer {
     TestServer::start_with(|config| {
         config.cluster.broker = BrokerKind::Redis;
@@ -45,6 +46,20 @@ async fn node(prefix: &str, redis_url: &str) -> TestServer {
                 },
             );
         }
+    })
+    .await
+}
+
+/// A node of the deployment under `prefix` whose store is the shared
+/// PostgreSQL `database`.
+async fn persisting_node(prefix: &str, redis_url: &str, database: &TestDatabase) -> TestServer {
+    TestServer::start_with(|config| {
+        config.cluster.broker = BrokerKind::Redis;
+        config.cluster.prefix = prefix.to_owned();
+        config.cluster.redis_url = redis_url.to_owned();
+        config.cluster.redis_timeout = Duration::from_secs(1);
+        config.stream_idle_ttl = Duration::from_secs(60);
+        config.database_url = Some(database.url());
     })
     .await
 }
@@ -390,20 +405,104 @@ async fn a_node_back_from_a_redis_outage_catches_up_or_closes_its_subscribers() 
 }
 
 #[tokio::test]
-async fn a_bad_cluster_configuration_stops_the_start() {
+async fn persisted_commits_of_two_nodes_reach_every_node_in_offset_order_once() {
+    let prefix = unique_prefix();
+    let database = TestDatabase::create();
+    let a = persisting_node(&prefix, REDIS, &database).await;
+    let b = persisting_node(&prefix, REDIS, &database).await;
+    let c = persisting_node(&prefix, REDIS, &database).await;
+    // A reader on a committing node, and one on a node that only reads.
+    let mut on_a = a.user("reader-a").await;
+    let mut on_c = c.user("reader-c").await;
+    on_a.ok("subscribe", json!({"channel": "talk:x"})).await;
+    on_c.ok("subscribe", json!({"channel": "talk:x"})).await;
+    const EACH: u64 = 50;
+    let publish_all = |server: &TestServer, from: &'static str| {
+        let url = server.url("/api/v1/publish");
+        async move {
+            let client = reqwest::Client::new();
+            for n in 0..EACH {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(common::API_KEY)
+                    .json(&json!({"channel": "talk:x", "data": {"from": from, "n": n}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        }
+    };
+    tokio::join!(publish_all(&a, "a"), publish_all(&b, "b"));
+    for reader in [&mut on_a, &mut on_c] {
+        for expected in 1..=2 * EACH {
+            let (offset, _) = next_publication(reader).await;
+            assert_eq!(offset, expected, "offsets arrive in order, none missing");
+        }
+    }
+    // A chat message sent on B is a message event on A, with the next offset.
+    let mut writer = b.user("writer").await;
+    writer
+        .ok(
+            "message_send",
+            json!({"channel": "talk:x", "text": "hello"}),
+        )
+        .await;
+    for reader in [&mut on_a, &mut on_c] {
+        let push = reader.push().await;
+        assert_eq!(
+            (push["push"].as_str(), push["offset"].as_u64()),
+            (Some("message_created"), Some(2 * EACH + 1)),
+            "{push}"
+        );
+        assert!(
+            reader.no_push_within(Duration::from_millis(300)).await,
+            "nothing twice"
+        );
+    }
+    for server in [a, b, c] {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_commit_that_never_reaches_redis_is_read_from_the_store() {
+    let prefix = unique_prefix();
+    let database = TestDatabase::create();
+    let proxy = TcpProxy::start("127.0.0.1:6379".parse().unwrap()).await;
+    let a = persisting_node(&prefix, &proxy.redis_url(), &database).await;
+    let b = persisting_node(&prefix, REDIS, &database).await;
+    let c = persisting_node(&prefix, REDIS, &database).await;
+    let mut on_a = a.user("reader-a").await;
+    let mut on_c = c.user("reader-c").await;
+    on_a.ok("subscribe", json!({"channel": "talk:y"})).await;
+    on_c.ok("subscribe", json!({"channel": "talk:y"})).await;
+    http_publish(&b, "talk:y", json!(1)).await;
+    assert_eq!(next_publication(&mut on_c).await, (1, json!(1)));
+    assert_eq!(next_publication(&mut on_a).await, (1, json!(1)));
+
+    // A commits offset 2 while cut off from Redis: its own reader gets it,
+    // the other nodes never hear of it until B's offset 3 shows the gap.
+    proxy.cut();
+    let reply = http_publish(&a, "talk:y", json!(2)).await;
+    assert_eq!(reply["offset"], 2);
+    assert_eq!(next_publication(&mut on_a).await, (2, json!(2)));
+    http_publish(&b, "talk:y", json!(3)).await;
+    assert_eq!(next_publication(&mut on_c).await, (2, json!(2)));
+    assert_eq!(next_publication(&mut on_c).await, (3, json!(3)));
+
+    // A, back on Redis, catches up on offset 3 from the store.
+    proxy.restore();
+    assert_eq!(next_publication(&mut on_a).await, (3, json!(3)));
+    for server in [a, b, c] {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
-    config.cluster.broker = BrokerKind::Redis;
-    config.cluster.prefix = unique_prefix();
-    let Err(error) = parley_server::Server::new(config).await else {
-        panic!("persisted namespaces are refused with the Redis broker");
-    };
-    assert!(error.to_string().contains("persist"), "{error}");
-
-    let mut config = common::test_config(dir.path());
-    for app in &mut config.apps {
-        app.namespaces.retain(|_, namespace| !namespace.persist);
-    }
     config.cluster.broker = BrokerKind::Redis;
     // Nothing listens on port 1.
     config.cluster.redis_url = "redis://127.0.0.1:1".to_owned();

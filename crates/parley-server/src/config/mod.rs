@@ -460,7 +460,7 @@ impl Config {
         if let Some(problem) = self.uploads.problem() {
             return invalid(problem);
         }
-        if let Some(problem) = self.cluster_problem() {
+        if let Some(problem) = self.cluster.problem() {
             return invalid(problem);
         }
         let mut ids = std::collections::HashSet::new();
@@ -516,31 +516,6 @@ impl Config {
             }
         }
         Ok(())
-    }
-
-    /// What is wrong with the `[cluster]` section, alone or with the apps'
-    /// namespaces. Checked at load and again when a server is built, since
-    /// an embedding program may change a loaded configuration.
-    pub fn cluster_problem(&self) -> Option<String> {
-        if let Some(problem) = self.cluster.problem() {
-            return Some(problem);
-        }
-        if self.cluster.broker != BrokerKind::Redis {
-            return None;
-        }
-        // Delivery of the store's commits to the other nodes is not built
-        // yet: each node would push only its own commits.
-        self.apps.iter().find_map(|app| {
-            let (name, _) = app
-                .namespaces
-                .iter()
-                .find(|(_, namespace)| namespace.persist)?;
-            Some(format!(
-                "namespace {name:?} of app {:?}: persisted namespaces (persist = true) \
-                 cannot be used with cluster.broker = \"redis\" yet",
-                app.id
-            ))
-        })
     }
 
     /// The store's database.

@@ -123,11 +123,4 @@ fn cluster_section_env_and_its_errors() {
     );
     assert!(error("[cluster]\nredis_timeout = \"0s\"", &[]).contains("redis_timeout"));
     assert!(error("[cluster]\nbrokers = \"redis\"", &[]).contains("unknown field"));
-    let persisted = r#"
-        [cluster]
-        broker = "redis"
-        [namespaces.talk]
-        persist = true
-    "#;
-    assert!(error(persisted, &[]).contains("persisted namespaces"));
 }
