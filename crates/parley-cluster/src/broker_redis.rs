@@ -19,8 +19,9 @@ use crate::relay::{self, CommitRelay, RELAY_QUEUE};
 use crate::scripts;
 use crate::subscriber::Subscriptions;
 
-/// How a node reaches its deployment's Redis.
-#[derive(Debug, Clone)]
+/// How a node reaches its deployment's Redis. Not `Debug`: the URL may
+/// hold a password.
+#[derive(Clone)]
 pub struct RedisOptions {
     /// The Redis URL, `redis://host:port/db`.
     pub url: String,
@@ -41,7 +42,7 @@ pub struct RedisOptions {
 ///
 /// Offsets are assigned in one place, a Lua script in Redis, which also
 /// keeps the history and publishes to the channel's topic; each node
-/// delivers what its topics bring, in offset order (see `subscriber.rs`).
+/// delivers what its topics bring, in offset order (see `ordering.rs`).
 /// A node's own publications reach its subscribers the same way, so the
 /// publisher's reply may come before its own push.
 pub struct RedisBroker {
@@ -330,7 +331,7 @@ impl Broker for RedisBroker {
         after: u64,
         limit: usize,
     ) -> BoxFuture<'a, Result<StreamSlice, BackendError>> {
-        Box::pin(self.streams.read(app, channel, after, limit))
+        Box::pin(self.subscriptions.read_delivered(app, channel, after, limit))
     }
 
     fn position<'a>(
@@ -339,7 +340,10 @@ impl Broker for RedisBroker {
         channel: &'a ChannelName,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>> {
         Box::pin(async move {
-            let slice = self.streams.read(app, channel, 0, 0).await?;
+            let slice = self
+                .subscriptions
+                .read_delivered(app, channel, 0, 0)
+                .await?;
             Ok(slice.position)
         })
     }

@@ -283,6 +283,38 @@ impl Subscriptions {
         }
     }
 
+    /// A read of a channel's stream as far as this node delivered it, for
+    /// a client that subscribes here: it reads its position and what it
+    /// missed from this, and gets the rest live. Read straight from Redis
+    /// or the store, the position could be ahead of what this node
+    /// delivered (a message on its way, a commit still being relayed), and
+    /// the client would get those offsets twice: in the replay and live.
+    pub(crate) async fn read_delivered(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        after: u64,
+        limit: usize,
+    ) -> Result<StreamSlice, BackendError> {
+        let topic = self.streams.topic(app, channel);
+        let persisted = self
+            .committed
+            .as_ref()
+            .is_some_and(|committed| committed.holds(app, channel));
+        let slice = self
+            .read_stream(app, channel, persisted, after, limit)
+            .await?;
+        let delivered = self
+            .channels
+            .lock()
+            .get(&topic)
+            .and_then(|listened| listened.delivered.clone());
+        Ok(match delivered {
+            Some(delivered) => slice.cut_at(after, &delivered),
+            None => slice,
+        })
+    }
+
     /// The channel's stream: the store's for a persisted channel, Redis'
     /// otherwise.
     pub(crate) async fn read_stream(

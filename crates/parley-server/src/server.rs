@@ -98,8 +98,6 @@ impl Server {
                 Some(connected)
             }
         };
-        let store_streams: Arc<dyn parley_cluster::CommittedStreams> =
-            Arc::new(StoreStreams::new(store.clone(), &config.apps));
         let mut memory_broker = None;
         let presence = Arc::new(MemoryPresence::new());
         let node = Arc::new(Node::new(
@@ -113,7 +111,8 @@ impl Server {
                 // nodes, delivered here in offset order with theirs.
                 match redis {
                     Some(connected) => {
-                        let broker = connected.start(handler.clone(), Some(store_streams));
+                        let committed = Arc::new(StoreStreams::new(store.clone(), &config.apps));
+                        let broker = connected.start(handler.clone(), Some(committed));
                         store.deliver_to(broker.commit_handler().unwrap_or(handler));
                         Arc::new(broker)
                     }

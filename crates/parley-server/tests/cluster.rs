@@ -500,6 +500,55 @@ async fn a_commit_that_never_reaches_redis_is_read_from_the_store() {
 }
 
 #[tokio::test]
+async fn a_persisted_channel_is_recovered_on_another_node_once() {
+    let prefix = unique_prefix();
+    let database = TestDatabase::create();
+    let a = persisting_node(&prefix, REDIS, &database).await;
+    let b = persisting_node(&prefix, REDIS, &database).await;
+    let mut reader = a.user("reader").await;
+    let subscribed = reader.ok("subscribe", json!({"channel": "talk:z"})).await;
+    http_publish(&b, "talk:z", json!(1)).await;
+    assert_eq!(next_publication(&mut reader).await, (1, json!(1)));
+    drop(reader);
+    for n in 2..=4 {
+        http_publish(&a, "talk:z", json!(n)).await;
+    }
+    // Back on B while A keeps publishing: the replay and the live pushes
+    // together hold every offset once, in order.
+    let mut reader = b.user("reader").await;
+    let publishing = {
+        let url = a.url("/api/v1/publish");
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for n in 5..=30 {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(common::API_KEY)
+                    .json(&json!({"channel": "talk:z", "data": n}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        })
+    };
+    let reply = reader
+        .ok(
+            "subscribe",
+            json!({"channel": "talk:z", "since": {"offset": 1, "epoch": subscribed["epoch"]}}),
+        )
+        .await;
+    assert_eq!(reply["recovered"], true, "{reply}");
+    publishing.await.unwrap();
+    for n in 2..=30u64 {
+        assert_eq!(next_publication(&mut reader).await, (n, json!(n)));
+    }
+    assert!(reader.no_push_within(Duration::from_millis(300)).await, "nothing twice");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_redis_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());

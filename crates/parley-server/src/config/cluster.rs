@@ -99,11 +99,12 @@ impl ClusterConfig {
         if self.redis_timeout.is_zero() {
             return Some("cluster.redis_timeout must be above zero".into());
         }
+        // The URL is not repeated: it may hold a password.
         if self.broker == BrokerKind::Redis && !self.redis_url.starts_with("redis://") {
-            return Some(format!(
-                "cluster.redis_url {:?} must start with redis://",
-                self.redis_url
-            ));
+            return Some(
+                "cluster.redis_url must start with redis:// (rediss://, TLS, is not supported)"
+                    .into(),
+            );
         }
         None
     }
