@@ -331,7 +331,10 @@ impl Broker for RedisBroker {
         after: u64,
         limit: usize,
     ) -> BoxFuture<'a, Result<StreamSlice, BackendError>> {
-        Box::pin(self.subscriptions.read_delivered(app, channel, after, limit))
+        Box::pin(
+            self.subscriptions
+                .read_delivered(app, channel, after, limit),
+        )
     }
 
     fn position<'a>(

@@ -50,8 +50,8 @@ impl StreamSlice {
         }
         self.publications
             .retain(|publication| publication.position.offset <= position.offset);
-        self.complete = after <= position.offset
-            && self.publications.len() as u64 == position.offset - after;
+        self.complete =
+            after <= position.offset && self.publications.len() as u64 == position.offset - after;
         self.position = position.clone();
         self
     }

@@ -1,112 +1,21 @@
 //! Several nodes over Redis (`[cluster] broker = "redis"`): servers started
 //! in-process against the Redis on 127.0.0.1:6379, each test under its own
-//! key prefix so tests run in parallel.
+//! key prefix so tests run in parallel. Persisted namespaces across nodes
+//! are in `cluster_persisted.rs`.
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use common::cluster::{
+    REDIS, eventually, http_publish, listeners, next_publication, node, unique_prefix,
+};
 use common::tcp_proxy::TcpProxy;
-use common::{Client, TestDatabase, TestServer, WAIT};
-use parley_server::config::{BrokerKind, NamespaceConfig};
+use common::{TestServer, WAIT};
+use parley_server::config::BrokerKind;
 use reqwest::Method;
-use serde_json::{Value, json};
-
-const REDIS: &str = "redis://127.0.0.1:6379";
-
-/// A prefix no other test uses.
-fn unique_prefix() -> String {
-    let random = RandomState::new().hash_one(std::time::SystemTime::now());
-    format!("parley-test-{random:016x}")
-}
-
-/// A node of the deployment under `prefix`, reaching Redis at `redis_url`,
-/// with a store of its own: persisted namespaces are left out (nodes share
-/// them through one PostgreSQL, see [`persisting_node`]). The `brief`
-/// namespace keeps ten publications for one second.
-async fn node(prefix: &str, redis_url: &str) -> TestServer {
-    TestServer::start_with(|config| {
-        config.cluster.broker = BrokerKind::Redis;
-        config.cluster.prefix = prefix.to_owned();
-        config.cluster.redis_url = redis_url.to_owned();
-        config.cluster.redis_timeout = Duration::from_secs(1);
-        // Keys of finished tests leave Redis within a minute.
-        config.stream_idle_ttl = Duration::from_secs(60);
-        for app in &mut config.apps {
-            app.namespaces.retain(|_, namespace| !namespace.persist);
-            app.namespaces.insert(
-                "brief".to_owned(),
-                NamespaceConfig {
-                    allow_publish: true,
-                    history_size: 10,
-                    history_ttl: Duration::from_secs(1),
-                    ..NamespaceConfig::default()
-                },
-            );
-        }
-    })
-    .await
-}
-
-/// A node of the deployment under `prefix` whose store is the shared
-/// PostgreSQL `database`.
-async fn persisting_node(prefix: &str, redis_url: &str, database: &TestDatabase) -> TestServer {
-    TestServer::start_with(|config| {
-        config.cluster.broker = BrokerKind::Redis;
-        config.cluster.prefix = prefix.to_owned();
-        config.cluster.redis_url = redis_url.to_owned();
-        config.cluster.redis_timeout = Duration::from_secs(1);
-        config.stream_idle_ttl = Duration::from_secs(60);
-        config.database_url = Some(database.url());
-    })
-    .await
-}
-
-async fn http_publish(server: &TestServer, channel: &str, data: Value) -> Value {
-    let (status, body) = server
-        .api(
-            Method::POST,
-            "/api/v1/publish",
-            Some(json!({"channel": channel, "data": data})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// The next publication push of a client, as (offset, data).
-async fn next_publication(client: &mut Client) -> (u64, Value) {
-    loop {
-        let push = client.push().await;
-        if push["push"] == "publication" {
-            return (push["offset"].as_u64().unwrap(), push["data"].clone());
-        }
-    }
-}
-
-/// How many connections listen to `topic` in Redis.
-async fn listeners(topic: &str) -> u64 {
-    let client = redis::Client::open(REDIS).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let (_, count): (String, u64) = redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(topic)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    count
-}
-
-/// Polls `check` until it holds, for at most [`WAIT`].
-async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_publication_on_one_node_reaches_a_subscriber_on_another() {
@@ -400,150 +309,6 @@ async fn a_node_back_from_a_redis_outage_catches_up_or_closes_its_subscribers() 
         pushes.iter().all(|push| push["push"] != "publication"),
         "nothing of the gap's far side is delivered: {pushes:?}"
     );
-    a.stop().await;
-    b.stop().await;
-}
-
-#[tokio::test]
-async fn persisted_commits_of_two_nodes_reach_every_node_in_offset_order_once() {
-    let prefix = unique_prefix();
-    let database = TestDatabase::create();
-    let a = persisting_node(&prefix, REDIS, &database).await;
-    let b = persisting_node(&prefix, REDIS, &database).await;
-    let c = persisting_node(&prefix, REDIS, &database).await;
-    // A reader on a committing node, and one on a node that only reads.
-    let mut on_a = a.user("reader-a").await;
-    let mut on_c = c.user("reader-c").await;
-    on_a.ok("subscribe", json!({"channel": "talk:x"})).await;
-    on_c.ok("subscribe", json!({"channel": "talk:x"})).await;
-    const EACH: u64 = 50;
-    let publish_all = |server: &TestServer, from: &'static str| {
-        let url = server.url("/api/v1/publish");
-        async move {
-            let client = reqwest::Client::new();
-            for n in 0..EACH {
-                let response = client
-                    .post(&url)
-                    .bearer_auth(common::API_KEY)
-                    .json(&json!({"channel": "talk:x", "data": {"from": from, "n": n}}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-            }
-        }
-    };
-    tokio::join!(publish_all(&a, "a"), publish_all(&b, "b"));
-    for reader in [&mut on_a, &mut on_c] {
-        for expected in 1..=2 * EACH {
-            let (offset, _) = next_publication(reader).await;
-            assert_eq!(offset, expected, "offsets arrive in order, none missing");
-        }
-    }
-    // A chat message sent on B is a message event on A, with the next offset.
-    let mut writer = b.user("writer").await;
-    writer
-        .ok(
-            "message_send",
-            json!({"channel": "talk:x", "text": "hello"}),
-        )
-        .await;
-    for reader in [&mut on_a, &mut on_c] {
-        let push = reader.push().await;
-        assert_eq!(
-            (push["push"].as_str(), push["offset"].as_u64()),
-            (Some("message_created"), Some(2 * EACH + 1)),
-            "{push}"
-        );
-        assert!(
-            reader.no_push_within(Duration::from_millis(300)).await,
-            "nothing twice"
-        );
-    }
-    for server in [a, b, c] {
-        server.stop().await;
-    }
-}
-
-#[tokio::test]
-async fn a_commit_that_never_reaches_redis_is_read_from_the_store() {
-    let prefix = unique_prefix();
-    let database = TestDatabase::create();
-    let proxy = TcpProxy::start("127.0.0.1:6379".parse().unwrap()).await;
-    let a = persisting_node(&prefix, &proxy.redis_url(), &database).await;
-    let b = persisting_node(&prefix, REDIS, &database).await;
-    let c = persisting_node(&prefix, REDIS, &database).await;
-    let mut on_a = a.user("reader-a").await;
-    let mut on_c = c.user("reader-c").await;
-    on_a.ok("subscribe", json!({"channel": "talk:y"})).await;
-    on_c.ok("subscribe", json!({"channel": "talk:y"})).await;
-    http_publish(&b, "talk:y", json!(1)).await;
-    assert_eq!(next_publication(&mut on_c).await, (1, json!(1)));
-    assert_eq!(next_publication(&mut on_a).await, (1, json!(1)));
-
-    // A commits offset 2 while cut off from Redis: its own reader gets it,
-    // the other nodes never hear of it until B's offset 3 shows the gap.
-    proxy.cut();
-    let reply = http_publish(&a, "talk:y", json!(2)).await;
-    assert_eq!(reply["offset"], 2);
-    assert_eq!(next_publication(&mut on_a).await, (2, json!(2)));
-    http_publish(&b, "talk:y", json!(3)).await;
-    assert_eq!(next_publication(&mut on_c).await, (2, json!(2)));
-    assert_eq!(next_publication(&mut on_c).await, (3, json!(3)));
-
-    // A, back on Redis, catches up on offset 3 from the store.
-    proxy.restore();
-    assert_eq!(next_publication(&mut on_a).await, (3, json!(3)));
-    for server in [a, b, c] {
-        server.stop().await;
-    }
-}
-
-#[tokio::test]
-async fn a_persisted_channel_is_recovered_on_another_node_once() {
-    let prefix = unique_prefix();
-    let database = TestDatabase::create();
-    let a = persisting_node(&prefix, REDIS, &database).await;
-    let b = persisting_node(&prefix, REDIS, &database).await;
-    let mut reader = a.user("reader").await;
-    let subscribed = reader.ok("subscribe", json!({"channel": "talk:z"})).await;
-    http_publish(&b, "talk:z", json!(1)).await;
-    assert_eq!(next_publication(&mut reader).await, (1, json!(1)));
-    drop(reader);
-    for n in 2..=4 {
-        http_publish(&a, "talk:z", json!(n)).await;
-    }
-    // Back on B while A keeps publishing: the replay and the live pushes
-    // together hold every offset once, in order.
-    let mut reader = b.user("reader").await;
-    let publishing = {
-        let url = a.url("/api/v1/publish");
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            for n in 5..=30 {
-                let response = client
-                    .post(&url)
-                    .bearer_auth(common::API_KEY)
-                    .json(&json!({"channel": "talk:z", "data": n}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-            }
-        })
-    };
-    let reply = reader
-        .ok(
-            "subscribe",
-            json!({"channel": "talk:z", "since": {"offset": 1, "epoch": subscribed["epoch"]}}),
-        )
-        .await;
-    assert_eq!(reply["recovered"], true, "{reply}");
-    publishing.await.unwrap();
-    for n in 2..=30u64 {
-        assert_eq!(next_publication(&mut reader).await, (n, json!(n)));
-    }
-    assert!(reader.no_push_within(Duration::from_millis(300)).await, "nothing twice");
     a.stop().await;
     b.stop().await;
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod tcp_proxy;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
