@@ -225,7 +225,7 @@ impl Streams {
     }
 
     /// Publishes a relayed commit's message to its topic.
-    pub(crate) async fn relay(&self, topic: &str, message: Vec<u8>) -> Result<(), BackendError> {
+    pub(crate) async fn relay(&self, topic: &str, message: &[u8]) -> Result<(), BackendError> {
         let mut connection = self.connection.clone();
         within(
             self.timeout,

@@ -3,7 +3,9 @@
 //! node's own subscribers through the same ordered delivery as everything
 //! else.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parley_core::{BrokerEventHandler, ChannelName, Publication};
 use tokio::sync::mpsc;
@@ -12,8 +14,8 @@ use crate::broker_redis::Streams;
 use crate::codec;
 
 /// Commits waiting to be published to Redis, or to be delivered here, at
-/// most. Past it a commit is not relayed (logged): the other nodes read it
-/// from the store once a later one shows it missing.
+/// most (each). Past it a commit is not relayed (logged): the other nodes
+/// read it from the store once a later one shows it missing.
 pub(crate) const RELAY_QUEUE: usize = 65_536;
 
 /// The store's delivery handler on a node of a Redis cluster.
@@ -48,14 +50,51 @@ impl BrokerEventHandler for CommitRelay {
 }
 
 /// Publishes relayed commits to their topics, one at a time so each
-/// channel's go out in commit order.
+/// channel's go out in commit order. A commit that cannot be published
+/// (Redis is away) is tried again, with the ones after it, until Redis is
+/// back: the other nodes skip what they had already read from the store.
+/// At most [`RELAY_QUEUE`] wait; past it the oldest are given up (the
+/// other nodes read them from the store once a later one shows them
+/// missing).
 pub(crate) async fn publish_commits(
     streams: Arc<Streams>,
     mut outbound: mpsc::Receiver<(String, Vec<u8>)>,
 ) {
-    while let Some((topic, message)) = outbound.recv().await {
-        if let Err(error) = streams.relay(&topic, message).await {
-            tracing::warn!(topic, %error, "a commit was not relayed; other nodes read it from the store");
+    let mut backlog: VecDeque<(String, Vec<u8>)> = VecDeque::new();
+    let mut wait = MIN_RETRY;
+    loop {
+        if backlog.is_empty() {
+            match outbound.recv().await {
+                Some(commit) => backlog.push_back(commit),
+                None => return,
+            }
+        }
+        while let Ok(commit) = outbound.try_recv() {
+            if backlog.len() == RELAY_QUEUE {
+                backlog.pop_front();
+                tracing::warn!("relay backlog full: the oldest commit is not relayed");
+            }
+            backlog.push_back(commit);
+        }
+        while let Some((topic, message)) = backlog.front() {
+            match streams.relay(topic, message).await {
+                Ok(()) => {
+                    backlog.pop_front();
+                    wait = MIN_RETRY;
+                }
+                Err(error) => {
+                    tracing::warn!(topic, %error, waiting = backlog.len(), "relaying commits failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_RETRY);
+                    break;
+                }
+            }
         }
     }
 }
+
+/// The first wait before relaying again after a failure.
+const MIN_RETRY: Duration = Duration::from_millis(100);
+
+/// The longest wait between two relay attempts.
+const MAX_RETRY: Duration = Duration::from_secs(5);
