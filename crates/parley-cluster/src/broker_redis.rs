@@ -131,6 +131,7 @@ impl ConnectedRedis {
                 handler: handler.clone(),
             })
         });
+        let (sink, stream) = self.pubsub.split();
         let subscriptions = Arc::new(Subscriptions::new(
             self.streams.clone(),
             committed,
@@ -138,8 +139,9 @@ impl ConnectedRedis {
             self.client,
             self.options.timeout,
             self.options.node,
+            sink,
         ));
-        let mut tasks = vec![tokio::spawn(subscriptions.clone().run(self.pubsub, feed))];
+        let mut tasks = vec![tokio::spawn(subscriptions.clone().run(stream, feed))];
         if relay.is_some() {
             tasks.push(tokio::spawn(relay::publish_commits(
                 self.streams.clone(),

@@ -55,6 +55,11 @@ pub(crate) struct Listened {
     /// left, so the calls of a quick leave and re-join may come in either
     /// order.
     pub(crate) wanted: usize,
+    /// Whether the topic is subscribed on this node's connection; held
+    /// across the SUBSCRIBE or UNSUBSCRIBE round trip, so one channel's
+    /// reach Redis in the order the node asked for them (other channels'
+    /// proceed meanwhile).
+    pub(crate) gate: Arc<tokio::sync::Mutex<bool>>,
     /// The position this node delivered last; `None` until it is known.
     pub(crate) delivered: Option<StreamPosition>,
     /// Publications of a persisted channel that came before earlier ones,

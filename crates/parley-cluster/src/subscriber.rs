@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use parley_core::{BackendError, BrokerEventHandler, ChannelName, Publication};
-use redis::aio::{PubSub, PubSubSink};
+use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::mpsc;
 
 use crate::broker_redis::{Streams, within};
@@ -47,15 +47,11 @@ pub(crate) struct Subscriptions {
     sink: Mutex<Option<PubSubSink>>,
     /// The channels this node listens to, by topic.
     pub(crate) channels: Mutex<HashMap<String, Listened>>,
-    /// Held across a SUBSCRIBE or UNSUBSCRIBE round trip, so they reach
-    /// Redis in the order the node asked for them, and a second subscriber
-    /// waits until the first one's SUBSCRIBE took effect (until then, a
-    /// publication might not reach this node, and the second subscriber
-    /// would read a position past it).
-    membership: tokio::sync::Mutex<()>,
 }
 
 impl Subscriptions {
+    /// Subscriptions over `sink`, the first connection's, current at once:
+    /// a subscribe may come before [`Subscriptions::run`] starts.
     pub(crate) fn new(
         streams: Arc<Streams>,
         committed: Option<Arc<dyn CommittedStreams>>,
@@ -63,6 +59,7 @@ impl Subscriptions {
         client: redis::Client,
         timeout: Duration,
         node: String,
+        sink: PubSubSink,
     ) -> Self {
         Self {
             streams,
@@ -71,9 +68,8 @@ impl Subscriptions {
             client,
             timeout,
             node,
-            sink: Mutex::new(None),
+            sink: Mutex::new(Some(sink)),
             channels: Mutex::new(HashMap::new()),
-            membership: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -85,8 +81,7 @@ impl Subscriptions {
         channel: &ChannelName,
     ) -> Result<(), BackendError> {
         let topic = self.streams.topic(app, channel);
-        let _order = self.membership.lock().await;
-        {
+        let gate = {
             let mut channels = self.channels.lock();
             let listened = channels.entry(topic.clone()).or_insert_with(|| Listened {
                 app: Arc::from(app),
@@ -96,21 +91,36 @@ impl Subscriptions {
                     .as_ref()
                     .is_some_and(|committed| committed.holds(app, channel)),
                 wanted: 0,
+                gate: Arc::default(),
                 delivered: None,
                 pending: BTreeMap::new(),
                 hold_until: None,
             });
             listened.wanted += 1;
-            if listened.wanted > 1 {
-                return Ok(());
-            }
+            listened.gate.clone()
+        };
+        // A second subscriber waits here until the first one's SUBSCRIBE
+        // took effect: before that, a publication might not reach this
+        // node, and the second subscriber would read a position past it.
+        let mut listening = gate.lock().await;
+        if *listening {
+            return Ok(());
         }
         let listened = self.listen(&topic, app, channel).await;
-        if listened.is_err() {
-            self.channels.lock().remove(&topic);
-            if let Some(mut sink) = self.current_sink() {
-                // Best effort: the SUBSCRIBE may have reached Redis.
-                let _ = within(self.timeout, "unsubscribe", sink.unsubscribe(&topic)).await;
+        match listened {
+            Ok(()) => *listening = true,
+            Err(_) => {
+                if let Some(mut sink) = self.current_sink() {
+                    // Best effort: the SUBSCRIBE may have reached Redis.
+                    let _ = within(self.timeout, "unsubscribe", sink.unsubscribe(&topic)).await;
+                }
+                let mut channels = self.channels.lock();
+                if let Some(listened) = channels.get_mut(&topic) {
+                    listened.wanted -= 1;
+                    if listened.wanted == 0 {
+                        channels.remove(&topic);
+                    }
+                }
             }
         }
         listened
@@ -153,8 +163,7 @@ impl Subscriptions {
         channel: &ChannelName,
     ) -> Result<(), BackendError> {
         let topic = self.streams.topic(app, channel);
-        let _order = self.membership.lock().await;
-        {
+        let gate = {
             let mut channels = self.channels.lock();
             let Some(listened) = channels.get_mut(&topic) else {
                 return Ok(());
@@ -163,13 +172,42 @@ impl Subscriptions {
             if listened.wanted > 0 {
                 return Ok(());
             }
-            channels.remove(&topic);
+            listened.gate.clone()
+        };
+        // Under the gate, so a SUBSCRIBE of a quick re-join reaches Redis
+        // after this UNSUBSCRIBE, never before it.
+        let mut listening = gate.lock().await;
+        if self
+            .channels
+            .lock()
+            .get(&topic)
+            .is_some_and(|listened| listened.wanted > 0)
+        {
+            // Subscribed again meanwhile: keep listening.
+            return Ok(());
         }
-        match self.current_sink() {
-            Some(mut sink) => within(self.timeout, "unsubscribe", sink.unsubscribe(&topic)).await,
-            // The reconnect subscribes only to the topics still listened to.
-            None => Ok(()),
+        let result = match (*listening, self.current_sink()) {
+            (true, Some(mut sink)) => {
+                within(self.timeout, "unsubscribe", sink.unsubscribe(&topic)).await
+            }
+            // Not listening, or reconnecting: the reconnect subscribes only
+            // to the topics still wanted.
+            _ => Ok(()),
+        };
+        *listening = false;
+        let mut channels = self.channels.lock();
+        if let Some(listened) = channels.get_mut(&topic) {
+            if listened.wanted == 0 {
+                channels.remove(&topic);
+            } else {
+                // A subscriber came back while the UNSUBSCRIBE was on its
+                // way: it listens again from a fresh position.
+                listened.delivered = None;
+                listened.pending.clear();
+                listened.hold_until = None;
+            }
         }
+        result
     }
 
     fn current_sink(&self) -> Option<PubSubSink> {
@@ -180,20 +218,24 @@ impl Subscriptions {
     /// delivers messages (and this node's own commits, from `feed`), and
     /// after losing the connection reconnects, listens to every topic again
     /// and catches up on what was missed.
-    pub(crate) async fn run(self: Arc<Self>, first: PubSub, mut feed: Feed) {
-        let mut connection = Some(first);
+    pub(crate) async fn run(self: Arc<Self>, first: PubSubStream, mut feed: Feed) {
+        let mut first = Some(first);
         let mut backoff = Duration::from_millis(100);
         let mut reconnected = false;
         loop {
-            let pubsub = match connection.take() {
-                Some(pubsub) => pubsub,
+            let (mut sink, mut stream) = match first.take() {
+                // The first connection's sink is current already.
+                Some(stream) => match self.current_sink() {
+                    Some(sink) => (sink, stream),
+                    None => continue,
+                },
                 None => {
                     let connect = within(
                         self.timeout,
                         "pub/sub connect",
                         self.client.get_async_pubsub(),
                     );
-                    match self.feeding(&mut feed, connect).await {
+                    let pubsub = match self.feeding(&mut feed, connect).await {
                         Ok(pubsub) => pubsub,
                         Err(error) => {
                             tracing::warn!(node = %self.node, %error, "redis pub/sub reconnect failed");
@@ -201,10 +243,10 @@ impl Subscriptions {
                             backoff = (backoff * 2).min(MAX_BACKOFF);
                             continue;
                         }
-                    }
+                    };
+                    pubsub.split()
                 }
             };
-            let (mut sink, mut stream) = pubsub.split();
             if let Err(error) = self.listen_again(&mut sink).await {
                 tracing::warn!(node = %self.node, %error, "redis pub/sub resubscribe failed");
                 self.feeding(&mut feed, tokio::time::sleep(backoff)).await;
@@ -266,7 +308,13 @@ impl Subscriptions {
     /// Subscribes a new connection to every topic listened to, then makes
     /// it the current one.
     async fn listen_again(&self, sink: &mut PubSubSink) -> Result<(), BackendError> {
-        let topics: Vec<String> = self.channels.lock().keys().cloned().collect();
+        let topics: Vec<String> = self
+            .channels
+            .lock()
+            .iter()
+            .filter(|(_, listened)| listened.wanted > 0)
+            .map(|(topic, _)| topic.clone())
+            .collect();
         if !topics.is_empty() {
             within(self.timeout, "subscribe", sink.subscribe(&topics)).await?;
         }
@@ -277,7 +325,11 @@ impl Subscriptions {
             let channels = self.channels.lock();
             topics
                 .into_iter()
-                .filter(|topic| !channels.contains_key(topic))
+                .filter(|topic| {
+                    channels
+                        .get(topic)
+                        .is_none_or(|listened| listened.wanted == 0)
+                })
                 .collect()
         };
         if !dropped.is_empty() {

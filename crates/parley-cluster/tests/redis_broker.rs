@@ -25,10 +25,18 @@ impl BrokerEventHandler for Recorder {
 }
 
 async fn broker(handler: Arc<Recorder>) -> RedisBroker {
+    broker_under(handler, &unique_prefix()).await
+}
+
+fn unique_prefix() -> String {
     let random = RandomState::new().hash_one(std::time::SystemTime::now());
+    format!("parley-broker-test-{random:016x}")
+}
+
+async fn broker_under(handler: Arc<Recorder>, prefix: &str) -> RedisBroker {
     let options = RedisOptions {
         url: "redis://127.0.0.1:6379".to_owned(),
-        prefix: format!("parley-broker-test-{random:016x}"),
+        prefix: prefix.to_owned(),
         node: "test".to_owned(),
         stream_idle_ttl: Duration::from_secs(60),
         timeout: Duration::from_secs(2),
@@ -199,4 +207,43 @@ async fn a_subscribed_node_gets_every_publication_in_order_until_it_unsubscribes
         51,
         "offset 52 was not delivered"
     );
+}
+
+#[tokio::test]
+async fn quick_leaves_and_rejoins_leave_the_node_listening() {
+    let recorder = Arc::new(Recorder::default());
+    let prefix = unique_prefix();
+    let broker = broker_under(recorder.clone(), &prefix).await;
+    let channel = ChannelName::new("c").unwrap();
+    broker.subscribe("a", &channel).await.unwrap();
+    // The last subscriber leaves as another arrives, in either order.
+    for _ in 0..20 {
+        let (left, joined) = tokio::join!(
+            broker.unsubscribe("a", &channel),
+            broker.subscribe("a", &channel)
+        );
+        left.unwrap();
+        joined.unwrap();
+    }
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let (_, listeners): (String, u64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(format!("{prefix}:topic:1.a:c"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(listeners, 1);
+    let position = broker
+        .publish("a", &channel, Bytes::new(), None, HistoryOptions::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !recorder.publications.lock().contains(&position.offset) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the publication arrives"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
