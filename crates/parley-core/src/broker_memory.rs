@@ -275,6 +275,7 @@ mod tests {
         fn handle_publication(&self, app: &str, p: Arc<Publication>) {
             self.0.lock().push((app.to_owned(), p.position.offset));
         }
+        fn handle_gap(&self, _: &str, _: &ChannelName) {}
     }
 
     #[test]
@@ -314,6 +315,7 @@ mod history_tests {
     struct Nowhere;
     impl BrokerEventHandler for Nowhere {
         fn handle_publication(&self, _: &str, _: Arc<Publication>) {}
+        fn handle_gap(&self, _: &str, _: &ChannelName) {}
     }
 
     #[test]

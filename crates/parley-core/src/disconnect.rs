@@ -15,6 +15,10 @@ pub enum Disconnect {
     NoPong,
     /// The client sent nothing useful before the connect timeout.
     ConnectTimeout,
+    /// The node missed publications of a channel the client subscribes to
+    /// (its cluster broker lost its connection) and cannot deliver them
+    /// any more; reconnect and recover from the stream position.
+    MissedPublications,
     /// The connection's token expired and was not refreshed in time; get a
     /// new token, then reconnect.
     TokenExpired,
@@ -41,6 +45,7 @@ impl Disconnect {
             | Disconnect::Slow
             | Disconnect::NoPong
             | Disconnect::ConnectTimeout
+            | Disconnect::MissedPublications
             | Disconnect::TokenExpired
             | Disconnect::NodeFull
             | Disconnect::TooManyConnections => true,
@@ -58,6 +63,7 @@ impl Disconnect {
             Disconnect::Slow => "slow client: outbound queue overflow",
             Disconnect::NoPong => "no pong",
             Disconnect::ConnectTimeout => "connect timeout",
+            Disconnect::MissedPublications => "missed publications: reconnect and recover",
             Disconnect::TokenExpired => "token expired",
             Disconnect::NodeFull => "node connection limit reached",
             Disconnect::TooManyConnections => "user connection limit reached",

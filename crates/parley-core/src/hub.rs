@@ -128,7 +128,7 @@ impl Hub {
     }
 
     /// Subscribes a connection to a channel. Returns whether the channel got
-    /// its first local subscriber (the node then tells the broker).
+    /// its first local subscriber (the node reports it occupied).
     ///
     /// A `recovering` subscription holds live publications back until
     /// [`Hub::finish_recovery`], so the connection can first replay what it
@@ -346,6 +346,20 @@ impl Hub {
             .collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         found
+    }
+
+    /// The connections subscribed to one channel on this node.
+    pub fn subscribers(&self, channel: &ChannelName) -> Vec<Arc<ClientHandle>> {
+        self.channels[self.shard(channel.as_str())]
+            .read()
+            .get(channel.as_str())
+            .map(|subscribers| {
+                subscribers
+                    .values()
+                    .map(|subscriber| subscriber.client.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Local subscribers of one channel.

@@ -84,6 +84,21 @@ impl BrokerEventHandler for LocalDelivery {
             Counters::add(&COUNTERS.deliveries, delivered as u64);
         }
     }
+
+    fn handle_gap(&self, app: &str, channel: &ChannelName) {
+        if let Some(app) = self.apps.get(app) {
+            let subscribers = app.hub.subscribers(channel);
+            tracing::warn!(
+                app = %app.id,
+                %channel,
+                subscribers = subscribers.len(),
+                "publications were missed; closing the channel's subscribers so they recover"
+            );
+            for client in subscribers {
+                client.disconnect(Disconnect::MissedPublications);
+            }
+        }
+    }
 }
 
 /// A reserved place in the node's connection limit, released on drop.
@@ -250,7 +265,10 @@ impl Node {
         recovering: bool,
     ) -> Result<(), Error> {
         let first = app.hub.subscribe(client, channel, recovering)?;
-        if first && let Err(error) = self.broker.subscribe(&app.id, channel).await {
+        // Every subscription, not only the first: a cluster broker answers
+        // once its topic subscription took effect, so this subscriber reads
+        // its position only when later publications are sure to arrive.
+        if let Err(error) = self.broker.subscribe(&app.id, channel).await {
             app.hub.unsubscribe(client.id, channel);
             return Err(error.into());
         }
@@ -299,7 +317,7 @@ impl Node {
         match app.hub.unsubscribe(client, channel) {
             None => false,
             Some(last) => {
-                if last && let Err(error) = self.broker.unsubscribe(&app.id, channel).await {
+                if let Err(error) = self.broker.unsubscribe(&app.id, channel).await {
                     tracing::warn!(%channel, %error, "broker unsubscribe failed");
                 }
                 self.notify_count(app, channel);

@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod chat;
 pub mod cli;
+pub mod committed;
 pub mod config;
 pub mod connection;
 pub mod credentials;

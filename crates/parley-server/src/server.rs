@@ -10,8 +10,9 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
+use parley_cluster::{RedisBroker, RedisOptions};
 use parley_core::Namespace;
-use parley_core::{App, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
+use parley_core::{App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
 use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::TokenKeys;
 use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
-use crate::config::Config;
+use crate::committed::StoreStreams;
+use crate::config::{BrokerKind, Config};
 use crate::encoder::WireEncoder;
 use crate::http_api::{ApiError, HeartbeatLimits};
 use crate::origin::OriginPolicy;
@@ -46,7 +48,9 @@ pub enum ServerError {
 /// A built server: its shared state and the in-memory stores it sweeps.
 pub struct Server {
     state: Arc<ServerState>,
-    broker: Arc<MemoryBroker>,
+    /// The memory broker, whose idle streams the server sweeps; `None`
+    /// with the Redis broker, whose streams expire in Redis.
+    memory_broker: Option<Arc<MemoryBroker>>,
 }
 
 /// How often presence leases and typers are checked for expiry.
@@ -76,23 +80,52 @@ impl Server {
             apps.push(App::new(app_config.id.as_str(), app_config.app_options()));
             contexts.push((app_config.clone(), keys));
         }
-        let mut broker = None;
+        let redis = match config.cluster.broker {
+            BrokerKind::Memory => None,
+            BrokerKind::Redis => {
+                let options = RedisOptions {
+                    url: config.cluster.redis_url.clone(),
+                    prefix: config.cluster.prefix.clone(),
+                    node: config.cluster.node_name(),
+                    stream_idle_ttl: config.stream_idle_ttl,
+                    timeout: config.cluster.redis_timeout,
+                };
+                let connected = RedisBroker::connect(options).await.map_err(|error| {
+                    ServerError::Config(format!(
+                        "cannot reach the cluster's Redis (cluster.redis_url): {error}"
+                    ))
+                })?;
+                Some(connected)
+            }
+        };
+        let mut memory_broker = None;
         let presence = Arc::new(MemoryPresence::new());
         let node = Arc::new(Node::new(
             config.node_options(),
             apps,
             Arc::new(WireEncoder),
-            |handler| {
+            |handler| -> Arc<dyn Broker> {
                 // Persisted channels are delivered by the store, in commit
-                // order; the others by the memory broker.
-                store.deliver_to(handler.clone());
-                let memory = Arc::new(MemoryBroker::new(handler));
-                broker = Some(memory.clone());
-                memory
+                // order; the others by the broker. With Redis, the store's
+                // commits go through the broker too: relayed to the other
+                // nodes, delivered here in offset order with theirs.
+                match redis {
+                    Some(connected) => {
+                        let committed = Arc::new(StoreStreams::new(store.clone(), &config.apps));
+                        let broker = connected.start(handler.clone(), Some(committed));
+                        store.deliver_to(broker.commit_handler().unwrap_or(handler));
+                        Arc::new(broker)
+                    }
+                    None => {
+                        store.deliver_to(handler.clone());
+                        let memory = Arc::new(MemoryBroker::new(handler));
+                        memory_broker = Some(memory.clone());
+                        memory
+                    }
+                }
             },
             presence.clone(),
         ));
-        let broker = broker.expect("the node builds its broker");
         let webhooks = Arc::new(Webhooks::new(&config.apps));
         let subscription_counts = Arc::new(SubscriptionCounts::new(
             config
@@ -163,7 +196,10 @@ impl Server {
             },
             heartbeat_limits,
         });
-        Ok(Self { state, broker })
+        Ok(Self {
+            state,
+            memory_broker,
+        })
     }
 
     /// The shared state, for tests and embedding programs.
@@ -209,7 +245,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let state = self.state.clone();
-        let sweeper = tokio::spawn(sweep_streams(self.broker.clone(), state.clone()));
+        let sweeper = tokio::spawn(sweep_streams(self.memory_broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
         let counts = state
             .pusher
@@ -336,8 +372,10 @@ async fn trim_persisted(state: &ServerState, app: &AppContext) {
     }
 }
 
-/// Drops in-memory streams nobody has used for `stream_idle_ttl`.
-async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
+/// Drops in-memory streams nobody has used for `stream_idle_ttl` (the Redis
+/// broker's expire in Redis), forgets idle limits and trims persisted
+/// namespaces.
+async fn sweep_streams(broker: Option<Arc<MemoryBroker>>, state: Arc<ServerState>) {
     let ttl = state.config.stream_idle_ttl;
     let period = (ttl / 2).clamp(
         std::time::Duration::from_millis(100),
@@ -355,9 +393,11 @@ async fn sweep_streams(broker: Arc<MemoryBroker>, state: Arc<ServerState>) {
                     trim_persisted(&state, app).await;
                 }
                 state.heartbeat_limits.forget_idle();
-                let dropped = broker.sweep(ttl);
-                if dropped > 0 {
-                    tracing::debug!(dropped, "swept idle streams");
+                if let Some(broker) = &broker {
+                    let dropped = broker.sweep(ttl);
+                    if dropped > 0 {
+                        tracing::debug!(dropped, "swept idle streams");
+                    }
                 }
             }
         }

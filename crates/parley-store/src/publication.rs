@@ -69,6 +69,24 @@ pub struct Recovery {
     pub complete: bool,
 }
 
+impl Recovery {
+    /// Cuts the recovery at `position`, an earlier position of the same
+    /// stream: the publications up to there, and whether they are every
+    /// offset after `after`. A position of another epoch, or a later one,
+    /// changes nothing. (A node of a cluster replays only what it has
+    /// delivered: the rest reaches the client live.)
+    pub fn cut_at(&mut self, after: u64, position: &StreamPosition) {
+        if position.epoch != self.position.epoch || position.offset >= self.position.offset {
+            return;
+        }
+        self.publications
+            .retain(|publication| publication.position.offset <= position.offset);
+        self.complete =
+            after <= position.offset && self.publications.len() as u64 == position.offset - after;
+        self.position = position.clone();
+    }
+}
+
 /// Where a page of a channel's history starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryCursor {

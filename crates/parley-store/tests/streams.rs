@@ -191,6 +191,8 @@ impl BrokerEventHandler for Recorder {
     fn handle_publication(&self, app: &str, publication: Arc<Publication>) {
         self.0.lock().push((app.to_owned(), publication));
     }
+
+    fn handle_gap(&self, _: &str, _: &parley_core::ChannelName) {}
 }
 
 async fn delivery_sees_every_channel_in_offset_order(db: TestDb) {

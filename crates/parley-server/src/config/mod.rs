@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials;
 
+mod cluster;
 mod duration;
 mod namespace;
 mod proxies;
 mod uploads;
 mod webhooks;
 
+pub use cluster::{BrokerKind, ClusterConfig};
 pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
 pub use proxies::TrustedProxies;
 pub use uploads::UploadsConfig;
@@ -72,6 +74,8 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// File uploads (`[uploads]`); files are kept under the data dir.
     pub uploads: UploadsConfig,
+    /// The broker and the deployment's other nodes (`[cluster]`).
+    pub cluster: ClusterConfig,
 }
 
 /// Log output format.
@@ -220,6 +224,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     database_url: Option<String>,
     uploads: Option<UploadsConfig>,
+    cluster: Option<ClusterConfig>,
     #[serde(default)]
     apps: Vec<AppConfig>,
     #[serde(default)]
@@ -309,6 +314,7 @@ impl Default for Config {
             database_url: None,
             apps: Vec::new(),
             uploads: UploadsConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -381,7 +387,8 @@ impl Config {
             heartbeats_per_ip,
             trusted_proxies,
             log_format,
-            uploads
+            uploads,
+            cluster
         );
         self.database_url = file.database_url;
         self.apps = file.apps;
@@ -400,6 +407,7 @@ impl Config {
         if let Some(url) = env("PARLEY_DATABASE_URL") {
             self.database_url = Some(url);
         }
+        self.cluster.apply_env(env)?;
         if self.apps.is_empty() {
             self.apps.push(AppConfig {
                 id: "default".to_owned(),
@@ -452,6 +460,9 @@ impl Config {
         if let Some(problem) = self.uploads.problem() {
             return invalid(problem);
         }
+        if let Some(problem) = self.cluster.problem() {
+            return invalid(problem);
+        }
         let mut ids = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();
         for app in &self.apps {
@@ -495,6 +506,7 @@ impl Config {
                 if let Some(problem) = namespace.problem(self.ping_interval, self.max_queue_bytes) {
                     return invalid(format!("namespace {name:?}: {problem}"));
                 }
+
                 if name.is_empty()
                     || name.contains(':')
                     || !name.bytes().all(|b| b.is_ascii_graphic())

@@ -76,3 +76,51 @@ fn bad_settings_are_refused_with_their_name() {
         .to_string();
     assert!(error.contains("16 characters"), "{error}");
 }
+
+#[test]
+fn cluster_section_env_and_its_errors() {
+    let (config, _) = load_toml("", &[]).unwrap();
+    assert_eq!(config.cluster, ClusterConfig::default());
+    assert_eq!(config.cluster.broker, BrokerKind::Memory);
+    let text = r#"
+        [cluster]
+        broker = "redis"
+        redis_url = "redis://10.0.0.5:6379/2"
+        prefix = "chat-prod"
+        node = "web-1"
+        redis_timeout = "500ms"
+    "#;
+    let (config, _) = load_toml(text, &[("PARLEY_CLUSTER_PREFIX", "chat-staging")]).unwrap();
+    assert_eq!(config.cluster.broker, BrokerKind::Redis);
+    assert_eq!(config.cluster.redis_url, "redis://10.0.0.5:6379/2");
+    assert_eq!(config.cluster.prefix, "chat-staging");
+    assert_eq!(config.cluster.node_name(), "web-1");
+    assert_eq!(config.cluster.redis_timeout, Duration::from_millis(500));
+    let (config, _) = load_toml(
+        "",
+        &[
+            ("PARLEY_CLUSTER_BROKER", "redis"),
+            ("PARLEY_CLUSTER_REDIS_URL", "redis://cache:6379"),
+            ("PARLEY_CLUSTER_NODE", "web-2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.cluster.broker, BrokerKind::Redis);
+    assert_eq!(config.cluster.redis_url, "redis://cache:6379");
+    assert!(config.cluster.node_name().starts_with("web-2"));
+    assert!(ClusterConfig::default().node_name().starts_with("node-"));
+
+    let error = |text: &str, env: &[(&str, &str)]| load_toml(text, env).unwrap_err().to_string();
+    assert!(error("[cluster]\nbroker = \"nats\"", &[]).contains("unknown variant"));
+    assert!(error("", &[("PARLEY_CLUSTER_BROKER", "etcd")]).contains("PARLEY_CLUSTER_BROKER"));
+    assert!(error("[cluster]\nprefix = \"a b\"", &[]).contains("cluster.prefix"));
+    assert!(
+        error(
+            "[cluster]\nbroker = \"redis\"\nredis_url = \"http://x\"",
+            &[]
+        )
+        .contains("cluster.redis_url")
+    );
+    assert!(error("[cluster]\nredis_timeout = \"0s\"", &[]).contains("redis_timeout"));
+    assert!(error("[cluster]\nbrokers = \"redis\"", &[]).contains("unknown field"));
+}

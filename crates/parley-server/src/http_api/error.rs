@@ -72,7 +72,10 @@ impl From<parley_core::Error> for ApiError {
             Error::TooManyConnections(_) | Error::NodeFull => StatusCode::TOO_MANY_REQUESTS,
             Error::Backend(cause) => {
                 tracing::error!(%cause, "backend failure");
-                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    crate::native::codes::BACKEND_UNAVAILABLE,
+                );
             }
         };
         Self::new(status, error.to_string())

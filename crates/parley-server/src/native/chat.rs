@@ -10,6 +10,7 @@ use super::codes::{self, ErrorReply};
 use super::session::{AfterReply, NativeSession};
 use super::wire;
 use crate::chat::{self, Actor, ChatError, SendRequest, json};
+use crate::config::BrokerKind;
 use parley_core::Frame;
 
 /// A client's last known stream position, sent with `subscribe`.
@@ -131,7 +132,7 @@ impl NativeSession {
                 None,
             ),
             (Some(since), Some((_, config))) => {
-                let recovery = self
+                let mut recovery = self
                     .server
                     .store
                     .publications_after(
@@ -142,6 +143,13 @@ impl NativeSession {
                     )
                     .await
                     .map_err(ChatError::from)?;
+                if self.server.config.cluster.broker == BrokerKind::Redis {
+                    // Replay only what this node has delivered: later
+                    // commits (still being relayed) come live, held for
+                    // this client until the replay is queued.
+                    let delivered = self.server.node.position(&self.app.app, channel).await?;
+                    recovery.cut_at(since.offset, &delivered);
+                }
                 let recovered = recovery.complete && *recovery.position.epoch == *since.epoch;
                 let replay: Vec<Arc<Publication>> = if recovered {
                     // The completeness check above counted every offset;

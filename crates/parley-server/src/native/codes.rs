@@ -53,6 +53,13 @@ pub const TOO_MANY_REQUESTS: u16 = 429;
 pub const BANNED: u16 = 451;
 /// The server failed; retry later.
 pub const INTERNAL: u16 = 500;
+/// A backend the command needs (the cluster broker's Redis) did not answer;
+/// retry later.
+pub const UNAVAILABLE: u16 = 503;
+
+/// The message of [`UNAVAILABLE`], on both the native protocol and the HTTP
+/// API. The cause is logged, never sent.
+pub const BACKEND_UNAVAILABLE: &str = "the broker is unavailable; retry later";
 
 impl ErrorReply {
     /// An error with a code and message.
@@ -74,12 +81,12 @@ impl From<Error> for ErrorReply {
             Error::AlreadySubscribed | Error::TooManySessions(_) => CONFLICT,
             Error::MessageTooLarge(_) => TOO_LARGE,
             Error::TooManyConnections(_) | Error::NodeFull => TOO_MANY_REQUESTS,
-            Error::Backend(_) => INTERNAL,
+            Error::Backend(_) => UNAVAILABLE,
         };
         let message = match &error {
             Error::Backend(cause) => {
                 tracing::error!(%cause, "backend failure");
-                "internal error".to_owned()
+                BACKEND_UNAVAILABLE.to_owned()
             }
             other => other.to_string(),
         };
@@ -139,6 +146,7 @@ pub fn close_code(reason: Disconnect) -> u16 {
         Disconnect::Slow => 4201,
         Disconnect::NoPong => 4202,
         Disconnect::ConnectTimeout => 4203,
+        Disconnect::MissedPublications => 4204,
         Disconnect::TokenExpired => 4300,
     }
 }
@@ -160,6 +168,7 @@ mod tests {
             Disconnect::Slow,
             Disconnect::NoPong,
             Disconnect::ConnectTimeout,
+            Disconnect::MissedPublications,
             Disconnect::TokenExpired,
         ];
         for reason in all {

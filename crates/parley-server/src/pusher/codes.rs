@@ -29,7 +29,10 @@ pub const CLIENT_EVENT_REJECTED: u16 = 4301;
 /// The close code for `reason` on a Pusher connection.
 pub fn close_code(reason: Disconnect) -> u16 {
     match reason {
-        Disconnect::Shutdown | Disconnect::Slow | Disconnect::ConnectTimeout => GENERIC_RECONNECT,
+        Disconnect::Shutdown
+        | Disconnect::Slow
+        | Disconnect::ConnectTimeout
+        | Disconnect::MissedPublications => GENERIC_RECONNECT,
         Disconnect::NoPong => PONG_NOT_RECEIVED,
         Disconnect::NodeFull | Disconnect::TooManyConnections => OVER_CAPACITY,
         Disconnect::Forced | Disconnect::Unauthorized | Disconnect::TokenExpired => UNAUTHORIZED,

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod tcp_proxy;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,26 @@
+//! The store's channel streams, as the cluster broker sees them.
+//!
+//! A persisted namespace's offsets come from the durable store, which every
+//! node of the deployment shares (PostgreSQL); Redis only carries its
+//! committed publications from the committing node to the others. Each
+//! node delivers them in offset order, and reads from the store what did
+//! not arrive.
+
+use parley_core::{BackendError, BoxFuture, ChannelName, StreamSlice};
+
+/// The channel streams of the durable store.
+pub trait CommittedStreams: Send + Sync + 'static {
+    /// Whether the channel's stream is the store's (its namespace is
+    /// persisted) rather than the broker's.
+    fn holds(&self, app: &str, channel: &ChannelName) -> bool;
+
+    /// The stream's position, and its committed publications after `after`,
+    /// at most `limit` (none with a limit of 0).
+    fn read<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        after: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<StreamSlice, BackendError>>;
+}

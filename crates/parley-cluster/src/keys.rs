@@ -1,0 +1,52 @@
+//! The Redis names of a channel: its stream's keys and its pub/sub topic.
+
+/// Names every key and topic of one deployment under its prefix, so several
+/// deployments (or tests) can share one Redis.
+///
+/// A channel is named by its app's length, the app and the channel
+/// (`<prefix>:<kind>:<app length>.<app>:<channel>`): a channel name may
+/// hold `:`, and the length keeps `a:b` + `c` apart from `a` + `b:c`.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn name(&self, kind: &str, app: &str, channel: &str) -> String {
+        format!("{}:{kind}:{}.{app}:{channel}", self.prefix, app.len())
+    }
+
+    /// The hash with the stream's `epoch`, last `offset` and history `ttl`.
+    pub(crate) fn stream(&self, app: &str, channel: &str) -> String {
+        self.name("stream", app, channel)
+    }
+
+    /// The Redis stream of kept publications, one entry per offset.
+    pub(crate) fn history(&self, app: &str, channel: &str) -> String {
+        self.name("history", app, channel)
+    }
+
+    /// The pub/sub topic every publication of the channel goes to.
+    pub(crate) fn topic(&self, app: &str, channel: &str) -> String {
+        self.name("topic", app, channel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keys;
+
+    #[test]
+    fn names_of_different_channels_never_meet() {
+        let keys = Keys::new("p");
+        assert_eq!(keys.topic("a", "b:c"), "p:topic:1.a:b:c");
+        assert_ne!(keys.topic("a:b", "c"), keys.topic("a", "b:c"));
+        assert_ne!(keys.stream("a", "c"), keys.history("a", "c"));
+    }
+}

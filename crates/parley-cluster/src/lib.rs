@@ -1,0 +1,45 @@
+//! Parley's cluster broker: several nodes sharing channel streams through
+//! Redis.
+//!
+//! [`RedisBroker`] implements the core's [`Broker`](parley_core::Broker)
+//! seam. Redis is the one place that assigns a channel's stream positions:
+//! a Lua script (`scripts.rs`) takes the channel's next offset, keeps the
+//! publication in the channel's history (a Redis stream) and publishes it
+//! to the channel's topic, atomically. Every node subscribes to the topics
+//! of the channels it has local subscribers for (`subscriber.rs`), over one
+//! dedicated pub/sub connection, and hands each channel's publications to
+//! its [`BrokerEventHandler`](parley_core::BrokerEventHandler) in offset
+//! order, filling a gap from the history or, when the history no longer
+//! holds it, reporting it so the node's subscribers reconnect and recover.
+//!
+//! Persisted namespaces keep their streams in the shared store: each node
+//! relays what its store committed through the channel's topic, and every
+//! node (the committing one included) delivers in offset order, reading
+//! from the store what did not arrive.
+//!
+//! - `keys.rs`: the names of a channel's keys and topic under the
+//!   deployment's prefix.
+//! - `codec.rs`: a publication as the bytes that travel through Redis.
+//! - `scripts.rs`: the publish and read scripts.
+//! - `broker_redis.rs`: [`RedisBroker`] and its [`RedisOptions`].
+//! - `subscriber.rs`: the pub/sub connection and its reconnects;
+//!   `ordering.rs`: the ordered delivery per channel (catching up from the
+//!   history or the store, holding a persisted channel's early arrivals).
+//! - `committed.rs`: [`CommittedStreams`], the store's streams as the
+//!   broker reads them; `relay.rs`: the store's commits relayed to the
+//!   other nodes.
+//!
+//! The crate keeps Redis out of `parley-core`, which stays free of any
+//! transport.
+
+mod broker_redis;
+mod codec;
+mod committed;
+mod keys;
+mod ordering;
+mod relay;
+mod scripts;
+mod subscriber;
+
+pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
+pub use committed::CommittedStreams;

@@ -1,0 +1,118 @@
+//! The `[cluster]` section: which broker the node uses, and how it reaches
+//! the other nodes of its deployment.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// Which broker assigns stream positions and delivers publications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    /// In this process: the node is the whole deployment.
+    #[default]
+    Memory,
+    /// In Redis, shared by every node with the same `redis_url` and
+    /// `prefix`.
+    Redis,
+}
+
+/// Cluster options, as written in `[cluster]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `"memory"` (one node) or `"redis"` (several nodes over Redis).
+    pub broker: BrokerKind,
+    /// The Redis of the deployment, `redis://[:password@]host:port[/db]`.
+    pub redis_url: String,
+    /// The prefix of every Redis key and topic, so several deployments can
+    /// share one Redis.
+    pub prefix: String,
+    /// This node's name, in logs; generated when absent.
+    pub node: Option<String>,
+    /// How long one Redis command may take before it fails.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub redis_timeout: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            broker: BrokerKind::Memory,
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
+            prefix: "parley".to_owned(),
+            node: None,
+            redis_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Applies `PARLEY_CLUSTER_BROKER`, `PARLEY_CLUSTER_REDIS_URL`,
+    /// `PARLEY_CLUSTER_PREFIX` and `PARLEY_CLUSTER_NODE`.
+    pub(super) fn apply_env(
+        &mut self,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(broker) = env("PARLEY_CLUSTER_BROKER") {
+            self.broker = match broker.as_str() {
+                "memory" => BrokerKind::Memory,
+                "redis" => BrokerKind::Redis,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "PARLEY_CLUSTER_BROKER",
+                        message: format!("{other:?} is not \"memory\" or \"redis\""),
+                    });
+                }
+            };
+        }
+        if let Some(url) = env("PARLEY_CLUSTER_REDIS_URL") {
+            self.redis_url = url;
+        }
+        if let Some(prefix) = env("PARLEY_CLUSTER_PREFIX") {
+            self.prefix = prefix;
+        }
+        if let Some(node) = env("PARLEY_CLUSTER_NODE") {
+            self.node = Some(node);
+        }
+        Ok(())
+    }
+
+    /// What is wrong with the options, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let is_name = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
+        if !is_name(&self.prefix) {
+            return Some(format!(
+                "cluster.prefix {:?} must be printable ASCII without spaces",
+                self.prefix
+            ));
+        }
+        if let Some(node) = &self.node
+            && !is_name(node)
+        {
+            return Some(format!(
+                "cluster.node {node:?} must be printable ASCII without spaces"
+            ));
+        }
+        if self.redis_timeout.is_zero() {
+            return Some("cluster.redis_timeout must be above zero".into());
+        }
+        // The URL is not repeated: it may hold a password.
+        if self.broker == BrokerKind::Redis && !self.redis_url.starts_with("redis://") {
+            return Some(
+                "cluster.redis_url must start with redis:// (rediss://, TLS, is not supported)"
+                    .into(),
+            );
+        }
+        None
+    }
+
+    /// This node's name: the configured one, or one made up at start.
+    pub fn node_name(&self) -> String {
+        self.node
+            .clone()
+            .unwrap_or_else(|| format!("node-{:08x}", rand::random::<u32>()))
+    }
+}
