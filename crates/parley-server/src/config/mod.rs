@@ -15,11 +15,13 @@ mod duration;
 mod namespace;
 mod proxies;
 mod uploads;
+mod web;
 mod webhooks;
 
 pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
 pub use proxies::TrustedProxies;
 pub use uploads::UploadsConfig;
+pub use web::{DEMO_NAMESPACE, WebConfig, demo_namespace};
 pub use webhooks::{WEBHOOK_EVENTS, WebhookConfig};
 
 /// The whole server configuration, after every source has been applied.
@@ -72,6 +74,8 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// File uploads (`[uploads]`); files are kept under the data dir.
     pub uploads: UploadsConfig,
+    /// The admin UI and the demo app (`[web]`).
+    pub web: WebConfig,
 }
 
 /// Log output format.
@@ -220,6 +224,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     database_url: Option<String>,
     uploads: Option<UploadsConfig>,
+    web: Option<WebConfig>,
     #[serde(default)]
     apps: Vec<AppConfig>,
     #[serde(default)]
@@ -309,6 +314,7 @@ impl Default for Config {
             database_url: None,
             apps: Vec::new(),
             uploads: UploadsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -353,6 +359,9 @@ impl Config {
                     .or_insert_with(|| namespace.clone());
             }
         }
+        if config.web.demo {
+            config.enable_demo();
+        }
         let generated = credentials::fill_missing(&config.data_dir, &mut config.apps)?;
         config.validate()?;
         Ok((config, generated))
@@ -381,7 +390,8 @@ impl Config {
             heartbeats_per_ip,
             trusted_proxies,
             log_format,
-            uploads
+            uploads,
+            web
         );
         self.database_url = file.database_url;
         self.apps = file.apps;
@@ -399,6 +409,12 @@ impl Config {
         }
         if let Some(url) = env("PARLEY_DATABASE_URL") {
             self.database_url = Some(url);
+        }
+        if let Some(admin) = env("PARLEY_WEB_ADMIN") {
+            self.web.admin = env_bool("PARLEY_WEB_ADMIN", &admin)?;
+        }
+        if let Some(demo) = env("PARLEY_WEB_DEMO") {
+            self.web.demo = env_bool("PARLEY_WEB_DEMO", &demo)?;
         }
         if self.apps.is_empty() {
             self.apps.push(AppConfig {
@@ -450,6 +466,9 @@ impl Config {
             return invalid("commands_per_second and command_burst must be above zero".into());
         }
         if let Some(problem) = self.uploads.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.web.problem().or_else(|| self.demo_problem()) {
             return invalid(problem);
         }
         let mut ids = std::collections::HashSet::new();
@@ -522,6 +541,18 @@ impl Config {
             max_connections: self.max_connections,
             max_queue_bytes: self.max_queue_bytes,
         }
+    }
+}
+
+/// A boolean environment variable: `true`, `false`, `1` or `0`.
+fn env_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(ConfigError::Env {
+            name,
+            message: format!("{other:?} is not true, false, 1 or 0"),
+        }),
     }
 }
 

@@ -22,6 +22,7 @@ use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
 pub use heartbeat_limits::HeartbeatLimits;
+pub(crate) use extract::{ApiJson, ClientIp};
 
 use crate::state::ServerState;
 
