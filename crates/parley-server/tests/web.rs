@@ -50,14 +50,38 @@ async fn mint(server: &TestServer, body: Value) -> reqwest::Response {
 async fn pages_scripts_and_styles_have_their_types_caching_and_a_strict_policy() {
     let server = demo_server(10).await;
     let cases = [
-        ("/demo", "text/html; charset=utf-8", "<title>Parley demo chat</title>"),
-        ("/demo/", "text/html; charset=utf-8", "<title>Parley demo chat</title>"),
-        ("/demo/main.js", "text/javascript; charset=utf-8", "import { Parley }"),
+        (
+            "/demo",
+            "text/html; charset=utf-8",
+            "<title>Parley demo chat</title>",
+        ),
+        (
+            "/demo/",
+            "text/html; charset=utf-8",
+            "<title>Parley demo chat</title>",
+        ),
+        (
+            "/demo/main.js",
+            "text/javascript; charset=utf-8",
+            "import { Parley }",
+        ),
         ("/demo/demo.css", "text/css; charset=utf-8", ".message-list"),
-        ("/admin", "text/html; charset=utf-8", "<title>Parley admin</title>"),
-        ("/admin/views/reports.js", "text/javascript; charset=utf-8", "/api/v1/reports"),
+        (
+            "/admin",
+            "text/html; charset=utf-8",
+            "<title>Parley admin</title>",
+        ),
+        (
+            "/admin/views/reports.js",
+            "text/javascript; charset=utf-8",
+            "/api/v1/reports",
+        ),
         ("/assets/base.css", "text/css; charset=utf-8", ":root"),
-        ("/sdk/index.js", "text/javascript; charset=utf-8", "export { Parley }"),
+        (
+            "/sdk/index.js",
+            "text/javascript; charset=utf-8",
+            "export { Parley }",
+        ),
     ];
     for (path, content_type, text) in cases {
         let response = get(&server, path).await;
@@ -67,9 +91,15 @@ async fn pages_scripts_and_styles_have_their_types_caching_and_a_strict_policy()
         assert_eq!(headers[CACHE_CONTROL], "no-cache", "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         let policy = headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
-        assert!(policy.starts_with("default-src 'none'; script-src 'self';"), "{path}: {policy}");
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'self';"),
+            "{path}: {policy}"
+        );
         assert!(!policy.contains("unsafe"), "{path}: {policy}");
-        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
         let body = response.text().await.unwrap();
         assert!(body.contains(text), "{path} does not hold {text:?}");
 
@@ -83,7 +113,12 @@ async fn pages_scripts_and_styles_have_their_types_caching_and_a_strict_policy()
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
         assert_eq!(again.headers()[ETAG], headers[ETAG], "{path}");
     }
-    for path in ["/demo/missing.js", "/admin/../../Cargo.toml", "/sdk/", "/assets/nothing.css"] {
+    for path in [
+        "/demo/missing.js",
+        "/admin/../../Cargo.toml",
+        "/sdk/",
+        "/assets/nothing.css",
+    ] {
         let response = get(&server, path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
@@ -96,7 +131,12 @@ async fn the_demo_is_off_by_default_and_the_admin_ui_can_be_turned_off() {
     for path in ["/demo", "/demo/main.js", "/sdk/index.js"] {
         let response = get(&server, path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-        assert!(error_message(response).await.contains("parley serve --demo"), "{path}");
+        assert!(
+            error_message(response)
+                .await
+                .contains("parley serve --demo"),
+            "{path}"
+        );
     }
     for path in ["/admin", "/admin/main.js", "/assets/base.css"] {
         let response = get(&server, path).await;
@@ -105,7 +145,14 @@ async fn the_demo_is_off_by_default_and_the_admin_ui_can_be_turned_off() {
     let response = mint(&server, json!({"name": "Ann"})).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(error_message(response).await.contains("the demo is off"));
-    assert!(!server.state.default_app.config.namespaces.contains_key(DEMO_NAMESPACE));
+    assert!(
+        !server
+            .state
+            .default_app
+            .config
+            .namespaces
+            .contains_key(DEMO_NAMESPACE)
+    );
     server.stop().await;
 
     // The admin UI is on by default.
@@ -127,7 +174,9 @@ async fn a_guest_token_names_a_guest_of_the_default_app_and_is_renewed_for_the_s
     let user = body["user"].as_str().unwrap().to_owned();
     assert!(user.starts_with("guest-"), "{user}");
     let keys = TokenKeys::new(SECRET, None).unwrap();
-    let claims = keys.verify_connection(body["token"].as_str().unwrap()).unwrap();
+    let claims = keys
+        .verify_connection(body["token"].as_str().unwrap())
+        .unwrap();
     assert_eq!(&*claims.user, user);
     assert_eq!(claims.name.as_deref(), Some("Ann"));
     let expires_at = claims.expires_at.expect("a guest token expires");
@@ -142,7 +191,11 @@ async fn a_guest_token_names_a_guest_of_the_default_app_and_is_renewed_for_the_s
         .unwrap();
     assert_eq!(renewed["user"], user.as_str());
     assert_eq!(renewed["name"], "Ann B.");
-    let other: Value = mint(&server, json!({"name": "Bob"})).await.json().await.unwrap();
+    let other: Value = mint(&server, json!({"name": "Bob"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(other["user"], user.as_str());
 
     // Only a valid guest token is renewed.
@@ -197,7 +250,10 @@ async fn a_guest_name_is_validated() {
 async fn guest_tokens_are_rate_limited_per_address() {
     let server = demo_server(3).await;
     for _ in 0..3 {
-        assert_eq!(mint(&server, json!({"name": "Ann"})).await.status(), StatusCode::OK);
+        assert_eq!(
+            mint(&server, json!({"name": "Ann"})).await.status(),
+            StatusCode::OK
+        );
     }
     let response = mint(&server, json!({"name": "Ann"})).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);

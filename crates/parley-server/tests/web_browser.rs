@@ -84,7 +84,14 @@ fn the_committed_sdk_copy_is_a_fresh_build_of_the_sdk() {
     let out = tempfile::tempdir().expect("a temporary directory");
     let dir = client_dir();
     let output = Command::new(dir.join("node_modules/.bin/tsc"))
-        .args(["-p", "tsconfig.json", "--declaration", "false", "--declarationMap", "false"])
+        .args([
+            "-p",
+            "tsconfig.json",
+            "--declaration",
+            "false",
+            "--declarationMap",
+            "false",
+        ])
         .args(["--sourceMap", "false", "--outDir"])
         .arg(out.path())
         .current_dir(&dir)

@@ -104,7 +104,10 @@ fn the_demo_adds_its_namespace_unless_the_configuration_has_one() {
     let (config, _) = load_toml(text, &[]).unwrap();
     assert!(!config.web.admin);
     assert_eq!(config.web.demo_tokens_per_ip.count, 3);
-    assert_eq!(config.apps[0].namespaces[DEMO_NAMESPACE].max_message_length, 10);
+    assert_eq!(
+        config.apps[0].namespaces[DEMO_NAMESPACE].max_message_length,
+        10
+    );
 }
 
 #[test]
@@ -117,6 +120,8 @@ fn the_demo_refuses_a_namespace_it_cannot_chat_in() {
     "#;
     let error = load_toml(text, &[]).unwrap_err().to_string();
     assert!(error.contains("persist = true"), "{error}");
-    let error = load_toml("", &[("PARLEY_WEB_ADMIN", "yes")]).unwrap_err().to_string();
+    let error = load_toml("", &[("PARLEY_WEB_ADMIN", "yes")])
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("PARLEY_WEB_ADMIN"), "{error}");
 }

@@ -21,8 +21,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
-pub use heartbeat_limits::HeartbeatLimits;
 pub(crate) use extract::{ApiJson, ClientIp};
+pub use heartbeat_limits::HeartbeatLimits;
 
 use crate::state::ServerState;
 

@@ -75,9 +75,8 @@ fn serve(server: &ServerState, section: Section, path: &str, request: &HeaderMap
     if !section.is_on(&server.config.web) {
         return section.off().into_response();
     }
-    assets::respond(path, request).unwrap_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "no such page").into_response()
-    })
+    assets::respond(path, request)
+        .unwrap_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such page").into_response())
 }
 
 async fn admin_index(State(server): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
@@ -117,5 +116,10 @@ async fn shared_file(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&server, Section::Shared, &format!("/assets/{file}"), &headers)
+    serve(
+        &server,
+        Section::Shared,
+        &format!("/assets/{file}"),
+        &headers,
+    )
 }
