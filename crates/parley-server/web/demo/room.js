@@ -205,6 +205,8 @@ export class Room {
     const newest = this.ordered().at(-1);
     if (!newest || newest.offset <= (this.reads.get(this.me) ?? 0)) return;
     this.reads.set(this.me, newest.offset);
+    // Sending a message moves the author's own marker on the server.
+    if (newest.author === this.me) return;
     this.parley.chat.readMark(this.channel, newest.id).catch(() => {
       // A failed read marker costs only an unread count; the next message retries.
     });

@@ -54,10 +54,13 @@ export function showChannel(context, channel) {
 
   let oldest = null;
   async function loadMessages(before) {
-    const page = await attempt(context, () => call("GET", `/api/v1/channels/${segment(channel)}/messages`, { query: { limit: 50, before } }))
-      .catch(() => undefined);
-    if (!page) {
-      if (!before) replace(messages, h("p", { class: "muted" }, "This channel keeps no chat messages (its namespace does not persist)."));
+    let page;
+    try {
+      page = await call("GET", `/api/v1/channels/${segment(channel)}/messages`, { query: { limit: 50, before } });
+    } catch (error) {
+      // A channel of a namespace that does not persist has no messages:
+      // the API's answer says so where the messages would be.
+      replace(messages, h("p", { class: "muted" }, `No messages: ${error.message}`));
       return;
     }
     const rows = page.messages.map((message) => [
