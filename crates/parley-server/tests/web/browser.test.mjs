@@ -162,6 +162,26 @@ test("a guest whose network fails gets the missed messages in order when it come
   assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
 });
 
+test("a reply, an edit and a delete reach the other guest", async () => {
+  await message(pages.bob, "missed three").locator("button", { hasText: "Reply" }).click();
+  await pages.bob.locator("#composer-context", { hasText: "Replying to Ann" }).waitFor();
+  await send(pages.bob, "got them all");
+  await message(pages.ann, "got them all").locator(".reply-quote", { hasText: "Ann: missed three" }).waitFor();
+
+  await message(pages.ann, "missed two").locator("button", { hasText: "Edit" }).click();
+  await pages.ann.fill("#composer-text", "missed two, edited");
+  await pages.ann.press("#composer-text", "Enter");
+  await message(pages.bob, "missed two, edited").locator(".stamp", { hasText: "(edited)" }).waitFor();
+
+  const doomed = message(pages.ann, "missed one").locator("button", { hasText: "Delete" });
+  await doomed.click();
+  await message(pages.ann, "missed one").locator("button", { hasText: "Really delete?" }).click();
+  await message(pages.bob, "This message was deleted.").waitFor();
+  assert.equal(await message(pages.bob, "missed one").count(), 0);
+  // Nobody may edit or delete another's message: the buttons are not offered.
+  assert.equal(await message(pages.bob, "missed two, edited").locator("button", { hasText: "Edit" }).count(), 0);
+});
+
 test("the admin UI shows the live connections and the room's channel", async () => {
   const admin = pages.admin;
   await admin.goto(`${SERVER.origin}/admin`);

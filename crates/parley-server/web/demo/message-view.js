@@ -2,7 +2,7 @@
 // it answers, its text (or tombstone), reactions, who has read up to it,
 // and the actions the reader may take on it.
 
-import { h, replace, time } from "/assets/dom.js";
+import { h, time } from "/assets/dom.js";
 
 /** The reactions every message offers. */
 export const EMOJI = ["👍", "❤️", "😂", "🎉", "😮"];
@@ -16,8 +16,31 @@ export const EMOJI = ["👍", "❤️", "😂", "🎉", "😮"];
 export function renderMessages(list, room, actions) {
   const messages = room.ordered();
   const readers = readersByMessage(room, messages);
-  replace(list, messages.map((message) => renderMessage(message, room, actions, readers.get(message.id) ?? [])));
+  const drawn = cache.get(list) ?? new Map();
+  const next = new Map();
+  const elements = messages.map((message) => {
+    const parent = message.reply_to ? room.messages.get(message.reply_to) : null;
+    const seenBy = readers.get(message.id) ?? [];
+    // Everything the item shows: an unchanged message keeps its element,
+    // so focus and the reader's place in it survive a redraw.
+    const key = JSON.stringify([message, parent?.text, parent?.deleted_at, seenBy, room.me, armed.id === message.id]);
+    const known = drawn.get(message.id);
+    const element = known?.key === key ? known.element : renderMessage(message, room, actions, seenBy);
+    next.set(message.id, { key, element });
+    return element;
+  });
+  cache.set(list, next);
+  elements.forEach((element, index) => {
+    if (list.children[index] !== element) list.insertBefore(element, list.children[index] ?? null);
+  });
+  while (list.children.length > elements.length) list.lastElementChild.remove();
 }
+
+/** The items drawn last time, by list, then by message id. */
+const cache = new WeakMap();
+
+/** The message whose Delete was pressed once, waiting for the second press. */
+const armed = { id: null, timer: 0 };
 
 function renderMessage(message, room, actions, readers) {
   const mine = message.author === room.me;
@@ -56,7 +79,7 @@ function renderMessage(message, room, actions, readers) {
         .map(([emoji, reaction]) => h("span", { class: "reaction" }, `${emoji} ${reaction.count}`)),
       h("button", { type: "button", onclick: () => actions.reply(message) }, "Reply"),
       mine ? h("button", { type: "button", onclick: () => actions.edit(message) }, "Edit") : null,
-      mine ? h("button", { type: "button", class: "danger", onclick: (event) => confirmThen(event.currentTarget, () => actions.remove(message)) }, "Delete") : null,
+      mine ? h("button", { type: "button", class: "danger", onclick: (event) => confirmThen(event.currentTarget, message.id, () => actions.remove(message)) }, armed.id === message.id ? "Really delete?" : "Delete") : null,
       mine ? null : h("button", { type: "button", onclick: () => actions.report(message) }, "Report"),
     ),
     readers.length ? h("p", { class: "receipts" }, `Seen by ${readers.join(", ")}`) : null,
@@ -92,16 +115,17 @@ export function truncate(text, length = 80) {
 }
 
 /** A destructive button asks once more before acting. */
-function confirmThen(button, action) {
-  if (button.dataset.armed === "yes") {
+function confirmThen(button, id, action) {
+  clearTimeout(armed.timer);
+  if (armed.id === id) {
+    armed.id = null;
     action();
     return;
   }
-  button.dataset.armed = "yes";
+  armed.id = id;
   button.textContent = "Really delete?";
-  setTimeout(() => {
-    if (!button.isConnected) return;
-    button.dataset.armed = "";
-    button.textContent = "Delete";
+  armed.timer = setTimeout(() => {
+    armed.id = null;
+    if (button.isConnected) button.textContent = "Delete";
   }, 4000);
 }
