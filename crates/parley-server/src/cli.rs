@@ -206,7 +206,7 @@ async fn serve_async(
     ));
     if config.web.admin {
         say(format!(
-            "Admin UI: http://{address}/admin (sign in with an HTTP API key)"
+            "Admin UI: http://{address}/admin (sign in with an API key)"
         ));
     }
     if config.web.demo {
