@@ -67,6 +67,10 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Serve the demo chat at /demo, with guest tokens, for a try-out
+    /// (the same as `[web] demo = true`).
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,14 +119,23 @@ impl Cli {
     }
 }
 
-fn load(args: &ConfigArgs, overrides: Overrides) -> Result<(Config, Vec<Generated>), String> {
+/// Loads the configuration; `demo` (`--demo`) turns the demo on, over the
+/// file and `PARLEY_WEB_DEMO`.
+fn load(
+    args: &ConfigArgs,
+    overrides: Overrides,
+    demo: bool,
+) -> Result<(Config, Vec<Generated>), String> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
         ..overrides
     };
     Config::load(
         args.config.as_deref(),
-        |name| std::env::var(name).ok(),
+        |name| match name {
+            "PARLEY_WEB_DEMO" if demo => Some("true".to_owned()),
+            _ => std::env::var(name).ok(),
+        },
         &overrides,
     )
     .map_err(|error| error.to_string())
@@ -134,7 +147,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         log_format: args.log_format,
         data_dir: None,
     };
-    let (config, generated) = match load(&args.config, overrides) {
+    let (config, generated) = match load(&args.config, overrides, args.demo) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("parley: {error}");
@@ -191,6 +204,14 @@ async fn serve_async(
     say(format!(
         "Parley listening on http://{address} (WebSocket: ws://{address}/ws)"
     ));
+    if config.web.admin {
+        say(format!(
+            "Admin UI: http://{address}/admin (sign in with an API key)"
+        ));
+    }
+    if config.web.demo {
+        say(format!("Demo chat: http://{address}/demo"));
+    }
     say(format!("Mint a token: {hint}"));
     server
         .run(listener, shutdown_signal())
@@ -273,7 +294,7 @@ fn mint(args: &TokenArgs) -> Result<String, String> {
     for channel in args.channel.iter().chain(&args.channels) {
         ChannelName::new(channel).map_err(|error| format!("channel {channel:?}: {error}"))?;
     }
-    let (config, generated) = load(&args.config, Overrides::default())?;
+    let (config, generated) = load(&args.config, Overrides::default(), false)?;
     for generated in &generated {
         eprintln!(
             "Generated credentials for app {:?} in {}.",

@@ -14,6 +14,7 @@
 //!   the publish path of a channel (the store's or the memory broker's).
 //! - [`uploads`]: uploaded files: sniffing, image processing, storage.
 //! - [`origin`], [`health`], [`telemetry`]: browsers, probes, logs, metrics.
+//! - [`web`]: the embedded admin UI, demo app and SDK, and demo tokens.
 //!
 //! Only this crate knows JSON, HTTP and WebSocket; the domain lives in
 //! `parley-core`.
@@ -37,6 +38,7 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod uploads;
+pub mod web;
 pub mod webhooks;
 pub mod ws;
 

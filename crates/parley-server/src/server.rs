@@ -229,6 +229,7 @@ impl Server {
             .merge(http_api::router())
             .merge(crate::pusher::http_api::router())
             .merge(health::router())
+            .merge(crate::web::router(&state.config.web))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(state.clone())

@@ -16,12 +16,14 @@ mod duration;
 mod namespace;
 mod proxies;
 mod uploads;
+mod web;
 mod webhooks;
 
 pub use cluster::{BrokerKind, ClusterConfig};
 pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
 pub use proxies::TrustedProxies;
 pub use uploads::UploadsConfig;
+pub use web::{DEMO_NAMESPACE, WebConfig, demo_namespace};
 pub use webhooks::{WEBHOOK_EVENTS, WebhookConfig};
 
 /// The whole server configuration, after every source has been applied.
@@ -76,6 +78,8 @@ pub struct Config {
     pub uploads: UploadsConfig,
     /// The broker and the deployment's other nodes (`[cluster]`).
     pub cluster: ClusterConfig,
+    /// The admin UI and the demo app (`[web]`).
+    pub web: WebConfig,
 }
 
 /// Log output format.
@@ -225,6 +229,7 @@ struct FileConfig {
     database_url: Option<String>,
     uploads: Option<UploadsConfig>,
     cluster: Option<ClusterConfig>,
+    web: Option<WebConfig>,
     #[serde(default)]
     apps: Vec<AppConfig>,
     #[serde(default)]
@@ -315,6 +320,7 @@ impl Default for Config {
             apps: Vec::new(),
             uploads: UploadsConfig::default(),
             cluster: ClusterConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -359,6 +365,9 @@ impl Config {
                     .or_insert_with(|| namespace.clone());
             }
         }
+        if config.web.demo {
+            config.enable_demo();
+        }
         let generated = credentials::fill_missing(&config.data_dir, &mut config.apps)?;
         config.validate()?;
         Ok((config, generated))
@@ -388,7 +397,8 @@ impl Config {
             trusted_proxies,
             log_format,
             uploads,
-            cluster
+            cluster,
+            web
         );
         self.database_url = file.database_url;
         self.apps = file.apps;
@@ -408,6 +418,12 @@ impl Config {
             self.database_url = Some(url);
         }
         self.cluster.apply_env(env)?;
+        if let Some(admin) = env("PARLEY_WEB_ADMIN") {
+            self.web.admin = env_bool("PARLEY_WEB_ADMIN", &admin)?;
+        }
+        if let Some(demo) = env("PARLEY_WEB_DEMO") {
+            self.web.demo = env_bool("PARLEY_WEB_DEMO", &demo)?;
+        }
         if self.apps.is_empty() {
             self.apps.push(AppConfig {
                 id: "default".to_owned(),
@@ -461,6 +477,9 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.cluster.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.web.problem().or_else(|| self.demo_problem()) {
             return invalid(problem);
         }
         let mut ids = std::collections::HashSet::new();
@@ -534,6 +553,18 @@ impl Config {
             max_connections: self.max_connections,
             max_queue_bytes: self.max_queue_bytes,
         }
+    }
+}
+
+/// A boolean environment variable: `true`, `false`, `1` or `0`.
+fn env_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(ConfigError::Env {
+            name,
+            message: format!("{other:?} is not true, false, 1 or 0"),
+        }),
     }
 }
 

@@ -124,3 +124,52 @@ fn cluster_section_env_and_its_errors() {
     assert!(error("[cluster]\nredis_timeout = \"0s\"", &[]).contains("redis_timeout"));
     assert!(error("[cluster]\nbrokers = \"redis\"", &[]).contains("unknown field"));
 }
+
+#[test]
+fn web_pages_default_to_admin_on_and_demo_off() {
+    let (config, _) = load_toml("", &[]).unwrap();
+    assert!(config.web.admin);
+    assert!(!config.web.demo);
+    assert!(!config.apps[0].namespaces.contains_key(DEMO_NAMESPACE));
+}
+
+#[test]
+fn the_demo_adds_its_namespace_unless_the_configuration_has_one() {
+    let (config, _) = load_toml("", &[("PARLEY_WEB_DEMO", "true")]).unwrap();
+    assert!(config.web.demo);
+    assert_eq!(config.apps[0].namespaces[DEMO_NAMESPACE], demo_namespace());
+
+    let text = r#"
+        [web]
+        demo = true
+        admin = false
+        demo_tokens_per_ip = "3/min"
+        [namespaces.demo]
+        persist = true
+        presence = true
+        max_message_length = 10
+    "#;
+    let (config, _) = load_toml(text, &[]).unwrap();
+    assert!(!config.web.admin);
+    assert_eq!(config.web.demo_tokens_per_ip.count, 3);
+    assert_eq!(
+        config.apps[0].namespaces[DEMO_NAMESPACE].max_message_length,
+        10
+    );
+}
+
+#[test]
+fn the_demo_refuses_a_namespace_it_cannot_chat_in() {
+    let text = r#"
+        [web]
+        demo = true
+        [namespaces.demo]
+        presence = true
+    "#;
+    let error = load_toml(text, &[]).unwrap_err().to_string();
+    assert!(error.contains("persist = true"), "{error}");
+    let error = load_toml("", &[("PARLEY_WEB_ADMIN", "yes")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("PARLEY_WEB_ADMIN"), "{error}");
+}

@@ -1,0 +1,98 @@
+/**
+ * The requests waiting for their replies: those sent (by id) and those
+ * queued while the client connects. Each has a timer; a reply, a timeout
+ * or the end of the connection settles it exactly once.
+ */
+import { ClientErrorCode, errorFromReply, ParleyError } from "./errors.js";
+import { OPEN } from "./transport.js";
+export class PendingRequests {
+    #timeoutMs;
+    #nextId = 1;
+    #inflight = new Map();
+    #queue = [];
+    constructor(timeoutMs) {
+        this.#timeoutMs = timeoutMs;
+    }
+    /** A request whose timer runs from now (`timeoutMs`, or the client's request timeout). */
+    create(method, params, onResult, onError, timeoutMs) {
+        const request = { method, params, onResult, onError, timer: undefined, id: undefined };
+        request.timer = setTimeout(() => this.#timeout(request), timeoutMs ?? this.#timeoutMs);
+        return request;
+    }
+    /** Keeps `request` until the connection is up. */
+    queue(request) {
+        this.#queue.push(request);
+    }
+    /** The queued requests, in order, taken out of the queue. */
+    takeQueued() {
+        return this.#queue.splice(0);
+    }
+    /** Sends `request` with a fresh id over `socket`, or fails it when that cannot be done. */
+    send(request, socket) {
+        if (socket === undefined || socket.readyState !== OPEN) {
+            this.#fail(request, ClientErrorCode.ConnectionLost, "the connection is not open");
+            return;
+        }
+        const id = this.#nextId++;
+        let frame;
+        try {
+            frame = JSON.stringify({ id, method: request.method, params: request.params });
+        }
+        catch (error) {
+            this.#fail(request, ClientErrorCode.InvalidParams, `params are not JSON: ${messageOf(error)}`);
+            return;
+        }
+        request.id = id;
+        this.#inflight.set(id, request);
+        try {
+            socket.send(frame);
+        }
+        catch (error) {
+            this.#inflight.delete(id);
+            this.#fail(request, ClientErrorCode.ConnectionLost, `send failed: ${messageOf(error)}`);
+        }
+    }
+    /** Settles the request a reply frame answers; a reply to nothing waiting is dropped. */
+    settle(id, reply) {
+        const request = this.#inflight.get(id);
+        if (request === undefined)
+            return;
+        this.#inflight.delete(id);
+        clearTimeout(request.timer);
+        if (reply.error !== undefined) {
+            request.onError(errorFromReply(request.method, reply.error));
+        }
+        else {
+            request.onResult((reply.result ?? {}));
+        }
+    }
+    /** Fails every sent request: the connection that owed their replies is gone. */
+    failInflight(code, message) {
+        const requests = [...this.#inflight.values()];
+        this.#inflight.clear();
+        for (const request of requests)
+            this.#fail(request, code, message);
+    }
+    /** Fails every queued request: there will be no connection to send them on. */
+    failQueued(code, message) {
+        for (const request of this.takeQueued())
+            this.#fail(request, code, message);
+    }
+    #fail(request, code, message) {
+        clearTimeout(request.timer);
+        request.onError(new ParleyError(code, message, { method: request.method }));
+    }
+    #timeout(request) {
+        if (request.id !== undefined) {
+            this.#inflight.delete(request.id);
+        }
+        else {
+            this.#queue = this.#queue.filter((queued) => queued !== request);
+        }
+        request.onError(new ParleyError(ClientErrorCode.Timeout, `${request.method}: no reply within the request timeout`, { method: request.method }));
+    }
+}
+/** An error's message, whatever was thrown. */
+export function messageOf(error) {
+    return error instanceof Error ? error.message : String(error);
+}

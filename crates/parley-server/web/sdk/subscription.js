@@ -1,0 +1,307 @@
+/**
+ * A subscription to one channel: its state, the stream position it has
+ * reached, and the events of the channel (publications, chat events,
+ * presence, typing, status).
+ *
+ * The subscription outlives connections. Whenever the client connects it
+ * subscribes again, with `since` set to the last position it saw, so the
+ * server replays what was missed; it reports `recovered: false` when that
+ * was not possible. It drops a stream event it has already delivered, so a
+ * replay that overlaps what arrived live never shows the application the
+ * same offset twice.
+ */
+import { Emitter } from "./emitter.js";
+import { ClientErrorCode, ParleyError } from "./errors.js";
+import { STREAM_EVENT_KINDS } from "./protocol.js";
+export class Subscription extends Emitter {
+    /** The channel name. */
+    channel;
+    #host;
+    #options;
+    #state = "subscribing";
+    /** The last position seen: the next subscribe's `since`. */
+    #position;
+    /** The highest offset delivered to the application, to drop duplicates. */
+    #delivered;
+    /** The member state to subscribe with, kept current by `presenceUpdate`. */
+    #presenceState;
+    #subscribedOnce = false;
+    #attempt = 0;
+    #retryTimer;
+    #ready;
+    #settleReady;
+    /** Made by {@link Parley.subscribe}; not meant to be built directly. */
+    constructor(host, channel, options) {
+        super();
+        this.#host = host;
+        this.channel = channel;
+        this.#options = options;
+        this.#position = options.since;
+        this.#delivered = options.since;
+        this.#presenceState = options.state;
+        this.#ready = new Promise((resolve, reject) => {
+            this.#settleReady = { resolve, reject };
+        });
+        // The application may never await ready(); its rejection is reported
+        // through the `error` and `unsubscribed` events as well.
+        this.#ready.catch(() => undefined);
+    }
+    /** `unsubscribed`, `subscribing` or `subscribed`. */
+    get state() {
+        return this.#state;
+    }
+    /** The last stream position seen in this channel, if any. */
+    get position() {
+        return this.#position === undefined ? undefined : { ...this.#position };
+    }
+    /**
+     * Resolves once the first subscribe succeeded; rejects with the error
+     * when it was refused.
+     */
+    ready() {
+        return this.#ready;
+    }
+    /** Ends the subscription (and, in a namespace with presence, leaves). */
+    async unsubscribe() {
+        if (this.#state === "unsubscribed")
+            return;
+        const wasConnected = this.#host.connected;
+        this.#end({ channel: this.channel, reason: "unsubscribe called" });
+        if (wasConnected) {
+            await this.#host.call("unsubscribe", { channel: this.channel });
+        }
+    }
+    /** Publishes `data` to the channel. */
+    publish(data) {
+        return this.#host.call("publish", { channel: this.channel, data });
+    }
+    /** A page of the channel's members. */
+    presence(options = {}) {
+        return this.#host.call("presence", { channel: this.channel, ...options });
+    }
+    /** The channel's presence counts. */
+    presenceStats() {
+        return this.#host.call("presence_stats", { channel: this.channel });
+    }
+    /** Replaces the user's member state; it is also kept for subscribing again. */
+    async presenceUpdate(state) {
+        await this.#host.call("presence_update", { channel: this.channel, state });
+        this.#presenceState = state;
+    }
+    /** Reports typing (throttled to one event per 2 seconds) or its end. */
+    typing(active = true) {
+        return this.#host.typing(this.channel, active);
+    }
+    /** A page of the channel's stream. */
+    history(options = {}) {
+        return this.#host.call("history", { channel: this.channel, ...options });
+    }
+    /** A page of the channel's chat messages. */
+    messages(options = {}) {
+        return this.#host.call("messages", { channel: this.channel, ...options });
+    }
+    /** Sends a chat message to the channel. */
+    send(text, options = {}) {
+        return this.#host.call("message_send", sendParams(this.channel, text, options));
+    }
+    /** Subscribes on the current connection. Called by the client. */
+    _start() {
+        if (this.#state === "unsubscribed" || !this.#host.connected)
+            return;
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = undefined;
+        const connection = this.#host.connection;
+        const send = (params) => {
+            if (this.#state === "unsubscribed" || this.#host.connection !== connection)
+                return;
+            const since = params.since;
+            this.#host.sendSubscribe(params, (result) => this.#onSubscribed(result, since), (error) => this.#onRefused(error));
+        };
+        const getToken = this.#options.getToken;
+        if (getToken === undefined) {
+            // Without a token to fetch the subscribe goes out at once, before
+            // anything the client queued while it was connecting.
+            send(this.#params(this.#options.token));
+            return;
+        }
+        const refuse = (message) => {
+            if (this.#host.connection !== connection)
+                return;
+            this.#onRefused(new ParleyError(ClientErrorCode.TokenUnavailable, `channel token: ${message}`));
+        };
+        getToken(this.channel).then((token) => {
+            if (typeof token === "string")
+                send(this.#params(token));
+            else
+                refuse("getToken did not return a string");
+        }, (error) => refuse(error instanceof Error ? error.message : String(error)));
+    }
+    /** The connection was lost: the subscription waits for the next one. Called by the client. */
+    _suspend(reason) {
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = undefined;
+        if (this.#state === "subscribed") {
+            this.#state = "subscribing";
+            this.emit("subscribing", { channel: this.channel, reason });
+        }
+    }
+    /** The client stopped for good: the subscription fails its waiters. Called by the client. */
+    _fail(error) {
+        this.#settleReady?.reject(error);
+        this.#settleReady = undefined;
+    }
+    /** Handles a push of this channel. Called by the client. */
+    _push(push) {
+        if (this.#state === "unsubscribed")
+            return;
+        switch (push.push) {
+            case "join":
+                this.emit("join", push.member);
+                return;
+            case "leave":
+                this.emit("leave", { user: push.user });
+                return;
+            case "presence_diff":
+                for (const member of push.joins)
+                    this.emit("join", member);
+                for (const user of push.leaves)
+                    this.emit("leave", { user });
+                return;
+            case "presence_update":
+                this.emit("presence_update", push.member);
+                return;
+            case "typing":
+                this.emit("typing", push.users);
+                return;
+            case "user_status": {
+                const status = { user: push.user, status: push.status };
+                if (push.last_seen !== undefined)
+                    status.last_seen = push.last_seen;
+                this.emit("user_status", status);
+                return;
+            }
+            case "unsubscribed":
+                this.#end({ channel: this.channel, reason: push.reason });
+                return;
+            case "disconnect":
+                return;
+            default:
+                if (STREAM_EVENT_KINDS.includes(push.push)) {
+                    this.#onStreamEvent(push);
+                }
+        }
+    }
+    #params(token) {
+        const params = { channel: this.channel };
+        if (token !== undefined)
+            params.token = token;
+        if (this.#presenceState !== undefined)
+            params.state = this.#presenceState;
+        if (this.#position !== undefined)
+            params.since = { offset: this.#position.offset, epoch: this.#position.epoch };
+        return params;
+    }
+    #onSubscribed(result, since) {
+        if (this.#state === "unsubscribed")
+            return;
+        const position = { offset: result.offset, epoch: result.epoch };
+        if (since === undefined) {
+            // A fresh subscription is live from here; pushes that came before
+            // the reply were delivered already and stay counted in #delivered.
+            if (this.#position === undefined || this.#position.epoch !== position.epoch || this.#position.offset < position.offset) {
+                this.#position = position;
+            }
+        }
+        else if (result.recovered === true) {
+            // The missed events follow the reply, from `since` on.
+            this.#position = since;
+            this.#delivered = since;
+        }
+        else {
+            // Nothing is replayed; the pushes that follow start after the reply's position.
+            this.#position = position;
+            this.#delivered = position;
+        }
+        this.#state = "subscribed";
+        this.#attempt = 0;
+        const event = {
+            channel: this.channel,
+            offset: result.offset,
+            epoch: result.epoch,
+            recovered: since === undefined ? undefined : result.recovered === true,
+            resubscribed: this.#subscribedOnce,
+        };
+        this.#subscribedOnce = true;
+        this.#settleReady?.resolve(event);
+        this.#settleReady = undefined;
+        this.emit("subscribed", event);
+    }
+    #onRefused(error) {
+        if (this.#state === "unsubscribed")
+            return;
+        if (error.code === ClientErrorCode.ConnectionLost || error.code === ClientErrorCode.Closed) {
+            // The next connection subscribes again.
+            return;
+        }
+        this.emit("error", error);
+        if (error.temporary || error.code === ClientErrorCode.TokenUnavailable) {
+            const delay = error.retryAfterMs ?? this.#host.retryDelay(this.#attempt);
+            this.#attempt += 1;
+            this.#retryTimer = setTimeout(() => this._start(), delay);
+            return;
+        }
+        this.#settleReady?.reject(error);
+        this.#settleReady = undefined;
+        this.#end({ channel: this.channel, reason: error.message, code: error.code });
+    }
+    #onStreamEvent(push) {
+        const delivered = this.#delivered;
+        if (delivered !== undefined && delivered.epoch === push.epoch && push.offset <= delivered.offset) {
+            return;
+        }
+        const position = { offset: push.offset, epoch: push.epoch };
+        this.#delivered = position;
+        if (this.#position === undefined || this.#position.epoch !== push.epoch || this.#position.offset < push.offset) {
+            this.#position = position;
+        }
+        const event = {
+            kind: push.push,
+            channel: push.channel,
+            data: push.data,
+            offset: push.offset,
+            epoch: push.epoch,
+        };
+        if (push.info !== undefined)
+            event.info = push.info;
+        this.emit(push.push, event);
+        this.emit("event", event);
+    }
+    #end(event) {
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = undefined;
+        this.#state = "unsubscribed";
+        this.#host.forget(this);
+        this.#settleReady?.reject(new ParleyError(event.code ?? ClientErrorCode.Closed, event.reason));
+        this.#settleReady = undefined;
+        this.emit("unsubscribed", event);
+    }
+}
+/** The params of `message_send`, with a generated `client_msg_id` when none is given. */
+export function sendParams(channel, text, options) {
+    const params = { channel, text, client_msg_id: options.clientMsgId ?? newClientMsgId() };
+    if (options.replyTo !== undefined)
+        params.reply_to = options.replyTo;
+    if (options.attachments !== undefined)
+        params.attachments = options.attachments;
+    if (options.meta !== undefined)
+        params.meta = options.meta;
+    if (options.mentions !== undefined)
+        params.mentions = options.mentions;
+    return params;
+}
+/** A random idempotency key, so a message can be resent safely after a lost reply. */
+export function newClientMsgId() {
+    const bytes = new Uint8Array(12);
+    globalThis.crypto.getRandomValues(bytes);
+    return `c-${Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+}
