@@ -8,50 +8,27 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::process::Command;
 use std::time::Duration;
 
+use common::node::{CHROMIUM, assert_chromium, ensure_node_modules, repo_dir, run_suite};
 use common::{API_KEY, TestServer};
 
 /// The browser suite's time limit; each of its waits has its own, shorter one.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// The browser: Debian's package (`apt-get install chromium`).
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// `npm ci` runs once at a time: both tests need `node_modules`.
-static NPM: Mutex<()> = Mutex::new(());
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn client_dir() -> PathBuf {
-    manifest_dir().join("../../clients/typescript")
+    repo_dir("clients/typescript")
 }
 
 /// Installs the SDK's dev dependencies (TypeScript, playwright-core) when
 /// they are missing.
 fn install_client_dependencies() {
-    let _guard = NPM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let dir = client_dir();
-    if dir.join("node_modules/typescript").is_dir()
-        && dir.join("node_modules/playwright-core").is_dir()
-    {
-        return;
-    }
-    let output = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-        .expect("npm runs (install Node.js and npm)");
-    assert!(
-        output.status.success(),
-        "npm ci failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    ensure_node_modules(&client_dir(), &["typescript", "playwright-core"]);
 }
 
 /// Every file under `dir`, by path relative to it.
@@ -125,10 +102,7 @@ fn the_committed_sdk_copy_is_a_fresh_build_of_the_sdk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_and_the_admin_ui_work_in_chromium() {
     install_client_dependencies();
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
-    );
+    assert_chromium();
     let server = TestServer::start_with(|config| {
         config.enable_demo();
         // Short, so a page whose network failed notices within a wait.
@@ -143,22 +117,8 @@ async fn the_demo_and_the_admin_ui_work_in_chromium() {
         .env("PARLEY_URL", format!("http://{}", server.addr))
         .env("PARLEY_API_KEY", API_KEY)
         .env("PARLEY_CHROMIUM", CHROMIUM)
-        .env("PARLEY_PLAYWRIGHT_FROM", client_dir().join("package.json"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = command.spawn().expect("node runs (install Node.js 20+)");
-    let output = tokio::time::timeout(SUITE_TIMEOUT, child.wait_with_output())
-        .await
-        .expect("the browser suite finishes in time")
-        .expect("the browser suite ran");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser suite failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+        .env("PARLEY_PLAYWRIGHT_FROM", client_dir().join("package.json"));
+    let stdout = run_suite(command, "the browser suite", SUITE_TIMEOUT).await;
     println!("{stdout}");
     server.stop().await;
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod node;
 pub mod tcp_proxy;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
