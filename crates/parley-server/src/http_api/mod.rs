@@ -1,17 +1,24 @@
 //! The server HTTP API under `/api/v1`, authenticated per app with
 //! `Authorization: Bearer <api key>`. `docs/http-api.md` describes it.
 
+mod acting;
+mod blocks;
 mod channels;
+mod edits;
 mod error;
 mod extract;
 mod heartbeat_limits;
 mod messages;
 mod moderation;
+mod pins;
 mod presence;
 mod publish;
 mod reactions;
+mod reads;
+mod reports;
 mod rooms;
 mod search;
+mod threads;
 mod uploads;
 
 use std::sync::Arc;
@@ -92,4 +99,5 @@ pub fn router() -> Router<Arc<ServerState>> {
             "/api/v1/messages/{id}/reactions/{emoji}",
             put(reactions::add_to_message).delete(reactions::remove_from_message),
         )
+        .merge(acting::router())
 }

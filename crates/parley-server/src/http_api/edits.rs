@@ -1,0 +1,66 @@
+//! Editing a message over HTTP, and reading its edit trail: the forms of
+//! the native `message_edit` and `edit_trail`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::ApiError;
+use super::acting::{acting_user_or_system, json_response};
+use super::extract::ApiJson;
+use super::messages::Caller;
+use crate::chat::{self, ChatError, json};
+use crate::state::ServerState;
+
+/// The body of `PATCH /api/v1/messages/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    /// The new text.
+    text: String,
+    /// A backend's: the author it edits for (default `system`).
+    user: Option<String>,
+}
+
+/// `PATCH /api/v1/messages/{id} {text, user?}`: edits a message for its
+/// author, with the native edit's rules (only the author edits; the text
+/// limits and the filter; a room's membership and mutes for a user).
+/// Subscribers get `message_updated`.
+pub async fn edit(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EditBody>,
+) -> Result<Response, ApiError> {
+    let actor = acting_user_or_system(&caller, body.user.as_deref())?;
+    let message = chat::edit(&server, caller.app(), &id, &actor, body.text).await?;
+    Ok(json_response(StatusCode::OK, json::message_json(&message)))
+}
+
+/// `GET /api/v1/messages/{id}/edits`: the texts the message had before its
+/// edits, oldest first, as `{"revisions": [...]}`. A backend reads any
+/// message's trail; a user only with a moderator's token, as natively.
+pub async fn trail(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if let Caller::User { actor, .. } = &caller
+        && !actor.moderator
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "moderators only"));
+    }
+    let id = chat::parse_id(&id)?;
+    let revisions = server
+        .store
+        .edit_trail(&caller.app().app.id, id)
+        .await
+        .map_err(ChatError::from)?;
+    Ok(json_response(
+        StatusCode::OK,
+        format!(r#"{{"revisions":{}}}"#, json::revisions_json(&revisions)),
+    ))
+}

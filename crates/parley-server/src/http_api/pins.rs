@@ -1,0 +1,92 @@
+//! Pins over HTTP: the forms of the native `message_pin`, `message_unpin`
+//! and `pins`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::ApiError;
+use super::acting::{acting_user_or_system, channel, check_readable, json_response, viewer};
+use super::messages::Caller;
+use crate::chat::{self, ChatError, pins};
+use crate::state::ServerState;
+
+/// `?user=`: a backend's, the user to act for.
+#[derive(Deserialize)]
+pub struct UserQuery {
+    user: Option<String>,
+}
+
+fn user_query(query: Result<Query<UserQuery>, QueryRejection>) -> Result<UserQuery, ApiError> {
+    query
+        .map(|Query(query)| query)
+        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+}
+
+async fn change(
+    server: &ServerState,
+    caller: Caller,
+    id: &str,
+    query: Result<Query<UserQuery>, QueryRejection>,
+    pin: bool,
+) -> Result<Response, ApiError> {
+    let query = user_query(query)?;
+    let actor = acting_user_or_system(&caller, query.user.as_deref())?;
+    let app = caller.app();
+    let message = server
+        .store
+        .message(&app.app.id, chat::parse_id(id)?)
+        .await
+        .map_err(ChatError::from)?;
+    check_readable(server, app, &caller, &actor, &message.channel).await?;
+    let pinned = pins::change(server, app, &message.channel, &actor, id, pin).await?;
+    let data = pins::pin_data(&pinned.pin);
+    let body = String::from_utf8_lossy(&data).into_owned();
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// `POST /api/v1/messages/{id}/pin?user=`: pins the message in its
+/// channel, with the native rules for the acting user (token moderators,
+/// a room's owner and moderators, or everyone with `pins = "members"`).
+/// Subscribers get `message_pinned`.
+pub async fn pin(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<UserQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    change(&server, caller, &id, query, true).await
+}
+
+/// `DELETE /api/v1/messages/{id}/pin?user=`: unpins it; subscribers get
+/// `message_unpinned`.
+pub async fn unpin(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<UserQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    change(&server, caller, &id, query, false).await
+}
+
+/// `GET /api/v1/channels/{channel}/pins?user=`: the channel's pins, most
+/// recent first, as the acting user sees them (everything for `system`).
+pub async fn list(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    query: Result<Query<UserQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = user_query(query)?;
+    let actor = acting_user_or_system(&caller, query.user.as_deref())?;
+    let app = caller.app();
+    let channel = channel(&name)?;
+    check_readable(&server, app, &caller, &actor, &channel).await?;
+    let viewer = viewer(&server, app, Some(&channel), &actor).await?;
+    let body = pins::pins_json(&server, app, &channel, &viewer).await?;
+    Ok(json_response(StatusCode::OK, body))
+}

@@ -1,0 +1,63 @@
+//! Read marks over HTTP: the forms of the native `read_mark` and
+//! `mark_unread`. (A user's unread counts are `GET
+//! /api/v1/users/{user}/unread`, in `rooms.rs`.)
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use parley_store::ReadDirection;
+use serde::Deserialize;
+
+use super::ApiError;
+use super::acting::{acting_user, channel, check_readable, json_response};
+use super::extract::ApiJson;
+use super::messages::Caller;
+use crate::chat::reads;
+use crate::state::ServerState;
+
+/// The body of `POST /api/v1/channels/{channel}/read`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkBody {
+    /// A backend's: the reader.
+    user: Option<String>,
+    /// A message of the channel.
+    message_id: String,
+    /// `true` moves the marker back (`mark_unread`): the message and
+    /// everything after it are unread again.
+    #[serde(default)]
+    unread: bool,
+}
+
+/// `POST /api/v1/channels/{channel}/read {message_id, user?, unread?}`:
+/// moves the user's read marker forward to the message, or with
+/// `unread: true` back to it. Answers as the native method:
+/// `{"channel", "user", "last_read_offset", "unread", "moved"}`. With
+/// `read_receipts = "room"` subscribers get `read_updated`.
+pub async fn mark(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<MarkBody>,
+) -> Result<Response, ApiError> {
+    let actor = acting_user(&caller, body.user.as_deref())?;
+    let channel = channel(&name)?;
+    check_readable(&server, caller.app(), &caller, &actor, &channel).await?;
+    let direction = if body.unread {
+        ReadDirection::Back
+    } else {
+        ReadDirection::Forward
+    };
+    let change = reads::mark(
+        &server,
+        caller.app(),
+        &channel,
+        &actor.user,
+        &body.message_id,
+        direction,
+    )
+    .await?;
+    Ok(json_response(StatusCode::OK, reads::change_json(&change)))
+}

@@ -1,0 +1,62 @@
+//! Threads over HTTP: the form of the native `thread`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::ApiError;
+use super::acting::{acting_user_or_system, check_readable, json_response, viewer};
+use super::messages::Caller;
+use crate::chat::{self, threads};
+use crate::state::ServerState;
+
+/// `?before=&limit=&user=`.
+#[derive(Deserialize)]
+pub struct ThreadQuery {
+    before: Option<String>,
+    limit: Option<usize>,
+    user: Option<String>,
+}
+
+/// `GET /api/v1/messages/{id}/thread?before=&limit=&user=`: a page of the
+/// message's replies, `{"parent", "replies": [oldest first], "has_more"}`,
+/// as the acting user sees them (everything for `system`).
+pub async fn thread(
+    State(server): State<Arc<ServerState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<ThreadQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let actor = acting_user_or_system(&caller, query.user.as_deref())?;
+    let app = caller.app();
+    // The viewer of the parent's channel, so that a room's moderators see
+    // hidden replies there; a parent that does not exist is answered by
+    // `thread_json`.
+    let parent = chat::parse_id(&id)?;
+    let parent_channel = server
+        .store
+        .message(&app.app.id, parent)
+        .await
+        .ok()
+        .map(|message| message.channel);
+    let viewer = viewer(&server, app, parent_channel.as_ref(), &actor).await?;
+    let reader = actor.limited.then_some(&*actor.user);
+    let (channel, page) = threads::thread_json(
+        &server,
+        app,
+        reader,
+        &id,
+        query.before.as_deref(),
+        query.limit,
+        &viewer,
+    )
+    .await?;
+    check_readable(&server, app, &caller, &actor, &channel).await?;
+    Ok(json_response(StatusCode::OK, page))
+}
