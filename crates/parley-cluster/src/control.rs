@@ -138,7 +138,12 @@ async fn subscribe(
     topic: &str,
     timeout: Duration,
 ) -> Result<redis::aio::PubSub, BackendError> {
-    let mut pubsub = within(timeout, "control pub/sub connect", client.get_async_pubsub()).await?;
+    let mut pubsub = within(
+        timeout,
+        "control pub/sub connect",
+        client.get_async_pubsub(),
+    )
+    .await?;
     within(timeout, "control subscribe", pubsub.subscribe(topic)).await?;
     Ok(pubsub)
 }

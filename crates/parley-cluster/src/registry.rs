@@ -92,7 +92,10 @@ impl NodeRegistry {
             ("started_at".into(), report.started_at_ms.to_string()),
         ];
         for (app, figures) in &report.apps {
-            fields.push((format!("connections:{app}"), figures.connections.to_string()));
+            fields.push((
+                format!("connections:{app}"),
+                figures.connections.to_string(),
+            ));
             fields.push((
                 format!("subscriptions:{app}"),
                 figures.subscriptions.to_string(),

@@ -6,11 +6,11 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use parley_core::Disconnect;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
+use crate::cluster::control::{self, ControlAction};
 use crate::state::ServerState;
 
 #[derive(Deserialize)]
@@ -59,18 +59,27 @@ pub struct DisconnectBody {
 #[derive(Serialize)]
 pub struct Disconnected {
     disconnected: usize,
+    /// With several nodes: whether the other nodes were told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_nodes: Option<&'static str>,
 }
 
-/// `POST /api/v1/disconnect {user}` closes every connection of the user.
+/// `POST /api/v1/disconnect {user}` closes every connection of the user,
+/// on every node.
 pub async fn disconnect(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<DisconnectBody>,
 ) -> Result<Json<Disconnected>, ApiError> {
-    let disconnected = server
-        .node
-        .disconnect_user(&app.app, &body.user, Disconnect::Forced);
-    Ok(Json(Disconnected { disconnected }))
+    let action = ControlAction::DisconnectUser {
+        user: body.user,
+        signed_in: false,
+    };
+    let reach = control::act(&server, &app, action).await;
+    Ok(Json(Disconnected {
+        disconnected: reach.local,
+        other_nodes: reach.other_nodes.as_field(),
+    }))
 }
 
 #[derive(Serialize)]
