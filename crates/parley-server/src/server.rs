@@ -272,7 +272,8 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.memory_broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
-        let registration = tokio::spawn(crate::cluster::registry::keep_registered(state.clone()));
+        let mut registration =
+            tokio::spawn(crate::cluster::registry::keep_registered(state.clone()));
         let counts = state
             .pusher
             .subscription_counts
@@ -327,7 +328,13 @@ impl Server {
         presence_sweeper.abort();
         // The registry task removes this node's entry once shutdown began;
         // bounded, as Redis may be away.
-        let _ = tokio::time::timeout(state.config.cluster.redis_timeout * 2, registration).await;
+        let removal = state.config.cluster.redis_timeout * 2;
+        if tokio::time::timeout(removal, &mut registration)
+            .await
+            .is_err()
+        {
+            registration.abort();
+        }
         drop(self.control_listener);
         if let Some(counts) = counts {
             counts.abort();
