@@ -28,6 +28,10 @@
 //! - `committed.rs`: [`CommittedStreams`], the store's streams as the
 //!   broker reads them; `relay.rs`: the store's commits relayed to the
 //!   other nodes.
+//! - `control.rs`: [`ControlBus`], the topic on which nodes send each
+//!   other commands (disconnects, ended subscriptions, block lists).
+//! - `registry.rs`: [`NodeRegistry`], the live nodes and their figures,
+//!   each entry a hash with a TTL.
 //!
 //! The crate keeps Redis out of `parley-core`, which stays free of any
 //! transport.
@@ -35,11 +39,15 @@
 mod broker_redis;
 mod codec;
 mod committed;
+mod control;
 mod keys;
 mod ordering;
+mod registry;
 mod relay;
 mod scripts;
 mod subscriber;
 
 pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
 pub use committed::CommittedStreams;
+pub use control::{ControlBus, ControlHandler, ControlListener};
+pub use registry::{AppFigures, NodeRegistry, NodeReport};

@@ -12,6 +12,8 @@
 //! - [`auth`]: JWT verification and minting.
 //! - [`chat`]: durable chat messages in persisted namespaces; [`publish`]:
 //!   the publish path of a channel (the store's or the memory broker's).
+//! - [`cluster`]: control actions that reach every node, and the node
+//!   registry (with `broker = "redis"`).
 //! - [`uploads`]: uploaded files: sniffing, image processing, storage.
 //! - [`origin`], [`health`], [`telemetry`]: browsers, probes, logs, metrics.
 //! - [`web`]: the embedded admin UI, demo app and SDK, and demo tokens.
@@ -22,6 +24,7 @@
 pub mod auth;
 pub mod chat;
 pub mod cli;
+pub mod cluster;
 pub mod committed;
 pub mod config;
 pub mod connection;

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
-use parley_cluster::{RedisBroker, RedisOptions};
+use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
 use parley_core::Namespace;
 use parley_core::{App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
 use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
@@ -22,6 +22,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::TokenKeys;
 use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
+use crate::cluster::Cluster;
+use crate::cluster::control::RemoteControl;
 use crate::committed::StoreStreams;
 use crate::config::{BrokerKind, Config};
 use crate::encoder::WireEncoder;
@@ -51,6 +53,8 @@ pub struct Server {
     /// The memory broker, whose idle streams the server sweeps; `None`
     /// with the Redis broker, whose streams expire in Redis.
     memory_broker: Option<Arc<MemoryBroker>>,
+    /// The task applying the other nodes' control actions, with Redis.
+    control_listener: Option<ControlListener>,
 }
 
 /// How often presence leases and typers are checked for expiry.
@@ -90,14 +94,19 @@ impl Server {
                     stream_idle_ttl: config.stream_idle_ttl,
                     timeout: config.cluster.redis_timeout,
                 };
-                let connected = RedisBroker::connect(options).await.map_err(|error| {
+                let unreachable = |error| {
                     ServerError::Config(format!(
                         "cannot reach the cluster's Redis (cluster.redis_url): {error}"
                     ))
-                })?;
-                Some(connected)
+                };
+                let cluster = Cluster::connect(&options, config.cluster.node_ttl)
+                    .await
+                    .map_err(unreachable)?;
+                let connected = RedisBroker::connect(options).await.map_err(unreachable)?;
+                Some((connected, Arc::new(cluster)))
             }
         };
+        let (redis, cluster) = redis.unzip();
         let mut memory_broker = None;
         let presence = Arc::new(MemoryPresence::new());
         let node = Arc::new(Node::new(
@@ -195,10 +204,26 @@ impl Server {
                 ..PusherState::default()
             },
             heartbeat_limits,
+            cluster,
         });
+        let control_listener = match &state.cluster {
+            Some(cluster) => Some(
+                cluster
+                    .bus
+                    .listen(Arc::new(RemoteControl::new(&state)))
+                    .await
+                    .map_err(|error| {
+                        ServerError::Config(format!(
+                            "cannot listen to the cluster's control topic: {error}"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             state,
             memory_broker,
+            control_listener,
         })
     }
 
@@ -248,6 +273,8 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.memory_broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
+        let mut registration =
+            tokio::spawn(crate::cluster::registry::keep_registered(state.clone()));
         let counts = state
             .pusher
             .subscription_counts
@@ -300,6 +327,16 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        // The registry task removes this node's entry once shutdown began;
+        // bounded, as Redis may be away.
+        let removal = state.config.cluster.redis_timeout * 2;
+        if tokio::time::timeout(removal, &mut registration)
+            .await
+            .is_err()
+        {
+            registration.abort();
+        }
+        drop(self.control_listener);
         if let Some(counts) = counts {
             counts.abort();
         }

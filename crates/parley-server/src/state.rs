@@ -13,6 +13,7 @@ use parley_store::Store;
 
 use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
+use crate::cluster::Cluster;
 use crate::config::{AppConfig, Config};
 use crate::http_api::HeartbeatLimits;
 use crate::origin::OriginPolicy;
@@ -67,6 +68,8 @@ pub struct ServerState {
     pub pusher: PusherState,
     /// The per-IP rate limit of presence heartbeats.
     pub heartbeat_limits: HeartbeatLimits,
+    /// The control topic and node registry, with `broker = "redis"`.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl ServerState {

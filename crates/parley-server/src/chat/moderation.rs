@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_core::{BlockList, ChannelName, Disconnect, Protocol, Publication};
+use parley_core::{BlockList, ChannelName, Publication};
 use parley_store::{
     Message, MessageHide, Restriction, RestrictionKind, RoomRole, StoredPublication, Timestamp,
 };
 
 use super::{Actor, ChatError};
+use crate::cluster::control::{self, ControlAction, OtherNodes};
 use crate::state::{AppContext, ServerState};
 
 /// The longest restriction with a timeout: about ten years.
@@ -202,7 +203,7 @@ pub async fn restrict(
     actor: &Actor,
     kind: RestrictionKind,
     request: RestrictRequest,
-) -> Result<Restriction, ChatError> {
+) -> Result<Restricted, ChatError> {
     require_moderator(server, app, request.channel.as_ref(), actor).await?;
     if request.user.is_empty() {
         return Err(ChatError::Invalid("user is empty".into()));
@@ -224,10 +225,25 @@ pub async fn restrict(
         created_at: now,
     };
     server.store.restrict(&app.app.id, &restriction).await?;
-    if kind == RestrictionKind::Ban {
-        enforce_ban(server, app, &restriction.user, restriction.channel.as_ref()).await;
-    }
-    Ok(restriction)
+    let other_nodes = if kind == RestrictionKind::Ban {
+        enforce_ban(server, app, &restriction.user, restriction.channel.as_ref()).await
+    } else {
+        OtherNodes::None
+    };
+    Ok(Restricted {
+        restriction,
+        other_nodes,
+    })
+}
+
+/// A restriction set, and whether its enforcement reached the other nodes.
+#[derive(Debug, Clone)]
+pub struct Restricted {
+    /// The restriction, as stored.
+    pub restriction: Restriction,
+    /// For a ban in a cluster: whether the other nodes were told to
+    /// enforce it.
+    pub other_nodes: OtherNodes,
 }
 
 /// Lifts a mute or a ban; returns whether one was in force.
@@ -243,37 +259,27 @@ pub async fn lift(
     Ok(server.store.lift(&app.app.id, user, kind, channel).await?)
 }
 
-/// Applies a ban to the user's connections on this node.
+/// Applies a ban to the user's connections on every node: in a channel,
+/// each connection leaves it with an `unsubscribed` push (`banned`); in
+/// the whole app, each is closed with [`Disconnect::Forced`](parley_core::Disconnect::Forced).
 async fn enforce_ban(
     server: &ServerState,
     app: &AppContext,
     user: &str,
     channel: Option<&ChannelName>,
-) {
-    let Some(channel) = channel else {
-        server
-            .node
-            .disconnect_user(&app.app, user, Disconnect::Forced);
-        return;
+) -> OtherNodes {
+    let action = match channel {
+        None => ControlAction::DisconnectUser {
+            user: user.to_owned(),
+            signed_in: false,
+        },
+        Some(channel) => ControlAction::EndSubscription {
+            user: user.to_owned(),
+            channel: channel.to_string(),
+            notice: Some("banned".to_owned()),
+        },
     };
-    let namespace = app.app.namespace(channel).ok();
-    for client in app.app.hub.user_clients(user) {
-        if !server.node.unsubscribe(&app.app, client.id, channel).await {
-            continue;
-        }
-        if let Some(namespace) = namespace.filter(|namespace| namespace.presence) {
-            server
-                .node
-                .presence_leave(&app.app, client.id, channel, namespace)
-                .await;
-        }
-        if client.protocol == Protocol::Native {
-            // A refused push means the connection is closing anyway.
-            let _ = client.send(crate::native::moderation::unsubscribed_frame(
-                channel, "banned",
-            ));
-        }
-    }
+    control::act(server, app, action).await.other_nodes
 }
 
 /// The users `actor` blocked.
@@ -369,25 +375,23 @@ pub async fn viewer(
     })
 }
 
-/// Loads the block list of `user` from the store into the app's hub, so
-/// the fan-out filters what `user` receives on this node.
-pub async fn load_blocks(
+/// Reads the block list of `actor` after a change and puts it in the
+/// app's hub on every node, so the fan-out filters what they receive
+/// wherever they are connected; returns the list.
+async fn share_blocks(
     server: &ServerState,
     app: &AppContext,
-    user: &Arc<str>,
-) -> Result<(), ChatError> {
-    if !is_moderated(app) {
-        return Ok(());
+    actor: &Actor,
+) -> Result<Vec<String>, ChatError> {
+    let blocked = blocks(server, app, actor).await?;
+    if is_moderated(app) {
+        let action = ControlAction::SetBlocks {
+            user: actor.user.to_string(),
+            blocked: blocked.clone(),
+        };
+        control::act(server, app, action).await;
     }
-    let blocked = server
-        .store
-        .blocks(&app.app.id, user)
-        .await?
-        .into_iter()
-        .map(Arc::from)
-        .collect();
-    app.app.hub.blocks().set(user.clone(), blocked);
-    Ok(())
+    Ok(blocked)
 }
 
 /// Adds `user` to the block list of `actor`; returns the list after it.
@@ -401,8 +405,7 @@ pub async fn block(
         return Err(ChatError::Invalid("user is empty".into()));
     }
     server.store.block(&app.app.id, &actor.user, user).await?;
-    load_blocks(server, app, &actor.user).await?;
-    blocks(server, app, actor).await
+    share_blocks(server, app, actor).await
 }
 
 /// Removes `user` from the block list of `actor`; returns the list after
@@ -414,8 +417,7 @@ pub async fn unblock(
     user: &str,
 ) -> Result<Vec<String>, ChatError> {
     server.store.unblock(&app.app.id, &actor.user, user).await?;
-    load_blocks(server, app, &actor.user).await?;
-    blocks(server, app, actor).await
+    share_blocks(server, app, actor).await
 }
 
 /// Hides a message from everyone but moderators (`hidden`), or shows it

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ChatError, chat_namespace, json as message_json};
+use crate::cluster::control::{self, ControlAction};
 use crate::state::{AppContext, ServerState};
 
 /// The most users one request may name.
@@ -321,9 +322,12 @@ pub async fn change_members(
     notify_inboxes(server, app, &event, kind).await;
     if !add {
         for member in &changed.members {
-            for client in app.app.hub.user_clients(&member.user) {
-                server.node.unsubscribe(&app.app, client.id, channel).await;
-            }
+            let action = ControlAction::EndSubscription {
+                user: member.user.to_string(),
+                channel: channel.to_string(),
+                notice: None,
+            };
+            control::act(server, app, action).await;
         }
     }
     Ok(changed)

@@ -35,6 +35,10 @@ pub struct ClusterConfig {
     /// How long one Redis command may take before it fails.
     #[serde(deserialize_with = "super::duration::required")]
     pub redis_timeout: Duration,
+    /// How long this node stays in the node registry after its last
+    /// refresh; it refreshes every third of it.
+    #[serde(deserialize_with = "super::duration::required")]
+    pub node_ttl: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -45,6 +49,7 @@ impl Default for ClusterConfig {
             prefix: "parley".to_owned(),
             node: None,
             redis_timeout: Duration::from_secs(2),
+            node_ttl: Duration::from_secs(15),
         }
     }
 }
@@ -98,6 +103,9 @@ impl ClusterConfig {
         }
         if self.redis_timeout.is_zero() {
             return Some("cluster.redis_timeout must be above zero".into());
+        }
+        if self.node_ttl < Duration::from_secs(1) {
+            return Some("cluster.node_ttl must be at least 1s".into());
         }
         // The URL is not repeated: it may hold a password.
         if self.broker == BrokerKind::Redis && !self.redis_url.starts_with("redis://") {

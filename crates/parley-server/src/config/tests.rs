@@ -89,6 +89,7 @@ fn cluster_section_env_and_its_errors() {
         prefix = "chat-prod"
         node = "web-1"
         redis_timeout = "500ms"
+        node_ttl = "6s"
     "#;
     let (config, _) = load_toml(text, &[("PARLEY_CLUSTER_PREFIX", "chat-staging")]).unwrap();
     assert_eq!(config.cluster.broker, BrokerKind::Redis);
@@ -96,6 +97,7 @@ fn cluster_section_env_and_its_errors() {
     assert_eq!(config.cluster.prefix, "chat-staging");
     assert_eq!(config.cluster.node_name(), "web-1");
     assert_eq!(config.cluster.redis_timeout, Duration::from_millis(500));
+    assert_eq!(config.cluster.node_ttl, Duration::from_secs(6));
     let (config, _) = load_toml(
         "",
         &[
@@ -122,6 +124,7 @@ fn cluster_section_env_and_its_errors() {
         .contains("cluster.redis_url")
     );
     assert!(error("[cluster]\nredis_timeout = \"0s\"", &[]).contains("redis_timeout"));
+    assert!(error("[cluster]\nnode_ttl = \"500ms\"", &[]).contains("node_ttl"));
     assert!(error("[cluster]\nbrokers = \"redis\"", &[]).contains("unknown field"));
 }
 

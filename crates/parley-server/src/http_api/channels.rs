@@ -6,11 +6,12 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use parley_core::Disconnect;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
+use crate::cluster::Cluster;
+use crate::cluster::control::{self, ControlAction};
 use crate::state::ServerState;
 
 #[derive(Deserialize)]
@@ -59,18 +60,27 @@ pub struct DisconnectBody {
 #[derive(Serialize)]
 pub struct Disconnected {
     disconnected: usize,
+    /// With several nodes: whether the other nodes were told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_nodes: Option<&'static str>,
 }
 
-/// `POST /api/v1/disconnect {user}` closes every connection of the user.
+/// `POST /api/v1/disconnect {user}` closes every connection of the user,
+/// on every node.
 pub async fn disconnect(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<DisconnectBody>,
 ) -> Result<Json<Disconnected>, ApiError> {
-    let disconnected = server
-        .node
-        .disconnect_user(&app.app, &body.user, Disconnect::Forced);
-    Ok(Json(Disconnected { disconnected }))
+    let action = ControlAction::DisconnectUser {
+        user: body.user,
+        signed_in: false,
+    };
+    let reach = control::act(&server, &app, action).await;
+    Ok(Json(Disconnected {
+        disconnected: reach.local,
+        other_nodes: reach.other_nodes.as_field(),
+    }))
 }
 
 #[derive(Serialize)]
@@ -82,13 +92,47 @@ pub struct Info {
     connections: usize,
     subscriptions: usize,
     channels: usize,
+    /// With several nodes: the deployment's live nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterInfo>,
 }
 
-/// `GET /api/v1/info`: the node, and the calling app on it. Other apps'
-/// figures are not shown.
+/// The deployment as the node registry shows it, for the calling app.
+#[derive(Serialize)]
+pub struct ClusterInfo {
+    /// This node's name.
+    node: String,
+    /// Whether the registry could be read; without it, no nodes or totals.
+    reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<Vec<NodeEntry>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriptions: Option<u64>,
+}
+
+/// One live node and the calling app's figures on it.
+#[derive(Serialize)]
+pub struct NodeEntry {
+    name: String,
+    number: String,
+    started_at_ms: u64,
+    connections: u64,
+    subscriptions: u64,
+    channels: u64,
+}
+
+/// `GET /api/v1/info`: the node, and the calling app on it; in a cluster
+/// also every live node, with the app's figures on each and their totals.
+/// Other apps' figures are not shown.
 pub async fn info(State(server): State<Arc<ServerState>>, ApiApp(app): ApiApp) -> Json<Info> {
     let node = server.node.info();
     let hub = &app.app.hub;
+    let cluster = match &server.cluster {
+        Some(cluster) => Some(cluster_info(cluster, &app.app.id).await),
+        None => None,
+    };
     Json(Info {
         node: node.number.to_string(),
         version: env!("CARGO_PKG_VERSION"),
@@ -97,5 +141,43 @@ pub async fn info(State(server): State<Arc<ServerState>>, ApiApp(app): ApiApp) -
         connections: hub.connection_count(),
         subscriptions: hub.subscription_count(),
         channels: hub.channel_count(),
+        cluster,
     })
+}
+
+async fn cluster_info(cluster: &Cluster, app: &str) -> ClusterInfo {
+    let nodes = match cluster.registry.nodes().await {
+        Ok(nodes) => nodes,
+        Err(error) => {
+            tracing::warn!(node = %cluster.node(), %error, "cannot read the node registry");
+            return ClusterInfo {
+                node: cluster.node().to_owned(),
+                reachable: false,
+                nodes: None,
+                connections: None,
+                subscriptions: None,
+            };
+        }
+    };
+    let nodes: Vec<NodeEntry> = nodes
+        .into_iter()
+        .map(|report| {
+            let figures = report.apps.get(app).copied().unwrap_or_default();
+            NodeEntry {
+                name: report.name,
+                number: report.number,
+                started_at_ms: report.started_at_ms,
+                connections: figures.connections,
+                subscriptions: figures.subscriptions,
+                channels: figures.channels,
+            }
+        })
+        .collect();
+    ClusterInfo {
+        node: cluster.node().to_owned(),
+        reachable: true,
+        connections: Some(nodes.iter().map(|node| node.connections).sum()),
+        subscriptions: Some(nodes.iter().map(|node| node.subscriptions).sum()),
+        nodes: Some(nodes),
+    }
 }

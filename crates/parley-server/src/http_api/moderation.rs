@@ -102,12 +102,16 @@ async fn restrict(
             .map(moderation::parse_duration)
             .transpose()?,
     };
-    let restriction =
+    let restricted =
         moderation::restrict(server, caller.app(), &actor(caller), kind, request).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        moderation_json::restriction_json(&restriction),
-    ))
+    let mut body = moderation_json::restriction_json(&restricted.restriction);
+    // A ban in a cluster says whether the other nodes enforce it too.
+    if let Some(other_nodes) = restricted.other_nodes.as_field()
+        && body.pop() == Some('}')
+    {
+        body.push_str(&format!(r#","other_nodes":"{other_nodes}"}}"#));
+    }
+    Ok(json_response(StatusCode::OK, body))
 }
 
 async fn lift(

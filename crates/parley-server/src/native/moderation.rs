@@ -164,11 +164,11 @@ impl NativeSession {
                 .map(moderation::parse_duration)
                 .transpose()?,
         };
-        let restriction =
+        let restricted =
             moderation::restrict(&self.server, &self.app, &actor, kind, request).await?;
         Ok(wire::raw_result_frame(
             id,
-            &moderation_json::restriction_json(&restriction),
+            &moderation_json::restriction_json(&restricted.restriction),
         ))
     }
 

@@ -10,12 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use parley_core::{ChannelName, ClientId, ClientInfo, Disconnect};
+use parley_core::{ChannelName, ClientId, ClientInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::cache::{CachedEvent, is_cache_channel};
 use super::signed_request::SignedRequest;
+use crate::cluster::control::{self, ControlAction, OtherNodes};
 use crate::http_api::ApiError;
 use crate::state::{AppContext, ServerState};
 
@@ -338,13 +339,19 @@ async fn terminate_connections(
     if user.is_empty() || user.len() > app.config.pusher.max_user_id_bytes {
         return Err(bad_request("invalid user id"));
     }
-    for client in server.pusher.users.connections(&app.app.id, &user) {
-        client.disconnect(Disconnect::Forced);
-    }
-    server
-        .node
-        .disconnect_user(&app.app, &user, Disconnect::Forced);
-    Ok(axum::Json(json!({})).into_response())
+    let action = ControlAction::DisconnectUser {
+        user,
+        signed_in: true,
+    };
+    let reach = control::act(&server, &app, action).await;
+    // Pusher's answer is `{}`; a cluster that could not tell the other
+    // nodes says so.
+    let body = if reach.other_nodes == OtherNodes::Unreachable {
+        json!({"other_nodes": "unreachable"})
+    } else {
+        json!({})
+    };
+    Ok(axum::Json(body).into_response())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

@@ -1,0 +1,290 @@
+//! Control actions: commands about a user's connections that must reach
+//! the user wherever they are connected.
+//!
+//! Every control action goes through [`act`]: it applies the action to
+//! this node's connections and, in a cluster, sends it on the control
+//! topic, where every other node applies it too ([`RemoteControl`]). No
+//! caller touches the hub's connections for these actions itself, so none
+//! can forget the other nodes.
+
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use parley_cluster::ControlHandler;
+use parley_core::{BoxFuture, ChannelName, Disconnect, Protocol};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{AppContext, ServerState};
+
+/// A command about one user's connections in one app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ControlAction {
+    /// Close every connection of the user with [`Disconnect::Forced`]
+    /// (4003 for native clients). With `signed_in`, Pusher connections
+    /// signed in as the user (`pusher:signin`) close too.
+    DisconnectUser {
+        /// The user.
+        user: String,
+        /// Whether Pusher connections signed in as the user close too.
+        #[serde(default)]
+        signed_in: bool,
+    },
+    /// End the user's subscriptions to a channel: each connection leaves
+    /// the channel (and its presence). With a `notice`, native
+    /// connections get an `unsubscribed` push with it as the reason.
+    EndSubscription {
+        /// The user.
+        user: String,
+        /// The channel.
+        channel: String,
+        /// The reason pushed to native connections, if any.
+        #[serde(default)]
+        notice: Option<String>,
+    },
+    /// Replace the user's block list in the hub, which filters what the
+    /// user receives.
+    SetBlocks {
+        /// The blocking user.
+        user: String,
+        /// Everyone the user blocks now.
+        blocked: Vec<String>,
+    },
+}
+
+/// A control action as it travels on the control topic.
+#[derive(Debug, Serialize, Deserialize)]
+struct ControlMessage {
+    app: String,
+    #[serde(flatten)]
+    action: ControlAction,
+}
+
+/// Whether a control action reached the other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherNodes {
+    /// No cluster: this node is the whole deployment.
+    None,
+    /// Sent on the control topic; every node listening applies it.
+    Notified,
+    /// Redis could not be reached: only this node applied it.
+    Unreachable,
+}
+
+impl OtherNodes {
+    /// How HTTP answers say it (`"other_nodes"`); nothing without a
+    /// cluster.
+    pub fn as_field(self) -> Option<&'static str> {
+        match self {
+            OtherNodes::None => None,
+            OtherNodes::Notified => Some("notified"),
+            OtherNodes::Unreachable => Some("unreachable"),
+        }
+    }
+}
+
+/// What a control action did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// This node's connections it applied to.
+    pub local: usize,
+    /// Whether the other nodes were told.
+    pub other_nodes: OtherNodes,
+}
+
+/// Applies `action` here, then, in a cluster, sends it to the other nodes.
+/// A failure to reach Redis is logged and reported in the result; the
+/// local action has happened either way.
+pub async fn act(server: &ServerState, app: &AppContext, action: ControlAction) -> Reach {
+    let local = apply(server, app, &action, Applied::Here).await;
+    let Some(cluster) = &server.cluster else {
+        return Reach {
+            local,
+            other_nodes: OtherNodes::None,
+        };
+    };
+    let message = ControlMessage {
+        app: app.app.id.to_string(),
+        action,
+    };
+    let payload = match serde_json::to_vec(&message) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a control message");
+            return Reach {
+                local,
+                other_nodes: OtherNodes::Unreachable,
+            };
+        }
+    };
+    let other_nodes = match cluster.bus.publish(&payload).await {
+        Ok(_) => OtherNodes::Notified,
+        Err(error) => {
+            tracing::warn!(
+                node = %cluster.node(),
+                app = %app.app.id,
+                action = ?message.action,
+                %error,
+                "control action applied on this node only: the other nodes were not reached"
+            );
+            OtherNodes::Unreachable
+        }
+    };
+    Reach { local, other_nodes }
+}
+
+/// Where an action is being applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    /// On the node that took the request.
+    Here,
+    /// On another node, from the control topic.
+    FromOtherNode,
+}
+
+/// Applies `action` to this node's connections; returns how many it
+/// applied to.
+async fn apply(
+    server: &ServerState,
+    app: &AppContext,
+    action: &ControlAction,
+    applied: Applied,
+) -> usize {
+    match action {
+        ControlAction::DisconnectUser { user, signed_in } => {
+            let mut closed = 0;
+            if *signed_in {
+                for client in server.pusher.users.connections(&app.app.id, user) {
+                    client.disconnect(Disconnect::Forced);
+                    closed += 1;
+                }
+            }
+            closed
+                + server
+                    .node
+                    .disconnect_user(&app.app, user, Disconnect::Forced)
+        }
+        ControlAction::EndSubscription {
+            user,
+            channel,
+            notice,
+        } => {
+            let Ok(channel) = ChannelName::new(channel) else {
+                tracing::warn!(%channel, "control message names an invalid channel; skipped");
+                return 0;
+            };
+            end_subscription(server, app, user, &channel, notice.as_deref()).await
+        }
+        ControlAction::SetBlocks { user, blocked } => {
+            let clients = app.app.hub.user_clients(user).len();
+            // Another node's list matters here only while the user is
+            // connected here; a later connect loads it from the store.
+            if applied == Applied::Here || clients > 0 {
+                let blocked = blocked
+                    .iter()
+                    .map(|user| Arc::from(user.as_str()))
+                    .collect();
+                app.app.hub.blocks().set(Arc::from(user.as_str()), blocked);
+            }
+            clients
+        }
+    }
+}
+
+/// Unsubscribes every connection of `user` on this node from `channel`,
+/// with the presence leave, and pushes `unsubscribed` with `notice` to
+/// native ones.
+async fn end_subscription(
+    server: &ServerState,
+    app: &AppContext,
+    user: &str,
+    channel: &ChannelName,
+    notice: Option<&str>,
+) -> usize {
+    let namespace = app.app.namespace(channel).ok();
+    let mut ended = 0;
+    for client in app.app.hub.user_clients(user) {
+        if !server.node.unsubscribe(&app.app, client.id, channel).await {
+            continue;
+        }
+        ended += 1;
+        if let Some(namespace) = namespace.filter(|namespace| namespace.presence) {
+            server
+                .node
+                .presence_leave(&app.app, client.id, channel, namespace)
+                .await;
+        }
+        if let Some(notice) = notice
+            && client.protocol == Protocol::Native
+        {
+            // A refused push means the connection is closing anyway.
+            let _ = client.send(crate::native::moderation::unsubscribed_frame(
+                channel, notice,
+            ));
+        }
+    }
+    ended
+}
+
+/// Applies the control actions other nodes send.
+pub struct RemoteControl {
+    /// Weak: the server owns the listener that owns this handler.
+    server: Weak<ServerState>,
+}
+
+impl RemoteControl {
+    /// A handler applying actions to `server`'s connections.
+    pub fn new(server: &Arc<ServerState>) -> Self {
+        Self {
+            server: Arc::downgrade(server),
+        }
+    }
+}
+
+impl ControlHandler for RemoteControl {
+    fn apply(&self, payload: Bytes) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let Some(server) = self.server.upgrade() else {
+                return;
+            };
+            let message: ControlMessage = match serde_json::from_slice(&payload) {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(%error, "unreadable control message; skipped");
+                    return;
+                }
+            };
+            let Some(app) = server.app(&message.app) else {
+                tracing::debug!(app = %message.app, "control message for an app this node does not serve");
+                return;
+            };
+            let applied = apply(&server, app, &message.action, Applied::FromOtherNode).await;
+            tracing::debug!(app = %message.app, action = ?message.action, applied, "applied a control action from another node");
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ControlAction, ControlMessage};
+
+    #[test]
+    fn a_message_reads_back_as_written() {
+        let message = ControlMessage {
+            app: "main".into(),
+            action: ControlAction::EndSubscription {
+                user: "42".into(),
+                channel: "talk:room-1".into(),
+                notice: Some("banned".into()),
+            },
+        };
+        let text = serde_json::to_string(&message).unwrap();
+        assert_eq!(
+            text,
+            r#"{"app":"main","action":"end_subscription","user":"42","channel":"talk:room-1","notice":"banned"}"#
+        );
+        let back: ControlMessage = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.action, message.action);
+        assert!(serde_json::from_str::<ControlMessage>(r#"{"app":"a","action":"nope"}"#).is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! This node's part in a cluster (`[cluster] broker = "redis"`) beyond the
+//! broker: the control topic, on which every control action reaches the
+//! other nodes (`control.rs`), and the node registry, which `/api/v1/info`
+//! reads (`registry.rs`).
+
+pub mod control;
+pub mod registry;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parley_cluster::{ControlBus, NodeRegistry, RedisOptions};
+use parley_core::BackendError;
+
+/// What a node of a cluster holds besides its broker.
+pub struct Cluster {
+    /// The control topic, shared by every node of the deployment.
+    pub bus: ControlBus,
+    /// The live nodes of the deployment, this one included.
+    pub registry: NodeRegistry,
+    /// How often this node refreshes its registry entry.
+    pub refresh: Duration,
+    /// When this node started, in milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+}
+
+impl Cluster {
+    /// Connects the control topic and the registry, so an unreachable
+    /// Redis fails the start; the entry lives `node_ttl` after each
+    /// refresh and is refreshed every third of it.
+    pub async fn connect(options: &RedisOptions, node_ttl: Duration) -> Result<Self, BackendError> {
+        let bus = ControlBus::connect(options).await?;
+        let registry = NodeRegistry::connect(options, node_ttl).await?;
+        let started_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Ok(Self {
+            bus,
+            registry,
+            refresh: node_ttl / 3,
+            started_at_ms,
+        })
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        self.bus.node()
+    }
+}
