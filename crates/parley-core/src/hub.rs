@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::{
     BlockBook, ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol,
-    Publication, Push,
+    Publication, Push, StreamPosition,
 };
 
 /// Shards per map. A power of two well above the core count, so two cores
@@ -30,6 +30,22 @@ struct Subscriber {
     /// While the connection replays what it missed, live publications wait
     /// here, so none arrives before the replay or twice.
     recovering: Option<Box<Mutex<Vec<Publication>>>>,
+    /// After a replay, the position it reached: a live publication at or
+    /// below it was in the replay already and is not sent again. A store
+    /// commit becomes readable a moment before the node broadcasts it, so
+    /// a replay can hold a publication whose broadcast comes after the
+    /// hold ended.
+    replayed: Option<Box<StreamPosition>>,
+}
+
+impl Subscriber {
+    /// Whether `publication` reached this subscriber in its replay.
+    fn replayed(&self, publication: &Publication) -> bool {
+        self.replayed.as_ref().is_some_and(|replayed| {
+            publication.position.offset <= replayed.offset
+                && publication.position.epoch == replayed.epoch
+        })
+    }
 }
 type UserShard = Mutex<HashMap<Arc<str>, Vec<Arc<ClientHandle>>>>;
 
@@ -150,6 +166,7 @@ impl Hub {
             Subscriber {
                 client: client.clone(),
                 recovering: recovering.then(Box::default),
+                replayed: None,
             },
         );
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
@@ -175,15 +192,16 @@ impl Hub {
         Some(last)
     }
 
-    /// Ends a recovering subscription's hold: the publications held back with
-    /// an offset above `replayed_up_to` are queued for the connection, in
-    /// order, and later ones go straight to it. The shard's write lock keeps
-    /// any broadcast from slipping in between.
+    /// Ends a recovering subscription's hold: the publications held back
+    /// past `replayed` (the position the replay reached) are queued for the
+    /// connection, in order, and later ones go straight to it; none at or
+    /// below `replayed` is sent again. The shard's write lock keeps any
+    /// broadcast from slipping in between.
     pub fn finish_recovery(
         &self,
         client: &ClientHandle,
         channel: &ChannelName,
-        replayed_up_to: u64,
+        replayed: &StreamPosition,
         encoder: &dyn FrameEncoder,
     ) {
         let mut channels = self.channels[self.shard(channel.as_str())].write();
@@ -196,8 +214,9 @@ impl Hub {
         let Some(held) = subscriber.recovering.take() else {
             return;
         };
+        subscriber.replayed = (replayed.offset > 0).then(|| Box::new(replayed.clone()));
         for publication in held.into_inner() {
-            if publication.position.offset > replayed_up_to {
+            if !subscriber.replayed(&publication) {
                 let frame = encoder.encode(client.protocol, &Push::Publication(&publication));
                 if client.send(frame).is_err() {
                     break;
@@ -269,6 +288,11 @@ impl Hub {
                     }
                     continue;
                 }
+            }
+            if let Push::Publication(publication) = push
+                && subscriber.replayed(publication)
+            {
+                continue;
             }
             if let (Some(held), Push::Publication(publication)) = (&subscriber.recovering, push) {
                 let mut held = held.lock();
@@ -446,6 +470,65 @@ mod tests {
         assert_eq!(hub.unsubscribe(a.id, &news), None);
         assert_eq!(hub.unsubscribe(b.id, &news), Some(true));
         assert_eq!(hub.channel_count(), 0);
+    }
+
+    fn at(channel: &ChannelName, offset: u64, epoch: &str) -> Publication {
+        Publication {
+            channel: channel.clone(),
+            kind: Default::default(),
+            data: format!("{epoch}{offset}").into(),
+            position: StreamPosition {
+                offset,
+                epoch: epoch.into(),
+            },
+            info: None,
+            author: None,
+            audience: None,
+        }
+    }
+
+    /// A store commit is readable before the node broadcasts it: the
+    /// replay can hold a publication whose broadcast comes after the hold
+    /// ended. It must not reach the subscriber twice.
+    #[test]
+    fn nothing_the_replay_held_is_sent_again() {
+        let hub = Hub::new();
+        let a = client(1, "a");
+        hub.add_client(&a, 10).unwrap();
+        let news = ChannelName::new("news").unwrap();
+        hub.subscribe(&a, &news, true).unwrap();
+        // Held while recovering: 4 was replayed, 6 was not.
+        hub.broadcast(&Push::Publication(&at(&news, 4, "e")), &Echo);
+        hub.broadcast(&Push::Publication(&at(&news, 6, "e")), &Echo);
+        let replayed = StreamPosition {
+            offset: 5,
+            epoch: "e".into(),
+        };
+        hub.finish_recovery(&a, &news, &replayed, &Echo);
+        // 5 was in the replay; its broadcast comes only now.
+        assert_eq!(
+            hub.broadcast(&Push::Publication(&at(&news, 5, "e")), &Echo),
+            0
+        );
+        assert_eq!(
+            hub.broadcast(&Push::Publication(&at(&news, 7, "e")), &Echo),
+            1
+        );
+        // A new epoch starts over at offset 1: not a repeat.
+        assert_eq!(
+            hub.broadcast(&Push::Publication(&at(&news, 1, "f")), &Echo),
+            1
+        );
+        let mut out = Vec::new();
+        a.queue().drain_into(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                Frame::from_static("e6"),
+                Frame::from_static("e7"),
+                Frame::from_static("f1")
+            ]
+        );
     }
 
     #[test]

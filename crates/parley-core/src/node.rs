@@ -280,16 +280,17 @@ impl Node {
     }
 
     /// Releases the publications a recovering subscription held back, those
-    /// after `replayed_up_to`, and lets later ones through.
+    /// past `replayed` (where its replay ended), and lets later ones
+    /// through; none at or below `replayed` reaches it again.
     pub fn finish_recovery(
         &self,
         app: &App,
         client: &ClientHandle,
         channel: &ChannelName,
-        replayed_up_to: u64,
+        replayed: &StreamPosition,
     ) {
         app.hub
-            .finish_recovery(client, channel, replayed_up_to, &*self.encoder);
+            .finish_recovery(client, channel, replayed, &*self.encoder);
     }
 
     /// What an in-memory channel stream kept after `after`, at most `limit`.

@@ -199,7 +199,7 @@ impl NativeSession {
             self.after_reply.push(AfterReply::Replay {
                 channel: channel.clone(),
                 publications: replay,
-                up_to: position.offset,
+                up_to: position.clone(),
             });
         }
         Ok(wire::result_frame(

@@ -193,7 +193,7 @@ impl NativeSession {
                     }
                     self.server
                         .node
-                        .finish_recovery(&self.app.app, &self.client, &channel, up_to);
+                        .finish_recovery(&self.app.app, &self.client, &channel, &up_to);
                 }
             }
         }

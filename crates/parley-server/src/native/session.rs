@@ -10,6 +10,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
+    StreamPosition,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -57,7 +58,7 @@ pub(super) enum AfterReply {
     Replay {
         channel: ChannelName,
         publications: Vec<Arc<Publication>>,
-        up_to: u64,
+        up_to: StreamPosition,
     },
 }
 
