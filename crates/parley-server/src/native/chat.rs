@@ -107,8 +107,9 @@ impl NativeSession {
 
     /// After a subscribe: the stream position for the reply, and with
     /// `since`, the replay of what the client missed. The subscription was
-    /// made `recovering` when `since` is given, so live publications wait
-    /// until the replay is queued.
+    /// made `recovering`, so live publications wait until the reply (and
+    /// the replay) is queued; then those past the position follow, and none
+    /// at or below it.
     pub(super) async fn position_and_replay(
         &mut self,
         id: u64,
@@ -195,13 +196,11 @@ impl NativeSession {
                 (slice.position, replay, Some(recovered))
             }
         };
-        if since.is_some() {
-            self.after_reply.push(AfterReply::Replay {
-                channel: channel.clone(),
-                publications: replay,
-                up_to: position.clone(),
-            });
-        }
+        self.after_reply.push(AfterReply::Replay {
+            channel: channel.clone(),
+            publications: replay,
+            up_to: position.clone(),
+        });
         Ok(wire::result_frame(
             id,
             &SubscribeResult {

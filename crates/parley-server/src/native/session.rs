@@ -401,9 +401,11 @@ impl NativeSession {
                 Grant::Token
             }
         };
-        let recovering = params.since.is_some();
+        // Every subscription holds live publications back until its reply
+        // is queued: then the client gets exactly the offsets after the
+        // position in the reply (after its replay, with `since`), each once.
         let channel = self
-            .subscribe_channel(&params.channel, grant, params.state.as_deref(), recovering)
+            .subscribe_channel(&params.channel, grant, params.state.as_deref(), true)
             .await?;
         match self.position_and_replay(id, &channel, params.since).await {
             Ok(frame) => Ok(frame),
