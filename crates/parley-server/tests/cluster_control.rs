@@ -233,8 +233,9 @@ async fn a_room_member_removed_on_one_node_stops_receiving_on_another() {
             json!({"channel": room, "members": ["bob"]}),
         )
         .await;
-    let removed = push_named(&mut bob, "member_removed").await;
-    assert_eq!(removed["channel"], room.as_str());
+    // The room's `member_removed` travels with the channel's publications
+    // and the end of the subscription on the control topic: on B either
+    // may come first, so the test waits for what is certain, the end.
     eventually("bob's subscription to the room on B ends", || async {
         let (_, channels) = b
             .api(Method::GET, "/api/v1/channels?prefix=team:", None)
