@@ -105,7 +105,7 @@ pub(crate) fn decode(message: Bytes) -> Result<(Arc<str>, Publication), CodecErr
                 sequence: body.get_u64(),
             };
             let user = text(take(&mut body)?)?;
-            let info = take_opt(&mut body)?;
+            let info = take_opt(&mut body)?.map(json_text).transpose()?;
             Some(ClientInfo { client, user, info })
         }
         _ => return Err(CodecError("client info tag")),
@@ -115,7 +115,7 @@ pub(crate) fn decode(message: Bytes) -> Result<(Arc<str>, Publication), CodecErr
     let publication = Publication {
         channel,
         kind,
-        data: body,
+        data: json_text(body)?,
         position: StreamPosition { offset, epoch },
         info,
         author,
@@ -184,6 +184,15 @@ fn text(bytes: Bytes) -> Result<Arc<str>, CodecError> {
     std::str::from_utf8(&bytes)
         .map(Arc::from)
         .map_err(|_| CodecError("text"))
+}
+
+/// Bytes that are pushed into JSON frames as they are (the data, the
+/// publisher's info): anything else in Redis than what a node wrote must
+/// not reach the encoders, which copy them into frames unchecked. UTF-8 is
+/// checked here, once per message; JSON was checked when published.
+fn json_text(bytes: Bytes) -> Result<Bytes, CodecError> {
+    std::str::from_utf8(&bytes).map_err(|_| CodecError("data is not UTF-8"))?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -262,5 +271,32 @@ mod tests {
         assert!(decode(Bytes::from_static(b"x e \x01")).is_err());
         assert!(decode(Bytes::from_static(b"nospace")).is_err());
         assert!(decode(message(1, "e", b"\x09")).is_err());
+    }
+
+    #[test]
+    fn data_or_info_that_is_not_utf8_is_an_error() {
+        let channel = ChannelName::new("c").unwrap();
+        let mut body = Body {
+            app: "main",
+            channel: &channel,
+            kind: PublicationKind::Publication,
+            info: None,
+            author: None,
+            audience: None,
+            data: b"\"\xff\xfe\"",
+        };
+        let error = decode(message(1, "e", &encode_body(&body))).unwrap_err();
+        assert_eq!(error, CodecError("data is not UTF-8"));
+        let info = ClientInfo {
+            client: ClientId {
+                node: 1,
+                sequence: 1,
+            },
+            user: Arc::from("ann"),
+            info: Some(Bytes::from_static(b"\xc3")),
+        };
+        body.data = b"{}";
+        body.info = Some(&info);
+        assert!(decode(message(1, "e", &encode_body(&body))).is_err());
     }
 }

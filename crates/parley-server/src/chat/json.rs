@@ -86,7 +86,9 @@ fn message_fields(message: &Message, reveal: bool) -> String {
     }
     if let Some(meta) = message.meta.as_ref().filter(|_| !concealed) {
         out.push_str(r#","meta":"#);
-        out.push_str(std::str::from_utf8(meta).expect("meta is validated JSON text"));
+        // Validated JSON when sent, and checked to be UTF-8 when read back
+        // (the store's rows); `null` rather than a panic if that ever broke.
+        out.push_str(std::str::from_utf8(meta).unwrap_or("null"));
     }
     if !message.attachments.is_empty() && !concealed {
         let parts: Vec<String> = message.attachments.iter().map(upload_json).collect();
@@ -212,7 +214,8 @@ pub fn publications_json(publications: &[StoredPublication]) -> String {
             r#"{{"kind":"{}","offset":{},"data":{},"created_at":{}}}"#,
             publication.kind,
             publication.position.offset,
-            std::str::from_utf8(&publication.data).expect("stored data is JSON text"),
+            // Checked to be UTF-8 when read back from the store.
+            std::str::from_utf8(&publication.data).unwrap_or("null"),
             publication.created_at.as_millis()
         );
     }
@@ -231,7 +234,7 @@ pub fn memory_publications_json(
                 r#"{{"kind":"{}","offset":{},"data":{}}}"#,
                 publication.kind.as_str(),
                 publication.position.offset,
-                std::str::from_utf8(&publication.data).expect("publication data is JSON text")
+                std::str::from_utf8(&publication.data).unwrap_or("null")
             )
         })
         .collect();

@@ -90,11 +90,14 @@ impl Json {
         self.quoted(value);
     }
 
-    /// A field whose value is already JSON text.
+    /// A field whose value is already JSON text: validated when published,
+    /// and checked to be UTF-8 wherever it is read back (the store's rows,
+    /// Redis messages). `null` rather than a panic if that ever broke: this
+    /// runs inside a broadcast, for every subscriber of the channel.
     fn raw(&mut self, key: &str, json: &[u8]) {
         self.key(key);
         self.out
-            .push_str(std::str::from_utf8(json).expect("payloads are validated JSON text"));
+            .push_str(std::str::from_utf8(json).unwrap_or("null"));
     }
 
     fn array<T>(&mut self, items: impl Iterator<Item = T>, mut write: impl FnMut(&mut Self, T)) {

@@ -54,7 +54,10 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
             .try_get::<Option<i64>, _>("reply_to")?
             .map(MessageId::new),
         client_msg_id: row.try_get("client_msg_id")?,
-        meta: row.try_get::<Option<Vec<u8>>, _>("meta")?.map(Bytes::from),
+        meta: row
+            .try_get::<Option<Vec<u8>>, _>("meta")?
+            .map(|meta| text_from_db("meta", meta))
+            .transpose()?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         edited_at: row
             .try_get::<Option<i64>, _>("edited_at")?
@@ -84,7 +87,7 @@ pub(crate) fn publication(
             epoch: epoch.clone(),
         },
         kind: kind_from_db(&row.try_get::<String, _>("kind")?)?,
-        data: Bytes::from(row.try_get::<Vec<u8>, _>("data")?),
+        data: text_from_db("data", row.try_get::<Vec<u8>, _>("data")?)?,
         message_id: row
             .try_get::<Option<i64>, _>("message_id")?
             .map(MessageId::new),
@@ -92,6 +95,17 @@ pub(crate) fn publication(
         author: row.try_get::<Option<String>, _>("author")?.map(Arc::from),
         audience: row.try_get::<Option<String>, _>("audience")?.map(Arc::from),
     })
+}
+
+/// A column the server copies into frames as JSON text. The store wrote
+/// only validated JSON there, but what the database hands back is checked
+/// to be UTF-8 once here, so that a damaged row is an error of this read
+/// and never a panic in an encoder.
+pub(crate) fn text_from_db(column: &str, bytes: Vec<u8>) -> Result<Bytes, StoreError> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Bytes::from(text)),
+        Err(_) => Err(StoreError::corrupt(format!("stored {column} is not UTF-8"))),
+    }
 }
 
 /// User ids kept one per line in a text column.
@@ -112,4 +126,22 @@ pub(crate) fn lines_from_db(text: &str) -> Vec<String> {
 pub(crate) fn kind_from_db(name: &str) -> Result<PublicationKind, StoreError> {
     PublicationKind::from_name(name)
         .ok_or_else(|| StoreError::corrupt(format!("unknown event kind {name:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_text_column_that_is_not_utf8_is_an_error_not_a_panic() {
+        assert_eq!(
+            &text_from_db("data", b"{\"a\":1}".to_vec()).unwrap()[..],
+            b"{\"a\":1}"
+        );
+        let error = text_from_db("data", vec![b'"', 0xff, b'"']).unwrap_err();
+        assert!(
+            error.to_string().contains("stored data is not UTF-8"),
+            "{error}"
+        );
+    }
 }
