@@ -6,8 +6,8 @@
 #   crates/parley-bench/scripts/bench.sh <scenario> [parley-bench flags...]
 #
 # PARLEY: the server binary (default target/release/parley).
-# BENCH:  the generator command (default "$PARLEY bench", the subcommand;
-#         set it to a parley-bench binary to use that one instead).
+# BENCH:  the generator (default target/release/parley-bench, built with
+#         `cargo build --release -p parley-server -p parley-bench`).
 # PORT:   the port to listen on (default 7070).
 # NICE:   a niceness for the server and the generator (such as -10, as
 #         root), so that other work on a shared machine takes what is left.
@@ -37,7 +37,7 @@ shift
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 PARLEY=${PARLEY:-$target/release/parley}
-BENCH=${BENCH:-"$PARLEY bench"}
+BENCH=${BENCH:-$target/release/parley-bench}
 PORT=${PORT:-7070}
 
 work=$(mktemp -d /tmp/parley-bench.XXXXXX)

@@ -6,7 +6,7 @@
 //!
 //! - [`cli`]: the command line; [`scenario`]: fanout, broadcast, idle,
 //!   connect, presence-storm, chat, reconnect-storm; [`main`]: the whole
-//!   program, also run by `parley bench`.
+//!   program.
 //! - [`protocol`]: the native and Pusher client sides; [`publish`]: the
 //!   HTTP APIs; [`driver`]: one connection's run phase; [`setup`]:
 //!   opening connections.
@@ -60,7 +60,7 @@ pub async fn run(cli: Cli, open_files_limit: u64) -> Result<Report, String> {
 /// The whole `parley-bench` program on command line `args` (the first is
 /// the program's name, shown in help): raises the open-file limit, runs
 /// the scenario on its own multi-threaded runtime, prints the table and
-/// writes the JSON file. `parley bench` calls it too.
+/// writes the JSON file.
 pub fn main<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,

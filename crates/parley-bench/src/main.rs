@@ -1,5 +1,4 @@
-//! The `parley-bench` binary; the program is [`parley_bench::main`], which
-//! `parley bench` runs too.
+//! The `parley-bench` binary; the program is [`parley_bench::main`].
 
 use std::process::ExitCode;
 

@@ -1,7 +1,7 @@
-//! The `parley` command line: `parley serve`, `parley token` and
-//! `parley bench` (the load generator, from the `parley-bench` crate).
+//! The `parley` command line: `parley serve` and `parley token`. The load
+//! generator is its own binary, `parley-bench`, as `redis-benchmark` is
+//! beside `redis-server`.
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,19 +31,6 @@ enum Command {
     Serve(ServeArgs),
     /// Mint a connection or channel token from the server's configuration.
     Token(TokenArgs),
-    /// Load a running server: fanout, broadcast, idle, connect and
-    /// presence-storm scenarios (the same as the `parley-bench` binary; see
-    /// `parley bench --help`).
-    #[command(disable_help_flag = true, disable_version_flag = true)]
-    Bench(BenchArgs),
-}
-
-/// `parley bench`: everything after it goes to the load generator.
-#[derive(Debug, Args)]
-struct BenchArgs {
-    /// The scenario and its flags, as `parley-bench` takes them.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-    args: Vec<OsString>,
 }
 
 /// Where the configuration comes from.
@@ -112,9 +99,6 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve(args),
             Command::Token(args) => token(args),
-            Command::Bench(args) => {
-                parley_bench::main(std::iter::once(OsString::from("parley bench")).chain(args.args))
-            }
         }
     }
 }
@@ -340,47 +324,11 @@ fn mint(args: &TokenArgs) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn bench_args(argv: &[&str]) -> Vec<OsString> {
-        match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Bench(args) => args.args,
-            other => panic!("not bench: {other:?}"),
-        }
-    }
-
     #[test]
-    fn bench_forwards_everything_after_it_to_the_load_generator() {
-        assert_eq!(
-            bench_args(&[
-                "parley",
-                "bench",
-                "fanout",
-                "--connections",
-                "5",
-                "--rate",
-                "10"
-            ]),
-            ["fanout", "--connections", "5", "--rate", "10"].map(OsString::from)
-        );
-        // Help and version flags are the generator's, not the server's.
-        assert_eq!(
-            bench_args(&["parley", "bench", "--help"]),
-            [OsString::from("--help")]
-        );
-        assert_eq!(
-            bench_args(&["parley", "bench", "--threads", "1", "idle", "-V"]),
-            ["--threads", "1", "idle", "-V"].map(OsString::from)
-        );
-        // What is forwarded parses as the generator's command line.
-        let cli = parley_bench::cli::Cli::try_parse_from(
-            std::iter::once(OsString::from("parley bench")).chain(bench_args(&[
-                "parley",
-                "bench",
-                "presence-storm",
-                "--connections",
-                "3",
-            ])),
-        )
-        .expect("the generator parses it");
-        assert_eq!(cli.scenario.common().connections, 3);
+    fn the_load_generator_is_not_a_subcommand() {
+        // `parley-bench` is its own binary; the server knows only its own
+        // commands.
+        assert!(Cli::try_parse_from(["parley", "bench", "fanout"]).is_err());
+        assert!(Cli::try_parse_from(["parley", "token", "--user", "42"]).is_ok());
     }
 }

@@ -139,7 +139,7 @@ pub fn check(scenario: &Scenario) -> Result<usize, String> {
 }
 
 /// How to start this program again: its executable and the arguments it
-/// was started with (`parley bench` keeps its `bench`).
+/// was started with.
 #[derive(Debug, Clone)]
 struct Program {
     exe: PathBuf,

@@ -70,9 +70,9 @@ impl Fleet {
     /// Starts `processes` workers of this program, their counters adding
     /// to `tally`, and waits until each is ready.
     pub async fn start(processes: usize, tally: Arc<Tally>) -> Result<Self, String> {
-        let program = PROGRAM.get().ok_or(
-            "--processes starts this program again: run it as parley-bench or parley bench",
-        )?;
+        let program = PROGRAM
+            .get()
+            .ok_or("--processes starts this program again: run it as parley-bench")?;
         let (events_in, events) = mpsc::unbounded_channel();
         let opening: Arc<[[AtomicUsize; 2]]> = (0..processes).map(|_| Default::default()).collect();
         let mut workers = Vec::with_capacity(processes);
