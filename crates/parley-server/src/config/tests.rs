@@ -176,3 +176,26 @@ fn the_demo_refuses_a_namespace_it_cannot_chat_in() {
         .to_string();
     assert!(error.contains("PARLEY_WEB_ADMIN"), "{error}");
 }
+
+#[test]
+fn the_deploy_examples_configuration_loads_with_the_compose_environment() {
+    // deploy/parley.toml with the variables deploy/docker-compose.yml sets.
+    let (config, _) = load_toml(
+        include_str!("../../../../deploy/parley.toml"),
+        &[
+            ("PARLEY_LISTEN", "0.0.0.0:7070"),
+            (
+                "PARLEY_DATABASE_URL",
+                "postgres://parley:parley@postgres:5432/parley",
+            ),
+            ("PARLEY_CLUSTER_BROKER", "redis"),
+            ("PARLEY_CLUSTER_REDIS_URL", "redis://redis:6379"),
+            ("PARLEY_APP_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("PARLEY_API_KEY", "compose-api-key"),
+        ],
+    )
+    .unwrap();
+    let chat = &config.apps[0].namespaces["chat"];
+    assert!(chat.persist && chat.presence);
+    assert_eq!(config.apps[0].api_keys, ["compose-api-key"]);
+}
