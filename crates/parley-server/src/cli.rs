@@ -114,12 +114,18 @@ fn load(
         data_dir: args.data_dir.clone(),
         ..overrides
     };
-    Config::load(
+    // Every variable, for the `PARLEY__<PATH>` ones; a name or value that
+    // is not UTF-8 cannot be one of ours.
+    let vars = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    Config::load_with_paths(
         args.config.as_deref(),
         |name| match name {
             "PARLEY_WEB_DEMO" if demo => Some("true".to_owned()),
             _ => std::env::var(name).ok(),
         },
+        vars,
         &overrides,
     )
     .map_err(|error| error.to_string())

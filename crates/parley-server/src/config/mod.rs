@@ -13,6 +13,7 @@ use crate::credentials;
 
 mod cluster;
 mod duration;
+mod env_tree;
 mod namespace;
 mod proxies;
 mod uploads;
@@ -236,6 +237,47 @@ struct FileConfig {
     namespaces: BTreeMap<String, NamespaceConfig>,
 }
 
+/// The file's settings with the `PARLEY__` variables laid over them.
+fn read_settings(
+    file: Option<&Path>,
+    vars: Vec<(String, String)>,
+) -> Result<FileConfig, ConfigError> {
+    let mut table = toml::Table::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        table = text
+            .parse()
+            .map_err(|error: toml::de::Error| ConfigError::Parse {
+                path: path.to_owned(),
+                message: error.to_string(),
+            })?;
+    }
+    let from_env = env_tree::any(&vars);
+    env_tree::overlay(&mut table, vars)?;
+    toml::Value::Table(table)
+        .try_into::<FileConfig>()
+        .map_err(|error| {
+            let message = error.to_string();
+            match (file, from_env) {
+                (Some(path), false) => ConfigError::Parse {
+                    path: path.to_owned(),
+                    message,
+                },
+                (Some(path), true) => ConfigError::Settings {
+                    source_desc: format!("{} and the PARLEY__ variables", path.display()),
+                    message,
+                },
+                (None, _) => ConfigError::Settings {
+                    source_desc: "the PARLEY__ variables".to_owned(),
+                    message,
+                },
+            }
+        })
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -260,6 +302,22 @@ pub enum ConfigError {
     Env {
         /// The variable.
         name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `PARLEY__` variable names a setting that cannot be placed.
+    #[error("invalid {name}: {message}")]
+    EnvPath {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file with the `PARLEY__` variables laid over it is not valid.
+    #[error("invalid configuration ({source_desc}): {message}")]
+    Settings {
+        /// Where the settings came from: the file, the variables, or both.
+        source_desc: String,
         /// What is wrong.
         message: String,
     },
@@ -326,25 +384,31 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Loads the configuration: defaults, then `file`, then the `PARLEY_*`
-    /// variables read through `env`, then `overrides`. Missing app secrets
-    /// and API keys are generated and kept in the data dir.
+    /// Loads the configuration: defaults, then `file`, then the named
+    /// `PARLEY_*` variables read through `env`, then `overrides`. Missing
+    /// app secrets and API keys are generated and kept in the data dir.
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<credentials::Generated>), ConfigError> {
+        Self::load_with_paths(file, env, Vec::new(), overrides)
+    }
+
+    /// [`Config::load`], with the `PARLEY__<PATH>` variables among `vars`
+    /// (the process's environment, for `parley serve`) laid over the file
+    /// before the named variables apply: any setting of the file can then
+    /// come from the environment (see `env_tree`).
+    pub fn load_with_paths(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        vars: Vec<(String, String)>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<credentials::Generated>), ConfigError> {
         let mut config = Config::default();
         let mut global_namespaces = BTreeMap::new();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            let parsed: FileConfig = toml::from_str(&text).map_err(|error| ConfigError::Parse {
-                path: path.to_owned(),
-                message: error.to_string(),
-            })?;
+        if file.is_some() || env_tree::any(&vars) {
+            let parsed = read_settings(file, vars)?;
             global_namespaces = parsed.namespaces.clone();
             config.apply_file(parsed);
         }

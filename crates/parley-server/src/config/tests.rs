@@ -199,3 +199,54 @@ fn the_deploy_examples_configuration_loads_with_the_compose_environment() {
     assert!(chat.persist && chat.presence);
     assert_eq!(config.apps[0].api_keys, ["compose-api-key"]);
 }
+
+#[test]
+fn every_setting_can_come_from_the_environment_without_a_file() {
+    let vars: Vec<(String, String)> = [
+        ("PARLEY__NAMESPACES__CHAT__PERSIST", "true"),
+        ("PARLEY__NAMESPACES__CHAT__PRESENCE", "true"),
+        ("PARLEY__NAMESPACES__CHAT__RATE", "5/min"),
+        ("PARLEY__PING_INTERVAL", "5s"),
+        ("PARLEY__APPS__0__ID", "main"),
+        (
+            "PARLEY__APPS__0__ALLOWED_ORIGINS",
+            r#"["https://a.example"]"#,
+        ),
+        // The named variables still apply, after the paths.
+        ("PARLEY__LISTEN", "127.0.0.1:1000"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let named = [("PARLEY_LISTEN", "127.0.0.1:2000"), ("PARLEY_API_KEY", "k")];
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        data_dir: Some(dir.path().join("data")),
+        ..Overrides::default()
+    };
+    let env = |name: &str| {
+        named
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    };
+    let (config, _) = Config::load_with_paths(None, env, vars.clone(), &overrides).unwrap();
+    assert_eq!(config.listen.port(), 2000);
+    assert_eq!(config.ping_interval, Duration::from_secs(5));
+    let app = &config.apps[0];
+    assert_eq!(app.id, "main");
+    assert_eq!(app.allowed_origins, ["https://a.example"]);
+    assert_eq!(app.api_keys, ["k"]);
+    assert!(app.namespaces["chat"].persist && app.namespaces["chat"].presence);
+
+    // A misspelt key is refused as in a file, naming where it came from.
+    let mut misspelt = vars;
+    misspelt.push(("PARLEY__NAMESPACES__CHAT__PERSITS".into(), "true".into()));
+    let error = Config::load_with_paths(None, env, misspelt, &overrides)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("PARLEY__ variables") && error.contains("persits"),
+        "{error}"
+    );
+}
