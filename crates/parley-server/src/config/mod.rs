@@ -14,6 +14,7 @@ use crate::credentials;
 mod cluster;
 mod duration;
 mod env_tree;
+mod moved_keys;
 mod namespace;
 mod proxies;
 mod uploads;
@@ -260,7 +261,7 @@ fn read_settings(
     toml::Value::Table(table)
         .try_into::<FileConfig>()
         .map_err(|error| {
-            let message = error.to_string();
+            let message = moved_keys::with_hint(error.to_string());
             match (file, from_env) {
                 (Some(path), false) => ConfigError::Parse {
                     path: path.to_owned(),

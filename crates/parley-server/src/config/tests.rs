@@ -250,3 +250,14 @@ fn every_setting_can_come_from_the_environment_without_a_file() {
         "{error}"
     );
 }
+
+#[test]
+fn a_pusher_option_written_on_the_app_says_where_it_goes() {
+    let text = "[[apps]]\nid = \"a\"\nenable_client_messages = true\n";
+    let error = load_toml(text, &[]).unwrap_err().to_string();
+    assert!(
+        error.contains("unknown field `enable_client_messages`"),
+        "{error}"
+    );
+    assert!(error.contains("[apps.pusher]"), "{error}");
+}
