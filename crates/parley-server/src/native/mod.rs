@@ -2,6 +2,7 @@
 //!
 //! - [`codes`]: error codes and close codes.
 //! - [`wire`]: the envelope of commands and replies.
+//! - [`method`]: the methods, parsed once from a command's name.
 //! - [`push`]: the frames the server pushes unasked.
 //! - [`session`]: one connection's state machine and its commands.
 //! - [`presence`]: the presence, typing and status commands.
@@ -13,7 +14,7 @@
 
 pub mod chat;
 pub mod codes;
-mod methods;
+pub mod method;
 pub mod moderation;
 pub mod presence;
 pub mod push;

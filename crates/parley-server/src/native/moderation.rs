@@ -8,7 +8,6 @@ use parley_core::{ChannelName, Disconnect, Frame};
 use parley_store::RestrictionKind;
 use serde::Deserialize;
 use serde_json::json;
-use serde_json::value::RawValue;
 
 use super::codes::{self, ErrorReply};
 use super::session::NativeSession;
@@ -81,58 +80,7 @@ fn channel(name: Option<&str>) -> Result<Option<ChannelName>, ErrorReply> {
         .transpose()
 }
 
-/// The moderation methods, dispatched by [`NativeSession::moderation_command`].
-pub const METHODS: &[&str] = &[
-    "mute",
-    "unmute",
-    "ban",
-    "unban",
-    "block",
-    "unblock",
-    "blocks",
-    "report",
-    "message_hide",
-    "message_unhide",
-];
-
 impl NativeSession {
-    /// Runs one of the [`METHODS`].
-    pub(super) async fn moderation_command(
-        &mut self,
-        id: u64,
-        method: &str,
-        params: Option<&RawValue>,
-    ) -> Result<Frame, ErrorReply> {
-        match method {
-            "mute" => {
-                self.restrict(id, RestrictionKind::Mute, wire::params(params)?)
-                    .await
-            }
-            "unmute" => {
-                self.lift(id, RestrictionKind::Mute, wire::params(params)?)
-                    .await
-            }
-            "ban" => {
-                self.restrict(id, RestrictionKind::Ban, wire::params(params)?)
-                    .await
-            }
-            "unban" => {
-                self.lift(id, RestrictionKind::Ban, wire::params(params)?)
-                    .await
-            }
-            "block" => self.block(id, wire::params(params)?).await,
-            "unblock" => self.unblock(id, wire::params(params)?).await,
-            "blocks" => self.blocks(id).await,
-            "report" => self.report(id, wire::params(params)?).await,
-            "message_hide" => self.message_hide(id, wire::params(params)?, true).await,
-            "message_unhide" => self.message_hide(id, wire::params(params)?, false).await,
-            other => Err(ErrorReply::new(
-                codes::UNKNOWN_METHOD,
-                format!("unknown method {other:?}"),
-            )),
-        }
-    }
-
     /// At `connect`: refuses a user banned from the app (the connection is
     /// then closed with 4003), loads the user's block list into the hub and
     /// returns the user's unread total for the reply (see

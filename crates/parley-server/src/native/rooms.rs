@@ -6,9 +6,8 @@
 use parley_core::ChannelName;
 use parley_store::ReadDirection;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use super::codes::{self, ErrorReply};
+use super::codes::ErrorReply;
 use super::session::NativeSession;
 use super::wire;
 use crate::chat::{pins, reads, rooms, search, threads};
@@ -63,62 +62,7 @@ pub(super) struct SearchParams {
     limit: Option<usize>,
 }
 
-/// The methods of this file, dispatched by [`NativeSession::dispatch_rooms`].
-pub const METHODS: [&str; 12] = [
-    "room_create",
-    "room_add_members",
-    "room_remove_members",
-    "rooms",
-    "read_mark",
-    "mark_unread",
-    "unread",
-    "message_pin",
-    "message_unpin",
-    "pins",
-    "thread",
-    "search",
-];
-
 impl NativeSession {
-    /// Runs one of [`METHODS`].
-    pub(super) async fn dispatch_rooms(
-        &mut self,
-        method: &str,
-        id: u64,
-        params: Option<&RawValue>,
-    ) -> Result<Frame, ErrorReply> {
-        match method {
-            "room_create" => self.room_create(id, wire::params(params)?).await,
-            "room_add_members" => {
-                self.room_members_change(id, wire::params(params)?, true)
-                    .await
-            }
-            "room_remove_members" => {
-                self.room_members_change(id, wire::params(params)?, false)
-                    .await
-            }
-            "rooms" => self.rooms(id, wire::params(params)?).await,
-            "read_mark" => {
-                self.read_mark(id, wire::params(params)?, ReadDirection::Forward)
-                    .await
-            }
-            "mark_unread" => {
-                self.read_mark(id, wire::params(params)?, ReadDirection::Back)
-                    .await
-            }
-            "unread" => self.unread(id, wire::params(params)?).await,
-            "message_pin" => self.message_pin(id, wire::params(params)?, true).await,
-            "message_unpin" => self.message_pin(id, wire::params(params)?, false).await,
-            "pins" => self.pins(id, wire::params(params)?).await,
-            "thread" => self.thread(id, wire::params(params)?).await,
-            "search" => self.search(id, wire::params(params)?).await,
-            other => Err(ErrorReply::new(
-                codes::UNKNOWN_METHOD,
-                format!("unknown method {other:?}"),
-            )),
-        }
-    }
-
     fn channel(name: &str) -> Result<ChannelName, ErrorReply> {
         Ok(ChannelName::new(name).map_err(parley_core::Error::from)?)
     }

@@ -12,12 +12,13 @@ use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
     StreamPosition,
 };
+use parley_store::{ReadDirection, RestrictionKind};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::chat;
 use super::codes::{self, ErrorReply};
-use super::moderation;
+use super::method::{Method, UNKNOWN_LABEL};
 use super::presence;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
@@ -168,49 +169,94 @@ impl NativeSession {
         (self.violations >= MAX_VIOLATIONS).then_some(Disconnect::ProtocolViolation)
     }
 
-    async fn dispatch(&mut self, command: &Command<'_>) -> Result<Frame, ErrorReply> {
+    /// Runs one command. `method` is the command's method, parsed once by
+    /// the caller; `None` for a name the protocol does not have.
+    async fn dispatch(
+        &mut self,
+        command: &Command<'_>,
+        method: Option<Method>,
+    ) -> Result<Frame, ErrorReply> {
         let id = command.id;
         let params = command.params;
-        let method = &*command.method;
-        if method != "connect" && !self.registered {
+        if method != Some(Method::Connect) && !self.registered {
             self.close_after_reply = self.violation();
             return Err(ErrorReply::new(codes::NOT_CONNECTED, "send connect first"));
         }
+        let Some(method) = method else {
+            self.close_after_reply = self.violation();
+            return Err(ErrorReply::new(
+                codes::UNKNOWN_METHOD,
+                format!("unknown method {:?}", command.method),
+            ));
+        };
         match method {
-            "connect" => self.connect(id, wire::params(params)?).await,
-            "refresh" => self.refresh(id, wire::params(params)?),
-            "subscribe" => self.subscribe(id, wire::params(params)?).await,
-            "unsubscribe" => self.unsubscribe(id, wire::params(params)?).await,
-            "publish" => self.publish(id, wire::params(params)?).await,
-            "ping" => Ok(wire::result_frame(id, &Empty {})),
-            "presence" => self.presence(id, wire::params(params)?).await,
-            "presence_stats" => self.presence_stats(id, wire::params(params)?).await,
-            "presence_update" => self.presence_update(id, wire::params(params)?).await,
-            "typing" => self.typing(id, wire::params(params)?),
-            "status_update" => self.status_update(id, wire::params(params)?),
-            "user_status" => self.user_status(id, wire::params(params)?),
-            "message_send" => self.message_send(id, wire::params(params)?).await,
-            "message_edit" => self.message_edit(id, wire::params(params)?).await,
-            "message_delete" => self.message_delete(id, wire::params(params)?).await,
-            "history" => self.history(id, wire::params(params)?).await,
-            "messages" => self.messages(id, wire::params(params)?).await,
-            "edit_trail" => self.edit_trail(id, wire::params(params)?).await,
-            method if super::rooms::METHODS.contains(&method) => {
-                self.dispatch_rooms(method, id, params).await
+            Method::Connect => self.connect(id, wire::params(params)?).await,
+            Method::Refresh => self.refresh(id, wire::params(params)?),
+            Method::Subscribe => self.subscribe(id, wire::params(params)?).await,
+            Method::Unsubscribe => self.unsubscribe(id, wire::params(params)?).await,
+            Method::Publish => self.publish(id, wire::params(params)?).await,
+            Method::Ping => Ok(wire::result_frame(id, &Empty {})),
+            Method::Presence => self.presence(id, wire::params(params)?).await,
+            Method::PresenceStats => self.presence_stats(id, wire::params(params)?).await,
+            Method::PresenceUpdate => self.presence_update(id, wire::params(params)?).await,
+            Method::Typing => self.typing(id, wire::params(params)?),
+            Method::StatusUpdate => self.status_update(id, wire::params(params)?),
+            Method::UserStatus => self.user_status(id, wire::params(params)?),
+            Method::MessageSend => self.message_send(id, wire::params(params)?).await,
+            Method::MessageEdit => self.message_edit(id, wire::params(params)?).await,
+            Method::MessageDelete => self.message_delete(id, wire::params(params)?).await,
+            Method::History => self.history(id, wire::params(params)?).await,
+            Method::Messages => self.messages(id, wire::params(params)?).await,
+            Method::EditTrail => self.edit_trail(id, wire::params(params)?).await,
+            Method::ReactionAdd => self.reaction_change(id, wire::params(params)?, true).await,
+            Method::ReactionRemove => self.reaction_change(id, wire::params(params)?, false).await,
+            Method::Reactions => self.reactions(id, wire::params(params)?).await,
+            Method::RoomCreate => self.room_create(id, wire::params(params)?).await,
+            Method::RoomAddMembers => {
+                self.room_members_change(id, wire::params(params)?, true)
+                    .await
             }
-            "reaction_add" => self.reaction_change(id, wire::params(params)?, true).await,
-            "reaction_remove" => self.reaction_change(id, wire::params(params)?, false).await,
-            "reactions" => self.reactions(id, wire::params(params)?).await,
-            other if moderation::METHODS.contains(&other) => {
-                self.moderation_command(id, other, params).await
+            Method::RoomRemoveMembers => {
+                self.room_members_change(id, wire::params(params)?, false)
+                    .await
             }
-            other => {
-                self.close_after_reply = self.violation();
-                Err(ErrorReply::new(
-                    codes::UNKNOWN_METHOD,
-                    format!("unknown method {other:?}"),
-                ))
+            Method::Rooms => self.rooms(id, wire::params(params)?).await,
+            Method::ReadMark => {
+                self.read_mark(id, wire::params(params)?, ReadDirection::Forward)
+                    .await
             }
+            Method::MarkUnread => {
+                self.read_mark(id, wire::params(params)?, ReadDirection::Back)
+                    .await
+            }
+            Method::Unread => self.unread(id, wire::params(params)?).await,
+            Method::MessagePin => self.message_pin(id, wire::params(params)?, true).await,
+            Method::MessageUnpin => self.message_pin(id, wire::params(params)?, false).await,
+            Method::Pins => self.pins(id, wire::params(params)?).await,
+            Method::Thread => self.thread(id, wire::params(params)?).await,
+            Method::Search => self.search(id, wire::params(params)?).await,
+            Method::Mute => {
+                self.restrict(id, RestrictionKind::Mute, wire::params(params)?)
+                    .await
+            }
+            Method::Unmute => {
+                self.lift(id, RestrictionKind::Mute, wire::params(params)?)
+                    .await
+            }
+            Method::Ban => {
+                self.restrict(id, RestrictionKind::Ban, wire::params(params)?)
+                    .await
+            }
+            Method::Unban => {
+                self.lift(id, RestrictionKind::Ban, wire::params(params)?)
+                    .await
+            }
+            Method::MessageHide => self.message_hide(id, wire::params(params)?, true).await,
+            Method::MessageUnhide => self.message_hide(id, wire::params(params)?, false).await,
+            Method::Block => self.block(id, wire::params(params)?).await,
+            Method::Unblock => self.unblock(id, wire::params(params)?).await,
+            Method::Blocks => self.blocks(id).await,
+            Method::Report => self.report(id, wire::params(params)?).await,
         }
     }
 
@@ -484,11 +530,12 @@ impl Session for NativeSession {
             return None;
         }
         let started = Instant::now();
-        let frame = match self.dispatch(&command).await {
+        let method = Method::parse(&command.method);
+        let frame = match self.dispatch(&command, method).await {
             Ok(frame) => frame,
             Err(error) => wire::error_frame(Some(command.id), &error),
         };
-        metrics::histogram!("parley_command_duration_seconds", "method" => super::methods::metric_method(&command.method))
+        metrics::histogram!("parley_command_duration_seconds", "method" => method.map_or(UNKNOWN_LABEL, Method::as_str))
             .record(started.elapsed().as_secs_f64());
         self.reply(frame);
         self.run_after_reply().await;
