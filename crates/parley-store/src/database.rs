@@ -324,5 +324,10 @@ mod tests {
             shown.contains("postgres://parley:***@db:5432/parley"),
             "{shown}"
         );
+        let named = database.map(|database| database.to_string());
+        assert_eq!(
+            named.ok().as_deref(),
+            Some("PostgreSQL database postgres://parley:***@db:5432/parley")
+        );
     }
 }
