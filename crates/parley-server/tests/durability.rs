@@ -299,12 +299,10 @@ async fn postgres_store_recovers_after_its_connection_is_killed() {
     )
     .unwrap();
     holder_input.flush().unwrap();
-    let idle_in_transaction = format!(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND state = 'idle in transaction'"
-    );
+    let idle_in_transaction = "SELECT count(*) FROM pg_stat_activity \
+        WHERE datname = current_database() AND state = 'idle in transaction'";
     eventually("the row lock is held", || {
-        psql(&url, &idle_in_transaction) == "1"
+        psql(&url, idle_in_transaction) == "1"
     })
     .await;
 
