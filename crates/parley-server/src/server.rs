@@ -13,7 +13,7 @@ use axum::serve::ListenerExt as _;
 use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
 use parley_core::Namespace;
 use parley_core::{App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
-use parley_store::{Retention, Store, StoreOptions, Timestamp, TrimScope};
+use parley_store::{Retention, Store, Timestamp, TrimScope};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,8 +63,8 @@ const PRESENCE_SWEEP: std::time::Duration = std::time::Duration::from_millis(250
 impl Server {
     /// Builds the node, the apps and their keys from `config`.
     pub async fn new(config: Config) -> Result<Self, ServerError> {
-        let database = config.database().map_err(ServerError::Config)?;
-        let store = Store::open(StoreOptions::new(database), Arc::new(MessageJson))
+        let options = config.store_options().map_err(ServerError::Config)?;
+        let store = Store::open(options, Arc::new(MessageJson))
             .await
             .map_err(|error| ServerError::Config(format!("cannot open the store: {error}")))?;
         for migration in store.applied_migrations() {

@@ -1,4 +1,5 @@
-//! Starting with no configuration, minting tokens, and shutting down.
+//! Starting with no configuration, minting tokens, shutting down, and
+//! failing to start, quickly and saying why, when the store cannot be opened.
 
 mod common;
 
@@ -6,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, TestServer, api_call};
+use common::tmpfs::Tmpfs;
+use common::{Client, TestServer, api_call, test_config};
 use reqwest::Method;
 use serde_json::json;
 
@@ -129,5 +131,107 @@ async fn parley_serve_starts_without_configuration_and_parley_token_mints_accept
     assert!(
         String::from_utf8(again.stderr).unwrap().is_empty(),
         "nothing generated twice"
+    );
+}
+
+/// A PostgreSQL URL with a password, for checking that it is never shown.
+const SECRET_URL: &str = "postgres://parley:hunter2-not-shown@127.0.0.1:1/parley";
+
+/// Builds a server with `config` and returns why it failed, and how long
+/// that took.
+async fn start_error(config: parley_server::Config) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    match parley_server::Server::new(config).await {
+        Ok(_) => panic!("the server started"),
+        Err(error) => (error.to_string(), started.elapsed()),
+    }
+}
+
+#[tokio::test]
+async fn start_against_an_unreachable_postgres_fails_at_once_naming_the_url_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.database_url = Some(SECRET_URL.to_owned());
+    let (message, took) = start_error(config).await;
+    assert!(took < Duration::from_secs(5), "took {took:?}: {message}");
+    assert!(
+        message.contains("PostgreSQL database postgres://parley:***@127.0.0.1:1/parley"),
+        "{message}"
+    );
+    assert!(message.contains("Connection refused"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[tokio::test]
+async fn start_against_a_postgres_that_never_answers_fails_after_the_connect_timeout() {
+    // Accepts connections (the kernel completes the handshake) and never
+    // says a word, like a database behind a dead proxy.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.database_url = Some(format!(
+        "postgres://parley:hunter2-not-shown@{}/parley",
+        silent.local_addr().unwrap()
+    ));
+    config.database_connect_timeout = Duration::from_millis(500);
+    let (message, took) = start_error(config).await;
+    assert!(took < Duration::from_secs(3), "took {took:?}: {message}");
+    assert!(message.contains("no connection within 500ms"), "{message}");
+    assert!(
+        message.contains("postgres://parley:***@127.0.0.1:"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[tokio::test]
+async fn start_on_a_full_disk_fails_at_once_naming_the_sqlite_path_and_the_cause() {
+    let disk = Tmpfs::mount("1m");
+    let data_dir = disk.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    disk.fill();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.data_dir = data_dir.clone();
+    let (message, took) = start_error(config).await;
+    assert!(took < Duration::from_secs(5), "took {took:?}: {message}");
+    let path = data_dir.join("parley.db");
+    assert!(
+        message.contains(&format!("SQLite database {}", path.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("full") || message.contains("No space left"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn parley_serve_against_an_unreachable_postgres_exits_with_1_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("PARLEY_CONFIG")
+        .env("PARLEY_DATABASE_URL", SECRET_URL)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(5), "took {took:?}: {stderr}");
+    assert!(
+        stderr.contains(
+            "parley: cannot open the store: PostgreSQL database \
+             postgres://parley:***@127.0.0.1:1/parley: "
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stdout.contains("hunter2"),
+        "{stderr}{stdout}"
     );
 }

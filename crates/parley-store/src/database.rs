@@ -3,11 +3,12 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, TransactionManager};
 
 use crate::StoreError;
 
@@ -77,6 +78,17 @@ impl fmt::Debug for Database {
     }
 }
 
+/// Names the database for messages: `SQLite database PATH`, or
+/// `PostgreSQL database URL` with the URL's password hidden.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite { path } => write!(f, "SQLite database {}", path.display()),
+            Self::Postgres { url } => write!(f, "PostgreSQL database {}", without_password(url)),
+        }
+    }
+}
+
 /// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -113,12 +125,16 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
     /// Operations committed in one transaction at most.
     pub max_batch: usize,
+    /// How long opening the store waits for its first connection (and its
+    /// settings) before it fails with the cause.
+    pub connect_timeout: Duration,
 }
 
 impl StoreOptions {
     /// Options with the defaults for `database`: 4 connections on SQLite
     /// (one writer, readers for the rest), 10 on PostgreSQL, 4096 queued
-    /// writes, batches of up to 256.
+    /// writes, batches of up to 256, and [`DEFAULT_CONNECT_TIMEOUT`] to
+    /// connect.
     pub fn new(database: Database) -> Self {
         let max_connections = match database.backend() {
             Backend::Sqlite => 4,
@@ -129,9 +145,13 @@ impl StoreOptions {
             max_connections,
             queue_capacity: 4096,
             max_batch: 256,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
+
+/// How long opening a store waits for its first connection by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a SQLite connection waits for a write lock held by another
 /// process before the transaction fails (and the writer retries it).
@@ -145,12 +165,52 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// process (which `NORMAL` would also survive, the write being in the OS
 /// cache) but also a power loss or kernel crash (which `NORMAL` would not).
 /// Group commit pays that fsync once per batch, not once per message.
+///
+/// One connection is opened first, directly and within `connect_timeout`:
+/// the pool retries a failing connect until its own timeout and then
+/// reports only that it timed out, while the first attempt knows why (a
+/// refused connection, a bad password, a full disk). The caller wraps the
+/// error with the database's name.
 pub(crate) async fn connect(
     database: &Database,
     max_connections: u32,
+    connect_timeout: Duration,
 ) -> Result<AnyPool, StoreError> {
     sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new().max_connections(max_connections.max(2));
+    let options = connect_options(database).await?;
+    let first = async {
+        let mut connection = AnyConnection::connect_with(&options).await?;
+        prepare(&mut connection, database.backend()).await?;
+        connection.close().await
+    };
+    match tokio::time::timeout(connect_timeout, first).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(StoreError::Database(Arc::new(sqlx::Error::Io(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection within {connect_timeout:?}"),
+                ),
+            ))));
+        }
+    }
+    let backend = database.backend();
+    let mut pool = AnyPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .after_connect(move |connection, _| Box::pin(prepare(connection, backend)))
+        .after_release(|connection, _| Box::pin(async move { Ok(settle(connection).await) }));
+    if backend == Backend::Sqlite {
+        // A SQLite connection is a file on a local worker thread, not a
+        // socket that can break while idle; pinging it before every acquire
+        // (sqlx's default) only adds a round trip to that thread to every
+        // read. sqlx still pings it when it is released.
+        pool = pool.test_before_acquire(false);
+    }
+    Ok(pool.connect_with(options).await?)
+}
+
+/// Where to connect: for SQLite, also creates the file's directory.
+async fn connect_options(database: &Database) -> Result<AnyConnectOptions, StoreError> {
     match database {
         Database::Sqlite { path } => {
             if let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -170,27 +230,50 @@ pub(crate) async fn connect(
                 .filename(path)
                 .create_if_missing(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
-            let options = AnyConnectOptions::from_url(&sqlite.to_url_lossy())?;
-            // A SQLite connection is a file on a local worker thread, not a
-            // socket that can break while idle; pinging it before every
-            // acquire (sqlx's default) only adds a round trip to that thread
-            // to every read. sqlx still pings it when it is released.
-            let pool = pool
-                .test_before_acquire(false)
-                .after_connect(|connection, _| {
-                    Box::pin(async move {
-                        connection.execute("PRAGMA journal_mode = WAL").await?;
-                        connection.execute("PRAGMA synchronous = FULL").await?;
-                        Ok(())
-                    })
-                });
-            Ok(pool.connect_with(options).await?)
+            Ok(AnyConnectOptions::from_url(&sqlite.to_url_lossy())?)
         }
-        Database::Postgres { url } => {
-            let options = AnyConnectOptions::from_str(url)?;
-            Ok(pool.connect_with(options).await?)
-        }
+        Database::Postgres { url } => Ok(AnyConnectOptions::from_str(url)?),
     }
+}
+
+/// The settings every new connection gets: on SQLite, WAL and
+/// `synchronous = FULL` (see [`connect`]).
+async fn prepare(connection: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Sqlite {
+        connection.execute("PRAGMA journal_mode = WAL").await?;
+        connection.execute("PRAGMA synchronous = FULL").await?;
+    }
+    Ok(())
+}
+
+/// Makes sure a connection going back to the pool has no transaction open;
+/// false when that cannot be made sure, and the pool then closes it (and
+/// opens a fresh one when one is needed).
+///
+/// A transaction that failed in an I/O error can leave its connection
+/// dirty: SQLite rolls a transaction back by itself on a full disk, so
+/// sqlx's `COMMIT` fails and so does its `ROLLBACK` ("no transaction is
+/// active"), and sqlx still counts the transaction as open. A connection
+/// like that, handed out again, refuses every `BEGIN` ("attempted to call
+/// begin_with at non-zero transaction depth") until the process restarts.
+/// This check runs for every connection released, the writer's and the
+/// readers' alike, and costs nothing for a clean one.
+pub(crate) async fn settle(connection: &mut AnyConnection) -> bool {
+    if !connection.is_in_transaction() {
+        return true;
+    }
+    // A dropped transaction queues its rollback on the connection; a ping
+    // runs it (and shows whether the connection still works).
+    if connection.ping().await.is_err() {
+        return false;
+    }
+    if !connection.is_in_transaction() {
+        return true;
+    }
+    let rolled_back = <Any as sqlx::Database>::TransactionManager::rollback(connection)
+        .await
+        .is_ok();
+    rolled_back && !connection.is_in_transaction()
 }
 
 /// The statement that opens a write transaction. On SQLite it takes the write
@@ -240,6 +323,11 @@ mod tests {
         assert!(
             shown.contains("postgres://parley:***@db:5432/parley"),
             "{shown}"
+        );
+        let named = database.map(|database| database.to_string());
+        assert_eq!(
+            named.ok().as_deref(),
+            Some("PostgreSQL database postgres://parley:***@db:5432/parley")
         );
     }
 }

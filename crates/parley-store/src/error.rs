@@ -7,7 +7,8 @@ use std::sync::Arc;
 /// The server maps these to its wire errors: [`NotFound`](Self::NotFound)
 /// and [`Forbidden`](Self::Forbidden) and [`InvalidInput`](Self::InvalidInput)
 /// are the caller's to report; [`Database`](Self::Database),
-/// [`Migration`](Self::Migration) and [`Closed`](Self::Closed) are internal
+/// [`Migration`](Self::Migration), [`Open`](Self::Open) and
+/// [`Closed`](Self::Closed) are internal
 /// and their cause goes to the logs, not to clients.
 ///
 /// It is `Clone` because one failed group commit fails every operation in the
@@ -31,6 +32,16 @@ pub enum StoreError {
     /// A migration failed, or an applied migration was changed.
     #[error("migration error: {0}")]
     Migration(#[source] Arc<sqlx::migrate::MigrateError>),
+    /// The store could not be opened: which database (the SQLite path, or
+    /// the PostgreSQL URL without its password), and why.
+    #[error("{database}: {cause}")]
+    Open {
+        /// The database, as [`Database`](crate::Database) displays it.
+        database: String,
+        /// What failed: the driver's or the operating system's error.
+        #[source]
+        cause: Box<StoreError>,
+    },
     /// The store was closed, or its writer task stopped.
     #[error("the store is closed")]
     Closed,

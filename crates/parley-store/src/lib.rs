@@ -86,7 +86,7 @@ mod webhooks;
 mod writer;
 
 pub use connect_profile::ConnectProfile;
-pub use database::{Backend, Database, StoreOptions};
+pub use database::{Backend, DEFAULT_CONNECT_TIMEOUT, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
 pub use messages::{

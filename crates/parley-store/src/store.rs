@@ -72,12 +72,22 @@ impl Store {
         encoder: Arc<dyn MessageEventEncoder>,
     ) -> Result<Self, StoreError> {
         let backend = options.database.backend();
-        let pool = crate::database::connect(&options.database, options.max_connections).await?;
+        let opened = |cause| StoreError::Open {
+            database: options.database.to_string(),
+            cause: Box::new(cause),
+        };
+        let pool = crate::database::connect(
+            &options.database,
+            options.max_connections,
+            options.connect_timeout,
+        )
+        .await
+        .map_err(opened)?;
         let applied = match migrate::run(&pool, backend).await {
             Ok(applied) => applied,
             Err(error) => {
                 pool.close().await;
-                return Err(error);
+                return Err(opened(error));
             }
         };
         let (requests, receiver) = mpsc::channel(options.queue_capacity.max(1));

@@ -35,7 +35,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commands::{Command, Context};
-use crate::database::begin_statement;
+use crate::database::{begin_statement, settle};
 use crate::{Backend, MessageEventEncoder, StoreError, Timestamp};
 
 /// A message to the writer.
@@ -156,6 +156,10 @@ impl Writer {
         if result.is_ok() {
             *kept = Some((connection, Instant::now()));
         }
+        // Otherwise the connection goes back to the pool, which rolls back
+        // what the failure left open or, failing that, closes it
+        // (`database::settle`): the next batch starts on a clean
+        // connection, whatever the error was.
         result
     }
 
@@ -181,6 +185,12 @@ impl Writer {
                 Ok(Tried::Refused { rerun: false }) => return Ok(()),
                 Ok(Tried::Refused { rerun: true }) => isolation = Isolation::Savepoints,
                 Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
+                    // The failed try may have left its transaction open
+                    // (see `database::settle`); one that cannot be closed
+                    // fails the batch, and the connection is not reused.
+                    if !settle(connection).await {
+                        return Err(error);
+                    }
                     tracing::warn!(%error, attempt, "store transaction conflicted; retrying");
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;

@@ -1,11 +1,13 @@
 //! The durable webhook queue: deliveries queued, found when due, kept in
 //! order, rescheduled after a failure, removed once delivered, and still
-//! there after the store is reopened. On both backends.
+//! there after the store is reopened. On both backends. And a full disk
+//! under the queue leaves no broken connection behind.
 
 mod common;
 
-use common::{APP, TestDb};
-use parley_store::{NewWebhook, Timestamp};
+use common::tmpfs::Tmpfs;
+use common::{APP, TestDb, open, send};
+use parley_store::{Database, NewWebhook, StoreOptions, Timestamp};
 
 store_tests!(the_queue_keeps_order_reschedules_and_survives_reopening,);
 
@@ -60,4 +62,38 @@ async fn the_queue_keeps_order_reschedules_and_survives_reopening(db: TestDb) {
     assert_eq!(store.pending_webhooks(APP).await.unwrap(), 0);
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
     store.close().await;
+}
+
+/// Queueing webhooks on a full SQLite disk fails, and the connections those
+/// failed transactions used go back to the pool clean (or are replaced):
+/// once space is freed, the writer, which takes its connection from the
+/// same pool, commits, and so does the queue.
+#[tokio::test]
+async fn a_full_disk_under_the_webhook_queue_leaves_the_store_working() {
+    let disk = Tmpfs::mount("16m");
+    let store = open(StoreOptions::new(Database::Sqlite {
+        path: disk.path().join("parley.db"),
+    }))
+    .await;
+    let filler = disk.fill();
+    let big = "x".repeat(16 * 1024);
+    let mut failed = 0;
+    for _ in 0..20 {
+        if store.enqueue_webhooks(&[delivery(&big)]).await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(
+        failed >= 8,
+        "queueing on a full disk fails ({failed} of 20)"
+    );
+    let queued = store.pending_webhooks(APP).await.unwrap();
+
+    std::fs::remove_file(filler).unwrap();
+    // The writer has not written yet, so it takes a pooled connection.
+    send(&store, "chat:lobby", "alice", "after the disk was full").await;
+    store.enqueue_webhooks(&[delivery("{}")]).await.unwrap();
+    assert_eq!(store.pending_webhooks(APP).await.unwrap(), queued + 1);
+    store.close().await;
+    drop(disk);
 }

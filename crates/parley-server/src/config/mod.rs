@@ -74,6 +74,9 @@ pub struct Config {
     /// Where persisted channels are kept: `postgres://…`, or `sqlite:PATH`;
     /// `None` is the SQLite file `parley.db` in the data dir.
     pub database_url: Option<String>,
+    /// How long the start waits for the store's first connection before
+    /// it fails with the cause.
+    pub database_connect_timeout: Duration,
     /// The apps this node serves; the first is the default app.
     pub apps: Vec<AppConfig>,
     /// File uploads (`[uploads]`); files are kept under the data dir.
@@ -229,6 +232,8 @@ struct FileConfig {
     trusted_proxies: Option<TrustedProxies>,
     log_format: Option<LogFormat>,
     database_url: Option<String>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    database_connect_timeout: Option<Duration>,
     uploads: Option<UploadsConfig>,
     cluster: Option<ClusterConfig>,
     web: Option<WebConfig>,
@@ -376,6 +381,7 @@ impl Default for Config {
             trusted_proxies: TrustedProxies::default(),
             log_format: LogFormat::Text,
             database_url: None,
+            database_connect_timeout: parley_store::DEFAULT_CONNECT_TIMEOUT,
             apps: Vec::new(),
             uploads: UploadsConfig::default(),
             cluster: ClusterConfig::default(),
@@ -452,6 +458,7 @@ impl Config {
             write_timeout,
             shutdown_timeout,
             stream_idle_ttl,
+            database_connect_timeout,
             max_connections,
             listen_backlog,
             max_frame_bytes,
@@ -520,6 +527,7 @@ impl Config {
             ("pong_timeout", self.pong_timeout),
             ("connect_timeout", self.connect_timeout),
             ("write_timeout", self.write_timeout),
+            ("database_connect_timeout", self.database_connect_timeout),
         ];
         for (name, duration) in durations {
             if duration.is_zero() {
@@ -600,6 +608,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How to open the store: its database and the connect timeout.
+    pub fn store_options(&self) -> Result<parley_store::StoreOptions, String> {
+        let mut options = parley_store::StoreOptions::new(self.database()?);
+        options.connect_timeout = self.database_connect_timeout;
+        Ok(options)
     }
 
     /// The store's database.

@@ -25,6 +25,7 @@ fn file_then_env_then_flags() {
     let text = r#"
         listen = "127.0.0.1:8000"
         ping_interval = "5s"
+        database_connect_timeout = "2s"
         [[apps]]
         id = "a"
         secret = "0123456789abcdef0123"
@@ -39,6 +40,7 @@ fn file_then_env_then_flags() {
     let (config, generated) = load_toml(text, &[("PARLEY_LISTEN", "127.0.0.1:9000")]).unwrap();
     assert_eq!(config.listen.port(), 9000);
     assert_eq!(config.ping_interval, Duration::from_secs(5));
+    assert_eq!(config.database_connect_timeout, Duration::from_secs(2));
     let app = &config.apps[0];
     // The app's own table wins over the top-level one of the same name.
     assert!(app.namespaces["chat"].allow_publish && !app.namespaces["chat"].anonymous);
@@ -54,6 +56,10 @@ fn file_then_env_then_flags() {
 fn bad_settings_are_refused_with_their_name() {
     let cases = [
         ("connect_timeout = \"0s\"", "connect_timeout"),
+        (
+            "database_connect_timeout = \"0s\"",
+            "database_connect_timeout must be above zero",
+        ),
         ("ping_interval = \"soon\"", "invalid duration"),
         ("max_frame_bytes = 10", "max_frame_bytes"),
         (

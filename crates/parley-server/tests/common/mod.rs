@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod node;
 pub mod tcp_proxy;
+pub mod tmpfs;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;

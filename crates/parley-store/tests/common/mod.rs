@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
+pub mod tmpfs;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
