@@ -422,6 +422,18 @@ impl NativeSession {
         }
     }
 
+    /// Drops the subscriptions the server ended (a ban, a removal from a
+    /// room, on this node or another) from the session's own list, which
+    /// otherwise would keep renewing their presence and count against the
+    /// subscription limit. The hub is the authority on what a connection
+    /// subscribes to.
+    fn forget_ended_subscriptions(&mut self) {
+        let hub = &self.app.app.hub;
+        let client = self.client.id;
+        self.subscriptions
+            .retain(|channel| hub.is_subscribed(client, channel));
+    }
+
     async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
         let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
         if self.subscriptions.remove(&channel) {
@@ -496,6 +508,7 @@ impl Session for NativeSession {
     }
 
     async fn on_alive(&mut self) {
+        self.forget_ended_subscriptions();
         let channels = self.presence_channels();
         if !channels.is_empty() {
             self.server
@@ -548,8 +561,10 @@ impl Session for NativeSession {
         )
     }
 
-    async fn finish(self) {
+    async fn finish(mut self) {
         if self.registered {
+            // A subscription the server ended left its presence already.
+            self.forget_ended_subscriptions();
             for channel in &self.subscriptions {
                 self.leave_presence(channel).await;
             }
