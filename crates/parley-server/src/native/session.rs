@@ -1,6 +1,6 @@
 //! One native-protocol connection: its state machine and its commands.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use super::chat;
 use super::codes::{self, ErrorReply};
 use super::moderation;
 use super::presence;
+use super::replay::Replay;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
 use crate::connection::Session;
@@ -47,6 +48,8 @@ pub struct NativeSession {
     pub(super) after_reply: Vec<AfterReply>,
     /// Whether the token's roles include `moderator` or `admin`.
     pub(super) moderator: bool,
+    /// Replays still being paged into the queue, oldest first.
+    pub(super) replays: VecDeque<Replay>,
 }
 
 /// Work done after a command's reply is queued.
@@ -154,6 +157,7 @@ impl NativeSession {
             close_after_reply: None,
             after_reply: Vec::new(),
             moderator: false,
+            replays: VecDeque::new(),
         }
     }
 
@@ -382,6 +386,9 @@ impl NativeSession {
             .node
             .subscribe(&self.app.app, &self.client, &channel, recovering)
             .await?;
+        // A replay of an earlier subscription to this channel that the
+        // server ended is of no use any more.
+        self.drop_replay(&channel);
         self.subscriptions.insert(channel.clone());
         if presence {
             self.after_reply
@@ -437,6 +444,7 @@ impl NativeSession {
     async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
         let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
         if self.subscriptions.remove(&channel) {
+            self.drop_replay(&channel);
             self.server
                 .node
                 .unsubscribe(&self.app.app, self.client.id, &channel)
@@ -516,6 +524,10 @@ impl Session for NativeSession {
                 .presence_renew(&self.app.app, &self.client, &channels)
                 .await;
         }
+    }
+
+    fn on_written(&mut self) {
+        self.feed_replays();
     }
 
     fn on_binary(&mut self) -> Option<Disconnect> {
