@@ -364,6 +364,15 @@ impl PusherSession {
                 if let Err(error) = joined {
                     tracing::warn!(%channel, %error, "presence renewal failed");
                 }
+                if !self.app.app.hub.is_subscribed(self.client.id, channel) {
+                    // The subscription ended while the lease was renewed:
+                    // its end removed the lease before the renewal added
+                    // it again.
+                    self.server
+                        .node
+                        .presence_leave(&self.app.app, self.client.id, channel, &namespace)
+                        .await;
+                }
             }
         }
     }
