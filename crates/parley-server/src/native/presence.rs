@@ -182,7 +182,7 @@ impl NativeSession {
                     channel,
                     publications,
                     up_to,
-                } => self.start_replay(channel, &publications, up_to),
+                } => self.start_replay(channel, publications, up_to),
             }
         }
     }

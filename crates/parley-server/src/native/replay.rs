@@ -20,8 +20,12 @@ use super::session::NativeSession;
 /// What one recovering subscription still has to send.
 pub(super) struct Replay {
     channel: ChannelName,
-    /// The missed publications not queued yet, encoded, in order.
-    frames: VecDeque<Frame>,
+    /// The missed publications not queued yet, in order. They are encoded
+    /// only when queued: an in-memory stream's are shared with its kept
+    /// history, so a waiting replay costs no copy of them.
+    publications: VecDeque<Arc<Publication>>,
+    /// The next one, encoded already, that did not fit in the last page.
+    next: Option<Frame>,
     /// The position the replay reaches: held publications at or below it
     /// were in the replay.
     up_to: StreamPosition,
@@ -33,18 +37,13 @@ impl NativeSession {
     pub(super) fn start_replay(
         &mut self,
         channel: ChannelName,
-        publications: &[Arc<Publication>],
+        publications: Vec<Arc<Publication>>,
         up_to: StreamPosition,
     ) {
-        let frames = publications
-            .iter()
-            .map(|publication| {
-                NativeEncoder.encode(Protocol::Native, &Push::Publication(publication))
-            })
-            .collect();
         self.replays.push_back(Replay {
             channel,
-            frames,
+            publications: publications.into(),
+            next: None,
             up_to,
         });
         self.feed_replays();
@@ -60,14 +59,18 @@ impl NativeSession {
             // A subscription that ended (unsubscribed, banned, removed from
             // a room) needs the rest of its replay no more.
             if hub.is_subscribed(self.client.id, &replay.channel) {
-                while let Some(frame) = replay.frames.front() {
+                while let Some(frame) = replay.next.take().or_else(|| {
+                    let publication = replay.publications.pop_front()?;
+                    Some(NativeEncoder.encode(Protocol::Native, &Push::Publication(&publication)))
+                }) {
                     if !queue.accepts_page(frame.len()) {
                         if queue.closed().is_some() {
                             self.replays.clear();
+                        } else {
+                            replay.next = Some(frame);
                         }
                         return;
                     }
-                    let frame = replay.frames.pop_front().expect("a front frame exists");
                     if self.client.send(frame).is_err() {
                         // The connection is closing.
                         self.replays.clear();
