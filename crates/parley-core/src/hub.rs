@@ -1,7 +1,7 @@
 //! The hub: one app's connections and subscriptions on this node, and the
 //! local fan-out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +29,7 @@ struct Subscriber {
     client: Arc<ClientHandle>,
     /// While the connection replays what it missed, live publications wait
     /// here, so none arrives before the replay or twice.
-    recovering: Option<Box<Mutex<Vec<Publication>>>>,
+    recovering: Option<Box<Mutex<VecDeque<Publication>>>>,
     /// After a replay, the position it reached: a live publication at or
     /// below it was in the replay already and is not sent again. A store
     /// commit becomes readable a moment before the node broadcasts it, so
@@ -41,11 +41,16 @@ struct Subscriber {
 impl Subscriber {
     /// Whether `publication` reached this subscriber in its replay.
     fn replayed(&self, publication: &Publication) -> bool {
-        self.replayed.as_ref().is_some_and(|replayed| {
-            publication.position.offset <= replayed.offset
-                && publication.position.epoch == replayed.epoch
-        })
+        reached(self.replayed.as_deref(), publication)
     }
+}
+
+/// Whether a replay that reached `replayed` held `publication`.
+fn reached(replayed: Option<&StreamPosition>, publication: &Publication) -> bool {
+    replayed.is_some_and(|replayed| {
+        publication.position.offset <= replayed.offset
+            && publication.position.epoch == replayed.epoch
+    })
 }
 type UserShard = Mutex<HashMap<Arc<str>, Vec<Arc<ClientHandle>>>>;
 
@@ -192,37 +197,58 @@ impl Hub {
         Some(last)
     }
 
-    /// Ends a recovering subscription's hold: the publications held back
-    /// past `replayed` (the position the replay reached) are queued for the
-    /// connection, in order, and later ones go straight to it; none at or
-    /// below `replayed` is sent again. The shard's write lock keeps any
-    /// broadcast from slipping in between.
+    /// Releases a recovering subscription's hold, one page at a time: the
+    /// publications held back past `replayed` (the position the replay
+    /// reached) are queued for the connection, in order, while its queue
+    /// [accepts a page](crate::OutboundQueue::accepts_page); none at or
+    /// below `replayed` is sent again. Returns whether the hold ended (then
+    /// later publications go straight to the connection); if not, call it
+    /// again once the connection wrote what is queued. Meanwhile new
+    /// publications keep joining the hold, behind the ones held already.
+    /// The shard's write lock keeps any broadcast from slipping in between
+    /// the last held publication and the end of the hold.
     pub fn finish_recovery(
         &self,
         client: &ClientHandle,
         channel: &ChannelName,
         replayed: &StreamPosition,
         encoder: &dyn FrameEncoder,
-    ) {
+    ) -> bool {
         let mut channels = self.channels[self.shard(channel.as_str())].write();
         let Some(subscriber) = channels
             .get_mut(channel.as_str())
             .and_then(|subscribers| subscribers.get_mut(&client.id))
         else {
-            return;
+            return true;
         };
-        let Some(held) = subscriber.recovering.take() else {
-            return;
+        if subscriber.replayed.is_none() && replayed.offset > 0 {
+            subscriber.replayed = Some(Box::new(replayed.clone()));
+        }
+        let Some(held) = subscriber.recovering.as_mut() else {
+            return true;
         };
-        subscriber.replayed = (replayed.offset > 0).then(|| Box::new(replayed.clone()));
-        for publication in held.into_inner() {
-            if !subscriber.replayed(&publication) {
-                let frame = encoder.encode(client.protocol, &Push::Publication(&publication));
-                if client.send(frame).is_err() {
+        let replayed = subscriber.replayed.as_deref();
+        let held = held.get_mut();
+        while let Some(publication) = held.front() {
+            if reached(replayed, publication) {
+                held.pop_front();
+                continue;
+            }
+            let frame = encoder.encode(client.protocol, &Push::Publication(publication));
+            if !client.queue().accepts_page(frame.len()) {
+                if client.queue().closed().is_some() {
+                    // The connection is closing: nothing more to page.
                     break;
                 }
+                return false;
+            }
+            held.pop_front();
+            if client.send(frame).is_err() {
+                break;
             }
         }
+        subscriber.recovering = None;
+        true
     }
 
     /// Whether a connection is subscribed to a channel.
@@ -297,7 +323,7 @@ impl Hub {
             if let (Some(held), Push::Publication(publication)) = (&subscriber.recovering, push) {
                 let mut held = held.lock();
                 if held.len() < MAX_HELD_BACK {
-                    held.push((*publication).clone());
+                    held.push_back((*publication).clone());
                 } else {
                     client.disconnect(crate::Disconnect::Slow);
                 }
@@ -529,6 +555,56 @@ mod tests {
                 Frame::from_static("f1")
             ]
         );
+    }
+
+    /// The hold is released a page at a time (half the queue), so a hold
+    /// larger than the queue never closes the client as slow; publications
+    /// that arrive meanwhile join the hold behind the others.
+    #[test]
+    fn a_large_hold_is_released_in_pages_in_order() {
+        struct Padded;
+        impl FrameEncoder for Padded {
+            fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+                match push {
+                    Push::Publication(p) => Frame::new(format!("{:<400}", p.position.offset)),
+                    _ => Frame::from_static("other"),
+                }
+            }
+        }
+        let hub = Hub::new();
+        let a = client(1, "a");
+        hub.add_client(&a, 10).unwrap();
+        let news = ChannelName::new("news").unwrap();
+        hub.subscribe(&a, &news, true).unwrap();
+        for offset in 1..=4 {
+            hub.broadcast(&Push::Publication(&at(&news, offset, "e")), &Padded);
+        }
+        let replayed = StreamPosition {
+            offset: 1,
+            epoch: "e".into(),
+        };
+        let mut written = Vec::new();
+        // Queue of 1024 bytes: one frame of 400 per page (two would pass
+        // half of it).
+        assert!(!hub.finish_recovery(&a, &news, &replayed, &Padded));
+        hub.broadcast(&Push::Publication(&at(&news, 5, "e")), &Padded);
+        let mut pages = 1;
+        loop {
+            assert_eq!(a.queue().drain_into(&mut written), None, "never slow");
+            pages += 1;
+            if hub.finish_recovery(&a, &news, &replayed, &Padded) {
+                break;
+            }
+        }
+        a.queue().drain_into(&mut written);
+        hub.broadcast(&Push::Publication(&at(&news, 6, "e")), &Padded);
+        a.queue().drain_into(&mut written);
+        let offsets: Vec<String> = written
+            .iter()
+            .map(|frame| frame.as_str().trim().to_owned())
+            .collect();
+        assert_eq!(offsets, ["2", "3", "4", "5", "6"]);
+        assert_eq!(pages, 4, "one frame a page; the last page ends the hold");
     }
 
     #[test]

@@ -280,17 +280,21 @@ impl Node {
     }
 
     /// Releases the publications a recovering subscription held back, those
-    /// past `replayed` (where its replay ended), and lets later ones
-    /// through; none at or below `replayed` reaches it again.
+    /// past `replayed` (where its replay ended), a page at a time, and then
+    /// lets later ones through; none at or below `replayed` reaches it
+    /// again. Returns whether the hold ended; if not, call it again once
+    /// the connection wrote its queue (see [`Hub::finish_recovery`]).
+    ///
+    /// [`Hub::finish_recovery`]: crate::Hub::finish_recovery
     pub fn finish_recovery(
         &self,
         app: &App,
         client: &ClientHandle,
         channel: &ChannelName,
         replayed: &StreamPosition,
-    ) {
+    ) -> bool {
         app.hub
-            .finish_recovery(client, channel, replayed, &*self.encoder);
+            .finish_recovery(client, channel, replayed, &*self.encoder)
     }
 
     /// What an in-memory channel stream kept after `after`, at most `limit`.

@@ -130,6 +130,11 @@ impl Node {
 
     /// Renews a live connection's leases in `channels`; a lease that
     /// expired meanwhile is added again (and the user joins again).
+    ///
+    /// Only channels the connection still subscribes to in the hub are
+    /// renewed: when the server ends a subscription (a ban, a removal from
+    /// a room, on this node or another) it removes the lease, and a
+    /// renewal must not bring the user back.
     pub async fn presence_renew(
         &self,
         app: &Arc<App>,
@@ -141,6 +146,9 @@ impl Node {
             let Ok(namespace) = app.namespace(channel) else {
                 continue;
             };
+            if !app.hub.is_subscribed(client.id, channel) {
+                continue;
+            }
             let renewed = self
                 .presence
                 .renew(&app.id, channel, &key, namespace.presence_ttl)
@@ -155,6 +163,12 @@ impl Node {
             };
             if let Err(error) = result {
                 tracing::warn!(%channel, %error, "presence renewal failed");
+            }
+            if !app.hub.is_subscribed(client.id, channel) {
+                // The subscription ended while the lease was renewed: its
+                // end removed the lease before the renewal added it again.
+                self.presence_leave(app, client.id, channel, namespace)
+                    .await;
             }
         }
     }

@@ -77,6 +77,16 @@ impl OutboundQueue {
         Ok(())
     }
 
+    /// Whether a sender that pages a long answer (a replay) may queue a
+    /// frame of `len` bytes now: when the queue is empty, or when the frame
+    /// keeps it at or below half its bound. The other half stays free for
+    /// live pushes and replies, so paging never closes the client as slow;
+    /// the sender queues its next page once the connection wrote this one.
+    pub fn accepts_page(&self, len: usize) -> bool {
+        let state = self.state.lock();
+        state.closed.is_none() && (state.bytes == 0 || state.bytes + len <= self.max_bytes / 2)
+    }
+
     /// Closes the queue: the connection's task will end the connection with
     /// `reason` after the frames already queued. The first reason wins.
     pub fn close(&self, reason: Disconnect) {
@@ -139,6 +149,17 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(queue.drain_into(&mut out), Some(Disconnect::Slow));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_page_fills_half_the_queue_or_an_empty_one() {
+        let queue = OutboundQueue::new(10);
+        assert!(queue.accepts_page(10), "an empty queue takes any frame");
+        queue.push(Frame::from_static("123")).unwrap();
+        assert!(queue.accepts_page(2));
+        assert!(!queue.accepts_page(3), "past half the bound");
+        queue.close(Disconnect::Shutdown);
+        assert!(!queue.accepts_page(1));
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub trait Session: Send {
     /// Called once per ping interval in which the client proved alive (sent
     /// any frame), to renew what the connection holds by lease.
     fn on_alive(&mut self) -> impl Future<Output = ()> + Send;
+    /// Called after the task wrote what was queued, so a session that
+    /// pages a long answer into the queue (a replay) can queue its next
+    /// page.
+    fn on_written(&mut self) {}
     /// Handles a binary frame, which no protocol accepts.
     fn on_binary(&mut self) -> Option<Disconnect>;
     /// Handles a text frame over the frame limit (but under twice the limit,
@@ -102,6 +106,7 @@ pub async fn serve<S: Session>(
                 if let Some(reason) = closed {
                     break End::Server(reason);
                 }
+                session.on_written();
             }
             message = socket.recv() => {
                 last_seen = Instant::now();

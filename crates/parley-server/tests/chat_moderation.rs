@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
+use common::{
+    Backend, Client, SECRET, TestServer, api_call, member_users, on_both_backends, presence_events,
+    token_with,
+};
 use parley_server::chat::filter::{FilterConfig, FilterMode};
 use parley_server::config::NamespaceConfig;
 use reqwest::Method;
@@ -16,6 +19,7 @@ on_both_backends!(
     mutes_over_http_refuse_http_sends_too,
     only_moderators_restrict,
     a_banned_user_is_unsubscribed_at_once_and_cannot_subscribe,
+    a_banned_member_stays_out_of_presence_past_lease_renewals,
     an_app_ban_disconnects_and_refuses_connect,
     reports_are_listed_and_resolved,
     filter_blocks_masks_and_flags,
@@ -303,6 +307,59 @@ async fn a_banned_user_is_unsubscribed_at_once_and_cannot_subscribe(backend: Bac
     alice.ok("subscribe", json!({"channel": "talk:a"})).await;
     send(&mut moderator, "talk:a", "welcome back").await;
     assert_eq!(alice.push().await["data"]["text"], "welcome back");
+}
+
+/// A ban ends the subscription and its presence; the banned user's
+/// connection stays open and keeps renewing its other leases, and the
+/// renewal must not list them in the channel again.
+async fn a_banned_member_stays_out_of_presence_past_lease_renewals(backend: Backend) {
+    let server = TestServer::start_on(backend, |config| {
+        // A renewal every 200 ms; a lease outlives the test, so only a
+        // renewal can bring a member back.
+        config.ping_interval = Duration::from_millis(200);
+        config.pong_timeout = Duration::from_secs(30);
+        config.apps[0].namespaces.insert(
+            "hall".to_owned(),
+            NamespaceConfig {
+                persist: true,
+                presence: true,
+                presence_ttl: Duration::from_secs(60),
+                ..NamespaceConfig::default()
+            },
+        );
+    })
+    .await;
+    let mut moderator = moderator(&server).await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    bob.ok("subscribe", json!({"channel": "hall:a"})).await;
+    alice.ok("subscribe", json!({"channel": "hall:a"})).await;
+    // Another presence channel, so alice's connection renews leases.
+    alice.ok("subscribe", json!({"channel": "hall:b"})).await;
+    while presence_events(&[bob.push().await], "hall:a", "alice").0 == 0 {}
+
+    moderator
+        .ok("ban", json!({"user": "alice", "channel": "hall:a"}))
+        .await;
+    // Past five renewals, both connections reading (so both are alive).
+    let (_, seen) = tokio::join!(
+        alice.pushes_within(Duration::from_secs(1)),
+        bob.pushes_within(Duration::from_secs(1))
+    );
+    assert_eq!(
+        presence_events(&seen, "hall:a", "alice"),
+        (0, 1),
+        "one leave and no join again: {seen:?}"
+    );
+    let members = bob.ok("presence", json!({"channel": "hall:a"})).await;
+    assert_eq!(member_users(&members), ["bob"]);
+    let (status, members) = server
+        .api(Method::GET, "/api/v1/presence?channel=hall:a", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(member_users(&members), ["bob"]);
+    let members = alice.ok("presence", json!({"channel": "hall:b"})).await;
+    assert_eq!(member_users(&members), ["alice"], "still present elsewhere");
 }
 
 async fn an_app_ban_disconnects_and_refuses_connect(backend: Backend) {

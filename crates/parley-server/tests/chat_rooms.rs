@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
+use common::{
+    Backend, Client, SECRET, TestServer, api_call, member_users, on_both_backends, presence_events,
+    token_with,
+};
 use parley_server::config::NamespaceConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,6 +20,7 @@ on_both_backends!(
     direct_room_once_per_pair,
     rooms_list_with_last_message_and_unread,
     server_api_rooms,
+    a_removed_member_stays_out_of_presence_past_lease_renewals,
 );
 
 /// A server with `team` (members-only rooms) and `open` (a persisted
@@ -500,4 +504,60 @@ async fn server_api_rooms(backend: Backend) {
         .await;
     assert_eq!(status, 404);
     server.stop().await;
+}
+
+/// A member removed from a room leaves its presence once, and the lease
+/// renewals of their still open connection do not list them again.
+async fn a_removed_member_stays_out_of_presence_past_lease_renewals(backend: Backend) {
+    let server = TestServer::start_on(backend, |config| {
+        // A renewal every 200 ms; a lease outlives the test, so only a
+        // renewal can bring a member back.
+        config.ping_interval = Duration::from_millis(200);
+        config.pong_timeout = Duration::from_secs(30);
+        config.apps[0].namespaces.insert(
+            "team".to_owned(),
+            NamespaceConfig {
+                persist: true,
+                members_only: true,
+                presence: true,
+                presence_ttl: Duration::from_secs(60),
+                ..NamespaceConfig::default()
+            },
+        );
+    })
+    .await;
+    let mut alice = server.user("alice").await;
+    let mut carol = server.user("carol").await;
+    let room = group(&mut alice, &["carol"]).await;
+    let other = group(&mut carol, &[]).await;
+    alice.ok("subscribe", json!({"channel": room})).await;
+    carol.ok("subscribe", json!({"channel": room})).await;
+    // Another presence channel, so carol's connection renews leases.
+    carol.ok("subscribe", json!({"channel": other})).await;
+    while presence_events(&[alice.push().await], &room, "carol").0 == 0 {}
+
+    alice
+        .ok(
+            "room_remove_members",
+            json!({"channel": room, "members": ["carol"]}),
+        )
+        .await;
+    // Past five renewals, both connections reading (so both are alive).
+    let (seen, _) = tokio::join!(
+        alice.pushes_within(Duration::from_secs(1)),
+        carol.pushes_within(Duration::from_secs(1))
+    );
+    assert_eq!(
+        presence_events(&seen, &room, "carol"),
+        (0, 1),
+        "one leave and no join again: {seen:?}"
+    );
+    let members = alice.ok("presence", json!({"channel": room})).await;
+    assert_eq!(member_users(&members), ["alice"]);
+    let path = format!("/api/v1/presence?channel={}", room.replace('#', "%23"));
+    let (status, members) = server.api(Method::GET, &path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(member_users(&members), ["alice"]);
+    let members = carol.ok("presence", json!({"channel": other})).await;
+    assert_eq!(member_users(&members), ["carol"], "still present elsewhere");
 }

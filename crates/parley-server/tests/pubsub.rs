@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, TestServer, channel_token};
+use parley_server::config::NamespaceConfig;
 use reqwest::Method;
 use serde_json::json;
 
@@ -383,5 +384,88 @@ async fn in_memory_history_and_recovery() {
             .await,
         400
     );
+    server.stop().await;
+}
+
+/// A replay far larger than the client's queue (40 publications of 50 KB
+/// against 256 KiB) is paged into the queue as the connection writes: the
+/// client is not closed as slow, and gets every missed publication once, in
+/// order, then the live ones (held meanwhile, and as many again as the
+/// queue takes). Both for an in-memory stream and a persisted
+/// one (a store replay).
+#[tokio::test]
+async fn a_replay_larger_than_the_queue_is_paged_not_closed() {
+    let server = TestServer::start_with(|config| {
+        config.max_queue_bytes = 256 * 1024;
+        let namespaces = &mut config.apps[0].namespaces;
+        let open = NamespaceConfig {
+            allow_publish: true,
+            max_message_bytes: 60_000,
+            ..NamespaceConfig::default()
+        };
+        namespaces.insert(
+            "kept".to_owned(),
+            NamespaceConfig {
+                history_size: 100,
+                history_ttl: Duration::from_secs(600),
+                ..open.clone()
+            },
+        );
+        namespaces.insert(
+            "stored".to_owned(),
+            NamespaceConfig {
+                persist: true,
+                max_recovery: 100,
+                ..open
+            },
+        );
+    })
+    .await;
+    let mut publisher = server.user("pub").await;
+    let mut reader = server.user("reader").await;
+    let filler = "x".repeat(50_000);
+    for channel in ["kept:big", "stored:big"] {
+        let position = reader.ok("subscribe", json!({"channel": channel})).await;
+        reader.ok("unsubscribe", json!({"channel": channel})).await;
+        for n in 1..=40 {
+            publisher
+                .ok(
+                    "publish",
+                    json!({"channel": channel, "data": {"n": n, "filler": filler}}),
+                )
+                .await;
+        }
+        let since = json!({"offset": position["offset"], "epoch": position["epoch"]});
+        let reply = reader
+            .ok("subscribe", json!({"channel": channel, "since": since}))
+            .await;
+        assert_eq!(reply["recovered"], true, "{channel}: {reply}");
+        // Live publications while the replay is still being written (the
+        // reader reads nothing yet): held, more than the queue takes too.
+        for n in 41..=48 {
+            publisher
+                .ok(
+                    "publish",
+                    json!({"channel": channel, "data": {"n": n, "filler": filler}}),
+                )
+                .await;
+        }
+        let first = position["offset"].as_u64().unwrap();
+        for n in 1..=48u64 {
+            let push = reader.push().await;
+            assert_eq!(push["channel"], channel);
+            assert_eq!(
+                (push["offset"].as_u64(), push["data"]["n"].as_u64()),
+                (Some(first + n), Some(n)),
+                "{channel}: every publication once, in order"
+            );
+        }
+        assert!(
+            reader.no_push_within(Duration::from_millis(200)).await,
+            "{channel}: nothing twice"
+        );
+    }
+    // Still open.
+    reader.ok("ping", json!({})).await;
     server.stop().await;
 }

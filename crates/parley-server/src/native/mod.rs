@@ -7,6 +7,7 @@
 //! - [`session`]: one connection's state machine and its commands.
 //! - [`presence`]: the presence, typing and status commands.
 //! - [`chat`]: chat messages, history, and recovery on subscribe.
+//! - [`replay`]: a recovery's replay, paged into the client's queue.
 //! - [`rooms`]: rooms and members, read markers, pins, threads, search.
 //! - [`reactions`]: reactions to messages and channels.
 //!
@@ -19,6 +20,7 @@ pub mod moderation;
 pub mod presence;
 pub mod push;
 pub mod reactions;
+mod replay;
 pub mod rooms;
 pub mod session;
 pub mod wire;

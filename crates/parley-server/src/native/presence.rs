@@ -3,15 +3,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{
-    ChannelName, FrameEncoder, Namespace, Protocol, Push, Status, Typer, TypingChange, UserStatus,
-};
+use parley_core::{ChannelName, Namespace, Status, Typer, TypingChange, UserStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::codes::{self, ErrorReply};
 use super::push;
-use super::push::NativeEncoder;
 use super::session::{AfterReply, NativeSession};
 use super::wire;
 use parley_core::Frame;
@@ -185,16 +182,7 @@ impl NativeSession {
                     channel,
                     publications,
                     up_to,
-                } => {
-                    for publication in &publications {
-                        let frame =
-                            NativeEncoder.encode(Protocol::Native, &Push::Publication(publication));
-                        self.reply(frame);
-                    }
-                    self.server
-                        .node
-                        .finish_recovery(&self.app.app, &self.client, &channel, &up_to);
-                }
+                } => self.start_replay(channel, publications, up_to),
             }
         }
     }

@@ -1,6 +1,6 @@
 //! One native-protocol connection: its state machine and its commands.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use super::chat;
 use super::codes::{self, ErrorReply};
 use super::method::{Method, UNKNOWN_LABEL};
 use super::presence;
+use super::replay::Replay;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
 use crate::connection::Session;
@@ -48,6 +49,8 @@ pub struct NativeSession {
     pub(super) after_reply: Vec<AfterReply>,
     /// Whether the token's roles include `moderator` or `admin`.
     pub(super) moderator: bool,
+    /// Replays still being paged into the queue, oldest first.
+    pub(super) replays: VecDeque<Replay>,
 }
 
 /// Work done after a command's reply is queued.
@@ -155,6 +158,7 @@ impl NativeSession {
             close_after_reply: None,
             after_reply: Vec::new(),
             moderator: false,
+            replays: VecDeque::new(),
         }
     }
 
@@ -428,6 +432,9 @@ impl NativeSession {
             .node
             .subscribe(&self.app.app, &self.client, &channel, recovering)
             .await?;
+        // A replay of an earlier subscription to this channel that the
+        // server ended is of no use any more.
+        self.drop_replay(&channel);
         self.subscriptions.insert(channel.clone());
         if presence {
             self.after_reply
@@ -468,9 +475,22 @@ impl NativeSession {
         }
     }
 
+    /// Drops the subscriptions the server ended (a ban, a removal from a
+    /// room, on this node or another) from the session's own list, which
+    /// otherwise would keep renewing their presence and count against the
+    /// subscription limit. The hub is the authority on what a connection
+    /// subscribes to.
+    fn forget_ended_subscriptions(&mut self) {
+        let hub = &self.app.app.hub;
+        let client = self.client.id;
+        self.subscriptions
+            .retain(|channel| hub.is_subscribed(client, channel));
+    }
+
     async fn unsubscribe(&mut self, id: u64, params: ChannelParams) -> Result<Frame, ErrorReply> {
         let channel = ChannelName::new(&params.channel).map_err(parley_core::Error::from)?;
         if self.subscriptions.remove(&channel) {
+            self.drop_replay(&channel);
             self.server
                 .node
                 .unsubscribe(&self.app.app, self.client.id, &channel)
@@ -543,6 +563,7 @@ impl Session for NativeSession {
     }
 
     async fn on_alive(&mut self) {
+        self.forget_ended_subscriptions();
         let channels = self.presence_channels();
         if !channels.is_empty() {
             self.server
@@ -550,6 +571,10 @@ impl Session for NativeSession {
                 .presence_renew(&self.app.app, &self.client, &channels)
                 .await;
         }
+    }
+
+    fn on_written(&mut self) {
+        self.feed_replays();
     }
 
     fn on_binary(&mut self) -> Option<Disconnect> {
@@ -595,8 +620,10 @@ impl Session for NativeSession {
         )
     }
 
-    async fn finish(self) {
+    async fn finish(mut self) {
         if self.registered {
+            // A subscription the server ended left its presence already.
+            self.forget_ended_subscriptions();
             for channel in &self.subscriptions {
                 self.leave_presence(channel).await;
             }

@@ -150,7 +150,11 @@ impl PusherSession {
             ));
         }
         if self.subscriptions.contains_key(&channel) {
-            return Err(Refusal::new("AlreadySubscribed", 400, "already subscribed"));
+            if self.app.app.hub.is_subscribed(self.client.id, &channel) {
+                return Err(Refusal::new("AlreadySubscribed", 400, "already subscribed"));
+            }
+            // The server ended this subscription (a ban).
+            self.subscriptions.remove(&channel);
         }
         let limit = self.app.app.options.max_subscriptions_per_client;
         if self.subscriptions.len() >= limit {
@@ -335,7 +339,13 @@ impl PusherSession {
     /// Renews the connection's presence leases. Adding a lease that exists
     /// renews it; one that expired meanwhile comes back, and the user joins
     /// again.
-    pub(super) async fn renew_presence(&self) {
+    pub(super) async fn renew_presence(&mut self) {
+        // A subscription the server ended (a ban) removed its presence
+        // lease; renewing it would list the user again.
+        let hub = &self.app.app.hub;
+        let client = self.client.id;
+        self.subscriptions
+            .retain(|channel, _| hub.is_subscribed(client, channel));
         for (channel, subscription) in &self.subscriptions {
             if let Some((user, info)) = &subscription.member {
                 let namespace = self.presence_namespace(channel);
@@ -353,6 +363,15 @@ impl PusherSession {
                     .await;
                 if let Err(error) = joined {
                     tracing::warn!(%channel, %error, "presence renewal failed");
+                }
+                if !self.app.app.hub.is_subscribed(self.client.id, channel) {
+                    // The subscription ended while the lease was renewed:
+                    // its end removed the lease before the renewal added
+                    // it again.
+                    self.server
+                        .node
+                        .presence_leave(&self.app.app, self.client.id, channel, &namespace)
+                        .await;
                 }
             }
         }

@@ -65,6 +65,42 @@ fn namespace(allow_publish: bool, anonymous: bool, private: bool) -> NamespaceCo
     }
 }
 
+/// How many times `user` joined and left `channel`'s presence in `pushes`,
+/// counting single pushes and batched `presence_diff`s alike.
+pub fn presence_events(pushes: &[Value], channel: &str, user: &str) -> (usize, usize) {
+    let (mut joins, mut leaves) = (0, 0);
+    for push in pushes.iter().filter(|push| push["channel"] == channel) {
+        match push["push"].as_str() {
+            Some("join") if push["member"]["user"] == user => joins += 1,
+            Some("leave") if push["user"] == user => leaves += 1,
+            Some("presence_diff") => {
+                let listed = |field: &str, user_of: fn(&Value) -> &Value| {
+                    push[field].as_array().map_or(0, |list| {
+                        list.iter().filter(|v| *user_of(v) == user).count()
+                    })
+                };
+                joins += listed("joins", |member| &member["user"]);
+                leaves += listed("leaves", |left| left);
+            }
+            _ => {}
+        }
+    }
+    (joins, leaves)
+}
+
+/// The users a presence page (native `presence` or HTTP) lists.
+pub fn member_users(page: &Value) -> Vec<String> {
+    page["members"]
+        .as_array()
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|member| member["user"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The configuration most tests use: two apps, and namespaces for each rule.
 pub fn test_config(data_dir: &std::path::Path) -> Config {
     let env: HashMap<&str, &str> = HashMap::from([
@@ -458,6 +494,20 @@ impl Client {
                 }
                 Ok(other) => panic!("unexpected frame: {other:?}"),
             }
+        }
+    }
+
+    /// Every push that arrives within `wait`, reading all along (so pings
+    /// are answered and the connection counts as alive).
+    pub async fn pushes_within(&mut self, wait: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pushes = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if self.no_push_within(left).await {
+                return pushes;
+            }
+            pushes.push(self.push().await);
         }
     }
 
