@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
@@ -162,7 +162,7 @@ impl Server {
                     .app(&app_config.id)
                     .expect("every configured app is in the node")
                     .clone(),
-                origins: OriginPolicy::new(&app_config.allowed_origins),
+                origins: OriginPolicy::new(&app_config.id, &app_config.allowed_origins),
                 limits: app_config
                     .namespaces
                     .iter()
@@ -245,8 +245,9 @@ impl Server {
                         .is_ok_and(|origin| origins.iter().any(|policy| policy.lists(origin)))
                 },
             ))
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_methods(http_api::METHODS)
+            .allow_headers(http_api::REQUEST_HEADERS)
+            .expose_headers(http_api::RESPONSE_HEADERS)
             .max_age(std::time::Duration::from_secs(3600));
         Router::new()
             .route("/ws", get(ws::upgrade))
