@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::TokenKeys;
+use crate::auth::{MissingExp, TokenKeys};
 use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
 use crate::cluster::Cluster;
@@ -78,9 +78,12 @@ impl Server {
         let mut apps = Vec::with_capacity(config.apps.len());
         for app_config in &config.apps {
             let keys = TokenKeys::new(&app_config.secret, app_config.public_key.as_deref())
-                .map_err(|error| {
-                    ServerError::Config(format!("app {:?}: {error}", app_config.id))
-                })?;
+                .map_err(|error| ServerError::Config(format!("app {:?}: {error}", app_config.id)))?
+                .with_missing_exp(if app_config.allow_tokens_without_exp {
+                    MissingExp::Accept
+                } else {
+                    MissingExp::Refuse
+                });
             apps.push(App::new(app_config.id.as_str(), app_config.app_options()));
             contexts.push((app_config.clone(), keys));
         }
