@@ -29,11 +29,23 @@ pub enum AuthError {
     Invalid(String),
 }
 
-/// The key material of one app.
+/// What an app does with a token that has no `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingExp {
+    /// Refuse it as invalid (the default): a token without `exp` that
+    /// leaks once would be valid forever.
+    Refuse,
+    /// Accept it, and the connection it opens never expires
+    /// (`allow_tokens_without_exp = true`).
+    Accept,
+}
+
+/// The key material of one app, and its rule for tokens without `exp`.
 pub struct TokenKeys {
     hmac: DecodingKey,
     hmac_encoding: EncodingKey,
     public: Option<(Algorithm, DecodingKey)>,
+    missing_exp: MissingExp,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -73,7 +85,9 @@ pub struct TokenClaims {
 }
 
 impl TokenKeys {
-    /// Keys from an app's secret and optional public key file.
+    /// Keys from an app's secret and optional public key file; tokens
+    /// without `exp` are refused unless [`TokenKeys::with_missing_exp`]
+    /// says otherwise.
     pub fn new(secret: &str, public_key: Option<&Path>) -> Result<Self, String> {
         let public = match public_key {
             None => None,
@@ -97,7 +111,16 @@ impl TokenKeys {
             hmac: DecodingKey::from_secret(secret.as_bytes()),
             hmac_encoding: EncodingKey::from_secret(secret.as_bytes()),
             public,
+            missing_exp: MissingExp::Refuse,
         })
+    }
+
+    /// The same keys with `rule` for tokens without `exp`.
+    pub fn with_missing_exp(self, rule: MissingExp) -> Self {
+        Self {
+            missing_exp: rule,
+            ..self
+        }
     }
 
     fn decode(&self, token: &str) -> Result<TokenClaims, AuthError> {
@@ -125,6 +148,11 @@ impl TokenKeys {
             .claims;
         if claims.sub.is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
+        }
+        // Every kind of token (connection, channel, the HTTP API's user
+        // token) is decoded here, so one check covers them all.
+        if claims.exp.is_none() && self.missing_exp == MissingExp::Refuse {
+            return Err(AuthError::Invalid("token has no exp".into()));
         }
         if claims
             .info

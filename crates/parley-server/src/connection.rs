@@ -58,9 +58,23 @@ pub struct Limits {
 enum End {
     /// The server closes, for this reason.
     Server(Disconnect),
+    /// The client sent what the WebSocket layer refuses (RFC 6455's "fail
+    /// the WebSocket connection"): a close frame with this standard code
+    /// and reason, and nothing else, since the client may not understand
+    /// the protocol's own frames.
+    Failed { code: u16, reason: String },
     /// The client closed, or the socket broke: nothing more to send.
     Gone,
 }
+
+/// RFC 6455's close code for a protocol violation (an unmasked client frame,
+/// a reserved opcode or bit, a fragmented control frame).
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+/// RFC 6455's close code for data that does not match its type: a text
+/// frame (or close reason) that is not UTF-8.
+const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+/// A close reason is at most 123 bytes: a control frame's 125 less the code.
+const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 /// Serves one connection until it ends, then releases it.
 pub async fn serve<S: Session>(
@@ -126,7 +140,7 @@ pub async fn serve<S: Session>(
                     Some(Ok(Message::Close(_))) | None => break End::Gone,
                     Some(Err(error)) => {
                         tracing::debug!(client = %client.id, %error, "read failed");
-                        break if is_capacity_error(&error) { End::Server(Disconnect::FrameTooLarge) } else { End::Gone };
+                        break read_failure(&error);
                     }
                 };
                 if let Some(reason) = outcome {
@@ -157,17 +171,29 @@ pub async fn serve<S: Session>(
         }
     };
 
-    if let End::Server(reason) = end {
-        client.disconnect(reason);
-        tracing::debug!(client = %client.id, ?reason, "closing connection");
-        close(
-            &mut socket,
-            &session,
-            reason,
-            &mut batch,
-            limits.write_timeout,
-        )
-        .await;
+    match end {
+        End::Server(reason) => {
+            client.disconnect(reason);
+            tracing::debug!(client = %client.id, ?reason, "closing connection");
+            close(
+                &mut socket,
+                &session,
+                reason,
+                &mut batch,
+                limits.write_timeout,
+            )
+            .await;
+        }
+        End::Failed { code, reason } => {
+            tracing::debug!(client = %client.id, code, reason, "failing connection");
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            };
+            let send = socket.send(Message::Close(Some(frame)));
+            let _ = tokio::time::timeout(limits.write_timeout, send).await;
+        }
+        End::Gone => {}
     }
     Box::pin(session.finish()).await;
 }
@@ -236,14 +262,46 @@ async fn write_frames(socket: &mut WebSocket, batch: &mut Vec<Frame>) -> Result<
     socket.flush().await
 }
 
-fn is_capacity_error(error: &axum::Error) -> bool {
+/// How a read error ends the connection: a frame too large is the
+/// session's own close (its protocol has a code for it); invalid UTF-8 and
+/// protocol violations fail the connection with RFC 6455's codes; anything
+/// else means the socket is gone.
+fn read_failure(error: &axum::Error) -> End {
     use std::error::Error as _;
+    use tungstenite::error::ProtocolError;
     let mut source = error.source();
     while let Some(cause) = source {
         if let Some(error) = cause.downcast_ref::<tungstenite::Error>() {
-            return matches!(error, tungstenite::Error::Capacity(_));
+            return match error {
+                tungstenite::Error::Capacity(_) => End::Server(Disconnect::FrameTooLarge),
+                tungstenite::Error::Utf8(_) => End::Failed {
+                    code: CLOSE_INVALID_PAYLOAD,
+                    reason: "invalid UTF-8 in a text frame".to_owned(),
+                },
+                // The peer went away or the state is already closed: there
+                // is no one to tell.
+                tungstenite::Error::Protocol(
+                    ProtocolError::ResetWithoutClosingHandshake
+                    | ProtocolError::SendAfterClosing
+                    | ProtocolError::ReceivedAfterClosing,
+                ) => End::Gone,
+                tungstenite::Error::Protocol(violation) => End::Failed {
+                    code: CLOSE_PROTOCOL_ERROR,
+                    reason: close_reason(&format!("protocol error: {violation}")),
+                },
+                _ => End::Gone,
+            };
         }
         source = cause.source();
     }
-    false
+    End::Gone
+}
+
+/// `text` cut to what a close frame can carry, at a character boundary.
+fn close_reason(text: &str) -> String {
+    let mut end = text.len().min(MAX_CLOSE_REASON_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }

@@ -4,25 +4,41 @@
 //! a WebSocket upgrade from any page; checking `Origin` is the defence.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
+use parking_lot::Mutex;
+
+/// How many distinct refused origins one app logs. Past it refusals are no
+/// longer logged, so a client sending made-up origins can neither grow the
+/// set nor flood the log.
+const MAX_LOGGED_REFUSALS: usize = 64;
 
 /// The origins one app allows.
 #[derive(Debug, Clone, Default)]
 pub struct OriginPolicy {
+    /// The app's id, named in the log line of a refusal.
+    app: String,
     any: bool,
     origins: HashSet<String>,
+    /// The refused origins logged already: each is logged once, with the
+    /// option that would allow it, since an operator whose browser page is
+    /// refused otherwise sees only a 403 in the browser.
+    logged: Arc<Mutex<HashSet<String>>>,
 }
 
 impl OriginPolicy {
-    /// A policy from the configured list; `"*"` allows every origin.
-    pub fn new(allowed: &[String]) -> Self {
+    /// The policy of the app `app` from its configured list; `"*"` allows
+    /// every origin.
+    pub fn new(app: &str, allowed: &[String]) -> Self {
         Self {
+            app: app.to_owned(),
             any: allowed.iter().any(|origin| origin == "*"),
             origins: allowed
                 .iter()
                 .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
                 .collect(),
+            logged: Arc::default(),
         }
     }
 
@@ -39,9 +55,31 @@ impl OriginPolicy {
             return true;
         };
         let Ok(origin) = origin.to_str() else {
+            self.log_refusal("(not text)");
             return false;
         };
-        self.lists(origin) || is_same_origin(origin, headers)
+        let allowed = self.lists(origin) || is_same_origin(origin, headers);
+        if !allowed {
+            self.log_refusal(origin);
+        }
+        allowed
+    }
+
+    /// Logs a refused origin at info the first time it is refused.
+    fn log_refusal(&self, origin: &str) {
+        let mut logged = self.logged.lock();
+        if logged.len() >= MAX_LOGGED_REFUSALS || !logged.insert(origin.to_owned()) {
+            return;
+        }
+        drop(logged);
+        tracing::info!(
+            app = %self.app,
+            origin,
+            "refused a request from origin {origin:?}: to allow it, add it to the app's \
+             allowed_origins (allowed_origins = [{origin:?}] in the [[apps]] table with id = {:?}); \
+             logged once per origin",
+            self.app
+        );
     }
 }
 
@@ -74,12 +112,14 @@ mod tests {
 
     #[test]
     fn origins() {
-        let policy = OriginPolicy::new(&["https://app.example.com/".into()]);
+        let policy = OriginPolicy::new("main", &["https://app.example.com/".into()]);
         assert!(policy.allows(&headers(None, "parley:7070")));
         assert!(policy.allows(&headers(Some("https://APP.example.com"), "parley:7070")));
         assert!(policy.allows(&headers(Some("http://parley:7070"), "parley:7070")));
         assert!(!policy.allows(&headers(Some("https://evil.example"), "parley:7070")));
         assert!(!policy.allows(&headers(Some("null"), "parley:7070")));
-        assert!(OriginPolicy::new(&["*".into()]).allows(&headers(Some("https://x.y"), "h")));
+        assert!(
+            OriginPolicy::new("main", &["*".into()]).allows(&headers(Some("https://x.y"), "h"))
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::TokenKeys;
+use crate::auth::{MissingExp, TokenKeys};
 use crate::chat::json::MessageJson;
 use crate::chat::limits::MessageLimits;
 use crate::cluster::Cluster;
@@ -78,9 +78,12 @@ impl Server {
         let mut apps = Vec::with_capacity(config.apps.len());
         for app_config in &config.apps {
             let keys = TokenKeys::new(&app_config.secret, app_config.public_key.as_deref())
-                .map_err(|error| {
-                    ServerError::Config(format!("app {:?}: {error}", app_config.id))
-                })?;
+                .map_err(|error| ServerError::Config(format!("app {:?}: {error}", app_config.id)))?
+                .with_missing_exp(if app_config.allow_tokens_without_exp {
+                    MissingExp::Accept
+                } else {
+                    MissingExp::Refuse
+                });
             apps.push(App::new(app_config.id.as_str(), app_config.app_options()));
             contexts.push((app_config.clone(), keys));
         }
@@ -162,7 +165,7 @@ impl Server {
                     .app(&app_config.id)
                     .expect("every configured app is in the node")
                     .clone(),
-                origins: OriginPolicy::new(&app_config.allowed_origins),
+                origins: OriginPolicy::new(&app_config.id, &app_config.allowed_origins),
                 limits: app_config
                     .namespaces
                     .iter()
@@ -245,8 +248,9 @@ impl Server {
                         .is_ok_and(|origin| origins.iter().any(|policy| policy.lists(origin)))
                 },
             ))
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_methods(http_api::METHODS)
+            .allow_headers(http_api::REQUEST_HEADERS)
+            .expose_headers(http_api::RESPONSE_HEADERS)
             .max_age(std::time::Duration::from_secs(3600));
         Router::new()
             .route("/ws", get(ws::upgrade))

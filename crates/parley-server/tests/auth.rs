@@ -256,3 +256,67 @@ fn base64_url(text: &str) -> String {
     }
     out
 }
+
+/// Issue 13: a token without `exp` never expired, so one leaked once was
+/// valid forever. Every kind of token without `exp` is now refused unless
+/// the app sets `allow_tokens_without_exp`.
+#[tokio::test]
+async fn tokens_without_exp_are_refused_unless_the_app_allows_them() {
+    let connection = token_with(SECRET, "42", |claims| claims.exp = None);
+    let channel = token_with(SECRET, "42", |claims| {
+        claims.exp = None;
+        claims.channel = Some("secret:room".to_owned());
+    });
+    let user_route = "/api/v1/channels/talk:noexp/messages";
+
+    let server = TestServer::start().await;
+    // The connection token.
+    let mut client = Client::open(&server.ws_url()).await;
+    let reply = client.call("connect", json!({"token": connection})).await;
+    assert_eq!(reply["error"]["code"], 401, "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("token has no exp"), "{message}");
+    // A channel token.
+    let mut client = server.user("42").await;
+    let reply = client
+        .call(
+            "subscribe",
+            json!({"channel": "secret:room", "token": channel}),
+        )
+        .await;
+    assert_eq!(reply["error"]["code"], 401, "{reply}");
+    // The HTTP API's user token.
+    let response = reqwest::Client::new()
+        .get(server.url(user_route))
+        .bearer_auth(&connection)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("token has no exp"), "{body}");
+    server.stop().await;
+
+    // With the option, each is accepted and the connection never expires.
+    let server =
+        TestServer::start_with(|config| config.apps[0].allow_tokens_without_exp = true).await;
+    let reply = connect_with(&server, &connection).await;
+    assert_eq!(reply["result"]["user"], "42", "{reply}");
+    assert!(reply["result"]["expires_at"].is_null(), "{reply}");
+    let mut client = server.user("42").await;
+    client
+        .ok(
+            "subscribe",
+            json!({"channel": "secret:room", "token": channel}),
+        )
+        .await;
+    let response = reqwest::Client::new()
+        .get(server.url(user_route))
+        .bearer_auth(&connection)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.stop().await;
+}

@@ -492,5 +492,27 @@ async fn http_history_and_messages(backend: Backend) {
         .api(Method::GET, "/api/v1/history?channel=chat:x", None)
         .await;
     assert_eq!(status, 400);
+
+    // A resend with the same client_msg_id created nothing: 200 with the
+    // stored message, where the first send got 201, on both routes.
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/channels/talk:http/messages"))
+        .bearer_auth(server.token("ann"))
+        .json(&json!({"text": "from a user", "client_msg_id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let resent: Value = response.json().await.unwrap();
+    assert_eq!(resent["id"], posted["id"]);
+    let body = json!({"channel": "talk:http", "user": "bob", "text": "k", "client_msg_id": "k"});
+    let (status, first) = server
+        .api(Method::POST, "/api/v1/messages", Some(body.clone()))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = server
+        .api(Method::POST, "/api/v1/messages", Some(body))
+        .await;
+    assert_eq!((status, &again), (200, &first));
     server.stop().await;
 }

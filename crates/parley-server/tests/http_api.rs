@@ -4,7 +4,7 @@ mod common;
 
 use common::{API_KEY, Client, TestServer, api_call};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn calls_without_a_valid_key_get_401_in_json() {
@@ -313,5 +313,88 @@ async fn probes_and_metrics() {
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
+    server.stop().await;
+}
+
+/// Issue 13: the preflight allowed only GET, POST and DELETE, so a browser
+/// on another origin could not add a reaction (PUT) or edit a message
+/// (PATCH). It now allows every method the API uses and the headers it
+/// reads, and the real cross-origin calls work.
+#[tokio::test]
+async fn cors_preflight_allows_every_method_the_api_uses() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let (status, sent) = server
+        .api(
+            Method::POST,
+            "/api/v1/messages",
+            Some(json!({"channel": "talk:cors", "user": "alice", "text": "helo"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let id = sent["id"].as_str().unwrap().to_owned();
+    for (method, path) in [
+        (
+            "PUT",
+            format!("/api/v1/messages/{id}/reactions/%F0%9F%91%8D"),
+        ),
+        ("PATCH", format!("/api/v1/messages/{id}")),
+    ] {
+        let preflight = http
+            .request(Method::OPTIONS, server.url(&path))
+            .header("origin", "https://good.example")
+            .header("access-control-request-method", method)
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,if-match",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{method}");
+        let allowed = |name: &str| {
+            preflight.headers()[name]
+                .to_str()
+                .unwrap()
+                .to_ascii_uppercase()
+        };
+        let methods = allowed("access-control-allow-methods");
+        for expected in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {
+            assert!(methods.contains(expected), "{methods}");
+        }
+        let headers = allowed("access-control-allow-headers");
+        for expected in ["AUTHORIZATION", "CONTENT-TYPE", "IF-MATCH"] {
+            assert!(headers.contains(expected), "{headers}");
+        }
+    }
+    // The calls themselves, from the allowed origin.
+    let token = server.token("alice");
+    let edit = http
+        .patch(server.url(&format!("/api/v1/messages/{id}")))
+        .bearer_auth(&token)
+        .header("origin", "https://good.example")
+        .json(&json!({"text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edit.status(), 200);
+    assert_eq!(
+        edit.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
+    let edited: Value = edit.json().await.unwrap();
+    assert_eq!(edited["text"], "hello");
+    let reaction = http
+        .put(server.url(&format!("/api/v1/messages/{id}/reactions/%F0%9F%91%8D")))
+        .bearer_auth(&token)
+        .header("origin", "https://good.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(reaction.status().is_success(), "{}", reaction.status());
+    assert_eq!(
+        reaction.headers()["access-control-allow-origin"],
+        "https://good.example"
+    );
     server.stop().await;
 }

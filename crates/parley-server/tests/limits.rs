@@ -293,3 +293,93 @@ async fn subscription_limit_per_connection() {
     client.ok("subscribe", json!({"channel": "c"})).await;
     server.stop().await;
 }
+
+/// A WebSocket opened over a raw TCP stream, the handshake written by hand,
+/// so the test can send frames no WebSocket library would.
+async fn raw_websocket(server: &TestServer, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream
+}
+
+/// Reads server frames until the close frame and returns its code and
+/// reason; `None` when the connection ends without one.
+async fn close_frame(stream: &mut tokio::net::TcpStream) -> Option<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        loop {
+            let mut header = [0u8; 2];
+            stream.read_exact(&mut header).await.ok()?;
+            let length = match header[1] & 0x7F {
+                126 => u64::from(stream.read_u16().await.ok()?),
+                127 => stream.read_u64().await.ok()?,
+                length => u64::from(length),
+            };
+            let mut payload = vec![0u8; usize::try_from(length).unwrap()];
+            stream.read_exact(&mut payload).await.ok()?;
+            if header[0] & 0x0F == 0x8 {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                return Some((code, String::from_utf8(payload[2..].to_vec()).unwrap()));
+            }
+        }
+    };
+    tokio::time::timeout(common::WAIT, read).await.unwrap()
+}
+
+/// A client frame, masked unless told otherwise.
+fn client_frame(first_byte: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let length = u8::try_from(payload.len()).unwrap();
+    assert!(length < 126);
+    if !masked {
+        let mut frame = vec![first_byte, length];
+        frame.extend_from_slice(payload);
+        return frame;
+    }
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = vec![first_byte, 0x80 | length];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
+/// Issue 13: invalid UTF-8 in a text frame and framing errors dropped the
+/// TCP connection without a close frame. Both protocols now fail the
+/// connection as RFC 6455 says: 1007 for invalid UTF-8, 1002 for a protocol
+/// violation, with a reason.
+#[tokio::test]
+async fn invalid_utf8_and_framing_errors_get_rfc_6455_close_codes() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let cases = [
+        (
+            client_frame(0x81, b"{\"method\":\xff\xfe}", true),
+            1007,
+            "UTF-8",
+        ),
+        (client_frame(0x83, b"hello", true), 1002, "protocol error"),
+        (client_frame(0x81, b"{}", false), 1002, "protocol error"),
+    ];
+    for path in ["/ws", "/app/main-key?protocol=7"] {
+        for (frame, code, reason) in &cases {
+            let mut stream = raw_websocket(&server, path).await;
+            stream.write_all(frame).await.unwrap();
+            let close = close_frame(&mut stream).await;
+            let (got, text) = close.unwrap_or_else(|| panic!("{path}: no close frame"));
+            assert_eq!(got, *code, "{path}: {text}");
+            assert!(text.contains(reason), "{path}: {text}");
+        }
+    }
+    server.stop().await;
+}

@@ -416,3 +416,107 @@ async fn every_route_checks_the_signature_before_anything_else() {
         );
     }
 }
+
+/// The probe of issue 13: an old signed trigger with a fresh
+/// `auth_timestamp` and the `body_md5` of a new body put in front of its
+/// query, its signature kept, and the new body. Before, the checks read the
+/// first copies and the signature covered the last ones, so the forged event
+/// was accepted and pushed.
+#[tokio::test]
+async fn an_old_signature_with_prepended_params_and_a_new_body_is_refused() {
+    let server = TestServer::start().await;
+    let (mut ann, _) = pusher(&server, "news").await;
+    let old = unix_now() - 3600;
+    for path in ["/apps/main/events", "/apps/main/batch_events"] {
+        let (signed_body, forged_body) = if path.ends_with("batch_events") {
+            (
+                json!({"batch": [{"name": "old", "channel": "news", "data": "x"}]}),
+                json!({"batch": [{"name": "forged", "channel": "news", "data": "y"}]}),
+            )
+        } else {
+            (
+                json!({"name": "old", "channel": "news", "data": "x"}),
+                json!({"name": "forged", "channel": "news", "data": "y"}),
+            )
+        };
+        let old_md5 = hex::encode(Md5::digest(signed_body.to_string().as_bytes()));
+        let query =
+            format!("auth_key={KEY}&auth_timestamp={old}&auth_version=1.0&body_md5={old_md5}");
+        let signature = hmac_hex(SECRET, &format!("POST\n{path}\n{query}"));
+        let forged = forged_body.to_string();
+        let new_md5 = hex::encode(Md5::digest(forged.as_bytes()));
+        let now = unix_now();
+        let url = server.url(&format!(
+            "{path}?auth_timestamp={now}&body_md5={new_md5}&{query}&auth_signature={signature}"
+        ));
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(forged)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let reply: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 400, "{path}: {reply}");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("more than once"),
+            "{path}: {reply}"
+        );
+    }
+    assert!(
+        ann.no_push_within(std::time::Duration::from_millis(300))
+            .await
+    );
+}
+
+/// Each signed parameter given twice is refused, even when both copies are
+/// the same or one differs only in case, and even with a signature right
+/// for one of them.
+#[tokio::test]
+async fn a_repeated_auth_parameter_is_refused() {
+    let server = TestServer::start().await;
+    let path = "/apps/main/events";
+    let body = json!({"name": "e", "channel": "news", "data": "x"}).to_string();
+    let md5 = hex::encode(Md5::digest(body.as_bytes()));
+    let now = unix_now();
+    let query = format!("auth_key={KEY}&auth_timestamp={now}&auth_version=1.0&body_md5={md5}");
+    let signature = hmac_hex(SECRET, &format!("POST\n{path}\n{query}"));
+    let send = |query: String| {
+        let url = server.url(&format!("{path}?{query}"));
+        let body = body.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let repeats = [
+        format!("{query}&auth_signature={signature}&auth_signature={signature}"),
+        format!("{query}&auth_signature=00&auth_signature={signature}"),
+        format!("auth_key={KEY}&{query}&auth_signature={signature}"),
+        format!("auth_key=other&{query}&auth_signature={signature}"),
+        format!("body_md5={md5}&{query}&auth_signature={signature}"),
+        format!("AUTH_TIMESTAMP={now}&{query}&auth_signature={signature}"),
+    ];
+    for repeated in repeats {
+        let (status, reply) = send(repeated.clone()).await;
+        assert_eq!(status, 400, "{repeated}: {reply}");
+        assert_eq!(reply["error"]["code"], 400, "{repeated}: {reply}");
+    }
+    // The same request without a repeat is accepted.
+    let (status, reply) = send(format!("{query}&auth_signature={signature}")).await;
+    assert_eq!(status, 200, "{reply}");
+}

@@ -20,6 +20,7 @@ on_both_backends!(
     uploads_need_a_user_token,
     attachments_in_ack_push_and_history,
     another_users_upload_cannot_be_attached,
+    images_past_the_pixel_budget_are_refused_with_422,
 );
 
 /// A payload hidden after the image data, which re-encoding must drop.
@@ -557,5 +558,185 @@ async fn another_users_upload_cannot_be_attached(backend: Backend) {
         .await,
         404
     );
+    server.stop().await;
+}
+
+/// A PNG of `width`×`height` grey pixels, all black, that is small on the
+/// wire: its zlib stream is one fixed-Huffman block of a literal zero and
+/// then copies of 258 bytes at distance 1 (13 bits each). It is built by
+/// hand so the test itself never holds the pixels it declares.
+fn bomb_png(width: u32, height: u32) -> Vec<u8> {
+    let raw = u64::from(height) * (1 + u64::from(width));
+    let mut bits = BitWriter::default();
+    bits.push(1, 1); // BFINAL
+    bits.push(1, 2); // BTYPE 01: fixed Huffman codes
+    // Literal 0 is code 0b0011_0000 (8 bits), written from its top bit.
+    bits.push_code(0b0011_0000, 8);
+    let copies = (raw - 1) / 258;
+    let tail = (raw - 1) % 258;
+    for _ in 0..copies {
+        // Length 258 is symbol 285: 0b1100_0101 (8 bits), no extra bits;
+        // distance 1 is distance code 0 (5 bits), no extra bits.
+        bits.push_code(0b1100_0101, 8);
+        bits.push_code(0, 5);
+    }
+    for _ in 0..tail {
+        bits.push_code(0b0011_0000, 8);
+    }
+    bits.push_code(0, 7); // end of block, symbol 256
+    let mut zlib = vec![0x78, 0x01];
+    zlib.extend_from_slice(&bits.finish());
+    // Adler-32 of `raw` zero bytes: a stays 1 and b adds it each byte.
+    let adler = (((raw % 65_521) as u32) << 16) | 1;
+    zlib.extend_from_slice(&adler.to_be_bytes());
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    png_chunk(&mut png, b"IHDR", &header);
+    png_chunk(&mut png, b"IDAT", &zlib);
+    png_chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+fn png_chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    png.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+    let start = png.len();
+    png.extend_from_slice(kind);
+    png.extend_from_slice(data);
+    let crc = crc32(&png[start..]);
+    png.extend_from_slice(&crc.to_be_bytes());
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|n| {
+            (0..8).fold(n, |c, _| {
+                if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                }
+            })
+        })
+        .collect();
+    !bytes.iter().fold(!0u32, |crc, &byte| {
+        table[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8)
+    })
+}
+
+/// Deflate's bit order: values from their lowest bit, Huffman codes from
+/// their highest.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    current: u8,
+    used: u8,
+}
+
+impl BitWriter {
+    fn push(&mut self, value: u32, count: u8) {
+        for bit in 0..count {
+            self.bit((value >> bit) & 1);
+        }
+    }
+
+    fn push_code(&mut self, code: u32, count: u8) {
+        for bit in (0..count).rev() {
+            self.bit((code >> bit) & 1);
+        }
+    }
+
+    fn bit(&mut self, bit: u32) {
+        self.current |= (bit as u8) << self.used;
+        self.used += 1;
+        if self.used == 8 {
+            self.bytes.push(self.current);
+            (self.current, self.used) = (0, 0);
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.used > 0 {
+            self.bytes.push(self.current);
+        }
+        self.bytes
+    }
+}
+
+/// The resident memory of this process, which runs the server, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Issue 13: a PNG of under a megabyte declaring 12000×12000 pixels was
+/// accepted and took the server past 500 MiB while it decoded. Its declared
+/// size is now checked against `uploads.max_source_pixels` before any pixel
+/// is decoded. The resident memory is sampled while the upload is in flight
+/// (freed buffers of that size go back to the system, so a reading after
+/// it would not show the peak).
+async fn images_past_the_pixel_budget_are_refused_with_422(backend: Backend) {
+    let server = start(backend).await;
+    let token = server.token("alice");
+    let bomb = bomb_png(12_000, 12_000);
+    assert!(bomb.len() < 2 * 1024 * 1024, "{} bytes", bomb.len());
+    let before = rss_kib();
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = tokio::spawn({
+        let sampling = sampling.clone();
+        async move {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib());
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            peak
+        }
+    });
+    let (status, body) = upload(&server, Some(&token), bomb, "bomb.png", "image/png").await;
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], 422);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("uploads.max_source_pixels"), "{message}");
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    assert!(grown_mib < 100, "the server grew by {grown_mib} MiB");
+    // A normal image still passes.
+    let reply = uploaded(&server, "alice", png(300, 200)).await;
+    assert_eq!(reply["width"], 300);
+    server.stop().await;
+
+    // The budget and the longest side are options of `[uploads]`.
+    let server = TestServer::start_on(backend, |config| {
+        config.uploads.max_source_pixels = 20_000;
+        config.uploads.max_source_side = 250;
+    })
+    .await;
+    let token = server.token("alice");
+    for (width, height, limit) in [
+        (200, 101, "max_source_pixels"),
+        (251, 10, "max_source_side"),
+    ] {
+        let (status, body) = upload(
+            &server,
+            Some(&token),
+            png(width, height),
+            "x.png",
+            "image/png",
+        )
+        .await;
+        assert_eq!(status, 422, "{width}×{height}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(limit), "{message}");
+    }
+    let reply = uploaded(&server, "alice", png(200, 100)).await;
+    assert_eq!(reply["width"], 200);
     server.stop().await;
 }

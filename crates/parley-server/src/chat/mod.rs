@@ -157,7 +157,7 @@ pub async fn send(
     channel: &ChannelName,
     actor: &Actor,
     request: SendRequest,
-) -> Result<Message, ChatError> {
+) -> Result<SendOutcome, ChatError> {
     let (namespace, config) = chat_namespace(app, channel)?;
     let attachments = attachment_ids(&request.attachments)?;
     if attachments.is_empty() || !request.text.is_empty() {
@@ -211,7 +211,7 @@ pub async fn send(
             .sent_message(&app.app.id, channel, &actor.user, key)
             .await?
     {
-        return Ok(message);
+        return Ok(SendOutcome::Resent(message));
     }
     let (text, flag) = filtered(config, std::mem::take(&mut request.text))?;
     request.text = text;
@@ -243,7 +243,31 @@ pub async fn send(
     {
         report_flagged(server, app, sent.message.id, &reason).await;
     }
-    Ok(sent.message)
+    // No publication: a concurrent send with the same key won the race in
+    // the store, and this one got that message back.
+    Ok(match sent.publication {
+        Some(_) => SendOutcome::Created(sent.message),
+        None => SendOutcome::Resent(sent.message),
+    })
+}
+
+/// What a send did: stored a new message, or found the one sent before with
+/// the same `client_msg_id` and stored nothing.
+#[derive(Debug)]
+pub enum SendOutcome {
+    /// A new message, stored and published.
+    Created(Message),
+    /// The message sent earlier with the same key, as it is now.
+    Resent(Message),
+}
+
+impl SendOutcome {
+    /// The message, new or earlier.
+    pub fn into_message(self) -> Message {
+        match self {
+            Self::Created(message) | Self::Resent(message) => message,
+        }
+    }
 }
 
 /// Runs the namespace's filter: the text to store, and the reason to

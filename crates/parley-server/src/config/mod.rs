@@ -121,6 +121,10 @@ pub struct AppConfig {
     /// an `Origin` header are always allowed.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Whether tokens without `exp` are accepted (and never expire). Off
+    /// by default: such a token, leaked once, is valid forever.
+    #[serde(default)]
+    pub allow_tokens_without_exp: bool,
     /// Connections one user may hold at once.
     #[serde(default = "default_max_connections_per_user")]
     pub max_connections_per_user: usize,

@@ -18,6 +18,13 @@ pub struct UploadsConfig {
     pub max_image_side: u32,
     /// Thumbnails are at most this many pixels on their long side.
     pub thumbnail_side: u32,
+    /// The most pixels (width × height) an uploaded image may declare.
+    /// The declared size is read from the image's header before anything
+    /// is decoded, so a small file declaring a huge image (a decompression
+    /// bomb) is refused with 422 before its pixels are allocated.
+    pub max_source_pixels: u64,
+    /// The widest or tallest image decoded at all, checked the same way.
+    pub max_source_side: u32,
 }
 
 impl Default for UploadsConfig {
@@ -35,6 +42,8 @@ impl Default for UploadsConfig {
             .to_vec(),
             max_image_side: 2000,
             thumbnail_side: 300,
+            max_source_pixels: 40_000_000,
+            max_source_side: 16_384,
         }
     }
 }
@@ -47,6 +56,9 @@ impl UploadsConfig {
         }
         if self.max_image_side == 0 || self.thumbnail_side == 0 {
             return Some("uploads.max_image_side and thumbnail_side must be above zero".into());
+        }
+        if self.max_source_pixels == 0 || self.max_source_side == 0 {
+            return Some("uploads.max_source_pixels and max_source_side must be above zero".into());
         }
         if self.thumbnail_side > self.max_image_side {
             return Some("uploads.thumbnail_side must not exceed max_image_side".into());
@@ -81,6 +93,13 @@ mod tests {
                     ..UploadsConfig::default()
                 },
                 "thumbnail_side",
+            ),
+            (
+                UploadsConfig {
+                    max_source_pixels: 0,
+                    ..UploadsConfig::default()
+                },
+                "max_source_pixels",
             ),
             (
                 UploadsConfig {

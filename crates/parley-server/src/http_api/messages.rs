@@ -148,12 +148,9 @@ pub async fn send(
         moderator: true,
         limited: false,
     };
-    let message = chat::send(&server, &app, &channel, &actor, body).await?;
-    Ok((
-        StatusCode::CREATED,
-        json_response(json::message_json(&message)),
-    )
-        .into_response())
+    Ok(sent_response(
+        chat::send(&server, &app, &channel, &actor, body).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -246,10 +243,17 @@ pub async fn post(
             limited: false,
         },
     };
-    let message = chat::send(&server, caller.app(), &channel, &actor, body).await?;
-    Ok((
-        StatusCode::CREATED,
-        json_response(json::message_json(&message)),
-    )
-        .into_response())
+    Ok(sent_response(
+        chat::send(&server, caller.app(), &channel, &actor, body).await?,
+    ))
+}
+
+/// 201 with a new message; 200 with the message a resend with the same
+/// `client_msg_id` found, since that request created nothing.
+fn sent_response(outcome: chat::SendOutcome) -> Response {
+    let (status, message) = match outcome {
+        chat::SendOutcome::Created(message) => (StatusCode::CREATED, message),
+        chat::SendOutcome::Resent(message) => (StatusCode::OK, message),
+    };
+    (status, json_response(json::message_json(&message))).into_response()
 }

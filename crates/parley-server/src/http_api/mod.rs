@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
 use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
@@ -32,6 +33,30 @@ pub(crate) use extract::{ApiJson, ClientIp};
 pub use heartbeat_limits::HeartbeatLimits;
 
 use crate::state::ServerState;
+
+/// Every method the API's routes answer, which a browser's CORS preflight is
+/// told it may use. A route with a new method adds it here, or browsers
+/// cannot call it from another origin.
+pub const METHODS: [Method; 6] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+/// The request headers a browser may send cross-origin: the key or token,
+/// the JSON body's type, and a precondition on an edit.
+pub const REQUEST_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::IF_MATCH,
+];
+
+/// The response headers beyond the CORS-safelisted ones that browser code
+/// may read: when to retry after a 429.
+pub const RESPONSE_HEADERS: [HeaderName; 1] = [header::RETRY_AFTER];
 
 /// The routes of the HTTP API.
 pub fn router() -> Router<Arc<ServerState>> {

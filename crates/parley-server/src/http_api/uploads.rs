@@ -40,6 +40,9 @@ impl From<UploadError> for ApiError {
             error @ UploadError::Undecodable(_) => {
                 Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, error.to_string())
             }
+            UploadError::ImageTooLarge(message) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+            }
             UploadError::Storage(error) => {
                 tracing::error!(%error, "upload storage failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -231,7 +231,9 @@ impl NativeSession {
             )
         })?;
         let channel = self.readable(name).await?;
-        let message = chat::send(&self.server, &self.app, &channel, &actor, params).await?;
+        let message = chat::send(&self.server, &self.app, &channel, &actor, params)
+            .await?
+            .into_message();
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 

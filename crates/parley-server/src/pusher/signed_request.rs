@@ -69,6 +69,12 @@ impl FromRequest<Arc<ServerState>> for SignedRequest {
 }
 
 /// Checks the request's signature against the app's key and secret.
+///
+/// Every value it checks (`auth_key`, `auth_timestamp`, `body_md5`, the
+/// signature) is read from the same map the signed string is built from, and
+/// a parameter given twice is refused: were the checks to read one copy and
+/// the signature cover another, an old signature could carry a fresh
+/// timestamp and the MD5 of a new body.
 fn verify(
     app: &AppContext,
     method: &str,
@@ -77,12 +83,8 @@ fn verify(
     body: &[u8],
 ) -> Result<(), ApiError> {
     let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, message);
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let params = signed_params(params)?;
+    let param = |name: &str| params.get(name).copied();
     if app.config.key.is_empty() || param("auth_key") != Some(app.config.key.as_str()) {
         return Err(unauthorized("unknown auth_key"));
     }
@@ -103,14 +105,9 @@ fn verify(
             return Err(unauthorized("body_md5 does not match the body"));
         }
     }
-    let mut signed: BTreeMap<String, &str> = BTreeMap::new();
-    for (key, value) in params {
-        if key != "auth_signature" {
-            signed.insert(key.to_lowercase(), value);
-        }
-    }
-    let query = signed
+    let query = params
         .iter()
+        .filter(|(key, _)| key.as_str() != "auth_signature")
         .map(|(key, value)| format!("{key}={value}"))
         .collect::<Vec<_>>()
         .join("&");
@@ -122,4 +119,22 @@ fn verify(
         return Err(unauthorized("invalid signature"));
     }
     Ok(())
+}
+
+/// The query as the signature covers it: keys lowercased (as the SDKs sign
+/// them) and sorted. A key given twice, in any case, is a 400: no SDK sends
+/// one, and which copy counts would otherwise be a matter of who reads it.
+fn signed_params(params: &[(String, String)]) -> Result<BTreeMap<String, &str>, ApiError> {
+    let mut signed = BTreeMap::new();
+    for (key, value) in params {
+        let key = key.to_lowercase();
+        if signed.contains_key(&key) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("query parameter {key} is given more than once"),
+            ));
+        }
+        signed.insert(key, value.as_str());
+    }
+    Ok(signed)
 }

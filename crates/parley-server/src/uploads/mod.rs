@@ -43,6 +43,11 @@ pub enum UploadError {
     /// The content looks like an image but does not decode as one.
     #[error("the image cannot be decoded: {0}")]
     Undecodable(String),
+    /// The image declares more pixels than `uploads.max_source_pixels`, a
+    /// side longer than `uploads.max_source_side`, or needs more memory to
+    /// decode than those allow.
+    #[error("{0}")]
+    ImageTooLarge(String),
     /// The upload storage failed.
     #[error("upload storage failed: {0}")]
     Storage(#[from] io::Error),
@@ -120,8 +125,12 @@ impl Uploads {
         let stored = match sniffed.image {
             None => bytes,
             Some(format) => {
-                let (max_side, thumbnail_side) =
-                    (self.config.max_image_side, self.config.thumbnail_side);
+                let sizes = picture::Sizes {
+                    max_source_pixels: self.config.max_source_pixels,
+                    max_source_side: self.config.max_source_side,
+                    max_side: self.config.max_image_side,
+                    thumbnail_side: self.config.thumbnail_side,
+                };
                 let permit = self
                     .processing
                     .clone()
@@ -129,13 +138,18 @@ impl Uploads {
                     .await
                     .expect("the semaphore is never closed");
                 let processed = tokio::task::spawn_blocking(move || {
-                    let processed = picture::process(&bytes, format, max_side, thumbnail_side);
+                    let processed = picture::process(&bytes, format, sizes);
                     drop(permit);
                     processed
                 })
                 .await
                 .map_err(|error| UploadError::Undecodable(error.to_string()))?
-                .map_err(|error| UploadError::Undecodable(error.to_string()))?;
+                .map_err(|error| match error {
+                    picture::PictureError::TooLarge(message) => UploadError::ImageTooLarge(message),
+                    picture::PictureError::Image(error) => {
+                        UploadError::Undecodable(error.to_string())
+                    }
+                })?;
                 let thumbnail = processed.thumbnail;
                 new.thumbnail = Some(Thumbnail {
                     content_type: thumbnail.content_type.to_owned(),
