@@ -7,10 +7,10 @@ use std::panic::AssertUnwindSafe;
 use axum::body::Body;
 use axum::http::{Request, header};
 
-use super::TEST_TIME;
 use super::common::API_KEY;
 use super::in_process::InProcess;
 use super::seeds::Seeds;
+use super::{Runs, TEST_TIME};
 
 /// The routes that read a JSON body, with paths that name real things in
 /// the tests' configuration.
@@ -47,9 +47,11 @@ fn http_json() {
             b"POST /api/v1/",
         ],
     );
+    let runs = Runs::new("http_json");
     bolero::check!(name = "http_json")
         .with_test_time(TEST_TIME)
         .for_each(|input: &[u8]| {
+            runs.count();
             request(&server, input);
             request(&server, &seeds.mutate(input));
         });

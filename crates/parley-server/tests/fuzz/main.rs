@@ -17,9 +17,36 @@ mod native_frame;
 mod pusher_frame;
 mod seeds;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long each target runs random inputs under `cargo test`, so that CI
 /// stays about as long as before; `BOLERO_RANDOM_TEST_TIME_MS` or
 /// `BOLERO_RANDOM_ITERATIONS` run it longer.
 pub const TEST_TIME: Duration = Duration::from_secs(3);
+
+/// The inputs a target checked, printed when it ends (`--nocapture` shows
+/// it): the figures of a longer run.
+pub struct Runs {
+    target: &'static str,
+    inputs: AtomicU64,
+}
+
+impl Runs {
+    pub fn new(target: &'static str) -> Self {
+        Self {
+            target,
+            inputs: AtomicU64::new(0),
+        }
+    }
+
+    pub fn count(&self) {
+        self.inputs.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Runs {
+    fn drop(&mut self) {
+        println!("{}: {} inputs", self.target, self.inputs.get_mut());
+    }
+}

@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, header};
 use image::{ImageFormat, RgbImage};
 
-use super::TEST_TIME;
 use super::common::{SECRET, token_with};
 use super::in_process::InProcess;
 use super::seeds::Seeds;
+use super::{Runs, TEST_TIME};
 
 /// The boundary of bodies whose first line names none.
 const BOUNDARY: &str = "fuzz";
@@ -45,9 +45,11 @@ fn multipart() {
             b"%PDF-1.4\n",
         ],
     );
+    let runs = Runs::new("multipart");
     bolero::check!(name = "multipart")
         .with_test_time(TEST_TIME)
         .for_each(|input: &[u8]| {
+            runs.count();
             upload(&server, &token, input);
             upload(&server, &token, &seeds.mutate(input));
             upload(&server, &token, &image_body(&images, input));

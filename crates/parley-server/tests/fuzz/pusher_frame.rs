@@ -4,8 +4,8 @@
 use parley_server::pusher::incoming::{ClientMessage, FrameError, parse_frame};
 use serde_json::Value;
 
-use super::TEST_TIME;
 use super::seeds::Seeds;
+use super::{Runs, TEST_TIME};
 
 #[test]
 fn pusher_frame() {
@@ -13,9 +13,11 @@ fn pusher_frame() {
         "pusher_frame",
         &[b"pusher:", b"client-", b"private-", b"presence-"],
     );
+    let runs = Runs::new("pusher_frame");
     bolero::check!(name = "pusher_frame")
         .with_test_time(TEST_TIME)
         .for_each(|input: &[u8]| {
+            runs.count();
             frame(input);
             frame(&seeds.mutate(input));
         });
