@@ -2,6 +2,7 @@
 //! text is a message or a `pusher:error` the session answers with.
 
 use parley_server::pusher::incoming::{ClientMessage, FrameError, parse_frame};
+use parley_server::pusher::push::Event;
 use serde_json::Value;
 
 use super::seeds::Seeds;
@@ -57,9 +58,18 @@ fn frame(bytes: &[u8]) {
         Err(error) => {
             let message = error.message();
             assert!(!message.is_empty());
-            // The answer is a `pusher:error` whose data is JSON.
-            let reply = serde_json::json!({"code": null, "message": message}).to_string();
-            assert!(serde_json::from_str::<Value>(&reply).is_ok());
+            // The answer, a `pusher:error` as the session builds it, is JSON
+            // that carries the message whatever the frame held.
+            let data = serde_json::json!({"code": null, "message": message});
+            let reply = Event {
+                event: "pusher:error",
+                channel: None,
+                data: &data,
+                user_id: None,
+            }
+            .frame();
+            let reply: Value = serde_json::from_str(reply.as_str()).expect("pusher:error is JSON");
+            assert_eq!(reply["data"]["message"].as_str(), Some(&*message));
             if error == FrameError::NotAnEvent {
                 refused_only_what_is_not_an_event(text);
             }
