@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::ApiError;
 use super::acting::{json_response, named_user};
 use super::extract::ApiApp;
+use super::{ApiError, ApiPath};
 use crate::chat::{moderation, moderation_json};
 use crate::state::ServerState;
 
@@ -19,7 +19,7 @@ use crate::state::ServerState;
 pub async fn block(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path((user, blocked)): Path<(String, String)>,
+    ApiPath((user, blocked)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let actor = named_user(&user)?;
     let blocks = moderation::block(&server, &app, &actor, &blocked).await?;
@@ -34,7 +34,7 @@ pub async fn block(
 pub async fn unblock(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path((user, blocked)): Path<(String, String)>,
+    ApiPath((user, blocked)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let actor = named_user(&user)?;
     let blocks = moderation::unblock(&server, &app, &actor, &blocked).await?;
@@ -48,7 +48,7 @@ pub async fn unblock(
 pub async fn list(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let actor = named_user(&user)?;
     let blocks = moderation::blocks(&server, &app, &actor).await?;

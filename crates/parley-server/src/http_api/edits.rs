@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::ApiError;
 use super::acting::{acting_user_or_system, json_response};
 use super::extract::ApiJson;
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::{self, ChatError, json};
 use crate::state::ServerState;
 
@@ -32,7 +32,7 @@ pub struct EditBody {
 pub async fn edit(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EditBody>,
 ) -> Result<Response, ApiError> {
     let actor = acting_user_or_system(&caller, body.user.as_deref())?;
@@ -46,7 +46,7 @@ pub async fn edit(
 pub async fn trail(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     if let Caller::User { actor, .. } = &caller
         && !actor.moderator

@@ -75,6 +75,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Path parameters whose rejections (a segment that is not UTF-8 once
+/// percent-decoded, or does not parse) are answered in the API's error
+/// format, as [`ApiJson`] answers bodies; axum's own `Path` answers them in
+/// plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
 /// The IP address the request came from: the TCP peer, as `Server::run`
 /// serves with connect info, or, when the peer is one of the configured
 /// `trusted_proxies`, the client its `X-Forwarded-For` names. A router

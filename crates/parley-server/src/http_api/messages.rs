@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::{ChannelName, Grant};
 use serde::Deserialize;
 
-use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
+use super::{ApiError, ApiPath};
 use crate::chat::{self, Actor, MessagesCursor, SendRequest, json};
 use crate::state::{AppContext, ServerState};
 
@@ -163,7 +163,7 @@ pub struct DeleteParams {
 pub async fn delete(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     params: Result<Query<DeleteParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params
@@ -195,7 +195,7 @@ async fn check_reader(
 pub async fn list(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     cursor: Result<Query<MessagesCursor>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(cursor) = cursor
@@ -218,7 +218,7 @@ pub async fn list(
 pub async fn post(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<SendRequest>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;

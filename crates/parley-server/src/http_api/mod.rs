@@ -29,7 +29,7 @@ use axum::http::{HeaderName, Method, header};
 use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
-pub(crate) use extract::{ApiJson, ClientIp};
+pub(crate) use extract::{ApiJson, ApiPath, ClientIp};
 pub use heartbeat_limits::HeartbeatLimits;
 
 use crate::state::ServerState;

@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::ChannelName;
 use parley_store::{ReportId, RestrictionKind};
 use serde::Deserialize;
 
-use super::ApiError;
 use super::extract::ApiJson;
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::moderation::{self, RestrictRequest};
 use crate::chat::reports::{self, Resolution};
 use crate::chat::{Actor, moderation_json};
@@ -226,7 +226,7 @@ pub async fn list_reports(
 pub async fn resolve_report(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Response, ApiError> {
     let id = report_id(&id)?;
@@ -254,7 +254,7 @@ fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ApiE
 pub async fn hide(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     set_hidden(&server, &caller, &id, true).await
 }
@@ -263,7 +263,7 @@ pub async fn hide(
 pub async fn unhide(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     set_hidden(&server, &caller, &id, false).await
 }

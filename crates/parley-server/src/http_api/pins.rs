@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::ApiError;
 use super::acting::{acting_user_or_system, channel, check_readable, json_response, viewer};
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::{self, ChatError, pins};
 use crate::state::ServerState;
 
@@ -56,7 +56,7 @@ async fn change(
 pub async fn pin(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     change(&server, caller, &id, query, true).await
@@ -67,7 +67,7 @@ pub async fn pin(
 pub async fn unpin(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     change(&server, caller, &id, query, false).await
@@ -78,7 +78,7 @@ pub async fn unpin(
 pub async fn list(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = user_query(query)?;

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::{App, ChannelName, Grant, MemberInfo, Namespace};
 use serde::{Deserialize, Serialize};
 
-use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
 use super::heartbeat_limits::WithinHeartbeatLimit;
+use super::{ApiError, ApiPath};
 use crate::auth::AuthError;
 use crate::native::presence::{MAX_PAGE, StatusEntry};
 use crate::native::push;
@@ -204,6 +204,6 @@ fn unauthorized(error: AuthError) -> ApiError {
 }
 
 /// `GET /api/v1/users/{id}/status` → `{user, status, last_seen?}`.
-pub async fn user_status(ApiApp(app): ApiApp, Path(user): Path<String>) -> Json<StatusEntry> {
+pub async fn user_status(ApiApp(app): ApiApp, ApiPath(user): ApiPath<String>) -> Json<StatusEntry> {
     Json(StatusEntry::from(&app.app.statuses.get(&user)))
 }

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::{ChannelName, Grant};
 
-use super::ApiError;
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::Actor;
 use crate::chat::reactions::{self, ReactionRequest};
 use crate::state::{AppContext, ServerState};
@@ -69,7 +69,7 @@ fn on_channel(channel: String, emoji: String) -> ReactionRequest {
 pub async fn add_to_message(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path((id, emoji)): Path<(String, String)>,
+    ApiPath((id, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     change(&server, caller, on_message(id, emoji), true).await
 }
@@ -78,7 +78,7 @@ pub async fn add_to_message(
 pub async fn remove_from_message(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path((id, emoji)): Path<(String, String)>,
+    ApiPath((id, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     change(&server, caller, on_message(id, emoji), false).await
 }
@@ -87,7 +87,7 @@ pub async fn remove_from_message(
 pub async fn add_to_channel(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path((channel, emoji)): Path<(String, String)>,
+    ApiPath((channel, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     change(&server, caller, on_channel(channel, emoji), true).await
 }
@@ -96,7 +96,7 @@ pub async fn add_to_channel(
 pub async fn remove_from_channel(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path((channel, emoji)): Path<(String, String)>,
+    ApiPath((channel, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     change(&server, caller, on_channel(channel, emoji), false).await
 }
@@ -105,7 +105,7 @@ pub async fn remove_from_channel(
 pub async fn channel_reactions(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let channel = ChannelName::new(&name).map_err(parley_core::Error::from)?;
     let (app, reader) = match &caller {

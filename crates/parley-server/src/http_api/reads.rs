@@ -4,16 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use parley_store::ReadDirection;
 use serde::Deserialize;
 
-use super::ApiError;
 use super::acting::{acting_user, channel, check_readable, json_response};
 use super::extract::ApiJson;
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::reads;
 use crate::state::ServerState;
 
@@ -39,7 +39,7 @@ pub struct MarkBody {
 pub async fn mark(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<MarkBody>,
 ) -> Result<Response, ApiError> {
     let actor = acting_user(&caller, body.user.as_deref())?;

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::ChannelName;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
+use super::{ApiError, ApiPath};
 use crate::chat::{reads, rooms};
 use crate::state::ServerState;
 
@@ -58,7 +58,7 @@ pub struct AddBody {
 pub async fn add_members(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
@@ -79,7 +79,7 @@ pub async fn add_members(
 pub async fn remove_member(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path((name, user)): Path<(String, String)>,
+    ApiPath((name, user)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
     let changed =
@@ -91,7 +91,7 @@ pub async fn remove_member(
 pub async fn members(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
     if !rooms::is_room_channel(&app, &channel) {
@@ -159,7 +159,7 @@ pub async fn list(
 pub async fn unread(
     State(server): State<Arc<ServerState>>,
     ApiApp(app): ApiApp,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let counts = reads::unread(&server, &app, &user).await?;
     Ok(json_response(StatusCode::OK, reads::unread_json(&counts)))

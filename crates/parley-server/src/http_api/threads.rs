@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::ApiError;
 use super::acting::{acting_user_or_system, check_readable, json_response, viewer};
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::{self, threads};
 use crate::state::ServerState;
 
@@ -28,7 +28,7 @@ pub struct ThreadQuery {
 pub async fn thread(
     State(server): State<Arc<ServerState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<ThreadQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) =

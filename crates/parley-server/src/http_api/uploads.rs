@@ -12,13 +12,13 @@
 use std::sync::Arc;
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 
-use super::ApiError;
 use super::messages::Caller;
+use super::{ApiError, ApiPath};
 use crate::chat::{ChatError, json};
 use crate::state::ServerState;
 use crate::uploads::UploadError;
@@ -138,7 +138,7 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
 /// `GET /api/v1/uploads/{id}`: the file.
 pub async fn file(
     State(server): State<Arc<ServerState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     serve(&server, &id, false).await
 }
@@ -146,7 +146,7 @@ pub async fn file(
 /// `GET /api/v1/uploads/{id}/thumbnail`: an image's thumbnail.
 pub async fn thumbnail(
     State(server): State<Arc<ServerState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     serve(&server, &id, true).await
 }

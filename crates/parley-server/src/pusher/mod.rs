@@ -4,6 +4,7 @@
 //! - [`codes`]: `pusher:error` codes and close codes.
 //! - [`sign`]: HMAC-SHA256 signatures of channel auth.
 //! - [`push`]: the [`PusherEncoder`], every `Push` as a Pusher event.
+//! - [`incoming`]: a client's text frame parsed into a typed message.
 //! - [`session`]: one connection's state and frame loop, which dispatches
 //!   to `subscriptions` (subscribe with signed auth, presence from
 //!   `channel_data`, unsubscribe), `signin` and `client_events`.
@@ -25,6 +26,7 @@ pub mod cache;
 mod client_events;
 pub mod codes;
 pub mod http_api;
+pub mod incoming;
 pub mod push;
 pub mod session;
 pub mod sign;

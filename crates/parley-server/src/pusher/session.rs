@@ -3,7 +3,6 @@
 //! events to subscriptions (`subscriptions.rs`), sign-in (`signin.rs`) and
 //! client events (`client_events.rs`).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -11,13 +10,13 @@ use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{ChannelName, ClientHandle, Disconnect, Frame};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 
 use super::codes;
+use super::incoming::{ClientMessage, parse_frame};
 use super::push::{Event, internal_event};
 use super::signin::SignedIn;
-use super::subscriptions::{SubscribeData, Subscription, UnsubscribeData};
+use super::subscriptions::Subscription;
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
 
@@ -41,17 +40,6 @@ pub struct PusherSession {
     /// A close code that says more than the disconnect reason (4301).
     pub(super) close_code: Option<u16>,
     violations: u32,
-}
-
-/// An event from the client.
-#[derive(Deserialize)]
-struct Incoming<'a> {
-    #[serde(borrow)]
-    event: Cow<'a, str>,
-    #[serde(borrow, default)]
-    channel: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
 }
 
 /// The data of `pusher:error`.
@@ -136,40 +124,30 @@ impl PusherSession {
         (self.violations >= MAX_VIOLATIONS).then_some(Disconnect::ProtocolViolation)
     }
 
-    async fn dispatch(&mut self, incoming: Incoming<'_>) -> Option<Disconnect> {
-        match &*incoming.event {
-            "pusher:ping" => {
+    async fn dispatch(&mut self, message: ClientMessage<'_>) -> Option<Disconnect> {
+        match message {
+            ClientMessage::Ping => {
                 self.send(Frame::from_static(r#"{"event":"pusher:pong","data":{}}"#));
                 None
             }
-            "pusher:pong" => None,
-            "pusher:signin" => {
-                self.signin(incoming.data);
+            ClientMessage::Pong => None,
+            ClientMessage::Signin(data) => {
+                self.signin(data);
                 None
             }
-            "pusher:subscribe" => match object::<SubscribeData>(incoming.data) {
-                Some(data) => {
-                    self.subscribe_or_refuse(data).await;
-                    None
-                }
-                None => self.violation("pusher:subscribe needs data with a channel"),
-            },
-            "pusher:unsubscribe" => match object::<UnsubscribeData>(incoming.data) {
-                Some(data) => {
-                    self.unsubscribe(data).await;
-                    None
-                }
-                None => self.violation("pusher:unsubscribe needs data with a channel"),
-            },
-            event if event.starts_with("client-") => {
-                let channel = incoming.channel.as_deref().unwrap_or_default();
-                let data = incoming.data.unwrap_or(RawValue::NULL);
-                self.client_event(event, channel, data).await
+            ClientMessage::Subscribe(data) => {
+                self.subscribe_or_refuse(data).await;
+                None
             }
-            event => {
-                let message = format!("unsupported event {event:?}");
-                self.violation(&message)
+            ClientMessage::Unsubscribe(data) => {
+                self.unsubscribe(data).await;
+                None
             }
+            ClientMessage::ClientEvent {
+                event,
+                channel,
+                data,
+            } => self.client_event(&event, &channel, data).await,
         }
     }
 }
@@ -180,9 +158,9 @@ impl Session for PusherSession {
     }
 
     async fn on_text(&mut self, text: &str) -> Option<Disconnect> {
-        match serde_json::from_str::<Incoming<'_>>(text) {
-            Ok(incoming) => self.dispatch(incoming).await,
-            Err(_) => self.violation("expected a JSON object with an event"),
+        match parse_frame(text) {
+            Ok(message) => self.dispatch(message).await,
+            Err(error) => self.violation(&error.message()),
         }
     }
 
@@ -249,13 +227,4 @@ impl Session for PusherSession {
             .unregister(&self.app.app, &self.client, std::iter::empty())
             .await;
     }
-}
-
-/// The `data` of an event as `T`: an object, or a string holding one.
-pub(super) fn object<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
-    let text = data?.get();
-    serde_json::from_str(text).ok().or_else(|| {
-        let inner: String = serde_json::from_str(text).ok()?;
-        serde_json::from_str(&inner).ok()
-    })
 }

@@ -66,7 +66,7 @@ impl PusherSession {
             return Err("already signed in");
         }
         let data: SigninData =
-            super::session::object(data).ok_or("pusher:signin needs auth and user_data")?;
+            super::incoming::object(data).ok_or("pusher:signin needs auth and user_data")?;
         let (auth_key, signature) = data.auth.split_once(':').ok_or("invalid auth")?;
         let message = format!("{}::user::{}", self.socket_id, data.user_data);
         if auth_key != self.app.config.key

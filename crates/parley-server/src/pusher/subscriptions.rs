@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::cache::is_cache_channel;
+use super::incoming::{SubscribeData, UnsubscribeData};
 use super::push::{Event, internal_event};
 use super::session::PusherSession;
 use super::sign;
@@ -25,22 +26,6 @@ const MAX_CHANNEL_NAME: usize = 164;
 pub(super) struct Subscription {
     /// The member it is in a presence channel, from its `channel_data`.
     pub(super) member: Option<(Arc<str>, Arc<MemberInfo>)>,
-}
-
-/// The data of `pusher:subscribe`.
-#[derive(Deserialize)]
-pub(super) struct SubscribeData {
-    channel: String,
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    channel_data: Option<Box<RawValue>>,
-}
-
-/// The data of `pusher:unsubscribe`.
-#[derive(Deserialize)]
-pub(super) struct UnsubscribeData {
-    channel: String,
 }
 
 /// The `channel_data` of a presence subscription.
