@@ -324,6 +324,12 @@ pub struct SoakArgs {
     /// Channels of each kind; cycle `i` uses channel `i % channels`.
     #[arg(long, default_value_t = 10)]
     pub channels: usize,
+    /// Distinct users the cycles connect as, in turn (cycle `i` is user
+    /// `bench-{i % users}`), as users who come back; 0 makes every cycle a
+    /// new user, so that state the server keeps per user (the last-seen
+    /// time of user status, 7 days) shows as growth.
+    #[arg(long, default_value_t = 1000)]
+    pub users: u64,
     /// Prefix of the channels subscribed and published to (a namespace
     /// that allows publishing).
     #[arg(long, default_value = "bench:soak-")]

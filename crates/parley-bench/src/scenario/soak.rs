@@ -33,9 +33,6 @@ use crate::report::{Report, SoakStats};
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How often the schedule is checked for due cycles.
 const TICK: Duration = Duration::from_millis(10);
-/// Distinct users the cycles connect as, in turn: many, and still a bounded
-/// set, so that per-user state the server keeps on purpose stays bounded.
-const USERS: u64 = 10_000;
 
 /// Counters the cycles add to, read by the progress line and the report.
 #[derive(Debug, Default)]
@@ -133,7 +130,11 @@ pub async fn run(args: SoakArgs, open_files_limit: u64) -> Result<Report, String
                 chat: format!("{}{channel}", args.chat_prefix),
                 timeout: common.step_timeout,
             };
-            let user = (number % USERS) as usize;
+            // A new user every cycle, or `--users` in turn.
+            let user = match args.users {
+                0 => number,
+                users => number % users,
+            } as usize;
             cycles.spawn(async move {
                 cycle.run(user).await;
                 drop(permit);
@@ -170,6 +171,13 @@ pub async fn run(args: SoakArgs, open_files_limit: u64) -> Result<Report, String
             ("cycle_rate", format!("{}/s", args.cycle_rate)),
             ("concurrent_cycles", common.connections.to_string()),
             ("channels", args.channels.to_string()),
+            (
+                "users",
+                match args.users {
+                    0 => "a new one every cycle".to_owned(),
+                    users => users.to_string(),
+                },
+            ),
             (
                 "duration",
                 humantime::format_duration(common.duration).to_string(),
