@@ -58,6 +58,11 @@ pub enum Scenario {
     /// how long until all are reconnected and have recovered what they
     /// missed, and any gap.
     ReconnectStorm(ReconnectStormArgs),
+    /// Connections come and go at a bounded rate for a long time (connect,
+    /// subscribe, presence, publish, a chat message to a persisted
+    /// namespace, close) while the server's memory is sampled; report its
+    /// growth from `--baseline-at` to the end.
+    Soak(SoakArgs),
 }
 
 impl Scenario {
@@ -71,6 +76,7 @@ impl Scenario {
             Scenario::PresenceStorm(args) => &args.common,
             Scenario::Chat(args) => &args.common,
             Scenario::ReconnectStorm(args) => &args.common,
+            Scenario::Soak(args) => &args.common,
         }
     }
 }
@@ -302,6 +308,48 @@ pub struct ChatArgs {
     /// Bytes of text per message (at least 16).
     #[arg(long, default_value_t = 100)]
     pub text_bytes: usize,
+}
+
+/// `parley-bench soak`.
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// Flags every scenario has. `--connections` bounds the cycles running
+    /// at once; `--duration` is the whole soak (such as 30m);
+    /// `--server-pid` is required.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Connection cycles started per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub cycle_rate: f64,
+    /// Channels of each kind; cycle `i` uses channel `i % channels`.
+    #[arg(long, default_value_t = 10)]
+    pub channels: usize,
+    /// Distinct users the cycles connect as, in turn (cycle `i` is user
+    /// `bench-{i % users}`), as users who come back; 0 makes every cycle a
+    /// new user, so that state the server keeps per user (the last-seen
+    /// time of user status, 7 days) shows as growth.
+    #[arg(long, default_value_t = 1000)]
+    pub users: u64,
+    /// Prefix of the channels subscribed and published to (a namespace
+    /// that allows publishing).
+    #[arg(long, default_value = "bench:soak-")]
+    pub stream_prefix: String,
+    /// Prefix of the presence channels (a namespace with presence).
+    #[arg(long, default_value = "room:soak-")]
+    pub presence_prefix: String,
+    /// Prefix of the chat channels (a namespace with `persist = true`).
+    #[arg(long, default_value = "chat:soak-")]
+    pub chat_prefix: String,
+    /// Read the server's `/metrics` this often (never by default).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub scrape_every: Option<Duration>,
+    /// Read the server's RSS this often.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub sample_every: Duration,
+    /// The RSS sample the growth is measured from: the first at or after
+    /// this time, once start-up and warm-up are over.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub baseline_at: Duration,
 }
 
 /// `parley-bench reconnect-storm`.

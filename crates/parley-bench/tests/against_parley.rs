@@ -262,3 +262,54 @@ async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
     assert!(!refused.errors.is_empty());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_soak_runs_every_cycle_to_the_end_and_samples_the_server() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "soak",
+            "--connections",
+            "4",
+            "--cycle-rate",
+            "20",
+            "--users",
+            "5",
+            "--duration",
+            "2s",
+            "--sample-every",
+            "500ms",
+            "--baseline-at",
+            "1s",
+            "--scrape-every",
+            "500ms",
+        ])
+        .await;
+    let soak = report.soak.as_ref().unwrap();
+    assert!(soak.cycles > 10, "{report:#?}");
+    assert_eq!(
+        (soak.failed_cycles, soak.error_replies),
+        (0, 0),
+        "{report:#?}"
+    );
+    assert!(soak.scrapes > 0 && soak.scrape_failures == 0, "{report:#?}");
+    assert!(soak.rss_samples.len() >= 4, "{report:#?}");
+    assert!(soak.growth_percent.is_some());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // Every cycle wrote a chat message to the persisted namespace.
+    let api = format!(
+        "http://{}/api/v1/history?channel=chat:soak-0&limit=1",
+        server.addr
+    );
+    let history: serde_json::Value = reqwest::Client::new()
+        .get(api)
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(history["offset"].as_u64().unwrap() > 0, "{history}");
+    server.stop().await;
+}

@@ -140,16 +140,19 @@ fn serve(args: ServeArgs) -> ExitCode {
     let (config, generated) = match load(&args.config, overrides, args.demo) {
         Ok(loaded) => loaded,
         Err(error) => {
-            eprintln!("parley: {error}");
+            complain(&error.to_string());
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logging(config.log_format);
+    if let Err(error) = telemetry::init_logging(config.log_format) {
+        complain(&format!("cannot start the log writer: {error}"));
+        return ExitCode::FAILURE;
+    }
     raise_open_files(config.max_connections);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("parley: cannot start the runtime: {error}");
+            complain(&format!("cannot start the runtime: {error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -160,10 +163,13 @@ fn serve(args: ServeArgs) -> ExitCode {
     if let Some(path) = &args.config.data_dir {
         hint.push_str(&format!(" --data-dir {}", path.display()));
     }
-    match runtime.block_on(serve_async(config, generated, hint)) {
+    let served = runtime.block_on(serve_async(config, generated, hint));
+    // The last lines ("stopped") are still queued for the log's thread.
+    telemetry::flush_logs(LOG_FLUSH_TIMEOUT);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("parley: {error}");
+            complain(&error);
             ExitCode::FAILURE
         }
     }
@@ -207,6 +213,17 @@ async fn serve_async(
         .run(listener, shutdown_signal())
         .await
         .map_err(|error| error.to_string())
+}
+
+/// How long a stopping server waits for its last log lines to be written.
+const LOG_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Tells the operator why the server cannot start or stopped, on standard
+/// error. Unlike `eprintln!`, a standard error that cannot be written does
+/// not panic.
+fn complain(error: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "parley: {error}");
 }
 
 /// Tells the operator something on standard output. A closed stdout (the

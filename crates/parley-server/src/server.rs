@@ -277,6 +277,10 @@ impl Server {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep_streams(self.memory_broker.clone(), state.clone()));
         let presence_sweeper = tokio::spawn(sweep_presence(state.clone()));
+        let metrics_upkeep = tokio::spawn(telemetry::keep_metrics(
+            state.metrics.clone(),
+            state.shutdown.clone(),
+        ));
         let mut registration =
             tokio::spawn(crate::cluster::registry::keep_registered(state.clone()));
         let counts = state
@@ -331,6 +335,8 @@ impl Server {
         }
         sweeper.abort();
         presence_sweeper.abort();
+        // It returns once shutdown began, which it has by now.
+        let _ = metrics_upkeep.await;
         // The registry task removes this node's entry once shutdown began;
         // bounded, as Redis may be away.
         let removal = state.config.cluster.redis_timeout * 2;

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use metrics_exporter_prometheus::PrometheusHandle;
 use parley_core::{App, MemoryPresence, Node};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,6 +17,7 @@ use crate::config::{AppConfig, Config};
 use crate::http_api::HeartbeatLimits;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
+use crate::telemetry::Metrics;
 use crate::uploads::Uploads;
 use crate::webhooks::Webhooks;
 
@@ -57,7 +57,7 @@ pub struct ServerState {
     /// Every connection task, so shutdown can wait for them.
     pub connections: TaskTracker,
     /// Renders the Prometheus metrics.
-    pub metrics: PrometheusHandle,
+    pub metrics: Metrics,
     /// False once shutdown starts, so `/readyz` turns away new traffic.
     pub ready: AtomicBool,
     /// Uploaded files: their rules and their storage.

@@ -235,3 +235,192 @@ async fn parley_serve_against_an_unreachable_postgres_exits_with_1_and_says_why(
         "{stderr}{stdout}"
     );
 }
+
+#[tokio::test]
+async fn command_latency_samples_stay_bounded_without_a_scrape() {
+    use futures_util::{SinkExt, StreamExt};
+    use parley_server::telemetry::recorder::MAX_HELD_SAMPLES;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start_with(|config| {
+        config.commands_per_second = 1_000_000;
+        config.command_burst = 1_000_000;
+    })
+    .await;
+    let mut client = server.user("ann").await;
+    // Three times the bound, with nobody scraping `/metrics`: each command
+    // records one latency sample.
+    const BATCH: usize = 1000;
+    let batches = 3 * MAX_HELD_SAMPLES / BATCH;
+    let mut id = 1000;
+    for _ in 0..batches {
+        for _ in 0..BATCH {
+            id += 1;
+            let ping = json!({"id": id, "method": "ping", "params": {}}).to_string();
+            client.socket.feed(Message::text(ping)).await.unwrap();
+        }
+        client.socket.flush().await.unwrap();
+        let mut answered = 0;
+        while answered < BATCH {
+            let message = tokio::time::timeout(Duration::from_secs(10), client.socket.next())
+                .await
+                .expect("replies in time")
+                .unwrap()
+                .unwrap();
+            if message.is_text() {
+                answered += 1;
+            }
+        }
+    }
+    let held = server.state.metrics.held_samples();
+    assert!(
+        held <= MAX_HELD_SAMPLES,
+        "{held} samples held after {} commands",
+        batches * BATCH
+    );
+    server.stop().await;
+}
+
+/// What the server's standard error is, in the tests of a log that cannot
+/// be written.
+#[derive(Clone, Copy)]
+enum Stderr {
+    /// A pipe nobody reads, in blocking mode: writes block once it is full.
+    FullBlocking,
+    /// A pipe nobody reads, in non-blocking mode: writes fail (`EAGAIN`)
+    /// once it is full.
+    FullNonBlocking,
+    /// A pipe whose reader is gone: writes fail (`EPIPE`).
+    Closed,
+}
+
+/// Runs the real `parley serve` with debug logging (every write to a
+/// persisted namespace logs its SQL) and `stderr` as its standard error,
+/// and uses it over the wire until the log has dropped lines, and then
+/// some: every reply must arrive.
+async fn serves_every_reply_when_stderr(stderr: Stderr) {
+    const SECRET: &str = "stderr-test-secret-0123456789abcdef";
+    const API_KEY: &str = "stderr-test-api-key";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("parley.toml");
+    std::fs::write(&config, "[namespaces.chat]\npersist = true\n").unwrap();
+    let (writer, reader) = tokio::net::unix::pipe::pipe().unwrap();
+    let writer = match stderr {
+        Stderr::FullBlocking => writer.into_blocking_fd().unwrap(),
+        Stderr::FullNonBlocking | Stderr::Closed => writer.into_nonblocking_fd().unwrap(),
+    };
+    // Kept open, never read, until the end of the test (unless closed).
+    let reader = match stderr {
+        Stderr::Closed => None,
+        Stderr::FullBlocking | Stderr::FullNonBlocking => Some(reader),
+    };
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .env("PARLEY_LOG", "debug")
+            .env("PARLEY_APP_SECRET", SECRET)
+            .env("PARLEY_API_KEY", API_KEY)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(writer))
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let rest = line.strip_prefix("Parley listening on http://")?;
+            rest.split_whitespace().next().map(str::to_owned)
+        })
+        .expect("prints the address");
+    let metrics_url = format!("http://{address}/metrics");
+    let publish_url = format!("http://{address}/api/v1/publish");
+    let publish = |channel: &'static str, round: usize| {
+        let body = json!({"channel": channel, "data": {"round": round}});
+        let publish_url = publish_url.clone();
+        async move {
+            let (status, reply) = tokio::time::timeout(
+                Duration::from_secs(10),
+                api_call(&publish_url, Method::POST, Some(API_KEY), Some(body)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("publish {round} not answered in time"));
+            assert_eq!(status, 200, "{reply}");
+        }
+    };
+
+    // Each write to the store logs its statements: a few thousand fill the
+    // pipe and the writer's queue.
+    let mut dropped = 0;
+    for batch in 0..1000 {
+        futures_util::future::join_all((0..20).map(|n| publish("chat:log", batch * 20 + n))).await;
+        dropped = dropped_lines(&metrics_url).await;
+        if dropped > 0 {
+            break;
+        }
+    }
+    assert!(dropped > 0, "the log never dropped a line");
+
+    // The log is full or gone: the server still answers everything.
+    for round in 0..50 {
+        let mut client = Client::open(&format!("ws://{address}/ws")).await;
+        client
+            .ok(
+                "connect",
+                json!({"token": common::token_with(SECRET, "42", |_| {})}),
+            )
+            .await;
+        client.ok("subscribe", json!({"channel": "chat:log"})).await;
+        publish("chat:log", round).await;
+        assert_eq!(client.push().await["data"]["round"], round);
+        client
+            .ok("unsubscribe", json!({"channel": "chat:log"}))
+            .await;
+    }
+    let (status, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        api_call(
+            &format!("http://{address}/api/v1/channels"),
+            Method::GET,
+            Some(API_KEY),
+            None,
+        ),
+    )
+    .await
+    .expect("the HTTP API answers");
+    assert_eq!(status, 200);
+    assert!(dropped_lines(&metrics_url).await > dropped);
+    assert!(child.0.try_wait().unwrap().is_none(), "parley is running");
+    drop(reader);
+}
+
+/// `parley_log_lines_dropped_total` from `/metrics`.
+async fn dropped_lines(url: &str) -> u64 {
+    let text = tokio::time::timeout(Duration::from_secs(10), async {
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    })
+    .await
+    .expect("/metrics answers");
+    text.lines()
+        .find_map(|line| line.strip_prefix("parley_log_lines_dropped_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
+
+#[tokio::test]
+async fn a_full_blocking_stderr_costs_log_lines_not_replies() {
+    serves_every_reply_when_stderr(Stderr::FullBlocking).await;
+}
+
+#[tokio::test]
+async fn a_full_non_blocking_stderr_costs_log_lines_not_replies() {
+    serves_every_reply_when_stderr(Stderr::FullNonBlocking).await;
+}
+
+#[tokio::test]
+async fn a_closed_stderr_costs_log_lines_not_replies() {
+    serves_every_reply_when_stderr(Stderr::Closed).await;
+}

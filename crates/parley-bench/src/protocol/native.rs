@@ -116,6 +116,36 @@ pub fn message_send_frame(id: u64, channel: &str, text: &str) -> String {
     )
 }
 
+/// A `presence` command: the first page of the channel's members.
+pub fn presence_frame(id: u64, channel: &str) -> String {
+    format!(r#"{{"id":{id},"method":"presence","params":{{"channel":"{channel}"}}}}"#)
+}
+
+/// Reads frames until the replies to commands `ids` have all arrived,
+/// skipping pushes; returns the replies that were errors, with an excerpt
+/// of the first.
+pub async fn await_replies(
+    conn: &mut Conn,
+    ids: std::ops::Range<u64>,
+) -> Result<(u64, Option<String>), String> {
+    let mut answered = 0;
+    let mut errors = 0;
+    let mut first_error = None;
+    while answered < ids.end.saturating_sub(ids.start) {
+        let reply = next_text(&mut conn.ws).await?;
+        if let Some(id) = reply_id(reply.as_bytes())
+            && ids.contains(&id)
+        {
+            answered += 1;
+            if is_error(reply.as_bytes()) {
+                errors += 1;
+                first_error.get_or_insert_with(|| excerpt(&reply));
+            }
+        }
+    }
+    Ok((errors, first_error))
+}
+
 /// What a frame without a payload is.
 pub fn classify(frame: &[u8]) -> Inbound {
     if frame.starts_with(br#"{"id":"#) {

@@ -43,6 +43,8 @@ pub struct Report {
     pub chat: Option<ChatStats>,
     /// The drops and comebacks (reconnect-storm scenario).
     pub reconnect: Option<ReconnectStats>,
+    /// The churn and the server's memory over time (soak scenario).
+    pub soak: Option<SoakStats>,
     /// Connections the server closed or that broke.
     pub disconnects: Disconnects,
     /// The server process, when `--server-pid` was given.
@@ -54,6 +56,36 @@ pub struct Report {
     pub machine: Option<MachineStats>,
     /// Errors seen, by message, with counts.
     pub errors: BTreeMap<String, u64>,
+}
+
+/// A soak: connection cycles, and the server's RSS from the baseline
+/// sample to the last.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SoakStats {
+    /// Connection cycles run to the end or failed.
+    pub cycles: u64,
+    /// Cycles that failed (no connection, a broken one, a timeout).
+    pub failed_cycles: u64,
+    /// Error replies to the cycles' commands.
+    pub error_replies: u64,
+    /// Cycles due while the most allowed at once were running.
+    pub skipped_cycles: u64,
+    /// Reads of `/metrics` that succeeded.
+    pub scrapes: u64,
+    /// Reads of `/metrics` that failed or timed out.
+    pub scrape_failures: u64,
+    /// When the baseline sample was taken, seconds from the start.
+    pub baseline_seconds: Option<u64>,
+    /// The server's RSS at the baseline, bytes.
+    pub baseline_rss_bytes: Option<u64>,
+    /// When the last sample was taken, seconds from the start.
+    pub end_seconds: Option<u64>,
+    /// The server's RSS at the end, bytes.
+    pub end_rss_bytes: Option<u64>,
+    /// Growth from the baseline to the end, percent.
+    pub growth_percent: Option<f64>,
+    /// Every sample: seconds from the start, RSS bytes.
+    pub rss_samples: Vec<(u64, u64)>,
 }
 
 /// Connections opened.

@@ -22,11 +22,14 @@ impl Report {
         for (name, value) in &self.settings {
             row(&format!("  {name}"), value.clone());
         }
-        let c = &self.connections;
-        row(
-            "connections",
-            format!("{} open of {} ({} failed)", c.open, c.requested, c.failed),
-        );
+        // A soak's connections come and go: its cycles are its own rows.
+        if self.soak.is_none() {
+            let c = &self.connections;
+            row(
+                "connections",
+                format!("{} open of {} ({} failed)", c.open, c.requested, c.failed),
+            );
+        }
         if let Some(connect) = &self.connect {
             row(
                 "connect rate",
@@ -146,6 +149,32 @@ impl Report {
         if let Some(r) = &self.reconnect {
             r.rows(&mut row);
         }
+        if let Some(s) = &self.soak {
+            row(
+                "cycles",
+                format!(
+                    "{} run, {} failed, {} error replies, {} skipped (all running)",
+                    s.cycles, s.failed_cycles, s.error_replies, s.skipped_cycles
+                ),
+            );
+            row(
+                "scrapes",
+                format!("{} read, {} failed", s.scrapes, s.scrape_failures),
+            );
+            let at = |seconds: Option<u64>, bytes: Option<u64>| match (seconds, bytes) {
+                (Some(seconds), Some(bytes)) => format!("{} at {seconds} s", mib(bytes)),
+                _ => "n/a".to_owned(),
+            };
+            row(
+                "server rss",
+                format!(
+                    "{} (baseline), {} (end): growth {}",
+                    at(s.baseline_seconds, s.baseline_rss_bytes),
+                    at(s.end_seconds, s.end_rss_bytes),
+                    optional(s.growth_percent, "%")
+                ),
+            );
+        }
         let d = &self.disconnects;
         let others: Vec<String> = d
             .other_codes
@@ -186,20 +215,24 @@ impl Report {
                     ),
                 );
             }
+            // A soak reports the server's memory in its own rows.
+            None if self.soak.is_some() => {}
             None => row("server", "not measured (pass --server-pid)".to_owned()),
         }
         let g = &self.generator;
-        row(
-            "generator cpu",
-            format!(
-                "{:.1}% of a core, {} per delivery (user {}, kernel {}) over {:.1} s",
-                g.cpu_percent,
-                optional(g.cpu_us_per_delivery, "µs"),
-                optional(g.user_us_per_delivery, "µs"),
-                optional(g.system_us_per_delivery, "µs"),
-                g.measured_seconds
-            ),
-        );
+        if self.soak.is_none() {
+            row(
+                "generator cpu",
+                format!(
+                    "{:.1}% of a core, {} per delivery (user {}, kernel {}) over {:.1} s",
+                    g.cpu_percent,
+                    optional(g.cpu_us_per_delivery, "µs"),
+                    optional(g.user_us_per_delivery, "µs"),
+                    optional(g.system_us_per_delivery, "µs"),
+                    g.measured_seconds
+                ),
+            );
+        }
         if let Some(m) = &self.machine {
             row(
                 "machine",

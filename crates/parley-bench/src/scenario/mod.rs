@@ -12,6 +12,8 @@
 //!   namespace.
 //! - [`reconnect_storm`]: every connection drops at once, reconnects and
 //!   recovers what it missed.
+//! - [`soak`]: connections come and go for a long time; the server's
+//!   memory growth.
 
 pub mod broadcast;
 pub mod chat;
@@ -21,6 +23,7 @@ pub mod fanout;
 pub mod idle;
 pub mod presence_storm;
 pub mod reconnect_storm;
+pub mod soak;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,6 +56,7 @@ pub async fn run(scenario: Scenario, open_files_limit: u64) -> Result<Report, St
         Scenario::PresenceStorm(args) => presence_storm::run(args, open_files_limit).await,
         Scenario::Chat(args) => chat::run(args, open_files_limit).await,
         Scenario::ReconnectStorm(args) => reconnect_storm::run(args, open_files_limit).await,
+        Scenario::Soak(args) => soak::run(args, open_files_limit).await,
     }
 }
 
