@@ -1,6 +1,6 @@
 //! Fuzz targets, one per parser of input from the network: the native
-//! frame, the Pusher frame, the HTTP API's JSON bodies and the upload's
-//! multipart body. Each asserts what a client would see for bad input (a
+//! frame, the Pusher frame, the Pusher HTTP API's signed request, the HTTP
+//! API's JSON bodies and the upload's multipart body. Each asserts what a client would see for bad input (a
 //! protocol error code, a 4xx with a JSON error), not merely "no panic".
 //!
 //! Under `cargo test` each target runs its corpus (`__fuzz__/<target>/corpus`)
@@ -16,6 +16,7 @@ mod multipart;
 mod native_frame;
 mod pusher_frame;
 mod seeds;
+mod signed_request;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
