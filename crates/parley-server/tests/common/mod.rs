@@ -5,6 +5,9 @@
 pub mod cluster;
 pub mod node;
 pub mod tcp_proxy;
+// The same small filesystem the store's own tests fill and empty; test
+// crates of two packages share the file rather than a copy of it.
+#[path = "../../../parley-store/tests/common/tmpfs.rs"]
 pub mod tmpfs;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
