@@ -87,6 +87,16 @@ export interface ParleyEvents {
 /** The server throttles typing events within 2 seconds of the last accepted one. */
 const TYPING_THROTTLE_MS = 2000;
 
+/**
+ * Whether a request goes through the outbox: a chat message with its
+ * `client_msg_id` (the SDK always sets one), which the server stores once
+ * however often it is sent, so it can wait out a reconnect and be sent
+ * again after a connection lost before its reply.
+ */
+function isOutboxed(method: string, params: object): boolean {
+  return method === "message_send" && typeof (params as { client_msg_id?: unknown }).client_msg_id === "string";
+}
+
 /** How long to wait before retrying a failed refresh. */
 const REFRESH_RETRY_MS = 5000;
 
@@ -204,13 +214,14 @@ export class Parley extends Emitter<ParleyEvents> {
    * Subscribes to `channel`. The subscription is made now if connected,
    * else at the next connect, and again after every reconnect, recovering
    * what it missed. Subscribing to a channel already subscribed returns the
-   * existing subscription.
+   * existing subscription. `T` types the channel's publication data
+   * (`subscribe<Move>("game:1")`); nothing checks it at run time.
    */
-  subscribe(channel: string, options: SubscriptionOptions = {}): Subscription {
+  subscribe<T = Json>(channel: string, options: SubscriptionOptions = {}): Subscription<T> {
     const existing = this.#subscriptions.get(channel);
-    if (existing !== undefined) return existing;
-    const subscription = new Subscription(this.#host, channel, options);
-    this.#subscriptions.set(channel, subscription);
+    if (existing !== undefined) return existing as Subscription<unknown> as Subscription<T>;
+    const subscription = new Subscription<T>(this.#host, channel, options);
+    this.#subscriptions.set(channel, subscription as Subscription<unknown> as Subscription);
     if (this.#state === "connected") subscription._start();
     return subscription;
   }
@@ -223,6 +234,15 @@ export class Parley extends Emitter<ParleyEvents> {
   /** Every current subscription. */
   subscriptions(): Subscription[] {
     return [...this.#subscriptions.values()];
+  }
+
+  /**
+   * How many chat messages wait in the outbox: sent while the connection
+   * was down, or sent on a connection that was lost before their reply.
+   * They go out (again) when the client is connected.
+   */
+  get outbox(): number {
+    return this.#requests.outbox;
   }
 
   /** Publishes `data` to `channel`; resolves with the publication's stream position. */
@@ -537,7 +557,10 @@ export class Parley extends Emitter<ParleyEvents> {
       onError(new ParleyError(ClientErrorCode.Closed, `not connected: call connect() before ${method}`, { method }));
       return;
     }
-    const request = this.#requests.create(method, params, onResult, onError, options.timeoutMs);
+    const request = this.#requests.create(method, params, onResult, onError, {
+      timeoutMs: options.timeoutMs,
+      durable: isOutboxed(method, params),
+    });
     if (options.direct === true || this.#state === "connected") {
       this.#requests.send(request, this.#socket);
     } else {

@@ -2,6 +2,12 @@
  * The requests waiting for their replies: those sent (by id) and those
  * queued while the client connects. Each has a timer; a reply, a timeout
  * or the end of the connection settles it exactly once.
+ *
+ * A request made `durable` (a chat message, which the server takes once
+ * per `client_msg_id`) is the outbox: its timer runs only while it is on
+ * the wire, so it waits out a reconnect of any length in the queue, and a
+ * connection lost before its reply puts it back in the queue to be sent
+ * again, not failed. Only `disconnect()` fails it.
  */
 
 import { ClientErrorCode, errorFromReply, ParleyError } from "./errors.js";
@@ -15,6 +21,10 @@ export interface Request {
   readonly onError: (error: ParleyError) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
   id: number | undefined;
+  /** Kept across reconnects until answered (see the class comment). */
+  readonly durable: boolean;
+  /** The timeout of one attempt, in milliseconds. */
+  readonly timeoutMs: number;
 }
 
 export class PendingRequests {
@@ -27,17 +37,36 @@ export class PendingRequests {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** A request whose timer runs from now (`timeoutMs`, or the client's request timeout). */
+  /**
+   * A request whose timer runs from now (`timeoutMs`, or the client's
+   * request timeout); a durable one's runs from each time it is sent.
+   */
   create(
     method: string,
     params: object,
     onResult: (result: never) => void,
     onError: (error: ParleyError) => void,
-    timeoutMs?: number,
+    options: { timeoutMs?: number | undefined; durable?: boolean | undefined } = {},
   ): Request {
-    const request: Request = { method, params, onResult, onError, timer: undefined, id: undefined };
-    request.timer = setTimeout(() => this.#timeout(request), timeoutMs ?? this.#timeoutMs);
+    const request: Request = {
+      method,
+      params,
+      onResult,
+      onError,
+      timer: undefined,
+      id: undefined,
+      durable: options.durable === true,
+      timeoutMs: options.timeoutMs ?? this.#timeoutMs,
+    };
+    if (!request.durable) request.timer = setTimeout(() => this.#timeout(request), request.timeoutMs);
     return request;
+  }
+
+  /** How many durable requests wait for a connection or a reply: the outbox. */
+  get outbox(): number {
+    let count = this.#queue.filter((request) => request.durable).length;
+    for (const request of this.#inflight.values()) if (request.durable) count += 1;
+    return count;
   }
 
   /** Keeps `request` until the connection is up. */
@@ -66,6 +95,10 @@ export class PendingRequests {
     }
     request.id = id;
     this.#inflight.set(id, request);
+    if (request.durable) {
+      clearTimeout(request.timer);
+      request.timer = setTimeout(() => this.#timeout(request), request.timeoutMs);
+    }
     try {
       socket.send(frame);
     } catch (error) {
@@ -87,11 +120,26 @@ export class PendingRequests {
     }
   }
 
-  /** Fails every sent request: the connection that owed their replies is gone. */
+  /**
+   * Fails every sent request: the connection that owed their replies is
+   * gone. Durable ones go back to the front of the queue, in the order
+   * they were sent, to go out again on the next connection.
+   */
   failInflight(code: number, message: string): void {
     const requests = [...this.#inflight.values()];
     this.#inflight.clear();
-    for (const request of requests) this.#fail(request, code, message);
+    const again: Request[] = [];
+    for (const request of requests) {
+      if (request.durable) {
+        clearTimeout(request.timer);
+        request.timer = undefined;
+        request.id = undefined;
+        again.push(request);
+      } else {
+        this.#fail(request, code, message);
+      }
+    }
+    this.#queue.unshift(...again);
   }
 
   /** Fails every queued request: there will be no connection to send them on. */

@@ -296,10 +296,11 @@ export interface MembershipEvent {
 
 /**
  * The pushes that are events of a channel's stream: each has an offset and
- * an epoch, and recovery replays them.
+ * an epoch, and recovery replays them. `T` is the data of the channel's
+ * publications, as the application declares it (`parley.subscribe<T>`).
  */
-export interface StreamEventData {
-  publication: Json;
+export interface StreamEventData<T = Json> {
+  publication: T;
   message_created: Message;
   message_updated: Message;
   message_deleted: Message;
@@ -331,16 +332,16 @@ export const STREAM_EVENT_KINDS: readonly StreamEventKind[] = [
 ];
 
 /** A stream event as the SDK hands it to the application. */
-export interface StreamEvent<K extends StreamEventKind = StreamEventKind> extends StreamPosition {
+export interface StreamEvent<K extends StreamEventKind = StreamEventKind, T = Json> extends StreamPosition {
   kind: K;
   channel: string;
-  data: StreamEventData[K];
+  data: StreamEventData<T>[K];
   /** The publisher, for a `publication` a client made (live pushes only). */
   info?: ClientInfo;
 }
 
 /** A `publication` event. */
-export type Publication = StreamEvent<"publication">;
+export type Publication<T = Json> = StreamEvent<"publication", T>;
 
 /** The `disconnect` push, which precedes the server's close frame. */
 export interface DisconnectPush {

@@ -53,6 +53,14 @@ export interface SubscriptionOptions {
    * for example across a page reload) instead of subscribing live.
    */
   since?: StreamPosition;
+  /**
+   * Keep {@link Subscription.members} current, in a namespace with
+   * presence: after every subscribe (the first and each one after a
+   * reconnect) the SDK reads the whole member list (`presence`, page by
+   * page), then applies each `join`, `leave` and `presence_update`, and
+   * emits `members` with the set after each change.
+   */
+  members?: boolean;
 }
 
 /** The `subscribed` event. */
@@ -77,9 +85,9 @@ export interface UnsubscribedEvent {
   code?: number;
 }
 
-/** The events of a subscription. */
-export type SubscriptionEvents = {
-  [K in StreamEventKind]: StreamEvent<K>;
+/** The events of a subscription whose publications carry `T`. */
+export type SubscriptionEvents<T = Json> = {
+  [K in StreamEventKind]: StreamEvent<K, T>;
 } & {
   /** The subscribe succeeded (the first time or again). */
   subscribed: SubscribedEvent;
@@ -90,13 +98,18 @@ export type SubscriptionEvents = {
   /** A subscribe failed (the subscription may retry, see `unsubscribed`). */
   error: ParleyError;
   /** Every stream event, whatever its kind, in offset order. */
-  event: StreamEvent;
+  event: StreamEvent<StreamEventKind, T>;
   /** A user joined the channel's presence (`join` pushes and `presence_diff` joins). */
   join: Member;
   /** A user left the channel's presence. */
   leave: { user: string };
   /** A member replaced their state. */
   presence_update: Member;
+  /**
+   * The channel's members changed (with the `members` option): the whole
+   * set, as {@link Subscription.members} holds it now.
+   */
+  members: ReadonlyMap<string, Member>;
   /** Everyone typing now; empty when nobody is. */
   typing: Typer[];
   /** A user's status changed (on a status channel). */
@@ -116,11 +129,16 @@ export interface SubscriptionHost {
   sendSubscribe(params: object, onResult: (result: SubscribeResult) => void, onError: (error: ParleyError) => void): void;
   call<T>(method: string, params: object): Promise<T>;
   typing(channel: string, active: boolean): Promise<TypingResult>;
-  forget(subscription: Subscription): void;
+  forget(subscription: Subscription<never>): void;
   retryDelay(attempt: number): number;
 }
 
-export class Subscription extends Emitter<SubscriptionEvents> {
+/**
+ * A subscription to one channel; `T` is the data of its publications (for
+ * `publish` and the `publication` events), `Json` unless the application
+ * names it: `parley.subscribe<Move>("game:1")`.
+ */
+export class Subscription<T = Json> extends Emitter<SubscriptionEvents<T>> {
   /** The channel name. */
   readonly channel: string;
   readonly #host: SubscriptionHost;
@@ -132,6 +150,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   #delivered: StreamPosition | undefined;
   /** The member state to subscribe with, kept current by `presenceUpdate`. */
   #presenceState: JsonObject | undefined;
+  /** The members, by user, with the `members` option. */
+  readonly #members = new Map<string, Member>();
+  /** While the member list is read: the pushes that came meanwhile, applied after it. */
+  #membersPending: Array<(members: Map<string, Member>) => void> | undefined;
   #subscribedOnce = false;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -166,6 +188,14 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   }
 
   /**
+   * The channel's members by user, kept current with the `members` option
+   * (empty without it, and until the first list is read).
+   */
+  get members(): ReadonlyMap<string, Member> {
+    return this.#members;
+  }
+
+  /**
    * Resolves once the first subscribe succeeded; rejects with the error
    * when it was refused.
    */
@@ -184,7 +214,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   }
 
   /** Publishes `data` to the channel. */
-  publish(data: Json): Promise<StreamPosition> {
+  publish(data: T): Promise<StreamPosition> {
     return this.#host.call("publish", { channel: this.channel, data });
   }
 
@@ -281,16 +311,26 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     switch (push.push) {
       case "join":
         this.emit("join", push.member);
+        this.#changeMembers((members) => members.set(push.member.user, push.member));
         return;
       case "leave":
         this.emit("leave", { user: push.user });
+        this.#changeMembers((members) => members.delete(push.user));
         return;
       case "presence_diff":
         for (const member of push.joins) this.emit("join", member);
         for (const user of push.leaves) this.emit("leave", { user });
+        this.#changeMembers((members) => {
+          for (const member of push.joins) members.set(member.user, member);
+          for (const user of push.leaves) members.delete(user);
+        });
         return;
       case "presence_update":
         this.emit("presence_update", push.member);
+        this.#changeMembers((members) => {
+          const known = members.get(push.member.user);
+          members.set(push.member.user, { ...known, ...push.member });
+        });
         return;
       case "typing":
         this.emit("typing", push.users);
@@ -352,6 +392,52 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.#settleReady?.resolve(event);
     this.#settleReady = undefined;
     this.emit("subscribed", event);
+    if (this.#options.members === true) this.#readMembers(this.#host.connection);
+  }
+
+  /** Applies a member change now, or after the member list being read. */
+  #changeMembers(change: (members: Map<string, Member>) => void): void {
+    if (this.#options.members !== true) return;
+    if (this.#membersPending !== undefined) {
+      this.#membersPending.push(change);
+      return;
+    }
+    change(this.#members);
+    this.emit("members", this.#members);
+  }
+
+  /**
+   * Reads the whole member list after a subscribe; the pushes that arrive
+   * meanwhile are applied on top of it, in order. A list cut short by the
+   * connection's end is read again after the next subscribe.
+   */
+  #readMembers(connection: number): void {
+    this.#membersPending = [];
+    const read = async (): Promise<Map<string, Member>> => {
+      const members = new Map<string, Member>();
+      let cursor: string | undefined;
+      do {
+        const page: PresencePage = await this.presence(cursor === undefined ? {} : { cursor });
+        for (const member of page.members) members.set(member.user, member);
+        cursor = page.next;
+      } while (cursor !== undefined && this.#host.connection === connection);
+      return members;
+    };
+    read().then(
+      (members) => {
+        if (this.#host.connection !== connection || this.#state !== "subscribed") return;
+        for (const change of this.#membersPending ?? []) change(members);
+        this.#membersPending = undefined;
+        this.#members.clear();
+        for (const [user, member] of members) this.#members.set(user, member);
+        this.emit("members", this.#members);
+      },
+      (error: unknown) => {
+        if (this.#host.connection !== connection) return;
+        this.#membersPending = undefined;
+        this.emit("error", error instanceof ParleyError ? error : new ParleyError(ClientErrorCode.Closed, String(error)));
+      },
+    );
   }
 
   #onRefused(error: ParleyError): void {
@@ -388,7 +474,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       data: push.data as StreamEventData[typeof push.push],
       offset: push.offset,
       epoch: push.epoch,
-    } as StreamEvent;
+    } as StreamEvent<StreamEventKind, T>;
     if (push.info !== undefined) event.info = push.info;
     this.emit(push.push, event as never);
     this.emit("event", event);

@@ -93,3 +93,40 @@ test("a member's state set with presenceUpdate is sent again when the SDK subscr
   const page = await alice.presence(channel);
   assert.deepEqual(page.members.find((member) => member.user === bobId).state, { page: 9 });
 });
+
+test("the members option keeps the member set current, across a reconnect too", async () => {
+  const channel = unique("room:");
+  const aliceId = unique("alice");
+  const bobId = unique("bob");
+  const carolId = unique("carol");
+  const bob = await connected(bobId);
+  const bobRoom = bob.subscribe(channel, { state: { page: 2 } });
+  await bobRoom.ready();
+
+  proxy = await NetworkProxy.start();
+  const alice = client({ token: token(aliceId) }, proxy.url);
+  await alice.connect();
+  const aliceRoom = alice.subscribe(channel, { members: true });
+  const users = () => [...aliceRoom.members.keys()].sort();
+  // Bob was there before Alice: he comes from the member list, not a push.
+  await waitFor("alice and bob in the set", () => users().join() === [aliceId, bobId].sort().join());
+  assert.deepEqual(aliceRoom.members.get(bobId).state, { page: 2 });
+
+  await bobRoom.presenceUpdate({ page: 3 });
+  await waitFor("bob's new state", () => aliceRoom.members.get(bobId)?.state?.page === 3);
+
+  // Carol comes and Bob goes while Alice is cut off: the list read after
+  // her subscribe again has them right.
+  proxy.down();
+  await waitFor("alice disconnected", () => alice.state !== "connected");
+  const carol = await connected(carolId);
+  await carol.subscribe(channel).ready();
+  await bobRoom.unsubscribe();
+  proxy.up();
+  await waitFor("alice and carol in the set", () => users().join() === [aliceId, carolId].sort().join());
+
+  const changes = record(aliceRoom, "members");
+  carol.disconnect();
+  await waitFor("carol gone from the set", () => users().join() === aliceId);
+  assert.ok(changes.length >= 1, "a change emits `members`");
+});

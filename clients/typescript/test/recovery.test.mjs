@@ -129,3 +129,40 @@ test("a subscription made while disconnected is made when the client connects, a
   await waitFor("the replay after offset 2", () => publications.length === 4);
   assert.deepEqual(publications.map((publication) => publication.data.n), [3, 4, 5, 6]);
 });
+
+test("a chat message sent while the network is down waits in the outbox longer than the request timeout and is stored once", async () => {
+  const channel = unique("talk:");
+  proxy = await NetworkProxy.start();
+  const parley = client({ token: token(unique("u")), timeoutMs: 500 }, proxy.url);
+  await parley.connect();
+  await parley.subscribe(channel).ready();
+
+  proxy.down();
+  await waitFor("the client to notice", () => parley.state !== "connected");
+  const sent = parley.chat.send(channel, "written offline");
+  const publishWhileDown = parley.publish(channel, { n: 1 });
+  assert.equal(parley.outbox, 1);
+  // Well past the 500 ms request timeout: the publish gives up, the message waits.
+  await assert.rejects(publishWhileDown, { code: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(parley.outbox, 1);
+  proxy.up();
+  const message = await sent;
+  assert.equal(message.text, "written offline");
+  assert.equal(parley.outbox, 0);
+
+  // On the wire when the connection is lost: sent again on the next one,
+  // and the server keeps one copy (the same client_msg_id).
+  proxy.freeze();
+  const again = parley.chat.send(channel, "sent into a dead connection");
+  await waitFor("the send on the wire", () => parley.outbox === 1);
+  proxy.thaw();
+  proxy.cut();
+  const second = await again;
+  assert.equal(second.text, "sent into a dead connection");
+
+  const page = await parley.chat.messages(channel);
+  const texts = page.messages.map((stored) => stored.text);
+  assert.equal(texts.filter((text) => text === "written offline").length, 1);
+  assert.equal(texts.filter((text) => text === "sent into a dead connection").length, 1);
+});

@@ -22,6 +22,15 @@ import { ConnectionTokens } from "./tokens.js";
 import { frameText, resolveWebSocket, socketUrl } from "./transport.js";
 /** The server throttles typing events within 2 seconds of the last accepted one. */
 const TYPING_THROTTLE_MS = 2000;
+/**
+ * Whether a request goes through the outbox: a chat message with its
+ * `client_msg_id` (the SDK always sets one), which the server stores once
+ * however often it is sent, so it can wait out a reconnect and be sent
+ * again after a connection lost before its reply.
+ */
+function isOutboxed(method, params) {
+    return method === "message_send" && typeof params.client_msg_id === "string";
+}
 /** How long to wait before retrying a failed refresh. */
 const REFRESH_RETRY_MS = 5000;
 export class Parley extends Emitter {
@@ -132,7 +141,8 @@ export class Parley extends Emitter {
      * Subscribes to `channel`. The subscription is made now if connected,
      * else at the next connect, and again after every reconnect, recovering
      * what it missed. Subscribing to a channel already subscribed returns the
-     * existing subscription.
+     * existing subscription. `T` types the channel's publication data
+     * (`subscribe<Move>("game:1")`); nothing checks it at run time.
      */
     subscribe(channel, options = {}) {
         const existing = this.#subscriptions.get(channel);
@@ -151,6 +161,14 @@ export class Parley extends Emitter {
     /** Every current subscription. */
     subscriptions() {
         return [...this.#subscriptions.values()];
+    }
+    /**
+     * How many chat messages wait in the outbox: sent while the connection
+     * was down, or sent on a connection that was lost before their reply.
+     * They go out (again) when the client is connected.
+     */
+    get outbox() {
+        return this.#requests.outbox;
     }
     /** Publishes `data` to `channel`; resolves with the publication's stream position. */
     publish(channel, data) {
@@ -467,7 +485,10 @@ export class Parley extends Emitter {
             onError(new ParleyError(ClientErrorCode.Closed, `not connected: call connect() before ${method}`, { method }));
             return;
         }
-        const request = this.#requests.create(method, params, onResult, onError, options.timeoutMs);
+        const request = this.#requests.create(method, params, onResult, onError, {
+            timeoutMs: options.timeoutMs,
+            durable: isOutboxed(method, params),
+        });
         if (options.direct === true || this.#state === "connected") {
             this.#requests.send(request, this.#socket);
         }

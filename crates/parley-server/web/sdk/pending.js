@@ -2,6 +2,12 @@
  * The requests waiting for their replies: those sent (by id) and those
  * queued while the client connects. Each has a timer; a reply, a timeout
  * or the end of the connection settles it exactly once.
+ *
+ * A request made `durable` (a chat message, which the server takes once
+ * per `client_msg_id`) is the outbox: its timer runs only while it is on
+ * the wire, so it waits out a reconnect of any length in the queue, and a
+ * connection lost before its reply puts it back in the queue to be sent
+ * again, not failed. Only `disconnect()` fails it.
  */
 import { ClientErrorCode, errorFromReply, ParleyError } from "./errors.js";
 import { OPEN } from "./transport.js";
@@ -13,11 +19,32 @@ export class PendingRequests {
     constructor(timeoutMs) {
         this.#timeoutMs = timeoutMs;
     }
-    /** A request whose timer runs from now (`timeoutMs`, or the client's request timeout). */
-    create(method, params, onResult, onError, timeoutMs) {
-        const request = { method, params, onResult, onError, timer: undefined, id: undefined };
-        request.timer = setTimeout(() => this.#timeout(request), timeoutMs ?? this.#timeoutMs);
+    /**
+     * A request whose timer runs from now (`timeoutMs`, or the client's
+     * request timeout); a durable one's runs from each time it is sent.
+     */
+    create(method, params, onResult, onError, options = {}) {
+        const request = {
+            method,
+            params,
+            onResult,
+            onError,
+            timer: undefined,
+            id: undefined,
+            durable: options.durable === true,
+            timeoutMs: options.timeoutMs ?? this.#timeoutMs,
+        };
+        if (!request.durable)
+            request.timer = setTimeout(() => this.#timeout(request), request.timeoutMs);
         return request;
+    }
+    /** How many durable requests wait for a connection or a reply: the outbox. */
+    get outbox() {
+        let count = this.#queue.filter((request) => request.durable).length;
+        for (const request of this.#inflight.values())
+            if (request.durable)
+                count += 1;
+        return count;
     }
     /** Keeps `request` until the connection is up. */
     queue(request) {
@@ -44,6 +71,10 @@ export class PendingRequests {
         }
         request.id = id;
         this.#inflight.set(id, request);
+        if (request.durable) {
+            clearTimeout(request.timer);
+            request.timer = setTimeout(() => this.#timeout(request), request.timeoutMs);
+        }
         try {
             socket.send(frame);
         }
@@ -66,12 +97,27 @@ export class PendingRequests {
             request.onResult((reply.result ?? {}));
         }
     }
-    /** Fails every sent request: the connection that owed their replies is gone. */
+    /**
+     * Fails every sent request: the connection that owed their replies is
+     * gone. Durable ones go back to the front of the queue, in the order
+     * they were sent, to go out again on the next connection.
+     */
     failInflight(code, message) {
         const requests = [...this.#inflight.values()];
         this.#inflight.clear();
-        for (const request of requests)
-            this.#fail(request, code, message);
+        const again = [];
+        for (const request of requests) {
+            if (request.durable) {
+                clearTimeout(request.timer);
+                request.timer = undefined;
+                request.id = undefined;
+                again.push(request);
+            }
+            else {
+                this.#fail(request, code, message);
+            }
+        }
+        this.#queue.unshift(...again);
     }
     /** Fails every queued request: there will be no connection to send them on. */
     failQueued(code, message) {

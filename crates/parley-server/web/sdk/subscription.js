@@ -13,6 +13,11 @@
 import { Emitter } from "./emitter.js";
 import { ClientErrorCode, ParleyError } from "./errors.js";
 import { STREAM_EVENT_KINDS } from "./protocol.js";
+/**
+ * A subscription to one channel; `T` is the data of its publications (for
+ * `publish` and the `publication` events), `Json` unless the application
+ * names it: `parley.subscribe<Move>("game:1")`.
+ */
 export class Subscription extends Emitter {
     /** The channel name. */
     channel;
@@ -25,6 +30,10 @@ export class Subscription extends Emitter {
     #delivered;
     /** The member state to subscribe with, kept current by `presenceUpdate`. */
     #presenceState;
+    /** The members, by user, with the `members` option. */
+    #members = new Map();
+    /** While the member list is read: the pushes that came meanwhile, applied after it. */
+    #membersPending;
     #subscribedOnce = false;
     #attempt = 0;
     #retryTimer;
@@ -53,6 +62,13 @@ export class Subscription extends Emitter {
     /** The last stream position seen in this channel, if any. */
     get position() {
         return this.#position === undefined ? undefined : { ...this.#position };
+    }
+    /**
+     * The channel's members by user, kept current with the `members` option
+     * (empty without it, and until the first list is read).
+     */
+    get members() {
+        return this.#members;
     }
     /**
      * Resolves once the first subscribe succeeded; rejects with the error
@@ -157,18 +173,30 @@ export class Subscription extends Emitter {
         switch (push.push) {
             case "join":
                 this.emit("join", push.member);
+                this.#changeMembers((members) => members.set(push.member.user, push.member));
                 return;
             case "leave":
                 this.emit("leave", { user: push.user });
+                this.#changeMembers((members) => members.delete(push.user));
                 return;
             case "presence_diff":
                 for (const member of push.joins)
                     this.emit("join", member);
                 for (const user of push.leaves)
                     this.emit("leave", { user });
+                this.#changeMembers((members) => {
+                    for (const member of push.joins)
+                        members.set(member.user, member);
+                    for (const user of push.leaves)
+                        members.delete(user);
+                });
                 return;
             case "presence_update":
                 this.emit("presence_update", push.member);
+                this.#changeMembers((members) => {
+                    const known = members.get(push.member.user);
+                    members.set(push.member.user, { ...known, ...push.member });
+                });
                 return;
             case "typing":
                 this.emit("typing", push.users);
@@ -235,6 +263,54 @@ export class Subscription extends Emitter {
         this.#settleReady?.resolve(event);
         this.#settleReady = undefined;
         this.emit("subscribed", event);
+        if (this.#options.members === true)
+            this.#readMembers(this.#host.connection);
+    }
+    /** Applies a member change now, or after the member list being read. */
+    #changeMembers(change) {
+        if (this.#options.members !== true)
+            return;
+        if (this.#membersPending !== undefined) {
+            this.#membersPending.push(change);
+            return;
+        }
+        change(this.#members);
+        this.emit("members", this.#members);
+    }
+    /**
+     * Reads the whole member list after a subscribe; the pushes that arrive
+     * meanwhile are applied on top of it, in order. A list cut short by the
+     * connection's end is read again after the next subscribe.
+     */
+    #readMembers(connection) {
+        this.#membersPending = [];
+        const read = async () => {
+            const members = new Map();
+            let cursor;
+            do {
+                const page = await this.presence(cursor === undefined ? {} : { cursor });
+                for (const member of page.members)
+                    members.set(member.user, member);
+                cursor = page.next;
+            } while (cursor !== undefined && this.#host.connection === connection);
+            return members;
+        };
+        read().then((members) => {
+            if (this.#host.connection !== connection || this.#state !== "subscribed")
+                return;
+            for (const change of this.#membersPending ?? [])
+                change(members);
+            this.#membersPending = undefined;
+            this.#members.clear();
+            for (const [user, member] of members)
+                this.#members.set(user, member);
+            this.emit("members", this.#members);
+        }, (error) => {
+            if (this.#host.connection !== connection)
+                return;
+            this.#membersPending = undefined;
+            this.emit("error", error instanceof ParleyError ? error : new ParleyError(ClientErrorCode.Closed, String(error)));
+        });
     }
     #onRefused(error) {
         if (this.#state === "unsubscribed")
