@@ -150,6 +150,8 @@ export class Subscription<T = Json> extends Emitter<SubscriptionEvents<T>> {
   #delivered: StreamPosition | undefined;
   /** The member state to subscribe with, kept current by `presenceUpdate`. */
   #presenceState: JsonObject | undefined;
+  /** Whether the member set is kept (the `members` option, or `trackMembers()`). */
+  #trackMembers: boolean;
   /** The members, by user, with the `members` option. */
   readonly #members = new Map<string, Member>();
   /** While the member list is read: the pushes that came meanwhile, applied after it. */
@@ -169,6 +171,7 @@ export class Subscription<T = Json> extends Emitter<SubscriptionEvents<T>> {
     this.#position = options.since;
     this.#delivered = options.since;
     this.#presenceState = options.state;
+    this.#trackMembers = options.members === true;
     this.#ready = new Promise((resolve, reject) => {
       this.#settleReady = { resolve, reject };
     });
@@ -193,6 +196,17 @@ export class Subscription<T = Json> extends Emitter<SubscriptionEvents<T>> {
    */
   get members(): ReadonlyMap<string, Member> {
     return this.#members;
+  }
+
+  /**
+   * Starts keeping {@link members} current, as the `members` option does,
+   * for a subscription made without it (reading the list now when it is
+   * subscribed). Calling it again does nothing.
+   */
+  trackMembers(): void {
+    if (this.#trackMembers) return;
+    this.#trackMembers = true;
+    if (this.#state === "subscribed") this.#readMembers(this.#host.connection);
   }
 
   /**
@@ -392,12 +406,12 @@ export class Subscription<T = Json> extends Emitter<SubscriptionEvents<T>> {
     this.#settleReady?.resolve(event);
     this.#settleReady = undefined;
     this.emit("subscribed", event);
-    if (this.#options.members === true) this.#readMembers(this.#host.connection);
+    if (this.#trackMembers) this.#readMembers(this.#host.connection);
   }
 
   /** Applies a member change now, or after the member list being read. */
   #changeMembers(change: (members: Map<string, Member>) => void): void {
-    if (this.#options.members !== true) return;
+    if (!this.#trackMembers) return;
     if (this.#membersPending !== undefined) {
       this.#membersPending.push(change);
       return;

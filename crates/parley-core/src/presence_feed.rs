@@ -91,21 +91,21 @@ impl PresenceFeed {
             }
             return;
         }
+        // Each user is named once, with their last event: a join replaces
+        // a pending leave and a leave a pending join. They do not cancel
+        // out, because a subscriber may have seen the first one's effect
+        // by reading `presence` within the window (as every client that
+        // keeps a member list does after its subscribe): a user who came
+        // and went within the window must still be reported gone.
         match event {
             Event::Join(member) => {
-                // A leave still pending is cancelled by the join: subscribers
-                // never saw the user go.
-                if let Some(index) = state.leaves.iter().position(|user| *user == member.user) {
-                    state.leaves.swap_remove(index);
-                } else {
-                    state.joins.retain(|pending| pending.user != member.user);
-                    state.joins.push(member);
-                }
+                state.leaves.retain(|user| *user != member.user);
+                state.joins.retain(|pending| pending.user != member.user);
+                state.joins.push(member);
             }
             Event::Leave(user) => {
-                if let Some(index) = state.joins.iter().position(|member| member.user == user) {
-                    state.joins.remove(index);
-                } else if !state.leaves.contains(&user) {
+                state.joins.retain(|member| member.user != user);
+                if !state.leaves.contains(&user) {
                     state.leaves.push(user);
                 }
             }

@@ -567,3 +567,55 @@ async fn user_status_goes_online_away_offline_with_last_seen() {
     );
     server.stop().await;
 }
+
+/// The users a push names as gone: a `leave`'s user, a `presence_diff`'s
+/// leaves.
+fn leaves_of(push: &Value) -> Vec<String> {
+    match push["push"].as_str() {
+        Some("leave") => vec![push["user"].as_str().unwrap().to_owned()],
+        Some("presence_diff") => push["leaves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user.as_str().unwrap().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_user_who_comes_and_goes_within_a_batch_window_is_still_reported_gone() {
+    // A subscriber that read the member list while Cid was there (as every
+    // client keeping a member set does after its subscribe) must learn
+    // that Cid left, even when the join and the leave fall in one window.
+    let server = TestServer::start().await;
+    let mut observer = server.user("obs").await;
+    observer
+        .ok("subscribe", json!({"channel": "room:window"}))
+        .await;
+    push_of(&mut observer, "join").await;
+    // Bo's join goes out at once and opens a window of `presence_batch`.
+    let mut bo = server.user("bo").await;
+    bo.ok("subscribe", json!({"channel": "room:window"})).await;
+    let mut cid = server.user("cid").await;
+    cid.ok("subscribe", json!({"channel": "room:window"})).await;
+    let listed = observer
+        .ok("presence", json!({"channel": "room:window"}))
+        .await;
+    let users: Vec<&str> = listed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| member["user"].as_str().unwrap())
+        .collect();
+    assert!(users.contains(&"cid"), "the list names cid: {listed}");
+    cid.ok("unsubscribe", json!({"channel": "room:window"}))
+        .await;
+    loop {
+        let push = observer.push().await;
+        if leaves_of(&push).iter().any(|user| user == "cid") {
+            break;
+        }
+    }
+    server.stop().await;
+}

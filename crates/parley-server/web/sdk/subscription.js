@@ -30,6 +30,8 @@ export class Subscription extends Emitter {
     #delivered;
     /** The member state to subscribe with, kept current by `presenceUpdate`. */
     #presenceState;
+    /** Whether the member set is kept (the `members` option, or `trackMembers()`). */
+    #trackMembers;
     /** The members, by user, with the `members` option. */
     #members = new Map();
     /** While the member list is read: the pushes that came meanwhile, applied after it. */
@@ -48,6 +50,7 @@ export class Subscription extends Emitter {
         this.#position = options.since;
         this.#delivered = options.since;
         this.#presenceState = options.state;
+        this.#trackMembers = options.members === true;
         this.#ready = new Promise((resolve, reject) => {
             this.#settleReady = { resolve, reject };
         });
@@ -69,6 +72,18 @@ export class Subscription extends Emitter {
      */
     get members() {
         return this.#members;
+    }
+    /**
+     * Starts keeping {@link members} current, as the `members` option does,
+     * for a subscription made without it (reading the list now when it is
+     * subscribed). Calling it again does nothing.
+     */
+    trackMembers() {
+        if (this.#trackMembers)
+            return;
+        this.#trackMembers = true;
+        if (this.#state === "subscribed")
+            this.#readMembers(this.#host.connection);
     }
     /**
      * Resolves once the first subscribe succeeded; rejects with the error
@@ -263,12 +278,12 @@ export class Subscription extends Emitter {
         this.#settleReady?.resolve(event);
         this.#settleReady = undefined;
         this.emit("subscribed", event);
-        if (this.#options.members === true)
+        if (this.#trackMembers)
             this.#readMembers(this.#host.connection);
     }
     /** Applies a member change now, or after the member list being read. */
     #changeMembers(change) {
-        if (this.#options.members !== true)
+        if (!this.#trackMembers)
             return;
         if (this.#membersPending !== undefined) {
             this.#membersPending.push(change);
