@@ -4,10 +4,13 @@
 //! client event or the Pusher HTTP API publishes) becomes the event `name`
 //! with that data; any other publication (a native client's) becomes the
 //! event `publication` with the publication's data as it is.
+//!
+//! Pusher never echoes a client event to its sender: the encoder tells the
+//! hub not to deliver a publication to the connection that published it.
 
 use std::borrow::Cow;
 
-use parley_core::{Frame, FrameEncoder, Member, Protocol, Publication, PublicationKind, Push};
+use parley_core::{ClientHandle, Frame, FrameEncoder, Member, Publication, PublicationKind, Push};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -69,7 +72,7 @@ struct Diff<'a> {
 }
 
 impl FrameEncoder for PusherEncoder {
-    fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+    fn encode(&self, push: &Push<'_>) -> Frame {
         let channel = Some(push.channel().as_str());
         match push {
             Push::Publication(publication) => publication_frame(publication),
@@ -111,6 +114,13 @@ impl FrameEncoder for PusherEncoder {
                 },
             ),
         }
+    }
+
+    /// Every push but a client's own publication: Pusher never returns a
+    /// client event to the connection that sent it.
+    fn delivers(&self, push: &Push<'_>, client: &ClientHandle) -> bool {
+        !matches!(push, Push::Publication(publication)
+            if publication.info.as_ref().is_some_and(|info| info.client == client.id))
     }
 }
 
@@ -177,7 +187,7 @@ mod tests {
     use super::*;
 
     fn encode(push: Push<'_>) -> Value {
-        serde_json::from_str(PusherEncoder.encode(Protocol::Pusher, &push).as_str()).unwrap()
+        serde_json::from_str(PusherEncoder.encode(&push).as_str()).unwrap()
     }
 
     fn publication(data: &str) -> Publication {
