@@ -70,6 +70,12 @@ impl Encoder {
     pub fn delivers(&self, push: &Push<'_>, client: &ClientHandle) -> bool {
         self.encoder.delivers(push, client)
     }
+
+    /// Whether both are the same registration (not merely the same id, which
+    /// another registry may hand out too).
+    pub(crate) fn is(&self, other: &Encoder) -> bool {
+        self.id == other.id && Arc::ptr_eq(&self.encoder, &other.encoder)
+    }
 }
 
 impl fmt::Debug for Encoder {

@@ -422,7 +422,7 @@ mod tests {
     use super::*;
     use crate::{BlockList, ClientInfo, Encoder, EncoderRegistry, FrameEncoder, StreamPosition};
 
-    struct Echo;
+    pub(super) struct Echo;
     impl FrameEncoder for Echo {
         fn encode(&self, push: &Push<'_>) -> Frame {
             match push {

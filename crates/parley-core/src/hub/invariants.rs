@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Hub, MAX_HELD_BACK};
-use crate::{ClientHandle, ClientId};
+use crate::{ClientHandle, ClientId, Encoder, MAX_ENCODERS};
 
 /// Which of the hub's invariants [`Hub::check_invariants`] found broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +23,9 @@ impl Hub {
     ///   connections are counted but not indexed);
     /// - a user's connections are named connections of that user, each
     ///   once, and all connections are of one app;
+    /// - subscribers whose encoders have the same id have the same encoder
+    ///   (one registry handed them out), so a broadcast's frame cache,
+    ///   keyed by that id, never gives one protocol another's frame;
     /// - a recovering subscriber holds at most the bound of publications,
     ///   all of its channel; a replay's end is past the stream's start;
     /// - the subscription and channel counters match the maps, and the
@@ -75,6 +78,7 @@ impl Hub {
             ));
         }
         let (mut channel_count, mut subscriptions) = (0, 0);
+        let mut encoders: [Option<Encoder>; MAX_ENCODERS] = Default::default();
         for (index, shard) in self.channels.iter().enumerate() {
             for (channel, subscribers) in shard.read().iter() {
                 if self.shard(channel.as_str()) != index {
@@ -95,6 +99,15 @@ impl Hub {
                     }
                     if !same_app(client) {
                         return broken(format!("connection {id} in {channel} is of another app"));
+                    }
+                    let encoder = client.encoder();
+                    let known =
+                        encoders[encoder.id().index()].get_or_insert_with(|| encoder.clone());
+                    if !known.is(encoder) {
+                        return broken(format!(
+                            "connection {id} in {channel} has another encoder with id {:?}",
+                            encoder.id()
+                        ));
                     }
                     if !client.is_anonymous() && !registered.contains_key(id) {
                         return broken(format!(
@@ -159,8 +172,8 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{at, client};
-    use crate::{BlockList, ChannelName, Hub, Push, StreamPosition};
+    use super::super::tests::{Echo, at, client, client_of};
+    use crate::{BlockList, ChannelName, EncoderRegistry, Hub, Push, StreamPosition};
 
     /// The hub's sequences as the node drives them: register, subscribe
     /// (one recovering), fan out, end the hold, block, unsubscribe, and
@@ -228,5 +241,21 @@ mod tests {
             broken.to_string(),
             "hub invariant broken: connection 1.1 subscribes to news but is not registered"
         );
+    }
+
+    /// Encoders from two registries can share an id; in one hub the frame
+    /// cache would mix them up, and the check says so.
+    #[test]
+    fn one_id_one_encoder() {
+        let hub = Hub::new();
+        let news = ChannelName::new("news").unwrap();
+        let (a, b) = (client(1, ""), client(2, ""));
+        let stray = client_of(3, "", EncoderRegistry::default().register(Echo).unwrap());
+        for client in [&a, &b, &stray] {
+            hub.add_client(client, 10).unwrap();
+            hub.subscribe(client, &news, false).unwrap();
+        }
+        let broken = hub.check_invariants().unwrap_err();
+        assert!(broken.0.contains("has another encoder with id"), "{broken}");
     }
 }
