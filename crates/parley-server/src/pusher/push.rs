@@ -181,7 +181,9 @@ fn publication_frame(publication: &Publication) -> Frame {
 mod tests {
     use std::sync::Arc;
 
-    use parley_core::{ChannelName, MemberInfo, StreamPosition};
+    use parley_core::{
+        ChannelName, ClientId, ClientInfo, EncoderRegistry, MemberInfo, StreamPosition,
+    };
     use serde_json::{Value, json};
 
     use super::*;
@@ -217,6 +219,32 @@ mod tests {
             encode(Push::Publication(&plain)),
             json!({"event": "publication", "channel": "private-room", "data": {"text": "hi"}})
         );
+    }
+
+    /// Pusher never returns a client event to the connection that sent it;
+    /// everybody else, and every other push, gets through.
+    #[test]
+    fn a_client_event_is_withheld_from_its_sender() {
+        let encoder = EncoderRegistry::default().register(PusherEncoder).unwrap();
+        let connection = |sequence| {
+            let id = ClientId { node: 1, sequence };
+            ClientHandle::new(id, "app".into(), encoder.clone(), 1024)
+        };
+        let (sender, other) = (connection(1), connection(2));
+        let mut event = publication(r#"{"event":"client-hi","data":1}"#);
+        event.info = Some(ClientInfo {
+            client: sender.id,
+            user: "".into(),
+            info: None,
+        });
+        let push = Push::Publication(&event);
+        assert!(!encoder.delivers(&push, &sender));
+        assert!(encoder.delivers(&push, &other));
+        let leave = Push::Leave {
+            channel: &event.channel,
+            user: "7",
+        };
+        assert!(encoder.delivers(&leave, &sender));
     }
 
     #[test]
