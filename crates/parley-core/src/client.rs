@@ -5,9 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use crate::{
-    COUNTERS, Counters, Disconnect, Frame, MemberInfo, OutboundQueue, Protocol, PushError,
-};
+use crate::{COUNTERS, Counters, Disconnect, Encoder, Frame, MemberInfo, OutboundQueue, PushError};
 
 /// A connection's id, unique on its node.
 ///
@@ -34,7 +32,8 @@ impl fmt::Debug for ClientId {
 }
 
 /// What the hub, the node and the connection's own task share about one
-/// connection: who it is, what it speaks, and where its frames go.
+/// connection: who it is, which encoder its pushes take, and where its
+/// frames go.
 ///
 /// A handle exists from the moment the connection is accepted, so errors can
 /// be queued before the client identifies itself; the identity is set once,
@@ -45,8 +44,8 @@ pub struct ClientHandle {
     pub id: ClientId,
     /// The app the connection belongs to.
     pub app: Arc<str>,
-    /// The wire protocol the connection speaks.
-    pub protocol: Protocol,
+    /// The encoder of the connection's wire protocol.
+    encoder: Encoder,
     identity: OnceLock<ClientIdentity>,
     queue: OutboundQueue,
 }
@@ -59,15 +58,21 @@ struct ClientIdentity {
 }
 
 impl ClientHandle {
-    /// A handle whose queue holds at most `max_queue_bytes`.
-    pub fn new(id: ClientId, app: Arc<str>, protocol: Protocol, max_queue_bytes: usize) -> Self {
+    /// A handle whose pushes `encoder` encodes and whose queue holds at
+    /// most `max_queue_bytes`.
+    pub fn new(id: ClientId, app: Arc<str>, encoder: Encoder, max_queue_bytes: usize) -> Self {
         Self {
             id,
             app,
-            protocol,
+            encoder,
             identity: OnceLock::new(),
             queue: OutboundQueue::new(max_queue_bytes),
         }
+    }
+
+    /// The encoder of the connection's wire protocol.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
     }
 
     /// Sets who the connection is. Returns false if it was set already.

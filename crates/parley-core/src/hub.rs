@@ -9,9 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::{
-    BlockBook, ChannelName, ClientHandle, ClientId, Error, Frame, FrameEncoder, Protocol,
-    Publication, Push, StreamPosition,
+    BlockBook, ChannelName, ClientHandle, ClientId, Error, Frame, MAX_ENCODERS, Publication, Push,
+    StreamPosition,
 };
+
+mod invariants;
+
+pub use invariants::BrokenInvariant;
 
 /// Shards per map. A power of two well above the core count, so two cores
 /// rarely meet on one lock.
@@ -212,7 +216,6 @@ impl Hub {
         client: &ClientHandle,
         channel: &ChannelName,
         replayed: &StreamPosition,
-        encoder: &dyn FrameEncoder,
     ) -> bool {
         let mut channels = self.channels[self.shard(channel.as_str())].write();
         let Some(subscriber) = channels
@@ -234,7 +237,7 @@ impl Hub {
                 held.pop_front();
                 continue;
             }
-            let frame = encoder.encode(client.protocol, &Push::Publication(publication));
+            let frame = client.encoder().encode(&Push::Publication(publication));
             if !client.queue().accepts_page(frame.len()) {
                 if client.queue().closed().is_some() {
                     // The connection is closing: nothing more to page.
@@ -259,19 +262,23 @@ impl Hub {
             .is_some_and(|subscribers| subscribers.contains_key(&client))
     }
 
-    /// Delivers a push to every local subscriber of its channel.
+    /// Delivers a push to every local subscriber of its channel, in the
+    /// frame of each subscriber's encoder.
     ///
-    /// The push is encoded at most once per wire protocol, and the frame's
-    /// bytes are shared. A subscriber whose queue overflows is closed as slow
-    /// by its queue; the others are not held up. Returns how many subscribers
-    /// the frame was queued for.
-    pub fn broadcast(&self, push: &Push<'_>, encoder: &dyn FrameEncoder) -> usize {
+    /// The push is encoded at most once per encoder, and the frame's bytes
+    /// are shared; the one exception is a typing push for a subscriber who
+    /// blocked one of the typers, encoded for that subscriber alone. A
+    /// subscriber whose encoder does not deliver the push to it is skipped.
+    /// A subscriber whose queue overflows is closed as slow by its queue;
+    /// the others are not held up. Returns how many subscribers the frame
+    /// was queued for.
+    pub fn broadcast(&self, push: &Push<'_>) -> usize {
         let channel = push.channel();
         let channels = self.channels[self.shard(channel.as_str())].read();
         let Some(subscribers) = channels.get(channel.as_str()) else {
             return 0;
         };
-        let mut frames: [Option<Frame>; Protocol::COUNT] = Default::default();
+        let mut frames: [Option<Frame>; MAX_ENCODERS] = Default::default();
         let mut delivered = 0;
         // Per-subscriber filtering, only for a push that needs it: one meant
         // for its author alone, or a message or typing push while somebody
@@ -288,7 +295,10 @@ impl Hub {
             (self.blocks.is_active() && (author.is_some() || typing)).then(|| self.blocks.read());
         for subscriber in subscribers.values() {
             let client = &subscriber.client;
-            if audience.is_some_and(|audience| audience != client.user()) {
+            let encoder = client.encoder();
+            if audience.is_some_and(|audience| audience != client.user())
+                || !encoder.delivers(push, client)
+            {
                 continue;
             }
             if let Some(blocked) = blocks.as_ref().and_then(|lists| lists.get(client.user())) {
@@ -309,7 +319,7 @@ impl Hub {
                         channel,
                         typers: &seen,
                     };
-                    if client.send(encoder.encode(client.protocol, &push)).is_ok() {
+                    if client.send(encoder.encode(&push)).is_ok() {
                         delivered += 1;
                     }
                     continue;
@@ -329,43 +339,12 @@ impl Hub {
                 }
                 continue;
             }
-            if let Push::Publication(publication) = push
-                && !client.protocol.echoes_own_publications()
-                && publication
-                    .info
-                    .as_ref()
-                    .is_some_and(|info| info.client == client.id)
-            {
-                continue;
-            }
-            let frame = frames[client.protocol.index()]
-                .get_or_insert_with(|| encoder.encode(client.protocol, push));
+            let frame = frames[encoder.id().index()].get_or_insert_with(|| encoder.encode(push));
             if client.send(frame.clone()).is_ok() {
                 delivered += 1;
             }
         }
         delivered
-    }
-
-    /// Queues a frame that is ready already for the local subscribers of
-    /// `channel` that speak `protocol`, for an event one protocol has and
-    /// the others do not (Pusher's `subscription_count`). Returns how many
-    /// subscribers the frame was queued for.
-    pub fn send_to_protocol(
-        &self,
-        channel: &ChannelName,
-        protocol: Protocol,
-        frame: &Frame,
-    ) -> usize {
-        let channels = self.channels[self.shard(channel.as_str())].read();
-        let Some(subscribers) = channels.get(channel.as_str()) else {
-            return 0;
-        };
-        subscribers
-            .values()
-            .filter(|subscriber| subscriber.client.protocol == protocol)
-            .filter(|subscriber| subscriber.client.send(frame.clone()).is_ok())
-            .count()
     }
 
     /// The connections of a user.
@@ -438,12 +417,14 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::{BlockList, ClientInfo, StreamPosition};
+    use std::sync::LazyLock;
 
-    struct Echo;
+    use super::*;
+    use crate::{BlockList, ClientInfo, Encoder, EncoderRegistry, FrameEncoder, StreamPosition};
+
+    pub(super) struct Echo;
     impl FrameEncoder for Echo {
-        fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+        fn encode(&self, push: &Push<'_>) -> Frame {
             match push {
                 Push::Publication(p) => Frame::new(String::from_utf8(p.data.to_vec()).unwrap()),
                 _ => Frame::from_static("other"),
@@ -451,9 +432,20 @@ mod tests {
         }
     }
 
-    fn client(sequence: u64, user: &str) -> Arc<ClientHandle> {
+    /// The encoder of the tests' clients, registered once.
+    fn echo() -> Encoder {
+        static ECHO: LazyLock<Encoder> =
+            LazyLock::new(|| EncoderRegistry::default().register(Echo).unwrap());
+        ECHO.clone()
+    }
+
+    pub(super) fn client(sequence: u64, user: &str) -> Arc<ClientHandle> {
+        client_of(sequence, user, echo())
+    }
+
+    pub(super) fn client_of(sequence: u64, user: &str, encoder: Encoder) -> Arc<ClientHandle> {
         let id = ClientId { node: 1, sequence };
-        let client = ClientHandle::new(id, "app".into(), Protocol::Native, 1024);
+        let client = ClientHandle::new(id, "app".into(), encoder, 1024);
         client.identify(user.into(), Arc::default());
         Arc::new(client)
     }
@@ -472,6 +464,7 @@ mod tests {
             Err(Error::AlreadySubscribed)
         );
         assert_eq!((hub.channel_count(), hub.subscription_count()), (1, 2));
+        hub.check_invariants().unwrap();
         let publication = Publication {
             channel: news.clone(),
             kind: Default::default(),
@@ -488,7 +481,7 @@ mod tests {
             author: None,
             audience: None,
         };
-        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
+        assert_eq!(hub.broadcast(&Push::Publication(&publication)), 2);
         let mut out = Vec::new();
         b.queue().drain_into(&mut out);
         assert_eq!(out, vec![Frame::from_static("hi")]);
@@ -496,9 +489,10 @@ mod tests {
         assert_eq!(hub.unsubscribe(a.id, &news), None);
         assert_eq!(hub.unsubscribe(b.id, &news), Some(true));
         assert_eq!(hub.channel_count(), 0);
+        hub.check_invariants().unwrap();
     }
 
-    fn at(channel: &ChannelName, offset: u64, epoch: &str) -> Publication {
+    pub(super) fn at(channel: &ChannelName, offset: u64, epoch: &str) -> Publication {
         Publication {
             channel: channel.clone(),
             kind: Default::default(),
@@ -524,27 +518,18 @@ mod tests {
         let news = ChannelName::new("news").unwrap();
         hub.subscribe(&a, &news, true).unwrap();
         // Held while recovering: 4 was replayed, 6 was not.
-        hub.broadcast(&Push::Publication(&at(&news, 4, "e")), &Echo);
-        hub.broadcast(&Push::Publication(&at(&news, 6, "e")), &Echo);
+        hub.broadcast(&Push::Publication(&at(&news, 4, "e")));
+        hub.broadcast(&Push::Publication(&at(&news, 6, "e")));
         let replayed = StreamPosition {
             offset: 5,
             epoch: "e".into(),
         };
-        hub.finish_recovery(&a, &news, &replayed, &Echo);
+        hub.finish_recovery(&a, &news, &replayed);
         // 5 was in the replay; its broadcast comes only now.
-        assert_eq!(
-            hub.broadcast(&Push::Publication(&at(&news, 5, "e")), &Echo),
-            0
-        );
-        assert_eq!(
-            hub.broadcast(&Push::Publication(&at(&news, 7, "e")), &Echo),
-            1
-        );
+        assert_eq!(hub.broadcast(&Push::Publication(&at(&news, 5, "e"))), 0);
+        assert_eq!(hub.broadcast(&Push::Publication(&at(&news, 7, "e"))), 1);
         // A new epoch starts over at offset 1: not a repeat.
-        assert_eq!(
-            hub.broadcast(&Push::Publication(&at(&news, 1, "f")), &Echo),
-            1
-        );
+        assert_eq!(hub.broadcast(&Push::Publication(&at(&news, 1, "f"))), 1);
         let mut out = Vec::new();
         a.queue().drain_into(&mut out);
         assert_eq!(
@@ -564,7 +549,7 @@ mod tests {
     fn a_large_hold_is_released_in_pages_in_order() {
         struct Padded;
         impl FrameEncoder for Padded {
-            fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+            fn encode(&self, push: &Push<'_>) -> Frame {
                 match push {
                     Push::Publication(p) => Frame::new(format!("{:<400}", p.position.offset)),
                     _ => Frame::from_static("other"),
@@ -572,12 +557,13 @@ mod tests {
             }
         }
         let hub = Hub::new();
-        let a = client(1, "a");
+        let padded = EncoderRegistry::default().register(Padded).unwrap();
+        let a = client_of(1, "a", padded);
         hub.add_client(&a, 10).unwrap();
         let news = ChannelName::new("news").unwrap();
         hub.subscribe(&a, &news, true).unwrap();
         for offset in 1..=4 {
-            hub.broadcast(&Push::Publication(&at(&news, offset, "e")), &Padded);
+            hub.broadcast(&Push::Publication(&at(&news, offset, "e")));
         }
         let replayed = StreamPosition {
             offset: 1,
@@ -586,18 +572,18 @@ mod tests {
         let mut written = Vec::new();
         // Queue of 1024 bytes: one frame of 400 per page (two would pass
         // half of it).
-        assert!(!hub.finish_recovery(&a, &news, &replayed, &Padded));
-        hub.broadcast(&Push::Publication(&at(&news, 5, "e")), &Padded);
+        assert!(!hub.finish_recovery(&a, &news, &replayed));
+        hub.broadcast(&Push::Publication(&at(&news, 5, "e")));
         let mut pages = 1;
         loop {
             assert_eq!(a.queue().drain_into(&mut written), None, "never slow");
             pages += 1;
-            if hub.finish_recovery(&a, &news, &replayed, &Padded) {
+            if hub.finish_recovery(&a, &news, &replayed) {
                 break;
             }
         }
         a.queue().drain_into(&mut written);
-        hub.broadcast(&Push::Publication(&at(&news, 6, "e")), &Padded);
+        hub.broadcast(&Push::Publication(&at(&news, 6, "e")));
         a.queue().drain_into(&mut written);
         let offsets: Vec<String> = written
             .iter()
@@ -628,16 +614,17 @@ mod tests {
             author: Some("a".into()),
             audience: Some("a".into()),
         };
-        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 1);
+        assert_eq!(hub.broadcast(&Push::Publication(&publication)), 1);
         publication.audience = None;
         hub.blocks().set("b".into(), BlockList::from(["a".into()]));
-        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 2);
+        assert_eq!(hub.broadcast(&Push::Publication(&publication)), 2);
         let mut out = Vec::new();
         b.queue().drain_into(&mut out);
         assert!(out.is_empty(), "b blocked a");
         hub.blocks().set("b".into(), BlockList::new());
         assert!(!hub.blocks().is_active());
-        assert_eq!(hub.broadcast(&Push::Publication(&publication), &Echo), 3);
+        assert_eq!(hub.broadcast(&Push::Publication(&publication)), 3);
+        hub.check_invariants().unwrap();
     }
 
     #[test]
@@ -652,5 +639,133 @@ mod tests {
         assert_eq!(hub.connection_count(), 0);
         hub.add_client(&client(3, ""), 0).unwrap();
         assert_eq!(hub.connection_count(), 1);
+        hub.check_invariants().unwrap();
+    }
+
+    /// Counts its encodes.
+    struct Counting(Arc<AtomicUsize>);
+    impl FrameEncoder for Counting {
+        fn encode(&self, push: &Push<'_>) -> Frame {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Echo.encode(push)
+        }
+    }
+
+    /// Subscribers on two encoders cost two encodes per broadcast, however
+    /// many they are, and share each frame's bytes; with subscribers on one
+    /// encoder only, one.
+    #[test]
+    fn a_broadcast_encodes_once_per_encoder_present() {
+        let registry = EncoderRegistry::default();
+        let counts = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+        let first = registry.register(Counting(counts[0].clone())).unwrap();
+        let second = registry.register(Counting(counts[1].clone())).unwrap();
+        let encodes = || counts.each_ref().map(|count| count.load(Ordering::Relaxed));
+        let hub = Hub::new();
+        let news = ChannelName::new("news").unwrap();
+        let clients: Vec<Arc<ClientHandle>> = (1..=5)
+            .map(|sequence| {
+                let encoder = if sequence <= 3 { &first } else { &second };
+                client_of(sequence, "", encoder.clone())
+            })
+            .collect();
+        for client in &clients {
+            hub.add_client(client, 10).unwrap();
+            hub.subscribe(client, &news, false).unwrap();
+        }
+        hub.check_invariants().unwrap();
+
+        assert_eq!(hub.broadcast(&Push::Publication(&at(&news, 1, "e"))), 5);
+        assert_eq!(encodes(), [1, 1], "one encode per encoder");
+        let leave = Push::Leave {
+            channel: &news,
+            user: "z",
+        };
+        assert_eq!(hub.broadcast(&leave), 5);
+        assert_eq!(encodes(), [2, 2], "every kind of push");
+        let frames: Vec<Vec<Frame>> = clients
+            .iter()
+            .map(|client| {
+                let mut out = Vec::new();
+                client.queue().drain_into(&mut out);
+                out
+            })
+            .collect();
+        assert_eq!(
+            frames[0],
+            [Frame::from_static("e1"), Frame::from_static("other")]
+        );
+        for (client, out) in frames.iter().enumerate() {
+            assert_eq!(out, &frames[0], "client {client}");
+        }
+        let bytes = |client: usize| frames[client][0].as_str().as_ptr();
+        assert_eq!(
+            bytes(0),
+            bytes(2),
+            "one encoder's subscribers share the bytes"
+        );
+        assert_eq!(bytes(3), bytes(4));
+        assert_ne!(bytes(0), bytes(3), "each encoder has its own frame");
+
+        for client in &clients[3..] {
+            hub.unsubscribe(client.id, &news);
+            hub.remove_client(client);
+        }
+        hub.check_invariants().unwrap();
+        assert_eq!(hub.broadcast(&Push::Publication(&at(&news, 2, "e"))), 3);
+        assert_eq!(encodes(), [3, 2], "only the encoder with subscribers");
+        assert_eq!(hub.broadcast(&Push::Publication(&at(&news, 1, "f"))), 3);
+        assert_eq!(encodes(), [4, 2]);
+    }
+
+    /// An encoder may withhold a push from a client, as Pusher withholds a
+    /// client's own publication from it; nothing is encoded for nobody.
+    #[test]
+    fn an_encoder_withholds_a_push_from_a_client() {
+        struct NoEcho(Arc<AtomicUsize>);
+        impl FrameEncoder for NoEcho {
+            fn encode(&self, push: &Push<'_>) -> Frame {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                Echo.encode(push)
+            }
+
+            fn delivers(&self, push: &Push<'_>, client: &ClientHandle) -> bool {
+                !matches!(push, Push::Publication(publication)
+                    if publication.info.as_ref().is_some_and(|info| info.client == client.id))
+            }
+        }
+        let registry = EncoderRegistry::default();
+        let encodes = Arc::new(AtomicUsize::new(0));
+        let no_echo = registry.register(NoEcho(encodes.clone())).unwrap();
+        let echo = registry.register(Echo).unwrap();
+        let hub = Hub::new();
+        let news = ChannelName::new("news").unwrap();
+        let a = client_of(1, "a", no_echo.clone());
+        hub.add_client(&a, 10).unwrap();
+        hub.subscribe(&a, &news, false).unwrap();
+        let mut own = at(&news, 1, "e");
+        own.info = Some(ClientInfo {
+            client: a.id,
+            user: a.user_arc(),
+            info: None,
+        });
+        assert_eq!(hub.broadcast(&Push::Publication(&own)), 0);
+        assert_eq!(encodes.load(Ordering::Relaxed), 0, "no encode for nobody");
+
+        let (b, c) = (client_of(2, "b", no_echo), client_of(3, "c", echo));
+        for client in [&b, &c] {
+            hub.add_client(client, 10).unwrap();
+            hub.subscribe(client, &news, false).unwrap();
+        }
+        assert_eq!(hub.broadcast(&Push::Publication(&own)), 2);
+        assert_eq!(encodes.load(Ordering::Relaxed), 1);
+        let mut out = Vec::new();
+        a.queue().drain_into(&mut out);
+        assert!(out.is_empty(), "a never hears its own publication");
+        for client in [&b, &c] {
+            client.queue().drain_into(&mut out);
+        }
+        assert_eq!(out, [Frame::from_static("e1"), Frame::from_static("e1")]);
+        hub.check_invariants().unwrap();
     }
 }

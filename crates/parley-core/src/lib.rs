@@ -12,7 +12,8 @@
 //!   use it; [`Claims`] are what a verified token says about a user.
 //!
 //! Nothing in this crate knows JSON, HTTP or WebSocket: publication data is
-//! opaque bytes, and wire protocols plug in through [`FrameEncoder`].
+//! opaque bytes, and wire protocols plug in through the [`FrameEncoder`]s the
+//! server registers with the node.
 
 mod app;
 mod blocks;
@@ -23,6 +24,7 @@ mod claims;
 mod client;
 mod counters;
 mod disconnect;
+mod encoder;
 mod error;
 mod frame;
 mod hub;
@@ -50,9 +52,12 @@ pub use claims::Claims;
 pub use client::{ClientHandle, ClientId};
 pub use counters::{COUNTERS, Counters};
 pub use disconnect::Disconnect;
+pub use encoder::{
+    Encoder, EncoderId, EncoderRegistry, FrameEncoder, MAX_ENCODERS, TooManyEncoders,
+};
 pub use error::Error;
-pub use frame::{Frame, FrameEncoder, Protocol};
-pub use hub::{ChannelSummary, Hub};
+pub use frame::Frame;
+pub use hub::{BrokenInvariant, ChannelSummary, Hub};
 pub use namespace::Namespace;
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
 pub use observer::{ChannelEvent, ChannelObserver, ObserverSet};

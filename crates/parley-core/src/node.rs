@@ -9,9 +9,9 @@ use bytes::Bytes;
 
 use crate::{
     App, Broker, BrokerEventHandler, COUNTERS, ChannelEvent, ChannelName, ChannelObserver,
-    ClientHandle, ClientId, ClientInfo, Counters, Disconnect, Error, FrameEncoder, HistoryOptions,
-    MemberInfo, PresenceFeed, PresenceManager, Protocol, Publication, Push, StreamPosition,
-    StreamSlice,
+    ClientHandle, ClientId, ClientInfo, Counters, Disconnect, Encoder, EncoderRegistry, Error,
+    FrameEncoder, HistoryOptions, MemberInfo, PresenceFeed, PresenceManager, Publication, Push,
+    StreamPosition, StreamSlice, TooManyEncoders,
 };
 
 /// Node-wide limits.
@@ -60,7 +60,9 @@ pub struct Node {
     options: NodeOptions,
     pub(crate) presence: Arc<dyn PresenceManager>,
     pub(crate) feed: Arc<PresenceFeed>,
-    pub(crate) encoder: Arc<dyn FrameEncoder>,
+    /// Hands out the ids of the wire protocols' encoders, which key the
+    /// hubs' per-broadcast frame caches.
+    encoders: EncoderRegistry,
     connections: Arc<AtomicUsize>,
     next_sequence: AtomicU64,
     started: Instant,
@@ -71,15 +73,12 @@ pub struct Node {
 /// Delivers the broker's publications to the hub of their app.
 struct LocalDelivery {
     apps: Arc<Apps>,
-    encoder: Arc<dyn FrameEncoder>,
 }
 
 impl BrokerEventHandler for LocalDelivery {
     fn handle_publication(&self, app: &str, publication: Arc<Publication>) {
         if let Some(app) = self.apps.get(app) {
-            let delivered = app
-                .hub
-                .broadcast(&Push::Publication(&publication), &*self.encoder);
+            let delivered = app.hub.broadcast(&Push::Publication(&publication));
             Counters::add(&COUNTERS.publications, 1);
             Counters::add(&COUNTERS.deliveries, delivered as u64);
         }
@@ -113,12 +112,11 @@ impl Drop for ConnectionSlot {
 
 impl Node {
     /// A node serving `apps`. `make_broker` builds the broker around the
-    /// node's delivery handler; `presence` keeps presence leases; `encoder`
-    /// turns pushes into frames.
+    /// node's delivery handler; `presence` keeps presence leases. Wire
+    /// protocols register their encoders with [`Node::register_encoder`].
     pub fn new(
         options: NodeOptions,
         apps: Vec<App>,
-        encoder: Arc<dyn FrameEncoder>,
         make_broker: impl FnOnce(Arc<dyn BrokerEventHandler>) -> Arc<dyn Broker>,
         presence: Arc<dyn PresenceManager>,
     ) -> Self {
@@ -127,18 +125,15 @@ impl Node {
                 .map(|app| (app.id.clone(), Arc::new(app)))
                 .collect(),
         );
-        let broker = make_broker(Arc::new(LocalDelivery {
-            apps: apps.clone(),
-            encoder: encoder.clone(),
-        }));
+        let broker = make_broker(Arc::new(LocalDelivery { apps: apps.clone() }));
         Self {
             number: rand::random::<u32>() % 1_000_000_000,
             apps,
             broker,
             options,
             presence,
-            feed: Arc::new(PresenceFeed::new(encoder.clone())),
-            encoder,
+            feed: Arc::new(PresenceFeed::new()),
+            encoders: EncoderRegistry::default(),
             connections: Arc::default(),
             next_sequence: AtomicU64::new(1),
             started: Instant::now(),
@@ -198,9 +193,18 @@ impl Node {
         Ok(slot)
     }
 
-    /// A handle for a newly accepted connection, with a fresh client id and
+    /// Registers the encoder of a wire protocol. The id it gets keys the
+    /// frame cache of every broadcast: a push is encoded at most once per
+    /// registered encoder. A node registers at most
+    /// [`MAX_ENCODERS`](crate::MAX_ENCODERS).
+    pub fn register_encoder(&self, encoder: impl FrameEncoder) -> Result<Encoder, TooManyEncoders> {
+        self.encoders.register(encoder)
+    }
+
+    /// A handle for a newly accepted connection, with a fresh client id,
+    /// the `encoder` (registered with this node) of its wire protocol, and
     /// its bounded queue. It is not in the hub until [`Node::register`].
-    pub fn new_client(&self, app: &App, protocol: Protocol) -> Arc<ClientHandle> {
+    pub fn new_client(&self, app: &App, encoder: &Encoder) -> Arc<ClientHandle> {
         let id = ClientId {
             node: self.number,
             sequence: self.next_sequence.fetch_add(1, Ordering::Relaxed),
@@ -208,7 +212,7 @@ impl Node {
         Arc::new(ClientHandle::new(
             id,
             app.id.clone(),
-            protocol,
+            encoder.clone(),
             self.options.max_queue_bytes,
         ))
     }
@@ -293,8 +297,7 @@ impl Node {
         channel: &ChannelName,
         replayed: &StreamPosition,
     ) -> bool {
-        app.hub
-            .finish_recovery(client, channel, replayed, &*self.encoder)
+        app.hub.finish_recovery(client, channel, replayed)
     }
 
     /// What an in-memory channel stream kept after `after`, at most `limit`.

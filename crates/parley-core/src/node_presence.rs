@@ -96,7 +96,7 @@ impl Node {
                     channel,
                     member: &member,
                 };
-                app.hub.broadcast(&push, &*self.encoder);
+                app.hub.broadcast(&push);
             }
             None => {}
         }
@@ -186,8 +186,7 @@ impl Node {
             .set_state(&app.id, channel, user, state)
             .await?;
         if let Some(member) = &member {
-            app.hub
-                .broadcast(&Push::PresenceUpdate { channel, member }, &*self.encoder);
+            app.hub.broadcast(&Push::PresenceUpdate { channel, member });
         }
         Ok(member)
     }
@@ -263,8 +262,7 @@ impl Node {
             .typing
             .set(channel, typer, active, namespace.typing_timeout);
         if let TypingChange::Changed(typers) = &change {
-            app.hub
-                .broadcast(&Push::Typing { channel, typers }, &*self.encoder);
+            app.hub.broadcast(&Push::Typing { channel, typers });
         }
         change
     }
@@ -286,13 +284,10 @@ impl Node {
                 format!("{}:{}", namespace.name, status.user)
             };
             if let Ok(channel) = ChannelName::new(&name) {
-                app.hub.broadcast(
-                    &Push::UserStatus {
-                        channel: &channel,
-                        status,
-                    },
-                    &*self.encoder,
-                );
+                app.hub.broadcast(&Push::UserStatus {
+                    channel: &channel,
+                    status,
+                });
             }
         }
     }
@@ -327,13 +322,10 @@ impl Node {
         }
         for app in self.apps() {
             for (channel, typers) in app.typing.expire() {
-                app.hub.broadcast(
-                    &Push::Typing {
-                        channel: &channel,
-                        typers: &typers,
-                    },
-                    &*self.encoder,
-                );
+                app.hub.broadcast(&Push::Typing {
+                    channel: &channel,
+                    typers: &typers,
+                });
             }
             app.statuses.sweep(STATUS_RETENTION);
         }

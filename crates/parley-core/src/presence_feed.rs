@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::{App, ChannelName, FrameEncoder, Member, Push};
+use crate::{App, ChannelName, Member, Push};
 
 /// Batches one node's join and leave pushes per channel.
+#[derive(Default)]
 pub struct PresenceFeed {
-    encoder: Arc<dyn FrameEncoder>,
     channels: Mutex<HashMap<(Arc<str>, ChannelName), FeedState>>,
 }
 
@@ -34,12 +34,9 @@ enum Event {
 }
 
 impl PresenceFeed {
-    /// A feed that encodes its pushes with `encoder`.
-    pub fn new(encoder: Arc<dyn FrameEncoder>) -> Self {
-        Self {
-            encoder,
-            channels: Mutex::default(),
-        }
+    /// A feed with nothing pending.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// A user joined `channel`.
@@ -152,7 +149,7 @@ impl PresenceFeed {
     }
 
     fn push(&self, app: &App, push: &Push<'_>) {
-        app.hub.broadcast(push, &*self.encoder);
+        app.hub.broadcast(push);
     }
 
     /// Forgets channels whose last push is older than `idle` and that have

@@ -7,7 +7,7 @@
 //!   serves one connection for any [`connection::Session`].
 //! - [`native`]: the native protocol (envelope, codes, session).
 //! - [`pusher`]: Pusher Channels protocol 7 at `/app/{key}`; [`encoder`]
-//!   encodes pushes for either protocol.
+//!   registers both protocols' encoders with the node.
 //! - [`http_api`]: the server API under `/api/v1`.
 //! - [`auth`]: JWT verification and minting.
 //! - [`chat`]: durable chat messages in persisted namespaces; [`publish`]:

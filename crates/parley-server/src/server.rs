@@ -26,7 +26,7 @@ use crate::cluster::Cluster;
 use crate::cluster::control::RemoteControl;
 use crate::committed::StoreStreams;
 use crate::config::{BrokerKind, Config};
-use crate::encoder::WireEncoder;
+use crate::encoder::WireEncoders;
 use crate::http_api::{ApiError, HeartbeatLimits};
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
@@ -115,7 +115,6 @@ impl Server {
         let node = Arc::new(Node::new(
             config.node_options(),
             apps,
-            Arc::new(WireEncoder),
             |handler| -> Arc<dyn Broker> {
                 // Persisted channels are delivered by the store, in commit
                 // order; the others by the broker. With Redis, the store's
@@ -138,6 +137,8 @@ impl Server {
             },
             presence.clone(),
         ));
+        let encoders = WireEncoders::register(&node)
+            .map_err(|error| ServerError::Config(error.to_string()))?;
         let webhooks = Arc::new(Webhooks::new(&config.apps));
         let subscription_counts = Arc::new(SubscriptionCounts::new(
             config
@@ -145,6 +146,7 @@ impl Server {
                 .iter()
                 .filter(|app| app.pusher.enable_subscription_count)
                 .filter_map(|app| node.app(&app.id).cloned()),
+            encoders.pusher.id(),
         ));
         let mut observers: Vec<Arc<dyn ChannelObserver>> = Vec::new();
         if webhooks.is_enabled() {
@@ -190,6 +192,7 @@ impl Server {
         let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
         let state = Arc::new(ServerState {
             node,
+            encoders,
             presence,
             store,
             config,
@@ -202,10 +205,7 @@ impl Server {
             ready: AtomicBool::new(true),
             uploads,
             webhooks,
-            pusher: PusherState {
-                subscription_counts,
-                ..PusherState::default()
-            },
+            pusher: PusherState::new(subscription_counts),
             heartbeat_limits,
             cluster,
         });

@@ -14,6 +14,7 @@ use crate::auth::TokenKeys;
 use crate::chat::limits::MessageLimits;
 use crate::cluster::Cluster;
 use crate::config::{AppConfig, Config};
+use crate::encoder::WireEncoders;
 use crate::http_api::HeartbeatLimits;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
@@ -40,6 +41,9 @@ pub struct AppContext {
 pub struct ServerState {
     /// The domain node.
     pub node: Arc<Node>,
+    /// The wire protocols' encoders, registered with the node; each new
+    /// connection's client handle takes the one of its protocol.
+    pub encoders: WireEncoders,
     /// The node's presence store, for its gauges.
     pub presence: Arc<MemoryPresence>,
     /// The durable store of persisted channels.

@@ -6,7 +6,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_core::{Disconnect, Protocol};
+use parley_core::Disconnect;
 use serde::Deserialize;
 
 use crate::config::Config;
@@ -61,7 +61,7 @@ pub async fn upgrade(
             drop(tracked);
         }),
         Ok(slot) => ws.on_upgrade(move |socket| async move {
-            let client = server.node.new_client(&app.app, Protocol::Native);
+            let client = server.node.new_client(&app.app, &server.encoders.native);
             let session = NativeSession::new(server.clone(), app, client);
             let limits = limits(&server.config);
             connection::serve(socket, session, limits, server.shutdown.clone()).await;

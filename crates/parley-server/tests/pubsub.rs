@@ -469,3 +469,42 @@ async fn a_replay_larger_than_the_queue_is_paged_not_closed() {
     reader.ok("ping", json!({})).await;
     server.stop().await;
 }
+
+/// The hub's invariants hold after every step a session drives over the
+/// wire: subscribe, unsubscribe, and a disconnect that ends the rest.
+#[tokio::test]
+async fn the_hub_keeps_its_invariants_through_subscribe_unsubscribe_and_disconnect() {
+    let server = TestServer::start().await;
+    let hub = &server.state.default_app.app.hub;
+    let check = || hub.check_invariants().unwrap();
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    check();
+    for channel in ["news", "sport"] {
+        alice.ok("subscribe", json!({"channel": channel})).await;
+        bob.ok("subscribe", json!({"channel": channel})).await;
+        check();
+    }
+    alice.ok("unsubscribe", json!({"channel": "news"})).await;
+    check();
+    bob.ok("publish", json!({"channel": "sport", "data": 1}))
+        .await;
+    assert_eq!(alice.push().await["data"], 1);
+    check();
+    drop(bob);
+    let mut waited = Duration::ZERO;
+    while hub.connection_count() > 1 {
+        assert!(
+            waited < Duration::from_secs(5),
+            "bob's disconnect never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
+    check();
+    assert_eq!((hub.channel_count(), hub.subscription_count()), (1, 1));
+    alice.ok("unsubscribe", json!({"channel": "sport"})).await;
+    check();
+    assert_eq!((hub.channel_count(), hub.subscription_count()), (0, 0));
+    server.stop().await;
+}

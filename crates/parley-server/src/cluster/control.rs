@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use parley_cluster::ControlHandler;
-use parley_core::{BoxFuture, ChannelName, Disconnect, Protocol};
+use parley_core::{BoxFuture, ChannelName, Disconnect};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{AppContext, ServerState};
@@ -215,7 +215,7 @@ async fn end_subscription(
                 .await;
         }
         if let Some(notice) = notice
-            && client.protocol == Protocol::Native
+            && client.encoder().id() == server.encoders.native.id()
         {
             // A refused push means the connection is closing anyway.
             let _ = client.send(crate::native::moderation::unsubscribed_frame(

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use parley_core::{
-    Frame, FrameEncoder, Member, PresencePage, Protocol, Publication, Push, Typer, UserStatus,
+    Frame, FrameEncoder, Member, PresencePage, Publication, Push, Typer, UserStatus,
 };
 
 /// Encodes pushes as native frames.
@@ -15,7 +15,7 @@ use parley_core::{
 pub struct NativeEncoder;
 
 impl FrameEncoder for NativeEncoder {
-    fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+    fn encode(&self, push: &Push<'_>) -> Frame {
         let mut out = Json::push(match push {
             Push::Publication(publication) => publication.kind.as_str(),
             Push::Join { .. } => "join",
@@ -176,7 +176,7 @@ mod tests {
     use super::*;
 
     fn encode(push: Push<'_>) -> Value {
-        serde_json::from_str(NativeEncoder.encode(Protocol::Native, &push).as_str()).unwrap()
+        serde_json::from_str(NativeEncoder.encode(&push).as_str()).unwrap()
     }
 
     #[test]

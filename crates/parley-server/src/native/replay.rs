@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use parley_core::{ChannelName, Frame, FrameEncoder, Protocol, Publication, Push, StreamPosition};
+use parley_core::{ChannelName, Frame, FrameEncoder, Publication, Push, StreamPosition};
 
 use super::push::NativeEncoder;
 use super::session::NativeSession;
@@ -61,7 +61,7 @@ impl NativeSession {
             if hub.is_subscribed(self.client.id, &replay.channel) {
                 while let Some(frame) = replay.next.take().or_else(|| {
                     let publication = replay.publications.pop_front()?;
-                    Some(NativeEncoder.encode(Protocol::Native, &Push::Publication(&publication)))
+                    Some(NativeEncoder.encode(&Push::Publication(&publication)))
                 }) {
                     if !queue.accepts_page(frame.len()) {
                         if queue.closed().is_some() {

@@ -4,10 +4,13 @@
 //! client event or the Pusher HTTP API publishes) becomes the event `name`
 //! with that data; any other publication (a native client's) becomes the
 //! event `publication` with the publication's data as it is.
+//!
+//! Pusher never echoes a client event to its sender: the encoder tells the
+//! hub not to deliver a publication to the connection that published it.
 
 use std::borrow::Cow;
 
-use parley_core::{Frame, FrameEncoder, Member, Protocol, Publication, PublicationKind, Push};
+use parley_core::{ClientHandle, Frame, FrameEncoder, Member, Publication, PublicationKind, Push};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -69,7 +72,7 @@ struct Diff<'a> {
 }
 
 impl FrameEncoder for PusherEncoder {
-    fn encode(&self, _: Protocol, push: &Push<'_>) -> Frame {
+    fn encode(&self, push: &Push<'_>) -> Frame {
         let channel = Some(push.channel().as_str());
         match push {
             Push::Publication(publication) => publication_frame(publication),
@@ -111,6 +114,13 @@ impl FrameEncoder for PusherEncoder {
                 },
             ),
         }
+    }
+
+    /// Every push but a client's own publication: Pusher never returns a
+    /// client event to the connection that sent it.
+    fn delivers(&self, push: &Push<'_>, client: &ClientHandle) -> bool {
+        !matches!(push, Push::Publication(publication)
+            if publication.info.as_ref().is_some_and(|info| info.client == client.id))
     }
 }
 
@@ -171,13 +181,15 @@ fn publication_frame(publication: &Publication) -> Frame {
 mod tests {
     use std::sync::Arc;
 
-    use parley_core::{ChannelName, MemberInfo, StreamPosition};
+    use parley_core::{
+        ChannelName, ClientId, ClientInfo, EncoderRegistry, MemberInfo, StreamPosition,
+    };
     use serde_json::{Value, json};
 
     use super::*;
 
     fn encode(push: Push<'_>) -> Value {
-        serde_json::from_str(PusherEncoder.encode(Protocol::Pusher, &push).as_str()).unwrap()
+        serde_json::from_str(PusherEncoder.encode(&push).as_str()).unwrap()
     }
 
     fn publication(data: &str) -> Publication {
@@ -207,6 +219,32 @@ mod tests {
             encode(Push::Publication(&plain)),
             json!({"event": "publication", "channel": "private-room", "data": {"text": "hi"}})
         );
+    }
+
+    /// Pusher never returns a client event to the connection that sent it;
+    /// everybody else, and every other push, gets through.
+    #[test]
+    fn a_client_event_is_withheld_from_its_sender() {
+        let encoder = EncoderRegistry::default().register(PusherEncoder).unwrap();
+        let connection = |sequence| {
+            let id = ClientId { node: 1, sequence };
+            ClientHandle::new(id, "app".into(), encoder.clone(), 1024)
+        };
+        let (sender, other) = (connection(1), connection(2));
+        let mut event = publication(r#"{"event":"client-hi","data":1}"#);
+        event.info = Some(ClientInfo {
+            client: sender.id,
+            user: "".into(),
+            info: None,
+        });
+        let push = Push::Publication(&event);
+        assert!(!encoder.delivers(&push, &sender));
+        assert!(encoder.delivers(&push, &other));
+        let leave = Push::Leave {
+            channel: &event.channel,
+            user: "7",
+        };
+        assert!(encoder.delivers(&leave, &sender));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use super::subscription_count::SubscriptionCounts;
 use super::users::SignedInUsers;
 
 /// Server-wide Pusher state.
-#[derive(Default)]
 pub struct PusherState {
     /// Signed-in connections and watchlists.
     pub users: SignedInUsers,
@@ -18,4 +17,16 @@ pub struct PusherState {
     /// Channels whose subscribers are owed `subscription_count`; also one
     /// of the node's channel observers.
     pub subscription_counts: Arc<SubscriptionCounts>,
+}
+
+impl PusherState {
+    /// No sign-ins and no cached events yet; `subscription_counts` holds the
+    /// counts owed.
+    pub fn new(subscription_counts: Arc<SubscriptionCounts>) -> Self {
+        Self {
+            users: SignedInUsers::default(),
+            cache: EventCache::default(),
+            subscription_counts,
+        }
+    }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use parley_core::{App, ChannelEvent, ChannelName, ChannelObserver, Protocol};
+use parley_core::{App, ChannelEvent, ChannelName, ChannelObserver, EncoderId};
 use serde::Serialize;
 
 use super::push::internal_event;
@@ -36,10 +36,11 @@ pub const LARGE_CHANNEL_INTERVAL: Duration = Duration::from_secs(5);
 type ChannelKey = (Arc<str>, ChannelName);
 
 /// The subscription counts owed to Pusher subscribers.
-#[derive(Default)]
 pub struct SubscriptionCounts {
     /// The apps that enabled subscription counting, by id.
     apps: HashMap<String, Arc<App>>,
+    /// The Pusher encoder: only its connections hear the count.
+    pusher: EncoderId,
     /// Channels whose count changed since the last flush.
     changed: Mutex<HashSet<ChannelKey>>,
     /// When each large channel last heard its count.
@@ -52,14 +53,17 @@ struct CountData {
 }
 
 impl SubscriptionCounts {
-    /// Counts for `apps`, the apps that enabled subscription counting.
-    pub fn new(apps: impl IntoIterator<Item = Arc<App>>) -> Self {
+    /// Counts for `apps`, the apps that enabled subscription counting, owed
+    /// to the connections of the `pusher` encoder.
+    pub fn new(apps: impl IntoIterator<Item = Arc<App>>, pusher: EncoderId) -> Self {
         Self {
             apps: apps
                 .into_iter()
                 .map(|app| (app.id.to_string(), app))
                 .collect(),
-            ..Self::default()
+            pusher,
+            changed: Mutex::default(),
+            last_sent: Mutex::default(),
         }
     }
 
@@ -104,7 +108,12 @@ impl SubscriptionCounts {
                         subscription_count: count,
                     },
                 );
-                app.hub.send_to_protocol(&key.1, Protocol::Pusher, &frame);
+                for client in app.hub.subscribers(&key.1) {
+                    if client.encoder().id() == self.pusher {
+                        // A refused push means the connection is closing.
+                        let _ = client.send(frame.clone());
+                    }
+                }
             }
         }
         if !waiting.is_empty() {

@@ -6,7 +6,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_core::Protocol;
 use serde::Deserialize;
 
 use super::codes;
@@ -79,7 +78,7 @@ pub async fn upgrade(
             drop(tracked);
         }),
         Ok(slot) => ws.on_upgrade(move |socket| async move {
-            let client = server.node.new_client(&app.app, Protocol::Pusher);
+            let client = server.node.new_client(&app.app, &server.encoders.pusher);
             let session = PusherSession::start(server.clone(), app, client);
             let limits = crate::ws::limits(&server.config);
             connection::serve(socket, session, limits, server.shutdown.clone()).await;
