@@ -288,32 +288,29 @@ impl Hub {
             (self.blocks.is_active() && (author.is_some() || typing)).then(|| self.blocks.read());
         for subscriber in subscribers.values() {
             let client = &subscriber.client;
-            if audience.is_some_and(|audience| audience != client.user()) {
+            let blocked = blocks.as_ref().and_then(|lists| lists.get(client.user()));
+            if !crate::Viewer::allows(client.user(), blocked, author, audience) {
                 continue;
             }
-            if let Some(blocked) = blocks.as_ref().and_then(|lists| lists.get(client.user())) {
-                if author.is_some_and(|author| blocked.contains(author)) {
-                    continue;
+            if let Some(blocked) = blocked
+                && let Push::Typing { channel, typers } = push
+                && typers.iter().any(|typer| blocked.contains(&typer.user))
+            {
+                // Encoded for this subscriber alone: the typers they
+                // did not block.
+                let seen: Vec<crate::Typer> = typers
+                    .iter()
+                    .filter(|typer| !blocked.contains(&typer.user))
+                    .cloned()
+                    .collect();
+                let push = Push::Typing {
+                    channel,
+                    typers: &seen,
+                };
+                if client.send(encoder.encode(client.protocol, &push)).is_ok() {
+                    delivered += 1;
                 }
-                if let Push::Typing { channel, typers } = push
-                    && typers.iter().any(|typer| blocked.contains(&typer.user))
-                {
-                    // Encoded for this subscriber alone: the typers they
-                    // did not block.
-                    let seen: Vec<crate::Typer> = typers
-                        .iter()
-                        .filter(|typer| !blocked.contains(&typer.user))
-                        .cloned()
-                        .collect();
-                    let push = Push::Typing {
-                        channel,
-                        typers: &seen,
-                    };
-                    if client.send(encoder.encode(client.protocol, &push)).is_ok() {
-                        delivered += 1;
-                    }
-                    continue;
-                }
+                continue;
             }
             if let Push::Publication(publication) = push
                 && subscriber.replayed(publication)

@@ -138,6 +138,9 @@ impl Server {
             },
             presence.clone(),
         ));
+        // Persisted namespaces' streams are the store's: the node appends,
+        // recovers and pages them there.
+        node.persist_to(Arc::new(store.clone()));
         let webhooks = Arc::new(Webhooks::new(&config.apps));
         let subscription_counts = Arc::new(SubscriptionCounts::new(
             config
