@@ -353,6 +353,22 @@ impl Broker for RedisBroker {
         })
     }
 
+    /// With the store's streams to relay, a persisted channel's position
+    /// as far as this node delivered it (its reads are cut there, see
+    /// `ordering.rs`).
+    fn delivered<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<StreamPosition>, BackendError>> {
+        Box::pin(async move {
+            if self.relay.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(self.position(app, channel).await?))
+        })
+    }
+
     fn subscribe<'a>(
         &'a self,
         app: &'a str,

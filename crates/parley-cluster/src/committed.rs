@@ -6,7 +6,7 @@
 //! node delivers them in offset order, and reads from the store what did
 //! not arrive.
 
-use parley_core::{BackendError, BoxFuture, ChannelName, StreamSlice};
+use parley_core::{ChannelName, DurableStreams};
 
 /// The channel streams of the durable store.
 pub trait CommittedStreams: Send + Sync + 'static {
@@ -14,13 +14,8 @@ pub trait CommittedStreams: Send + Sync + 'static {
     /// persisted) rather than the broker's.
     fn holds(&self, app: &str, channel: &ChannelName) -> bool;
 
-    /// The stream's position, and its committed publications after `after`,
-    /// at most `limit` (none with a limit of 0).
-    fn read<'a>(
-        &'a self,
-        app: &'a str,
-        channel: &'a ChannelName,
-        after: u64,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<StreamSlice, BackendError>>;
+    /// The store itself, which the broker reads a persisted channel's
+    /// stream from: its position, and its committed publications after an
+    /// offset ([`DurableStreams::recover`]).
+    fn streams(&self) -> &dyn DurableStreams;
 }

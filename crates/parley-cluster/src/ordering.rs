@@ -331,7 +331,12 @@ impl Subscriptions {
         limit: usize,
     ) -> Result<StreamSlice, BackendError> {
         match (&self.committed, persisted) {
-            (Some(committed), true) => committed.read(app, channel, after, limit).await,
+            (Some(committed), true) => {
+                committed
+                    .streams()
+                    .recover(app, channel, after, limit)
+                    .await
+            }
             _ => self.streams.read(app, channel, after, limit).await,
         }
     }

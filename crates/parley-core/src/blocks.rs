@@ -49,6 +49,14 @@ impl BlockBook {
                 .is_some_and(|list| list.contains(author))
     }
 
+    /// The block list of `user`, empty when they block nobody.
+    pub fn list(&self, user: &str) -> BlockList {
+        if !self.is_active() {
+            return BlockList::new();
+        }
+        self.lists.read().get(user).cloned().unwrap_or_default()
+    }
+
     /// Read access to every list, for one fan-out.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, BlockList>> {
         self.lists.read()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::{ChannelName, ClientInfo, Publication, StreamPosition};
+use crate::{ChannelName, ClientInfo, Publication, StreamPosition, StreamSlice};
 
 /// A boxed future, for the object-safe async methods of [`Broker`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -25,36 +25,6 @@ pub struct HistoryOptions {
     /// How long a publication is kept; zero keeps it until `size` pushes it
     /// out.
     pub ttl: Duration,
-}
-
-/// Publications after a position, for a client that recovers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamSlice {
-    /// The publications, oldest first.
-    pub publications: Vec<Arc<Publication>>,
-    /// The stream's position when read.
-    pub position: StreamPosition,
-    /// Whether `publications` holds everything after the asked offset (no
-    /// publication expired or was pushed out, and none past the limit).
-    pub complete: bool,
-}
-
-impl StreamSlice {
-    /// The slice cut at `position`, an earlier position of the same stream:
-    /// what it holds up to there, and whether that is everything after
-    /// `after`. A position of another epoch, or a later one, changes
-    /// nothing.
-    pub fn cut_at(mut self, after: u64, position: &StreamPosition) -> Self {
-        if position.epoch != self.position.epoch || position.offset >= self.position.offset {
-            return self;
-        }
-        self.publications
-            .retain(|publication| publication.position.offset <= position.offset);
-        self.complete =
-            after <= position.offset && self.publications.len() as u64 == position.offset - after;
-        self.position = position.clone();
-        self
-    }
 }
 
 /// Receives the publications a broker delivers to this node.
@@ -107,6 +77,21 @@ pub trait Broker: Send + Sync + 'static {
         channel: &'a ChannelName,
     ) -> BoxFuture<'a, Result<StreamPosition, BackendError>>;
 
+    /// How far this node has delivered the durable stream of `channel`,
+    /// for a broker that relays the store's commits between nodes (a
+    /// cluster broker): a recovery read from the store is cut there, so
+    /// later commits, still on their way, reach the client live and once.
+    /// `None`, the default, from a broker whose node hears the store's
+    /// commits itself, in commit order before the writer answers.
+    fn delivered<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<StreamPosition>, BackendError>> {
+        let _ = (app, channel);
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// Tells the broker that this node has one more subscriber to
     /// `channel`, so publications from other nodes reach it. Called for
     /// every local subscription; a cluster broker counts them, listens to
@@ -125,62 +110,4 @@ pub trait Broker: Send + Sync + 'static {
         app: &'a str,
         channel: &'a ChannelName,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::PublicationKind;
-
-    fn slice(offsets: std::ops::RangeInclusive<u64>, last: u64) -> StreamSlice {
-        let epoch: Arc<str> = Arc::from("e");
-        StreamSlice {
-            publications: offsets
-                .map(|offset| {
-                    Arc::new(Publication {
-                        channel: ChannelName::new("c").unwrap(),
-                        kind: PublicationKind::Publication,
-                        data: bytes::Bytes::new(),
-                        position: StreamPosition {
-                            offset,
-                            epoch: epoch.clone(),
-                        },
-                        info: None,
-                        author: None,
-                        audience: None,
-                    })
-                })
-                .collect(),
-            position: StreamPosition {
-                offset: last,
-                epoch,
-            },
-            complete: true,
-        }
-    }
-
-    fn at(offset: u64, epoch: &str) -> StreamPosition {
-        StreamPosition {
-            offset,
-            epoch: Arc::from(epoch),
-        }
-    }
-
-    #[test]
-    fn a_slice_cut_at_an_earlier_position_ends_there() {
-        let cut = slice(3..=6, 6).cut_at(2, &at(4, "e"));
-        assert_eq!(cut.position, at(4, "e"));
-        assert_eq!(cut.publications.len(), 2);
-        assert!(cut.complete);
-        // A cut behind the client's offset recovers nothing.
-        assert!(!slice(3..=6, 6).cut_at(5, &at(4, "e")).complete);
-        // Another epoch, or a later position, leaves the slice as it is.
-        assert_eq!(slice(3..=6, 6).cut_at(2, &at(4, "x")), slice(3..=6, 6));
-        assert_eq!(slice(3..=6, 6).cut_at(2, &at(9, "e")), slice(3..=6, 6));
-        // An incomplete slice (offset 3 was trimmed) is complete up to a
-        // position it fully holds.
-        let mut trimmed = slice(4..=6, 6);
-        trimmed.complete = false;
-        assert!(trimmed.cut_at(3, &at(5, "e")).complete);
-    }
 }

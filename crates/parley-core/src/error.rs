@@ -32,7 +32,15 @@ pub enum Error {
     /// The channel holds as many heartbeat sessions as its namespace allows.
     #[error("the channel holds the most heartbeat sessions allowed ({0})")]
     TooManySessions(usize),
+    /// The namespace keeps no history to page through: its streams are
+    /// transient and keep no publications (`history_size` is 0).
+    #[error("this namespace keeps no history (set history_size or persist)")]
+    NoHistory,
     /// A backend (broker, presence store) failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// The durable store of a persisted namespace's streams failed, or none
+    /// was registered.
+    #[error("durable stream: {0}")]
+    Store(BackendError),
 }

@@ -296,34 +296,31 @@ impl Hub {
         for subscriber in subscribers.values() {
             let client = &subscriber.client;
             let encoder = client.encoder();
-            if audience.is_some_and(|audience| audience != client.user())
-                || !encoder.delivers(push, client)
+            let blocked = blocks.as_ref().and_then(|lists| lists.get(client.user()));
+            if !encoder.delivers(push, client)
+                || !crate::Viewer::allows(client.user(), blocked, author, audience)
             {
                 continue;
             }
-            if let Some(blocked) = blocks.as_ref().and_then(|lists| lists.get(client.user())) {
-                if author.is_some_and(|author| blocked.contains(author)) {
-                    continue;
+            if let Some(blocked) = blocked
+                && let Push::Typing { channel, typers } = push
+                && typers.iter().any(|typer| blocked.contains(&typer.user))
+            {
+                // Encoded for this subscriber alone: the typers they
+                // did not block.
+                let seen: Vec<crate::Typer> = typers
+                    .iter()
+                    .filter(|typer| !blocked.contains(&typer.user))
+                    .cloned()
+                    .collect();
+                let push = Push::Typing {
+                    channel,
+                    typers: &seen,
+                };
+                if client.send(encoder.encode(&push)).is_ok() {
+                    delivered += 1;
                 }
-                if let Push::Typing { channel, typers } = push
-                    && typers.iter().any(|typer| blocked.contains(&typer.user))
-                {
-                    // Encoded for this subscriber alone: the typers they
-                    // did not block.
-                    let seen: Vec<crate::Typer> = typers
-                        .iter()
-                        .filter(|typer| !blocked.contains(&typer.user))
-                        .cloned()
-                        .collect();
-                    let push = Push::Typing {
-                        channel,
-                        typers: &seen,
-                    };
-                    if client.send(encoder.encode(&push)).is_ok() {
-                        delivered += 1;
-                    }
-                    continue;
-                }
+                continue;
             }
             if let Push::Publication(publication) = push
                 && subscriber.replayed(publication)

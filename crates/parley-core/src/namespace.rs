@@ -47,6 +47,27 @@ pub struct Namespace {
     pub history_size: usize,
     /// How long kept publications live; zero is no age limit.
     pub history_ttl: Duration,
+    /// Where the channels' streams are kept, and so where the node reads
+    /// and appends them.
+    pub durability: Durability,
+    /// The most publications one recovery from the store replays; a client
+    /// further behind is told it was not recovered. (A transient stream
+    /// replays what it keeps, `history_size`.)
+    pub max_recovery: usize,
+}
+
+/// Where a namespace's channel streams are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// By the broker (in memory, or in Redis in a cluster), as many as
+    /// `history_size` for as long as `history_ttl`; a restart of the
+    /// broker starts the streams over with a new epoch.
+    #[default]
+    Transient,
+    /// By the durable store registered with
+    /// [`Node::persist_to`](crate::Node::persist_to): every publication is
+    /// kept across restarts, answered after its commit.
+    Persisted,
 }
 
 impl Namespace {
@@ -55,7 +76,7 @@ impl Namespace {
 
     /// A namespace with the defaults: subscribe with a user token, no client
     /// publishing, not private, 64 KiB payloads, no presence, typing or
-    /// status.
+    /// status, transient streams.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -75,6 +96,17 @@ impl Namespace {
             user_status: false,
             history_size: 0,
             history_ttl: Duration::ZERO,
+            durability: Durability::Transient,
+            max_recovery: 300,
+        }
+    }
+
+    /// The most publications one recovery of a channel of this namespace
+    /// replays.
+    pub fn recovery_limit(&self) -> usize {
+        match self.durability {
+            Durability::Transient => self.history_size.max(1),
+            Durability::Persisted => self.max_recovery,
         }
     }
 }

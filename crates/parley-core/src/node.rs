@@ -1,17 +1,17 @@
-//! The node: one server process's apps, broker and limits.
+//! The node: one server process's apps, broker and limits. Its channel
+//! streams (publish, position, recover, history) are in `node_stream.rs`,
+//! its presence in `node_presence.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::{
     App, Broker, BrokerEventHandler, COUNTERS, ChannelEvent, ChannelName, ChannelObserver,
-    ClientHandle, ClientId, ClientInfo, Counters, Disconnect, Encoder, EncoderRegistry, Error,
-    FrameEncoder, HistoryOptions, MemberInfo, PresenceFeed, PresenceManager, Publication, Push,
-    StreamPosition, StreamSlice, TooManyEncoders,
+    ClientHandle, ClientId, Counters, Disconnect, DurableStreams, Encoder, EncoderRegistry, Error,
+    FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, Publication, Push, StreamPosition,
+    TooManyEncoders,
 };
 
 /// Node-wide limits.
@@ -56,7 +56,10 @@ type Apps = HashMap<Arc<str>, Arc<App>>;
 pub struct Node {
     number: u32,
     apps: Arc<Apps>,
-    broker: Arc<dyn Broker>,
+    pub(crate) broker: Arc<dyn Broker>,
+    /// The store of persisted namespaces' streams, once the server
+    /// registered it (see `node_stream.rs`).
+    pub(crate) durable: OnceLock<Arc<dyn DurableStreams>>,
     options: NodeOptions,
     pub(crate) presence: Arc<dyn PresenceManager>,
     pub(crate) feed: Arc<PresenceFeed>,
@@ -130,6 +133,7 @@ impl Node {
             number: rand::random::<u32>() % 1_000_000_000,
             apps,
             broker,
+            durable: OnceLock::new(),
             options,
             presence,
             feed: Arc::new(PresenceFeed::new()),
@@ -300,26 +304,6 @@ impl Node {
         app.hub.finish_recovery(client, channel, replayed)
     }
 
-    /// What an in-memory channel stream kept after `after`, at most `limit`.
-    pub async fn recover(
-        &self,
-        app: &App,
-        channel: &ChannelName,
-        after: u64,
-        limit: usize,
-    ) -> Result<StreamSlice, Error> {
-        Ok(self.broker.recover(&app.id, channel, after, limit).await?)
-    }
-
-    /// The current position of an in-memory channel stream.
-    pub async fn position(
-        &self,
-        app: &App,
-        channel: &ChannelName,
-    ) -> Result<StreamPosition, Error> {
-        Ok(self.broker.position(&app.id, channel).await?)
-    }
-
     /// Unsubscribes a connection. Returns whether it was subscribed.
     pub async fn unsubscribe(&self, app: &App, client: ClientId, channel: &ChannelName) -> bool {
         match app.hub.unsubscribe(client, channel) {
@@ -335,27 +319,6 @@ impl Node {
                 true
             }
         }
-    }
-
-    /// Publishes to a channel and returns the publication's stream position.
-    pub async fn publish(
-        &self,
-        app: &App,
-        channel: &ChannelName,
-        data: Bytes,
-        info: Option<ClientInfo>,
-    ) -> Result<StreamPosition, Error> {
-        let history = app
-            .namespace(channel)
-            .map(|namespace| HistoryOptions {
-                size: namespace.history_size,
-                ttl: namespace.history_ttl,
-            })
-            .unwrap_or_default();
-        Ok(self
-            .broker
-            .publish(&app.id, channel, data, info, history)
-            .await?)
     }
 
     /// Closes every connection of `user` in `app` with `reason`. Returns how

@@ -2,10 +2,9 @@
 //! persisted, and what the store committed to them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use parley_cluster::CommittedStreams;
-use parley_core::{BackendError, BoxFuture, ChannelName, Namespace, StreamSlice};
+use parley_core::{ChannelName, DurableStreams, Namespace};
 use parley_store::Store;
 
 use crate::config::AppConfig;
@@ -44,37 +43,7 @@ impl CommittedStreams for StoreStreams {
             .is_some_and(|names| names.contains(namespace))
     }
 
-    fn read<'a>(
-        &'a self,
-        app: &'a str,
-        channel: &'a ChannelName,
-        after: u64,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<StreamSlice, BackendError>> {
-        Box::pin(async move {
-            let failed = |error: parley_store::StoreError| BackendError(format!("store: {error}"));
-            if limit == 0 {
-                let position = self.store.stream(app, channel).await.map_err(failed)?;
-                return Ok(StreamSlice {
-                    publications: Vec::new(),
-                    complete: after == position.offset,
-                    position,
-                });
-            }
-            let recovery = self
-                .store
-                .publications_after(app, channel, after, limit)
-                .await
-                .map_err(failed)?;
-            Ok(StreamSlice {
-                publications: recovery
-                    .publications
-                    .iter()
-                    .map(|publication| Arc::new(publication.to_publication(None)))
-                    .collect(),
-                position: recovery.position,
-                complete: recovery.complete,
-            })
-        })
+    fn streams(&self) -> &dyn DurableStreams {
+        &self.store
     }
 }

@@ -10,8 +10,9 @@
 //!   registers both protocols' encoders with the node.
 //! - [`http_api`]: the server API under `/api/v1`.
 //! - [`auth`]: JWT verification and minting.
-//! - [`chat`]: durable chat messages in persisted namespaces; [`publish`]:
-//!   the publish path of a channel (the store's or the memory broker's).
+//! - [`chat`]: durable chat messages in persisted namespaces. Every
+//!   publisher publishes through `Node::publish`, which picks the channel's
+//!   stream (the store's or the broker's) from its namespace.
 //! - [`cluster`]: control actions that reach every node, and the node
 //!   registry (with `broker = "redis"`).
 //! - [`uploads`]: uploaded files: sniffing, image processing, storage.
@@ -35,7 +36,6 @@ pub mod http_api;
 pub mod listener;
 pub mod native;
 pub mod origin;
-pub mod publish;
 pub mod pusher;
 pub mod server;
 pub mod state;

@@ -139,6 +139,9 @@ impl Server {
         ));
         let encoders = WireEncoders::register(&node)
             .map_err(|error| ServerError::Config(error.to_string()))?;
+        // Persisted namespaces' streams are the store's: the node appends,
+        // recovers and pages them there.
+        node.persist_to(Arc::new(store.clone()));
         let webhooks = Arc::new(Webhooks::new(&config.apps));
         let subscription_counts = Arc::new(SubscriptionCounts::new(
             config

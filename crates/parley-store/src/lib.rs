@@ -10,7 +10,10 @@
 //!   next offset, in the same transaction as the change it records, so a
 //!   channel's offsets are gapless and increase in commit order. Clients
 //!   that reconnect recover with [`Store::publications_after`]; pages of the
-//!   stream come from [`Store::history`]; retention is [`Store::trim`].
+//!   stream come from [`Store::history`]; retention is [`Store::trim`]. The
+//!   store is the core's [`DurableStreams`](parley_core::DurableStreams)
+//!   (`durable_streams.rs`): the node publishes to, recovers and pages
+//!   persisted namespaces' streams through it.
 //! - **Messages.** [`Store::send_message`], [`Store::edit_message`] and
 //!   [`Store::delete_message`] keep a [`Message`]'s current state (and an
 //!   edit trail) and append `message_created`, `message_updated` and
@@ -65,6 +68,7 @@
 mod commands;
 mod connect_profile;
 mod database;
+mod durable_streams;
 mod encoder;
 mod error;
 mod messages;
@@ -95,10 +99,10 @@ pub use messages::{
 };
 pub use migrate::AppliedMigration;
 pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
+pub use parley_core::{HistoryCursor, HistoryQuery};
 pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
 pub use publication::{
-    HistoryCursor, HistoryPage, HistoryQuery, MAX_RECOVERY, Recovery, Retention, StoredPublication,
-    TrimScope,
+    HistoryPage, MAX_RECOVERY, Recovery, Retention, StoredPublication, TrimScope,
 };
 pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
 pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};

@@ -65,53 +65,14 @@ pub struct Recovery {
     /// Whether `publications` hold every offset from the client's offset + 1
     /// up to `position.offset`: nothing was trimmed away and the limit cut
     /// nothing. The caller must also check that the client's epoch is
-    /// `position.epoch`; only then is the client recovered.
+    /// `position.epoch`; only then is the client recovered. (A node of a
+    /// cluster cuts it at what it has delivered, as a core
+    /// [`StreamSlice`](parley_core::StreamSlice).)
     pub complete: bool,
 }
 
-impl Recovery {
-    /// Cuts the recovery at `position`, an earlier position of the same
-    /// stream: the publications up to there, and whether they are every
-    /// offset after `after`. A position of another epoch, or a later one,
-    /// changes nothing. (A node of a cluster replays only what it has
-    /// delivered: the rest reaches the client live.)
-    pub fn cut_at(&mut self, after: u64, position: &StreamPosition) {
-        if position.epoch != self.position.epoch || position.offset >= self.position.offset {
-            return;
-        }
-        self.publications
-            .retain(|publication| publication.position.offset <= position.offset);
-        self.complete =
-            after <= position.offset && self.publications.len() as u64 == position.offset - after;
-        self.position = position.clone();
-    }
-}
-
-/// Where a page of a channel's history starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryCursor {
-    /// The newest publications.
-    Newest,
-    /// The oldest publications still kept.
-    Oldest,
-    /// The publications just before this offset.
-    Before(u64),
-    /// The publications just after this offset.
-    After(u64),
-}
-
-/// A request for one page of a channel's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryQuery {
-    /// Where the page starts.
-    pub cursor: HistoryCursor,
-    /// How many publications at most, capped to `1..=`
-    /// [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE). For the stream's position
-    /// alone, call [`Store::stream`](crate::Store::stream).
-    pub limit: usize,
-}
-
-/// One page of a channel's history.
+/// One page of a channel's history, as the store keeps it (the core's
+/// [`HistoryPage`](parley_core::HistoryPage) is what the node serves).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
     /// The publications, oldest first.

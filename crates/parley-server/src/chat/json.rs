@@ -1,12 +1,11 @@
-//! The JSON shape of chat messages and stored publications.
+//! The JSON shape of chat messages and of a channel's publications.
 
 use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use parley_core::PublicationKind;
-use parley_store::{
-    Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision, StoredPublication, Upload,
-};
+use parley_core::{HistoryEntry, PublicationKind};
+use parley_store::{Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision, Upload};
 
 /// Encodes message events for the store: the payload of `message_created`,
 /// `message_updated` and `message_deleted` is the message as it is after the
@@ -202,43 +201,41 @@ pub fn reactions_json(reactions: &[ReactionCount]) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
-/// `[{"kind":…,"offset":…,"data":…,"created_at":ms}, …]`.
-pub fn publications_json(publications: &[StoredPublication]) -> String {
+/// `[{"kind":…,"offset":…,"data":…,"created_at"?:ms}, …]`: a history
+/// page's publications; `created_at` where the store kept the time (a
+/// transient stream keeps none).
+pub fn publications_json(entries: &[HistoryEntry]) -> String {
     let mut out = String::from("[");
-    for (index, publication) in publications.iter().enumerate() {
+    for (index, entry) in entries.iter().enumerate() {
         if index > 0 {
             out.push(',');
         }
+        let publication = &entry.publication;
         let _ = write!(
             out,
-            r#"{{"kind":"{}","offset":{},"data":{},"created_at":{}}}"#,
+            r#"{{"kind":"{}","offset":{},"data":{}"#,
             publication.kind,
             publication.position.offset,
-            // Checked to be UTF-8 when read back from the store.
+            // Checked to be UTF-8 when read back from the store, and JSON
+            // when published; `null` rather than a panic if that ever broke.
             std::str::from_utf8(&publication.data).unwrap_or("null"),
-            publication.created_at.as_millis()
         );
+        if let Some(created_at) = entry.created_at {
+            let _ = write!(out, r#","created_at":{}"#, unix_millis(created_at));
+        }
+        out.push('}');
     }
     out.push(']');
     out
 }
 
-/// `[{"kind":…,"offset":…,"data":…}, …]` for publications kept in memory.
-pub fn memory_publications_json(
-    publications: &[std::sync::Arc<parley_core::Publication>],
-) -> String {
-    let parts: Vec<String> = publications
-        .iter()
-        .map(|publication| {
-            format!(
-                r#"{{"kind":"{}","offset":{},"data":{}}}"#,
-                publication.kind.as_str(),
-                publication.position.offset,
-                std::str::from_utf8(&publication.data).unwrap_or("null")
-            )
-        })
-        .collect();
-    format!("[{}]", parts.join(","))
+/// Milliseconds since the Unix epoch (negative before it), as the JSON of
+/// stored times shows them.
+fn unix_millis(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_millis() as i128,
+        Err(before) => -(before.duration().as_millis() as i128),
+    }
 }
 
 /// `[message, …]`, hidden ones revealed when `reveal` (for moderators).

@@ -31,11 +31,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, Namespace};
+use parley_core::{ChannelName, HistoryCursor, HistoryQuery, Namespace, Viewer};
 use parley_store::{
-    DeleteMode, HistoryCursor, HistoryQuery, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message,
-    MessageCursor, MessageDelete, MessageEdit, MessageId, MessageQuery, NewMessage, Order,
-    StoreError, UploadId,
+    DeleteMode, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete, MessageEdit,
+    MessageId, MessageQuery, NewMessage, Order, StoreError, UploadId,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -408,8 +407,10 @@ pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
     Ok(limit)
 }
 
-/// A page of a persisted channel's stream, by offsets: `{"publications":
-/// [...], "offset", "epoch", "has_more"}`, oldest first.
+/// A page of a channel's stream, by offsets, as `viewer` may see it:
+/// `{"publications": [...], "offset", "epoch", "has_more"}`, oldest first.
+/// A persisted stream's page comes from the store, a transient one's from
+/// what its broker keeps (`history_size`); `Node::history` chooses.
 pub async fn history_json(
     server: &ServerState,
     app: &AppContext,
@@ -417,16 +418,9 @@ pub async fn history_json(
     before: Option<u64>,
     after: Option<u64>,
     limit: Option<usize>,
-    viewer: &moderation::Viewer,
+    viewer: &Viewer,
 ) -> Result<String, ChatError> {
     let limit = page_limit(limit)?;
-    match chat_namespace(app, channel) {
-        Ok(_) => {}
-        Err(ChatError::NotPersisted) => {
-            return memory_history_json(server, app, channel, before, after, limit, viewer).await;
-        }
-        Err(error) => return Err(error),
-    }
     let cursor = match (before, after) {
         (Some(_), Some(_)) => {
             return Err(ChatError::Invalid("give before or after, not both".into()));
@@ -436,76 +430,18 @@ pub async fn history_json(
         (None, None) => HistoryCursor::Newest,
     };
     let mut page = server
-        .store
-        .history(&app.app.id, channel, HistoryQuery { cursor, limit })
+        .node
+        .history(&app.app, channel, HistoryQuery { cursor, limit })
         .await?;
     // What the viewer may not see leaves the page; the page may then hold
     // fewer than `limit`, and `has_more` still pages on by offsets.
-    page.publications
-        .retain(|publication| viewer.sees_publication(publication));
-    let has_more = match cursor {
-        HistoryCursor::After(_) | HistoryCursor::Oldest => page.has_newer,
-        HistoryCursor::Before(_) | HistoryCursor::Newest => page.has_older,
-    };
+    let has_more = page.has_more(cursor);
+    page.entries.retain(|entry| viewer.sees(&entry.publication));
     Ok(format!(
         r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
-        json::publications_json(&page.publications),
+        json::publications_json(&page.entries),
         page.position.offset,
         serde_json::to_string(&*page.position.epoch).expect("strings serialize"),
-    ))
-}
-
-/// A page of what an in-memory stream keeps (`history_size`), in the same
-/// shape as a persisted stream's history.
-async fn memory_history_json(
-    server: &ServerState,
-    app: &AppContext,
-    channel: &ChannelName,
-    before: Option<u64>,
-    after: Option<u64>,
-    limit: usize,
-    viewer: &moderation::Viewer,
-) -> Result<String, ChatError> {
-    let namespace = app.app.namespace(channel)?;
-    if namespace.history_size == 0 {
-        return Err(ChatError::Invalid(
-            "this namespace keeps no history (set history_size or persist)".into(),
-        ));
-    }
-    let kept = server
-        .node
-        .recover(&app.app, channel, 0, namespace.history_size)
-        .await?;
-    let all = &kept.publications;
-    let (page, has_more): (&[std::sync::Arc<parley_core::Publication>], bool) =
-        match (before, after) {
-            (Some(_), Some(_)) => {
-                return Err(ChatError::Invalid("give before or after, not both".into()));
-            }
-            (None, Some(after)) => {
-                let start = all.partition_point(|p| p.position.offset <= after);
-                let end = (start + limit).min(all.len());
-                (&all[start..end], end < all.len())
-            }
-            (before, None) => {
-                let end = before.map_or(all.len(), |before| {
-                    all.partition_point(|p| p.position.offset < before)
-                });
-                let start = end.saturating_sub(limit);
-                (&all[start..end], start > 0)
-            }
-        };
-    Ok(format!(
-        r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
-        json::memory_publications_json(
-            &page
-                .iter()
-                .filter(|publication| viewer.sees(publication))
-                .cloned()
-                .collect::<Vec<_>>()
-        ),
-        kept.position.offset,
-        serde_json::to_string(&*kept.position.epoch).expect("strings serialize"),
     ))
 }
 
@@ -583,7 +519,7 @@ pub async fn visible_json(
 ) -> Result<Vec<String>, ChatError> {
     let visible: Vec<&Message> = messages
         .iter()
-        .filter(|message| viewer.sees_message(message))
+        .filter(|message| moderation::sees_message(viewer, message))
         .collect();
     let ids: Vec<MessageId> = visible.iter().map(|message| message.id).collect();
     let reactions = server

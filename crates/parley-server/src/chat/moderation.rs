@@ -6,10 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_core::{BlockList, ChannelName, Publication};
-use parley_store::{
-    Message, MessageHide, Restriction, RestrictionKind, RoomRole, StoredPublication, Timestamp,
-};
+use parley_core::ChannelName;
+pub use parley_core::Viewer;
+use parley_store::{Message, MessageHide, Restriction, RestrictionKind, RoomRole, Timestamp};
 
 use super::{Actor, ChatError};
 use crate::cluster::control::{self, ControlAction, OtherNodes};
@@ -291,67 +290,13 @@ pub async fn blocks(
     Ok(server.store.blocks(&app.app.id, &actor.user).await?)
 }
 
-/// Who reads a channel's messages or stream, and so what they may see:
-/// shadow-muted messages only by their author, nothing from users they
-/// blocked, hidden messages' text only as moderators.
-#[derive(Debug, Clone, Default)]
-pub struct Viewer {
-    /// The reading user; `None` for the server API, which sees everything.
-    pub user: Option<Arc<str>>,
-    /// Whether hidden messages are shown with their text.
-    pub moderator: bool,
-    /// The users the reader blocked.
-    pub blocked: BlockList,
-}
-
-impl Viewer {
-    /// The server API: sees every message, hidden ones revealed.
-    pub fn server() -> Self {
-        Self {
-            user: None,
-            moderator: true,
-            blocked: BlockList::new(),
-        }
-    }
-
-    /// Whether the viewer sees a message at all.
-    pub fn sees_message(&self, message: &Message) -> bool {
-        let Some(user) = &self.user else {
-            return true;
-        };
-        (!message.shadow || *message.author == **user)
-            && !self.blocked.contains(message.author.as_str())
-    }
-
-    /// Whether the viewer sees a stored publication.
-    pub fn sees_publication(&self, publication: &StoredPublication) -> bool {
-        let Some(user) = &self.user else {
-            return true;
-        };
-        publication
-            .audience
-            .as_ref()
-            .is_none_or(|audience| audience == user)
-            && publication
-                .author
-                .as_ref()
-                .is_none_or(|author| !self.blocked.contains(author))
-    }
-
-    /// Whether the viewer sees an in-memory publication.
-    pub fn sees(&self, publication: &Publication) -> bool {
-        let Some(user) = &self.user else {
-            return true;
-        };
-        publication
-            .audience
-            .as_ref()
-            .is_none_or(|audience| audience == user)
-            && publication
-                .author
-                .as_ref()
-                .is_none_or(|author| !self.blocked.contains(author))
-    }
+/// Whether `viewer` sees a message at all: a shadow-muted author's
+/// message only they see, and nothing from a user the viewer blocked; the
+/// rule of [`Viewer::sees`], which its publications follow live, replayed
+/// and in history.
+pub fn sees_message(viewer: &Viewer, message: &Message) -> bool {
+    let author = message.author.as_str();
+    viewer.sees_from(Some(author), message.shadow.then_some(author))
 }
 
 /// The viewer for `actor`, with their block list from the store.

@@ -79,7 +79,10 @@ pub async fn pins_json(
     chat_namespace(app, channel)?;
     let pins = server.store.pins(&app.app.id, channel).await?;
     let mut values = Vec::with_capacity(pins.len());
-    for pin in pins.iter().filter(|pin| viewer.sees_message(&pin.message)) {
+    for pin in pins
+        .iter()
+        .filter(|pin| super::moderation::sees_message(viewer, &pin.message))
+    {
         let mut value = pin_value(pin);
         let message =
             super::visible_json(server, std::slice::from_ref(&pin.message), viewer).await?;

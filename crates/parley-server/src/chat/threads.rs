@@ -38,7 +38,7 @@ pub async fn thread_json(
     }
     // The parent must be one the viewer sees; replies they may not see
     // leave the page, as in `messages`.
-    if !viewer.sees_message(&page.parent) {
+    if !super::moderation::sees_message(viewer, &page.parent) {
         return Err(ChatError::Store(parley_store::StoreError::NotFound(
             "message",
         )));

@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use parley_core::Namespace;
+use parley_core::{Durability, Namespace};
 use serde::Deserialize;
 
 /// One namespace's options, as written in `[namespaces.<name>]`. Every field
@@ -208,6 +208,12 @@ impl NamespaceConfig {
             user_status: self.user_status,
             history_size: self.history_size,
             history_ttl: self.history_ttl,
+            durability: if self.persist {
+                Durability::Persisted
+            } else {
+                Durability::Transient
+            },
+            max_recovery: self.max_recovery,
         }
     }
 

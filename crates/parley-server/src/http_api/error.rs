@@ -62,7 +62,7 @@ impl From<parley_core::Error> for ApiError {
     fn from(error: parley_core::Error) -> Self {
         use parley_core::Error;
         let status = match &error {
-            Error::InvalidChannel(_) => StatusCode::BAD_REQUEST,
+            Error::InvalidChannel(_) | Error::NoHistory => StatusCode::BAD_REQUEST,
             Error::UnknownNamespace(_) => StatusCode::NOT_FOUND,
             Error::MessageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => StatusCode::FORBIDDEN,
@@ -76,6 +76,12 @@ impl From<parley_core::Error> for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     crate::native::codes::BACKEND_UNAVAILABLE,
                 );
+            }
+            // As any other store failure: logged, and only "internal error"
+            // told.
+            Error::Store(cause) => {
+                tracing::error!(%cause, "store failure");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             }
         };
         Self::new(status, error.to_string())

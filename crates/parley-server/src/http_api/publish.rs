@@ -80,7 +80,7 @@ async fn publish_checked(
     data: &RawValue,
 ) -> Result<StreamPosition, ApiError> {
     let data = Bytes::copy_from_slice(data.get().as_bytes());
-    Ok(crate::publish::publish(server, app, channel, data, None).await?)
+    Ok(server.node.publish(&app.app, channel, data, None).await?)
 }
 
 /// `POST /api/v1/publish {channel, data}` → `{offset, epoch}`.

@@ -1,16 +1,13 @@
 //! The native protocol's chat and history commands, and recovery on
 //! subscribe.
 
-use std::sync::Arc;
-
-use parley_core::{ChannelName, Grant, Publication};
+use parley_core::{ChannelName, Grant};
 use serde::{Deserialize, Serialize};
 
 use super::codes::{self, ErrorReply};
 use super::session::{AfterReply, NativeSession};
 use super::wire;
 use crate::chat::{self, Actor, ChatError, SendRequest, json};
-use crate::config::BrokerKind;
 use parley_core::Frame;
 
 /// A client's last known stream position, sent with `subscribe`.
@@ -116,79 +113,28 @@ impl NativeSession {
         channel: &ChannelName,
         since: Option<Since>,
     ) -> Result<Frame, ErrorReply> {
-        let persisted = chat::chat_namespace(&self.app, channel).ok();
-        let (position, replay, recovered) = match (&since, persisted) {
-            (None, Some(_)) => (
-                self.server
-                    .store
-                    .stream(&self.app.app.id, channel)
-                    .await
-                    .map_err(ChatError::from)?,
+        let node = &self.server.node;
+        let (position, replay, recovered) = match since {
+            None => (
+                node.position(&self.app.app, channel).await?,
                 Vec::new(),
                 None,
             ),
-            (None, None) => (
-                self.server.node.position(&self.app.app, channel).await?,
-                Vec::new(),
-                None,
-            ),
-            (Some(since), Some((_, config))) => {
-                let mut recovery = self
-                    .server
-                    .store
-                    .publications_after(
-                        &self.app.app.id,
-                        channel,
-                        since.offset,
-                        config.max_recovery,
-                    )
-                    .await
-                    .map_err(ChatError::from)?;
-                if self.server.config.cluster.broker == BrokerKind::Redis {
-                    // Replay only what this node has delivered: later
-                    // commits (still being relayed) come live, held for
-                    // this client until the replay is queued.
-                    let delivered = self.server.node.position(&self.app.app, channel).await?;
-                    recovery.cut_at(since.offset, &delivered);
-                }
-                let recovered = recovery.complete && *recovery.position.epoch == *since.epoch;
-                let replay: Vec<Arc<Publication>> = if recovered {
-                    // The completeness check above counted every offset;
-                    // what this viewer may not see is left out only now.
-                    let viewer = self.viewer(Some(channel)).await?;
-                    recovery
-                        .publications
-                        .iter()
-                        .filter(|publication| viewer.sees_publication(publication))
-                        .map(|publication| Arc::new(publication.to_publication(None)))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                (recovery.position, replay, Some(recovered))
-            }
-            (Some(since), None) => {
-                // In-memory streams recover from what the namespace keeps
-                // (`history_size`, `history_ttl`).
-                let limit = self.app.app.namespace(channel)?.history_size.max(1);
-                let slice = self
-                    .server
-                    .node
-                    .recover(&self.app.app, channel, since.offset, limit)
-                    .await?;
+            Some(since) => {
+                let slice = node.recover(&self.app.app, channel, since.offset).await?;
                 let recovered = slice.complete && *slice.position.epoch == *since.epoch;
                 let replay = if recovered {
-                    let blocks = self.app.app.hub.blocks();
-                    let user = self.client.user();
+                    // The completeness check above counted every offset;
+                    // what this viewer may not see is left out only now,
+                    // by the rule and the block list the live fan-out uses.
+                    let viewer = chat::moderation::Viewer::of_hub(
+                        self.client.user_arc(),
+                        self.app.app.hub.blocks(),
+                    );
                     slice
                         .publications
                         .into_iter()
-                        .filter(|publication| {
-                            publication
-                                .author
-                                .as_ref()
-                                .is_none_or(|author| !blocks.blocks(user, author))
-                        })
+                        .filter(|publication| viewer.sees(publication))
                         .collect()
                 } else {
                     Vec::new()

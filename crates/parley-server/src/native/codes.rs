@@ -75,18 +75,25 @@ impl ErrorReply {
 impl From<Error> for ErrorReply {
     fn from(error: Error) -> Self {
         let code = match &error {
-            Error::InvalidChannel(_) => BAD_REQUEST,
+            Error::InvalidChannel(_) | Error::NoHistory => BAD_REQUEST,
             Error::UnknownNamespace(_) => UNKNOWN_NAMESPACE,
             Error::PermissionDenied(_) | Error::TooManySubscriptions(_) => PERMISSION_DENIED,
             Error::AlreadySubscribed | Error::TooManySessions(_) => CONFLICT,
             Error::MessageTooLarge(_) => TOO_LARGE,
             Error::TooManyConnections(_) | Error::NodeFull => TOO_MANY_REQUESTS,
             Error::Backend(_) => UNAVAILABLE,
+            Error::Store(_) => INTERNAL,
         };
         let message = match &error {
             Error::Backend(cause) => {
                 tracing::error!(%cause, "backend failure");
                 BACKEND_UNAVAILABLE.to_owned()
+            }
+            // As any other store failure: logged, and only "internal error"
+            // told.
+            Error::Store(cause) => {
+                tracing::error!(%cause, "store failure");
+                "internal error".to_owned()
             }
             other => other.to_string(),
         };

@@ -517,8 +517,11 @@ impl NativeSession {
             info: self.client.info().cloned(),
         };
         let data = Bytes::copy_from_slice(data.as_bytes());
-        let position =
-            crate::publish::publish(&self.server, &self.app, &channel, data, Some(info)).await?;
+        let position = self
+            .server
+            .node
+            .publish(&self.app.app, &channel, data, Some(info))
+            .await?;
         Ok(wire::result_frame(
             id,
             &PublishResult {

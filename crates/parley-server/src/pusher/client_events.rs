@@ -118,14 +118,11 @@ impl PusherSession {
         // The channel's own path: through the store in a persisted
         // namespace, so the event is stored and recovered like any other
         // publication there.
-        let published = crate::publish::publish(
-            &self.server,
-            &self.app,
-            &channel,
-            Bytes::from(payload),
-            Some(info),
-        )
-        .await;
+        let published = self
+            .server
+            .node
+            .publish(&self.app.app, &channel, Bytes::from(payload), Some(info))
+            .await;
         if let Err(error) = published {
             tracing::warn!(%channel, ?error, "client event publish failed");
             self.error(None, "client event failed");

@@ -200,7 +200,9 @@ async fn trigger_one(
             user: Arc::from(""),
             info: None,
         });
-        crate::publish::publish(server, app, channel, data.clone(), info)
+        server
+            .node
+            .publish(&app.app, channel, data.clone(), info)
             .await
             .map_err(|error| {
                 tracing::error!(?error, "pusher trigger failed");
