@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
-use parley_core::{ChannelName, PublicationKind};
+use bytes::Bytes;
+use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
 use crate::commands::Context;
-use crate::sql::{messages, reactions, streams};
+use crate::event::{self, Event, Turn};
+use crate::sql::{messages, reactions};
 use crate::{MessageId, StoreError, StoredPublication};
 
 /// What a reaction is on.
@@ -51,6 +53,44 @@ pub struct ReactionEvent {
     pub emoji: String,
     /// How many users react with this emoji to the target now.
     pub count: u64,
+}
+
+impl ReactionEvent {
+    /// The kind of the event of a reaction added.
+    pub const ADDED: EventKind = EventKind::new("reaction_added");
+    /// The kind of the event of a reaction taken back.
+    pub const REMOVED: EventKind = EventKind::new("reaction_removed");
+}
+
+/// A reaction event with its kind and who may see it, encoded by the
+/// store's [`MessageEventEncoder`](crate::MessageEventEncoder).
+struct Reaction<'a> {
+    /// [`ReactionEvent::ADDED`] or [`ReactionEvent::REMOVED`].
+    kind: EventKind,
+    event: &'a ReactionEvent,
+    audience: Option<Arc<str>>,
+}
+
+impl Event for Reaction<'_> {
+    fn kind(&self) -> PublicationKind {
+        self.kind.clone().into()
+    }
+
+    fn data(&self, context: &Context<'_>) -> Bytes {
+        context.encoder.encode_reaction(self.kind(), self.event)
+    }
+
+    fn message_id(&self) -> Option<MessageId> {
+        self.event.message_id
+    }
+
+    fn author(&self) -> Option<Arc<str>> {
+        Some(Arc::from(self.event.user.as_str()))
+    }
+
+    fn audience(&self) -> Option<Arc<str>> {
+        self.audience.clone()
+    }
 }
 
 /// What a [`ReactionChange`] did.
@@ -117,37 +157,33 @@ pub(crate) async fn react(
     } else {
         reactions::remove(connection, app, target, &change.user, &change.emoji).await?
     };
-    let position = match changed {
-        true => Some(streams::advance(connection, app, channel, context.now).await?),
+    let turn = match changed {
+        true => Some(Turn::take(connection, context, app, channel).await?),
         false => None,
     };
-    let event = ReactionEvent {
+    let counted = ReactionEvent {
         channel: channel.clone(),
         message_id,
         user: change.user.clone(),
         emoji: change.emoji.clone(),
         count: reactions::count(connection, app, target, &change.emoji).await?,
     };
-    let publication = match position {
-        Some(position) => {
-            let kind = match change.add {
-                true => PublicationKind::ReactionAdded,
-                false => PublicationKind::ReactionRemoved,
-            };
-            let publication = StoredPublication {
-                channel: channel.clone(),
-                position,
-                kind,
-                data: context.encoder.encode_reaction(kind, &event),
-                message_id,
-                created_at: context.now,
-                author: Some(Arc::from(change.user.as_str())),
+    let publication = match turn {
+        Some(turn) => {
+            let reaction = Reaction {
+                kind: match change.add {
+                    true => ReactionEvent::ADDED,
+                    false => ReactionEvent::REMOVED,
+                },
+                event: &counted,
                 audience,
             };
-            streams::append(connection, app, &publication).await?;
-            Some(publication)
+            Some(event::append(connection, context, turn, &reaction).await?)
         }
         None => None,
     };
-    Ok(Reacted { event, publication })
+    Ok(Reacted {
+        event: counted,
+        publication,
+    })
 }

@@ -13,7 +13,7 @@ use parley_core::{BrokerEventHandler, ChannelName, ClientInfo, StreamPosition};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::commands::{Command, Reply};
+use crate::commands::{Change, Command, Pending, Reply};
 use crate::sql::{self, End, Ordered, Window, messages, reactions, streams, uploads};
 use crate::writer::{Counters, Delivery, Request, Writer};
 use crate::{
@@ -509,6 +509,13 @@ impl Store {
     ) -> Result<Vec<ReactionCount>, StoreError> {
         let mut connection = self.shared.pool.acquire().await?;
         reactions::channel_counts(&mut connection, app, channel, reader).await
+    }
+
+    /// Queues a durable feature's write (see [`Change`]) for the writer and
+    /// waits for its outcome.
+    pub(crate) async fn change<C: Change>(&self, change: C) -> Result<C::Outcome, StoreError> {
+        self.submit(|reply| Command::Change(Box::new(Pending { change, reply })))
+            .await
     }
 
     /// Queues a command for the writer and waits for its answer.

@@ -11,7 +11,8 @@ use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parking_lot::Mutex;
 use parley_core::{BrokerEventHandler, Publication, PublicationKind};
 use parley_store::{
-    HistoryCursor, HistoryQuery, MessageEdit, Retention, Store, StoreError, Timestamp, TrimScope,
+    HistoryCursor, HistoryQuery, Message, MessageEdit, Retention, Store, StoreError, Timestamp,
+    TrimScope,
 };
 
 store_tests!(
@@ -79,7 +80,7 @@ async fn offsets_stay_gapless_under_concurrent_sends(db: TestDb) {
         assert_eq!(publication.message_id, Some(message.id));
         assert_eq!(
             publication.data,
-            encode(PublicationKind::MessageCreated, message)
+            encode(PublicationKind::from(Message::CREATED), message)
         );
         assert_eq!(publication.position.epoch, recovery.position.epoch);
     }
@@ -286,14 +287,14 @@ async fn recovery_returns_exactly_the_missed_events(db: TestDb) {
     let events: Vec<_> = recovery
         .publications
         .iter()
-        .map(|p| (p.position.offset, p.kind, p.message_id))
+        .map(|p| (p.position.offset, p.kind.clone(), p.message_id))
         .collect();
     assert_eq!(
         events,
         [
-            (3, PublicationKind::MessageCreated, Some(id(&third))),
-            (4, PublicationKind::MessageUpdated, Some(id(&first))),
-            (5, PublicationKind::MessageDeleted, Some(id(&third))),
+            (3, PublicationKind::from(Message::CREATED), Some(id(&third))),
+            (4, PublicationKind::from(Message::UPDATED), Some(id(&first))),
+            (5, PublicationKind::from(Message::DELETED), Some(id(&third))),
             (6, PublicationKind::Publication, None),
         ]
     );
