@@ -328,11 +328,11 @@ pub(crate) trait Change: Send + Sync + 'static {
     /// Runs the write: takes its turn at the stream, updates its projection
     /// rows and appends its event (see `event.rs`). An error rolls the
     /// write back alone.
-    fn apply<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<Self::Outcome, StoreError>>;
+    fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> impl Future<Output = Result<Self::Outcome, StoreError>> + Send;
 
     /// The event a committed write appended, for live delivery.
     fn appended(outcome: &Self::Outcome) -> Option<&StoredPublication>;

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{BoxFuture, ChannelName, PublicationKind, StreamPosition};
+use parley_core::{ChannelName, PublicationKind, StreamPosition};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
@@ -214,12 +214,12 @@ impl Change for Notice {
         (&self.app, &self.channel)
     }
 
-    fn apply<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<StoredPublication, StoreError>> {
-        Box::pin(record(connection, context, &self.app, &self.channel, self))
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<StoredPublication, StoreError> {
+        record(connection, context, &self.app, &self.channel, self).await
     }
 
     fn appended(outcome: &StoredPublication) -> Option<&StoredPublication> {

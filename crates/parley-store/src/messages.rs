@@ -9,10 +9,11 @@ use bytes::Bytes;
 use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
-use crate::commands::Context;
+use crate::commands::{Command, Context};
 use crate::event::{self, Event, Turn};
-use crate::sql::{messages, reactions, streams, uploads};
-use crate::{StoreError, StoredPublication, Timestamp, Upload, UploadId, reads, threads};
+use crate::sql::{self, End, Ordered, Window, messages, reactions, streams, uploads};
+use crate::store::page_bounds;
+use crate::{Store, StoreError, StoredPublication, Timestamp, Upload, UploadId, reads, threads};
 
 /// The most messages (or publications) one page holds.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -475,5 +476,181 @@ pub(crate) async fn delete(
     Ok(Changed {
         message,
         publication,
+    })
+}
+
+impl Store {
+    /// Sends a chat message: stores it and appends its `message_created`
+    /// publication in one transaction, and answers after the commit. With a
+    /// `client_msg_id` seen before from the same author in the channel, it
+    /// returns that message and appends nothing.
+    pub async fn send_message(&self, new: NewMessage) -> Result<Sent, StoreError> {
+        if new.text.is_empty() && new.attachments.is_empty() {
+            return Err(StoreError::InvalidInput("the text is empty".into()));
+        }
+        if new.attachments.len() > crate::MAX_ATTACHMENTS {
+            return Err(StoreError::InvalidInput(format!(
+                "a message carries at most {} attachments",
+                crate::MAX_ATTACHMENTS
+            )));
+        }
+        if new.client_msg_id.as_deref() == Some("") {
+            return Err(StoreError::InvalidInput(
+                "the client_msg_id is empty".into(),
+            ));
+        }
+        self.submit(|reply| Command::Send { new, reply }).await
+    }
+
+    /// Replaces a message's text, keeping the previous text in its edit
+    /// trail, and appends `message_updated`. Only the author may edit;
+    /// deleted messages are not found.
+    pub async fn edit_message(&self, edit: MessageEdit) -> Result<Changed, StoreError> {
+        if edit.text.is_empty() {
+            return Err(StoreError::InvalidInput("the text is empty".into()));
+        }
+        self.submit(|reply| Command::Edit {
+            edit,
+            channel: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes a message and appends `message_deleted`. Its author may
+    /// soft-delete it; a moderator may soft- or hard-delete anyone's.
+    ///
+    /// Deleting also clears the message's edit trail and redacts its earlier
+    /// events: their stored data is encoded again from the tombstone, so
+    /// history and recovery no longer carry the deleted text. That is the
+    /// one case where stored data differs from what live subscribers got.
+    pub async fn delete_message(&self, delete: MessageDelete) -> Result<Changed, StoreError> {
+        self.submit(|reply| Command::Delete {
+            delete,
+            channel: None,
+            reply,
+        })
+        .await
+    }
+
+    /// The message `author` sent before in `channel` with the idempotency
+    /// key `client_msg_id`, if any: what a resend is answered with.
+    pub async fn sent_message(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        author: &str,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        let Some(mut message) =
+            messages::find_sent(&mut connection, app, channel, author, client_msg_id).await?
+        else {
+            return Ok(None);
+        };
+        uploads::fill(&mut connection, std::slice::from_mut(&mut message)).await?;
+        Ok(Some(message))
+    }
+
+    /// A message of the app in its current state; tombstones included.
+    pub async fn message(&self, app: &str, id: MessageId) -> Result<Message, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        let mut message = messages::find(&mut connection, app, id)
+            .await?
+            .ok_or(StoreError::NotFound("message"))?;
+        uploads::fill(&mut connection, std::slice::from_mut(&mut message)).await?;
+        Ok(message)
+    }
+
+    /// One page of the channel's messages in their current state. The limit
+    /// is capped to `1..=MAX_PAGE_SIZE`. A cursor message must belong to the
+    /// channel (a hard-deleted one is not found).
+    pub async fn messages(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        query: MessageQuery,
+    ) -> Result<MessagePage, StoreError> {
+        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
+        let mut connection = self.pool().acquire().await?;
+        let connection = &mut *connection;
+        let window = match query.cursor {
+            MessageCursor::Newest => Window::new(0, u64::MAX, End::Newest, limit),
+            MessageCursor::Oldest => Window::new(0, u64::MAX, End::Oldest, limit),
+            MessageCursor::Before(id) => {
+                let anchor = anchor(connection, app, channel, id).await?;
+                Window::new(0, anchor.offset.saturating_sub(1), End::Newest, limit)
+            }
+            MessageCursor::After(id) => {
+                let anchor = anchor(connection, app, channel, id).await?;
+                Window::new(anchor.offset, u64::MAX, End::Oldest, limit)
+            }
+            MessageCursor::Around(id) => {
+                let anchor = anchor(connection, app, channel, id).await?;
+                let older = (limit - 1) / 2;
+                let before = Window::new(0, anchor.offset.saturating_sub(1), End::Newest, older);
+                let after = Window::new(anchor.offset, u64::MAX, End::Oldest, limit - 1 - older);
+                let mut page = messages::range(connection, app, channel, before).await?;
+                page.push(anchor);
+                page.extend(messages::range(connection, app, channel, after).await?);
+                return message_page(connection, app, channel, page, after, query.order).await;
+            }
+        };
+        let page = messages::range(connection, app, channel, window).await?;
+        message_page(connection, app, channel, page, window, query.order).await
+    }
+
+    /// The texts a message had before its edits, oldest first (empty for a
+    /// message never edited, and for a deleted one: deleting clears the
+    /// trail).
+    pub async fn edit_trail(&self, app: &str, id: MessageId) -> Result<Vec<Revision>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        if messages::channel_of(&mut connection, app, id)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound("message"));
+        }
+        messages::revisions(&mut connection, id).await
+    }
+}
+
+/// The message a page cursor names, which must be in the channel.
+async fn anchor(
+    connection: &mut sqlx::AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    id: MessageId,
+) -> Result<Message, StoreError> {
+    messages::find(connection, app, id)
+        .await?
+        .filter(|message| message.channel == *channel)
+        .ok_or(StoreError::NotFound("message"))
+}
+
+/// A page of `messages` (oldest first, read from `window`) with its
+/// `has_older` and `has_newer`, in `order`.
+async fn message_page(
+    connection: &mut sqlx::AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    mut messages: Vec<Message>,
+    window: Window,
+    order: Order,
+) -> Result<MessagePage, StoreError> {
+    let (lowest, highest) = page_bounds(
+        messages.first().map(|m| m.offset),
+        messages.last().map(|m| m.offset),
+        window,
+    );
+    let beyond = sql::beyond(connection, Ordered::Messages, app, channel, lowest, highest).await?;
+    uploads::fill(connection, &mut messages).await?;
+    if order == Order::NewestFirst {
+        messages.reverse();
+    }
+    Ok(MessagePage {
+        messages,
+        has_older: beyond.older,
+        has_newer: beyond.newer,
     })
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{BoxFuture, ChannelName, EventKind, PublicationKind};
+use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
@@ -119,12 +119,12 @@ impl Change for PinChange {
         (&self.app, &self.channel)
     }
 
-    fn apply<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<Pinned, StoreError>> {
-        Box::pin(change(connection, context, self))
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<Pinned, StoreError> {
+        change(connection, context, self).await
     }
 
     fn appended(outcome: &Pinned) -> Option<&StoredPublication> {

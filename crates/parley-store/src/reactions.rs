@@ -1,16 +1,17 @@
 //! Reactions: one emoji from one user on a message or on a channel itself,
 //! unique per (user, target, emoji), and their counts.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
-use crate::commands::Context;
+use crate::commands::{Command, Context};
 use crate::event::{self, Event, Turn};
 use crate::sql::{messages, reactions};
-use crate::{MessageId, StoreError, StoredPublication};
+use crate::{MessageId, Store, StoreError, StoredPublication};
 
 /// What a reaction is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +114,50 @@ pub struct ReactionCount {
     pub count: u64,
     /// Whether the reader is one of them.
     pub me: bool,
+}
+
+impl Store {
+    /// Adds or removes a user's reaction to a message (which must not be
+    /// deleted) or to a channel, and appends `reaction_added` or
+    /// `reaction_removed` to the channel's stream. Adding a reaction the
+    /// user has, or removing one they have not, appends nothing and returns
+    /// the current count.
+    pub async fn react(&self, change: ReactionChange) -> Result<Reacted, StoreError> {
+        let channel = match &change.target {
+            ReactionTarget::Message(_) => None,
+            ReactionTarget::Channel(channel) => Some(channel.clone()),
+        };
+        self.submit(|reply| Command::React {
+            change,
+            channel,
+            reply,
+        })
+        .await
+    }
+
+    /// The reaction counts of messages of the app, relative to `reader`
+    /// (`me` is false for every count without one). Messages without
+    /// reactions are absent from the map.
+    pub async fn message_reactions(
+        &self,
+        messages: &[MessageId],
+        reader: Option<&str>,
+    ) -> Result<HashMap<MessageId, Vec<ReactionCount>>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        reactions::message_counts(&mut connection, messages, reader).await
+    }
+
+    /// The counts of the reactions to a channel itself, relative to
+    /// `reader`, in the order the emojis were first used.
+    pub async fn channel_reactions(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        reader: Option<&str>,
+    ) -> Result<Vec<ReactionCount>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        reactions::channel_counts(&mut connection, app, channel, reader).await
+    }
 }
 
 /// Adds or removes a reaction. Only a change takes the channel's next

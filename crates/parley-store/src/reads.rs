@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{BoxFuture, ChannelName, EventKind, PublicationKind};
+use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
@@ -140,12 +140,12 @@ impl Change for ReadMark {
         (&self.app, &self.channel)
     }
 
-    fn apply<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<ReadChange, StoreError>> {
-        Box::pin(read(connection, context, self))
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<ReadChange, StoreError> {
+        read(connection, context, self).await
     }
 
     fn appended(outcome: &ReadChange) -> Option<&StoredPublication> {

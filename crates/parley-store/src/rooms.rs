@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{BoxFuture, ChannelName, EventKind, PublicationKind};
+use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
@@ -380,12 +380,12 @@ impl Change for NewRoom {
         (&self.app, &self.channel)
     }
 
-    fn apply<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<RoomCreated, StoreError>> {
-        Box::pin(create_room(connection, context, self))
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<RoomCreated, StoreError> {
+        create_room(connection, context, self).await
     }
 
     fn appended(outcome: &RoomCreated) -> Option<&StoredPublication> {
@@ -400,12 +400,12 @@ impl Change for MembersChange {
         (&self.app, &self.channel)
     }
 
-    fn apply<'a>(
-        &'a self,
-        connection: &'a mut AnyConnection,
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<MembersChanged, StoreError>> {
-        Box::pin(change_members(connection, context, self))
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<MembersChanged, StoreError> {
+        change_members(connection, context, self).await
     }
 
     fn appended(outcome: &MembersChanged) -> Option<&StoredPublication> {
