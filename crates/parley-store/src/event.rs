@@ -13,7 +13,20 @@
 //! Each event type knows its kind, the name its publications, native pushes
 //! and Pusher events carry (`Message::CREATED`, `Pin::PINNED`, …), and how
 //! its data is made: by the server's encoders, so the store never learns the
-//! wire format.
+//! wire format. The core carries the kind as an opaque
+//! [`EventKind`](parley_core::EventKind) and knows no event but the plain
+//! publication.
+//!
+//! # Adding a durable feature
+//!
+//! Pins are the worked example. In this crate: one file for the feature
+//! (`pins.rs`: its request, its event type with its kinds, the write as a
+//! [`Change`] that updates the projection and appends the event, and its
+//! `impl Store` methods), its SQL (`sql/pins.rs`) and table (a migration for
+//! each backend), and a line each in `lib.rs` and `sql/mod.rs`. The writer,
+//! the commands and the core do not change. In the server: the rules and
+//! the payload (`chat/pins.rs`), the native method, the HTTP route, and the
+//! docs (`docs/protocol.md`, `docs/http-api.md`).
 
 use std::sync::Arc;
 
