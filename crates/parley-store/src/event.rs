@@ -20,9 +20,9 @@
 //! # Adding a durable feature
 //!
 //! Pins are the worked example. In this crate: one file for the feature
-//! (`pins.rs`: its request, its event type with its kinds, the write as a
-//! [`Change`] that updates the projection and appends the event, and its
-//! `impl Store` methods), its SQL (`sql/pins.rs`) and table (a migration for
+//! (`pins.rs`: its request; its event's type, `Pin`, with its kinds; the
+//! write as a [`Change`] that updates the projection and records the event
+//! as [`Encoded`] with the caller's encoder; its `impl Store` methods), its SQL (`sql/pins.rs`) and table (a migration for
 //! each backend), and a line each in `lib.rs` and `sql/mod.rs`. The writer,
 //! the commands and the core do not change. In the server: the rules and
 //! the payload (`chat/pins.rs`), the native method, the HTTP route, and the
@@ -31,7 +31,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, PublicationKind, StreamPosition};
+use parley_core::{ChannelName, EventKind, PublicationKind, StreamPosition};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
@@ -156,6 +156,28 @@ pub(crate) async fn record(
 ) -> Result<StoredPublication, StoreError> {
     let turn = Turn::take(connection, context, app, channel).await?;
     append(connection, context, turn, event).await
+}
+
+/// An event whose data the caller's encoder makes from `value` (a pin, a
+/// membership change, a read marker): the room's own event, from no author
+/// a block list would filter, and for everyone who reads the channel.
+pub(crate) struct Encoded<'a, T> {
+    /// The kind, one of the constants of `T` (`Pin::PINNED`, …).
+    pub(crate) kind: EventKind,
+    /// What the event says.
+    pub(crate) value: &'a T,
+    /// The caller's encoder of `T`.
+    pub(crate) encode: &'a EventEncoder<T>,
+}
+
+impl<T> Event for Encoded<'_, T> {
+    fn kind(&self) -> PublicationKind {
+        self.kind.clone().into()
+    }
+
+    fn data(&self, _: &Context<'_>) -> Bytes {
+        (self.encode)(self.value)
+    }
 }
 
 /// Data a client or backend published: opaque bytes, the core's plain

@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use parley_core::{ChannelName, EventKind, PublicationKind};
+use parley_core::{ChannelName, EventKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
-use crate::event::{self, Event, EventEncoder};
+use crate::event::{self, Encoded, EventEncoder};
 use crate::sql::{messages, pins, uploads};
 use crate::{Message, MessageId, Store, StoreError, StoredPublication, Timestamp};
 
@@ -90,28 +89,6 @@ impl Store {
     }
 }
 
-/// A pin event: the pin, encoded by the change's encoder.
-struct PinEvent<'a> {
-    pin: &'a Pin,
-    encode: &'a EventEncoder<Pin>,
-}
-
-impl Event for PinEvent<'_> {
-    fn kind(&self) -> PublicationKind {
-        match self.pin.pinned {
-            true => Pin::PINNED.into(),
-            false => Pin::UNPINNED.into(),
-        }
-    }
-
-    fn data(&self, _: &Context<'_>) -> Bytes {
-        (self.encode)(self.pin)
-    }
-
-    // A pin event is the room's: from no author a block list would filter,
-    // and for everyone who reads the channel.
-}
-
 impl Change for PinChange {
     type Outcome = Pinned;
 
@@ -124,50 +101,46 @@ impl Change for PinChange {
         connection: &mut AnyConnection,
         context: &Context<'_>,
     ) -> Result<Pinned, StoreError> {
-        change(connection, context, self).await
+        let app = &*self.app;
+        let channel = &self.channel;
+        let message = messages::find(connection, app, self.message)
+            .await?
+            // A hidden or shadow message is not everyone's to see, and a pin
+            // event carries the message to everyone: it is neither pinned nor
+            // unpinned (the pins list shows each reader what they may see).
+            .filter(|message| {
+                message.channel == *channel
+                    && !message.is_deleted()
+                    && !message.hidden
+                    && !message.shadow
+            })
+            .ok_or(StoreError::NotFound("message"))?;
+        let pin = Pin {
+            message,
+            by: self.by.clone(),
+            at: context.now,
+            pinned: self.pin,
+        };
+        let publication = match project(connection, app, channel, &pin).await? {
+            true => {
+                let event = Encoded {
+                    kind: match pin.pinned {
+                        true => Pin::PINNED,
+                        false => Pin::UNPINNED,
+                    },
+                    value: &pin,
+                    encode: &self.encode,
+                };
+                Some(event::record(connection, context, app, channel, &event).await?)
+            }
+            false => None,
+        };
+        Ok(Pinned { pin, publication })
     }
 
     fn appended(outcome: &Pinned) -> Option<&StoredPublication> {
         outcome.publication.as_ref()
     }
-}
-
-async fn change(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    change: &PinChange,
-) -> Result<Pinned, StoreError> {
-    let app = &*change.app;
-    let channel = &change.channel;
-    let message = messages::find(connection, app, change.message)
-        .await?
-        // A hidden or shadow message is not everyone's to see, and a pin
-        // event carries the message to everyone: it is neither pinned nor
-        // unpinned (the pins list shows each reader what they may see).
-        .filter(|message| {
-            message.channel == *channel
-                && !message.is_deleted()
-                && !message.hidden
-                && !message.shadow
-        })
-        .ok_or(StoreError::NotFound("message"))?;
-    let pin = Pin {
-        message,
-        by: change.by.clone(),
-        at: context.now,
-        pinned: change.pin,
-    };
-    let publication = match project(connection, app, channel, &pin).await? {
-        true => {
-            let event = PinEvent {
-                pin: &pin,
-                encode: &change.encode,
-            };
-            Some(event::record(connection, context, app, channel, &event).await?)
-        }
-        false => None,
-    };
-    Ok(Pinned { pin, publication })
 }
 
 /// The projection: adds or removes the pin's row. Returns whether that

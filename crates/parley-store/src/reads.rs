@@ -10,12 +10,11 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use parley_core::{ChannelName, EventKind, PublicationKind};
+use parley_core::{ChannelName, EventKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
-use crate::event::{self, Event, EventEncoder};
+use crate::event::{self, Encoded, EventEncoder};
 use crate::sql::reads::{self, Marker};
 use crate::sql::{messages, rooms};
 use crate::{Message, MessageId, NewMessage, Store, StoreError, StoredPublication, Timestamp};
@@ -114,25 +113,6 @@ impl Store {
     }
 }
 
-/// A `read_updated` event: the marker, encoded by the mark's encoder.
-struct ReadEvent<'a> {
-    marker: &'a ReadMarker,
-    encode: &'a EventEncoder<ReadMarker>,
-}
-
-impl Event for ReadEvent<'_> {
-    fn kind(&self) -> PublicationKind {
-        ReadMarker::UPDATED.into()
-    }
-
-    fn data(&self, _: &Context<'_>) -> Bytes {
-        (self.encode)(self.marker)
-    }
-
-    // A receipt is the room's: from no author a block list would filter,
-    // and for everyone who reads the channel.
-}
-
 impl Change for ReadMark {
     type Outcome = ReadChange;
 
@@ -145,71 +125,64 @@ impl Change for ReadMark {
         connection: &mut AnyConnection,
         context: &Context<'_>,
     ) -> Result<ReadChange, StoreError> {
-        read(connection, context, self).await
+        let app = &*self.app;
+        let channel = &self.channel;
+        let message = messages::find(connection, app, self.message)
+            .await?
+            .filter(|message| message.channel == *channel)
+            .ok_or(StoreError::NotFound("message"))?;
+        let seq = message_seq(connection, &message).await?;
+        let current = reads::marker(connection, app, channel, &self.user).await?;
+        let target = match self.direction {
+            ReadDirection::Forward => Marker {
+                seen: seq,
+                last_read_offset: message.offset,
+            },
+            ReadDirection::Back => Marker {
+                seen: seq.saturating_sub(1),
+                last_read_offset: message.offset.saturating_sub(1),
+            },
+        };
+        let moves = match (current, self.direction) {
+            (None, _) => true,
+            (Some(current), ReadDirection::Forward) => target.seen > current.seen,
+            (Some(current), ReadDirection::Back) => target.seen < current.seen,
+        };
+        let marker = if moves {
+            reads::set_marker(connection, app, channel, &self.user, target, context.now).await?;
+            target
+        } else {
+            current.unwrap_or(target)
+        };
+        let count = reads::message_count(connection, app, channel).await?;
+        let marker = ReadMarker {
+            channel: channel.clone(),
+            user: self.user.clone(),
+            last_read_offset: marker.last_read_offset,
+            unread: count.saturating_sub(marker.seen),
+            updated_at: context.now,
+        };
+        let publication = match (&self.encode, moves) {
+            (Some(encode), true) => {
+                let event = Encoded {
+                    kind: ReadMarker::UPDATED,
+                    value: &marker,
+                    encode,
+                };
+                Some(event::record(connection, context, app, channel, &event).await?)
+            }
+            _ => None,
+        };
+        Ok(ReadChange {
+            marker,
+            moved: moves,
+            publication,
+        })
     }
 
     fn appended(outcome: &ReadChange) -> Option<&StoredPublication> {
         outcome.publication.as_ref()
     }
-}
-
-async fn read(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    mark: &ReadMark,
-) -> Result<ReadChange, StoreError> {
-    let app = &*mark.app;
-    let channel = &mark.channel;
-    let message = messages::find(connection, app, mark.message)
-        .await?
-        .filter(|message| message.channel == *channel)
-        .ok_or(StoreError::NotFound("message"))?;
-    let seq = message_seq(connection, &message).await?;
-    let current = reads::marker(connection, app, channel, &mark.user).await?;
-    let target = match mark.direction {
-        ReadDirection::Forward => Marker {
-            seen: seq,
-            last_read_offset: message.offset,
-        },
-        ReadDirection::Back => Marker {
-            seen: seq.saturating_sub(1),
-            last_read_offset: message.offset.saturating_sub(1),
-        },
-    };
-    let moves = match (current, mark.direction) {
-        (None, _) => true,
-        (Some(current), ReadDirection::Forward) => target.seen > current.seen,
-        (Some(current), ReadDirection::Back) => target.seen < current.seen,
-    };
-    let marker = if moves {
-        reads::set_marker(connection, app, channel, &mark.user, target, context.now).await?;
-        target
-    } else {
-        current.unwrap_or(target)
-    };
-    let count = reads::message_count(connection, app, channel).await?;
-    let marker = ReadMarker {
-        channel: channel.clone(),
-        user: mark.user.clone(),
-        last_read_offset: marker.last_read_offset,
-        unread: count.saturating_sub(marker.seen),
-        updated_at: context.now,
-    };
-    let publication = match (&mark.encode, moves) {
-        (Some(encode), true) => {
-            let event = ReadEvent {
-                marker: &marker,
-                encode,
-            };
-            Some(event::record(connection, context, app, channel, &event).await?)
-        }
-        _ => None,
-    };
-    Ok(ReadChange {
-        marker,
-        moved: moves,
-        publication,
-    })
 }
 
 /// A message's `seq`: its place among the channel's messages.

@@ -8,12 +8,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use parley_core::{ChannelName, EventKind, PublicationKind};
+use parley_core::{ChannelName, EventKind};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
-use crate::event::{self, Event, EventEncoder, Turn};
+use crate::event::{self, Encoded, EventEncoder, Turn};
 use crate::sql::reads::Marker;
 use crate::sql::{reads, rooms, uploads};
 use crate::{MAX_PAGE_SIZE, Message, Store, StoreError, StoredPublication, Timestamp};
@@ -352,27 +351,6 @@ fn parse_room_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
         .ok_or_else(|| StoreError::InvalidInput(format!("{cursor:?} is not a rooms cursor")))
 }
 
-/// A membership event with its kind, encoded by the change's encoder.
-struct MembersEventOf<'a> {
-    /// [`MembersEvent::ADDED`] or [`MembersEvent::REMOVED`].
-    kind: EventKind,
-    event: &'a MembersEvent,
-    encode: &'a EventEncoder<MembersEvent>,
-}
-
-impl Event for MembersEventOf<'_> {
-    fn kind(&self) -> PublicationKind {
-        self.kind.clone().into()
-    }
-
-    fn data(&self, _: &Context<'_>) -> Bytes {
-        (self.encode)(self.event)
-    }
-
-    // Room events are the room's, from no author a block list would filter,
-    // and for everyone who reads the channel.
-}
-
 impl Change for NewRoom {
     type Outcome = RoomCreated;
 
@@ -385,7 +363,76 @@ impl Change for NewRoom {
         connection: &mut AnyConnection,
         context: &Context<'_>,
     ) -> Result<RoomCreated, StoreError> {
-        create_room(connection, context, self).await
+        let app = &*self.app;
+        if let Some(key) = &self.direct_key
+            && let Some(room) = rooms::find_direct(connection, app, key).await?
+        {
+            let members = rooms::members(connection, app, &room.channel, usize::MAX).await?;
+            return Ok(RoomCreated {
+                room,
+                members,
+                created: false,
+                publication: None,
+            });
+        }
+        if rooms::find(connection, app, &self.channel).await?.is_some() {
+            return Err(StoreError::InvalidInput(format!(
+                "the room {} exists already",
+                self.channel
+            )));
+        }
+        let room = Room {
+            channel: self.channel.clone(),
+            kind: self.kind,
+            created_by: self.creator.clone(),
+            created_at: context.now,
+            last_activity: context.now,
+        };
+        rooms::insert(connection, app, &room, self.direct_key.as_deref()).await?;
+        let mut members = Vec::with_capacity(self.members.len());
+        for (user, role) in &self.members {
+            let member = RoomMember {
+                user: user.clone(),
+                role: *role,
+                joined_at: context.now,
+            };
+            if rooms::add_member(connection, app, &room.channel, &member).await? {
+                members.push(member);
+            }
+        }
+        let event = MembersEvent {
+            room: room.clone(),
+            members,
+            by: self.creator.clone(),
+        };
+        let added = Encoded {
+            kind: MembersEvent::ADDED,
+            value: &event,
+            encode: &self.encode,
+        };
+        let publication = event::record(connection, context, app, &room.channel, &added).await?;
+        let seen = reads::message_count(connection, app, &room.channel).await?;
+        for member in &event.members {
+            let marker = Marker {
+                seen,
+                last_read_offset: publication.position.offset,
+            };
+            reads::set_marker(
+                connection,
+                app,
+                &room.channel,
+                &member.user,
+                marker,
+                context.now,
+            )
+            .await?;
+        }
+        Ok(RoomCreated {
+            room,
+            members: event.members,
+            created: true,
+            publication: Some(publication),
+        })
     }
 
     fn appended(outcome: &RoomCreated) -> Option<&StoredPublication> {
@@ -405,154 +452,71 @@ impl Change for MembersChange {
         connection: &mut AnyConnection,
         context: &Context<'_>,
     ) -> Result<MembersChanged, StoreError> {
-        change_members(connection, context, self).await
+        let app = &*self.app;
+        let channel = &self.channel;
+        // The stream lock first, so membership changes of one room take turns.
+        let turn = Turn::take(connection, context, app, channel).await?;
+        let room = rooms::find(connection, app, channel)
+            .await?
+            .ok_or(StoreError::NotFound("room"))?;
+        if room.kind == RoomKind::Direct {
+            return Err(StoreError::Forbidden("a direct room keeps its two members"));
+        }
+        let seen = reads::message_count(connection, app, channel).await?;
+        let mut members = Vec::new();
+        for (user, role) in &self.members {
+            if self.add {
+                let member = RoomMember {
+                    user: user.clone(),
+                    role: *role,
+                    joined_at: context.now,
+                };
+                if rooms::add_member(connection, app, channel, &member).await? {
+                    let marker = Marker {
+                        seen,
+                        last_read_offset: turn.offset(),
+                    };
+                    reads::set_marker(connection, app, channel, user, marker, context.now).await?;
+                    members.push(member);
+                }
+            } else if let Some(member) =
+                rooms::remove_member(connection, app, channel, user).await?
+            {
+                reads::remove_marker(connection, app, channel, user).await?;
+                members.push(member);
+            }
+        }
+        if members.is_empty() {
+            // Nothing changed: the writer rolls the refused command back, and
+            // with it the offset taken above.
+            return Err(StoreError::InvalidInput(if self.add {
+                "every user named is a member already".into()
+            } else {
+                "no user named is a member".into()
+            }));
+        }
+        let event = MembersEvent {
+            room: room.clone(),
+            members,
+            by: self.by.clone(),
+        };
+        let changed = Encoded {
+            kind: match self.add {
+                true => MembersEvent::ADDED,
+                false => MembersEvent::REMOVED,
+            },
+            value: &event,
+            encode: &self.encode,
+        };
+        let publication = event::append(connection, context, turn, &changed).await?;
+        Ok(MembersChanged {
+            room,
+            members: event.members,
+            publication: Some(publication),
+        })
     }
 
     fn appended(outcome: &MembersChanged) -> Option<&StoredPublication> {
         outcome.publication.as_ref()
     }
-}
-
-async fn create_room(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    new: &NewRoom,
-) -> Result<RoomCreated, StoreError> {
-    let app = &*new.app;
-    if let Some(key) = &new.direct_key
-        && let Some(room) = rooms::find_direct(connection, app, key).await?
-    {
-        let members = rooms::members(connection, app, &room.channel, usize::MAX).await?;
-        return Ok(RoomCreated {
-            room,
-            members,
-            created: false,
-            publication: None,
-        });
-    }
-    if rooms::find(connection, app, &new.channel).await?.is_some() {
-        return Err(StoreError::InvalidInput(format!(
-            "the room {} exists already",
-            new.channel
-        )));
-    }
-    let room = Room {
-        channel: new.channel.clone(),
-        kind: new.kind,
-        created_by: new.creator.clone(),
-        created_at: context.now,
-        last_activity: context.now,
-    };
-    rooms::insert(connection, app, &room, new.direct_key.as_deref()).await?;
-    let mut members = Vec::with_capacity(new.members.len());
-    for (user, role) in &new.members {
-        let member = RoomMember {
-            user: user.clone(),
-            role: *role,
-            joined_at: context.now,
-        };
-        if rooms::add_member(connection, app, &room.channel, &member).await? {
-            members.push(member);
-        }
-    }
-    let event = MembersEvent {
-        room: room.clone(),
-        members,
-        by: new.creator.clone(),
-    };
-    let added = MembersEventOf {
-        kind: MembersEvent::ADDED,
-        event: &event,
-        encode: &new.encode,
-    };
-    let publication = event::record(connection, context, app, &room.channel, &added).await?;
-    let seen = reads::message_count(connection, app, &room.channel).await?;
-    for member in &event.members {
-        let marker = Marker {
-            seen,
-            last_read_offset: publication.position.offset,
-        };
-        reads::set_marker(
-            connection,
-            app,
-            &room.channel,
-            &member.user,
-            marker,
-            context.now,
-        )
-        .await?;
-    }
-    Ok(RoomCreated {
-        room,
-        members: event.members,
-        created: true,
-        publication: Some(publication),
-    })
-}
-
-async fn change_members(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    change: &MembersChange,
-) -> Result<MembersChanged, StoreError> {
-    let app = &*change.app;
-    let channel = &change.channel;
-    // The stream lock first, so membership changes of one room take turns.
-    let turn = Turn::take(connection, context, app, channel).await?;
-    let room = rooms::find(connection, app, channel)
-        .await?
-        .ok_or(StoreError::NotFound("room"))?;
-    if room.kind == RoomKind::Direct {
-        return Err(StoreError::Forbidden("a direct room keeps its two members"));
-    }
-    let seen = reads::message_count(connection, app, channel).await?;
-    let mut members = Vec::new();
-    for (user, role) in &change.members {
-        if change.add {
-            let member = RoomMember {
-                user: user.clone(),
-                role: *role,
-                joined_at: context.now,
-            };
-            if rooms::add_member(connection, app, channel, &member).await? {
-                let marker = Marker {
-                    seen,
-                    last_read_offset: turn.offset(),
-                };
-                reads::set_marker(connection, app, channel, user, marker, context.now).await?;
-                members.push(member);
-            }
-        } else if let Some(member) = rooms::remove_member(connection, app, channel, user).await? {
-            reads::remove_marker(connection, app, channel, user).await?;
-            members.push(member);
-        }
-    }
-    if members.is_empty() {
-        // Nothing changed: the writer rolls the refused command back, and
-        // with it the offset taken above.
-        return Err(StoreError::InvalidInput(if change.add {
-            "every user named is a member already".into()
-        } else {
-            "no user named is a member".into()
-        }));
-    }
-    let event = MembersEvent {
-        room: room.clone(),
-        members,
-        by: change.by.clone(),
-    };
-    let changed = MembersEventOf {
-        kind: match change.add {
-            true => MembersEvent::ADDED,
-            false => MembersEvent::REMOVED,
-        },
-        event: &event,
-        encode: &change.encode,
-    };
-    let publication = event::append(connection, context, turn, &changed).await?;
-    Ok(MembersChanged {
-        room,
-        members: event.members,
-        publication: Some(publication),
-    })
 }
