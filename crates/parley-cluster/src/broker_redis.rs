@@ -197,7 +197,7 @@ impl Streams {
         let body = codec::encode_body(&Body {
             app,
             channel,
-            kind: PublicationKind::Publication,
+            kind: &PublicationKind::Publication,
             info: info.as_ref(),
             author,
             audience: None,

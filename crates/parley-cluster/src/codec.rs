@@ -25,7 +25,7 @@ pub(crate) struct CodecError(&'static str);
 pub(crate) struct Body<'a> {
     pub app: &'a str,
     pub channel: &'a ChannelName,
-    pub kind: PublicationKind,
+    pub kind: &'a PublicationKind,
     pub info: Option<&'a ClientInfo>,
     pub author: Option<&'a str>,
     pub audience: Option<&'a str>,
@@ -63,7 +63,7 @@ pub(crate) fn encode_message(app: &str, publication: &Publication) -> Vec<u8> {
     let body = encode_body(&Body {
         app,
         channel: &publication.channel,
-        kind: publication.kind,
+        kind: &publication.kind,
         info: publication.info.as_ref(),
         author: publication.author.as_deref(),
         audience: publication.audience.as_deref(),
@@ -219,7 +219,7 @@ mod tests {
         let body = encode_body(&Body {
             app: "main",
             channel: &channel,
-            kind: PublicationKind::Publication,
+            kind: &PublicationKind::Publication,
             info: Some(&info),
             author: Some("ann"),
             audience: None,
@@ -240,7 +240,7 @@ mod tests {
     fn a_relayed_commit_reads_back_whole() {
         let publication = Publication {
             channel: ChannelName::new("talk:x").unwrap(),
-            kind: PublicationKind::MessageCreated,
+            kind: PublicationKind::from_name("message_created").expect("a valid kind"),
             data: Bytes::from_static(b"{}"),
             position: StreamPosition {
                 offset: 3,
@@ -261,7 +261,7 @@ mod tests {
         let body = encode_body(&Body {
             app: "main",
             channel: &channel,
-            kind: PublicationKind::Publication,
+            kind: &PublicationKind::Publication,
             info: None,
             author: None,
             audience: None,
@@ -279,7 +279,7 @@ mod tests {
         let mut body = Body {
             app: "main",
             channel: &channel,
-            kind: PublicationKind::Publication,
+            kind: &PublicationKind::Publication,
             info: None,
             author: None,
             audience: None,

@@ -75,7 +75,7 @@ pub use presence::{
 };
 pub use presence_feed::PresenceFeed;
 pub use presence_memory::MemoryPresence;
-pub use publication::{ClientInfo, Publication, PublicationKind, StreamPosition};
+pub use publication::{ClientInfo, EventKind, Publication, PublicationKind, StreamPosition};
 pub use push::Push;
 pub use queue::{OutboundQueue, PushError};
 pub use stream::{HistoryCursor, HistoryEntry, HistoryPage, HistoryQuery, StreamSlice};

@@ -31,78 +31,150 @@ pub struct ClientInfo {
     pub info: Option<Bytes>,
 }
 
-/// What a publication records. Plain publications carry whatever a client
-/// or backend published; chat channels also record message events, each in
-/// the stream with its own position so recovery replays edits and deletes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// What a publication records: opaque data a client or backend published,
+/// or an event of the layer above the core.
+///
+/// The core knows no event but the plain publication. The store's typed
+/// events (a chat message sent, a pin, …) define their own kinds as
+/// [`EventKind`]s; the core only carries the name, which is the name of the
+/// native push and of the Pusher event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum PublicationKind {
     /// Opaque data published to the channel.
     #[default]
     Publication,
-    /// A chat message was sent; the data is the message.
-    MessageCreated,
-    /// A chat message was edited; the data is the message as it is now.
-    MessageUpdated,
-    /// A chat message was deleted; the data is its tombstone.
-    MessageDeleted,
-    /// Members joined a room; the data names the room and them.
-    MemberAdded,
-    /// Members left a room; the data names the room and them.
-    MemberRemoved,
-    /// A member's read marker moved; the data is the marker.
-    ReadUpdated,
-    /// A message was pinned; the data is the pin.
-    MessagePinned,
-    /// A message was unpinned; the data is the former pin.
-    MessageUnpinned,
-    /// A user reacted to a message or to the channel; the data names the
-    /// reaction and its new count.
-    ReactionAdded,
-    /// A user took a reaction back; the data names it and its new count.
-    ReactionRemoved,
+    /// An event the layer above the core defines (in the store's events).
+    Event(EventKind),
 }
 
 impl PublicationKind {
-    /// Every kind, in declaration order (a new kind is added here too).
-    pub const ALL: [Self; 11] = [
-        Self::Publication,
-        Self::MessageCreated,
-        Self::MessageUpdated,
-        Self::MessageDeleted,
-        Self::MemberAdded,
-        Self::MemberRemoved,
-        Self::ReadUpdated,
-        Self::MessagePinned,
-        Self::MessageUnpinned,
-        Self::ReactionAdded,
-        Self::ReactionRemoved,
-    ];
+    /// The name of the plain publication's kind.
+    pub const PUBLICATION: &'static str = "publication";
 
     /// The kind's name, which is also the name of its push.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
-            Self::Publication => "publication",
-            Self::MessageCreated => "message_created",
-            Self::MessageUpdated => "message_updated",
-            Self::MessageDeleted => "message_deleted",
-            Self::MemberAdded => "member_added",
-            Self::MemberRemoved => "member_removed",
-            Self::ReadUpdated => "read_updated",
-            Self::MessagePinned => "message_pinned",
-            Self::MessageUnpinned => "message_unpinned",
-            Self::ReactionAdded => "reaction_added",
-            Self::ReactionRemoved => "reaction_removed",
+            Self::Publication => Self::PUBLICATION,
+            Self::Event(kind) => kind.as_str(),
         }
     }
 
     /// The kind with this name ([`as_str`](Self::as_str) read back, as the
-    /// store keeps it); `None` for a name no kind has.
+    /// store and the cluster's codec keep it); `None` for a name that is no
+    /// kind's (see [`EventKind::parse`]).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+        match name {
+            Self::PUBLICATION => Some(Self::Publication),
+            name => EventKind::parse(name).map(Self::Event),
+        }
     }
 }
 
 impl std::fmt::Display for PublicationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<EventKind> for PublicationKind {
+    fn eq(&self, other: &EventKind) -> bool {
+        matches!(self, Self::Event(kind) if kind == other)
+    }
+}
+
+impl From<EventKind> for PublicationKind {
+    fn from(kind: EventKind) -> Self {
+        Self::Event(kind)
+    }
+}
+
+/// The name of an event kind the layer above the core defines, such as the
+/// store's `message_created`: 1 to [`MAX_LEN`](Self::MAX_LEN) characters,
+/// lowercase ASCII letters, digits and `_`, never `publication`. Kinds the
+/// code defines are static names; kinds read back (from the store, from
+/// another node) share one allocation between clones.
+#[derive(Clone)]
+pub struct EventKind(Name);
+
+#[derive(Clone)]
+enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl EventKind {
+    /// The longest name a kind may have.
+    pub const MAX_LEN: usize = 64;
+
+    /// The kind named `name`, for the constants that define kinds.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid kind name; as the constants are evaluated
+    /// at compile time, that fails the build, not the server.
+    pub const fn new(name: &'static str) -> Self {
+        assert!(is_valid(name), "not a valid event kind name");
+        Self(Name::Static(name))
+    }
+
+    /// The kind with this name, read back from storage or the network;
+    /// `None` when the name is not valid.
+    pub fn parse(name: &str) -> Option<Self> {
+        is_valid(name).then(|| Self(Name::Shared(Arc::from(name))))
+    }
+
+    /// The kind's name.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
+}
+
+/// Whether `name` may name an event kind (see [`EventKind`]).
+const fn is_valid(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > EventKind::MAX_LEN {
+        return false;
+    }
+    let reserved = PublicationKind::PUBLICATION.as_bytes();
+    let mut same = bytes.len() == reserved.len();
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if !(byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_') {
+            return false;
+        }
+        if same && byte != reserved[index] {
+            same = false;
+        }
+        index += 1;
+    }
+    !same
+}
+
+impl PartialEq for EventKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for EventKind {}
+
+impl std::hash::Hash for EventKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::fmt::Debug for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EventKind({:?})", self.as_str())
+    }
+}
+
+impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -131,14 +203,52 @@ pub struct Publication {
 
 #[cfg(test)]
 mod tests {
-    use super::PublicationKind;
+    use std::hash::{BuildHasher, RandomState};
+
+    use super::{EventKind, PublicationKind};
+
+    const CREATED: EventKind = EventKind::new("message_created");
 
     #[test]
     fn every_kind_is_read_back_from_its_name() {
-        for kind in PublicationKind::ALL {
-            assert_eq!(PublicationKind::from_name(kind.as_str()), Some(kind));
+        for kind in [
+            PublicationKind::Publication,
+            PublicationKind::Event(CREATED),
+        ] {
+            assert_eq!(
+                PublicationKind::from_name(kind.as_str()),
+                Some(kind.clone())
+            );
             assert_eq!(kind.to_string(), kind.as_str());
         }
-        assert_eq!(PublicationKind::from_name("message"), None);
+        assert_eq!(
+            PublicationKind::from_name("message_created"),
+            Some(PublicationKind::Event(CREATED))
+        );
+    }
+
+    #[test]
+    fn a_kind_read_back_equals_the_static_one() {
+        let parsed = EventKind::parse("message_created").expect("a valid name");
+        assert_eq!(parsed, CREATED);
+        let state = RandomState::new();
+        assert_eq!(state.hash_one(&parsed), state.hash_one(&CREATED));
+    }
+
+    #[test]
+    fn invalid_names_are_no_kind() {
+        for name in [
+            "",
+            "Message",
+            "message-created",
+            "message created",
+            "publicatio\u{e9}",
+        ] {
+            assert_eq!(EventKind::parse(name), None, "{name:?}");
+            assert_eq!(PublicationKind::from_name(name), None, "{name:?}");
+        }
+        assert_eq!(EventKind::parse("publication"), None);
+        assert_eq!(EventKind::parse(&"a".repeat(EventKind::MAX_LEN + 1)), None);
+        assert!(EventKind::parse(&"a".repeat(EventKind::MAX_LEN)).is_some());
     }
 }

@@ -1,8 +1,11 @@
-//! The write operations: what each one does inside the writer's
-//! transaction, and the reply it owes its caller.
+//! The writer's commands: what a caller queues, the order a batch locks
+//! in, and the reply each owes its caller.
 //!
-//! Every channel write starts by taking the stream's next offset
-//! ([`streams::advance`]), which locks the stream row, and only then reads
+//! The writes of messages, reactions and moderation are variants of
+//! [`Command`]; a durable feature's write (rooms, read markers, pins, room
+//! notices) is a [`Change`], queued as [`Command::Change`], so a new feature
+//! adds no variant here. Every channel write starts by taking its turn at
+//! the stream (`event.rs`), which locks the stream row, and only then reads
 //! the state it checks. On PostgreSQL shared by several nodes this makes each
 //! check see what the previous writer of the channel committed. An operation
 //! that fails is rolled back by the writer (see `writer.rs`), which undoes
@@ -11,16 +14,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, ClientInfo, PublicationKind, StreamPosition};
+use parley_core::{BoxFuture, ChannelName, ClientInfo, StreamPosition};
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
-use crate::room_commands::{self, RoomCommand};
-use crate::sql::{messages, reactions, streams, uploads};
+use crate::event::{self, Published};
+use crate::sql::{streams, uploads};
 use crate::{
-    Changed, DeleteMode, Message, MessageDelete, MessageEdit, MessageEventEncoder, MessageHide,
-    NewMessage, NewUpload, Reacted, ReactionChange, ReactionTarget, Retention, Sent, StoreError,
-    StoredPublication, Timestamp, TrimScope, Upload,
+    Changed, MessageDelete, MessageEdit, MessageEventEncoder, MessageHide, NewMessage, NewUpload,
+    Reacted, ReactionChange, ReactionTarget, Retention, Sent, StoreError, StoredPublication,
+    Timestamp, TrimScope, Upload, messages,
 };
 
 /// What the operations of one transaction share.
@@ -63,8 +66,9 @@ pub(crate) enum Command {
         channel: ChannelName,
         reply: Reply<StreamPosition>,
     },
-    /// A write about rooms, read markers or pins (`room_commands.rs`).
-    Room(RoomCommand),
+    /// A write of one durable feature (rooms, read markers, pins, …):
+    /// see [`Change`].
+    Change(Box<dyn Queued>),
     /// Hide or show a chat message. `channel` is filled in by
     /// [`Command::resolve`].
     Hide {
@@ -162,9 +166,9 @@ impl Command {
             Self::Delete {
                 delete, channel: c, ..
             } => (false, &delete.app, channel(c)),
-            Self::Room(command) => {
-                let (app, channel) = command.lock_order();
-                (false, app, channel)
+            Self::Change(change) => {
+                let (app, channel) = change.lock_order();
+                (false, app, channel.as_str())
             }
             Self::Hide {
                 hide, channel: c, ..
@@ -193,17 +197,17 @@ impl Command {
                 info,
                 reply,
             } => reply.keep(publish(connection, context, app, channel, data, info.as_ref()).await),
-            Self::Send { new, reply } => reply.keep(send(connection, context, new).await),
+            Self::Send { new, reply } => reply.keep(messages::send(connection, context, new).await),
             Self::Edit {
                 edit,
                 channel: Some(channel),
                 reply,
-            } => reply.keep(edit_message(connection, context, edit, channel).await),
+            } => reply.keep(messages::edit(connection, context, edit, channel).await),
             Self::Delete {
                 delete,
                 channel: Some(channel),
                 reply,
-            } => reply.keep(delete_message(connection, context, delete, channel).await),
+            } => reply.keep(messages::delete(connection, context, delete, channel).await),
             Self::Hide {
                 hide,
                 channel: Some(channel),
@@ -225,7 +229,7 @@ impl Command {
                 retention,
                 reply,
             } => reply.keep(streams::trim(connection, app, scope, *retention).await),
-            Self::Room(command) => command.execute(connection, context).await,
+            Self::Change(change) => change.execute(connection, context).await,
             Self::CreateUpload { upload, reply } => {
                 reply.keep(uploads::insert(connection, upload, context.now).await)
             }
@@ -272,7 +276,7 @@ impl Command {
                 Some(Ok(changed)) => vec![(&*delete.app, &changed.publication, None)],
                 _ => Vec::new(),
             },
-            Self::Room(command) => command
+            Self::Change(change) => change
                 .appended()
                 .map(|(app, publication)| vec![(app, publication, None)])
                 .unwrap_or_default(),
@@ -302,10 +306,87 @@ impl Command {
             Self::Hide { reply, .. } => reply.answer(failure),
             Self::CreateStream { reply, .. } => reply.answer(failure),
             Self::Trim { reply, .. } => reply.answer(failure),
-            Self::Room(command) => command.answer(failure),
+            Self::Change(change) => change.answer(failure),
             Self::CreateUpload { reply, .. } => reply.answer(failure),
             Self::React { reply, .. } => reply.answer(failure),
         }
+    }
+}
+
+/// A write of one durable feature: what it locks, what it does inside the
+/// writer's transaction, and the event it appended. A feature's write
+/// implements this next to its event type and its projection, and reaches
+/// the writer through [`Store::change`](crate::Store::change) without a
+/// variant of its own in [`Command`].
+pub(crate) trait Change: Send + Sync + 'static {
+    /// What the caller is answered with once the transaction committed.
+    type Outcome: Send + 'static;
+
+    /// The app and the channel whose stream the write locks.
+    fn scope(&self) -> (&str, &ChannelName);
+
+    /// Runs the write: takes its turn at the stream, updates its projection
+    /// rows and appends its event (see `event.rs`). An error rolls the
+    /// write back alone.
+    fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> impl Future<Output = Result<Self::Outcome, StoreError>> + Send;
+
+    /// The event a committed write appended, for live delivery.
+    fn appended(outcome: &Self::Outcome) -> Option<&StoredPublication>;
+}
+
+/// A [`Change`] queued for the writer, with its caller's reply: the part
+/// of a change the writer sees, whatever its outcome type.
+pub(crate) trait Queued: Send {
+    /// See [`Command::lock_order`].
+    fn lock_order(&self) -> (&str, &ChannelName);
+
+    /// Runs the change and keeps its outcome.
+    fn execute<'a>(
+        &'a mut self,
+        connection: &'a mut AnyConnection,
+        context: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The app and the event the committed change appended.
+    fn appended(&self) -> Option<(&str, &StoredPublication)>;
+
+    /// Answers the caller.
+    fn answer(self: Box<Self>, failure: Option<&StoreError>);
+}
+
+/// A change and the reply its caller waits on.
+pub(crate) struct Pending<C: Change> {
+    pub(crate) change: C,
+    pub(crate) reply: Reply<C::Outcome>,
+}
+
+impl<C: Change> Queued for Pending<C> {
+    fn lock_order(&self) -> (&str, &ChannelName) {
+        self.change.scope()
+    }
+
+    fn execute<'a>(
+        &'a mut self,
+        connection: &'a mut AnyConnection,
+        context: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let outcome = self.change.apply(connection, context).await;
+            self.reply.keep(outcome)
+        })
+    }
+
+    fn appended(&self) -> Option<(&str, &StoredPublication)> {
+        let publication = C::appended(self.reply.kept()?)?;
+        Some((self.change.scope().0, publication))
+    }
+
+    fn answer(self: Box<Self>, failure: Option<&StoreError>) {
+        self.reply.answer(failure);
     }
 }
 
@@ -321,7 +402,7 @@ async fn resolve_channel<T>(
     if channel.is_some() || reply.outcome.is_some() {
         return;
     }
-    match messages::channel_of(connection, app, id).await {
+    match crate::sql::messages::channel_of(connection, app, id).await {
         Ok(Some(found)) => *channel = Some(found),
         Ok(None) => reply.outcome = Some(Err(StoreError::NotFound("message"))),
         Err(error) => reply.outcome = Some(Err(error)),
@@ -373,26 +454,6 @@ impl<T> Reply<T> {
     }
 }
 
-/// The stored event for a message change at `position`: for everyone who
-/// reads the channel, or only for the author of a shadow-muted message.
-pub(crate) fn message_event(
-    context: &Context<'_>,
-    kind: PublicationKind,
-    message: &Message,
-    position: StreamPosition,
-) -> StoredPublication {
-    StoredPublication {
-        channel: message.channel.clone(),
-        position,
-        kind,
-        data: context.encoder.encode(kind, message),
-        message_id: Some(message.id),
-        created_at: context.now,
-        author: Some(Arc::from(message.author.as_str())),
-        audience: message.shadow.then(|| Arc::from(message.author.as_str())),
-    }
-}
-
 async fn publish(
     connection: &mut AnyConnection,
     context: &Context<'_>,
@@ -401,161 +462,11 @@ async fn publish(
     data: &Bytes,
     info: Option<&ClientInfo>,
 ) -> Result<StoredPublication, StoreError> {
-    let position = streams::advance(connection, app, channel, context.now).await?;
-    let publication = StoredPublication {
-        channel: channel.clone(),
-        position,
-        kind: PublicationKind::Publication,
-        data: data.clone(),
-        message_id: None,
-        created_at: context.now,
+    let event = Published {
+        data,
         author: info
             .filter(|info| !info.user.is_empty())
             .map(|info| info.user.clone()),
-        audience: None,
     };
-    streams::append(connection, app, &publication).await?;
-    Ok(publication)
-}
-
-/// Sends a message, or returns the earlier one with the same idempotency
-/// key. The key is looked up before the stream lock, so a duplicate costs no
-/// lock; two nodes inserting the same key at once are caught by the unique
-/// index, and the writer runs the loser again, which then finds the winner.
-async fn send(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    new: &NewMessage,
-) -> Result<Sent, StoreError> {
-    if let Some(key) = &new.client_msg_id
-        && let Some(mut message) =
-            messages::find_sent(connection, &new.app, &new.channel, &new.author, key).await?
-    {
-        uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
-        return Ok(Sent {
-            message,
-            publication: None,
-            parent: None,
-        });
-    }
-    if let Some(reply_to) = new.reply_to {
-        let channel = messages::channel_of(connection, &new.app, reply_to).await?;
-        if channel.as_ref() != Some(&new.channel) {
-            return Err(StoreError::InvalidInput(format!(
-                "reply_to {reply_to} is not a message of this channel"
-            )));
-        }
-    }
-    // A shadow message is for its author's eyes only: it takes no place in
-    // the channel's message count (so no one else's unread count grows),
-    // mentions no one and adds nothing to its parent's thread. It takes the
-    // current count as its seq, and the author's read marker covers it.
-    let (position, seq) =
-        streams::advance_counting(connection, &new.app, &new.channel, context.now, !new.shadow)
-            .await?;
-    room_commands::mark_sent(connection, context, new, seq, position.offset).await?;
-    let mut message = messages::insert(connection, new, position.offset, seq, context.now).await?;
-    if !new.shadow {
-        room_commands::record_mentions(connection, &message, &new.app, seq).await?;
-    }
-    message.attachments = uploads::link(
-        connection,
-        &new.app,
-        &new.author,
-        message.id,
-        &new.attachments,
-    )
-    .await?;
-    let publication = message_event(context, PublicationKind::MessageCreated, &message, position);
-    streams::append(connection, &new.app, &publication).await?;
-    let parent = match new.shadow {
-        true => None,
-        false => room_commands::update_thread(connection, context, &new.app, &message).await?,
-    };
-    Ok(Sent {
-        message,
-        publication: Some(publication),
-        parent,
-    })
-}
-
-async fn edit_message(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    edit: &MessageEdit,
-    channel: &ChannelName,
-) -> Result<Changed, StoreError> {
-    let position = streams::advance(connection, &edit.app, channel, context.now).await?;
-    let mut message = messages::find(connection, &edit.app, edit.id)
-        .await?
-        .filter(|message| !message.is_deleted())
-        .ok_or(StoreError::NotFound("message"))?;
-    if message.author != edit.editor {
-        return Err(StoreError::Forbidden("only its author may edit a message"));
-    }
-    uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
-    messages::add_revision(connection, message.id, &message.text, context.now).await?;
-    messages::set_text(connection, message.id, &edit.text, context.now).await?;
-    message.text.clone_from(&edit.text);
-    message.edited_at = Some(context.now);
-    let publication = message_event(context, PublicationKind::MessageUpdated, &message, position);
-    streams::append(connection, &edit.app, &publication).await?;
-    Ok(Changed {
-        message,
-        publication,
-    })
-}
-
-/// Deletes a message and redacts its earlier events: their data is encoded
-/// again from the tombstone, so the deleted text leaves history and
-/// recovery too, while every offset stays in place.
-async fn delete_message(
-    connection: &mut AnyConnection,
-    context: &Context<'_>,
-    delete: &MessageDelete,
-    channel: &ChannelName,
-) -> Result<Changed, StoreError> {
-    let position = streams::advance(connection, &delete.app, channel, context.now).await?;
-    let mut message = messages::find(connection, &delete.app, delete.id)
-        .await?
-        .ok_or(StoreError::NotFound("message"))?;
-    if !delete.actor_is_moderator && message.author != delete.actor {
-        return Err(StoreError::Forbidden(
-            "only its author or a moderator may delete a message",
-        ));
-    }
-    match delete.mode {
-        DeleteMode::Hard if !delete.actor_is_moderator => {
-            return Err(StoreError::Forbidden(
-                "only a moderator may hard-delete a message",
-            ));
-        }
-        // A tombstone is already soft-deleted; deleting it again is a
-        // message that is not there.
-        DeleteMode::Soft if message.is_deleted() => return Err(StoreError::NotFound("message")),
-        _ => {}
-    }
-    message.text.clear();
-    message.meta = None;
-    message.attachments.clear();
-    uploads::detach(connection, message.id).await?;
-    reactions::clear(connection, message.id).await?;
-    let deleted_at = *message.deleted_at.get_or_insert(context.now);
-    match delete.mode {
-        DeleteMode::Soft => messages::bury(connection, message.id, deleted_at).await?,
-        DeleteMode::Hard => messages::remove(connection, message.id).await?,
-    }
-    for kind in [
-        PublicationKind::MessageCreated,
-        PublicationKind::MessageUpdated,
-    ] {
-        let data = context.encoder.encode(kind, &message);
-        streams::redact(connection, &delete.app, channel, message.id, kind, &data).await?;
-    }
-    let publication = message_event(context, PublicationKind::MessageDeleted, &message, position);
-    streams::append(connection, &delete.app, &publication).await?;
-    Ok(Changed {
-        message,
-        publication,
-    })
+    event::record(connection, context, app, channel, &event).await
 }

@@ -7,8 +7,8 @@
 //! PostgreSQL), which halved the connect rate; one statement keeps the
 //! connect a single round trip.
 
+use crate::reads::MAX_UNREAD_CHANNELS;
 use crate::sql::connect_profile as sql;
-use crate::store_rooms::MAX_UNREAD_CHANNELS;
 use crate::{Store, StoreError, Timestamp};
 
 /// A user's standing in an app when they connect.

@@ -18,10 +18,12 @@ use crate::{Message, ReactionEvent};
 /// tombstone when a message is deleted, to redact the events that carried
 /// the message's text (see [`crate::Store::delete_message`]).
 pub trait MessageEventEncoder: Send + Sync + 'static {
-    /// The payload of a `kind` event (`MessageCreated`, `MessageUpdated` or
-    /// `MessageDeleted`) about `message` as it is after the change.
+    /// The payload of a `kind` event ([`Message::CREATED`],
+    /// [`Message::UPDATED`] or [`Message::DELETED`]) about `message` as it
+    /// is after the change.
     fn encode(&self, kind: PublicationKind, message: &Message) -> Bytes;
 
-    /// The payload of a `ReactionAdded` or `ReactionRemoved` event.
+    /// The payload of a [`ReactionEvent::ADDED`] or
+    /// [`ReactionEvent::REMOVED`] event.
     fn encode_reaction(&self, kind: PublicationKind, reaction: &ReactionEvent) -> Bytes;
 }

@@ -14,6 +14,12 @@
 //!   store is the core's [`DurableStreams`](parley_core::DurableStreams)
 //!   (`durable_streams.rs`): the node publishes to, recovers and pages
 //!   persisted namespaces' streams through it.
+//! - **Events.** Every durable change (a publication, a message sent,
+//!   edited or deleted, a reaction, a read marker, a pin, a member change)
+//!   is one typed event that knows its kind ([`Message::CREATED`],
+//!   [`Pin::PINNED`], …) and its data, appended by one function in the same
+//!   transaction as the projection rows it updates (see `event.rs`). The
+//!   core carries the kind as an opaque [`parley_core::EventKind`].
 //! - **Messages.** [`Store::send_message`], [`Store::edit_message`] and
 //!   [`Store::delete_message`] keep a [`Message`]'s current state (and an
 //!   edit trail) and append `message_created`, `message_updated` and
@@ -23,7 +29,8 @@
 //!   namespaces) and their members; [`Store::mark_read`] moves read
 //!   markers, and [`Store::unread`] counts from a running message count per
 //!   channel; [`Store::pin`], [`Store::thread`] and [`Store::search`] (FTS5
-//!   on SQLite, `tsvector` on PostgreSQL). See `store_rooms.rs`.
+//!   on SQLite, `tsvector` on PostgreSQL). Each concept has its file:
+//!   `rooms.rs`, `reads.rs`, `pins.rs`, `threads.rs`, `search.rs`.
 //! - **Uploads and reactions.** [`Store::create_upload`] keeps an
 //!   [`Upload`]'s metadata (the bytes live in the server's upload storage);
 //!   messages carry up to [`MAX_ATTACHMENTS`] of their author's uploads.
@@ -71,6 +78,7 @@ mod database;
 mod durable_streams;
 mod encoder;
 mod error;
+mod event;
 mod messages;
 mod migrate;
 mod moderation;
@@ -79,11 +87,11 @@ mod publication;
 mod reactions;
 mod reads;
 mod reports;
-mod room_commands;
 mod rooms;
+mod search;
 mod sql;
 mod store;
-mod store_rooms;
+mod threads;
 mod time;
 mod uploads;
 mod webhooks;
@@ -93,6 +101,7 @@ pub use connect_profile::ConnectProfile;
 pub use database::{Backend, DEFAULT_CONNECT_TIMEOUT, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
+pub use event::EventEncoder;
 pub use messages::{
     Changed, DeleteMode, MAX_PAGE_SIZE, MAX_REPLIERS, Message, MessageCursor, MessageDelete,
     MessageEdit, MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
@@ -100,19 +109,22 @@ pub use messages::{
 pub use migrate::AppliedMigration;
 pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
 pub use parley_core::{HistoryCursor, HistoryQuery};
-pub use pins::{Pin, PinChange, Pinned, SearchPage, SearchQuery, SearchScope, ThreadPage};
+pub use pins::{MAX_PINS, Pin, PinChange, Pinned};
 pub use publication::{
     HistoryPage, MAX_RECOVERY, Recovery, Retention, StoredPublication, TrimScope,
 };
 pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
-pub use reads::{ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount};
+pub use reads::{
+    MAX_UNREAD_CHANNELS, ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount,
+};
 pub use reports::{MAX_REASON_LENGTH, Report, ReportId, ReportPage, ReportStatus};
 pub use rooms::{
-    EventEncoder, MAX_LISTED_MEMBERS, MembersChange, MembersChanged, MembersEvent, NewRoom, Room,
-    RoomCreated, RoomKind, RoomMember, RoomPage, RoomRole, RoomSummary,
+    MAX_LISTED_MEMBERS, MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated,
+    RoomKind, RoomMember, RoomPage, RoomRole, RoomSummary,
 };
+pub use search::{SearchPage, SearchQuery, SearchScope};
 pub use store::{Store, StoreStats};
-pub use store_rooms::{MAX_PINS, MAX_UNREAD_CHANNELS};
+pub use threads::ThreadPage;
 pub use time::Timestamp;
 pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};
 pub use webhooks::{NewWebhook, WebhookDelivery};

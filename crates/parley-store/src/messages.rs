@@ -6,9 +6,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::ChannelName;
+use parley_core::{ChannelName, EventKind, PublicationKind};
+use sqlx::AnyConnection;
 
-use crate::{StoreError, StoredPublication, Timestamp, Upload, UploadId};
+use crate::commands::{Command, Context};
+use crate::event::{self, Event, Turn};
+use crate::sql::{self, End, Ordered, Window, messages, reactions, streams, uploads};
+use crate::store::page_bounds;
+use crate::{Store, StoreError, StoredPublication, Timestamp, Upload, UploadId, reads, threads};
 
 /// The most messages (or publications) one page holds.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -104,10 +109,71 @@ pub struct Message {
 pub const MAX_REPLIERS: usize = 3;
 
 impl Message {
+    /// The kind of the event of a message sent; its data is the message.
+    pub const CREATED: EventKind = EventKind::new("message_created");
+    /// The kind of the event of a message edited, hidden or shown, or
+    /// replied to; its data is the message as it is now.
+    pub const UPDATED: EventKind = EventKind::new("message_updated");
+    /// The kind of the event of a message deleted; its data is the
+    /// tombstone.
+    pub const DELETED: EventKind = EventKind::new("message_deleted");
+
     /// Whether the message is a tombstone.
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
     }
+}
+
+/// An event about a message: `kind` and the message as it is after the
+/// change, encoded by the store's
+/// [`MessageEventEncoder`](crate::MessageEventEncoder). It is for everyone who reads the channel,
+/// or only for the author of a shadow message.
+pub(crate) struct MessageEvent<'a> {
+    /// [`Message::CREATED`], [`Message::UPDATED`] or [`Message::DELETED`].
+    pub(crate) kind: EventKind,
+    /// The message after the change.
+    pub(crate) message: &'a Message,
+}
+
+impl Event for MessageEvent<'_> {
+    fn kind(&self) -> PublicationKind {
+        self.kind.clone().into()
+    }
+
+    fn data(&self, context: &Context<'_>) -> Bytes {
+        context.encoder.encode(self.kind(), self.message)
+    }
+
+    fn message_id(&self) -> Option<MessageId> {
+        Some(self.message.id)
+    }
+
+    fn author(&self) -> Option<Arc<str>> {
+        Some(Arc::from(self.message.author.as_str()))
+    }
+
+    fn audience(&self) -> Option<Arc<str>> {
+        self.message
+            .shadow
+            .then(|| Arc::from(self.message.author.as_str()))
+    }
+}
+
+/// Encodes a message's earlier `message_created` and `message_updated`
+/// events again from its state now, so history and recovery no longer
+/// carry what deleting or hiding took away; every offset stays in place.
+pub(crate) async fn redact(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    app: &str,
+    message: &Message,
+) -> Result<(), StoreError> {
+    for kind in [Message::CREATED, Message::UPDATED] {
+        let kind = PublicationKind::from(kind);
+        let data = context.encoder.encode(kind.clone(), message);
+        streams::redact(connection, app, &message.channel, message.id, kind, &data).await?;
+    }
+    Ok(())
 }
 
 /// A message to send. Text validation (length, not only whitespace) is the
@@ -266,4 +332,325 @@ pub struct MessagePage {
     pub has_older: bool,
     /// Whether the channel has messages newer than the page.
     pub has_newer: bool,
+}
+
+/// Sends a message, or returns the earlier one with the same idempotency
+/// key. The key is looked up before the stream lock, so a duplicate costs no
+/// lock; two nodes inserting the same key at once are caught by the unique
+/// index, and the writer runs the loser again, which then finds the winner.
+pub(crate) async fn send(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    new: &NewMessage,
+) -> Result<Sent, StoreError> {
+    if let Some(key) = &new.client_msg_id
+        && let Some(mut message) =
+            messages::find_sent(connection, &new.app, &new.channel, &new.author, key).await?
+    {
+        uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
+        return Ok(Sent {
+            message,
+            publication: None,
+            parent: None,
+        });
+    }
+    if let Some(reply_to) = new.reply_to {
+        let channel = messages::channel_of(connection, &new.app, reply_to).await?;
+        if channel.as_ref() != Some(&new.channel) {
+            return Err(StoreError::InvalidInput(format!(
+                "reply_to {reply_to} is not a message of this channel"
+            )));
+        }
+    }
+    // A shadow message is for its author's eyes only: it takes no place in
+    // the channel's message count (so no one else's unread count grows),
+    // mentions no one and adds nothing to its parent's thread. It takes the
+    // current count as its seq, and the author's read marker covers it.
+    let (turn, seq) =
+        Turn::take_counting(connection, context, &new.app, &new.channel, !new.shadow).await?;
+    reads::mark_sent(connection, context, new, seq, turn.offset()).await?;
+    let mut message = messages::insert(connection, new, turn.offset(), seq, context.now).await?;
+    if !new.shadow {
+        reads::record_mentions(connection, &message, &new.app, seq).await?;
+    }
+    message.attachments = uploads::link(
+        connection,
+        &new.app,
+        &new.author,
+        message.id,
+        &new.attachments,
+    )
+    .await?;
+    let event = MessageEvent {
+        kind: Message::CREATED,
+        message: &message,
+    };
+    let publication = event::append(connection, context, turn, &event).await?;
+    let parent = match new.shadow {
+        true => None,
+        false => threads::count_reply(connection, context, &new.app, &message).await?,
+    };
+    Ok(Sent {
+        message,
+        publication: Some(publication),
+        parent,
+    })
+}
+
+/// Edits a message: its author only, and not a deleted one.
+pub(crate) async fn edit(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    edit: &MessageEdit,
+    channel: &ChannelName,
+) -> Result<Changed, StoreError> {
+    let turn = Turn::take(connection, context, &edit.app, channel).await?;
+    let mut message = messages::find(connection, &edit.app, edit.id)
+        .await?
+        .filter(|message| !message.is_deleted())
+        .ok_or(StoreError::NotFound("message"))?;
+    if message.author != edit.editor {
+        return Err(StoreError::Forbidden("only its author may edit a message"));
+    }
+    uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
+    messages::add_revision(connection, message.id, &message.text, context.now).await?;
+    messages::set_text(connection, message.id, &edit.text, context.now).await?;
+    message.text.clone_from(&edit.text);
+    message.edited_at = Some(context.now);
+    let event = MessageEvent {
+        kind: Message::UPDATED,
+        message: &message,
+    };
+    let publication = event::append(connection, context, turn, &event).await?;
+    Ok(Changed {
+        message,
+        publication,
+    })
+}
+
+/// Deletes a message and redacts its earlier events: their data is encoded
+/// again from the tombstone, so the deleted text leaves history and
+/// recovery too, while every offset stays in place.
+pub(crate) async fn delete(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    delete: &MessageDelete,
+    channel: &ChannelName,
+) -> Result<Changed, StoreError> {
+    let turn = Turn::take(connection, context, &delete.app, channel).await?;
+    let mut message = messages::find(connection, &delete.app, delete.id)
+        .await?
+        .ok_or(StoreError::NotFound("message"))?;
+    if !delete.actor_is_moderator && message.author != delete.actor {
+        return Err(StoreError::Forbidden(
+            "only its author or a moderator may delete a message",
+        ));
+    }
+    match delete.mode {
+        DeleteMode::Hard if !delete.actor_is_moderator => {
+            return Err(StoreError::Forbidden(
+                "only a moderator may hard-delete a message",
+            ));
+        }
+        // A tombstone is already soft-deleted; deleting it again is a
+        // message that is not there.
+        DeleteMode::Soft if message.is_deleted() => return Err(StoreError::NotFound("message")),
+        _ => {}
+    }
+    message.text.clear();
+    message.meta = None;
+    message.attachments.clear();
+    uploads::detach(connection, message.id).await?;
+    reactions::clear(connection, message.id).await?;
+    let deleted_at = *message.deleted_at.get_or_insert(context.now);
+    match delete.mode {
+        DeleteMode::Soft => messages::bury(connection, message.id, deleted_at).await?,
+        DeleteMode::Hard => messages::remove(connection, message.id).await?,
+    }
+    redact(connection, context, &delete.app, &message).await?;
+    let event = MessageEvent {
+        kind: Message::DELETED,
+        message: &message,
+    };
+    let publication = event::append(connection, context, turn, &event).await?;
+    Ok(Changed {
+        message,
+        publication,
+    })
+}
+
+impl Store {
+    /// Sends a chat message: stores it and appends its `message_created`
+    /// publication in one transaction, and answers after the commit. With a
+    /// `client_msg_id` seen before from the same author in the channel, it
+    /// returns that message and appends nothing.
+    pub async fn send_message(&self, new: NewMessage) -> Result<Sent, StoreError> {
+        if new.text.is_empty() && new.attachments.is_empty() {
+            return Err(StoreError::InvalidInput("the text is empty".into()));
+        }
+        if new.attachments.len() > crate::MAX_ATTACHMENTS {
+            return Err(StoreError::InvalidInput(format!(
+                "a message carries at most {} attachments",
+                crate::MAX_ATTACHMENTS
+            )));
+        }
+        if new.client_msg_id.as_deref() == Some("") {
+            return Err(StoreError::InvalidInput(
+                "the client_msg_id is empty".into(),
+            ));
+        }
+        self.submit(|reply| Command::Send { new, reply }).await
+    }
+
+    /// Replaces a message's text, keeping the previous text in its edit
+    /// trail, and appends `message_updated`. Only the author may edit;
+    /// deleted messages are not found.
+    pub async fn edit_message(&self, edit: MessageEdit) -> Result<Changed, StoreError> {
+        if edit.text.is_empty() {
+            return Err(StoreError::InvalidInput("the text is empty".into()));
+        }
+        self.submit(|reply| Command::Edit {
+            edit,
+            channel: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes a message and appends `message_deleted`. Its author may
+    /// soft-delete it; a moderator may soft- or hard-delete anyone's.
+    ///
+    /// Deleting also clears the message's edit trail and redacts its earlier
+    /// events: their stored data is encoded again from the tombstone, so
+    /// history and recovery no longer carry the deleted text. That is the
+    /// one case where stored data differs from what live subscribers got.
+    pub async fn delete_message(&self, delete: MessageDelete) -> Result<Changed, StoreError> {
+        self.submit(|reply| Command::Delete {
+            delete,
+            channel: None,
+            reply,
+        })
+        .await
+    }
+
+    /// The message `author` sent before in `channel` with the idempotency
+    /// key `client_msg_id`, if any: what a resend is answered with.
+    pub async fn sent_message(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        author: &str,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        let Some(mut message) =
+            messages::find_sent(&mut connection, app, channel, author, client_msg_id).await?
+        else {
+            return Ok(None);
+        };
+        uploads::fill(&mut connection, std::slice::from_mut(&mut message)).await?;
+        Ok(Some(message))
+    }
+
+    /// A message of the app in its current state; tombstones included.
+    pub async fn message(&self, app: &str, id: MessageId) -> Result<Message, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        let mut message = messages::find(&mut connection, app, id)
+            .await?
+            .ok_or(StoreError::NotFound("message"))?;
+        uploads::fill(&mut connection, std::slice::from_mut(&mut message)).await?;
+        Ok(message)
+    }
+
+    /// One page of the channel's messages in their current state. The limit
+    /// is capped to `1..=MAX_PAGE_SIZE`. A cursor message must belong to the
+    /// channel (a hard-deleted one is not found).
+    pub async fn messages(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        query: MessageQuery,
+    ) -> Result<MessagePage, StoreError> {
+        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
+        let mut connection = self.pool().acquire().await?;
+        let connection = &mut *connection;
+        let window = match query.cursor {
+            MessageCursor::Newest => Window::new(0, u64::MAX, End::Newest, limit),
+            MessageCursor::Oldest => Window::new(0, u64::MAX, End::Oldest, limit),
+            MessageCursor::Before(id) => {
+                let anchor = anchor(connection, app, channel, id).await?;
+                Window::new(0, anchor.offset.saturating_sub(1), End::Newest, limit)
+            }
+            MessageCursor::After(id) => {
+                let anchor = anchor(connection, app, channel, id).await?;
+                Window::new(anchor.offset, u64::MAX, End::Oldest, limit)
+            }
+            MessageCursor::Around(id) => {
+                let anchor = anchor(connection, app, channel, id).await?;
+                let older = (limit - 1) / 2;
+                let before = Window::new(0, anchor.offset.saturating_sub(1), End::Newest, older);
+                let after = Window::new(anchor.offset, u64::MAX, End::Oldest, limit - 1 - older);
+                let mut page = messages::range(connection, app, channel, before).await?;
+                page.push(anchor);
+                page.extend(messages::range(connection, app, channel, after).await?);
+                return message_page(connection, app, channel, page, after, query.order).await;
+            }
+        };
+        let page = messages::range(connection, app, channel, window).await?;
+        message_page(connection, app, channel, page, window, query.order).await
+    }
+
+    /// The texts a message had before its edits, oldest first (empty for a
+    /// message never edited, and for a deleted one: deleting clears the
+    /// trail).
+    pub async fn edit_trail(&self, app: &str, id: MessageId) -> Result<Vec<Revision>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        if messages::channel_of(&mut connection, app, id)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound("message"));
+        }
+        messages::revisions(&mut connection, id).await
+    }
+}
+
+/// The message a page cursor names, which must be in the channel.
+async fn anchor(
+    connection: &mut sqlx::AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    id: MessageId,
+) -> Result<Message, StoreError> {
+    messages::find(connection, app, id)
+        .await?
+        .filter(|message| message.channel == *channel)
+        .ok_or(StoreError::NotFound("message"))
+}
+
+/// A page of `messages` (oldest first, read from `window`) with its
+/// `has_older` and `has_newer`, in `order`.
+async fn message_page(
+    connection: &mut sqlx::AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    mut messages: Vec<Message>,
+    window: Window,
+    order: Order,
+) -> Result<MessagePage, StoreError> {
+    let (lowest, highest) = page_bounds(
+        messages.first().map(|m| m.offset),
+        messages.last().map(|m| m.offset),
+        window,
+    );
+    let beyond = sql::beyond(connection, Ordered::Messages, app, channel, lowest, highest).await?;
+    uploads::fill(connection, &mut messages).await?;
+    if order == Order::NewestFirst {
+        messages.reverse();
+    }
+    Ok(MessagePage {
+        messages,
+        has_older: beyond.older,
+        has_newer: beyond.newer,
+    })
 }

@@ -9,13 +9,15 @@
 use std::fmt;
 use std::str::FromStr;
 
-use parley_core::{ChannelName, PublicationKind};
+use parley_core::ChannelName;
 use sqlx::AnyConnection;
 
-use crate::commands::{Command, Context, message_event};
+use crate::commands::{Command, Context};
+use crate::event::{self, Turn};
+use crate::messages::MessageEvent;
 use crate::sql::moderation as sql;
-use crate::sql::{messages, streams, uploads};
-use crate::{Changed, MessageId, Store, StoreError, Timestamp};
+use crate::sql::{messages, uploads};
+use crate::{Changed, Message, MessageId, Store, StoreError, Timestamp};
 
 /// The most users one user may block.
 pub const MAX_BLOCKS: usize = 1000;
@@ -194,7 +196,7 @@ pub(crate) async fn hide_message(
     hide: &MessageHide,
     channel: &ChannelName,
 ) -> Result<Changed, StoreError> {
-    let position = streams::advance(connection, &hide.app, channel, context.now).await?;
+    let turn = Turn::take(connection, context, &hide.app, channel).await?;
     let mut message = messages::find(connection, &hide.app, hide.id)
         .await?
         .filter(|message| !message.is_deleted())
@@ -209,15 +211,12 @@ pub(crate) async fn hide_message(
     uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
     sql::set_hidden(connection, message.id, hide.hidden).await?;
     message.hidden = hide.hidden;
-    for kind in [
-        PublicationKind::MessageCreated,
-        PublicationKind::MessageUpdated,
-    ] {
-        let data = context.encoder.encode(kind, &message);
-        streams::redact(connection, &hide.app, channel, message.id, kind, &data).await?;
-    }
-    let publication = message_event(context, PublicationKind::MessageUpdated, &message, position);
-    streams::append(connection, &hide.app, &publication).await?;
+    crate::messages::redact(connection, context, &hide.app, &message).await?;
+    let event = MessageEvent {
+        kind: Message::UPDATED,
+        message: &message,
+    };
+    let publication = event::append(connection, context, turn, &event).await?;
     Ok(Changed {
         message,
         publication,

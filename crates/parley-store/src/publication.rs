@@ -42,7 +42,7 @@ impl StoredPublication {
     pub fn to_publication(&self, info: Option<ClientInfo>) -> Publication {
         Publication {
             channel: self.channel.clone(),
-            kind: self.kind,
+            kind: self.kind.clone(),
             data: self.data.clone(),
             position: self.position.clone(),
             info,

@@ -1,14 +1,17 @@
 //! Reactions: one emoji from one user on a message or on a channel itself,
 //! unique per (user, target, emoji), and their counts.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use parley_core::{ChannelName, PublicationKind};
+use bytes::Bytes;
+use parley_core::{ChannelName, EventKind, PublicationKind};
 use sqlx::AnyConnection;
 
-use crate::commands::Context;
-use crate::sql::{messages, reactions, streams};
-use crate::{MessageId, StoreError, StoredPublication};
+use crate::commands::{Command, Context};
+use crate::event::{self, Event, Turn};
+use crate::sql::{messages, reactions};
+use crate::{MessageId, Store, StoreError, StoredPublication};
 
 /// What a reaction is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,44 @@ pub struct ReactionEvent {
     pub count: u64,
 }
 
+impl ReactionEvent {
+    /// The kind of the event of a reaction added.
+    pub const ADDED: EventKind = EventKind::new("reaction_added");
+    /// The kind of the event of a reaction taken back.
+    pub const REMOVED: EventKind = EventKind::new("reaction_removed");
+}
+
+/// A reaction event with its kind and who may see it, encoded by the
+/// store's [`MessageEventEncoder`](crate::MessageEventEncoder).
+struct Reaction<'a> {
+    /// [`ReactionEvent::ADDED`] or [`ReactionEvent::REMOVED`].
+    kind: EventKind,
+    event: &'a ReactionEvent,
+    audience: Option<Arc<str>>,
+}
+
+impl Event for Reaction<'_> {
+    fn kind(&self) -> PublicationKind {
+        self.kind.clone().into()
+    }
+
+    fn data(&self, context: &Context<'_>) -> Bytes {
+        context.encoder.encode_reaction(self.kind(), self.event)
+    }
+
+    fn message_id(&self) -> Option<MessageId> {
+        self.event.message_id
+    }
+
+    fn author(&self) -> Option<Arc<str>> {
+        Some(Arc::from(self.event.user.as_str()))
+    }
+
+    fn audience(&self) -> Option<Arc<str>> {
+        self.audience.clone()
+    }
+}
+
 /// What a [`ReactionChange`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reacted {
@@ -73,6 +114,50 @@ pub struct ReactionCount {
     pub count: u64,
     /// Whether the reader is one of them.
     pub me: bool,
+}
+
+impl Store {
+    /// Adds or removes a user's reaction to a message (which must not be
+    /// deleted) or to a channel, and appends `reaction_added` or
+    /// `reaction_removed` to the channel's stream. Adding a reaction the
+    /// user has, or removing one they have not, appends nothing and returns
+    /// the current count.
+    pub async fn react(&self, change: ReactionChange) -> Result<Reacted, StoreError> {
+        let channel = match &change.target {
+            ReactionTarget::Message(_) => None,
+            ReactionTarget::Channel(channel) => Some(channel.clone()),
+        };
+        self.submit(|reply| Command::React {
+            change,
+            channel,
+            reply,
+        })
+        .await
+    }
+
+    /// The reaction counts of messages of the app, relative to `reader`
+    /// (`me` is false for every count without one). Messages without
+    /// reactions are absent from the map.
+    pub async fn message_reactions(
+        &self,
+        messages: &[MessageId],
+        reader: Option<&str>,
+    ) -> Result<HashMap<MessageId, Vec<ReactionCount>>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        reactions::message_counts(&mut connection, messages, reader).await
+    }
+
+    /// The counts of the reactions to a channel itself, relative to
+    /// `reader`, in the order the emojis were first used.
+    pub async fn channel_reactions(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        reader: Option<&str>,
+    ) -> Result<Vec<ReactionCount>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        reactions::channel_counts(&mut connection, app, channel, reader).await
+    }
 }
 
 /// Adds or removes a reaction. Only a change takes the channel's next
@@ -117,37 +202,33 @@ pub(crate) async fn react(
     } else {
         reactions::remove(connection, app, target, &change.user, &change.emoji).await?
     };
-    let position = match changed {
-        true => Some(streams::advance(connection, app, channel, context.now).await?),
+    let turn = match changed {
+        true => Some(Turn::take(connection, context, app, channel).await?),
         false => None,
     };
-    let event = ReactionEvent {
+    let counted = ReactionEvent {
         channel: channel.clone(),
         message_id,
         user: change.user.clone(),
         emoji: change.emoji.clone(),
         count: reactions::count(connection, app, target, &change.emoji).await?,
     };
-    let publication = match position {
-        Some(position) => {
-            let kind = match change.add {
-                true => PublicationKind::ReactionAdded,
-                false => PublicationKind::ReactionRemoved,
-            };
-            let publication = StoredPublication {
-                channel: channel.clone(),
-                position,
-                kind,
-                data: context.encoder.encode_reaction(kind, &event),
-                message_id,
-                created_at: context.now,
-                author: Some(Arc::from(change.user.as_str())),
+    let publication = match turn {
+        Some(turn) => {
+            let reaction = Reaction {
+                kind: match change.add {
+                    true => ReactionEvent::ADDED,
+                    false => ReactionEvent::REMOVED,
+                },
+                event: &counted,
                 audience,
             };
-            streams::append(connection, app, &publication).await?;
-            Some(publication)
+            Some(event::append(connection, context, turn, &reaction).await?)
         }
         None => None,
     };
-    Ok(Reacted { event, publication })
+    Ok(Reacted {
+        event: counted,
+        publication,
+    })
 }

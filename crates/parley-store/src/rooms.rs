@@ -1,14 +1,21 @@
-//! Rooms: channels of members-only namespaces, their members and roles, and
-//! the requests and pages about them.
+//! Rooms: channels of members-only namespaces, their members and roles;
+//! the requests and pages about them, the membership events
+//! (`member_added`, `member_removed`) and the writes that append them with
+//! their projection (the room and member rows, the new members' read
+//! markers).
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use parley_core::ChannelName;
+use parley_core::{ChannelName, EventKind};
+use sqlx::AnyConnection;
 
-use crate::{Message, StoreError, StoredPublication, Timestamp};
+use crate::commands::{Change, Context};
+use crate::event::{self, Encoded, EventEncoder, Turn};
+use crate::sql::reads::Marker;
+use crate::sql::{reads, rooms, uploads};
+use crate::{MAX_PAGE_SIZE, Message, Store, StoreError, StoredPublication, Timestamp};
 
 /// What kind of room a channel is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,9 +136,14 @@ pub struct MembersEvent {
     pub by: String,
 }
 
-/// Turns an event into the payload its publication carries; called inside
-/// the write transaction (possibly more than once, if it is retried).
-pub type EventEncoder<T> = Arc<dyn Fn(&T) -> Bytes + Send + Sync>;
+impl MembersEvent {
+    /// The kind of the event of members added (or of a room created with
+    /// them); its data names the room and them.
+    pub const ADDED: EventKind = EventKind::new("member_added");
+    /// The kind of the event of members removed; its data names the room
+    /// and them.
+    pub const REMOVED: EventKind = EventKind::new("member_removed");
+}
 
 /// A room to create.
 #[derive(Clone)]
@@ -225,4 +237,286 @@ pub struct RoomPage {
     pub rooms: Vec<RoomSummary>,
     /// The cursor of the next page, when there is one.
     pub next: Option<String>,
+}
+
+impl Store {
+    /// Creates a room with its members and appends `member_added`. For a
+    /// direct room whose pair has one already, returns that room instead
+    /// (`created: false`) and appends nothing. A group room's channel must
+    /// not be a room yet.
+    pub async fn create_room(&self, new: NewRoom) -> Result<RoomCreated, StoreError> {
+        if new.members.is_empty() {
+            return Err(StoreError::InvalidInput("a room needs members".into()));
+        }
+        self.change(new).await
+    }
+
+    /// Adds or removes members and appends `member_added` or
+    /// `member_removed` naming those who changed. Refused for a direct room,
+    /// and when nobody would change.
+    pub async fn change_members(
+        &self,
+        change: MembersChange,
+    ) -> Result<MembersChanged, StoreError> {
+        if change.members.is_empty() {
+            return Err(StoreError::InvalidInput("name at least one user".into()));
+        }
+        self.change(change).await
+    }
+
+    /// The room on this channel, if the channel is one.
+    pub async fn room(&self, app: &str, channel: &ChannelName) -> Result<Option<Room>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        rooms::find(&mut connection, app, channel).await
+    }
+
+    /// A user's role in a room; `None` when they are not a member (or the
+    /// channel is no room).
+    pub async fn room_role(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+        user: &str,
+    ) -> Result<Option<RoomRole>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        rooms::role(&mut connection, app, channel, user).await
+    }
+
+    /// A room's members in the order they joined (at most
+    /// [`MAX_LISTED_MEMBERS`]).
+    pub async fn room_members(
+        &self,
+        app: &str,
+        channel: &ChannelName,
+    ) -> Result<Vec<RoomMember>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        rooms::members(&mut connection, app, channel, MAX_LISTED_MEMBERS).await
+    }
+
+    /// One page of a user's rooms, most recently active first, each with
+    /// its members, last message and the user's unread counts. `after` is
+    /// the `next` cursor of the previous page.
+    pub async fn rooms_of(
+        &self,
+        app: &str,
+        user: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RoomPage, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let after = after.map(parse_room_cursor).transpose()?;
+        let mut connection = self.pool().acquire().await?;
+        let connection = &mut *connection;
+        let mut listed = rooms::of_user(connection, app, user, after, limit).await?;
+        let more = listed.len() > limit;
+        listed.truncate(limit);
+        let next = match listed.last() {
+            Some(last) if more => Some(format!(
+                "{}:{}",
+                last.room.last_activity.as_millis(),
+                last.room.channel
+            )),
+            _ => None,
+        };
+        let mut summaries = Vec::with_capacity(listed.len());
+        for entry in listed {
+            let channel = &entry.room.channel;
+            let counts = reads::unread_in(connection, app, channel, user).await?;
+            let mut last_message = rooms::last_message(connection, app, channel, user).await?;
+            if let Some(message) = last_message.as_mut() {
+                uploads::fill(connection, std::slice::from_mut(message)).await?;
+            }
+            summaries.push(RoomSummary {
+                members: rooms::members(connection, app, channel, MAX_LISTED_MEMBERS).await?,
+                member_count: rooms::member_count(connection, app, channel).await?,
+                last_message,
+                unread: counts.as_ref().map_or(0, |counts| counts.unread),
+                mentions: counts.as_ref().map_or(0, |counts| counts.mentions),
+                role: entry.role,
+                room: entry.room,
+            });
+        }
+        Ok(RoomPage {
+            rooms: summaries,
+            next,
+        })
+    }
+}
+
+/// Reads a `next` cursor of [`Store::rooms_of`]: `<last_activity>:<channel>`.
+fn parse_room_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
+    cursor
+        .split_once(':')
+        .and_then(|(time, channel)| Some((time.parse().ok()?, channel.to_owned())))
+        .ok_or_else(|| StoreError::InvalidInput(format!("{cursor:?} is not a rooms cursor")))
+}
+
+impl Change for NewRoom {
+    type Outcome = RoomCreated;
+
+    fn scope(&self) -> (&str, &ChannelName) {
+        (&self.app, &self.channel)
+    }
+
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<RoomCreated, StoreError> {
+        let app = &*self.app;
+        if let Some(key) = &self.direct_key
+            && let Some(room) = rooms::find_direct(connection, app, key).await?
+        {
+            let members = rooms::members(connection, app, &room.channel, usize::MAX).await?;
+            return Ok(RoomCreated {
+                room,
+                members,
+                created: false,
+                publication: None,
+            });
+        }
+        if rooms::find(connection, app, &self.channel).await?.is_some() {
+            return Err(StoreError::InvalidInput(format!(
+                "the room {} exists already",
+                self.channel
+            )));
+        }
+        let room = Room {
+            channel: self.channel.clone(),
+            kind: self.kind,
+            created_by: self.creator.clone(),
+            created_at: context.now,
+            last_activity: context.now,
+        };
+        rooms::insert(connection, app, &room, self.direct_key.as_deref()).await?;
+        let mut members = Vec::with_capacity(self.members.len());
+        for (user, role) in &self.members {
+            let member = RoomMember {
+                user: user.clone(),
+                role: *role,
+                joined_at: context.now,
+            };
+            if rooms::add_member(connection, app, &room.channel, &member).await? {
+                members.push(member);
+            }
+        }
+        let event = MembersEvent {
+            room: room.clone(),
+            members,
+            by: self.creator.clone(),
+        };
+        let added = Encoded {
+            kind: MembersEvent::ADDED,
+            value: &event,
+            encode: &self.encode,
+        };
+        let publication = event::record(connection, context, app, &room.channel, &added).await?;
+        let seen = reads::message_count(connection, app, &room.channel).await?;
+        for member in &event.members {
+            let marker = Marker {
+                seen,
+                last_read_offset: publication.position.offset,
+            };
+            reads::set_marker(
+                connection,
+                app,
+                &room.channel,
+                &member.user,
+                marker,
+                context.now,
+            )
+            .await?;
+        }
+        Ok(RoomCreated {
+            room,
+            members: event.members,
+            created: true,
+            publication: Some(publication),
+        })
+    }
+
+    fn appended(outcome: &RoomCreated) -> Option<&StoredPublication> {
+        outcome.publication.as_ref()
+    }
+}
+
+impl Change for MembersChange {
+    type Outcome = MembersChanged;
+
+    fn scope(&self) -> (&str, &ChannelName) {
+        (&self.app, &self.channel)
+    }
+
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+    ) -> Result<MembersChanged, StoreError> {
+        let app = &*self.app;
+        let channel = &self.channel;
+        // The stream lock first, so membership changes of one room take turns.
+        let turn = Turn::take(connection, context, app, channel).await?;
+        let room = rooms::find(connection, app, channel)
+            .await?
+            .ok_or(StoreError::NotFound("room"))?;
+        if room.kind == RoomKind::Direct {
+            return Err(StoreError::Forbidden("a direct room keeps its two members"));
+        }
+        let seen = reads::message_count(connection, app, channel).await?;
+        let mut members = Vec::new();
+        for (user, role) in &self.members {
+            if self.add {
+                let member = RoomMember {
+                    user: user.clone(),
+                    role: *role,
+                    joined_at: context.now,
+                };
+                if rooms::add_member(connection, app, channel, &member).await? {
+                    let marker = Marker {
+                        seen,
+                        last_read_offset: turn.offset(),
+                    };
+                    reads::set_marker(connection, app, channel, user, marker, context.now).await?;
+                    members.push(member);
+                }
+            } else if let Some(member) =
+                rooms::remove_member(connection, app, channel, user).await?
+            {
+                reads::remove_marker(connection, app, channel, user).await?;
+                members.push(member);
+            }
+        }
+        if members.is_empty() {
+            // Nothing changed: the writer rolls the refused command back, and
+            // with it the offset taken above.
+            return Err(StoreError::InvalidInput(if self.add {
+                "every user named is a member already".into()
+            } else {
+                "no user named is a member".into()
+            }));
+        }
+        let event = MembersEvent {
+            room: room.clone(),
+            members,
+            by: self.by.clone(),
+        };
+        let changed = Encoded {
+            kind: match self.add {
+                true => MembersEvent::ADDED,
+                false => MembersEvent::REMOVED,
+            },
+            value: &event,
+            encode: &self.encode,
+        };
+        let publication = event::append(connection, context, turn, &changed).await?;
+        Ok(MembersChanged {
+            room,
+            members: event.members,
+            publication: Some(publication),
+        })
+    }
+
+    fn appended(outcome: &MembersChanged) -> Option<&StoredPublication> {
+        outcome.publication.as_ref()
+    }
 }

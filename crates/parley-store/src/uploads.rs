@@ -5,7 +5,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{StoreError, Timestamp};
+use crate::commands::Command;
+use crate::sql::uploads;
+use crate::{Store, StoreError, Timestamp};
 
 /// The most uploads one message carries.
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -108,4 +110,23 @@ pub struct NewUpload {
     pub dimensions: Option<Dimensions>,
     /// The thumbnail, for images.
     pub thumbnail: Option<Thumbnail>,
+}
+
+impl Store {
+    /// Keeps an upload's metadata, once its bytes are in the upload storage
+    /// under its id.
+    pub async fn create_upload(&self, upload: NewUpload) -> Result<Upload, StoreError> {
+        self.submit(|reply| Command::CreateUpload { upload, reply })
+            .await
+    }
+
+    /// The upload with this id. Upload ids are unguessable and unique in
+    /// the whole store, so this is the one read not scoped by app: the id is
+    /// the right to read the upload, and the upload names its app.
+    pub async fn upload(&self, id: &UploadId) -> Result<Upload, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        uploads::find(&mut connection, id)
+            .await?
+            .ok_or(StoreError::NotFound("upload"))
+    }
 }

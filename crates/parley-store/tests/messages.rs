@@ -9,8 +9,8 @@ use bytes::Bytes;
 use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parley_core::PublicationKind;
 use parley_store::{
-    DeleteMode, HistoryCursor, HistoryQuery, MessageCursor, MessageDelete, MessageEdit, MessageId,
-    MessageQuery, Order, StoreError,
+    DeleteMode, HistoryCursor, HistoryQuery, Message, MessageCursor, MessageDelete, MessageEdit,
+    MessageId, MessageQuery, Order, StoreError,
 };
 
 store_tests!(
@@ -60,12 +60,12 @@ async fn a_sent_message_is_stored_with_its_publication(db: TestDb) {
     assert_eq!(message.text, "hello");
     assert_eq!(message.meta.as_deref(), Some(&br#"{"mood":"happy"}"#[..]));
     let publication = sent.publication.expect("a new message has a publication");
-    assert_eq!(publication.kind, PublicationKind::MessageCreated);
+    assert_eq!(publication.kind, Message::CREATED);
     assert_eq!(publication.position.offset, 1);
     assert_eq!(publication.message_id, Some(message.id));
     assert_eq!(
         publication.data,
-        encode(PublicationKind::MessageCreated, message)
+        encode(PublicationKind::from(Message::CREATED), message)
     );
 
     assert_eq!(
@@ -118,11 +118,11 @@ async fn the_author_edits_and_the_trail_keeps_earlier_texts(db: TestDb) {
     assert_eq!(first.message.text, "hello");
     assert!(first.message.edited_at.is_some());
     assert_eq!(first.message.offset, 1, "a message keeps its place");
-    assert_eq!(first.publication.kind, PublicationKind::MessageUpdated);
+    assert_eq!(first.publication.kind, Message::UPDATED);
     assert_eq!(first.publication.position.offset, 2);
     assert_eq!(
         first.publication.data,
-        encode(PublicationKind::MessageUpdated, &first.message)
+        encode(PublicationKind::from(Message::UPDATED), &first.message)
     );
 
     store
@@ -192,7 +192,7 @@ async fn the_author_soft_deletes_leaving_a_tombstone(db: TestDb) {
         .expect("deleted");
     assert!(deleted.message.is_deleted());
     assert_eq!(deleted.message.text, "");
-    assert_eq!(deleted.publication.kind, PublicationKind::MessageDeleted);
+    assert_eq!(deleted.publication.kind, Message::DELETED);
     assert_eq!(deleted.publication.position.offset, 2);
 
     let tombstone = store.message(APP, id(&sent)).await.expect("the row stays");
@@ -269,7 +269,7 @@ async fn a_moderator_hard_deletes(db: TestDb) {
         .delete_message(delete(id(&sent), "mod", true, DeleteMode::Hard))
         .await
         .expect("hard-deleted");
-    assert_eq!(deleted.publication.kind, PublicationKind::MessageDeleted);
+    assert_eq!(deleted.publication.kind, Message::DELETED);
     assert_eq!(deleted.publication.position.offset, 3);
     assert_eq!(deleted.publication.message_id, Some(id(&sent)));
 
@@ -325,20 +325,20 @@ async fn deleting_redacts_earlier_events(db: TestDb) {
     let events: Vec<_> = recovery
         .publications
         .iter()
-        .map(|p| (p.position.offset, p.kind))
+        .map(|p| (p.position.offset, p.kind.clone()))
         .collect();
     assert_eq!(
         events,
         [
-            (1, PublicationKind::MessageCreated),
-            (2, PublicationKind::MessageUpdated),
-            (3, PublicationKind::MessageDeleted),
+            (1, PublicationKind::from(Message::CREATED)),
+            (2, PublicationKind::from(Message::UPDATED)),
+            (3, PublicationKind::from(Message::DELETED)),
         ]
     );
     for publication in &recovery.publications {
         assert_eq!(
             publication.data,
-            encode(publication.kind, &deleted.message),
+            encode(publication.kind.clone(), &deleted.message),
             "every event now carries the tombstone"
         );
         let text = String::from_utf8_lossy(&publication.data);

@@ -6,9 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{APP, TestDb, channel, id, new_message, send};
-use parley_core::PublicationKind;
 use parley_store::{
-    MessageHide, ReportStatus, Restriction, RestrictionKind, StoreError, Timestamp,
+    Message, MessageHide, ReportStatus, Restriction, RestrictionKind, StoreError, Timestamp,
 };
 
 store_tests!(
@@ -228,7 +227,7 @@ async fn hiding_marks_the_message_and_appends_an_event(db: TestDb) {
     let changed = store.hide_message(hide(true)).await.expect("hidden");
     assert!(changed.message.hidden);
     assert_eq!(changed.message.text, "rude", "the store keeps the text");
-    assert_eq!(changed.publication.kind, PublicationKind::MessageUpdated);
+    assert_eq!(changed.publication.kind, Message::UPDATED);
     assert_eq!(changed.publication.position.offset, 2);
     assert!(store.message(APP, id(&sent)).await.unwrap().hidden);
     assert!(matches!(

@@ -11,7 +11,8 @@ use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parking_lot::Mutex;
 use parley_core::{BrokerEventHandler, Publication, PublicationKind};
 use parley_store::{
-    HistoryCursor, HistoryQuery, MessageEdit, Retention, Store, StoreError, Timestamp, TrimScope,
+    HistoryCursor, HistoryQuery, Message, MessageEdit, Pin, PinChange, Retention, Store,
+    StoreError, Timestamp, TrimScope,
 };
 
 store_tests!(
@@ -19,6 +20,7 @@ store_tests!(
     group_commit_batches_concurrent_writes,
     a_refused_operation_does_not_fail_its_batch,
     a_lone_refused_operation_leaves_no_trace,
+    a_refused_change_does_not_fail_its_batch,
     delivery_sees_every_channel_in_offset_order,
     recovery_returns_exactly_the_missed_events,
     recovery_is_incomplete_once_trimmed,
@@ -79,7 +81,7 @@ async fn offsets_stay_gapless_under_concurrent_sends(db: TestDb) {
         assert_eq!(publication.message_id, Some(message.id));
         assert_eq!(
             publication.data,
-            encode(PublicationKind::MessageCreated, message)
+            encode(PublicationKind::from(Message::CREATED), message)
         );
         assert_eq!(publication.position.epoch, recovery.position.epoch);
     }
@@ -180,6 +182,70 @@ async fn a_lone_refused_operation_leaves_no_trace(db: TestDb) {
     let message = store.message(APP, id(&target)).await.expect("stored");
     assert_eq!(message.text, "original");
     assert_eq!(message.edited_at, None);
+    store.close().await;
+}
+
+/// A pin by `alice` of `message` in `channel_name`.
+fn pin_change(channel_name: &str, message: parley_store::MessageId) -> PinChange {
+    PinChange {
+        app: Arc::from(APP),
+        channel: channel(channel_name),
+        message,
+        by: "alice".into(),
+        pin: true,
+        encode: Arc::new(|pin: &Pin| Bytes::from(format!("pinned {}", pin.message.id))),
+    }
+}
+
+async fn a_refused_change_does_not_fail_its_batch(db: TestDb) {
+    let store = db.open().await;
+    let target = send(&store, "chat:lobby", "alice", "pin me").await;
+    let elsewhere = send(&store, "chat:other", "alice", "not in the lobby").await;
+    let tasks: Vec<_> = (0..30)
+        .map(|n| {
+            let store = store.clone();
+            let elsewhere = id(&elsewhere);
+            tokio::spawn(async move {
+                if n % 3 == 0 {
+                    // A pin in the lobby of a message of another channel:
+                    // refused, whatever batch it is in.
+                    match store.pin(pin_change("chat:lobby", elsewhere)).await {
+                        Err(StoreError::NotFound(_)) => None,
+                        other => panic!("a pin of a foreign message was not refused: {other:?}"),
+                    }
+                } else {
+                    Some(publish(&store, "chat:lobby", "\"fine\"").await)
+                }
+            })
+        })
+        .collect();
+    let mut offsets = Vec::new();
+    for task in tasks {
+        offsets.extend(task.await.expect("the task finished"));
+    }
+    offsets.sort_unstable();
+    assert_eq!(
+        offsets,
+        (2..=21).collect::<Vec<_>>(),
+        "refused pins took no offset"
+    );
+    assert_eq!(store.pins(APP, &channel("chat:lobby")).await.unwrap(), []);
+    let pinned = store
+        .pin(pin_change("chat:lobby", id(&target)))
+        .await
+        .expect("pinned");
+    let publication = pinned.publication.expect("a pin event");
+    assert_eq!(publication.position.offset, 22);
+    assert_eq!(publication.kind, Pin::PINNED);
+    assert_eq!(
+        publication.data,
+        Bytes::from(format!("pinned {}", id(&target)))
+    );
+    let pins = store.pins(APP, &channel("chat:lobby")).await.unwrap();
+    assert_eq!(
+        pins.iter().map(|pin| pin.message.id).collect::<Vec<_>>(),
+        [id(&target)]
+    );
     store.close().await;
 }
 
@@ -286,14 +352,14 @@ async fn recovery_returns_exactly_the_missed_events(db: TestDb) {
     let events: Vec<_> = recovery
         .publications
         .iter()
-        .map(|p| (p.position.offset, p.kind, p.message_id))
+        .map(|p| (p.position.offset, p.kind.clone(), p.message_id))
         .collect();
     assert_eq!(
         events,
         [
-            (3, PublicationKind::MessageCreated, Some(id(&third))),
-            (4, PublicationKind::MessageUpdated, Some(id(&first))),
-            (5, PublicationKind::MessageDeleted, Some(id(&third))),
+            (3, PublicationKind::from(Message::CREATED), Some(id(&third))),
+            (4, PublicationKind::from(Message::UPDATED), Some(id(&first))),
+            (5, PublicationKind::from(Message::DELETED), Some(id(&third))),
             (6, PublicationKind::Publication, None),
         ]
     );

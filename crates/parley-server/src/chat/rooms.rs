@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parley_core::{ChannelName, PublicationKind};
+use parley_core::{ChannelName, EventKind};
 use parley_store::{
     MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated, RoomKind, RoomMember,
     RoomPage, RoomRole, StoreError,
@@ -239,7 +239,7 @@ pub async fn create(
             members: created.members.clone(),
             by: by.clone(),
         };
-        notify_inboxes(server, app, &event, PublicationKind::MemberAdded).await;
+        notify_inboxes(server, app, &event, MembersEvent::ADDED).await;
     }
     Ok(created)
 }
@@ -315,9 +315,9 @@ pub async fn change_members(
         by,
     };
     let kind = if add {
-        PublicationKind::MemberAdded
+        MembersEvent::ADDED
     } else {
-        PublicationKind::MemberRemoved
+        MembersEvent::REMOVED
     };
     notify_inboxes(server, app, &event, kind).await;
     if !add {
@@ -350,7 +350,7 @@ async fn notify_inboxes(
     server: &ServerState,
     app: &AppContext,
     event: &MembersEvent,
-    kind: PublicationKind,
+    kind: EventKind,
 ) {
     let namespace = event.room.channel.namespace().unwrap_or_default();
     let data = members_event_data(event);
@@ -364,7 +364,12 @@ async fn notify_inboxes(
         };
         if let Err(error) = server
             .store
-            .append_event(app.app.id.clone(), channel, kind, data.clone())
+            .append_event(
+                app.app.id.clone(),
+                channel,
+                kind.clone().into(),
+                data.clone(),
+            )
             .await
         {
             tracing::warn!(%error, user = %member.user, "room notice to the inbox failed");

@@ -166,7 +166,7 @@ fn publication_frame(publication: &Publication) -> Frame {
     }
     let data: &RawValue = serde_json::from_str(text).unwrap_or(RawValue::NULL);
     Event {
-        event: match publication.kind {
+        event: match &publication.kind {
             PublicationKind::Publication => PUBLICATION_EVENT,
             other => other.as_str(),
         },

@@ -21,6 +21,7 @@ pub(crate) mod rooms;
 pub(crate) mod rows;
 pub(crate) mod search;
 pub(crate) mod streams;
+pub(crate) mod threads;
 pub(crate) mod uploads;
 pub(crate) mod webhooks;
 

@@ -125,7 +125,7 @@ pub(crate) fn lines_from_db(text: &str) -> Vec<String> {
 /// A publication's kind from its stored name.
 pub(crate) fn kind_from_db(name: &str) -> Result<PublicationKind, StoreError> {
     PublicationKind::from_name(name)
-        .ok_or_else(|| StoreError::corrupt(format!("unknown event kind {name:?}")))
+        .ok_or_else(|| StoreError::corrupt(format!("invalid event kind {name:?}")))
 }
 
 #[cfg(test)]
