@@ -9,25 +9,25 @@
 use bytes::Bytes;
 use parley_core::{ChannelName, ClientInfo, StreamPosition};
 
-use crate::chat::{ChatError, chat_namespace};
-use crate::state::{AppContext, ServerState};
+use crate::chat::{Chat, ChatError, chat_namespace};
+use crate::state::AppContext;
 
 /// Publishes `data` to `channel` of `app` by the channel's path and returns
 /// the publication's stream position. `info` names the publishing
 /// connection (which Pusher connections do not hear back) and its user.
 pub async fn publish(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     data: Bytes,
     info: Option<ClientInfo>,
 ) -> Result<StreamPosition, ChatError> {
     if chat_namespace(app, channel).is_ok() {
-        let stored = server
-            .store
+        let stored = chat
+            .store()
             .publish(app.app.id.clone(), channel.clone(), data, info)
             .await?;
         return Ok(stored.position);
     }
-    Ok(server.node.publish(&app.app, channel, data, info).await?)
+    Ok(chat.node().publish(&app.app, channel, data, info).await?)
 }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::codes::{self, ErrorReply};
 use super::session::{AfterReply, NativeSession};
 use super::wire;
-use crate::chat::{self, Actor, ChatError, SendRequest, json};
+use crate::chat::{self, Actor, ChatError, SendRequest};
 use crate::config::BrokerKind;
+use crate::json;
 use parley_core::Frame;
 
 /// A client's last known stream position, sent with `subscribe`.
@@ -89,7 +90,7 @@ impl NativeSession {
                 ..Default::default()
             });
         }
-        Ok(chat::moderation::viewer(&self.server, &self.app, channel, &self.actor()?).await?)
+        Ok(chat::moderation::viewer(&self.server.chat, &self.app, channel, &self.actor()?).await?)
     }
 
     /// A channel the client may read: subscribed, or allowed to subscribe;
@@ -101,7 +102,8 @@ impl NativeSession {
                 .app
                 .check_subscribe(self.client.user(), &channel, Grant::None)?;
         }
-        chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user()).await?;
+        chat::rooms::check_member(&self.server.chat, &self.app, &channel, self.client.user())
+            .await?;
         Ok(channel)
     }
 
@@ -120,7 +122,8 @@ impl NativeSession {
         let (position, replay, recovered) = match (&since, persisted) {
             (None, Some(_)) => (
                 self.server
-                    .store
+                    .chat
+                    .store()
                     .stream(&self.app.app.id, channel)
                     .await
                     .map_err(ChatError::from)?,
@@ -135,7 +138,8 @@ impl NativeSession {
             (Some(since), Some((_, config))) => {
                 let mut recovery = self
                     .server
-                    .store
+                    .chat
+                    .store()
                     .publications_after(
                         &self.app.app.id,
                         channel,
@@ -231,7 +235,7 @@ impl NativeSession {
             )
         })?;
         let channel = self.readable(name).await?;
-        let message = chat::send(&self.server, &self.app, &channel, &actor, params)
+        let message = chat::send(&self.server.chat, &self.app, &channel, &actor, params)
             .await?
             .into_message();
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
@@ -243,7 +247,14 @@ impl NativeSession {
         params: MessageEditParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = chat::edit(&self.server, &self.app, &params.id, &actor, params.text).await?;
+        let message = chat::edit(
+            &self.server.chat,
+            &self.app,
+            &params.id,
+            &actor,
+            params.text,
+        )
+        .await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -253,8 +264,14 @@ impl NativeSession {
         params: MessageDeleteParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message =
-            chat::delete(&self.server, &self.app, &params.id, &actor, params.hard).await?;
+        let message = chat::delete(
+            &self.server.chat,
+            &self.app,
+            &params.id,
+            &actor,
+            params.hard,
+        )
+        .await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -264,11 +281,16 @@ impl NativeSession {
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
-            .await?;
+        chat::moderation::check_subscribe(
+            &self.server.chat,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         let viewer = self.viewer(Some(&channel)).await?;
         let page = chat::history_json(
-            &self.server,
+            &self.server.chat,
             &self.app,
             &channel,
             params.before,
@@ -286,12 +308,26 @@ impl NativeSession {
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
-            .await?;
+        chat::moderation::check_subscribe(
+            &self.server.chat,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         let viewer = self.viewer(Some(&channel)).await?;
-        let page =
-            chat::messages_json(&self.server, &self.app, &channel, params.cursor, &viewer).await?;
-        Ok(wire::raw_result_frame(id, &page))
+        let page = chat::messages(
+            &self.server.chat,
+            &self.app,
+            &channel,
+            params.cursor,
+            &viewer,
+        )
+        .await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::pages::message_page_json(&page),
+        ))
     }
 
     pub(super) async fn edit_trail(
@@ -308,7 +344,8 @@ impl NativeSession {
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
         let revisions = self
             .server
-            .store
+            .chat
+            .store()
             .edit_trail(&self.app.app.id, message_id)
             .await
             .map_err(ChatError::from)?;

@@ -408,8 +408,13 @@ impl NativeSession {
             .app
             .app
             .check_subscribe(self.client.user(), &channel, grant)?;
-        crate::chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user())
-            .await?;
+        crate::chat::rooms::check_member(
+            &self.server.chat,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         let state = match state {
             Some(state) if namespace.presence => Some(presence::checked_state(state, namespace)?),
             Some(_) => {
@@ -422,7 +427,7 @@ impl NativeSession {
         };
         let presence = namespace.presence;
         crate::chat::moderation::check_subscribe(
-            &self.server,
+            &self.server.chat,
             &self.app,
             &channel,
             self.client.user(),
@@ -509,8 +514,13 @@ impl NativeSession {
         self.app
             .app
             .check_publish(&self.client, &channel, subscribed, data.len())?;
-        crate::chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user())
-            .await?;
+        crate::chat::rooms::check_member(
+            &self.server.chat,
+            &self.app,
+            &channel,
+            self.client.user(),
+        )
+        .await?;
         let info = ClientInfo {
             client: self.client.id,
             user: self.client.user_arc(),
@@ -518,7 +528,8 @@ impl NativeSession {
         };
         let data = Bytes::copy_from_slice(data.as_bytes());
         let position =
-            crate::publish::publish(&self.server, &self.app, &channel, data, Some(info)).await?;
+            crate::publish::publish(&self.server.chat, &self.app, &channel, data, Some(info))
+                .await?;
         Ok(wire::result_frame(
             id,
             &PublishResult {

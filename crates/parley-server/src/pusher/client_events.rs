@@ -119,7 +119,7 @@ impl PusherSession {
         // namespace, so the event is stored and recovered like any other
         // publication there.
         let published = crate::publish::publish(
-            &self.server,
+            &self.server.chat,
             &self.app,
             &channel,
             Bytes::from(payload),

@@ -11,8 +11,9 @@ use super::users::SignedInUsers;
 /// Server-wide Pusher state.
 #[derive(Default)]
 pub struct PusherState {
-    /// Signed-in connections and watchlists.
-    pub users: SignedInUsers,
+    /// Signed-in connections and watchlists; shared with cluster control,
+    /// which disconnects a user's signed-in connections.
+    pub users: Arc<SignedInUsers>,
     /// The last event of each cache channel.
     pub cache: EventCache,
     /// Channels whose subscribers are owed `subscription_count`; also one

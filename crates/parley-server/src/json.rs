@@ -1,11 +1,29 @@
-//! The JSON shape of chat messages and stored publications.
+//! The JSON of chat, which the native protocol, the Pusher adapter and
+//! the HTTP API share: chat operations return domain types, and the
+//! adapters write them with these functions. The store's event encoders
+//! ([`MessageJson`], [`rooms::members_event_data`],
+//! [`reads::marker_data`]) write the payloads of durable events with them
+//! too.
+//!
+//! This file holds messages, uploads, reactions and stored publications;
+//! - [`pages`]: pages of messages as a viewer sees them (a channel's
+//!   messages, a thread, search matches);
+//! - [`rooms`]: rooms, their members and room lists;
+//! - [`reads`]: read markers and unread counts;
+//! - [`moderation`]: restrictions, block lists and reports.
+
+pub mod moderation;
+pub mod pages;
+pub mod reads;
+pub mod rooms;
 
 use std::fmt::Write;
 
 use bytes::Bytes;
-use parley_core::PublicationKind;
+use parley_core::{ChannelName, PublicationKind};
 use parley_store::{
-    Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision, StoredPublication, Upload,
+    Message, MessageEventEncoder, Reacted, ReactionCount, ReactionEvent, Revision,
+    StoredPublication, Upload,
 };
 
 /// Encodes message events for the store: the payload of `message_created`,
@@ -200,6 +218,27 @@ pub fn reactions_json(reactions: &[ReactionCount]) -> String {
         })
         .collect();
     format!("{{{}}}", parts.join(","))
+}
+
+/// The reply to a reaction change: the event's fields, `"me"` (whether the
+/// actor now reacts with the emoji) and `"changed"` (false when the
+/// reaction was already there, or already gone).
+pub fn reacted_json(reacted: &Reacted, add: bool) -> String {
+    let event = reaction_event_json(&reacted.event);
+    format!(
+        r#"{},"me":{add},"changed":{}}}"#,
+        event.strip_suffix('}').expect("an event is a JSON object"),
+        reacted.publication.is_some()
+    )
+}
+
+/// `{"channel": …, "reactions": {emoji: {"count", "me"}}}`: the reactions
+/// to a channel itself.
+pub fn channel_reactions_json(channel: &ChannelName, reactions: &[ReactionCount]) -> String {
+    let mut out = String::from(r#"{"channel":"#);
+    quoted(&mut out, channel.as_str());
+    let _ = write!(out, r#","reactions":{}}}"#, reactions_json(reactions));
+    out
 }
 
 /// `[{"kind":…,"offset":…,"data":…,"created_at":ms}, …]`.
