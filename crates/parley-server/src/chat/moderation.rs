@@ -246,6 +246,21 @@ pub struct Restricted {
     pub other_nodes: OtherNodes,
 }
 
+/// The mutes and bans in force in the app (of `user`, or everyone's), for
+/// a moderator of the whole app.
+pub async fn restrictions(
+    chat: &Chat,
+    app: &AppContext,
+    actor: &Actor,
+    user: Option<&str>,
+) -> Result<Vec<Restriction>, ChatError> {
+    require_moderator(chat, app, None, actor).await?;
+    Ok(chat
+        .store()
+        .restrictions(&app.app.id, user, parley_store::MAX_PAGE_SIZE * 10)
+        .await?)
+}
+
 /// Lifts a mute or a ban; returns whether one was in force.
 pub async fn lift(
     chat: &Chat,

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use parley_core::{ChannelName, PublicationKind};
 use parley_store::{
-    MembersChange, MembersChanged, MembersEvent, NewRoom, RoomCreated, RoomKind, RoomPage,
-    RoomRole, StoreError,
+    MembersChange, MembersChanged, MembersEvent, NewRoom, RoomCreated, RoomKind, RoomMember,
+    RoomPage, RoomRole, StoreError,
 };
 use serde::Deserialize;
 
@@ -369,6 +369,32 @@ async fn notify_inboxes(
             tracing::warn!(%error, user = %member.user, "room notice to the inbox failed");
         }
     }
+}
+
+/// A room's members; `None` when the channel is no room, or no such room
+/// was created.
+pub async fn members(
+    chat: &Chat,
+    app: &AppContext,
+    channel: &ChannelName,
+) -> Result<Option<Vec<RoomMember>>, ChatError> {
+    if !is_room_channel(app, channel) {
+        return Ok(None);
+    }
+    let members = chat.store().room_members(&app.app.id, channel).await?;
+    // A room always has members; none may mean no room at all.
+    if members.is_empty()
+        && chat
+            .store()
+            .room(&app.app.id, channel)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(members))
 }
 
 /// One page of a user's rooms.

@@ -181,16 +181,9 @@ pub async fn restrictions(
     params: Result<Query<RestrictionsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    moderation::require_moderator(&chat, caller.app(), None, &actor(&caller)).await?;
-    let restrictions = chat
-        .store()
-        .restrictions(
-            &caller.app().app.id,
-            params.user.as_deref(),
-            parley_store::MAX_PAGE_SIZE * 10,
-        )
-        .await
-        .map_err(crate::chat::ChatError::from)?;
+    let restrictions =
+        moderation::restrictions(&chat, caller.app(), &actor(&caller), params.user.as_deref())
+            .await?;
     Ok(json_response(
         StatusCode::OK,
         format!(

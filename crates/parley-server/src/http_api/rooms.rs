@@ -7,7 +7,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::ChannelName;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::extract::{ApiApp, ApiJson};
 use super::{ApiError, ApiPath};
@@ -98,38 +97,12 @@ pub async fn members(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
-    if !rooms::is_room_channel(&app, &channel) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
-    }
-    let members = chat
-        .store()
-        .room_members(&app.app.id, &channel)
-        .await
-        .map_err(crate::chat::ChatError::from)?;
-    if members.is_empty()
-        && chat
-            .store()
-            .room(&app.app.id, &channel)
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-    {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
-    }
-    let members: Vec<_> = members
-        .iter()
-        .map(|member| {
-            json!({
-                "user": member.user,
-                "role": member.role.as_str(),
-                "joined_at": member.joined_at.as_millis(),
-            })
-        })
-        .collect();
+    let members = rooms::members(&chat, &app, &channel)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such room"))?;
     Ok(json_response(
         StatusCode::OK,
-        json!({ "members": members }).to_string(),
+        json::rooms::members_json(&members),
     ))
 }
 

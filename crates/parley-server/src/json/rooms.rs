@@ -42,6 +42,11 @@ fn members_value(members: &[RoomMember]) -> Value {
         .collect()
 }
 
+/// `{"members": [{"user","role","joined_at"}]}`: a room's members.
+pub fn members_json(members: &[RoomMember]) -> String {
+    json!({ "members": members_value(members) }).to_string()
+}
+
 /// `{"room": {...}, "members": [...], "created": bool, "offset"?, "epoch"?}`.
 pub fn created_json(created: &RoomCreated) -> String {
     let mut value = json!({

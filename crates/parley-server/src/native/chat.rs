@@ -90,7 +90,7 @@ impl NativeSession {
                 ..Default::default()
             });
         }
-        Ok(chat::moderation::viewer(&self.server.chat, &self.app, channel, &self.actor()?).await?)
+        Ok(chat::moderation::viewer(&self.chat, &self.app, channel, &self.actor()?).await?)
     }
 
     /// A channel the client may read: subscribed, or allowed to subscribe;
@@ -102,8 +102,7 @@ impl NativeSession {
                 .app
                 .check_subscribe(self.client.user(), &channel, Grant::None)?;
         }
-        chat::rooms::check_member(&self.server.chat, &self.app, &channel, self.client.user())
-            .await?;
+        chat::rooms::check_member(&self.chat, &self.app, &channel, self.client.user()).await?;
         Ok(channel)
     }
 
@@ -121,8 +120,7 @@ impl NativeSession {
         let persisted = chat::chat_namespace(&self.app, channel).ok();
         let (position, replay, recovered) = match (&since, persisted) {
             (None, Some(_)) => (
-                self.server
-                    .chat
+                self.chat
                     .store()
                     .stream(&self.app.app.id, channel)
                     .await
@@ -137,7 +135,6 @@ impl NativeSession {
             ),
             (Some(since), Some((_, config))) => {
                 let mut recovery = self
-                    .server
                     .chat
                     .store()
                     .publications_after(
@@ -235,7 +232,7 @@ impl NativeSession {
             )
         })?;
         let channel = self.readable(name).await?;
-        let message = chat::send(&self.server.chat, &self.app, &channel, &actor, params)
+        let message = chat::send(&self.chat, &self.app, &channel, &actor, params)
             .await?
             .into_message();
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
@@ -247,14 +244,7 @@ impl NativeSession {
         params: MessageEditParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = chat::edit(
-            &self.server.chat,
-            &self.app,
-            &params.id,
-            &actor,
-            params.text,
-        )
-        .await?;
+        let message = chat::edit(&self.chat, &self.app, &params.id, &actor, params.text).await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -264,14 +254,7 @@ impl NativeSession {
         params: MessageDeleteParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = chat::delete(
-            &self.server.chat,
-            &self.app,
-            &params.id,
-            &actor,
-            params.hard,
-        )
-        .await?;
+        let message = chat::delete(&self.chat, &self.app, &params.id, &actor, params.hard).await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -281,16 +264,11 @@ impl NativeSession {
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        chat::moderation::check_subscribe(
-            &self.server.chat,
-            &self.app,
-            &channel,
-            self.client.user(),
-        )
-        .await?;
+        chat::moderation::check_subscribe(&self.chat, &self.app, &channel, self.client.user())
+            .await?;
         let viewer = self.viewer(Some(&channel)).await?;
         let page = chat::history_json(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &channel,
             params.before,
@@ -308,22 +286,10 @@ impl NativeSession {
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        chat::moderation::check_subscribe(
-            &self.server.chat,
-            &self.app,
-            &channel,
-            self.client.user(),
-        )
-        .await?;
+        chat::moderation::check_subscribe(&self.chat, &self.app, &channel, self.client.user())
+            .await?;
         let viewer = self.viewer(Some(&channel)).await?;
-        let page = chat::messages(
-            &self.server.chat,
-            &self.app,
-            &channel,
-            params.cursor,
-            &viewer,
-        )
-        .await?;
+        let page = chat::messages(&self.chat, &self.app, &channel, params.cursor, &viewer).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::pages::message_page_json(&page),
@@ -343,7 +309,6 @@ impl NativeSession {
             .parse()
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
         let revisions = self
-            .server
             .chat
             .store()
             .edit_trail(&self.app.app.id, message_id)

@@ -87,7 +87,7 @@ impl NativeSession {
     /// returns the user's unread total for the reply (see
     /// [`moderation::admit`]: one store read).
     pub(super) async fn admit_user(&mut self, user: &Arc<str>) -> Result<Option<u64>, ErrorReply> {
-        moderation::admit(&self.server.chat, &self.app, user)
+        moderation::admit(&self.chat, &self.app, user)
             .await
             .map_err(|error| {
                 self.close_after_reply = Some(Disconnect::Forced);
@@ -113,8 +113,7 @@ impl NativeSession {
                 .map(moderation::parse_duration)
                 .transpose()?,
         };
-        let restricted =
-            moderation::restrict(&self.server.chat, &self.app, &actor, kind, request).await?;
+        let restricted = moderation::restrict(&self.chat, &self.app, &actor, kind, request).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::moderation::restriction_json(&restricted.restriction),
@@ -132,7 +131,7 @@ impl NativeSession {
         let kind = shadowed(kind, params.shadow)?;
         let channel = channel(params.channel.as_deref())?;
         let lifted = moderation::lift(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &actor,
             kind,
@@ -146,7 +145,7 @@ impl NativeSession {
     /// `block {user}`: `{"blocks": [...]}`, the list after the change.
     pub(super) async fn block(&mut self, id: u64, params: UserParams) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let blocks = moderation::block(&self.server.chat, &self.app, &actor, &params.user).await?;
+        let blocks = moderation::block(&self.chat, &self.app, &actor, &params.user).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::moderation::blocks_json(&blocks),
@@ -160,8 +159,7 @@ impl NativeSession {
         params: UserParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let blocks =
-            moderation::unblock(&self.server.chat, &self.app, &actor, &params.user).await?;
+        let blocks = moderation::unblock(&self.chat, &self.app, &actor, &params.user).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::moderation::blocks_json(&blocks),
@@ -171,7 +169,7 @@ impl NativeSession {
     /// `blocks {}`: the users this user blocked.
     pub(super) async fn blocks(&mut self, id: u64) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let blocks = moderation::blocks(&self.server.chat, &self.app, &actor).await?;
+        let blocks = moderation::blocks(&self.chat, &self.app, &actor).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::moderation::blocks_json(&blocks),
@@ -186,8 +184,7 @@ impl NativeSession {
         hidden: bool,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message =
-            moderation::hide(&self.server.chat, &self.app, &actor, &params.id, hidden).await?;
+        let message = moderation::hide(&self.chat, &self.app, &actor, &params.id, hidden).await?;
         Ok(wire::raw_result_frame(
             id,
             &crate::json::message_json_revealed(&message),
@@ -207,21 +204,14 @@ impl NativeSession {
             .parse()
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
         let message = self
-            .server
             .chat
             .store()
             .message(&self.app.app.id, message_id)
             .await
             .map_err(ChatError::from)?;
         self.readable(message.channel.as_str()).await?;
-        let report = reports::report(
-            &self.server.chat,
-            &self.app,
-            &actor,
-            message_id,
-            &params.reason,
-        )
-        .await?;
+        let report =
+            reports::report(&self.chat, &self.app, &actor, message_id, &params.reason).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::moderation::report_json(&report),

@@ -25,11 +25,10 @@ impl NativeSession {
         add: bool,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let (channel, target) =
-            reactions::target(&self.server.chat, &self.app, &actor, &params).await?;
+        let (channel, target) = reactions::target(&self.chat, &self.app, &actor, &params).await?;
         self.readable(channel.as_str()).await?;
         let reacted = reactions::react(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &actor,
             &channel,
@@ -53,8 +52,7 @@ impl NativeSession {
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
         let reader = (!self.client.is_anonymous()).then(|| self.client.user());
-        let counts =
-            reactions::channel_reactions(&self.server.chat, &self.app, &channel, reader).await?;
+        let counts = reactions::channel_reactions(&self.chat, &self.app, &channel, reader).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::channel_reactions_json(&channel, &counts),

@@ -74,8 +74,7 @@ impl NativeSession {
         params: rooms::CreateRequest,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let created =
-            rooms::create(&self.server.chat, &self.app, Some(&actor.user), params).await?;
+        let created = rooms::create(&self.chat, &self.app, Some(&actor.user), params).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::rooms::created_json(&created),
@@ -91,7 +90,7 @@ impl NativeSession {
         let actor = self.actor()?;
         let channel = Self::channel(&params.channel)?;
         let changed = rooms::change_members(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             Some((&actor.user, actor.moderator)),
             &channel,
@@ -113,7 +112,7 @@ impl NativeSession {
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
         let page = rooms::rooms(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &actor.user,
             params.cursor.as_deref(),
@@ -132,7 +131,7 @@ impl NativeSession {
         let actor = self.actor()?;
         let channel = self.readable(&params.channel).await?;
         let change = reads::mark(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &channel,
             &actor.user,
@@ -148,7 +147,7 @@ impl NativeSession {
 
     pub(super) async fn unread(&mut self, id: u64, _: EmptyParams) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let counts = reads::unread(&self.server.chat, &self.app, &actor.user).await?;
+        let counts = reads::unread(&self.chat, &self.app, &actor.user).await?;
         Ok(wire::raw_result_frame(
             id,
             &json::reads::unread_json(&counts),
@@ -164,7 +163,7 @@ impl NativeSession {
         let actor = self.actor()?;
         let channel = self.readable(&params.channel).await?;
         let pinned = pins::change(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &channel,
             &actor,
@@ -180,7 +179,7 @@ impl NativeSession {
     pub(super) async fn pins(&mut self, id: u64, params: PinsParams) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
         let viewer = self.viewer(Some(&channel)).await?;
-        let page = pins::pins_json(&self.server.chat, &self.app, &channel, &viewer).await?;
+        let page = pins::pins_json(&self.chat, &self.app, &channel, &viewer).await?;
         Ok(wire::raw_result_frame(id, &page))
     }
 
@@ -194,19 +193,13 @@ impl NativeSession {
         // see hidden replies there; a parent that does not exist is
         // answered by `threads::thread`.
         let parent = crate::chat::parse_id(&params.message_id)?;
-        let channel = match self
-            .server
-            .chat
-            .store()
-            .message(&self.app.app.id, parent)
-            .await
-        {
+        let channel = match self.chat.store().message(&self.app.app.id, parent).await {
             Ok(message) => Some(message.channel),
             Err(_) => None,
         };
         let viewer = self.viewer(channel.as_ref()).await?;
         let thread = threads::thread(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             Some(&user),
             &params.message_id,
@@ -236,7 +229,7 @@ impl NativeSession {
         };
         let viewer = self.viewer(channel.as_ref()).await?;
         let matches = search::search(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             channel.as_ref(),
             &params.query,

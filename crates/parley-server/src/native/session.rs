@@ -23,6 +23,7 @@ use super::presence;
 use super::replay::Replay;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
+use crate::chat::Chat;
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
 
@@ -32,6 +33,8 @@ const MAX_VIOLATIONS: u32 = 10;
 /// The state of one native connection.
 pub struct NativeSession {
     pub(super) server: Arc<ServerState>,
+    /// The chat service, which the chat commands take.
+    pub(super) chat: Chat,
     pub(super) app: Arc<AppContext>,
     pub(super) client: Arc<ClientHandle>,
     /// Whether `connect` succeeded and the client is in the hub.
@@ -147,6 +150,7 @@ impl NativeSession {
             Disconnect::ConnectTimeout,
         ));
         Self {
+            chat: server.chat.clone(),
             server,
             app,
             client,
@@ -408,13 +412,8 @@ impl NativeSession {
             .app
             .app
             .check_subscribe(self.client.user(), &channel, grant)?;
-        crate::chat::rooms::check_member(
-            &self.server.chat,
-            &self.app,
-            &channel,
-            self.client.user(),
-        )
-        .await?;
+        crate::chat::rooms::check_member(&self.chat, &self.app, &channel, self.client.user())
+            .await?;
         let state = match state {
             Some(state) if namespace.presence => Some(presence::checked_state(state, namespace)?),
             Some(_) => {
@@ -427,7 +426,7 @@ impl NativeSession {
         };
         let presence = namespace.presence;
         crate::chat::moderation::check_subscribe(
-            &self.server.chat,
+            &self.chat,
             &self.app,
             &channel,
             self.client.user(),
@@ -514,13 +513,8 @@ impl NativeSession {
         self.app
             .app
             .check_publish(&self.client, &channel, subscribed, data.len())?;
-        crate::chat::rooms::check_member(
-            &self.server.chat,
-            &self.app,
-            &channel,
-            self.client.user(),
-        )
-        .await?;
+        crate::chat::rooms::check_member(&self.chat, &self.app, &channel, self.client.user())
+            .await?;
         let info = ClientInfo {
             client: self.client.id,
             user: self.client.user_arc(),
@@ -528,8 +522,7 @@ impl NativeSession {
         };
         let data = Bytes::copy_from_slice(data.as_bytes());
         let position =
-            crate::publish::publish(&self.server.chat, &self.app, &channel, data, Some(info))
-                .await?;
+            crate::publish::publish(&self.chat, &self.app, &channel, data, Some(info)).await?;
         Ok(wire::result_frame(
             id,
             &PublishResult {
