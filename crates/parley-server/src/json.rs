@@ -293,6 +293,11 @@ pub fn messages_json(messages: &[&Message], reveal: bool) -> String {
     format!("[{}]", parts.join(","))
 }
 
+/// `{"revisions": [...]}`: a message's edit trail.
+pub fn edit_trail_json(revisions: &[Revision]) -> String {
+    format!(r#"{{"revisions":{}}}"#, revisions_json(revisions))
+}
+
 /// `[{"revision":1,"text":…,"replaced_at":ms}, …]`.
 pub fn revisions_json(revisions: &[Revision]) -> String {
     let parts: Vec<String> = revisions

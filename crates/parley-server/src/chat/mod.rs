@@ -37,7 +37,7 @@ use parley_core::{ChannelName, Namespace};
 use parley_store::{
     DeleteMode, HistoryCursor, HistoryQuery, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message,
     MessageCursor, MessageDelete, MessageEdit, MessageId, MessageQuery, NewMessage, Order,
-    ReactionCount, StoreError, UploadId,
+    ReactionCount, Revision, StoreError, UploadId,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -391,6 +391,26 @@ pub async fn delete(
         })
         .await?;
     Ok(changed.message)
+}
+
+/// The channel of message `id`: what a report or a thread is checked
+/// against before the user may touch the message.
+pub async fn message_channel(
+    chat: &Chat,
+    app: &AppContext,
+    id: MessageId,
+) -> Result<ChannelName, ChatError> {
+    Ok(chat.store().message(&app.app.id, id).await?.channel)
+}
+
+/// The texts message `id` had before its edits, oldest first. The caller
+/// checked that the reader moderates.
+pub async fn edit_trail(
+    chat: &Chat,
+    app: &AppContext,
+    id: MessageId,
+) -> Result<Vec<Revision>, ChatError> {
+    Ok(chat.store().edit_trail(&app.app.id, id).await?)
 }
 
 /// Whether roles make a user a moderator.

@@ -10,8 +10,8 @@ use super::acting::{acting_user_or_system, json_response};
 use super::extract::ApiJson;
 use super::extract::Caller;
 use super::{ApiError, ApiPath};
+use crate::chat;
 use crate::chat::Chat;
-use crate::chat::{self, ChatError};
 use crate::json;
 
 /// The body of `PATCH /api/v1/messages/{id}`.
@@ -53,13 +53,9 @@ pub async fn trail(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "moderators only"));
     }
     let id = chat::parse_id(&id)?;
-    let revisions = chat
-        .store()
-        .edit_trail(&caller.app().app.id, id)
-        .await
-        .map_err(ChatError::from)?;
+    let revisions = chat::edit_trail(&chat, caller.app(), id).await?;
     Ok(json_response(
         StatusCode::OK,
-        format!(r#"{{"revisions":{}}}"#, json::revisions_json(&revisions)),
+        json::edit_trail_json(&revisions),
     ))
 }

@@ -11,7 +11,7 @@ use super::acting::{acting_user, check_readable, json_response};
 use super::extract::ApiJson;
 use super::extract::Caller;
 use crate::chat::Chat;
-use crate::chat::{self, ChatError, reports};
+use crate::chat::{self, reports};
 use crate::json;
 
 /// The body of `POST /api/v1/reports`.
@@ -37,12 +37,8 @@ pub async fn file(
     let actor = acting_user(&caller, body.user.as_deref())?;
     let app = caller.app();
     let id = chat::parse_id(&body.message_id)?;
-    let message = chat
-        .store()
-        .message(&app.app.id, id)
-        .await
-        .map_err(ChatError::from)?;
-    check_readable(&chat, app, &caller, &actor, &message.channel).await?;
+    let channel = chat::message_channel(&chat, app, id).await?;
+    check_readable(&chat, app, &caller, &actor, &channel).await?;
     let report = reports::report(&chat, app, &actor, id, &body.reason).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -37,12 +37,7 @@ pub async fn thread(
     // hidden replies there; a parent that does not exist is answered by
     // `threads::thread`.
     let parent = chat::parse_id(&id)?;
-    let parent_channel = chat
-        .store()
-        .message(&app.app.id, parent)
-        .await
-        .ok()
-        .map(|message| message.channel);
+    let parent_channel = chat::message_channel(&chat, app, parent).await.ok();
     let viewer = viewer(&chat, app, parent_channel.as_ref(), &actor).await?;
     let reader = actor.limited.then_some(&*actor.user);
     let thread = threads::thread(

@@ -308,13 +308,10 @@ impl NativeSession {
             .id
             .parse()
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
-        let revisions = self
-            .chat
-            .store()
-            .edit_trail(&self.app.app.id, message_id)
-            .await
-            .map_err(ChatError::from)?;
-        let result = format!(r#"{{"revisions":{}}}"#, json::revisions_json(&revisions));
-        Ok(wire::raw_result_frame(id, &result))
+        let revisions = chat::edit_trail(&self.chat, &self.app, message_id).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::edit_trail_json(&revisions),
+        ))
     }
 }

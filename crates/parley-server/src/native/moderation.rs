@@ -13,7 +13,7 @@ use super::codes::{self, ErrorReply};
 use super::session::NativeSession;
 use super::wire;
 use crate::chat::moderation::{self, RestrictRequest};
-use crate::chat::{ChatError, reports};
+use crate::chat::reports;
 use crate::json;
 
 #[derive(Deserialize)]
@@ -203,13 +203,8 @@ impl NativeSession {
             .message_id
             .parse()
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
-        let message = self
-            .chat
-            .store()
-            .message(&self.app.app.id, message_id)
-            .await
-            .map_err(ChatError::from)?;
-        self.readable(message.channel.as_str()).await?;
+        let channel = crate::chat::message_channel(&self.chat, &self.app, message_id).await?;
+        self.readable(channel.as_str()).await?;
         let report =
             reports::report(&self.chat, &self.app, &actor, message_id, &params.reason).await?;
         Ok(wire::raw_result_frame(

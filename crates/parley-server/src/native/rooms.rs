@@ -193,10 +193,9 @@ impl NativeSession {
         // see hidden replies there; a parent that does not exist is
         // answered by `threads::thread`.
         let parent = crate::chat::parse_id(&params.message_id)?;
-        let channel = match self.chat.store().message(&self.app.app.id, parent).await {
-            Ok(message) => Some(message.channel),
-            Err(_) => None,
-        };
+        let channel = crate::chat::message_channel(&self.chat, &self.app, parent)
+            .await
+            .ok();
         let viewer = self.viewer(channel.as_ref()).await?;
         let thread = threads::thread(
             &self.chat,
