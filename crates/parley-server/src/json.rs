@@ -1,11 +1,11 @@
-//! The JSON of chat, which the native protocol, the Pusher adapter and
-//! the HTTP API share: chat operations return domain types, and the
-//! adapters write them with these functions. The store's event encoders
-//! ([`MessageJson`], [`rooms::members_event_data`],
-//! [`reads::marker_data`]) write the payloads of durable events with them
-//! too.
+//! The JSON of chat, which the native protocol and the HTTP API share:
+//! chat operations return domain types, and the adapters write them with
+//! these functions. The store's event encoders ([`MessageJson`],
+//! [`rooms::members_event_data`], [`reads::marker_data`]) write the
+//! payloads of durable events with them too.
 //!
-//! This file holds messages, uploads, reactions and stored publications;
+//! This file writes messages, uploads, reactions and stored publications;
+//! its modules write the rest:
 //! - [`pages`]: pages of messages as a viewer sees them (a channel's
 //!   messages, a thread, search matches);
 //! - [`rooms`]: rooms, their members and room lists;

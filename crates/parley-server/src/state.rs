@@ -1,4 +1,9 @@
-//! The state shared by every request and connection of one server.
+//! The state shared by every request and connection of one server. It
+//! stays at the edge: the wiring (`server.rs`), the adapters' entry points
+//! (the WebSocket upgrades, the sessions, the routers and extractors) and
+//! the web pages. Everything past them takes what it needs: the chat
+//! service ([`Chat`], also the HTTP handlers' state through [`FromRef`]),
+//! the node, an app's context.
 
 use std::collections::HashMap;
 use std::sync::Arc;
