@@ -9,8 +9,7 @@ use axum::response::Response;
 use super::acting::{json_response, named_user};
 use super::extract::ApiApp;
 use super::{ApiError, ApiPath};
-use crate::chat::Chat;
-use crate::chat::moderation;
+use crate::chat::{Chat, moderation};
 use crate::json;
 
 /// `POST /api/v1/users/{user}/blocks/{blocked}`: `{user}` blocks

@@ -10,8 +10,7 @@ use super::acting::{acting_user_or_system, json_response};
 use super::extract::ApiJson;
 use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat;
-use crate::chat::Chat;
+use crate::chat::{self, Chat};
 use crate::json;
 
 /// The body of `PATCH /api/v1/messages/{id}`.

@@ -15,10 +15,9 @@ use serde::Deserialize;
 use super::extract::ApiJson;
 use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::Actor;
-use crate::chat::Chat;
 use crate::chat::moderation::{self, RestrictRequest};
 use crate::chat::reports::{self, Resolution};
+use crate::chat::{Actor, Chat};
 use crate::json;
 
 #[derive(Deserialize)]

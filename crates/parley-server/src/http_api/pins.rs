@@ -10,8 +10,7 @@ use serde::Deserialize;
 use super::acting::{acting_user_or_system, channel, check_readable, json_response, viewer};
 use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::Chat;
-use crate::chat::{self, ChatError, pins};
+use crate::chat::{self, Chat, ChatError, pins};
 
 /// `?user=`: a backend's, the user to act for.
 #[derive(Deserialize)]

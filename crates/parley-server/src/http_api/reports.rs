@@ -10,8 +10,7 @@ use super::ApiError;
 use super::acting::{acting_user, check_readable, json_response};
 use super::extract::ApiJson;
 use super::extract::Caller;
-use crate::chat::Chat;
-use crate::chat::{self, reports};
+use crate::chat::{self, Chat, reports};
 use crate::json;
 
 /// The body of `POST /api/v1/reports`.

@@ -17,8 +17,7 @@ use bytes::BytesMut;
 
 use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::Chat;
-use crate::chat::ChatError;
+use crate::chat::{Chat, ChatError};
 use crate::json;
 use crate::uploads::{UploadError, Uploads};
 
