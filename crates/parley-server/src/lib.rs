@@ -33,6 +33,7 @@ pub mod credentials;
 pub mod encoder;
 pub mod health;
 pub mod http_api;
+pub mod json;
 pub mod listener;
 pub mod native;
 pub mod origin;

@@ -20,14 +20,15 @@ use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{MissingExp, TokenKeys};
-use crate::chat::json::MessageJson;
+use crate::chat::Chat;
 use crate::chat::limits::MessageLimits;
 use crate::cluster::Cluster;
-use crate::cluster::control::RemoteControl;
+use crate::cluster::control::{Control, RemoteControl};
 use crate::committed::StoreStreams;
 use crate::config::{BrokerKind, Config};
 use crate::encoder::WireEncoders;
 use crate::http_api::{ApiError, HeartbeatLimits};
+use crate::json::MessageJson;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
 use crate::pusher::subscription_count::SubscriptionCounts;
@@ -193,11 +194,19 @@ impl Server {
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
+        let pusher = PusherState::new(subscription_counts);
+        let control = Control::new(
+            node.clone(),
+            encoders.native.id(),
+            pusher.users.clone(),
+            cluster.clone(),
+        );
+        let chat = Chat::new(store, node.clone(), control.clone());
         let state = Arc::new(ServerState {
             node,
             encoders,
             presence,
-            store,
+            chat,
             config,
             apps: by_id,
             api_keys: by_api_key,
@@ -208,7 +217,7 @@ impl Server {
             ready: AtomicBool::new(true),
             uploads,
             webhooks,
-            pusher: PusherState::new(subscription_counts),
+            pusher,
             heartbeat_limits,
             cluster,
         });
@@ -216,7 +225,7 @@ impl Server {
             Some(cluster) => Some(
                 cluster
                     .bus
-                    .listen(Arc::new(RemoteControl::new(&state)))
+                    .listen(Arc::new(RemoteControl::new(control, state.apps.clone())))
                     .await
                     .map_err(|error| {
                         ServerError::Config(format!(
@@ -284,14 +293,17 @@ impl Server {
             state.metrics.clone(),
             state.shutdown.clone(),
         ));
-        let mut registration =
-            tokio::spawn(crate::cluster::registry::keep_registered(state.clone()));
+        let mut registration = tokio::spawn(crate::cluster::registry::keep_registered(
+            state.node.clone(),
+            state.cluster.clone(),
+            state.shutdown.clone(),
+        ));
         let counts = state
             .pusher
             .subscription_counts
             .is_enabled()
             .then(|| tokio::spawn(push_subscription_counts(state.clone())));
-        let webhooks = state.webhooks.start(state.store.clone());
+        let webhooks = state.webhooks.start(state.chat.store().clone());
         let stop = state.shutdown.clone();
         let signal = {
             let state = state.clone();
@@ -359,7 +371,7 @@ impl Server {
             webhooks.finish().await;
         }
         // Last: every acknowledged write is committed before the store closes.
-        state.store.close().await;
+        state.chat.store().close().await;
         served?;
         tracing::info!("stopped");
         Ok(())
@@ -417,7 +429,12 @@ async fn trim_persisted(state: &ServerState, app: &AppContext) {
             older_than: (!namespace.history_ttl.is_zero())
                 .then(|| Timestamp::now().minus(namespace.history_ttl)),
         };
-        if let Err(error) = state.store.trim(app.app.id.clone(), scope, retention).await {
+        if let Err(error) = state
+            .chat
+            .store()
+            .trim(app.app.id.clone(), scope, retention)
+            .await
+        {
             tracing::warn!(namespace = %name, %error, "retention trim failed");
         }
     }

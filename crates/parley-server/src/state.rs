@@ -1,16 +1,21 @@
-//! The state shared by every request and connection of one server.
+//! The state shared by every request and connection of one server. It
+//! stays at the edge: the wiring (`server.rs`), the adapters' entry points
+//! (the WebSocket upgrades, the sessions, the routers and extractors) and
+//! the web pages. Everything past them takes what it needs: the chat
+//! service ([`Chat`], also the HTTP handlers' state through [`FromRef`]),
+//! the node, an app's context.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use axum::extract::FromRef;
 use parley_core::{App, MemoryPresence, Node};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use parley_store::Store;
-
 use crate::auth::TokenKeys;
+use crate::chat::Chat;
 use crate::chat::limits::MessageLimits;
 use crate::cluster::Cluster;
 use crate::config::{AppConfig, Config};
@@ -46,8 +51,9 @@ pub struct ServerState {
     pub encoders: WireEncoders,
     /// The node's presence store, for its gauges.
     pub presence: Arc<MemoryPresence>,
-    /// The durable store of persisted channels.
-    pub store: Store,
+    /// The chat service: the store, the node and cluster control, which
+    /// chat operations take in place of this state.
+    pub chat: Chat,
     /// The configuration the server runs with.
     pub config: Config,
     /// Apps by id; the first configured app is also the default.
@@ -80,5 +86,20 @@ impl ServerState {
     /// The app with this id.
     pub fn app(&self, id: &str) -> Option<&Arc<AppContext>> {
         self.apps.get(id)
+    }
+}
+
+/// HTTP handlers take the chat service as their state (`State<Chat>`), not
+/// the whole server's.
+impl FromRef<Arc<ServerState>> for Chat {
+    fn from_ref(server: &Arc<ServerState>) -> Self {
+        server.chat.clone()
+    }
+}
+
+/// The upload handlers take the uploads as their state.
+impl FromRef<Arc<ServerState>> for Uploads {
+    fn from_ref(server: &Arc<ServerState>) -> Self {
+        server.uploads.clone()
     }
 }

@@ -241,7 +241,7 @@ async fn failed_deliveries_are_retried_with_backoff(backend: Backend) {
     // Backoff: 1 s after the first failure, 2 s after the second.
     assert!(at - started >= Duration::from_secs(3), "{:?}", at - started);
     // The delivered row leaves the queue.
-    let store = &server.state.store;
+    let store = server.state.chat.store();
     let deadline = Instant::now() + Duration::from_secs(5);
     while store.pending_webhooks("main").await.unwrap() > 0 {
         assert!(

@@ -1,7 +1,11 @@
 //! Durable chat: sending, editing and deleting messages in persisted
 //! namespaces, shared by the native protocol and the HTTP API.
 //!
-//! - [`json`]: the JSON of messages and stored publications.
+//! Every operation takes the [`Chat`] service (the store, the node and
+//! cluster control) and returns domain types; the adapters turn them into
+//! JSON with [`crate::json`].
+//!
+//! - [`service`]: the [`Chat`] handle.
 //! - [`limits`]: per-namespace rate limits and slow mode.
 //! - [`rooms`]: rooms and members, and the membership gate.
 //! - [`reads`]: read markers and unread counts.
@@ -11,20 +15,18 @@
 //! - [`moderation`]: who moderates, mutes and bans, block lists.
 //! - [`filter`]: a namespace's profanity and word-list filter.
 //! - [`reports`]: the moderation queue.
-//! - [`moderation_json`]: the JSON of restrictions, blocks and reports.
 //! - [`reactions`]: reactions to messages and to channels.
 
 pub mod filter;
-pub mod json;
 pub mod limits;
 pub mod moderation;
-pub mod moderation_json;
 pub mod pins;
 pub mod reactions;
 pub mod reads;
 pub mod reports;
 pub mod rooms;
 pub mod search;
+pub mod service;
 pub mod threads;
 
 use std::sync::Arc;
@@ -34,13 +36,16 @@ use bytes::Bytes;
 use parley_core::{ChannelName, HistoryCursor, HistoryQuery, Namespace, Viewer};
 use parley_store::{
     DeleteMode, MAX_ATTACHMENTS, MAX_PAGE_SIZE, Message, MessageCursor, MessageDelete, MessageEdit,
-    MessageId, MessageQuery, NewMessage, Order, StoreError, UploadId,
+    MessageId, MessageQuery, NewMessage, Order, ReactionCount, Revision, StoreError, UploadId,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+pub use service::Chat;
+
 use crate::config::NamespaceConfig;
-use crate::state::{AppContext, ServerState};
+use crate::json;
+use crate::state::AppContext;
 
 /// Why a chat operation was refused.
 #[derive(Debug)]
@@ -151,7 +156,7 @@ fn check_text(text: &str, config: &NamespaceConfig) -> Result<(), ChatError> {
 
 /// Sends a message and returns it once it is committed.
 pub async fn send(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
@@ -199,14 +204,14 @@ pub async fn send(
         )));
     }
     if actor.limited {
-        rooms::check_member(server, app, channel, &actor.user).await?;
+        rooms::check_member(chat, app, channel, &actor.user).await?;
     }
-    let mode = moderation::check_send(server, app, channel, actor).await?;
+    let mode = moderation::check_send(chat, app, channel, actor).await?;
     // A resend is answered with the stored message before the filter and
     // the rate limit see it: it was accepted once, and counts once.
     if let Some(key) = &request.client_msg_id
-        && let Some(message) = server
-            .store
+        && let Some(message) = chat
+            .store()
             .sent_message(&app.app.id, channel, &actor.user, key)
             .await?
     {
@@ -221,8 +226,8 @@ pub async fn send(
             .check(&actor.user, channel)
             .map_err(ChatError::RateLimited)?;
     }
-    let sent = server
-        .store
+    let sent = chat
+        .store()
         .send_message(NewMessage {
             app: app.app.id.clone(),
             channel: channel.clone(),
@@ -240,7 +245,7 @@ pub async fn send(
     if let Some(reason) = flag
         && sent.publication.is_some()
     {
-        report_flagged(server, app, sent.message.id, &reason).await;
+        report_flagged(chat, app, sent.message.id, &reason).await;
     }
     // No publication: a concurrent send with the same key won the race in
     // the store, and this one got that message back.
@@ -286,8 +291,8 @@ fn filtered(config: &NamespaceConfig, text: String) -> Result<(String, Option<St
 /// Files the filter's report on a committed message. The message is
 /// committed already: a failed report is logged and must not turn its
 /// acknowledgement into an error.
-async fn report_flagged(server: &ServerState, app: &AppContext, id: MessageId, reason: &str) {
-    if let Err(error) = server.store.report(&app.app.id, id, "system", reason).await {
+async fn report_flagged(chat: &Chat, app: &AppContext, id: MessageId, reason: &str) {
+    if let Err(error) = chat.store().report(&app.app.id, id, "system", reason).await {
         tracing::error!(%error, "filing the filter's report failed");
     }
 }
@@ -314,25 +319,25 @@ fn attachment_ids(ids: &[String]) -> Result<Vec<UploadId>, ChatError> {
 
 /// Edits a message's text (its author only).
 pub async fn edit(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     id: &str,
     actor: &Actor,
     text: String,
 ) -> Result<Message, ChatError> {
     let id = parse_id(id)?;
-    let message = server.store.message(&app.app.id, id).await?;
+    let message = chat.store().message(&app.app.id, id).await?;
     let (_, config) = chat_namespace(app, &message.channel)?;
     check_text(&text, config)?;
     if actor.limited {
-        rooms::check_member(server, app, &message.channel, &actor.user).await?;
+        rooms::check_member(chat, app, &message.channel, &actor.user).await?;
     }
     // A muted user may not edit either: an edit would say what a send may
     // not.
-    moderation::check_send(server, app, &message.channel, actor).await?;
+    moderation::check_send(chat, app, &message.channel, actor).await?;
     let (text, flag) = filtered(config, text)?;
-    let changed = server
-        .store
+    let changed = chat
+        .store()
         .edit_message(MessageEdit {
             app: app.app.id.clone(),
             id,
@@ -341,7 +346,7 @@ pub async fn edit(
         })
         .await?;
     if let Some(reason) = flag {
-        report_flagged(server, app, changed.message.id, &reason).await;
+        report_flagged(chat, app, changed.message.id, &reason).await;
     }
     Ok(changed.message)
 }
@@ -349,7 +354,7 @@ pub async fn edit(
 /// Deletes a message: its author soft-deletes; a moderator may delete any,
 /// and may hard-delete.
 pub async fn delete(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     id: &str,
     actor: &Actor,
@@ -359,9 +364,9 @@ pub async fn delete(
     // Token moderators moderate everywhere; room owners and moderators in
     // their room, so their channel is read first.
     let moderator = actor.moderator
-        || match server.store.message(&app.app.id, id).await {
+        || match chat.store().message(&app.app.id, id).await {
             Ok(message) => {
-                moderation::is_moderator(server, app, Some(&message.channel), actor).await?
+                moderation::is_moderator(chat, app, Some(&message.channel), actor).await?
             }
             Err(_) => false,
         };
@@ -370,8 +375,8 @@ pub async fn delete(
             "only moderators hard-delete",
         )));
     }
-    let changed = server
-        .store
+    let changed = chat
+        .store()
         .delete_message(MessageDelete {
             app: app.app.id.clone(),
             id,
@@ -385,6 +390,26 @@ pub async fn delete(
         })
         .await?;
     Ok(changed.message)
+}
+
+/// The channel of message `id`: what a report or a thread is checked
+/// against before the user may touch the message.
+pub async fn message_channel(
+    chat: &Chat,
+    app: &AppContext,
+    id: MessageId,
+) -> Result<ChannelName, ChatError> {
+    Ok(chat.store().message(&app.app.id, id).await?.channel)
+}
+
+/// The texts message `id` had before its edits, oldest first. The caller
+/// checked that the reader moderates.
+pub async fn edit_trail(
+    chat: &Chat,
+    app: &AppContext,
+    id: MessageId,
+) -> Result<Vec<Revision>, ChatError> {
+    Ok(chat.store().edit_trail(&app.app.id, id).await?)
 }
 
 /// Whether roles make a user a moderator.
@@ -412,7 +437,7 @@ pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
 /// A persisted stream's page comes from the store, a transient one's from
 /// what its broker keeps (`history_size`); `Node::history` chooses.
 pub async fn history_json(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     before: Option<u64>,
@@ -429,8 +454,8 @@ pub async fn history_json(
         (None, Some(after)) => HistoryCursor::After(after),
         (None, None) => HistoryCursor::Newest,
     };
-    let mut page = server
-        .node
+    let mut page = chat
+        .node()
         .history(&app.app, channel, HistoryQuery { cursor, limit })
         .await?;
     // What the viewer may not see leaves the page; the page may then hold
@@ -462,15 +487,14 @@ pub struct MessagesCursor {
 
 /// A page of a persisted channel's messages in their current state, as
 /// `viewer` may see them, each with its reactions relative to the viewing
-/// user: `{"messages": [...],
-/// "has_older", "has_newer"}`.
-pub async fn messages_json(
-    server: &ServerState,
+/// user.
+pub async fn messages(
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     cursor: MessagesCursor,
     viewer: &moderation::Viewer,
-) -> Result<String, ChatError> {
+) -> Result<MessagePage, ChatError> {
     chat_namespace(app, channel)?;
     let position = match (cursor.before, cursor.after, cursor.around) {
         (None, None, None) => MessageCursor::Newest,
@@ -497,40 +521,61 @@ pub async fn messages_json(
         order,
         limit: page_limit(cursor.limit)?,
     };
-    let page = server.store.messages(&app.app.id, channel, query).await?;
-    let messages = visible_json(server, &page.messages, viewer).await?;
-    Ok(format!(
-        r#"{{"messages":[{}],"has_older":{},"has_newer":{}}}"#,
-        messages.join(","),
-        page.has_older,
-        page.has_newer
-    ))
+    let page = chat.store().messages(&app.app.id, channel, query).await?;
+    Ok(MessagePage {
+        messages: visible(chat, page.messages, viewer).await?,
+        has_older: page.has_older,
+        has_newer: page.has_newer,
+    })
 }
 
-/// The messages `viewer` may see, each as JSON with its reactions relative
-/// to the viewing user; what the viewer may not see (another's shadow
-/// message, a blocked user's) leaves the list, and hidden messages are
-/// concealed unless the viewer moderates. Every read of messages (pages,
-/// threads, pins, search) goes through it.
-pub async fn visible_json(
-    server: &ServerState,
-    messages: &[Message],
+/// A page of a channel's messages as one viewer sees them.
+#[derive(Debug)]
+pub struct MessagePage {
+    /// The messages the viewer sees, in the order asked for.
+    pub messages: Vec<SeenMessage>,
+    /// Whether older messages are left.
+    pub has_older: bool,
+    /// Whether newer messages are left.
+    pub has_newer: bool,
+}
+
+/// A message as one viewer sees it.
+#[derive(Debug)]
+pub struct SeenMessage {
+    /// The message.
+    pub message: Message,
+    /// Its reactions, with `me` relative to the viewing user.
+    pub reactions: Vec<ReactionCount>,
+    /// Whether a hidden message shows its text (to moderators).
+    pub revealed: bool,
+}
+
+/// The messages `viewer` may see, each with its reactions relative to the
+/// viewing user; what the viewer may not see (another's shadow message, a
+/// blocked user's) leaves the list, and hidden messages are revealed only
+/// to moderators. Every read of messages (pages, threads, pins, search)
+/// goes through it.
+pub async fn visible(
+    chat: &Chat,
+    messages: Vec<Message>,
     viewer: &moderation::Viewer,
-) -> Result<Vec<String>, ChatError> {
-    let visible: Vec<&Message> = messages
-        .iter()
+) -> Result<Vec<SeenMessage>, ChatError> {
+    let visible: Vec<Message> = messages
+        .into_iter()
         .filter(|message| moderation::sees_message(viewer, message))
         .collect();
     let ids: Vec<MessageId> = visible.iter().map(|message| message.id).collect();
-    let reactions = server
-        .store
+    let reactions = chat
+        .store()
         .message_reactions(&ids, viewer.user.as_deref())
         .await?;
     Ok(visible
-        .iter()
-        .map(|message| {
-            let counts = reactions.get(&message.id).map_or(&[][..], Vec::as_slice);
-            json::message_with_reactions_json(message, counts, viewer.moderator)
+        .into_iter()
+        .map(|message| SeenMessage {
+            reactions: reactions.get(&message.id).cloned().unwrap_or_default(),
+            message,
+            revealed: viewer.moderator,
         })
         .collect())
 }

@@ -10,9 +10,9 @@ use parley_core::ChannelName;
 pub use parley_core::Viewer;
 use parley_store::{Message, MessageHide, Restriction, RestrictionKind, RoomRole, Timestamp};
 
-use super::{Actor, ChatError};
-use crate::cluster::control::{self, ControlAction, OtherNodes};
-use crate::state::{AppContext, ServerState};
+use super::{Actor, Chat, ChatError};
+use crate::cluster::control::{ControlAction, OtherNodes};
+use crate::state::AppContext;
 
 /// The longest restriction with a timeout: about ten years.
 const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -24,7 +24,7 @@ const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// owners and moderators ([`RoomRole::moderates`]) moderate their room, and
 /// only it.
 pub async fn is_moderator(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: Option<&ChannelName>,
     actor: &Actor,
@@ -38,19 +38,19 @@ pub async fn is_moderator(
     if actor.user.is_empty() {
         return Ok(false);
     }
-    Ok(super::rooms::room_role(server, app, channel, &actor.user)
+    Ok(super::rooms::room_role(chat, app, channel, &actor.user)
         .await?
         .is_some_and(RoomRole::moderates))
 }
 
 /// Refuses a moderation action by someone who does not moderate `channel`.
 pub async fn require_moderator(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: Option<&ChannelName>,
     actor: &Actor,
 ) -> Result<(), ChatError> {
-    if is_moderator(server, app, channel, actor).await? {
+    if is_moderator(chat, app, channel, actor).await? {
         Ok(())
     } else {
         Err(ChatError::Domain(parley_core::Error::PermissionDenied(
@@ -70,16 +70,16 @@ pub struct SendMode {
 /// whole app, and tells whether a shadow mute applies. Moderators and the
 /// server API are never refused.
 pub async fn check_send(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
 ) -> Result<SendMode, ChatError> {
-    if !actor.limited || is_moderator(server, app, Some(channel), actor).await? {
+    if !actor.limited || is_moderator(chat, app, Some(channel), actor).await? {
         return Ok(SendMode::default());
     }
-    let restrictions = server
-        .store
+    let restrictions = chat
+        .store()
         .restrictions_of(&app.app.id, &actor.user, Some(channel))
         .await?;
     if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
@@ -115,7 +115,7 @@ pub async fn check_send(
 /// Refuses a subscription of a banned user to a persisted channel (bans are
 /// kept in the store, so they apply to the namespaces it serves).
 pub async fn check_subscribe(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     user: &str,
@@ -123,8 +123,8 @@ pub async fn check_subscribe(
     if user.is_empty() || super::chat_namespace(app, channel).is_err() {
         return Ok(());
     }
-    let restrictions = server
-        .store
+    let restrictions = chat
+        .store()
         .restrictions_of(&app.app.id, user, Some(channel))
         .await?;
     if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
@@ -150,14 +150,14 @@ pub fn is_moderated(app: &AppContext) -> bool {
 /// `None` (and no read) for an anonymous user or an app that persists
 /// nothing.
 pub async fn admit(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     user: &Arc<str>,
 ) -> Result<Option<u64>, ChatError> {
     if user.is_empty() || !is_moderated(app) {
         return Ok(None);
     }
-    let profile = server.store.connect_profile(&app.app.id, user).await?;
+    let profile = chat.store().connect_profile(&app.app.id, user).await?;
     if profile.banned {
         return Err(ChatError::Banned);
     }
@@ -197,13 +197,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, ChatError> {
 /// `unsubscribed` push); in the whole app, they are disconnected with
 /// [`Disconnect::Forced`] (close code 4003).
 pub async fn restrict(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     kind: RestrictionKind,
     request: RestrictRequest,
 ) -> Result<Restricted, ChatError> {
-    require_moderator(server, app, request.channel.as_ref(), actor).await?;
+    require_moderator(chat, app, request.channel.as_ref(), actor).await?;
     if request.user.is_empty() {
         return Err(ChatError::Invalid("user is empty".into()));
     }
@@ -223,9 +223,9 @@ pub async fn restrict(
         created_by: actor.user.to_string(),
         created_at: now,
     };
-    server.store.restrict(&app.app.id, &restriction).await?;
+    chat.store().restrict(&app.app.id, &restriction).await?;
     let other_nodes = if kind == RestrictionKind::Ban {
-        enforce_ban(server, app, &restriction.user, restriction.channel.as_ref()).await
+        enforce_ban(chat, app, &restriction.user, restriction.channel.as_ref()).await
     } else {
         OtherNodes::None
     };
@@ -245,24 +245,39 @@ pub struct Restricted {
     pub other_nodes: OtherNodes,
 }
 
+/// The mutes and bans in force in the app (of `user`, or everyone's), for
+/// a moderator of the whole app.
+pub async fn restrictions(
+    chat: &Chat,
+    app: &AppContext,
+    actor: &Actor,
+    user: Option<&str>,
+) -> Result<Vec<Restriction>, ChatError> {
+    require_moderator(chat, app, None, actor).await?;
+    Ok(chat
+        .store()
+        .restrictions(&app.app.id, user, parley_store::MAX_PAGE_SIZE * 10)
+        .await?)
+}
+
 /// Lifts a mute or a ban; returns whether one was in force.
 pub async fn lift(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     kind: RestrictionKind,
     user: &str,
     channel: Option<&ChannelName>,
 ) -> Result<bool, ChatError> {
-    require_moderator(server, app, channel, actor).await?;
-    Ok(server.store.lift(&app.app.id, user, kind, channel).await?)
+    require_moderator(chat, app, channel, actor).await?;
+    Ok(chat.store().lift(&app.app.id, user, kind, channel).await?)
 }
 
 /// Applies a ban to the user's connections on every node: in a channel,
 /// each connection leaves it with an `unsubscribed` push (`banned`); in
 /// the whole app, each is closed with [`Disconnect::Forced`](parley_core::Disconnect::Forced).
 async fn enforce_ban(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     user: &str,
     channel: Option<&ChannelName>,
@@ -278,16 +293,16 @@ async fn enforce_ban(
             notice: Some("banned".to_owned()),
         },
     };
-    control::act(server, app, action).await.other_nodes
+    chat.control().act(app, action).await.other_nodes
 }
 
 /// The users `actor` blocked.
 pub async fn blocks(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
 ) -> Result<Vec<String>, ChatError> {
-    Ok(server.store.blocks(&app.app.id, &actor.user).await?)
+    Ok(chat.store().blocks(&app.app.id, &actor.user).await?)
 }
 
 /// Whether `viewer` sees a message at all: a shadow-muted author's
@@ -301,13 +316,13 @@ pub fn sees_message(viewer: &Viewer, message: &Message) -> bool {
 
 /// The viewer for `actor`, with their block list from the store.
 pub async fn viewer(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: Option<&ChannelName>,
     actor: &Actor,
 ) -> Result<Viewer, ChatError> {
-    let blocked = server
-        .store
+    let blocked = chat
+        .store()
         .blocks(&app.app.id, &actor.user)
         .await?
         .into_iter()
@@ -315,7 +330,7 @@ pub async fn viewer(
         .collect();
     Ok(Viewer {
         user: Some(actor.user.clone()),
-        moderator: is_moderator(server, app, channel, actor).await?,
+        moderator: is_moderator(chat, app, channel, actor).await?,
         blocked,
     })
 }
@@ -324,24 +339,24 @@ pub async fn viewer(
 /// app's hub on every node, so the fan-out filters what they receive
 /// wherever they are connected; returns the list.
 async fn share_blocks(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
 ) -> Result<Vec<String>, ChatError> {
-    let blocked = blocks(server, app, actor).await?;
+    let blocked = blocks(chat, app, actor).await?;
     if is_moderated(app) {
         let action = ControlAction::SetBlocks {
             user: actor.user.to_string(),
             blocked: blocked.clone(),
         };
-        control::act(server, app, action).await;
+        chat.control().act(app, action).await;
     }
     Ok(blocked)
 }
 
 /// Adds `user` to the block list of `actor`; returns the list after it.
 pub async fn block(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     user: &str,
@@ -349,37 +364,37 @@ pub async fn block(
     if user.is_empty() {
         return Err(ChatError::Invalid("user is empty".into()));
     }
-    server.store.block(&app.app.id, &actor.user, user).await?;
-    share_blocks(server, app, actor).await
+    chat.store().block(&app.app.id, &actor.user, user).await?;
+    share_blocks(chat, app, actor).await
 }
 
 /// Removes `user` from the block list of `actor`; returns the list after
 /// it.
 pub async fn unblock(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     user: &str,
 ) -> Result<Vec<String>, ChatError> {
-    server.store.unblock(&app.app.id, &actor.user, user).await?;
-    share_blocks(server, app, actor).await
+    chat.store().unblock(&app.app.id, &actor.user, user).await?;
+    share_blocks(chat, app, actor).await
 }
 
 /// Hides a message from everyone but moderators (`hidden`), or shows it
 /// again. Subscribers get `message_updated`: with `"status":"hidden"` and
 /// no text, so clients remove it, or with the text back.
 pub async fn hide(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     id: &str,
     hidden: bool,
 ) -> Result<Message, ChatError> {
     let id = super::parse_id(id)?;
-    let message = server.store.message(&app.app.id, id).await?;
-    require_moderator(server, app, Some(&message.channel), actor).await?;
-    let changed = server
-        .store
+    let message = chat.store().message(&app.app.id, id).await?;
+    require_moderator(chat, app, Some(&message.channel), actor).await?;
+    let changed = chat
+        .store()
         .hide_message(MessageHide {
             app: app.app.id.clone(),
             id,

@@ -12,13 +12,14 @@ use parley_core::ChannelName;
 use parley_store::{Pin, PinChange, Pinned, RoomRole};
 use serde_json::{Value, json};
 
-use super::{Actor, ChatError, chat_namespace, json as message_json, parse_id, rooms};
+use super::{Actor, Chat, ChatError, chat_namespace, parse_id, rooms};
 use crate::config::PinPermission;
-use crate::state::{AppContext, ServerState};
+use crate::json::{self as message_json, pages};
+use crate::state::AppContext;
 
 /// Pins (`pin`) or unpins a message of the channel.
 pub async fn change(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
@@ -28,7 +29,7 @@ pub async fn change(
     let (_, config) = chat_namespace(app, channel)?;
     let message = parse_id(id)?;
     if actor.limited {
-        let role = rooms::check_member(server, app, channel, &actor.user).await?;
+        let role = rooms::check_member(chat, app, channel, &actor.user).await?;
         let allowed = actor.moderator
             || role.is_some_and(RoomRole::moderates)
             || config.pins == PinPermission::Members;
@@ -38,8 +39,8 @@ pub async fn change(
             )));
         }
     }
-    Ok(server
-        .store
+    Ok(chat
+        .store()
         .pin(PinChange {
             app: app.app.id.clone(),
             channel: channel.clone(),
@@ -71,23 +72,23 @@ pub fn pin_data(pin: &Pin) -> Bytes {
 /// each message as `viewer` may see it (with its reactions); a pin of a
 /// message the viewer may not see is left out.
 pub async fn pins_json(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     viewer: &super::moderation::Viewer,
 ) -> Result<String, ChatError> {
     chat_namespace(app, channel)?;
-    let pins = server.store.pins(&app.app.id, channel).await?;
+    let pins = chat.store().pins(&app.app.id, channel).await?;
     let mut values = Vec::with_capacity(pins.len());
     for pin in pins
         .iter()
         .filter(|pin| super::moderation::sees_message(viewer, &pin.message))
     {
         let mut value = pin_value(pin);
-        let message =
-            super::visible_json(server, std::slice::from_ref(&pin.message), viewer).await?;
+        let message = super::visible(chat, vec![pin.message.clone()], viewer).await?;
         if let Some(message) = message.first() {
-            value["message"] = serde_json::from_str(message).unwrap_or(Value::Null);
+            value["message"] =
+                serde_json::from_str(&pages::seen_message_json(message)).unwrap_or(Value::Null);
         }
         values.push(value);
     }

@@ -12,8 +12,8 @@ use parley_store::{Reacted, ReactionChange, ReactionCount, ReactionTarget};
 use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::{Actor, ChatError, chat_namespace, parse_id};
-use crate::state::{AppContext, ServerState};
+use super::{Actor, Chat, ChatError, chat_namespace, parse_id};
+use crate::state::AppContext;
 
 /// The longest emoji accepted, in bytes of UTF-8: room for the longest
 /// emoji ZWJ sequences and tag sequences (subdivision flags).
@@ -67,7 +67,7 @@ pub fn check_emoji(emoji: &str) -> Result<(), ChatError> {
 /// read it. A message the actor cannot see (a hidden message, which takes
 /// no reactions, or someone else's shadow message) is not found.
 pub async fn target(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     request: &ReactionRequest,
@@ -81,7 +81,7 @@ pub async fn target(
     match (&request.message_id, named) {
         (Some(id), named) => {
             let id = parse_id(id)?;
-            let message = server.store.message(&app.app.id, id).await?;
+            let message = chat.store().message(&app.app.id, id).await?;
             if message.is_deleted()
                 || message.hidden
                 || (message.shadow && *message.author != *actor.user)
@@ -113,7 +113,7 @@ pub async fn target(
 /// react, as they may not send; a shadow-muted user's reaction events go to
 /// them alone.
 pub async fn react(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     channel: &ChannelName,
@@ -123,11 +123,11 @@ pub async fn react(
 ) -> Result<Reacted, ChatError> {
     // A room's reactions are its members' (as are its messages).
     if actor.limited {
-        super::rooms::check_member(server, app, channel, &actor.user).await?;
+        super::rooms::check_member(chat, app, channel, &actor.user).await?;
     }
-    let mode = super::moderation::check_send(server, app, channel, actor).await?;
-    Ok(server
-        .store
+    let mode = super::moderation::check_send(chat, app, channel, actor).await?;
+    Ok(chat
+        .store()
         .react(ReactionChange {
             app: app.app.id.clone(),
             target,
@@ -139,36 +139,18 @@ pub async fn react(
         .await?)
 }
 
-/// The reply to a reaction change: the event's fields, `"me"` (whether the
-/// actor now reacts with the emoji) and `"changed"` (false when the
-/// reaction was already there, or already gone).
-pub fn reacted_json(reacted: &Reacted, add: bool) -> String {
-    let event = super::json::reaction_event_json(&reacted.event);
-    format!(
-        r#"{},"me":{add},"changed":{}}}"#,
-        event.strip_suffix('}').expect("an event is a JSON object"),
-        reacted.publication.is_some()
-    )
-}
-
-/// `{"channel": …, "reactions": {emoji: {"count", "me"}}}`: the reactions
-/// to a channel itself, relative to `reader`.
-pub async fn channel_reactions_json(
-    server: &ServerState,
+/// The reactions to a channel itself, with `me` relative to `reader`.
+pub async fn channel_reactions(
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     reader: Option<&str>,
-) -> Result<String, ChatError> {
+) -> Result<Vec<ReactionCount>, ChatError> {
     chat_namespace(app, channel)?;
-    let counts: Vec<ReactionCount> = server
-        .store
+    Ok(chat
+        .store()
         .channel_reactions(&app.app.id, channel, reader)
-        .await?;
-    Ok(format!(
-        r#"{{"channel":{},"reactions":{}}}"#,
-        serde_json::to_string(channel.as_str()).expect("strings serialize"),
-        super::json::reactions_json(&counts)
-    ))
+        .await?)
 }
 
 #[cfg(test)]

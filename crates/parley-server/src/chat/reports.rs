@@ -3,8 +3,8 @@
 
 use parley_store::{MessageId, Report, ReportId, ReportPage, ReportStatus};
 
-use super::{Actor, ChatError};
-use crate::state::{AppContext, ServerState};
+use super::{Actor, Chat, ChatError};
+use crate::state::AppContext;
 
 /// What a moderator does when resolving a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,21 +43,21 @@ impl Resolution {
 
 /// Files a report by `actor` on a message the reporter may read.
 pub async fn report(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     message_id: MessageId,
     reason: &str,
 ) -> Result<Report, ChatError> {
-    Ok(server
-        .store
+    Ok(chat
+        .store()
         .report(&app.app.id, message_id, &actor.user, reason)
         .await?)
 }
 
 /// A page of the queue: `status` `open`, `resolved` or all.
 pub async fn list(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     status: Option<&str>,
     before: Option<ReportId>,
@@ -68,8 +68,8 @@ pub async fn list(
         Some(status) => Some(status.parse::<ReportStatus>()?),
     };
     let limit = super::page_limit(limit)?;
-    Ok(server
-        .store
+    Ok(chat
+        .store()
         .reports(&app.app.id, status, before, limit)
         .await?)
 }
@@ -77,34 +77,34 @@ pub async fn list(
 /// Resolves an open report: applies the action to the reported message,
 /// then closes the report.
 pub async fn resolve(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     id: ReportId,
     resolution: Resolution,
 ) -> Result<Report, ChatError> {
-    let report = server.store.report_by_id(&app.app.id, id).await?;
-    super::moderation::require_moderator(server, app, Some(&report.channel), actor).await?;
+    let report = chat.store().report_by_id(&app.app.id, id).await?;
+    super::moderation::require_moderator(chat, app, Some(&report.channel), actor).await?;
     if report.status == ReportStatus::Resolved {
         return Err(ChatError::Invalid(format!(
             "report {id} is resolved already"
         )));
     }
     if resolution != Resolution::Dismiss {
-        let message = server.store.message(&app.app.id, report.message_id).await?;
+        let message = chat.store().message(&app.app.id, report.message_id).await?;
         let id = report.message_id.to_string();
         match resolution {
             Resolution::Delete if !message.is_deleted() => {
-                super::delete(server, app, &id, actor, false).await?;
+                super::delete(chat, app, &id, actor, false).await?;
             }
             Resolution::Hide if !message.is_deleted() && !message.hidden => {
-                super::moderation::hide(server, app, actor, &id, true).await?;
+                super::moderation::hide(chat, app, actor, &id, true).await?;
             }
             _ => {}
         }
     }
-    Ok(server
-        .store
+    Ok(chat
+        .store()
         .resolve_report(&app.app.id, id, resolution.as_str(), &actor.user)
         .await?)
 }

@@ -16,15 +16,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_core::{ChannelName, EventKind};
 use parley_store::{
-    MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated, RoomKind, RoomMember,
+    MembersChange, MembersChanged, MembersEvent, NewRoom, RoomCreated, RoomKind, RoomMember,
     RoomPage, RoomRole, StoreError,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{ChatError, chat_namespace, json as message_json};
-use crate::cluster::control::{self, ControlAction};
-use crate::state::{AppContext, ServerState};
+use super::{Chat, ChatError, chat_namespace};
+use crate::cluster::control::ControlAction;
+use crate::json::rooms::members_event_data;
+use crate::state::AppContext;
 
 /// The most users one request may name.
 pub const MAX_USERS_PER_REQUEST: usize = 100;
@@ -51,7 +51,7 @@ pub fn is_room_channel(app: &AppContext, channel: &ChannelName) -> bool {
 /// channel is no room. Room owners and moderators moderate their room, as
 /// token roles `moderator` and `admin` moderate everywhere.
 pub async fn room_role(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     user: &str,
@@ -59,7 +59,7 @@ pub async fn room_role(
     if !is_room_channel(app, channel) {
         return Ok(None);
     }
-    Ok(server.store.room_role(&app.app.id, channel, user).await?)
+    Ok(chat.store().room_role(&app.app.id, channel, user).await?)
 }
 
 /// The membership gate: passes every channel that is not a room's, and a
@@ -67,7 +67,7 @@ pub async fn room_role(
 /// history and messages, sending, publishing, reading and pinning all go
 /// through it.
 pub async fn check_member(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     user: &str,
@@ -75,7 +75,7 @@ pub async fn check_member(
     if !is_room_channel(app, channel) {
         return Ok(None);
     }
-    match server.store.room_role(&app.app.id, channel, user).await? {
+    match chat.store().room_role(&app.app.id, channel, user).await? {
         Some(role) => Ok(Some(role)),
         None => Err(not_member()),
     }
@@ -148,7 +148,7 @@ fn room_channel(app: &AppContext, request: &CreateRequest) -> Result<ChannelName
 /// Creates a room. `creator` is the user who asks (`None` from the server
 /// API). A direct room that the pair has already is returned as it is.
 pub async fn create(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     creator: Option<&str>,
     request: CreateRequest,
@@ -221,8 +221,8 @@ pub async fn create(
         }
     };
     let by = creator.unwrap_or("system").to_owned();
-    let created = server
-        .store
+    let created = chat
+        .store()
         .create_room(NewRoom {
             app: app.app.id.clone(),
             channel,
@@ -239,7 +239,7 @@ pub async fn create(
             members: created.members.clone(),
             by: by.clone(),
         };
-        notify_inboxes(server, app, &event, MembersEvent::ADDED).await;
+        notify_inboxes(chat, app, &event, MembersEvent::ADDED).await;
     }
     Ok(created)
 }
@@ -250,7 +250,7 @@ pub async fn create(
 /// token moderator) adds moderators or removes the owner or a moderator;
 /// any member may remove themselves (leave).
 pub async fn change_members(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     actor: Option<(&str, bool)>,
     channel: &ChannelName,
@@ -272,7 +272,7 @@ pub async fn change_members(
         ));
     }
     if let Some((user, false)) = actor {
-        let mine = check_member(server, app, channel, user)
+        let mine = check_member(chat, app, channel, user)
             .await?
             .ok_or_else(not_member)?;
         let leaving = !add && users.iter().all(|named| named == user);
@@ -287,7 +287,7 @@ pub async fn change_members(
             } else {
                 let mut needs = false;
                 for named in &users {
-                    let theirs = server.store.room_role(&app.app.id, channel, named).await?;
+                    let theirs = chat.store().room_role(&app.app.id, channel, named).await?;
                     needs |= theirs.is_some_and(RoomRole::moderates);
                 }
                 needs
@@ -298,8 +298,8 @@ pub async fn change_members(
         }
     }
     let by = actor.map_or("system", |(user, _)| user).to_owned();
-    let changed = server
-        .store
+    let changed = chat
+        .store()
         .change_members(MembersChange {
             app: app.app.id.clone(),
             channel: channel.clone(),
@@ -319,7 +319,7 @@ pub async fn change_members(
     } else {
         MembersEvent::REMOVED
     };
-    notify_inboxes(server, app, &event, kind).await;
+    notify_inboxes(chat, app, &event, kind).await;
     if !add {
         for member in &changed.members {
             let action = ControlAction::EndSubscription {
@@ -327,7 +327,7 @@ pub async fn change_members(
                 channel: channel.to_string(),
                 notice: None,
             };
-            control::act(server, app, action).await;
+            chat.control().act(app, action).await;
         }
     }
     Ok(changed)
@@ -347,7 +347,7 @@ pub fn inbox(namespace: &str, user: &str) -> Option<ChannelName> {
 /// the one who acted. The membership change is committed already; a failed
 /// notice is logged, and the room still shows in the user's `rooms`.
 async fn notify_inboxes(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     event: &MembersEvent,
     kind: EventKind,
@@ -362,8 +362,8 @@ async fn notify_inboxes(
         let Some(channel) = inbox(namespace, &member.user) else {
             continue;
         };
-        if let Err(error) = server
-            .store
+        if let Err(error) = chat
+            .store()
             .append_event(
                 app.app.id.clone(),
                 channel,
@@ -377,105 +377,43 @@ async fn notify_inboxes(
     }
 }
 
-/// `{"room": {...}, "members": [{"user","role","joined_at"}], "by": user}`:
-/// the payload of `member_added` and `member_removed`.
-pub fn members_event_data(event: &MembersEvent) -> Bytes {
-    Bytes::from(
-        json!({
-            "room": room_value(&event.room),
-            "members": members_value(&event.members),
-            "by": event.by,
-        })
-        .to_string(),
-    )
-}
-
-fn room_value(room: &Room) -> Value {
-    json!({
-        "channel": room.channel.as_str(),
-        "kind": room.kind.as_str(),
-        "created_by": room.created_by,
-        "created_at": room.created_at.as_millis(),
-        "last_activity": room.last_activity.as_millis(),
-    })
-}
-
-fn members_value(members: &[RoomMember]) -> Value {
-    members
-        .iter()
-        .map(|member| {
-            json!({
-                "user": member.user,
-                "role": member.role.as_str(),
-                "joined_at": member.joined_at.as_millis(),
-            })
-        })
-        .collect()
-}
-
-/// `{"room": {...}, "members": [...], "created": bool, "offset"?, "epoch"?}`.
-pub fn created_json(created: &RoomCreated) -> String {
-    let mut value = json!({
-        "room": room_value(&created.room),
-        "members": members_value(&created.members),
-        "created": created.created,
-    });
-    if let Some(publication) = &created.publication {
-        value["offset"] = json!(publication.position.offset);
-        value["epoch"] = json!(&*publication.position.epoch);
+/// A room's members; `None` when the channel is no room, or no such room
+/// was created.
+pub async fn members(
+    chat: &Chat,
+    app: &AppContext,
+    channel: &ChannelName,
+) -> Result<Option<Vec<RoomMember>>, ChatError> {
+    if !is_room_channel(app, channel) {
+        return Ok(None);
     }
-    value.to_string()
-}
-
-/// `{"room": {...}, "members": [the changed ones], "offset", "epoch"}`.
-pub fn changed_json(changed: &MembersChanged) -> String {
-    let mut value = json!({
-        "room": room_value(&changed.room),
-        "members": members_value(&changed.members),
-    });
-    if let Some(publication) = &changed.publication {
-        value["offset"] = json!(publication.position.offset);
-        value["epoch"] = json!(&*publication.position.epoch);
+    let members = chat.store().room_members(&app.app.id, channel).await?;
+    // A room always has members; none may mean no room at all.
+    if members.is_empty()
+        && chat
+            .store()
+            .room(&app.app.id, channel)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        return Ok(None);
     }
-    value.to_string()
-}
-
-/// `{"rooms": [{room fields, "role", "members", "member_count",
-/// "last_message", "unread", "mentions"}], "next": cursor | null}`.
-pub fn page_json(page: &RoomPage) -> String {
-    let rooms: Vec<Value> = page
-        .rooms
-        .iter()
-        .map(|summary| {
-            let mut room = room_value(&summary.room);
-            room["role"] = json!(summary.role.as_str());
-            room["members"] = members_value(&summary.members);
-            room["member_count"] = json!(summary.member_count);
-            room["last_message"] = match &summary.last_message {
-                Some(message) => serde_json::from_str(&message_json::message_json(message))
-                    .unwrap_or(Value::Null),
-                None => Value::Null,
-            };
-            room["unread"] = json!(summary.unread);
-            room["mentions"] = json!(summary.mentions);
-            room
-        })
-        .collect();
-    json!({"rooms": rooms, "next": page.next}).to_string()
+    Ok(Some(members))
 }
 
 /// One page of a user's rooms.
-pub async fn rooms_json(
-    server: &ServerState,
+pub async fn rooms(
+    chat: &Chat,
     app: &AppContext,
     user: &str,
     after: Option<&str>,
     limit: Option<usize>,
-) -> Result<String, ChatError> {
+) -> Result<RoomPage, ChatError> {
     let limit = super::page_limit(limit)?;
-    let page = server
-        .store
+    Ok(chat
+        .store()
         .rooms_of(&app.app.id, user, after, limit)
-        .await?;
-    Ok(page_json(&page))
+        .await?)
 }

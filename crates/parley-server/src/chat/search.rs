@@ -14,8 +14,8 @@ use parley_core::ChannelName;
 use parley_store::{SearchQuery, SearchScope};
 
 use super::moderation::Viewer;
-use super::{ChatError, chat_namespace, page_limit, parse_id, visible_json};
-use crate::state::{AppContext, ServerState};
+use super::{Chat, ChatError, SeenMessage, chat_namespace, page_limit, parse_id, visible};
+use crate::state::AppContext;
 
 /// The most words a query may hold.
 pub const MAX_WORDS: usize = 16;
@@ -38,18 +38,27 @@ pub fn words(query: &str) -> Result<Vec<String>, ChatError> {
     Ok(words)
 }
 
-/// `{"messages": [newest first], "has_more"}`. `channel` must be one the
+/// A page of matches, as the viewer sees them.
+#[derive(Debug)]
+pub struct Matches {
+    /// The matching messages, newest first.
+    pub messages: Vec<SeenMessage>,
+    /// Whether older matches are left.
+    pub has_more: bool,
+}
+
+/// The messages matching `query`, newest first. `channel` must be one the
 /// viewer may read (the caller checks); `None` searches the viewing user's
 /// rooms.
-pub async fn search_json(
-    server: &ServerState,
+pub async fn search(
+    chat: &Chat,
     app: &AppContext,
     channel: Option<&ChannelName>,
     query: &str,
     before: Option<&str>,
     limit: Option<usize>,
     viewer: &Viewer,
-) -> Result<String, ChatError> {
+) -> Result<Matches, ChatError> {
     let words = words(query)?;
     let scope = match channel {
         Some(channel) => {
@@ -58,8 +67,8 @@ pub async fn search_json(
         }
         None => SearchScope::RoomsOf(viewer.user.as_deref().unwrap_or_default().to_owned()),
     };
-    let page = server
-        .store
+    let page = chat
+        .store()
         .search(
             &app.app.id,
             SearchQuery {
@@ -70,10 +79,8 @@ pub async fn search_json(
             },
         )
         .await?;
-    let messages = visible_json(server, &page.messages, viewer).await?;
-    Ok(format!(
-        r#"{{"messages":[{}],"has_more":{}}}"#,
-        messages.join(","),
-        page.has_more
-    ))
+    Ok(Matches {
+        messages: visible(chat, page.messages, viewer).await?,
+        has_more: page.has_more,
+    })
 }

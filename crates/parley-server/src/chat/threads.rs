@@ -4,37 +4,50 @@
 //! three `repliers`) in the same transaction, and appends the parent's
 //! `message_updated`, so subscribers' counts stay current.
 
+use parley_core::ChannelName;
 use parley_store::MessageId;
-use serde_json::{Value, json};
 
 use super::moderation::Viewer;
-use super::{ChatError, chat_namespace, page_limit, parse_id, rooms, visible_json};
-use crate::state::{AppContext, ServerState};
+use super::{Chat, ChatError, SeenMessage, chat_namespace, page_limit, parse_id, rooms, visible};
+use crate::state::AppContext;
 
-/// `{"parent": message, "replies": [oldest first], "has_more"}`: the newest
-/// `limit` replies to message `id`, or those before the reply `before`.
-/// `user` must be able to read the parent's channel (its member, for a
-/// room); the caller checked the channel's other rules.
-pub async fn thread_json(
-    server: &ServerState,
+/// A message and a page of its replies, as the viewer sees them.
+#[derive(Debug)]
+pub struct Thread {
+    /// The parent's channel.
+    pub channel: ChannelName,
+    /// The parent message.
+    pub parent: Option<SeenMessage>,
+    /// The replies, oldest first.
+    pub replies: Vec<SeenMessage>,
+    /// Whether older replies are left.
+    pub has_more: bool,
+}
+
+/// The newest `limit` replies to message `id`, or those before the reply
+/// `before`, with the parent. `user` must be able to read the parent's
+/// channel (its member, for a room); the caller checked the channel's
+/// other rules.
+pub async fn thread(
+    chat: &Chat,
     app: &AppContext,
     user: Option<&str>,
     id: &str,
     before: Option<&str>,
     limit: Option<usize>,
     viewer: &Viewer,
-) -> Result<(parley_core::ChannelName, String), ChatError> {
+) -> Result<Thread, ChatError> {
     let parent = parse_id(id)?;
     let before: Option<MessageId> = before.map(parse_id).transpose()?;
     let limit = page_limit(limit)?;
-    let page = server
-        .store
+    let page = chat
+        .store()
         .thread(&app.app.id, parent, before, limit)
         .await?;
     let channel = page.parent.channel.clone();
     chat_namespace(app, &channel)?;
     if let Some(user) = user {
-        rooms::check_member(server, app, &channel, user).await?;
+        rooms::check_member(chat, app, &channel, user).await?;
     }
     // The parent must be one the viewer sees; replies they may not see
     // leave the page, as in `messages`.
@@ -43,14 +56,11 @@ pub async fn thread_json(
             "message",
         )));
     }
-    let parse = |json: &String| serde_json::from_str::<Value>(json).unwrap_or(Value::Null);
-    let parent = visible_json(server, std::slice::from_ref(&page.parent), viewer).await?;
-    let replies = visible_json(server, &page.replies, viewer).await?;
-    let replies: Vec<Value> = replies.iter().map(parse).collect();
-    let json = json!({
-        "parent": parent.first().map_or(Value::Null, parse),
-        "replies": replies,
-        "has_more": page.has_more,
-    });
-    Ok((channel, json.to_string()))
+    let parent = visible(chat, vec![page.parent], viewer).await?;
+    Ok(Thread {
+        channel,
+        parent: parent.into_iter().next(),
+        replies: visible(chat, page.replies, viewer).await?,
+        has_more: page.has_more,
+    })
 }

@@ -1,20 +1,23 @@
 //! Control actions: commands about a user's connections that must reach
 //! the user wherever they are connected.
 //!
-//! Every control action goes through [`act`]: it applies the action to
-//! this node's connections and, in a cluster, sends it on the control
-//! topic, where every other node applies it too ([`RemoteControl`]). No
-//! caller touches the hub's connections for these actions itself, so none
-//! can forget the other nodes.
+//! Every control action goes through [`Control::act`]: it applies the
+//! action to this node's connections and, in a cluster, sends it on the
+//! control topic, where every other node applies it too
+//! ([`RemoteControl`]). No caller touches the hub's connections for these
+//! actions itself, so none can forget the other nodes.
 
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_cluster::ControlHandler;
-use parley_core::{BoxFuture, ChannelName, Disconnect};
+use parley_core::{BoxFuture, ChannelName, Disconnect, EncoderId, Node};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{AppContext, ServerState};
+use super::Cluster;
+use crate::pusher::users::SignedInUsers;
+use crate::state::AppContext;
 
 /// A command about one user's connections in one app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,47 +95,6 @@ pub struct Reach {
     pub other_nodes: OtherNodes,
 }
 
-/// Applies `action` here, then, in a cluster, sends it to the other nodes.
-/// A failure to reach Redis is logged and reported in the result; the
-/// local action has happened either way.
-pub async fn act(server: &ServerState, app: &AppContext, action: ControlAction) -> Reach {
-    let local = apply(server, app, &action, Applied::Here).await;
-    let Some(cluster) = &server.cluster else {
-        return Reach {
-            local,
-            other_nodes: OtherNodes::None,
-        };
-    };
-    let message = ControlMessage {
-        app: app.app.id.to_string(),
-        action,
-    };
-    let payload = match serde_json::to_vec(&message) {
-        Ok(payload) => payload,
-        Err(error) => {
-            tracing::error!(%error, "cannot encode a control message");
-            return Reach {
-                local,
-                other_nodes: OtherNodes::Unreachable,
-            };
-        }
-    };
-    let other_nodes = match cluster.bus.publish(&payload).await {
-        Ok(_) => OtherNodes::Notified,
-        Err(error) => {
-            tracing::warn!(
-                node = %cluster.node(),
-                app = %app.app.id,
-                action = ?message.action,
-                %error,
-                "control action applied on this node only: the other nodes were not reached"
-            );
-            OtherNodes::Unreachable
-        }
-    };
-    Reach { local, other_nodes }
-}
-
 /// Where an action is being applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Applied {
@@ -142,111 +104,182 @@ enum Applied {
     FromOtherNode,
 }
 
-/// Applies `action` to this node's connections; returns how many it
-/// applied to.
-async fn apply(
-    server: &ServerState,
-    app: &AppContext,
-    action: &ControlAction,
-    applied: Applied,
-) -> usize {
-    match action {
-        ControlAction::DisconnectUser { user, signed_in } => {
-            let mut closed = 0;
-            if *signed_in {
-                for client in server.pusher.users.connections(&app.app.id, user) {
-                    client.disconnect(Disconnect::Forced);
-                    closed += 1;
-                }
-            }
-            closed
-                + server
-                    .node
-                    .disconnect_user(&app.app, user, Disconnect::Forced)
+/// What control actions reach: this node's connections (through the node,
+/// and the Pusher sign-ins) and, in a cluster, the control topic.
+#[derive(Clone)]
+pub struct Control {
+    node: Arc<Node>,
+    /// The native protocol's encoder: its connections get the
+    /// `unsubscribed` push when the server ends a subscription.
+    native: EncoderId,
+    signed_in: Arc<SignedInUsers>,
+    cluster: Option<Arc<Cluster>>,
+}
+
+impl Control {
+    /// Control over `node`'s connections (`native` names the encoder of
+    /// its native ones) and the Pusher connections `signed_in`; with a
+    /// `cluster`, over the other nodes' too.
+    pub fn new(
+        node: Arc<Node>,
+        native: EncoderId,
+        signed_in: Arc<SignedInUsers>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
+        Self {
+            node,
+            native,
+            signed_in,
+            cluster,
         }
-        ControlAction::EndSubscription {
-            user,
-            channel,
-            notice,
-        } => {
-            let Ok(channel) = ChannelName::new(channel) else {
-                tracing::warn!(%channel, "control message names an invalid channel; skipped");
-                return 0;
+    }
+
+    /// The cluster this node is part of, with `broker = "redis"`.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// Applies `action` here, then, in a cluster, sends it to the other
+    /// nodes. A failure to reach Redis is logged and reported in the
+    /// result; the local action has happened either way.
+    pub async fn act(&self, app: &AppContext, action: ControlAction) -> Reach {
+        let local = self.apply(app, &action, Applied::Here).await;
+        let Some(cluster) = &self.cluster else {
+            return Reach {
+                local,
+                other_nodes: OtherNodes::None,
             };
-            end_subscription(server, app, user, &channel, notice.as_deref()).await
-        }
-        ControlAction::SetBlocks { user, blocked } => {
-            let clients = app.app.hub.user_clients(user).len();
-            // Another node's list matters here only while the user is
-            // connected here; a later connect loads it from the store.
-            if applied == Applied::Here || clients > 0 {
-                let blocked = blocked
-                    .iter()
-                    .map(|user| Arc::from(user.as_str()))
-                    .collect();
-                app.app.hub.blocks().set(Arc::from(user.as_str()), blocked);
+        };
+        let message = ControlMessage {
+            app: app.app.id.to_string(),
+            action,
+        };
+        let payload = match serde_json::to_vec(&message) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(%error, "cannot encode a control message");
+                return Reach {
+                    local,
+                    other_nodes: OtherNodes::Unreachable,
+                };
             }
-            clients
+        };
+        let other_nodes = match cluster.bus.publish(&payload).await {
+            Ok(_) => OtherNodes::Notified,
+            Err(error) => {
+                tracing::warn!(
+                    node = %cluster.node(),
+                    app = %app.app.id,
+                    action = ?message.action,
+                    %error,
+                    "control action applied on this node only: the other nodes were not reached"
+                );
+                OtherNodes::Unreachable
+            }
+        };
+        Reach { local, other_nodes }
+    }
+
+    /// Applies `action` to this node's connections; returns how many it
+    /// applied to.
+    async fn apply(&self, app: &AppContext, action: &ControlAction, applied: Applied) -> usize {
+        match action {
+            ControlAction::DisconnectUser { user, signed_in } => {
+                let mut closed = 0;
+                if *signed_in {
+                    for client in self.signed_in.connections(&app.app.id, user) {
+                        client.disconnect(Disconnect::Forced);
+                        closed += 1;
+                    }
+                }
+                closed
+                    + self
+                        .node
+                        .disconnect_user(&app.app, user, Disconnect::Forced)
+            }
+            ControlAction::EndSubscription {
+                user,
+                channel,
+                notice,
+            } => {
+                let Ok(channel) = ChannelName::new(channel) else {
+                    tracing::warn!(%channel, "control message names an invalid channel; skipped");
+                    return 0;
+                };
+                self.end_subscription(app, user, &channel, notice.as_deref())
+                    .await
+            }
+            ControlAction::SetBlocks { user, blocked } => {
+                let clients = app.app.hub.user_clients(user).len();
+                // Another node's list matters here only while the user is
+                // connected here; a later connect loads it from the store.
+                if applied == Applied::Here || clients > 0 {
+                    let blocked = blocked
+                        .iter()
+                        .map(|user| Arc::from(user.as_str()))
+                        .collect();
+                    app.app.hub.blocks().set(Arc::from(user.as_str()), blocked);
+                }
+                clients
+            }
         }
+    }
+
+    /// Unsubscribes every connection of `user` on this node from `channel`,
+    /// with the presence leave, and pushes `unsubscribed` with `notice` to
+    /// native ones.
+    async fn end_subscription(
+        &self,
+        app: &AppContext,
+        user: &str,
+        channel: &ChannelName,
+        notice: Option<&str>,
+    ) -> usize {
+        let namespace = app.app.namespace(channel).ok();
+        let mut ended = 0;
+        for client in app.app.hub.user_clients(user) {
+            if !self.node.unsubscribe(&app.app, client.id, channel).await {
+                continue;
+            }
+            ended += 1;
+            if let Some(namespace) = namespace.filter(|namespace| namespace.presence) {
+                self.node
+                    .presence_leave(&app.app, client.id, channel, namespace)
+                    .await;
+            }
+            if let Some(notice) = notice
+                && client.encoder().id() == self.native
+            {
+                // A refused push means the connection is closing anyway.
+                let _ = client.send(crate::native::moderation::unsubscribed_frame(
+                    channel, notice,
+                ));
+            }
+        }
+        ended
     }
 }
 
-/// Unsubscribes every connection of `user` on this node from `channel`,
-/// with the presence leave, and pushes `unsubscribed` with `notice` to
-/// native ones.
-async fn end_subscription(
-    server: &ServerState,
-    app: &AppContext,
-    user: &str,
-    channel: &ChannelName,
-    notice: Option<&str>,
-) -> usize {
-    let namespace = app.app.namespace(channel).ok();
-    let mut ended = 0;
-    for client in app.app.hub.user_clients(user) {
-        if !server.node.unsubscribe(&app.app, client.id, channel).await {
-            continue;
-        }
-        ended += 1;
-        if let Some(namespace) = namespace.filter(|namespace| namespace.presence) {
-            server
-                .node
-                .presence_leave(&app.app, client.id, channel, namespace)
-                .await;
-        }
-        if let Some(notice) = notice
-            && client.encoder().id() == server.encoders.native.id()
-        {
-            // A refused push means the connection is closing anyway.
-            let _ = client.send(crate::native::moderation::unsubscribed_frame(
-                channel, notice,
-            ));
-        }
-    }
-    ended
-}
-
-/// Applies the control actions other nodes send.
+/// Applies the control actions other nodes send. The server owns the
+/// listener that owns this handler, and dropping the listener ends its
+/// task, so the handler holds what it uses outright.
 pub struct RemoteControl {
-    /// Weak: the server owns the listener that owns this handler.
-    server: Weak<ServerState>,
+    control: Control,
+    /// The apps this node serves, by id.
+    apps: HashMap<String, Arc<AppContext>>,
 }
 
 impl RemoteControl {
-    /// A handler applying actions to `server`'s connections.
-    pub fn new(server: &Arc<ServerState>) -> Self {
-        Self {
-            server: Arc::downgrade(server),
-        }
+    /// A handler applying actions through `control` to the connections of
+    /// `apps`.
+    pub fn new(control: Control, apps: HashMap<String, Arc<AppContext>>) -> Self {
+        Self { control, apps }
     }
 }
 
 impl ControlHandler for RemoteControl {
     fn apply(&self, payload: Bytes) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let Some(server) = self.server.upgrade() else {
-                return;
-            };
             let message: ControlMessage = match serde_json::from_slice(&payload) {
                 Ok(message) => message,
                 Err(error) => {
@@ -254,11 +287,14 @@ impl ControlHandler for RemoteControl {
                     return;
                 }
             };
-            let Some(app) = server.app(&message.app) else {
+            let Some(app) = self.apps.get(&message.app) else {
                 tracing::debug!(app = %message.app, "control message for an app this node does not serve");
                 return;
             };
-            let applied = apply(&server, app, &message.action, Applied::FromOtherNode).await;
+            let applied = self
+                .control
+                .apply(app, &message.action, Applied::FromOtherNode)
+                .await;
             tracing::debug!(app = %message.app, action = ?message.action, applied, "applied a control action from another node");
         })
     }

@@ -1,4 +1,4 @@
-//! Who a chat route acts for, and the routes that act for a user: edits
+//! Who a chat route acts for, for the routes that act for a user: edits
 //! and their trail, read marks, pins, threads, block lists and reports.
 //!
 //! These are the HTTP forms of native methods, so they apply the native
@@ -13,36 +13,14 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use parley_core::{ChannelName, Grant};
 
-use super::messages::Caller;
-use super::{ApiError, blocks, edits, pins, reads, reports, threads};
-use crate::chat::{self, Actor};
-use crate::state::{AppContext, ServerState};
-
-/// The routes that act for a user, merged into the API's router.
-pub fn router() -> Router<Arc<ServerState>> {
-    Router::new()
-        .route("/api/v1/messages/{id}", patch(edits::edit))
-        .route("/api/v1/messages/{id}/edits", get(edits::trail))
-        .route("/api/v1/channels/{channel}/read", post(reads::mark))
-        .route(
-            "/api/v1/messages/{id}/pin",
-            post(pins::pin).delete(pins::unpin),
-        )
-        .route("/api/v1/channels/{channel}/pins", get(pins::list))
-        .route("/api/v1/messages/{id}/thread", get(threads::thread))
-        .route("/api/v1/users/{user}/blocks", get(blocks::list))
-        .route(
-            "/api/v1/users/{user}/blocks/{blocked}",
-            post(blocks::block).delete(blocks::unblock),
-        )
-        .route("/api/v1/reports", post(reports::file))
-}
+use super::ApiError;
+use super::extract::Caller;
+use crate::chat::{self, Actor, Chat};
+use crate::state::AppContext;
 
 /// A JSON body with a status.
 pub(super) fn json_response(status: StatusCode, body: String) -> Response {
@@ -111,7 +89,7 @@ pub(super) fn acting_user_or_system(
 /// user answers for the namespace's rules itself (it issues the channel
 /// tokens), so only membership is checked; `system` reads everything.
 pub(super) async fn check_readable(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     caller: &Caller,
     actor: &Actor,
@@ -121,7 +99,7 @@ pub(super) async fn check_readable(
         app.app.check_subscribe(&actor.user, channel, Grant::None)?;
     }
     if actor.limited {
-        chat::rooms::check_member(server, app, channel, &actor.user).await?;
+        chat::rooms::check_member(chat, app, channel, &actor.user).await?;
     }
     Ok(())
 }
@@ -129,7 +107,7 @@ pub(super) async fn check_readable(
 /// What `actor` may see of messages (in `channel`, which decides whether
 /// a room's moderator sees hidden text): everything for `system`.
 pub(super) async fn viewer(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: Option<&ChannelName>,
     actor: &Actor,
@@ -137,5 +115,5 @@ pub(super) async fn viewer(
     if !actor.limited {
         return Ok(chat::moderation::Viewer::server());
     }
-    Ok(chat::moderation::viewer(server, app, channel, actor).await?)
+    Ok(chat::moderation::viewer(chat, app, channel, actor).await?)
 }

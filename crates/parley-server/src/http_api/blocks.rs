@@ -2,8 +2,6 @@
 //! the native `block`, `unblock` and `blocks`. A change takes effect on
 //! the user's live connections at once, as a native `block` does.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,49 +9,49 @@ use axum::response::Response;
 use super::acting::{json_response, named_user};
 use super::extract::ApiApp;
 use super::{ApiError, ApiPath};
-use crate::chat::{moderation, moderation_json};
-use crate::state::ServerState;
+use crate::chat::{Chat, moderation};
+use crate::json;
 
 /// `POST /api/v1/users/{user}/blocks/{blocked}`: `{user}` blocks
 /// `{blocked}`; the answer is the whole list after the change.
 pub async fn block(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath((user, blocked)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let actor = named_user(&user)?;
-    let blocks = moderation::block(&server, &app, &actor, &blocked).await?;
+    let blocks = moderation::block(&chat, &app, &actor, &blocked).await?;
     Ok(json_response(
         StatusCode::OK,
-        moderation_json::blocks_json(&blocks),
+        json::moderation::blocks_json(&blocks),
     ))
 }
 
 /// `DELETE /api/v1/users/{user}/blocks/{blocked}`: the list after the
 /// change (unblocking someone not blocked is harmless).
 pub async fn unblock(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath((user, blocked)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let actor = named_user(&user)?;
-    let blocks = moderation::unblock(&server, &app, &actor, &blocked).await?;
+    let blocks = moderation::unblock(&chat, &app, &actor, &blocked).await?;
     Ok(json_response(
         StatusCode::OK,
-        moderation_json::blocks_json(&blocks),
+        json::moderation::blocks_json(&blocks),
     ))
 }
 
 /// `GET /api/v1/users/{user}/blocks`: `{"blocks": [...]}`, sorted.
 pub async fn list(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath(user): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let actor = named_user(&user)?;
-    let blocks = moderation::blocks(&server, &app, &actor).await?;
+    let blocks = moderation::blocks(&chat, &app, &actor).await?;
     Ok(json_response(
         StatusCode::OK,
-        moderation_json::blocks_json(&blocks),
+        json::moderation::blocks_json(&blocks),
     ))
 }

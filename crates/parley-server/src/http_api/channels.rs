@@ -1,7 +1,5 @@
 //! Looking at the node: active channels, node info, and disconnecting users.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -10,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
+use crate::chat::Chat;
 use crate::cluster::Cluster;
-use crate::cluster::control::{self, ControlAction};
-use crate::state::ServerState;
+use crate::cluster::control::ControlAction;
 
 #[derive(Deserialize)]
 pub struct ChannelsQuery {
@@ -68,7 +66,7 @@ pub struct Disconnected {
 /// `POST /api/v1/disconnect {user}` closes every connection of the user,
 /// on every node.
 pub async fn disconnect(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<DisconnectBody>,
 ) -> Result<Json<Disconnected>, ApiError> {
@@ -76,7 +74,7 @@ pub async fn disconnect(
         user: body.user,
         signed_in: false,
     };
-    let reach = control::act(&server, &app, action).await;
+    let reach = chat.control().act(&app, action).await;
     Ok(Json(Disconnected {
         disconnected: reach.local,
         other_nodes: reach.other_nodes.as_field(),
@@ -126,10 +124,10 @@ pub struct NodeEntry {
 /// `GET /api/v1/info`: the node, and the calling app on it; in a cluster
 /// also every live node, with the app's figures on each and their totals.
 /// Other apps' figures are not shown.
-pub async fn info(State(server): State<Arc<ServerState>>, ApiApp(app): ApiApp) -> Json<Info> {
-    let node = server.node.info();
+pub async fn info(State(chat): State<Chat>, ApiApp(app): ApiApp) -> Json<Info> {
+    let node = chat.node().info();
     let hub = &app.app.hub;
-    let cluster = match &server.cluster {
+    let cluster = match chat.control().cluster() {
         Some(cluster) => Some(cluster_info(cluster, &app.app.id).await),
         None => None,
     };

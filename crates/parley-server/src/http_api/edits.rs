@@ -1,8 +1,6 @@
 //! Editing a message over HTTP, and reading its edit trail: the forms of
 //! the native `message_edit` and `edit_trail`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,10 +8,10 @@ use serde::Deserialize;
 
 use super::acting::{acting_user_or_system, json_response};
 use super::extract::ApiJson;
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::{self, ChatError, json};
-use crate::state::ServerState;
+use crate::chat::{self, Chat};
+use crate::json;
 
 /// The body of `PATCH /api/v1/messages/{id}`.
 #[derive(Deserialize)]
@@ -30,13 +28,13 @@ pub struct EditBody {
 /// limits and the filter; a room's membership and mutes for a user).
 /// Subscribers get `message_updated`.
 pub async fn edit(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EditBody>,
 ) -> Result<Response, ApiError> {
     let actor = acting_user_or_system(&caller, body.user.as_deref())?;
-    let message = chat::edit(&server, caller.app(), &id, &actor, body.text).await?;
+    let message = chat::edit(&chat, caller.app(), &id, &actor, body.text).await?;
     Ok(json_response(StatusCode::OK, json::message_json(&message)))
 }
 
@@ -44,7 +42,7 @@ pub async fn edit(
 /// edits, oldest first, as `{"revisions": [...]}`. A backend reads any
 /// message's trail; a user only with a moderator's token, as natively.
 pub async fn trail(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
@@ -54,13 +52,9 @@ pub async fn trail(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "moderators only"));
     }
     let id = chat::parse_id(&id)?;
-    let revisions = server
-        .store
-        .edit_trail(&caller.app().app.id, id)
-        .await
-        .map_err(ChatError::from)?;
+    let revisions = chat::edit_trail(&chat, caller.app(), id).await?;
     Ok(json_response(
         StatusCode::OK,
-        format!(r#"{{"revisions":{}}}"#, json::revisions_json(&revisions)),
+        json::edit_trail_json(&revisions),
     ))
 }

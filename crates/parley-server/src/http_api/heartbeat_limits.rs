@@ -1,20 +1,14 @@
 //! `HeartbeatLimits`: the per-IP rate limit of presence heartbeats, which
-//! anyone may send without an API key (anonymous viewers included), and
-//! `WithinHeartbeatLimit`, the extractor that applies it.
+//! anyone may send without an API key (anonymous viewers included); the
+//! extractor `WithinHeartbeatLimit` applies it.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
-use super::ApiError;
-use super::extract::ClientIp;
 use crate::config::Rate;
-use crate::state::ServerState;
 
 /// A token bucket per client IP address, shared by every app: the rate is
 /// also the burst. An IPv6 address counts by its /64 network, since one host
@@ -58,27 +52,6 @@ fn bucket(ip: IpAddr) -> IpAddr {
                 IpAddr::V6(Ipv6Addr::from(network))
             }
         },
-    }
-}
-
-/// A heartbeat within its address's limit. Taken before the body is read,
-/// so a flood costs neither parsing nor token checks; over the limit it is
-/// 429 with `Retry-After`.
-pub struct WithinHeartbeatLimit;
-
-impl FromRequestParts<Arc<ServerState>> for WithinHeartbeatLimit {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        server: &Arc<ServerState>,
-    ) -> Result<Self, ApiError> {
-        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, server).await;
-        server
-            .heartbeat_limits
-            .check(ip)
-            .map_err(|wait| ApiError::too_many("too many heartbeats from this address", wait))?;
-        Ok(Self)
     }
 }
 

@@ -4,93 +4,16 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::{ChannelName, Grant};
 use serde::Deserialize;
 
-use super::extract::{ApiApp, ApiJson};
+use super::extract::{ApiApp, ApiJson, Caller};
 use super::{ApiError, ApiPath};
-use crate::chat::{self, Actor, MessagesCursor, SendRequest, json};
-use crate::state::{AppContext, ServerState};
-
-/// Who calls: a backend with an API key, or a user with their JWT (of the
-/// app named by `?app=`, or the default app).
-pub enum Caller {
-    /// An API key: trusted, acts as any user.
-    Backend(Arc<AppContext>),
-    /// A user's token.
-    User {
-        /// The user's app.
-        app: Arc<AppContext>,
-        /// The user and their moderation rights.
-        actor: Actor,
-    },
-}
-
-impl Caller {
-    /// The caller's app.
-    pub fn app(&self) -> &Arc<AppContext> {
-        match self {
-            Caller::Backend(app) | Caller::User { app, .. } => app,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct AppQuery {
-    app: Option<String>,
-}
-
-impl FromRequestParts<Arc<ServerState>> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        server: &Arc<ServerState>,
-    ) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim().to_owned())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "missing Authorization: Bearer <api key or user token>",
-                )
-            })?;
-        if server.api_keys.contains_key(&token) {
-            let ApiApp(app) = ApiApp::from_request_parts(parts, server).await?;
-            return Ok(Caller::Backend(app));
-        }
-        let Query(query) = Query::<AppQuery>::try_from_uri(&parts.uri)
-            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
-        let app = match &query.app {
-            None => server.default_app.clone(),
-            Some(id) => server.app(id).cloned().ok_or_else(|| {
-                ApiError::new(StatusCode::NOT_FOUND, format!("unknown app {id:?}"))
-            })?,
-        };
-        if !app.origins.allows(&parts.headers) {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "origin not allowed"));
-        }
-        let claims = app
-            .keys
-            .verify_connection(&token)
-            .map_err(|error| ApiError::new(StatusCode::UNAUTHORIZED, error.to_string()))?;
-        let actor = Actor {
-            moderator: chat::is_moderator(&claims.roles),
-            user: claims.user,
-            limited: true,
-        };
-        Ok(Caller::User { app, actor })
-    }
-}
+use crate::chat::{self, Actor, Chat, MessagesCursor, SendRequest};
+use crate::json;
 
 fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -111,7 +34,7 @@ pub struct HistoryParams {
 /// `GET /api/v1/history?channel=&limit=&before=&after=`: a page of a
 /// persisted channel's stream.
 pub async fn history(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -119,7 +42,7 @@ pub async fn history(
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channel = channel(&params.channel)?;
     let page = chat::history_json(
-        &server,
+        &chat,
         &app,
         &channel,
         params.before,
@@ -134,7 +57,7 @@ pub async fn history(
 /// `POST /api/v1/messages {channel, text, user?, ...}`: sends as a user, or
 /// as `system`. Message limits do not apply to the server API.
 pub async fn send(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<SendRequest>,
 ) -> Result<Response, ApiError> {
@@ -149,7 +72,7 @@ pub async fn send(
         limited: false,
     };
     Ok(sent_response(
-        chat::send(&server, &app, &channel, &actor, body).await?,
+        chat::send(&chat, &app, &channel, &actor, body).await?,
     ))
 }
 
@@ -161,7 +84,7 @@ pub struct DeleteParams {
 
 /// `DELETE /api/v1/messages/{id}?hard=true`: moderation; soft by default.
 pub async fn delete(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath(id): ApiPath<String>,
     params: Result<Query<DeleteParams>, QueryRejection>,
@@ -173,27 +96,23 @@ pub async fn delete(
         moderator: true,
         limited: false,
     };
-    let message = chat::delete(&server, &app, &id, &actor, params.hard).await?;
+    let message = chat::delete(&chat, &app, &id, &actor, params.hard).await?;
     Ok(json_response(json::message_json(&message)))
 }
 
 /// Checks that a user may read a channel (for a room's, that they are a
 /// member).
-async fn check_reader(
-    server: &ServerState,
-    caller: &Caller,
-    channel: &ChannelName,
-) -> Result<(), ApiError> {
+async fn check_reader(chat: &Chat, caller: &Caller, channel: &ChannelName) -> Result<(), ApiError> {
     if let Caller::User { app, actor } = caller {
         app.app.check_subscribe(&actor.user, channel, Grant::None)?;
-        chat::rooms::check_member(server, app, channel, &actor.user).await?;
+        chat::rooms::check_member(chat, app, channel, &actor.user).await?;
     }
     Ok(())
 }
 
 /// `GET /api/v1/channels/{channel}/messages?before=&after=&around=&order=&limit=`.
 pub async fn list(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     cursor: Result<Query<MessagesCursor>, QueryRejection>,
@@ -201,22 +120,22 @@ pub async fn list(
     let Query(cursor) = cursor
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let channel = channel(&name)?;
-    check_reader(&server, &caller, &channel).await?;
+    check_reader(&chat, &caller, &channel).await?;
     let viewer = match &caller {
         Caller::Backend(_) => chat::moderation::Viewer::server(),
         Caller::User { app, actor } => {
-            chat::moderation::check_subscribe(&server, app, &channel, &actor.user).await?;
-            chat::moderation::viewer(&server, app, Some(&channel), actor).await?
+            chat::moderation::check_subscribe(&chat, app, &channel, &actor.user).await?;
+            chat::moderation::viewer(&chat, app, Some(&channel), actor).await?
         }
     };
-    let page = chat::messages_json(&server, caller.app(), &channel, cursor, &viewer).await?;
-    Ok(json_response(page))
+    let page = chat::messages(&chat, caller.app(), &channel, cursor, &viewer).await?;
+    Ok(json_response(json::pages::message_page_json(&page)))
 }
 
 /// `POST /api/v1/channels/{channel}/messages {text, ...}`: a user sends as
 /// themselves (with their limits); a backend names `user`.
 pub async fn post(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<SendRequest>,
@@ -228,7 +147,7 @@ pub async fn post(
             "the body names another channel",
         ));
     }
-    check_reader(&server, &caller, &channel).await?;
+    check_reader(&chat, &caller, &channel).await?;
     let actor = match &caller {
         Caller::User { actor, .. } if body.user.is_none() => actor.clone(),
         Caller::User { .. } => {
@@ -244,7 +163,7 @@ pub async fn post(
         },
     };
     Ok(sent_response(
-        chat::send(&server, caller.app(), &channel, &actor, body).await?,
+        chat::send(&chat, caller.app(), &channel, &actor, body).await?,
     ))
 }
 

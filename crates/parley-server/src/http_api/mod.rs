@@ -26,7 +26,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 
 pub use error::ApiError;
 pub(crate) use extract::{ApiJson, ApiPath, ClientIp};
@@ -124,5 +124,20 @@ pub fn router() -> Router<Arc<ServerState>> {
             "/api/v1/messages/{id}/reactions/{emoji}",
             put(reactions::add_to_message).delete(reactions::remove_from_message),
         )
-        .merge(acting::router())
+        // The routes that act for a user (`acting.rs` says how).
+        .route("/api/v1/messages/{id}", patch(edits::edit))
+        .route("/api/v1/messages/{id}/edits", get(edits::trail))
+        .route("/api/v1/channels/{channel}/read", post(reads::mark))
+        .route(
+            "/api/v1/messages/{id}/pin",
+            post(pins::pin).delete(pins::unpin),
+        )
+        .route("/api/v1/channels/{channel}/pins", get(pins::list))
+        .route("/api/v1/messages/{id}/thread", get(threads::thread))
+        .route("/api/v1/users/{user}/blocks", get(blocks::list))
+        .route(
+            "/api/v1/users/{user}/blocks/{blocked}",
+            post(blocks::block).delete(blocks::unblock),
+        )
+        .route("/api/v1/reports", post(reports::file))
 }

@@ -13,12 +13,12 @@ use parley_store::{ReportId, RestrictionKind};
 use serde::Deserialize;
 
 use super::extract::ApiJson;
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
 use crate::chat::moderation::{self, RestrictRequest};
 use crate::chat::reports::{self, Resolution};
-use crate::chat::{Actor, moderation_json};
-use crate::state::ServerState;
+use crate::chat::{Actor, Chat};
+use crate::json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +87,7 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 }
 
 async fn restrict(
-    server: &ServerState,
+    chat: &Chat,
     caller: &Caller,
     kind: RestrictionKind,
     body: RestrictBody,
@@ -103,8 +103,8 @@ async fn restrict(
             .transpose()?,
     };
     let restricted =
-        moderation::restrict(server, caller.app(), &actor(caller), kind, request).await?;
-    let mut body = moderation_json::restriction_json(&restricted.restriction);
+        moderation::restrict(chat, caller.app(), &actor(caller), kind, request).await?;
+    let mut body = json::moderation::restriction_json(&restricted.restriction);
     // A ban in a cluster says whether the other nodes enforce it too.
     if let Some(other_nodes) = restricted.other_nodes.as_field()
         && body.pop() == Some('}')
@@ -115,7 +115,7 @@ async fn restrict(
 }
 
 async fn lift(
-    server: &ServerState,
+    chat: &Chat,
     caller: &Caller,
     kind: RestrictionKind,
     body: LiftBody,
@@ -123,7 +123,7 @@ async fn lift(
     let kind = shadowed(kind, body.shadow)?;
     let channel = channel(body.channel.as_deref())?;
     let lifted = moderation::lift(
-        server,
+        chat,
         caller.app(),
         &actor(caller),
         kind,
@@ -139,77 +139,70 @@ async fn lift(
 
 /// `POST /api/v1/moderation/mute {user, channel?, duration?}`.
 pub async fn mute(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiJson(body): ApiJson<RestrictBody>,
 ) -> Result<Response, ApiError> {
-    restrict(&server, &caller, RestrictionKind::Mute, body).await
+    restrict(&chat, &caller, RestrictionKind::Mute, body).await
 }
 
 /// `POST /api/v1/moderation/unmute {user, channel?}`.
 pub async fn unmute(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiJson(body): ApiJson<LiftBody>,
 ) -> Result<Response, ApiError> {
-    lift(&server, &caller, RestrictionKind::Mute, body).await
+    lift(&chat, &caller, RestrictionKind::Mute, body).await
 }
 
 /// `POST /api/v1/moderation/ban {user, channel?, duration?}`.
 pub async fn ban(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiJson(body): ApiJson<RestrictBody>,
 ) -> Result<Response, ApiError> {
-    restrict(&server, &caller, RestrictionKind::Ban, body).await
+    restrict(&chat, &caller, RestrictionKind::Ban, body).await
 }
 
 /// `POST /api/v1/moderation/unban {user, channel?}`.
 pub async fn unban(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiJson(body): ApiJson<LiftBody>,
 ) -> Result<Response, ApiError> {
-    lift(&server, &caller, RestrictionKind::Ban, body).await
+    lift(&chat, &caller, RestrictionKind::Ban, body).await
 }
 
 /// `GET /api/v1/moderation/restrictions?user=`: the mutes and bans in force.
 pub async fn restrictions(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     params: Result<Query<RestrictionsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    moderation::require_moderator(&server, caller.app(), None, &actor(&caller)).await?;
-    let restrictions = server
-        .store
-        .restrictions(
-            &caller.app().app.id,
-            params.user.as_deref(),
-            parley_store::MAX_PAGE_SIZE * 10,
-        )
-        .await
-        .map_err(crate::chat::ChatError::from)?;
+    let restrictions =
+        moderation::restrictions(&chat, caller.app(), &actor(&caller), params.user.as_deref())
+            .await?;
     Ok(json_response(
         StatusCode::OK,
         format!(
             r#"{{"restrictions":{}}}"#,
-            moderation_json::restrictions_json(&restrictions)
+            json::moderation::restrictions_json(&restrictions)
         ),
     ))
 }
 
 /// `GET /api/v1/reports?status=open|resolved|all&before=&limit=`.
 pub async fn list_reports(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     params: Result<Query<ReportsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    moderation::require_moderator(&server, caller.app(), None, &actor(&caller)).await?;
+    moderation::require_moderator(&chat, caller.app(), None, &actor(&caller)).await?;
     let before = params.before.as_deref().map(report_id).transpose()?;
     let page = reports::list(
-        &server,
+        &chat,
         caller.app(),
         params.status.as_deref(),
         before,
@@ -218,23 +211,23 @@ pub async fn list_reports(
     .await?;
     Ok(json_response(
         StatusCode::OK,
-        moderation_json::report_page_json(&page.reports, page.has_more),
+        json::moderation::report_page_json(&page.reports, page.has_more),
     ))
 }
 
 /// `POST /api/v1/reports/{id}/resolve {action: "dismiss"|"delete"}`.
 pub async fn resolve_report(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Response, ApiError> {
     let id = report_id(&id)?;
     let resolution = Resolution::parse(&body.action)?;
-    let report = reports::resolve(&server, caller.app(), &actor(&caller), id, resolution).await?;
+    let report = reports::resolve(&chat, caller.app(), &actor(&caller), id, resolution).await?;
     Ok(json_response(
         StatusCode::OK,
-        moderation_json::report_json(&report),
+        json::moderation::report_json(&report),
     ))
 }
 
@@ -252,32 +245,32 @@ fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ApiE
 
 /// `POST /api/v1/messages/{id}/hide`: shown to moderators only from now.
 pub async fn hide(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    set_hidden(&server, &caller, &id, true).await
+    set_hidden(&chat, &caller, &id, true).await
 }
 
 /// `POST /api/v1/messages/{id}/unhide`: shown to everyone again.
 pub async fn unhide(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    set_hidden(&server, &caller, &id, false).await
+    set_hidden(&chat, &caller, &id, false).await
 }
 
 async fn set_hidden(
-    server: &ServerState,
+    chat: &Chat,
     caller: &Caller,
     id: &str,
     hidden: bool,
 ) -> Result<Response, ApiError> {
-    let message = moderation::hide(server, caller.app(), &actor(caller), id, hidden).await?;
+    let message = moderation::hide(chat, caller.app(), &actor(caller), id, hidden).await?;
     Ok(json_response(
         StatusCode::OK,
-        crate::chat::json::message_json_revealed(&message),
+        crate::json::message_json_revealed(&message),
     ))
 }
 

@@ -1,8 +1,6 @@
 //! Pins over HTTP: the forms of the native `message_pin`, `message_unpin`
 //! and `pins`.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -10,10 +8,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::acting::{acting_user_or_system, channel, check_readable, json_response, viewer};
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::{self, ChatError, pins};
-use crate::state::ServerState;
+use crate::chat::{self, Chat, ChatError, pins};
 
 /// `?user=`: a backend's, the user to act for.
 #[derive(Deserialize)]
@@ -28,7 +25,7 @@ fn user_query(query: Result<Query<UserQuery>, QueryRejection>) -> Result<UserQue
 }
 
 async fn change(
-    server: &ServerState,
+    chat: &Chat,
     caller: Caller,
     id: &str,
     query: Result<Query<UserQuery>, QueryRejection>,
@@ -37,13 +34,13 @@ async fn change(
     let query = user_query(query)?;
     let actor = acting_user_or_system(&caller, query.user.as_deref())?;
     let app = caller.app();
-    let message = server
-        .store
+    let message = chat
+        .store()
         .message(&app.app.id, chat::parse_id(id)?)
         .await
         .map_err(ChatError::from)?;
-    check_readable(server, app, &caller, &actor, &message.channel).await?;
-    let pinned = pins::change(server, app, &message.channel, &actor, id, pin).await?;
+    check_readable(chat, app, &caller, &actor, &message.channel).await?;
+    let pinned = pins::change(chat, app, &message.channel, &actor, id, pin).await?;
     let data = pins::pin_data(&pinned.pin);
     let body = String::from_utf8_lossy(&data).into_owned();
     Ok(json_response(StatusCode::OK, body))
@@ -54,29 +51,29 @@ async fn change(
 /// a room's owner and moderators, or everyone with `pins = "members"`).
 /// Subscribers get `message_pinned`.
 pub async fn pin(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    change(&server, caller, &id, query, true).await
+    change(&chat, caller, &id, query, true).await
 }
 
 /// `DELETE /api/v1/messages/{id}/pin?user=`: unpins it; subscribers get
 /// `message_unpinned`.
 pub async fn unpin(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    change(&server, caller, &id, query, false).await
+    change(&chat, caller, &id, query, false).await
 }
 
 /// `GET /api/v1/channels/{channel}/pins?user=`: the channel's pins, most
 /// recent first, as the acting user sees them (everything for `system`).
 pub async fn list(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
@@ -85,8 +82,8 @@ pub async fn list(
     let actor = acting_user_or_system(&caller, query.user.as_deref())?;
     let app = caller.app();
     let channel = channel(&name)?;
-    check_readable(&server, app, &caller, &actor, &channel).await?;
-    let viewer = viewer(&server, app, Some(&channel), &actor).await?;
-    let body = pins::pins_json(&server, app, &channel, &viewer).await?;
+    check_readable(&chat, app, &caller, &actor, &channel).await?;
+    let viewer = viewer(&chat, app, Some(&channel), &actor).await?;
+    let body = pins::pins_json(&chat, app, &channel, &viewer).await?;
     Ok(json_response(StatusCode::OK, body))
 }

@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Response};
 use parley_core::{App, ChannelName, Grant, MemberInfo, Namespace};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ApiApp, ApiJson};
-use super::heartbeat_limits::WithinHeartbeatLimit;
+use super::extract::WithinHeartbeatLimit;
+use super::extract::{ApiApp, ApiJson, UserApp};
 use super::{ApiError, ApiPath};
 use crate::auth::AuthError;
+use crate::chat::Chat;
 use crate::native::presence::{MAX_PAGE, StatusEntry};
 use crate::native::push;
-use crate::state::{AppContext, ServerState};
+use crate::state::AppContext;
 
 #[derive(Deserialize)]
 pub struct PresenceQuery {
@@ -62,15 +63,15 @@ fn presence_channel<'a>(
 
 /// `GET /api/v1/presence?channel=&cursor=&limit=` → `{members, next?}`.
 pub async fn members(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     params: Result<Query<PresenceQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
     let (channel, _) = presence_channel(&app.app, &params.channel)?;
     let limit = params.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    let page = server
-        .node
+    let page = chat
+        .node()
         .presence_members(&app.app, &channel, params.cursor.as_deref(), limit)
         .await?;
     Ok((
@@ -82,23 +83,18 @@ pub async fn members(
 
 /// `GET /api/v1/presence/stats?channel=` → `{num_users, num_connections, num_anonymous}`.
 pub async fn stats(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     params: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
     let params = query(params)?;
     let (channel, _) = presence_channel(&app.app, &params.channel)?;
-    let stats = server.node.presence_stats(&app.app, &channel).await?;
+    let stats = chat.node().presence_stats(&app.app, &channel).await?;
     Ok(Json(Stats {
         num_users: stats.num_users,
         num_connections: stats.num_connections,
         num_anonymous: stats.num_anonymous,
     }))
-}
-
-#[derive(Deserialize)]
-pub struct AppQuery {
-    app: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -124,23 +120,14 @@ const MAX_SESSION_ID: usize = 128;
 /// Limited per client IP address (`heartbeats_per_ip`, 429) and per channel
 /// (`max_heartbeat_sessions` new sessions, 409).
 pub async fn heartbeat(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     _: WithinHeartbeatLimit,
     headers: HeaderMap,
-    params: Result<Query<AppQuery>, QueryRejection>,
+    // Looked up once the body is read, so a bad body is answered first.
+    app: Result<UserApp, ApiError>,
     ApiJson(body): ApiJson<HeartbeatBody>,
 ) -> Result<Json<HeartbeatResult>, ApiError> {
-    let params = query(params)?;
-    let app = match &params.app {
-        None => server.default_app.clone(),
-        Some(id) => server
-            .app(id)
-            .cloned()
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown app {id:?}")))?,
-    };
-    if !app.origins.allows(&headers) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "origin not allowed"));
-    }
+    let UserApp(app) = app?;
     if body.session_id.is_empty()
         || body.session_id.len() > MAX_SESSION_ID
         || !body.session_id.bytes().all(|b| b.is_ascii_graphic())
@@ -164,8 +151,7 @@ pub async fn heartbeat(
     app.app.check_subscribe(&user, &channel, grant)?;
     // The user is part of the key, so nobody renews another user's session.
     let session: Arc<str> = Arc::from(format!("{user}\u{0}{}", body.session_id));
-    server
-        .node
+    chat.node()
         .presence_heartbeat(&app.app, &channel, namespace, session, user, info)
         .await?;
     Ok(Json(HeartbeatResult {

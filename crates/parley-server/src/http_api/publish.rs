@@ -12,7 +12,8 @@ use serde_json::value::RawValue;
 
 use super::ApiError;
 use super::extract::{ApiApp, ApiJson};
-use crate::state::{AppContext, ServerState};
+use crate::chat::Chat;
+use crate::state::AppContext;
 
 /// The most channels (or publications) one broadcast (or batch) may name.
 const MAX_TARGETS: usize = 1000;
@@ -74,23 +75,23 @@ fn check_count(count: usize, what: &str) -> Result<(), ApiError> {
 }
 
 async fn publish_checked(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     data: &RawValue,
 ) -> Result<StreamPosition, ApiError> {
     let data = Bytes::copy_from_slice(data.get().as_bytes());
-    Ok(server.node.publish(&app.app, channel, data, None).await?)
+    Ok(chat.node().publish(&app.app, channel, data, None).await?)
 }
 
 /// `POST /api/v1/publish {channel, data}` → `{offset, epoch}`.
 pub async fn publish(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<PublishBody>,
 ) -> Result<Json<Position>, ApiError> {
     let channel = check(&app.app, &body.channel, &body.data)?;
-    let position = publish_checked(&server, &app, &channel, &body.data).await?;
+    let position = publish_checked(&chat, &app, &channel, &body.data).await?;
     Ok(Json(Position {
         offset: position.offset,
         epoch: position.epoch,
@@ -99,7 +100,7 @@ pub async fn publish(
 
 /// `POST /api/v1/broadcast {channels, data}` → `{results: [{channel, offset, epoch}]}`.
 pub async fn broadcast(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<BroadcastBody>,
 ) -> Result<Json<Results>, ApiError> {
@@ -108,13 +109,13 @@ pub async fn broadcast(
         .channels
         .iter()
         .map(|channel| (channel.as_str(), &*body.data));
-    publish_all(&server, &app, targets).await
+    publish_all(&chat, &app, targets).await
 }
 
 /// `POST /api/v1/batch {publications: [{channel, data}]}` → `{results: [...]}`,
 /// in the order given.
 pub async fn batch(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Json<Results>, ApiError> {
@@ -123,12 +124,12 @@ pub async fn batch(
         .publications
         .iter()
         .map(|publication| (publication.channel.as_str(), &*publication.data));
-    publish_all(&server, &app, targets).await
+    publish_all(&chat, &app, targets).await
 }
 
 /// Checks every target, then publishes them in order.
 async fn publish_all<'a>(
-    server: &ServerState,
+    chat: &Chat,
     app: &AppContext,
     targets: impl Iterator<Item = (&'a str, &'a RawValue)>,
 ) -> Result<Json<Results>, ApiError> {
@@ -137,7 +138,7 @@ async fn publish_all<'a>(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let mut results = Vec::with_capacity(checked.len());
     for (channel, data) in checked {
-        let position = publish_checked(server, app, &channel, data).await?;
+        let position = publish_checked(chat, app, &channel, data).await?;
         results.push(ChannelPosition {
             channel: channel.to_string(),
             offset: position.offset,

@@ -12,11 +12,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::{ChannelName, Grant};
 
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::Actor;
 use crate::chat::reactions::{self, ReactionRequest};
-use crate::state::{AppContext, ServerState};
+use crate::chat::{Actor, Chat};
+use crate::json;
+use crate::state::AppContext;
 
 fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -35,18 +36,18 @@ fn reacting_user(caller: Caller) -> Result<(Arc<AppContext>, Actor), ApiError> {
 }
 
 async fn change(
-    server: &ServerState,
+    chat: &Chat,
     caller: Caller,
     request: ReactionRequest,
     add: bool,
 ) -> Result<Response, ApiError> {
     let (app, actor) = reacting_user(caller)?;
-    let (channel, target) = reactions::target(server, &app, &actor, &request).await?;
+    let (channel, target) = reactions::target(chat, &app, &actor, &request).await?;
     app.app
         .check_subscribe(&actor.user, &channel, Grant::None)?;
     let reacted =
-        reactions::react(server, &app, &actor, &channel, target, request.emoji, add).await?;
-    Ok(json_response(reactions::reacted_json(&reacted, add)))
+        reactions::react(chat, &app, &actor, &channel, target, request.emoji, add).await?;
+    Ok(json_response(json::reacted_json(&reacted, add)))
 }
 
 fn on_message(id: String, emoji: String) -> ReactionRequest {
@@ -67,43 +68,43 @@ fn on_channel(channel: String, emoji: String) -> ReactionRequest {
 
 /// `PUT /api/v1/messages/{id}/reactions/{emoji}`.
 pub async fn add_to_message(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath((id, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&server, caller, on_message(id, emoji), true).await
+    change(&chat, caller, on_message(id, emoji), true).await
 }
 
 /// `DELETE /api/v1/messages/{id}/reactions/{emoji}`.
 pub async fn remove_from_message(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath((id, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&server, caller, on_message(id, emoji), false).await
+    change(&chat, caller, on_message(id, emoji), false).await
 }
 
 /// `PUT /api/v1/channels/{channel}/reactions/{emoji}`.
 pub async fn add_to_channel(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath((channel, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&server, caller, on_channel(channel, emoji), true).await
+    change(&chat, caller, on_channel(channel, emoji), true).await
 }
 
 /// `DELETE /api/v1/channels/{channel}/reactions/{emoji}`.
 pub async fn remove_from_channel(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath((channel, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&server, caller, on_channel(channel, emoji), false).await
+    change(&chat, caller, on_channel(channel, emoji), false).await
 }
 
 /// `GET /api/v1/channels/{channel}/reactions`.
 pub async fn channel_reactions(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
@@ -112,11 +113,13 @@ pub async fn channel_reactions(
         Caller::User { app, actor } => {
             app.app
                 .check_subscribe(&actor.user, &channel, Grant::None)?;
-            crate::chat::rooms::check_member(&server, app, &channel, &actor.user).await?;
+            crate::chat::rooms::check_member(&chat, app, &channel, &actor.user).await?;
             (app, Some(&*actor.user))
         }
         Caller::Backend(app) => (app, None),
     };
-    let body = reactions::channel_reactions_json(&server, app, &channel, reader).await?;
-    Ok(json_response(body))
+    let counts = reactions::channel_reactions(&chat, app, &channel, reader).await?;
+    Ok(json_response(json::channel_reactions_json(
+        &channel, &counts,
+    )))
 }

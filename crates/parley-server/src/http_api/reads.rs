@@ -2,8 +2,6 @@
 //! `mark_unread`. (A user's unread counts are `GET
 //! /api/v1/users/{user}/unread`, in `rooms.rs`.)
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,10 +10,10 @@ use serde::Deserialize;
 
 use super::acting::{acting_user, channel, check_readable, json_response};
 use super::extract::ApiJson;
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::reads;
-use crate::state::ServerState;
+use crate::chat::{Chat, reads};
+use crate::json;
 
 /// The body of `POST /api/v1/channels/{channel}/read`.
 #[derive(Deserialize)]
@@ -37,21 +35,21 @@ pub struct MarkBody {
 /// `{"channel", "user", "last_read_offset", "unread", "moved"}`. With
 /// `read_receipts = "room"` subscribers get `read_updated`.
 pub async fn mark(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<MarkBody>,
 ) -> Result<Response, ApiError> {
     let actor = acting_user(&caller, body.user.as_deref())?;
     let channel = channel(&name)?;
-    check_readable(&server, caller.app(), &caller, &actor, &channel).await?;
+    check_readable(&chat, caller.app(), &caller, &actor, &channel).await?;
     let direction = if body.unread {
         ReadDirection::Back
     } else {
         ReadDirection::Forward
     };
     let change = reads::mark(
-        &server,
+        &chat,
         caller.app(),
         &channel,
         &actor.user,
@@ -59,5 +57,8 @@ pub async fn mark(
         direction,
     )
     .await?;
-    Ok(json_response(StatusCode::OK, reads::change_json(&change)))
+    Ok(json_response(
+        StatusCode::OK,
+        json::reads::change_json(&change),
+    ))
 }

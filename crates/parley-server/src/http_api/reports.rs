@@ -1,8 +1,6 @@
 //! Filing a report over HTTP: the form of the native `report`. (Listing
 //! and resolving the queue are moderators' routes, in `moderation.rs`.)
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,9 +9,9 @@ use serde::Deserialize;
 use super::ApiError;
 use super::acting::{acting_user, check_readable, json_response};
 use super::extract::ApiJson;
-use super::messages::Caller;
-use crate::chat::{self, ChatError, moderation_json, reports};
-use crate::state::ServerState;
+use super::extract::Caller;
+use crate::chat::{self, Chat, reports};
+use crate::json;
 
 /// The body of `POST /api/v1/reports`.
 #[derive(Deserialize)]
@@ -31,22 +29,18 @@ pub struct ReportBody {
 /// report into the moderation queue; reporting a message again answers
 /// the first report.
 pub async fn file(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiJson(body): ApiJson<ReportBody>,
 ) -> Result<Response, ApiError> {
     let actor = acting_user(&caller, body.user.as_deref())?;
     let app = caller.app();
     let id = chat::parse_id(&body.message_id)?;
-    let message = server
-        .store
-        .message(&app.app.id, id)
-        .await
-        .map_err(ChatError::from)?;
-    check_readable(&server, app, &caller, &actor, &message.channel).await?;
-    let report = reports::report(&server, app, &actor, id, &body.reason).await?;
+    let channel = chat::message_channel(&chat, app, id).await?;
+    check_readable(&chat, app, &caller, &actor, &channel).await?;
+    let report = reports::report(&chat, app, &actor, id, &body.reason).await?;
     Ok(json_response(
         StatusCode::OK,
-        moderation_json::report_json(&report),
+        json::moderation::report_json(&report),
     ))
 }

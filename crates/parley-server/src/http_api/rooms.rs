@@ -1,20 +1,17 @@
 //! Rooms over the server API (API key): create rooms, add and remove
 //! members, list members and a user's rooms, and a user's unread counts.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::ChannelName;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::extract::{ApiApp, ApiJson};
 use super::{ApiError, ApiPath};
-use crate::chat::{reads, rooms};
-use crate::state::ServerState;
+use crate::chat::{Chat, reads, rooms};
+use crate::json;
 
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -34,17 +31,17 @@ fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 /// owner?}`: 201 with the new room, or 200 with the direct room the pair
 /// has already.
 pub async fn create(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiJson(body): ApiJson<rooms::CreateRequest>,
 ) -> Result<Response, ApiError> {
-    let created = rooms::create(&server, &app, None, body).await?;
+    let created = rooms::create(&chat, &app, None, body).await?;
     let status = if created.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(json_response(status, rooms::created_json(&created)))
+    Ok(json_response(status, json::rooms::created_json(&created)))
 }
 
 #[derive(Deserialize)]
@@ -56,14 +53,14 @@ pub struct AddBody {
 
 /// `POST /api/v1/rooms/{channel}/members {members, role?}`.
 pub async fn add_members(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
     let changed = rooms::change_members(
-        &server,
+        &chat,
         &app,
         None,
         &channel,
@@ -72,60 +69,40 @@ pub async fn add_members(
         true,
     )
     .await?;
-    Ok(json_response(StatusCode::OK, rooms::changed_json(&changed)))
+    Ok(json_response(
+        StatusCode::OK,
+        json::rooms::changed_json(&changed),
+    ))
 }
 
 /// `DELETE /api/v1/rooms/{channel}/members/{user}`.
 pub async fn remove_member(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath((name, user)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
     let changed =
-        rooms::change_members(&server, &app, None, &channel, vec![user], None, false).await?;
-    Ok(json_response(StatusCode::OK, rooms::changed_json(&changed)))
+        rooms::change_members(&chat, &app, None, &channel, vec![user], None, false).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json::rooms::changed_json(&changed),
+    ))
 }
 
 /// `GET /api/v1/rooms/{channel}/members`: `{"members": [...]}`.
 pub async fn members(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
-    if !rooms::is_room_channel(&app, &channel) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
-    }
-    let members = server
-        .store
-        .room_members(&app.app.id, &channel)
-        .await
-        .map_err(crate::chat::ChatError::from)?;
-    if members.is_empty()
-        && server
-            .store
-            .room(&app.app.id, &channel)
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-    {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such room"));
-    }
-    let members: Vec<_> = members
-        .iter()
-        .map(|member| {
-            json!({
-                "user": member.user,
-                "role": member.role.as_str(),
-                "joined_at": member.joined_at.as_millis(),
-            })
-        })
-        .collect();
+    let members = rooms::members(&chat, &app, &channel)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such room"))?;
     Ok(json_response(
         StatusCode::OK,
-        json!({ "members": members }).to_string(),
+        json::rooms::members_json(&members),
     ))
 }
 
@@ -139,28 +116,31 @@ pub struct RoomsQuery {
 
 /// `GET /api/v1/rooms?user=&cursor=&limit=`: a user's rooms.
 pub async fn list(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     params: Result<Query<RoomsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    let page = rooms::rooms_json(
-        &server,
+    let page = rooms::rooms(
+        &chat,
         &app,
         &params.user,
         params.cursor.as_deref(),
         params.limit,
     )
     .await?;
-    Ok(json_response(StatusCode::OK, page))
+    Ok(json_response(StatusCode::OK, json::rooms::page_json(&page)))
 }
 
 /// `GET /api/v1/users/{user}/unread`: a user's unread counts.
 pub async fn unread(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     ApiPath(user): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let counts = reads::unread(&server, &app, &user).await?;
-    Ok(json_response(StatusCode::OK, reads::unread_json(&counts)))
+    let counts = reads::unread(&chat, &app, &user).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json::reads::unread_json(&counts),
+    ))
 }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::extract::ApiApp;
-use crate::chat::{Actor, moderation, rooms, search};
-use crate::state::ServerState;
+use crate::chat::{Actor, Chat, moderation, rooms, search};
+use crate::json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +28,7 @@ pub struct SearchQuery {
 /// as that user would search (their rooms, or a channel they may read);
 /// with only `channel`, that channel.
 pub async fn search(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     params: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -42,7 +42,7 @@ pub async fn search(
         .map_err(parley_core::Error::from)?;
     match (&params.user, &channel) {
         (Some(user), Some(channel)) => {
-            rooms::check_member(&server, &app, channel, user).await?;
+            rooms::check_member(&chat, &app, channel, user).await?;
         }
         (Some(_), None) | (None, Some(_)) => {}
         (None, None) => {
@@ -61,12 +61,12 @@ pub async fn search(
                 moderator: false,
                 limited: true,
             };
-            moderation::viewer(&server, &app, channel.as_ref(), &actor).await?
+            moderation::viewer(&chat, &app, channel.as_ref(), &actor).await?
         }
         None => moderation::Viewer::server(),
     };
-    let page = search::search_json(
-        &server,
+    let matches = search::search(
+        &chat,
         &app,
         channel.as_ref(),
         &params.query,
@@ -75,5 +75,9 @@ pub async fn search(
         &viewer,
     )
     .await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], page).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        json::pages::matches_json(&matches),
+    )
+        .into_response())
 }

@@ -1,7 +1,5 @@
 //! Threads over HTTP: the form of the native `thread`.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -9,10 +7,10 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::acting::{acting_user_or_system, check_readable, json_response, viewer};
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::{self, threads};
-use crate::state::ServerState;
+use crate::chat::{self, Chat, threads};
+use crate::json;
 
 /// `?before=&limit=&user=`.
 #[derive(Deserialize)]
@@ -26,7 +24,7 @@ pub struct ThreadQuery {
 /// message's replies, `{"parent", "replies": [oldest first], "has_more"}`,
 /// as the acting user sees them (everything for `system`).
 pub async fn thread(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     query: Result<Query<ThreadQuery>, QueryRejection>,
@@ -37,18 +35,13 @@ pub async fn thread(
     let app = caller.app();
     // The viewer of the parent's channel, so that a room's moderators see
     // hidden replies there; a parent that does not exist is answered by
-    // `thread_json`.
+    // `threads::thread`.
     let parent = chat::parse_id(&id)?;
-    let parent_channel = server
-        .store
-        .message(&app.app.id, parent)
-        .await
-        .ok()
-        .map(|message| message.channel);
-    let viewer = viewer(&server, app, parent_channel.as_ref(), &actor).await?;
+    let parent_channel = chat::message_channel(&chat, app, parent).await.ok();
+    let viewer = viewer(&chat, app, parent_channel.as_ref(), &actor).await?;
     let reader = actor.limited.then_some(&*actor.user);
-    let (channel, page) = threads::thread_json(
-        &server,
+    let thread = threads::thread(
+        &chat,
         app,
         reader,
         &id,
@@ -57,6 +50,9 @@ pub async fn thread(
         &viewer,
     )
     .await?;
-    check_readable(&server, app, &caller, &actor, &channel).await?;
-    Ok(json_response(StatusCode::OK, page))
+    check_readable(&chat, app, &caller, &actor, &thread.channel).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json::pages::thread_json(&thread),
+    ))
 }

@@ -9,19 +9,17 @@
 //! `Content-Disposition: attachment` for everything but the images the
 //! server re-encoded itself.
 
-use std::sync::Arc;
-
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 
-use super::messages::Caller;
+use super::extract::Caller;
 use super::{ApiError, ApiPath};
-use crate::chat::{ChatError, json};
-use crate::state::ServerState;
-use crate::uploads::UploadError;
+use crate::chat::{Chat, ChatError};
+use crate::json;
+use crate::uploads::{UploadError, Uploads};
 
 /// What a multipart body may hold beyond the file itself: boundaries, part
 /// headers, small form fields.
@@ -62,7 +60,8 @@ fn too_large(limit: usize) -> ApiError {
 /// `POST /api/v1/uploads`, a multipart form whose `file` field is the file:
 /// checked, processed and kept; answers 201 with the upload's JSON.
 pub async fn create(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
+    State(uploads): State<Uploads>,
     caller: Caller,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
@@ -73,7 +72,7 @@ pub async fn create(
             "uploads are made with a user's token, not an API key",
         ));
     };
-    let limit = server.uploads.max_bytes();
+    let limit = uploads.max_bytes();
     // A declared length past the limit is refused before reading anything.
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -119,9 +118,8 @@ pub async fn create(
     if file.is_empty() {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "the file is empty"));
     }
-    let upload = server
-        .uploads
-        .accept(&server.store, app.app.id.clone(), &actor.user, file)
+    let upload = uploads
+        .accept(chat.store(), app.app.id.clone(), &actor.user, file)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -137,24 +135,31 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
 
 /// `GET /api/v1/uploads/{id}`: the file.
 pub async fn file(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
+    State(uploads): State<Uploads>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    serve(&server, &id, false).await
+    serve(&chat, &uploads, &id, false).await
 }
 
 /// `GET /api/v1/uploads/{id}/thumbnail`: an image's thumbnail.
 pub async fn thumbnail(
-    State(server): State<Arc<ServerState>>,
+    State(chat): State<Chat>,
+    State(uploads): State<Uploads>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    serve(&server, &id, true).await
+    serve(&chat, &uploads, &id, true).await
 }
 
-async fn serve(server: &ServerState, id: &str, thumbnail: bool) -> Result<Response, ApiError> {
+async fn serve(
+    chat: &Chat,
+    uploads: &Uploads,
+    id: &str,
+    thumbnail: bool,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such upload");
     let id = parley_store::UploadId::parse(id).map_err(|_| not_found())?;
-    let upload = match server.store.upload(&id).await {
+    let upload = match chat.store().upload(&id).await {
         Ok(upload) => upload,
         Err(parley_store::StoreError::NotFound(_)) => return Err(not_found()),
         Err(error) => return Err(ChatError::Store(error).into()),
@@ -169,8 +174,7 @@ async fn serve(server: &ServerState, id: &str, thumbnail: bool) -> Result<Respon
             ));
         }
     };
-    let bytes = server
-        .uploads
+    let bytes = uploads
         .read(&id, thumbnail)
         .await
         .map_err(UploadError::from)?

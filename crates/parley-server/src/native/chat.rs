@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::codes::{self, ErrorReply};
 use super::session::{AfterReply, NativeSession};
 use super::wire;
-use crate::chat::{self, Actor, ChatError, SendRequest, json};
+use crate::chat::{self, Actor, ChatError, SendRequest};
+use crate::json;
 use parley_core::Frame;
 
 /// A client's last known stream position, sent with `subscribe`.
@@ -86,7 +87,7 @@ impl NativeSession {
                 ..Default::default()
             });
         }
-        Ok(chat::moderation::viewer(&self.server, &self.app, channel, &self.actor()?).await?)
+        Ok(chat::moderation::viewer(&self.chat, &self.app, channel, &self.actor()?).await?)
     }
 
     /// A channel the client may read: subscribed, or allowed to subscribe;
@@ -98,7 +99,7 @@ impl NativeSession {
                 .app
                 .check_subscribe(self.client.user(), &channel, Grant::None)?;
         }
-        chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user()).await?;
+        chat::rooms::check_member(&self.chat, &self.app, &channel, self.client.user()).await?;
         Ok(channel)
     }
 
@@ -177,7 +178,7 @@ impl NativeSession {
             )
         })?;
         let channel = self.readable(name).await?;
-        let message = chat::send(&self.server, &self.app, &channel, &actor, params)
+        let message = chat::send(&self.chat, &self.app, &channel, &actor, params)
             .await?
             .into_message();
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
@@ -189,7 +190,7 @@ impl NativeSession {
         params: MessageEditParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = chat::edit(&self.server, &self.app, &params.id, &actor, params.text).await?;
+        let message = chat::edit(&self.chat, &self.app, &params.id, &actor, params.text).await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -199,8 +200,7 @@ impl NativeSession {
         params: MessageDeleteParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message =
-            chat::delete(&self.server, &self.app, &params.id, &actor, params.hard).await?;
+        let message = chat::delete(&self.chat, &self.app, &params.id, &actor, params.hard).await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 
@@ -210,11 +210,11 @@ impl NativeSession {
         params: HistoryParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
+        chat::moderation::check_subscribe(&self.chat, &self.app, &channel, self.client.user())
             .await?;
         let viewer = self.viewer(Some(&channel)).await?;
         let page = chat::history_json(
-            &self.server,
+            &self.chat,
             &self.app,
             &channel,
             params.before,
@@ -232,12 +232,14 @@ impl NativeSession {
         params: MessagesParams,
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
-        chat::moderation::check_subscribe(&self.server, &self.app, &channel, self.client.user())
+        chat::moderation::check_subscribe(&self.chat, &self.app, &channel, self.client.user())
             .await?;
         let viewer = self.viewer(Some(&channel)).await?;
-        let page =
-            chat::messages_json(&self.server, &self.app, &channel, params.cursor, &viewer).await?;
-        Ok(wire::raw_result_frame(id, &page))
+        let page = chat::messages(&self.chat, &self.app, &channel, params.cursor, &viewer).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::pages::message_page_json(&page),
+        ))
     }
 
     pub(super) async fn edit_trail(
@@ -252,13 +254,10 @@ impl NativeSession {
             .id
             .parse()
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
-        let revisions = self
-            .server
-            .store
-            .edit_trail(&self.app.app.id, message_id)
-            .await
-            .map_err(ChatError::from)?;
-        let result = format!(r#"{{"revisions":{}}}"#, json::revisions_json(&revisions));
-        Ok(wire::raw_result_frame(id, &result))
+        let revisions = chat::edit_trail(&self.chat, &self.app, message_id).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::edit_trail_json(&revisions),
+        ))
     }
 }

@@ -13,7 +13,8 @@ use super::codes::{self, ErrorReply};
 use super::session::NativeSession;
 use super::wire;
 use crate::chat::moderation::{self, RestrictRequest};
-use crate::chat::{ChatError, moderation_json, reports};
+use crate::chat::reports;
+use crate::json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,7 +87,7 @@ impl NativeSession {
     /// returns the user's unread total for the reply (see
     /// [`moderation::admit`]: one store read).
     pub(super) async fn admit_user(&mut self, user: &Arc<str>) -> Result<Option<u64>, ErrorReply> {
-        moderation::admit(&self.server, &self.app, user)
+        moderation::admit(&self.chat, &self.app, user)
             .await
             .map_err(|error| {
                 self.close_after_reply = Some(Disconnect::Forced);
@@ -112,11 +113,10 @@ impl NativeSession {
                 .map(moderation::parse_duration)
                 .transpose()?,
         };
-        let restricted =
-            moderation::restrict(&self.server, &self.app, &actor, kind, request).await?;
+        let restricted = moderation::restrict(&self.chat, &self.app, &actor, kind, request).await?;
         Ok(wire::raw_result_frame(
             id,
-            &moderation_json::restriction_json(&restricted.restriction),
+            &json::moderation::restriction_json(&restricted.restriction),
         ))
     }
 
@@ -131,7 +131,7 @@ impl NativeSession {
         let kind = shadowed(kind, params.shadow)?;
         let channel = channel(params.channel.as_deref())?;
         let lifted = moderation::lift(
-            &self.server,
+            &self.chat,
             &self.app,
             &actor,
             kind,
@@ -145,10 +145,10 @@ impl NativeSession {
     /// `block {user}`: `{"blocks": [...]}`, the list after the change.
     pub(super) async fn block(&mut self, id: u64, params: UserParams) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let blocks = moderation::block(&self.server, &self.app, &actor, &params.user).await?;
+        let blocks = moderation::block(&self.chat, &self.app, &actor, &params.user).await?;
         Ok(wire::raw_result_frame(
             id,
-            &moderation_json::blocks_json(&blocks),
+            &json::moderation::blocks_json(&blocks),
         ))
     }
 
@@ -159,20 +159,20 @@ impl NativeSession {
         params: UserParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let blocks = moderation::unblock(&self.server, &self.app, &actor, &params.user).await?;
+        let blocks = moderation::unblock(&self.chat, &self.app, &actor, &params.user).await?;
         Ok(wire::raw_result_frame(
             id,
-            &moderation_json::blocks_json(&blocks),
+            &json::moderation::blocks_json(&blocks),
         ))
     }
 
     /// `blocks {}`: the users this user blocked.
     pub(super) async fn blocks(&mut self, id: u64) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let blocks = moderation::blocks(&self.server, &self.app, &actor).await?;
+        let blocks = moderation::blocks(&self.chat, &self.app, &actor).await?;
         Ok(wire::raw_result_frame(
             id,
-            &moderation_json::blocks_json(&blocks),
+            &json::moderation::blocks_json(&blocks),
         ))
     }
 
@@ -184,10 +184,10 @@ impl NativeSession {
         hidden: bool,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = moderation::hide(&self.server, &self.app, &actor, &params.id, hidden).await?;
+        let message = moderation::hide(&self.chat, &self.app, &actor, &params.id, hidden).await?;
         Ok(wire::raw_result_frame(
             id,
-            &crate::chat::json::message_json_revealed(&message),
+            &crate::json::message_json_revealed(&message),
         ))
     }
 
@@ -203,18 +203,13 @@ impl NativeSession {
             .message_id
             .parse()
             .map_err(|_| ErrorReply::new(codes::BAD_REQUEST, "not a message id"))?;
-        let message = self
-            .server
-            .store
-            .message(&self.app.app.id, message_id)
-            .await
-            .map_err(ChatError::from)?;
-        self.readable(message.channel.as_str()).await?;
+        let channel = crate::chat::message_channel(&self.chat, &self.app, message_id).await?;
+        self.readable(channel.as_str()).await?;
         let report =
-            reports::report(&self.server, &self.app, &actor, message_id, &params.reason).await?;
+            reports::report(&self.chat, &self.app, &actor, message_id, &params.reason).await?;
         Ok(wire::raw_result_frame(
             id,
-            &moderation_json::report_json(&report),
+            &json::moderation::report_json(&report),
         ))
     }
 }

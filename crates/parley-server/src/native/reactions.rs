@@ -7,6 +7,7 @@ use super::codes::ErrorReply;
 use super::session::NativeSession;
 use super::wire;
 use crate::chat::reactions::{self, ReactionRequest};
+use crate::json;
 use parley_core::Frame;
 
 #[derive(Deserialize)]
@@ -24,10 +25,10 @@ impl NativeSession {
         add: bool,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let (channel, target) = reactions::target(&self.server, &self.app, &actor, &params).await?;
+        let (channel, target) = reactions::target(&self.chat, &self.app, &actor, &params).await?;
         self.readable(channel.as_str()).await?;
         let reacted = reactions::react(
-            &self.server,
+            &self.chat,
             &self.app,
             &actor,
             &channel,
@@ -38,7 +39,7 @@ impl NativeSession {
         .await?;
         Ok(wire::raw_result_frame(
             id,
-            &reactions::reacted_json(&reacted, add),
+            &json::reacted_json(&reacted, add),
         ))
     }
 
@@ -51,8 +52,10 @@ impl NativeSession {
     ) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
         let reader = (!self.client.is_anonymous()).then(|| self.client.user());
-        let result =
-            reactions::channel_reactions_json(&self.server, &self.app, &channel, reader).await?;
-        Ok(wire::raw_result_frame(id, &result))
+        let counts = reactions::channel_reactions(&self.chat, &self.app, &channel, reader).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::channel_reactions_json(&channel, &counts),
+        ))
     }
 }

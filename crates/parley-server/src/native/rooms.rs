@@ -11,6 +11,7 @@ use super::codes::ErrorReply;
 use super::session::NativeSession;
 use super::wire;
 use crate::chat::{pins, reads, rooms, search, threads};
+use crate::json;
 use parley_core::Frame;
 
 #[derive(Deserialize)]
@@ -73,8 +74,11 @@ impl NativeSession {
         params: rooms::CreateRequest,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let created = rooms::create(&self.server, &self.app, Some(&actor.user), params).await?;
-        Ok(wire::raw_result_frame(id, &rooms::created_json(&created)))
+        let created = rooms::create(&self.chat, &self.app, Some(&actor.user), params).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::rooms::created_json(&created),
+        ))
     }
 
     pub(super) async fn room_members_change(
@@ -86,7 +90,7 @@ impl NativeSession {
         let actor = self.actor()?;
         let channel = Self::channel(&params.channel)?;
         let changed = rooms::change_members(
-            &self.server,
+            &self.chat,
             &self.app,
             Some((&actor.user, actor.moderator)),
             &channel,
@@ -95,7 +99,10 @@ impl NativeSession {
             add,
         )
         .await?;
-        Ok(wire::raw_result_frame(id, &rooms::changed_json(&changed)))
+        Ok(wire::raw_result_frame(
+            id,
+            &json::rooms::changed_json(&changed),
+        ))
     }
 
     pub(super) async fn rooms(
@@ -104,15 +111,15 @@ impl NativeSession {
         params: RoomsParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let page = rooms::rooms_json(
-            &self.server,
+        let page = rooms::rooms(
+            &self.chat,
             &self.app,
             &actor.user,
             params.cursor.as_deref(),
             params.limit,
         )
         .await?;
-        Ok(wire::raw_result_frame(id, &page))
+        Ok(wire::raw_result_frame(id, &json::rooms::page_json(&page)))
     }
 
     pub(super) async fn read_mark(
@@ -124,7 +131,7 @@ impl NativeSession {
         let actor = self.actor()?;
         let channel = self.readable(&params.channel).await?;
         let change = reads::mark(
-            &self.server,
+            &self.chat,
             &self.app,
             &channel,
             &actor.user,
@@ -132,13 +139,19 @@ impl NativeSession {
             direction,
         )
         .await?;
-        Ok(wire::raw_result_frame(id, &reads::change_json(&change)))
+        Ok(wire::raw_result_frame(
+            id,
+            &json::reads::change_json(&change),
+        ))
     }
 
     pub(super) async fn unread(&mut self, id: u64, _: EmptyParams) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let counts = reads::unread(&self.server, &self.app, &actor.user).await?;
-        Ok(wire::raw_result_frame(id, &reads::unread_json(&counts)))
+        let counts = reads::unread(&self.chat, &self.app, &actor.user).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::reads::unread_json(&counts),
+        ))
     }
 
     pub(super) async fn message_pin(
@@ -150,7 +163,7 @@ impl NativeSession {
         let actor = self.actor()?;
         let channel = self.readable(&params.channel).await?;
         let pinned = pins::change(
-            &self.server,
+            &self.chat,
             &self.app,
             &channel,
             &actor,
@@ -166,7 +179,7 @@ impl NativeSession {
     pub(super) async fn pins(&mut self, id: u64, params: PinsParams) -> Result<Frame, ErrorReply> {
         let channel = self.readable(&params.channel).await?;
         let viewer = self.viewer(Some(&channel)).await?;
-        let page = pins::pins_json(&self.server, &self.app, &channel, &viewer).await?;
+        let page = pins::pins_json(&self.chat, &self.app, &channel, &viewer).await?;
         Ok(wire::raw_result_frame(id, &page))
     }
 
@@ -178,15 +191,14 @@ impl NativeSession {
         let user = self.client.user_arc();
         // The viewer of the parent's channel, so that a room's moderators
         // see hidden replies there; a parent that does not exist is
-        // answered by `thread_json`.
+        // answered by `threads::thread`.
         let parent = crate::chat::parse_id(&params.message_id)?;
-        let channel = match self.server.store.message(&self.app.app.id, parent).await {
-            Ok(message) => Some(message.channel),
-            Err(_) => None,
-        };
+        let channel = crate::chat::message_channel(&self.chat, &self.app, parent)
+            .await
+            .ok();
         let viewer = self.viewer(channel.as_ref()).await?;
-        let (channel, page) = threads::thread_json(
-            &self.server,
+        let thread = threads::thread(
+            &self.chat,
             &self.app,
             Some(&user),
             &params.message_id,
@@ -196,8 +208,11 @@ impl NativeSession {
         )
         .await?;
         // The parent's channel must be readable like any other.
-        self.readable(channel.as_str()).await?;
-        Ok(wire::raw_result_frame(id, &page))
+        self.readable(thread.channel.as_str()).await?;
+        Ok(wire::raw_result_frame(
+            id,
+            &json::pages::thread_json(&thread),
+        ))
     }
 
     pub(super) async fn search(
@@ -212,8 +227,8 @@ impl NativeSession {
             None => None,
         };
         let viewer = self.viewer(channel.as_ref()).await?;
-        let page = search::search_json(
-            &self.server,
+        let matches = search::search(
+            &self.chat,
             &self.app,
             channel.as_ref(),
             &params.query,
@@ -222,6 +237,9 @@ impl NativeSession {
             &viewer,
         )
         .await?;
-        Ok(wire::raw_result_frame(id, &page))
+        Ok(wire::raw_result_frame(
+            id,
+            &json::pages::matches_json(&matches),
+        ))
     }
 }

@@ -23,6 +23,7 @@ use super::presence;
 use super::replay::Replay;
 use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
+use crate::chat::Chat;
 use crate::connection::Session;
 use crate::state::{AppContext, ServerState};
 
@@ -32,6 +33,8 @@ const MAX_VIOLATIONS: u32 = 10;
 /// The state of one native connection.
 pub struct NativeSession {
     pub(super) server: Arc<ServerState>,
+    /// The chat service, which the chat commands take.
+    pub(super) chat: Chat,
     pub(super) app: Arc<AppContext>,
     pub(super) client: Arc<ClientHandle>,
     /// Whether `connect` succeeded and the client is in the hub.
@@ -147,6 +150,7 @@ impl NativeSession {
             Disconnect::ConnectTimeout,
         ));
         Self {
+            chat: server.chat.clone(),
             server,
             app,
             client,
@@ -408,7 +412,7 @@ impl NativeSession {
             .app
             .app
             .check_subscribe(self.client.user(), &channel, grant)?;
-        crate::chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user())
+        crate::chat::rooms::check_member(&self.chat, &self.app, &channel, self.client.user())
             .await?;
         let state = match state {
             Some(state) if namespace.presence => Some(presence::checked_state(state, namespace)?),
@@ -422,7 +426,7 @@ impl NativeSession {
         };
         let presence = namespace.presence;
         crate::chat::moderation::check_subscribe(
-            &self.server,
+            &self.chat,
             &self.app,
             &channel,
             self.client.user(),
@@ -509,7 +513,7 @@ impl NativeSession {
         self.app
             .app
             .check_publish(&self.client, &channel, subscribed, data.len())?;
-        crate::chat::rooms::check_member(&self.server, &self.app, &channel, self.client.user())
+        crate::chat::rooms::check_member(&self.chat, &self.app, &channel, self.client.user())
             .await?;
         let info = ClientInfo {
             client: self.client.id,
@@ -518,8 +522,8 @@ impl NativeSession {
         };
         let data = Bytes::copy_from_slice(data.as_bytes());
         let position = self
-            .server
-            .node
+            .chat
+            .node()
             .publish(&self.app.app, &channel, data, Some(info))
             .await?;
         Ok(wire::result_frame(

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::cache::{CachedEvent, is_cache_channel};
 use super::signed_request::SignedRequest;
-use crate::cluster::control::{self, ControlAction, OtherNodes};
+use crate::cluster::control::{ControlAction, OtherNodes};
 use crate::http_api::ApiError;
 use crate::state::{AppContext, ServerState};
 
@@ -345,7 +345,7 @@ async fn terminate_connections(
         user,
         signed_in: true,
     };
-    let reach = control::act(&server, &app, action).await;
+    let reach = server.chat.control().act(&app, action).await;
     // Pusher's answer is `{}`; a cluster that could not tell the other
     // nodes says so.
     let body = if reach.other_nodes == OtherNodes::Unreachable {

@@ -10,8 +10,9 @@ use super::users::SignedInUsers;
 
 /// Server-wide Pusher state.
 pub struct PusherState {
-    /// Signed-in connections and watchlists.
-    pub users: SignedInUsers,
+    /// Signed-in connections and watchlists; shared with cluster control,
+    /// which disconnects a user's signed-in connections.
+    pub users: Arc<SignedInUsers>,
     /// The last event of each cache channel.
     pub cache: EventCache,
     /// Channels whose subscribers are owed `subscription_count`; also one
@@ -24,7 +25,7 @@ impl PusherState {
     /// counts owed.
     pub fn new(subscription_counts: Arc<SubscriptionCounts>) -> Self {
         Self {
-            users: SignedInUsers::default(),
+            users: Arc::default(),
             cache: EventCache::default(),
             subscription_counts,
         }

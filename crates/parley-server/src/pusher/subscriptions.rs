@@ -17,7 +17,7 @@ use super::push::{Event, internal_event};
 use super::session::PusherSession;
 use super::sign;
 use super::signin::SERVER_TO_USER_PREFIX;
-use crate::state::{AppContext, ServerState};
+use crate::state::AppContext;
 
 /// The longest Pusher channel name.
 const MAX_CHANNEL_NAME: usize = 164;
@@ -299,7 +299,7 @@ impl PusherSession {
     }
 
     fn presence_namespace(&self, channel: &ChannelName) -> Namespace {
-        presence_namespace(&self.server, &self.app, channel)
+        presence_namespace(&self.app, channel, self.server.config.ping_interval)
     }
 
     /// Handles `pusher:unsubscribe`; an unknown channel is ignored, as
@@ -379,8 +379,13 @@ impl PusherSession {
 
 /// The options of a Pusher presence channel: the lease time of the app's
 /// namespace, with joins and leaves pushed one by one (Pusher has no
-/// batched presence event).
-fn presence_namespace(server: &ServerState, app: &AppContext, channel: &ChannelName) -> Namespace {
+/// batched presence event), and never shorter than two pings
+/// (`ping_interval`), so a live connection's lease never lapses.
+fn presence_namespace(
+    app: &AppContext,
+    channel: &ChannelName,
+    ping_interval: Duration,
+) -> Namespace {
     let ttl = app
         .app
         .namespace(channel)
@@ -390,7 +395,7 @@ fn presence_namespace(server: &ServerState, app: &AppContext, channel: &ChannelN
     Namespace {
         presence: true,
         join_leave: true,
-        presence_ttl: ttl.max(server.config.ping_interval * 2),
+        presence_ttl: ttl.max(ping_interval * 2),
         presence_batch: Duration::ZERO,
         ..Namespace::new(Namespace::DEFAULT)
     }

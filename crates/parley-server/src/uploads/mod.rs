@@ -57,9 +57,12 @@ pub enum UploadError {
 }
 
 /// The server's uploads: where their bytes go, and the rules they follow.
+/// Cloning is cheap: every clone shares the storage, the rules and the
+/// processing permits.
+#[derive(Clone)]
 pub struct Uploads {
     storage: Arc<dyn UploadStorage>,
-    config: UploadsConfig,
+    config: Arc<UploadsConfig>,
     /// One permit per CPU: images decode one per core at most, so a burst of
     /// uploads queues instead of holding many decoded images in memory and
     /// starving the blocking pool. The permit goes with the blocking task,
@@ -73,7 +76,7 @@ impl Uploads {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             storage,
-            config,
+            config: Arc::new(config),
             processing: Arc::new(Semaphore::new(cores)),
         }
     }

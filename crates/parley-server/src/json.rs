@@ -1,11 +1,30 @@
-//! The JSON shape of chat messages and of a channel's publications.
+//! The JSON of chat, which the native protocol and the HTTP API share:
+//! chat operations return domain types, and the adapters write them with
+//! these functions. The store's event encoders ([`MessageJson`],
+//! [`rooms::members_event_data`], [`reads::marker_data`]) write the
+//! payloads of durable events with them too.
+//!
+//! This file writes messages, uploads, reactions and stored publications;
+//! its modules write the rest:
+//! - [`pages`]: pages of messages as a viewer sees them (a channel's
+//!   messages, a thread, search matches);
+//! - [`rooms`]: rooms, their members and room lists;
+//! - [`reads`]: read markers and unread counts;
+//! - [`moderation`]: restrictions, block lists and reports.
+
+pub mod moderation;
+pub mod pages;
+pub mod reads;
+pub mod rooms;
 
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use parley_core::{HistoryEntry, PublicationKind};
-use parley_store::{Message, MessageEventEncoder, ReactionCount, ReactionEvent, Revision, Upload};
+use parley_core::{ChannelName, HistoryEntry, PublicationKind};
+use parley_store::{
+    Message, MessageEventEncoder, Reacted, ReactionCount, ReactionEvent, Revision, Upload,
+};
 
 /// Encodes message events for the store: the payload of `message_created`,
 /// `message_updated` and `message_deleted` is the message as it is after the
@@ -201,6 +220,27 @@ pub fn reactions_json(reactions: &[ReactionCount]) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
+/// The reply to a reaction change: the event's fields, `"me"` (whether the
+/// actor now reacts with the emoji) and `"changed"` (false when the
+/// reaction was already there, or already gone).
+pub fn reacted_json(reacted: &Reacted, add: bool) -> String {
+    let event = reaction_event_json(&reacted.event);
+    format!(
+        r#"{},"me":{add},"changed":{}}}"#,
+        event.strip_suffix('}').expect("an event is a JSON object"),
+        reacted.publication.is_some()
+    )
+}
+
+/// `{"channel": …, "reactions": {emoji: {"count", "me"}}}`: the reactions
+/// to a channel itself.
+pub fn channel_reactions_json(channel: &ChannelName, reactions: &[ReactionCount]) -> String {
+    let mut out = String::from(r#"{"channel":"#);
+    quoted(&mut out, channel.as_str());
+    let _ = write!(out, r#","reactions":{}}}"#, reactions_json(reactions));
+    out
+}
+
 /// `[{"kind":…,"offset":…,"data":…,"created_at"?:ms}, …]`: a history
 /// page's publications; `created_at` where the store kept the time (a
 /// transient stream keeps none).
@@ -249,6 +289,11 @@ pub fn messages_json(messages: &[&Message], reveal: bool) -> String {
         })
         .collect();
     format!("[{}]", parts.join(","))
+}
+
+/// `{"revisions": [...]}`: a message's edit trail.
+pub fn edit_trail_json(revisions: &[Revision]) -> String {
+    format!(r#"{{"revisions":{}}}"#, revisions_json(revisions))
 }
 
 /// `[{"revision":1,"text":…,"replaced_at":ms}, …]`.
