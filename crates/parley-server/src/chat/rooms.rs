@@ -13,7 +13,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parley_core::{ChannelName, EventKind};
 use parley_store::{
     MembersChange, MembersChanged, MembersEvent, NewRoom, RoomCreated, RoomKind, RoomMember,
@@ -346,12 +345,7 @@ pub fn inbox(namespace: &str, user: &str) -> Option<ChannelName> {
 /// Appends the event to the inbox of each member it is about, other than
 /// the one who acted. The membership change is committed already; a failed
 /// notice is logged, and the room still shows in the user's `rooms`.
-async fn notify_inboxes(
-    chat: &Chat,
-    app: &AppContext,
-    event: &MembersEvent,
-    kind: EventKind,
-) {
+async fn notify_inboxes(chat: &Chat, app: &AppContext, event: &MembersEvent, kind: EventKind) {
     let namespace = event.room.channel.namespace().unwrap_or_default();
     let data = members_event_data(event);
     for member in event

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::codes::{self, ErrorReply};
 use super::session::{AfterReply, NativeSession};
 use super::wire;
-use crate::chat::{self, Actor, ChatError, SendRequest};
+use crate::chat::{self, Actor, SendRequest};
 use crate::json;
 use parley_core::Frame;
 
