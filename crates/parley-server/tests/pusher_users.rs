@@ -197,3 +197,21 @@ async fn required_sign_in_closes_unsigned_connections_with_4009() {
             .await
     );
 }
+
+#[tokio::test]
+async fn terminate_connections_without_an_app_id_in_the_path_uses_the_signing_key() {
+    // The Python SDK's `terminate_user_connections` posts to
+    // `/users/{id}/terminate_connections`; the app is the one whose
+    // `auth_key` signed the request.
+    let server = TestServer::start().await;
+    let mut ann = Pusher::open(&server).await;
+    ann.sign_in(json!({"id": "ann"})).await;
+    let mut bob = Pusher::open(&server).await;
+    bob.sign_in(json!({"id": "bob"})).await;
+
+    let (status, reply) = post(&server, "/users/ann/terminate_connections", json!({})).await;
+    assert_eq!((status, reply), (200, json!({})));
+    let (code, _, _) = ann.client.closed().await;
+    assert_eq!(code, 4009);
+    assert!(bob.client.no_push_within(Duration::from_millis(300)).await);
+}

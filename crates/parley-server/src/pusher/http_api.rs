@@ -39,6 +39,12 @@ pub fn router() -> Router<Arc<ServerState>> {
             "/apps/{app_id}/users/{user_id}/terminate_connections",
             post(terminate_connections),
         )
+        // The path the Python SDK's `terminate_user_connections` posts to:
+        // no app id, the app is the one whose `auth_key` signed it.
+        .route(
+            "/users/{user_id}/terminate_connections",
+            post(terminate_connections),
+        )
 }
 
 /// The `{channel}` of a channel route (its `{app_id}` is the signed app's).

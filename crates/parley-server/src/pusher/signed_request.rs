@@ -22,7 +22,8 @@ use crate::state::{AppContext, ServerState};
 const MAX_CLOCK_SKEW_SECS: u64 = 600;
 
 /// A request whose signature checked out: the app named by the path's
-/// `{app_id}` and signed with its secret, the query and the body.
+/// `{app_id}` (or, on a route without one, by its `auth_key`) and signed
+/// with its secret, the query and the body.
 ///
 /// It reads the body, so it is a handler's last extractor. Rejections are
 /// axum's own for a malformed query or an unreadable body, and the API's
@@ -48,8 +49,7 @@ impl FromRequest<Arc<ServerState>> for SignedRequest {
         let app_id = path
             .iter()
             .find(|(name, _)| *name == "app_id")
-            .map(|(_, value)| value.to_owned())
-            .unwrap_or_default();
+            .map(|(_, value)| value.to_owned());
         let Query(params) = Query::<Vec<(String, String)>>::from_request_parts(&mut parts, server)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -58,14 +58,27 @@ impl FromRequest<Arc<ServerState>> for SignedRequest {
         let body = Bytes::from_request(Request::from_parts(parts, body), server)
             .await
             .map_err(IntoResponse::into_response)?;
-        let app = server
-            .app(&app_id)
-            .cloned()
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown app").into_response())?;
+        let app = match app_id {
+            Some(app_id) => server.app(&app_id),
+            // A route without `{app_id}` (the Python SDK's
+            // `terminate_user_connections`): the app whose key signed it.
+            None => auth_key(&params)
+                .and_then(|key| server.apps.values().find(|app| app.config.key == key)),
+        }
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown app").into_response())?;
         verify(&app, method.as_str(), &path, &params, &body)
             .map_err(IntoResponse::into_response)?;
         Ok(Self { app, params, body })
     }
+}
+
+/// The `auth_key` a request names (in any case), when it names one.
+fn auth_key(params: &[(String, String)]) -> Option<&str> {
+    params
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("auth_key"))
+        .map(|(_, value)| value.as_str())
 }
 
 /// Checks the request's signature against the app's key and secret.
