@@ -1,6 +1,6 @@
 //! Connection and channel tokens over the real wire.
 
-mod common;
+use crate::common;
 
 use common::{Client, OTHER_SECRET, SECRET, TestServer, channel_token, fixture, token_with};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -1,10 +1,10 @@
 //! Durable chat over the real wire, each test on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
+use common::{Backend, Client, SECRET, api_call, on_both_backends, start, token_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -17,10 +17,6 @@ on_both_backends!(
     rate_limit_counts_every_connection_of_a_user,
     http_history_and_messages,
 );
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |_| {}).await
-}
 
 async fn send(client: &mut Client, channel: &str, text: &str) -> Value {
     client

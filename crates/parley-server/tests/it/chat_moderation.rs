@@ -1,13 +1,13 @@
 //! Moderation over the real wire, each test on SQLite and on PostgreSQL:
 //! mutes, bans, reports and the namespace filter.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
+use common::chat::{moderator, moderator_token};
 use common::{
-    Backend, Client, SECRET, TestServer, api_call, member_users, on_both_backends, presence_events,
-    token_with,
+    Backend, Client, TestServer, api_call, member_users, on_both_backends, presence_events,
 };
 use parley_server::chat::filter::{FilterConfig, FilterMode};
 use parley_server::config::NamespaceConfig;
@@ -48,20 +48,6 @@ async fn start(backend: Backend) -> TestServer {
         }
     })
     .await
-}
-
-fn moderator_token(user: &str) -> String {
-    token_with(SECRET, user, |claims| {
-        claims.roles = vec!["moderator".to_owned()];
-    })
-}
-
-async fn moderator(server: &TestServer) -> Client {
-    let mut client = Client::open(&server.ws_url()).await;
-    client
-        .ok("connect", json!({"token": moderator_token("mod")}))
-        .await;
-    client
 }
 
 async fn send(client: &mut Client, channel: &str, text: &str) -> Value {

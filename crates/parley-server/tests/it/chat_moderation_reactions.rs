@@ -3,11 +3,12 @@
 //! and reactions, block lists filter a blocked user's reaction events, and
 //! mutes, bans and shadow mutes apply to reactions as to messages.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, on_both_backends, token_with};
+use common::chat::moderator;
+use common::{Backend, Client, TestServer, on_both_backends, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
@@ -18,19 +19,6 @@ on_both_backends!(
 );
 
 const QUIET: Duration = Duration::from_millis(300);
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |_| {}).await
-}
-
-async fn moderator(server: &TestServer) -> Client {
-    let token = token_with(SECRET, "mod", |claims| {
-        claims.roles = vec!["moderator".to_owned()];
-    });
-    let mut client = Client::open(&server.ws_url()).await;
-    client.ok("connect", json!({"token": token})).await;
-    client
-}
 
 /// Uploads a small PDF as `user` and returns the upload.
 async fn uploaded_pdf(server: &TestServer, user: &str) -> Value {

@@ -1,11 +1,11 @@
 //! Reactions to messages and to channels over the real wire, each test on
 //! SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, TestServer, api_call, on_both_backends};
+use common::{Backend, Client, TestServer, api_call, on_both_backends, start};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -18,10 +18,6 @@ on_both_backends!(
 );
 
 const QUIET: Duration = Duration::from_millis(300);
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |_| {}).await
-}
 
 async fn react(client: &mut Client, method: &str, message: &Value, emoji: &str) -> Value {
     client

@@ -1,12 +1,12 @@
 //! Read markers, unread counts and mentions over the real wire, each test
 //! on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, TestServer, on_both_backends};
-use parley_server::config::{NamespaceConfig, ReadReceipts};
+use common::chat::{room, start_with_receipts as start};
+use common::{Backend, Client, TestServer, on_both_backends, push_named};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -15,51 +15,6 @@ on_both_backends!(
     receipts_visible_or_private,
     unread_in_channels_without_rooms,
 );
-
-/// `team`: rooms with receipts visible to the room; `quiet`: rooms with
-/// private receipts.
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        let namespaces = &mut config.apps[0].namespaces;
-        namespaces.insert(
-            "team".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                read_receipts: ReadReceipts::Room,
-                ..NamespaceConfig::default()
-            },
-        );
-        namespaces.insert(
-            "quiet".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                ..NamespaceConfig::default()
-            },
-        );
-    })
-    .await
-}
-
-async fn room(client: &mut Client, namespace: &str, members: &[&str]) -> String {
-    let created = client
-        .ok(
-            "room_create",
-            json!({"kind": "group", "namespace": namespace, "members": members}),
-        )
-        .await;
-    created["room"]["channel"].as_str().unwrap().to_owned()
-}
-
-async fn push_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let push = client.push().await;
-        if push["push"] == name {
-            return push;
-        }
-    }
-}
 
 async fn connect_reply(server: &TestServer, user: &str) -> Value {
     let mut client = Client::open(&server.ws_url()).await;

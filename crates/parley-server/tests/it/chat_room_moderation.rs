@@ -2,10 +2,10 @@
 //! room's moderators moderate their room (and only it) without any token
 //! role, alongside token moderators.
 
-mod common;
+use crate::common;
 
-use common::{Backend, Client, TestServer, api_call, on_both_backends};
-use parley_server::config::NamespaceConfig;
+use common::chat::start_with_rooms as start;
+use common::{Backend, Client, api_call, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -14,21 +14,6 @@ on_both_backends!(
     a_room_owner_bans_over_http_in_their_room_only,
     search_pins_and_unread_show_only_what_messages_shows,
 );
-
-/// A server with `team`, a members-only namespace of rooms.
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        config.apps[0].namespaces.insert(
-            "team".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                ..NamespaceConfig::default()
-            },
-        );
-    })
-    .await
-}
 
 /// A group room created by `owner`, with `moderators` and `members`.
 async fn room(owner: &mut Client, moderators: &[&str], members: &[&str]) -> String {

@@ -3,13 +3,14 @@
 //! removing members with their pushes, the membership gate, the room list
 //! and the server API.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
+use common::chat::start_with_rooms as start;
 use common::{
     Backend, Client, SECRET, TestServer, api_call, member_users, on_both_backends, presence_events,
-    token_with,
+    push_named, token_with,
 };
 use parley_server::config::NamespaceConfig;
 use reqwest::Method;
@@ -23,21 +24,6 @@ on_both_backends!(
     a_removed_member_stays_out_of_presence_past_lease_renewals,
 );
 
-/// A server with `team` (members-only rooms) and `open` (a persisted
-/// namespace without rooms).
-pub async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        let rooms = NamespaceConfig {
-            persist: true,
-            members_only: true,
-            ..NamespaceConfig::default()
-        };
-        let namespaces = &mut config.apps[0].namespaces;
-        namespaces.insert("team".to_owned(), rooms);
-    })
-    .await
-}
-
 async fn group(client: &mut Client, members: &[&str]) -> String {
     let created = client
         .ok(
@@ -47,16 +33,6 @@ async fn group(client: &mut Client, members: &[&str]) -> String {
         .await;
     assert_eq!(created["created"], true);
     created["room"]["channel"].as_str().unwrap().to_owned()
-}
-
-/// The next push that is not a presence or typing push.
-async fn push_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let push = client.push().await;
-        if push["push"] == name {
-            return push;
-        }
-    }
 }
 
 async fn group_room_members_and_refusals(backend: Backend) {

@@ -2,28 +2,14 @@
 //! PostgreSQL: in a channel, across the user's rooms, never beyond them,
 //! never deleted messages, paginated.
 
-mod common;
+use crate::common;
 
-use common::{Backend, TestServer, on_both_backends};
-use parley_server::config::NamespaceConfig;
+use common::chat::start_with_rooms as start;
+use common::{Backend, on_both_backends};
 use reqwest::Method;
 use serde_json::json;
 
 on_both_backends!(search_in_rooms_and_channels);
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        config.apps[0].namespaces.insert(
-            "team".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                ..NamespaceConfig::default()
-            },
-        );
-    })
-    .await
-}
 
 async fn search_in_rooms_and_channels(backend: Backend) {
     let server = start(backend).await;

@@ -1,45 +1,13 @@
 //! Threads and pins over the real wire, each test on SQLite and on
 //! PostgreSQL.
 
-mod common;
+use crate::common;
 
-use common::{Backend, Client, SECRET, TestServer, on_both_backends, token_with};
-use parley_server::config::{NamespaceConfig, PinPermission};
-use serde_json::{Value, json};
+use common::chat::{room, start_with_boards as start};
+use common::{Backend, Client, SECRET, on_both_backends, push_named, token_with};
+use serde_json::json;
 
 on_both_backends!(thread_counts_and_pages, pins_by_moderators, pins_by_members);
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        let namespaces = &mut config.apps[0].namespaces;
-        namespaces.insert(
-            "team".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                ..NamespaceConfig::default()
-            },
-        );
-        namespaces.insert(
-            "board".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                pins: PinPermission::Members,
-                ..NamespaceConfig::default()
-            },
-        );
-    })
-    .await
-}
-
-async fn push_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let push = client.push().await;
-        if push["push"] == name {
-            return push;
-        }
-    }
-}
 
 async fn thread_counts_and_pages(backend: Backend) {
     let server = start(backend).await;
@@ -152,13 +120,7 @@ async fn pins_by_moderators(backend: Backend) {
     let server = start(backend).await;
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
-    let created = alice
-        .ok(
-            "room_create",
-            json!({"kind": "group", "namespace": "team", "members": ["bob"]}),
-        )
-        .await;
-    let room = created["room"]["channel"].as_str().unwrap().to_owned();
+    let room = room(&mut alice, "team", &["bob"]).await;
     bob.ok("subscribe", json!({"channel": room})).await;
     let message = bob
         .ok("message_send", json!({"channel": room, "text": "pin me"}))

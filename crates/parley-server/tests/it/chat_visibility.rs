@@ -2,11 +2,12 @@
 //! PostgreSQL: hidden messages (moderators only), block lists (never from a
 //! blocked user, live or in history) and shadow mutes (the author only).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
+use common::chat::moderator;
+use common::{Backend, Client, api_call, on_both_backends, start};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -17,19 +18,6 @@ on_both_backends!(
     a_blocked_users_typing_never_reaches_the_blocker,
     a_shadow_muted_message_is_seen_by_its_author_only,
 );
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |_| {}).await
-}
-
-async fn moderator(server: &TestServer) -> Client {
-    let token = token_with(SECRET, "mod", |claims| {
-        claims.roles = vec!["moderator".to_owned()];
-    });
-    let mut client = Client::open(&server.ws_url()).await;
-    client.ok("connect", json!({"token": token})).await;
-    client
-}
 
 async fn send(client: &mut Client, channel: &str, text: &str) -> Value {
     client

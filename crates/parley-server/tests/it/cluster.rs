@@ -3,16 +3,17 @@
 //! key prefix so tests run in parallel. Persisted namespaces across nodes
 //! are in `cluster_persisted.rs`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::WAIT;
 use common::cluster::{
-    REDIS, eventually, http_publish, listeners, next_publication, node, unique_prefix,
+    REDIS, eventually, http_publish, listeners, next_publication, node, publish_numbered,
+    unique_prefix,
 };
 use common::tcp_proxy::TcpProxy;
-use common::{TestServer, WAIT};
 use parley_server::config::BrokerKind;
 use reqwest::Method;
 use serde_json::json;
@@ -57,23 +58,10 @@ async fn publications_from_two_nodes_reach_a_third_in_offset_order() {
     let mut reader = c.user("reader").await;
     reader.ok("subscribe", json!({"channel": "news"})).await;
     const EACH: u64 = 100;
-    let publish_all = |server: &TestServer, from: &'static str| {
-        let url = server.url("/api/v1/publish");
-        async move {
-            let client = reqwest::Client::new();
-            for n in 0..EACH {
-                let response = client
-                    .post(&url)
-                    .bearer_auth(common::API_KEY)
-                    .json(&json!({"channel": "news", "data": {"from": from, "n": n}}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-            }
-        }
-    };
-    tokio::join!(publish_all(&a, "a"), publish_all(&b, "b"));
+    tokio::join!(
+        publish_numbered(&a, "news", "a", EACH),
+        publish_numbered(&b, "news", "b", EACH)
+    );
     let mut seen = BTreeSet::new();
     for expected in 1..=2 * EACH {
         let (offset, data) = next_publication(&mut reader).await;

@@ -6,21 +6,18 @@
 //! the tests with persisted namespaces share one PostgreSQL database
 //! between their nodes.
 
-mod common;
-mod pusher_client;
+use crate::common;
 
 use std::time::Duration;
 
+use common::chat::{moderator, room, rooms};
 use common::cluster::{REDIS, eventually, unique_prefix};
+use common::pusher::{Pusher, post_signed};
 use common::tcp_proxy::TcpProxy;
-use common::{Client, SECRET, TestDatabase, TestServer, token_with};
-use md5::{Digest, Md5};
-use parley_server::auth::unix_now;
-use parley_server::config::{BrokerKind, NamespaceConfig};
-use parley_server::pusher::sign::hmac_hex;
-use pusher_client::{KEY, Pusher};
+use common::{TestDatabase, TestServer, push_named};
+use parley_server::config::BrokerKind;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A node of the deployment under `prefix` with a one-second registry
 /// TTL, and, with `database`, the shared store and the `team` namespace of
@@ -40,14 +37,7 @@ async fn control_node(
         match database {
             Some(database) => {
                 config.database_url = Some(database.url());
-                config.apps[0].namespaces.insert(
-                    "team".to_owned(),
-                    NamespaceConfig {
-                        persist: true,
-                        members_only: true,
-                        ..NamespaceConfig::default()
-                    },
-                );
+                config.apps[0].namespaces.insert("team".to_owned(), rooms());
             }
             None => {
                 for app in &mut config.apps {
@@ -57,45 +47,6 @@ async fn control_node(
         }
     })
     .await
-}
-
-async fn moderator(server: &TestServer) -> Client {
-    let token = token_with(SECRET, "mod", |claims| {
-        claims.roles = vec!["moderator".to_owned()];
-    });
-    let mut client = Client::open(&server.ws_url()).await;
-    client.ok("connect", json!({"token": token})).await;
-    client
-}
-
-/// The next push named `name`, skipping others.
-async fn push_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let push = client.push().await;
-        if push["push"] == name {
-            return push;
-        }
-    }
-}
-
-/// POSTs to the Pusher HTTP API, signed as the SDKs sign.
-async fn pusher_post(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    let body = body.to_string();
-    let query = format!(
-        "auth_key={KEY}&auth_timestamp={}&auth_version=1.0&body_md5={}",
-        unix_now(),
-        hex::encode(Md5::digest(body.as_bytes()))
-    );
-    let signature = hmac_hex(SECRET, &format!("POST\n{path}\n{query}"));
-    let response = reqwest::Client::new()
-        .post(server.url(&format!("{path}?{query}&auth_signature={signature}")))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// The names of the nodes `/api/v1/info` on `server` lists.
@@ -154,7 +105,7 @@ async fn terminate_connections_on_one_node_closes_pusher_and_native_connections_
     let mut native = b.user("ann").await;
 
     let (status, reply) =
-        pusher_post(&a, "/apps/main/users/ann/terminate_connections", json!({})).await;
+        post_signed(&a, "/apps/main/users/ann/terminate_connections", json!({})).await;
     assert_eq!((status, reply), (200, json!({})));
     let (code, _, texts) = pusher.client.closed().await;
     assert_eq!(code, 4009);
@@ -218,13 +169,7 @@ async fn a_room_member_removed_on_one_node_stops_receiving_on_another() {
     let b = control_node(&prefix, REDIS, Some(&database)).await;
     let mut alice = a.user("alice").await;
     let mut bob = b.user("bob").await;
-    let created = alice
-        .ok(
-            "room_create",
-            json!({"kind": "group", "namespace": "team", "members": ["bob"]}),
-        )
-        .await;
-    let room = created["room"]["channel"].as_str().unwrap().to_owned();
+    let room = room(&mut alice, "team", &["bob"]).await;
     bob.ok("subscribe", json!({"channel": room})).await;
 
     alice

@@ -2,13 +2,15 @@
 //! fresh PostgreSQL database per test, and Redis carries each node's
 //! commits to the others.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::cluster::{REDIS, http_publish, next_publication, persisting_node, unique_prefix};
+use common::TestDatabase;
+use common::cluster::{
+    REDIS, http_publish, next_publication, persisting_node, publish_numbered, unique_prefix,
+};
 use common::tcp_proxy::TcpProxy;
-use common::{TestDatabase, TestServer};
 use serde_json::json;
 
 #[tokio::test]
@@ -24,23 +26,10 @@ async fn persisted_commits_of_two_nodes_reach_every_node_in_offset_order_once() 
     on_a.ok("subscribe", json!({"channel": "talk:x"})).await;
     on_c.ok("subscribe", json!({"channel": "talk:x"})).await;
     const EACH: u64 = 50;
-    let publish_all = |server: &TestServer, from: &'static str| {
-        let url = server.url("/api/v1/publish");
-        async move {
-            let client = reqwest::Client::new();
-            for n in 0..EACH {
-                let response = client
-                    .post(&url)
-                    .bearer_auth(common::API_KEY)
-                    .json(&json!({"channel": "talk:x", "data": {"from": from, "n": n}}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-            }
-        }
-    };
-    tokio::join!(publish_all(&a, "a"), publish_all(&b, "b"));
+    tokio::join!(
+        publish_numbered(&a, "talk:x", "a", EACH),
+        publish_numbered(&b, "talk:x", "b", EACH)
+    );
     for reader in [&mut on_a, &mut on_c] {
         for expected in 1..=2 * EACH {
             let (offset, _) = next_publication(reader).await;

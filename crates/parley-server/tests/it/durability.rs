@@ -2,7 +2,7 @@
 //! PostgreSQL; and the store works again once the I/O error that failed its
 //! writes is gone (a full disk, a lost database connection).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

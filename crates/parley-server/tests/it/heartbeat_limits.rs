@@ -5,7 +5,7 @@
 //! bucket of its own; without it, the header is ignored, so a client
 //! cannot escape its limit by writing one.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The server HTTP API and browser origins over the real wire.
 
-mod common;
+use crate::common;
 
 use common::{API_KEY, Client, TestServer, api_call};
 use reqwest::Method;

@@ -3,10 +3,12 @@
 //! against the native `unread`), block lists and filing reports. Each
 //! scenario runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
-use parley_server::config::{NamespaceConfig, ReadReceipts};
+use common::chat::{assert_error, room, segment, start_with_receipts as start};
+use common::{
+    Backend, Client, SECRET, TestServer, api_call, on_both_backends, push_named, token_with,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -16,32 +18,6 @@ on_both_backends!(
     block_lists_for_a_user,
     reports_for_a_user,
 );
-
-/// `quiet`: rooms with private receipts; `team`: rooms whose receipts the
-/// room sees.
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        let namespaces = &mut config.apps[0].namespaces;
-        namespaces.insert(
-            "quiet".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                ..NamespaceConfig::default()
-            },
-        );
-        namespaces.insert(
-            "team".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                read_receipts: ReadReceipts::Room,
-                ..NamespaceConfig::default()
-            },
-        );
-    })
-    .await
-}
 
 /// A call with a user's token instead of the API key.
 async fn as_user(
@@ -54,42 +30,11 @@ async fn as_user(
     api_call(&server.url(path), method, Some(token), body).await
 }
 
-/// A channel name as a path segment.
-fn segment(channel: &str) -> String {
-    channel.replace('#', "%23")
-}
-
-async fn push_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let push = client.push().await;
-        if push["push"] == name {
-            return push;
-        }
-    }
-}
-
 async fn send(client: &mut Client, channel: &str, text: &str) -> String {
     let sent = client
         .ok("message_send", json!({"channel": channel, "text": text}))
         .await;
     sent["id"].as_str().unwrap().to_owned()
-}
-
-async fn room(client: &mut Client, namespace: &str, members: &[&str]) -> String {
-    let created = client
-        .ok(
-            "room_create",
-            json!({"kind": "group", "namespace": namespace, "members": members}),
-        )
-        .await;
-    created["room"]["channel"].as_str().unwrap().to_owned()
-}
-
-/// Asserts an error answer: the status and the API's JSON error body.
-fn assert_error(answer: (u16, Value), status: u16) {
-    assert_eq!(answer.0, status, "{}", answer.1);
-    assert_eq!(answer.1["error"]["code"], status, "{}", answer.1);
-    assert!(answer.1["error"]["message"].is_string(), "{}", answer.1);
 }
 
 async fn edits_for_the_author(backend: Backend) {

@@ -3,48 +3,14 @@
 //! `message_pinned` and `message_unpinned` pushes, and thread pages. Each
 //! scenario runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
-use common::{Backend, Client, SECRET, TestServer, api_call, on_both_backends, token_with};
-use parley_server::config::{NamespaceConfig, PinPermission};
+use common::chat::{assert_error, room, segment, start_with_boards as start};
+use common::{Backend, Client, SECRET, api_call, on_both_backends, push_named, token_with};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(pins_for_a_user, pins_by_members, thread_pages);
-
-/// `team`: members-only rooms; `board`: a namespace where every member
-/// pins.
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |config| {
-        let namespaces = &mut config.apps[0].namespaces;
-        namespaces.insert(
-            "team".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                members_only: true,
-                ..NamespaceConfig::default()
-            },
-        );
-        namespaces.insert(
-            "board".to_owned(),
-            NamespaceConfig {
-                persist: true,
-                pins: PinPermission::Members,
-                ..NamespaceConfig::default()
-            },
-        );
-    })
-    .await
-}
-
-async fn push_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let push = client.push().await;
-        if push["push"] == name {
-            return push;
-        }
-    }
-}
 
 async fn send(client: &mut Client, channel: &str, text: &str, reply_to: Option<&str>) -> String {
     let sent = client
@@ -56,27 +22,11 @@ async fn send(client: &mut Client, channel: &str, text: &str, reply_to: Option<&
     sent["id"].as_str().unwrap().to_owned()
 }
 
-fn segment(channel: &str) -> String {
-    channel.replace('#', "%23")
-}
-
-fn assert_error(answer: (u16, Value), status: u16) {
-    assert_eq!(answer.0, status, "{}", answer.1);
-    assert_eq!(answer.1["error"]["code"], status, "{}", answer.1);
-    assert!(answer.1["error"]["message"].is_string(), "{}", answer.1);
-}
-
 async fn pins_for_a_user(backend: Backend) {
     let server = start(backend).await;
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
-    let created = alice
-        .ok(
-            "room_create",
-            json!({"kind": "group", "namespace": "team", "members": ["bob"]}),
-        )
-        .await;
-    let room = created["room"]["channel"].as_str().unwrap().to_owned();
+    let room = room(&mut alice, "team", &["bob"]).await;
     bob.ok("subscribe", json!({"channel": room})).await;
     let id = send(&mut bob, &room, "pin me", None).await;
     let pin_path = |user: &str| format!("/api/v1/messages/{id}/pin?user={user}");
@@ -264,13 +214,7 @@ async fn thread_pages(backend: Backend) {
     assert_eq!(with_token["replies"].as_array().unwrap().len(), 3);
 
     // A room's thread is its members'.
-    let created = alice
-        .ok(
-            "room_create",
-            json!({"kind": "group", "namespace": "team", "members": ["bob"]}),
-        )
-        .await;
-    let room = created["room"]["channel"].as_str().unwrap().to_owned();
+    let room = room(&mut alice, "team", &["bob"]).await;
     let room_parent = send(&mut alice, &room, "inside", None).await;
     let room_path = format!("/api/v1/messages/{room_parent}/thread");
     let (status, _) = server

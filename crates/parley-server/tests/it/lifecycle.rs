@@ -1,7 +1,7 @@
 //! Starting with no configuration, minting tokens, shutting down, and
 //! failing to start, quickly and saying why, when the store cannot be opened.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,6 +1,6 @@
 //! Bad input, limits, backpressure and liveness over the real wire.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Subscribing and publishing over the real wire.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

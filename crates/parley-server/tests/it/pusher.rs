@@ -2,101 +2,15 @@
 //! each channel type with signed auth, presence per user, client events,
 //! error and close codes, and interplay with native clients.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Client, SECRET, TestServer};
+use common::pusher::{KEY, Pusher};
+use common::{Client, TestServer};
 use futures_util::StreamExt;
-use parley_server::pusher::sign::hmac_hex;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-
-const KEY: &str = "main-key";
-
-/// A Pusher connection and its socket id.
-struct Pusher {
-    client: Client,
-    socket_id: String,
-}
-
-impl Pusher {
-    async fn open(server: &TestServer) -> Self {
-        let url = format!(
-            "ws://{}/app/{KEY}?protocol=7&client=js&version=8.4.0&flash=false",
-            server.addr
-        );
-        let mut client = Client::open(&url).await;
-        let established = client.next_json().await;
-        assert_eq!(established["event"], "pusher:connection_established");
-        let data: Value = serde_json::from_str(established["data"].as_str().unwrap()).unwrap();
-        assert!(data["activity_timeout"].as_u64().is_some(), "{data}");
-        let socket_id = data["socket_id"].as_str().unwrap().to_owned();
-        Self { client, socket_id }
-    }
-
-    async fn send(&mut self, frame: Value) {
-        self.client.send_text(&frame.to_string()).await;
-    }
-
-    /// The next frame, skipping pongs.
-    async fn next(&mut self) -> Value {
-        self.client.push().await
-    }
-
-    /// The next frame's event name and data, with string data parsed.
-    async fn event(&mut self) -> (String, Option<String>, Value) {
-        let frame = self.next().await;
-        let data = match &frame["data"] {
-            Value::String(text) => {
-                serde_json::from_str(text).unwrap_or(Value::String(text.clone()))
-            }
-            other => other.clone(),
-        };
-        (
-            frame["event"].as_str().unwrap().to_owned(),
-            frame["channel"].as_str().map(str::to_owned),
-            data,
-        )
-    }
-
-    fn auth(&self, channel: &str, channel_data: Option<&str>) -> String {
-        let message = match channel_data {
-            Some(data) => format!("{}:{channel}:{data}", self.socket_id),
-            None => format!("{}:{channel}", self.socket_id),
-        };
-        format!("{KEY}:{}", hmac_hex(SECRET, &message))
-    }
-
-    async fn subscribe_public(&mut self, channel: &str) -> Value {
-        self.send(json!({"event": "pusher:subscribe", "data": {"channel": channel}}))
-            .await;
-        self.succeeded(channel).await
-    }
-
-    async fn subscribe_private(&mut self, channel: &str) -> Value {
-        let auth = self.auth(channel, None);
-        self.send(json!({"event": "pusher:subscribe", "data": {"channel": channel, "auth": auth}}))
-            .await;
-        self.succeeded(channel).await
-    }
-
-    async fn subscribe_presence(&mut self, channel: &str, user: &str, info: Value) -> Value {
-        let channel_data = json!({"user_id": user, "user_info": info}).to_string();
-        let auth = self.auth(channel, Some(&channel_data));
-        self.send(json!({"event": "pusher:subscribe",
-                         "data": {"channel": channel, "auth": auth, "channel_data": channel_data}}))
-            .await;
-        self.succeeded(channel).await
-    }
-
-    async fn succeeded(&mut self, channel: &str) -> Value {
-        let (event, on, data) = self.event().await;
-        assert_eq!(event, "pusher_internal:subscription_succeeded", "{data}");
-        assert_eq!(on.as_deref(), Some(channel));
-        data
-    }
-}
 
 async fn server_with_client_events() -> TestServer {
     TestServer::start_with(|config| {
@@ -197,7 +111,7 @@ async fn private_channel_needs_a_valid_signature() {
     assert_eq!(pusher.event().await.0, "pusher:subscription_error");
 
     // The socket stays open, and a right signature subscribes.
-    assert_eq!(pusher.subscribe_private("private-orders").await, json!({}));
+    assert_eq!(pusher.subscribed("private-orders").await, json!({}));
 }
 
 #[tokio::test]
@@ -206,7 +120,7 @@ async fn presence_members_are_per_user_with_two_connections_of_one_user() {
     let channel = "presence-room";
     let mut ann = Pusher::open(&server).await;
     let data = ann
-        .subscribe_presence(channel, "ann", json!({"name": "Ann"}))
+        .subscribe_presence_with_info(channel, "ann", json!({"name": "Ann"}))
         .await;
     assert_eq!(
         data,
@@ -214,7 +128,9 @@ async fn presence_members_are_per_user_with_two_connections_of_one_user() {
     );
 
     let mut bob1 = Pusher::open(&server).await;
-    let data = bob1.subscribe_presence(channel, "bob", json!({})).await;
+    let data = bob1
+        .subscribe_presence_with_info(channel, "bob", json!({}))
+        .await;
     assert_eq!(data["presence"]["count"], 2);
     let (event, _, data) = ann.event().await;
     assert_eq!(event, "pusher_internal:member_added");
@@ -223,7 +139,8 @@ async fn presence_members_are_per_user_with_two_connections_of_one_user() {
     // Bob's second tab: no member_added, and its close no member_removed.
     let mut bob2 = Pusher::open(&server).await;
     assert_eq!(
-        bob2.subscribe_presence(channel, "bob", json!({})).await["presence"]["count"],
+        bob2.subscribe_presence_with_info(channel, "bob", json!({}))
+            .await["presence"]["count"],
         2
     );
     assert!(ann.client.no_push_within(Duration::from_millis(300)).await);
@@ -253,7 +170,8 @@ async fn presence_channel_data_is_signed_and_limited() {
     )
     .await;
     assert_eq!(ann.event().await.0, "pusher:subscription_error");
-    ann.subscribe_presence("presence-x", "ann", json!({})).await;
+    ann.subscribe_presence_with_info("presence-x", "ann", json!({}))
+        .await;
 
     let mut bob = Pusher::open(&server).await;
     let channel_data = json!({"user_id": "bob"}).to_string();
@@ -271,9 +189,9 @@ async fn client_events_reach_others_but_not_the_sender() {
     let server = server_with_client_events().await;
     let mut ann = Pusher::open(&server).await;
     let mut bob = Pusher::open(&server).await;
-    ann.subscribe_presence("presence-chat", "ann", json!({}))
+    ann.subscribe_presence_with_info("presence-chat", "ann", json!({}))
         .await;
-    bob.subscribe_presence("presence-chat", "bob", json!({}))
+    bob.subscribe_presence_with_info("presence-chat", "bob", json!({}))
         .await;
     assert_eq!(ann.event().await.0, "pusher_internal:member_added");
 
@@ -304,7 +222,7 @@ async fn client_events_reach_others_but_not_the_sender() {
 async fn client_events_are_refused_where_pusher_refuses_them() {
     let server = TestServer::start().await;
     let mut ann = Pusher::open(&server).await;
-    ann.subscribe_private("private-a").await;
+    ann.subscribed("private-a").await;
     ann.send(json!({"event": "client-x", "channel": "private-a", "data": {}}))
         .await;
     let frame = ann.next().await;
@@ -326,7 +244,7 @@ async fn client_events_are_refused_where_pusher_refuses_them() {
 async fn client_events_past_the_rate_limit_close_with_4301() {
     let server = server_with_client_events().await;
     let mut ann = Pusher::open(&server).await;
-    ann.subscribe_private("private-a").await;
+    ann.subscribed("private-a").await;
     for _ in 0..20 {
         ann.send(json!({"event": "client-x", "channel": "private-a", "data": {}}))
             .await;

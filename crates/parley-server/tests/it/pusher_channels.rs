@@ -5,36 +5,17 @@
 //! stored and recovered like native publications; and 4100 when the node
 //! is over capacity.
 
-mod common;
-mod pusher_client;
+use crate::common;
 
 use std::time::Duration;
 
+use common::pusher::{KEY, Pusher, post_signed};
 use common::{Backend, TestServer, on_both_backends};
-use md5::{Digest, Md5};
-use parley_server::auth::unix_now;
-use parley_server::pusher::sign::hmac_hex;
-use pusher_client::{KEY, Pusher};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn trigger(server: &TestServer, body: Value) -> u16 {
-    let path = "/apps/main/events";
-    let body = body.to_string();
-    let query = format!(
-        "auth_key={KEY}&auth_timestamp={}&auth_version=1.0&body_md5={}",
-        unix_now(),
-        hex::encode(Md5::digest(body.as_bytes()))
-    );
-    let signature = hmac_hex(common::SECRET, &format!("POST\n{path}\n{query}"));
-    reqwest::Client::new()
-        .post(server.url(&format!("{path}?{query}&auth_signature={signature}")))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    post_signed(server, "/apps/main/events", body).await.0
 }
 
 #[tokio::test]

@@ -2,11 +2,10 @@
 //! protocol errors (`pusher:error` with code null, then 4301 when they
 //! repeat), oversized frames, and presence limits.
 
-mod common;
-mod pusher_client;
+use crate::common;
 
 use common::TestServer;
-use pusher_client::Pusher;
+use common::pusher::Pusher;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -2,76 +2,21 @@
 //! Pusher server SDKs sign them, triggers reaching Pusher connections, and
 //! channel queries.
 
-mod common;
+use crate::common;
 
+use common::pusher::{KEY, Pusher, signed};
 use common::{Client, SECRET, TestServer};
 use md5::{Digest, Md5};
 use parley_server::auth::unix_now;
 use parley_server::pusher::sign::hmac_hex;
 use serde_json::{Value, json};
 
-const KEY: &str = "main-key";
-
-/// Signs a request as pusher-http-node does and sends it.
-async fn signed(
-    server: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    query: &[(&str, &str)],
-    body: Option<Value>,
-    signed_path: &str,
-) -> (u16, Value) {
-    let timestamp = unix_now().to_string();
-    let body = body.map(|body| body.to_string());
-    let md5 = body
-        .as_ref()
-        .map(|body| hex::encode(Md5::digest(body.as_bytes())));
-    let mut params: Vec<(&str, &str)> = vec![
-        ("auth_key", KEY),
-        ("auth_timestamp", &timestamp),
-        ("auth_version", "1.0"),
-    ];
-    if let Some(md5) = &md5 {
-        params.push(("body_md5", md5));
-    }
-    params.extend_from_slice(query);
-    params.sort();
-    let query_string = params
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let signature = hmac_hex(
-        SECRET,
-        &format!("{}\n{signed_path}\n{query_string}", method.as_str()),
-    );
-    let url = server.url(&format!("{path}?{query_string}&auth_signature={signature}"));
-    let mut request = reqwest::Client::new().request(method, url);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let value = response.json().await.unwrap_or(Value::Null);
-    (status, value)
-}
-
+/// A Pusher connection subscribed to the public `channel`, and its socket
+/// id.
 async fn pusher(server: &TestServer, channel: &str) -> (Client, String) {
-    let url = format!("ws://{}/app/{KEY}?protocol=7", server.addr);
-    let mut client = Client::open(&url).await;
-    let established = client.next_json().await;
-    let data: Value = serde_json::from_str(established["data"].as_str().unwrap()).unwrap();
-    let socket_id = data["socket_id"].as_str().unwrap().to_owned();
-    client
-        .send_text(&json!({"event": "pusher:subscribe", "data": {"channel": channel}}).to_string())
-        .await;
-    assert_eq!(
-        client.push().await["event"],
-        "pusher_internal:subscription_succeeded"
-    );
-    (client, socket_id)
+    let mut pusher = Pusher::open(server).await;
+    pusher.subscribe_public(channel).await;
+    (pusher.client, pusher.socket_id)
 }
 
 #[tokio::test]

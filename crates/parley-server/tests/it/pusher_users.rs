@@ -2,37 +2,14 @@
 //! channel fed by the HTTP API, watchlists, `terminate_connections`, and
 //! `enable_user_authentication` (4009 for connections that never sign in).
 
-mod common;
-mod pusher_client;
+use crate::common;
 
 use std::time::Duration;
 
 use common::TestServer;
-use md5::{Digest, Md5};
-use parley_server::auth::unix_now;
+use common::pusher::{KEY, Pusher, post_signed};
 use parley_server::pusher::sign::hmac_hex;
-use pusher_client::{KEY, Pusher};
-use serde_json::{Value, json};
-
-/// POSTs to the Pusher HTTP API, signed as the SDKs sign.
-async fn post(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    let body = body.to_string();
-    let query = format!(
-        "auth_key={KEY}&auth_timestamp={}&auth_version=1.0&body_md5={}",
-        unix_now(),
-        hex::encode(Md5::digest(body.as_bytes()))
-    );
-    let signature = hmac_hex(common::SECRET, &format!("POST\n{path}\n{query}"));
-    let response = reqwest::Client::new()
-        .post(server.url(&format!("{path}?{query}&auth_signature={signature}")))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_signed_in_user_gets_what_the_sdk_sends_to_them() {
@@ -42,7 +19,7 @@ async fn a_signed_in_user_gets_what_the_sdk_sends_to_them() {
     ann.subscribed("#server-to-user-ann").await;
     // What the Node SDK's sendToUser sends.
     let body = json!({"name": "notice", "channels": ["#server-to-user-ann"], "data": "{\"n\":1}"});
-    let (status, reply) = post(&server, "/apps/main/events", body).await;
+    let (status, reply) = post_signed(&server, "/apps/main/events", body).await;
     assert_eq!(status, 200, "{reply}");
     let (event, channel, data) = ann.event().await;
     assert_eq!(
@@ -160,7 +137,7 @@ async fn terminate_connections_closes_every_connection_of_the_user_with_4009() {
     // A native connection of the same user id closes too.
     let mut native = server.user("ann").await;
 
-    let (status, reply) = post(
+    let (status, reply) = post_signed(
         &server,
         "/apps/main/users/ann/terminate_connections",
         json!({}),

@@ -4,8 +4,7 @@
 //! re-join), native activity, retries with backoff, and a restart between
 //! queueing and delivery. Each scenario runs on SQLite and PostgreSQL.
 
-mod common;
-mod pusher_client;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,10 +14,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use common::pusher::{KEY, Pusher};
 use common::{Backend, SECRET, TestDatabase, TestServer};
 use parley_server::pusher::sign::hmac_hex;
 use parley_server::{Config, Server};
-use pusher_client::{KEY, Pusher};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 

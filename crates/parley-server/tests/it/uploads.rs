@@ -1,11 +1,11 @@
 //! Uploads and message attachments over the real wire, each test on SQLite
 //! and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 
-use common::{API_KEY, Backend, TestServer, on_both_backends};
+use common::{API_KEY, Backend, TestServer, on_both_backends, start};
 use image::{ImageFormat, RgbImage};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -25,10 +25,6 @@ on_both_backends!(
 
 /// A payload hidden after the image data, which re-encoding must drop.
 const HIDDEN: &[u8] = b"HIDDEN-PAYLOAD-<script>alert(1)</script>";
-
-async fn start(backend: Backend) -> TestServer {
-    TestServer::start_on(backend, |_| {}).await
-}
 
 fn gradient(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, y| {

@@ -3,7 +3,7 @@
 //! `POST /demo/token` refused while the demo is off, validated, renewed and
 //! rate-limited per address while it is on.
 
-mod common;
+use crate::common;
 
 use common::{SECRET, TestServer};
 use parley_server::auth::TokenKeys;

@@ -3,11 +3,13 @@
 //! drive `@parley/client` against a Parley started here: over the real wire
 //! from Node, and from a page in Debian's Chromium through playwright-core.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::node::{CHROMIUM, assert_chromium, ensure_node_modules, npm, repo_dir, run_suite};
+use common::node::{
+    CHROMIUM, assert_chromium, ensure_node_modules, npm, one_suite_at_a_time, repo_dir, run_suite,
+};
 use common::{API_KEY, SECRET, TestServer};
 
 /// The whole suite's time limit; each of its waits has its own, shorter one.
@@ -15,6 +17,7 @@ const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typescript_sdk_works_over_the_wire_in_node_and_in_chromium() {
+    let _turn = one_suite_at_a_time().await;
     let dir = repo_dir("clients/typescript");
     ensure_node_modules(&dir, &["typescript", "ws", "playwright-core"]);
     // A type error in the SDK fails here.

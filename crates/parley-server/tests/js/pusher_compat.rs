@@ -3,11 +3,11 @@
 //! SDK) against a Parley started here, with its webhooks pointed at the
 //! receiver the script serves.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::node::{ensure_node_modules, repo_dir, run_suite};
+use common::node::{ensure_node_modules, one_suite_at_a_time, repo_dir, run_suite};
 use common::{SECRET, TestServer};
 
 /// The whole suite's time limit; each of its steps has its own, shorter one.
@@ -28,6 +28,7 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pusher_js_and_the_pusher_sdk_work_unchanged() {
+    let _turn = one_suite_at_a_time().await;
     let dir = repo_dir("compat/pusher");
     ensure_node_modules(&dir, &["pusher-js", "pusher"]);
     let compat_port = free_port();

@@ -4,14 +4,16 @@
 //! so `clients/typescript`'s `npm ci` installs it) against a Parley started
 //! here with the demo on.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::node::{CHROMIUM, assert_chromium, ensure_node_modules, repo_dir, run_suite};
+use common::node::{
+    CHROMIUM, assert_chromium, ensure_node_modules, one_suite_at_a_time, repo_dir, run_suite,
+};
 use common::{API_KEY, TestServer};
 
 /// The browser suite's time limit; each of its waits has its own, shorter one.
@@ -101,6 +103,7 @@ fn the_committed_sdk_copy_is_a_fresh_build_of_the_sdk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_and_the_admin_ui_work_in_chromium() {
+    let _turn = one_suite_at_a_time().await;
     install_client_dependencies();
     assert_chromium();
     let server = TestServer::start_with(|config| {

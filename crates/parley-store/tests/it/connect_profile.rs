@@ -1,7 +1,7 @@
 //! `Store::connect_profile`: the app-wide ban, the block list and the
 //! unread total a `connect` reads in one statement, on both backends.
 
-mod common;
+use crate::common;
 
 use common::{APP, TestDb, channel, send};
 use parley_store::{ConnectProfile, Restriction, RestrictionKind, Store, Timestamp};

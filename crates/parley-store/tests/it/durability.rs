@@ -1,7 +1,7 @@
 //! What survives: reopening the store, its migrations, closing it, and
 //! `kill -9` of a process in the middle of writing, on both backends.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -122,7 +122,7 @@ async fn sqlite_acknowledged_writes_survive_kill_9() {
     }
     acknowledged_writes_survive_kill_9(
         TestDb::sqlite().await,
-        "sqlite_acknowledged_writes_survive_kill_9",
+        "durability::sqlite_acknowledged_writes_survive_kill_9",
     )
     .await;
 }
@@ -134,7 +134,7 @@ async fn postgres_acknowledged_writes_survive_kill_9() {
     }
     acknowledged_writes_survive_kill_9(
         TestDb::postgres().await,
-        "postgres_acknowledged_writes_survive_kill_9",
+        "durability::postgres_acknowledged_writes_survive_kill_9",
     )
     .await;
 }

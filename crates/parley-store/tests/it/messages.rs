@@ -1,7 +1,7 @@
 //! Chat messages: sending, idempotency, edits, deletes and pages, on both
 //! backends.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

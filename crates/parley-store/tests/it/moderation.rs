@@ -1,7 +1,7 @@
 //! Moderation state in the store: restrictions with expiry, block lists,
 //! reports, hidden and shadow messages, on both backends.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! message costs no write per member, a direct room is found again, and a
 //! search never leaves the user's rooms.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Channel streams: offsets under concurrency, group commit, delivery,
 //! recovery, history and retention, on both backends.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

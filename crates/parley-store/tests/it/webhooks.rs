@@ -3,7 +3,7 @@
 //! there after the store is reopened. On both backends. And a full disk
 //! under the queue leaves no broken connection behind.
 
-mod common;
+use crate::common;
 
 use common::tmpfs::Tmpfs;
 use common::{APP, TestDb, open, send};
