@@ -69,6 +69,13 @@ pub async fn room(client: &mut Client, namespace: &str, members: &[&str]) -> Str
     created["room"]["channel"].as_str().unwrap().to_owned()
 }
 
+/// Sends `text` to `channel` and returns the acknowledged message.
+pub async fn send(client: &mut Client, channel: &str, text: &str) -> Value {
+    client
+        .ok("message_send", json!({"channel": channel, "text": text}))
+        .await
+}
+
 /// A channel name as one segment of an HTTP API path.
 pub fn segment(channel: &str) -> String {
     channel.replace('#', "%23")

@@ -4,6 +4,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::chat::send;
 use common::{Backend, Client, SECRET, api_call, on_both_backends, start, token_with};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,12 +18,6 @@ on_both_backends!(
     rate_limit_counts_every_connection_of_a_user,
     http_history_and_messages,
 );
-
-async fn send(client: &mut Client, channel: &str, text: &str) -> Value {
-    client
-        .ok("message_send", json!({"channel": channel, "text": text}))
-        .await
-}
 
 async fn send_ack_and_receive(backend: Backend) {
     let server = start(backend).await;

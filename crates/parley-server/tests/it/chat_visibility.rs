@@ -6,10 +6,10 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::chat::moderator;
+use common::chat::{moderator, send};
 use common::{Backend, Client, api_call, on_both_backends, start};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(
     hidden_messages_are_for_moderators_only,
@@ -18,12 +18,6 @@ on_both_backends!(
     a_blocked_users_typing_never_reaches_the_blocker,
     a_shadow_muted_message_is_seen_by_its_author_only,
 );
-
-async fn send(client: &mut Client, channel: &str, text: &str) -> Value {
-    client
-        .ok("message_send", json!({"channel": channel, "text": text}))
-        .await
-}
 
 async fn texts(client: &mut Client, channel: &str) -> Vec<String> {
     let page = client
