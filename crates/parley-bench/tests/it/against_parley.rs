@@ -2,7 +2,7 @@
 //! 127.0.0.1:0, and checks that it counts right: every expected delivery
 //! arrives and is counted once. Nothing here asserts speed.
 
-mod common;
+use crate::common;
 
 use common::{API_KEY, TestServer};
 use parley_bench::report::Report;

@@ -4,7 +4,7 @@
 //! process counts, and a worker that fails must fail the run, saying why.
 //! Nothing here asserts speed.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

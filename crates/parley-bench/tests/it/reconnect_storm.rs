@@ -3,7 +3,7 @@
 //! and the generator must count right what the server recovered, what it
 //! could not, and what was lost. Nothing here asserts speed.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use parley_bench::report::{ReconnectStats, Report, StormStats};
