@@ -11,7 +11,7 @@ import { Parley } from "../dist/index.js";
 function required(name) {
   const value = process.env[name];
   if (value === undefined || value === "") {
-    throw new Error(`${name} is not set: run the suite through cargo test -p parley-server --test client_typescript`);
+    throw new Error(`${name} is not set: run the suite through cargo test -p parley-server --test js client_typescript`);
   }
   return value;
 }

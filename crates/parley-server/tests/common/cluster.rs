@@ -9,7 +9,7 @@ use parley_server::config::{BrokerKind, NamespaceConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Client, TestDatabase, TestServer, WAIT};
+use super::{Client, TestDatabase, TestServer, WAIT, push_named};
 
 pub const REDIS: &str = "redis://127.0.0.1:6379";
 
@@ -73,14 +73,18 @@ pub async fn http_publish(server: &TestServer, channel: &str, data: Value) -> Va
     body
 }
 
+/// Publishes `{"from": from, "n": n}` to `channel` through `server`'s HTTP
+/// API for each `n` below `count`, one after another.
+pub async fn publish_numbered(server: &TestServer, channel: &str, from: &str, count: u64) {
+    for n in 0..count {
+        http_publish(server, channel, json!({"from": from, "n": n})).await;
+    }
+}
+
 /// The next publication push of a client, as (offset, data).
 pub async fn next_publication(client: &mut Client) -> (u64, Value) {
-    loop {
-        let push = client.push().await;
-        if push["push"] == "publication" {
-            return (push["offset"].as_u64().unwrap(), push["data"].clone());
-        }
-    }
+    let push = push_named(client, "publication").await;
+    (push["offset"].as_u64().unwrap(), push["data"].clone())
 }
 
 /// How many connections listen to `topic` in Redis.

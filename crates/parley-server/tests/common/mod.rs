@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod cluster;
 pub mod node;
+pub mod pusher;
 pub mod tcp_proxy;
 // The same small filesystem the store's own tests fill and empty; test
 // crates of two packages share the file rather than a copy of it.
@@ -267,6 +269,25 @@ fn rand_u64() -> u64 {
     RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
+/// A server with the test configuration, its store on `backend`.
+pub async fn start(backend: Backend) -> TestServer {
+    TestServer::start_on(backend, |_| {}).await
+}
+
+/// A server whose store is on `backend` and whose main app has
+/// `namespaces` besides (or instead of) the test configuration's.
+pub async fn start_with_namespaces(
+    backend: Backend,
+    namespaces: impl IntoIterator<Item = (&'static str, NamespaceConfig)>,
+) -> TestServer {
+    TestServer::start_on(backend, |config| {
+        for (name, namespace) in namespaces {
+            config.apps[0].namespaces.insert(name.to_owned(), namespace);
+        }
+    })
+    .await
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<ServerState>,
@@ -393,6 +414,16 @@ pub fn channel_token(user: &str, channel: &str) -> String {
     token_with(SECRET, user, |claims| {
         claims.channel = Some(channel.to_owned())
     })
+}
+
+/// The next push named `name` (its `push` field), skipping others.
+pub async fn push_named(client: &mut Client, name: &str) -> Value {
+    loop {
+        let push = client.push().await;
+        if push["push"] == name {
+            return push;
+        }
+    }
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -14,6 +14,18 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// `npm ci` runs once at a time: tests of one binary may share a package.
 static NPM: Mutex<()> = Mutex::new(());
 
+/// The suites of one binary run one at a time (see [`one_suite_at_a_time`]).
+static SUITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for the other suites of this binary to finish and holds them off
+/// until the guard is dropped: each suite drives Node.js (and most of them
+/// Chromium) for minutes, two at once overrun their time limits on a small
+/// machine, and a suite may hand its script a port it found free, which no
+/// other test may take meanwhile.
+pub async fn one_suite_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    SUITES.lock().await
+}
+
 /// A folder of the repository, from its path relative to the root.
 pub fn repo_dir(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

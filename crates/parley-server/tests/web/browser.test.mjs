@@ -1,5 +1,5 @@
 // The demo chat and the admin UI in Debian's Chromium (driven by
-// playwright-core), against the Parley that tests/web_browser.rs started
+// playwright-core), against the Parley that tests/js/web_browser.rs started
 // with the demo on. Two guests chat in one room; the second guest's page
 // goes through a TCP proxy that fails the network while the first keeps
 // talking; an operator signs in to the admin UI, sees the connections and
