@@ -510,7 +510,7 @@ async fn a_user_who_comes_and_goes_within_a_batch_window_is_still_reported_gone(
     observer
         .ok("subscribe", json!({"channel": "room:window"}))
         .await;
-    push_of(&mut observer, "join").await;
+    push_named(&mut observer, "join").await;
     // Bo's join goes out at once and opens a window of `presence_batch`.
     let mut bo = server.user("bo").await;
     bo.ok("subscribe", json!({"channel": "room:window"})).await;

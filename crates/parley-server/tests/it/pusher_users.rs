@@ -186,7 +186,7 @@ async fn terminate_connections_without_an_app_id_in_the_path_uses_the_signing_ke
     let mut bob = Pusher::open(&server).await;
     bob.sign_in(json!({"id": "bob"})).await;
 
-    let (status, reply) = post(&server, "/users/ann/terminate_connections", json!({})).await;
+    let (status, reply) = post_signed(&server, "/users/ann/terminate_connections", json!({})).await;
     assert_eq!((status, reply), (200, json!({})));
     let (code, _, _) = ann.client.closed().await;
     assert_eq!(code, 4009);
