@@ -3,7 +3,7 @@
 //! [`FrameError`] it answers with `pusher:error`.
 //!
 //! A pure function of the frame's text, apart from the session, so that
-//! the fuzz target (`tests/fuzz.rs`) can drive it alone.
+//! the fuzz target (`tests/fuzz/pusher_frame.rs`) can drive it alone.
 
 use std::borrow::Cow;
 
