@@ -14,6 +14,7 @@ import {
   useConnectionState,
   useMembers,
   useMessages,
+  usePresence,
   usePublications,
   useTyping,
 } from "../dist/index.js";
@@ -39,11 +40,13 @@ function Feed({ channel }) {
 
 function People({ room }) {
   const members = useMembers(room);
+  const { me, count } = usePresence(room);
   const { typers } = useTyping(room);
   return h(
     "section",
     null,
     h("p", { "data-testid": "members" }, members.map((member) => member.user).sort().join(",")),
+    h("p", { "data-testid": "presence" }, `${me?.user ?? "-"}/${count}`),
     h("p", { "data-testid": "typers" }, typers.map((typer) => typer.user).sort().join(",")),
   );
 }

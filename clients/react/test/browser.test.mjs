@@ -13,7 +13,18 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
-import { api, closeAll, connected, env, publish, token, unique, waitFor, WAIT_MS } from "../../typescript/test/helpers.mjs";
+import {
+  api,
+  closeAll,
+  connected,
+  env,
+  NetworkProxy,
+  publish,
+  token,
+  unique,
+  waitFor,
+  WAIT_MS,
+} from "../../typescript/test/helpers.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -63,7 +74,13 @@ before(async () => {
   });
 });
 
-afterEach(() => closeAll());
+let proxy;
+
+afterEach(async () => {
+  closeAll();
+  await proxy?.close();
+  proxy = undefined;
+});
 
 after(async () => {
   await browser?.close();
@@ -99,8 +116,10 @@ for (const version of [18, 19]) {
     const alice = unique("alice");
     const bob = unique("bob");
     const channels = { feed: unique("feed:"), room: unique("room:"), talk: unique("talk:") };
+    // The page reaches the server through a proxy the test can cut.
+    proxy = await NetworkProxy.start();
     await page.evaluate((options) => window.start(options), {
-      url: env.url,
+      url: proxy.url,
       app: env.app,
       token: token(alice),
       channels,
@@ -119,6 +138,7 @@ for (const version of [18, 19]) {
     const bobRoom = bobClient.subscribe(channels.room);
     await bobRoom.ready();
     await shows(page, "members", [alice, bob].sort().join(","));
+    await shows(page, "presence", `${alice}/2`);
 
     // useTyping: Bob's typing shows, and expires on its own (typing_timeout 500 ms).
     await bobRoom.typing();
@@ -143,8 +163,18 @@ for (const version of [18, 19]) {
     // two messages, an edit, a delete.
     await shows(page, "events", "4");
 
+    // A network failure: the page reconnects, the hooks recover what
+    // happened meanwhile (a message replayed, Bob's leave read again).
+    proxy.down();
+    await shows(page, "state", "connecting");
+    await bobClient.chat.send(channels.talk, "while you were away");
     await bobRoom.unsubscribe();
+    proxy.up();
+    await shows(page, "state", "connected");
+    await waitFor("the missed message", async () => (await items(page, "messages")).includes(`${bob}:while you were away`));
     await shows(page, "members", alice);
+    await shows(page, "presence", `${alice}/1`);
+    assert.deepEqual(await items(page, "messages"), [`${bob}:(deleted)`, `${alice}:from the page`, `${bob}:while you were away`]);
 
     // Unmounting gives every lease back: the page leaves the room.
     await page.evaluate(() => window.unmount());

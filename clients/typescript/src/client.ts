@@ -57,6 +57,12 @@ export interface ParleyOptions {
   WebSocket?: WebSocketConstructor;
   /** How long a request waits for its reply, in milliseconds. Default 10000. */
   timeoutMs?: number;
+  /**
+   * How many chat messages the outbox keeps while the connection is down
+   * (or their replies are owed); a send beyond it rejects at once with
+   * `ClientErrorCode.OutboxFull`. Default 1000.
+   */
+  outboxLimit?: number;
   /** Whether to reconnect after a connection is lost. Default true. */
   reconnect?: boolean;
   /** The reconnect back-off's bounds. */
@@ -141,7 +147,7 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#options = options;
     this.#WebSocket = resolveWebSocket(options.WebSocket);
     this.#timeoutMs = options.timeoutMs ?? 10_000;
-    this.#requests = new PendingRequests(this.#timeoutMs);
+    this.#requests = new PendingRequests(this.#timeoutMs, options.outboxLimit ?? 1000);
     this.#backoff = new Backoff(options.backoff);
     this.#tokens = new ConnectionTokens(options.token, options.getToken);
     const call = <T>(method: string, params: object = {}): Promise<T> => this.request<T>(method, params);
@@ -154,6 +160,9 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#host = {
       get connected() {
         return self.#state === "connected";
+      },
+      get user() {
+        return self.#session?.user;
       },
       get connection() {
         return self.#connection;
@@ -561,6 +570,7 @@ export class Parley extends Emitter<ParleyEvents> {
       timeoutMs: options.timeoutMs,
       durable: isOutboxed(method, params),
     });
+    if (!this.#requests.admit(request)) return;
     if (options.direct === true || this.#state === "connected") {
       this.#requests.send(request, this.#socket);
     } else {

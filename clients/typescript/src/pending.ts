@@ -29,12 +29,14 @@ export interface Request {
 
 export class PendingRequests {
   readonly #timeoutMs: number;
+  readonly #outboxLimit: number;
   #nextId = 1;
   readonly #inflight = new Map<number, Request>();
   #queue: Request[] = [];
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, outboxLimit: number) {
     this.#timeoutMs = timeoutMs;
+    this.#outboxLimit = outboxLimit;
   }
 
   /**
@@ -60,6 +62,16 @@ export class PendingRequests {
     };
     if (!request.durable) request.timer = setTimeout(() => this.#timeout(request), request.timeoutMs);
     return request;
+  }
+
+  /**
+   * Whether the outbox has room for one more durable request; when it has
+   * none, `request` is failed with `OutboxFull` (the caller sends nothing).
+   */
+  admit(request: Request): boolean {
+    if (!request.durable || this.outbox < this.#outboxLimit) return true;
+    this.#fail(request, ClientErrorCode.OutboxFull, `the outbox holds ${this.#outboxLimit} messages already`);
+    return false;
   }
 
   /** How many durable requests wait for a connection or a reply: the outbox. */

@@ -122,6 +122,8 @@ export interface SubscriptionHost {
   readonly connected: boolean;
   /** A number that changes with each connection, to drop stale work. */
   readonly connection: number;
+  /** The connected user's id, while connected. */
+  readonly user: string | undefined;
   /**
    * Sends `subscribe`; the callbacks run synchronously with the reply
    * frame, before any push that follows it is read.
@@ -196,6 +198,12 @@ export class Subscription<T = Json> extends Emitter<SubscriptionEvents<T>> {
    */
   get members(): ReadonlyMap<string, Member> {
     return this.#members;
+  }
+
+  /** The connected user's own entry in {@link members}, once listed. */
+  get me(): Member | undefined {
+    const user = this.#host.user;
+    return user === undefined ? undefined : this.#members.get(user);
   }
 
   /**

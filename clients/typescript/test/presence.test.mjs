@@ -111,6 +111,8 @@ test("the members option keeps the member set current, across a reconnect too", 
   // Bob was there before Alice: he comes from the member list, not a push.
   await waitFor("alice and bob in the set", () => users().join() === [aliceId, bobId].sort().join());
   assert.deepEqual(aliceRoom.members.get(bobId).state, { page: 2 });
+  assert.equal(aliceRoom.members.size, 2);
+  assert.equal(aliceRoom.me?.user, aliceId);
 
   await bobRoom.presenceUpdate({ page: 3 });
   await waitFor("bob's new state", () => aliceRoom.members.get(bobId)?.state?.page === 3);

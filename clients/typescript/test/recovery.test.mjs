@@ -133,7 +133,7 @@ test("a subscription made while disconnected is made when the client connects, a
 test("a chat message sent while the network is down waits in the outbox longer than the request timeout and is stored once", async () => {
   const channel = unique("talk:");
   proxy = await NetworkProxy.start();
-  const parley = client({ token: token(unique("u")), timeoutMs: 500 }, proxy.url);
+  const parley = client({ token: token(unique("u")), timeoutMs: 500, outboxLimit: 1 }, proxy.url);
   await parley.connect();
   await parley.subscribe(channel).ready();
 
@@ -142,6 +142,8 @@ test("a chat message sent while the network is down waits in the outbox longer t
   const sent = parley.chat.send(channel, "written offline");
   const publishWhileDown = parley.publish(channel, { n: 1 });
   assert.equal(parley.outbox, 1);
+  // The outbox is bounded (`outboxLimit: 1` here): a second message is refused at once.
+  await assert.rejects(parley.chat.send(channel, "one too many"), { code: 7 });
   // Well past the 500 ms request timeout: the publish gives up, the message waits.
   await assert.rejects(publishWhileDown, { code: 1 });
   await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -165,4 +167,5 @@ test("a chat message sent while the network is down waits in the outbox longer t
   const texts = page.messages.map((stored) => stored.text);
   assert.equal(texts.filter((text) => text === "written offline").length, 1);
   assert.equal(texts.filter((text) => text === "sent into a dead connection").length, 1);
+  assert.ok(!texts.includes("one too many"));
 });

@@ -72,7 +72,7 @@ export class Parley extends Emitter {
         this.#options = options;
         this.#WebSocket = resolveWebSocket(options.WebSocket);
         this.#timeoutMs = options.timeoutMs ?? 10_000;
-        this.#requests = new PendingRequests(this.#timeoutMs);
+        this.#requests = new PendingRequests(this.#timeoutMs, options.outboxLimit ?? 1000);
         this.#backoff = new Backoff(options.backoff);
         this.#tokens = new ConnectionTokens(options.token, options.getToken);
         const call = (method, params = {}) => this.request(method, params);
@@ -85,6 +85,9 @@ export class Parley extends Emitter {
         this.#host = {
             get connected() {
                 return self.#state === "connected";
+            },
+            get user() {
+                return self.#session?.user;
             },
             get connection() {
                 return self.#connection;
@@ -489,6 +492,8 @@ export class Parley extends Emitter {
             timeoutMs: options.timeoutMs,
             durable: isOutboxed(method, params),
         });
+        if (!this.#requests.admit(request))
+            return;
         if (options.direct === true || this.#state === "connected") {
             this.#requests.send(request, this.#socket);
         }

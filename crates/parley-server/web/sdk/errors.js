@@ -21,6 +21,8 @@ export const ClientErrorCode = {
     TokenUnavailable: 5,
     /** The params cannot be sent as JSON (a cycle, a BigInt). */
     InvalidParams: 6,
+    /** The outbox holds `outboxLimit` chat messages already; this one was not kept. */
+    OutboxFull: 7,
 };
 /** A failed request: the server's error reply, or one of the SDK's own. */
 export class ParleyError extends Error {

@@ -13,11 +13,13 @@ import { ClientErrorCode, errorFromReply, ParleyError } from "./errors.js";
 import { OPEN } from "./transport.js";
 export class PendingRequests {
     #timeoutMs;
+    #outboxLimit;
     #nextId = 1;
     #inflight = new Map();
     #queue = [];
-    constructor(timeoutMs) {
+    constructor(timeoutMs, outboxLimit) {
         this.#timeoutMs = timeoutMs;
+        this.#outboxLimit = outboxLimit;
     }
     /**
      * A request whose timer runs from now (`timeoutMs`, or the client's
@@ -37,6 +39,16 @@ export class PendingRequests {
         if (!request.durable)
             request.timer = setTimeout(() => this.#timeout(request), request.timeoutMs);
         return request;
+    }
+    /**
+     * Whether the outbox has room for one more durable request; when it has
+     * none, `request` is failed with `OutboxFull` (the caller sends nothing).
+     */
+    admit(request) {
+        if (!request.durable || this.outbox < this.#outboxLimit)
+            return true;
+        this.#fail(request, ClientErrorCode.OutboxFull, `the outbox holds ${this.#outboxLimit} messages already`);
+        return false;
     }
     /** How many durable requests wait for a connection or a reply: the outbox. */
     get outbox() {

@@ -73,6 +73,11 @@ export class Subscription extends Emitter {
     get members() {
         return this.#members;
     }
+    /** The connected user's own entry in {@link members}, once listed. */
+    get me() {
+        const user = this.#host.user;
+        return user === undefined ? undefined : this.#members.get(user);
+    }
     /**
      * Starts keeping {@link members} current, as the `members` option does,
      * for a subscription made without it (reading the list now when it is
