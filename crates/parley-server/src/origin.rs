@@ -21,6 +21,11 @@ pub struct OriginPolicy {
     app: String,
     any: bool,
     origins: HashSet<String>,
+    /// Whether pages served from this machine (`http://localhost:*`,
+    /// `http://127.0.0.1:*`, `http://[::1]:*`) are allowed: a server that
+    /// listens on a loopback address, where only this machine reaches it,
+    /// lets a development server on another port use it unconfigured.
+    local_pages: bool,
     /// The refused origins logged already: each is logged once, with the
     /// option that would allow it, since an operator whose browser page is
     /// refused otherwise sees only a 403 in the browser.
@@ -38,13 +43,24 @@ impl OriginPolicy {
                 .iter()
                 .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
                 .collect(),
+            local_pages: false,
             logged: Arc::default(),
         }
     }
 
+    /// The same policy, also allowing pages served from this machine over
+    /// `http` on any port (for a server listening on loopback).
+    pub fn with_local_pages(mut self, allowed: bool) -> Self {
+        self.local_pages = allowed;
+        self
+    }
+
     /// Whether an origin is on the list (not counting same-origin requests).
     pub fn lists(&self, origin: &str) -> bool {
-        self.any || self.origins.contains(&origin.to_ascii_lowercase())
+        let origin = origin.to_ascii_lowercase();
+        self.any
+            || self.origins.contains(origin.trim_end_matches('/'))
+            || (self.local_pages && is_local_page(&origin))
     }
 
     /// Whether a request with these headers may proceed: it has no `Origin`
@@ -83,6 +99,19 @@ impl OriginPolicy {
     }
 }
 
+/// Whether a (lowercased) origin is a page served over `http` from this
+/// machine: `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn is_local_page(origin: &str) -> bool {
+    let Some(authority) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
 fn is_same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let Some(host) = headers
         .get(header::HOST)
@@ -100,6 +129,32 @@ fn is_same_origin(origin: &str, headers: &HeaderMap) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn local_pages_are_allowed_only_when_asked_and_only_over_http_from_this_machine() {
+        let listed = OriginPolicy::new("main", &["https://app.example.com".into()]);
+        let local = listed.clone().with_local_pages(true);
+        for origin in [
+            "http://localhost:5173",
+            "http://LOCALHOST:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:4000",
+            "http://localhost",
+        ] {
+            assert!(local.lists(origin), "{origin}");
+            assert!(!listed.lists(origin), "{origin} without local pages");
+        }
+        for origin in [
+            "https://localhost:5173",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example:80",
+            "http://localhost:80x",
+            "http://evil.example",
+        ] {
+            assert!(!local.lists(origin), "{origin}");
+        }
+        assert!(local.lists("https://app.example.com/"));
+    }
 
     fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

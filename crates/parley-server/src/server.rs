@@ -171,7 +171,8 @@ impl Server {
                     .app(&app_config.id)
                     .expect("every configured app is in the node")
                     .clone(),
-                origins: OriginPolicy::new(&app_config.id, &app_config.allowed_origins),
+                origins: OriginPolicy::new(&app_config.id, &app_config.allowed_origins)
+                    .with_local_pages(config.local_origins_allowed()),
                 limits: app_config
                     .namespaces
                     .iter()

@@ -41,6 +41,10 @@ pub struct Config {
     pub pong_timeout: Duration,
     /// How long a new connection has to send `connect`.
     pub connect_timeout: Duration,
+    /// Whether every app also allows pages served from this machine
+    /// (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`);
+    /// `None`: when the server listens on a loopback address.
+    pub allow_local_origins: Option<bool>,
     /// How long after its token expires a connection may still refresh it.
     pub token_grace: Duration,
     /// How long one batched write to a connection may take before the
@@ -218,6 +222,7 @@ struct FileConfig {
     pong_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "duration::optional")]
     connect_timeout: Option<Duration>,
+    allow_local_origins: Option<bool>,
     #[serde(default, deserialize_with = "duration::optional")]
     token_grace: Option<Duration>,
     #[serde(default, deserialize_with = "duration::optional")]
@@ -364,6 +369,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(25),
             pong_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
+            allow_local_origins: None,
             token_grace: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
@@ -395,6 +401,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether apps allow pages served from this machine: as set, or when
+    /// the server listens on a loopback address.
+    pub fn local_origins_allowed(&self) -> bool {
+        self.allow_local_origins
+            .unwrap_or_else(|| self.listen.ip().is_loopback())
+    }
+
     /// Loads the configuration: defaults, then `file`, then the named
     /// `PARLEY_*` variables read through `env`, then `overrides`. Missing
     /// app secrets and API keys are generated and kept in the data dir.
@@ -477,6 +490,9 @@ impl Config {
             web
         );
         self.database_url = file.database_url;
+        if file.allow_local_origins.is_some() {
+            self.allow_local_origins = file.allow_local_origins;
+        }
         self.apps = file.apps;
     }
 

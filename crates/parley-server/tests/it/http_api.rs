@@ -398,3 +398,47 @@ async fn cors_preflight_allows_every_method_the_api_uses() {
     );
     server.stop().await;
 }
+
+/// The status of a WebSocket upgrade to `server` from a page of `origin`.
+async fn upgrade_status(server: &TestServer, origin: &str) -> u16 {
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            server.ws_url(),
+        )
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("unexpected: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_on_loopback_allows_pages_served_from_this_machine() {
+    // The test server listens on 127.0.0.1: a development server on
+    // another local port may use it without configuration.
+    let server = TestServer::start().await;
+    for origin in ["http://localhost:5173", "http://127.0.0.1:3000"] {
+        assert_eq!(upgrade_status(&server, origin).await, 101, "{origin}");
+        let preflight = reqwest::Client::new()
+            .request(Method::OPTIONS, server.url("/api/v1/publish"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.headers()["access-control-allow-origin"], origin);
+    }
+    for origin in ["https://localhost:5173", "http://localhost.evil.example"] {
+        assert_eq!(upgrade_status(&server, origin).await, 403, "{origin}");
+    }
+    server.stop().await;
+
+    // `allow_local_origins = false` turns it off.
+    let server = TestServer::start_with(|config| config.allow_local_origins = Some(false)).await;
+    assert_eq!(upgrade_status(&server, "http://localhost:5173").await, 403);
+    server.stop().await;
+}
