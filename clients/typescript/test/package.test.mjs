@@ -9,13 +9,15 @@ import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
+import { build } from "esbuild";
+
 const root = new URL("..", import.meta.url).pathname;
 
 function run(command, args, cwd) {
   return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-test("the packed tarball installs cleanly and loads with require and with import", () => {
+test("the packed tarball installs cleanly and loads with require, with import and through a bundler", async () => {
   const dir = mkdtempSync(join(tmpdir(), "parley-client-pack-"));
   try {
     // --ignore-scripts: the suite runs after `npm run build`.
@@ -39,6 +41,23 @@ test("the packed tarball installs cleanly and loads with require and with import
       app,
     );
     assert.equal(imported, "function function\n");
+
+    // A bundler for the browser takes the ES module build (tree-shaken:
+    // the entry uses one export) and needs nothing from Node.
+    writeFileSync(join(app, "entry.mjs"), 'import { Parley } from "@parley/client";\nwindow.made = new Parley("ws://127.0.0.1:1");\n');
+    const bundled = await build({
+      entryPoints: [join(app, "entry.mjs")],
+      absWorkingDir: app,
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "browser",
+      logLevel: "silent",
+      metafile: true,
+    });
+    const inputs = Object.keys(bundled.metafile.inputs);
+    assert.ok(inputs.some((input) => input.includes("node_modules/@parley/client/dist/") && !input.includes("/cjs/")), inputs.join(", "));
+    assert.match(bundled.outputFiles[0].text, /class Parley\b|Parley = class\b/);
 
     // The installed manifest sends each loader to its own build.
     const manifest = JSON.parse(readFileSync(join(app, "node_modules/@parley/client/package.json"), "utf8"));

@@ -31,7 +31,7 @@ static SDK_BUILT: Once = Once::new();
 fn build_sdk() {
     SDK_BUILT.call_once(|| {
         let dir = repo_dir("clients/typescript");
-        ensure_node_modules(&dir, &["typescript", "ws", "playwright-core"]);
+        ensure_node_modules(&dir, &["typescript", "ws", "playwright-core", "esbuild"]);
         // A type error in the SDK fails here.
         npm(&dir, &["run", "build"]);
     });
