@@ -26,4 +26,6 @@ export type { PresenceView } from "./members.js";
 export { useTyping } from "./typing.js";
 export type { TypingView } from "./typing.js";
 export { useMessages } from "./messages.js";
+export { useUnread } from "./unread.js";
+export type { UnreadOptions, UnreadView } from "./unread.js";
 export type { MessagesOptions, MessagesView } from "./messages.js";

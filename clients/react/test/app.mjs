@@ -17,6 +17,7 @@ import {
   usePresence,
   usePublications,
   useTyping,
+  useUnread,
 } from "../dist/index.js";
 
 function Status() {
@@ -70,6 +71,11 @@ function Chat({ talk }) {
   );
 }
 
+function Unread({ talk }) {
+  const { of } = useUnread({ channels: [talk] });
+  return h("p", { "data-testid": "unread" }, String(of(talk)));
+}
+
 function App({ parley, channels }) {
   return h(
     ParleyProvider,
@@ -78,6 +84,7 @@ function App({ parley, channels }) {
     h(Feed, { channel: channels.feed }),
     h(People, { room: channels.room }),
     h(Chat, { talk: channels.talk }),
+    h(Unread, { talk: channels.talk }),
   );
 }
 

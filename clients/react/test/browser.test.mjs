@@ -158,6 +158,8 @@ for (const version of [18, 19]) {
     await bobClient.chat.delete(first.id);
     await waitFor("the delete", async () => (await items(page, "messages")).includes(`${bob}:(deleted)`));
     assert.deepEqual(await items(page, "messages"), [`${bob}:(deleted)`, `${alice}:from the page`]);
+    // Alice's own message moved her read marker past everything: nothing unread.
+    await shows(page, "unread", "0");
     // The two hooks on the talk channel share one subscription, and
     // useChannelEvent's handler runs once per event, StrictMode or not:
     // two messages, an edit, a delete.
@@ -174,6 +176,8 @@ for (const version of [18, 19]) {
     await waitFor("the missed message", async () => (await items(page, "messages")).includes(`${bob}:while you were away`));
     await shows(page, "members", alice);
     await shows(page, "presence", `${alice}/1`);
+    // useUnread read the counts again: Bob's message is unread.
+    await shows(page, "unread", "1");
     assert.deepEqual(await items(page, "messages"), [`${bob}:(deleted)`, `${alice}:from the page`, `${bob}:while you were away`]);
 
     // Unmounting gives every lease back: the page leaves the room.
