@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { env, publish, token, unique, WAIT_MS } from "./helpers.mjs";
+import { api, env, publish, token, unique, WAIT_MS } from "./helpers.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -100,5 +100,36 @@ test("a page in Chromium connects, subscribes and receives a publication from th
   assert.deepEqual(seen.received, [{ data: { text: "hello, browser" }, offset: 1, channel }]);
   assert.deepEqual(seen.states, ["connecting", "connected"]);
   assert.deepEqual(pageErrors, []);
+  await page.close();
+});
+
+test("a page on another origin edits a message (PATCH) and reacts to it (PUT) through the HTTP API", async () => {
+  // The page is served from another port than the server's: a cross-origin
+  // request whose preflight must allow PATCH and PUT (allowed_origins "*").
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${site.address().port}/`);
+  const user = unique("browser");
+  const channel = unique("talk:");
+  const message = await api("POST", "/api/v1/messages", { channel, user, text: "first draft" });
+  const results = await page.evaluate(
+    async ({ url, app, token, id }) => {
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      const edited = await fetch(`${url}/api/v1/messages/${id}?app=${app}`, {
+        method: "PATCH",
+        headers,
+        body: JSON.stringify({ text: "final text" }),
+      });
+      const reacted = await fetch(`${url}/api/v1/messages/${id}/reactions/${encodeURIComponent("👍")}?app=${app}`, {
+        method: "PUT",
+        headers,
+      });
+      return { edited: [edited.status, (await edited.json()).text], reacted: reacted.status };
+    },
+    { url: env.url, app: env.app, token: token(user), id: message.id },
+  );
+  assert.deepEqual(results, { edited: [200, "final text"], reacted: 200 });
+  const page1 = await api("GET", `/api/v1/channels/${encodeURIComponent(channel)}/messages?app=${env.app}`);
+  assert.equal(page1.messages[0].text, "final text");
+  assert.deepEqual(page1.messages[0].reactions?.["👍"]?.count, 1);
   await page.close();
 });
