@@ -17,6 +17,7 @@ pub mod pages;
 pub mod reads;
 pub mod rooms;
 
+use parley_store::ReactionAction;
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -223,10 +224,11 @@ pub fn reactions_json(reactions: &[ReactionCount]) -> String {
 /// The reply to a reaction change: the event's fields, `"me"` (whether the
 /// actor now reacts with the emoji) and `"changed"` (false when the
 /// reaction was already there, or already gone).
-pub fn reacted_json(reacted: &Reacted, add: bool) -> String {
+pub fn reacted_json(reacted: &Reacted, action: ReactionAction) -> String {
+    let me = action == ReactionAction::Add;
     let event = reaction_event_json(&reacted.event);
     format!(
-        r#"{},"me":{add},"changed":{}}}"#,
+        r#"{},"me":{me},"changed":{}}}"#,
         event.strip_suffix('}').expect("an event is a JSON object"),
         reacted.publication.is_some()
     )

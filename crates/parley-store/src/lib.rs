@@ -107,20 +107,22 @@ pub use messages::{
     MessageEdit, MessageId, MessagePage, MessageQuery, NewMessage, Order, Revision, Sent,
 };
 pub use migrate::AppliedMigration;
-pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind};
+pub use moderation::{MAX_BLOCKS, MessageHide, Restriction, RestrictionKind, Visibility};
 pub use parley_core::{HistoryCursor, HistoryQuery};
-pub use pins::{MAX_PINS, Pin, PinChange, Pinned};
+pub use pins::{MAX_PINS, Pin, PinAction, PinChange, Pinned};
 pub use publication::{
     HistoryPage, MAX_RECOVERY, Recovery, Retention, StoredPublication, TrimScope,
 };
-pub use reactions::{Reacted, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget};
+pub use reactions::{
+    Reacted, ReactionAction, ReactionChange, ReactionCount, ReactionEvent, ReactionTarget,
+};
 pub use reads::{
     MAX_UNREAD_CHANNELS, ReadChange, ReadDirection, ReadMark, ReadMarker, UnreadCount,
 };
 pub use reports::{MAX_REASON_LENGTH, Report, ReportId, ReportPage, ReportStatus};
 pub use rooms::{
-    MAX_LISTED_MEMBERS, MembersChange, MembersChanged, MembersEvent, NewRoom, Room, RoomCreated,
-    RoomKind, RoomMember, RoomPage, RoomRole, RoomSummary,
+    MAX_LISTED_MEMBERS, MembersAction, MembersChange, MembersChanged, MembersEvent, NewRoom, Room,
+    RoomCreated, RoomKind, RoomMember, RoomPage, RoomRole, RoomSummary,
 };
 pub use search::{SearchPage, SearchQuery, SearchScope};
 pub use store::{Store, StoreStats};

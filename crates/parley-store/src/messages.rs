@@ -236,6 +236,17 @@ pub enum DeleteMode {
     Hard,
 }
 
+impl DeleteMode {
+    /// The mode a request's `hard` flag asks for.
+    pub fn from_hard(hard: bool) -> Self {
+        if hard {
+            DeleteMode::Hard
+        } else {
+            DeleteMode::Soft
+        }
+    }
+}
+
 /// A deletion of a message.
 #[derive(Debug, Clone)]
 pub struct MessageDelete {

@@ -90,8 +90,24 @@ pub struct MessageHide {
     pub app: std::sync::Arc<str>,
     /// The message.
     pub id: MessageId,
-    /// Hide (`true`) or show (`false`).
-    pub hidden: bool,
+    /// Hide the message or show it again.
+    pub visibility: Visibility,
+}
+
+/// Whether a moderator hides a message or shows it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Shown to moderators only.
+    Hidden,
+    /// Shown to everyone.
+    Shown,
+}
+
+impl Visibility {
+    /// Whether this is [`Visibility::Hidden`].
+    pub fn is_hidden(self) -> bool {
+        self == Visibility::Hidden
+    }
 }
 
 impl Store {
@@ -201,16 +217,16 @@ pub(crate) async fn hide_message(
         .await?
         .filter(|message| !message.is_deleted())
         .ok_or(StoreError::NotFound("message"))?;
-    if message.hidden == hide.hidden {
-        return Err(StoreError::InvalidInput(if hide.hidden {
+    if message.hidden == hide.visibility.is_hidden() {
+        return Err(StoreError::InvalidInput(if hide.visibility.is_hidden() {
             "the message is hidden already".into()
         } else {
             "the message is not hidden".into()
         }));
     }
     uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
-    sql::set_hidden(connection, message.id, hide.hidden).await?;
-    message.hidden = hide.hidden;
+    sql::set_hidden(connection, message.id, hide.visibility.is_hidden()).await?;
+    message.hidden = hide.visibility.is_hidden();
     crate::messages::redact(connection, context, &hide.app, &message).await?;
     let event = MessageEvent {
         kind: Message::UPDATED,

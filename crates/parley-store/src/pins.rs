@@ -27,10 +27,19 @@ pub struct PinChange {
     pub message: MessageId,
     /// The user who acts (permission is the caller's to check).
     pub by: String,
-    /// Pin (true) or unpin (false).
-    pub pin: bool,
+    /// Pin or unpin.
+    pub action: PinAction,
     /// The payload of the `message_pinned` or `message_unpinned` event.
     pub encode: EventEncoder<Pin>,
+}
+
+/// What a [`PinChange`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinAction {
+    /// Pins the message.
+    Pin,
+    /// Unpins it.
+    Unpin,
 }
 
 /// A pinned message, or one just unpinned: the data of a pin event.
@@ -119,7 +128,7 @@ impl Change for PinChange {
             message,
             by: self.by.clone(),
             at: context.now,
-            pinned: self.pin,
+            pinned: self.action == PinAction::Pin,
         };
         let publication = match project(connection, app, channel, &pin).await? {
             true => {

@@ -22,6 +22,15 @@ pub enum ReactionTarget {
     Channel(ChannelName),
 }
 
+/// What a [`ReactionChange`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionAction {
+    /// Adds the user's reaction.
+    Add,
+    /// Removes it.
+    Remove,
+}
+
 /// Adding or removing one user's reaction.
 #[derive(Debug, Clone)]
 pub struct ReactionChange {
@@ -33,8 +42,8 @@ pub struct ReactionChange {
     pub user: String,
     /// The emoji, validated by the caller.
     pub emoji: String,
-    /// Whether the reaction is added (or removed).
-    pub add: bool,
+    /// Whether the reaction is added or removed.
+    pub action: ReactionAction,
     /// The user is shadow-muted: the event is for the user's eyes only
     /// (the reaction still counts).
     pub shadow: bool,
@@ -189,7 +198,7 @@ pub(crate) async fn react(
         ReactionTarget::Channel(_) => None,
     };
     let (app, target) = (&*change.app, &change.target);
-    let changed = if change.add {
+    let changed = if change.action == ReactionAction::Add {
         reactions::add(
             connection,
             app,
@@ -216,9 +225,9 @@ pub(crate) async fn react(
     let publication = match turn {
         Some(turn) => {
             let reaction = Reaction {
-                kind: match change.add {
-                    true => ReactionEvent::ADDED,
-                    false => ReactionEvent::REMOVED,
+                kind: match change.action {
+                    ReactionAction::Add => ReactionEvent::ADDED,
+                    ReactionAction::Remove => ReactionEvent::REMOVED,
                 },
                 event: &counted,
                 audience,

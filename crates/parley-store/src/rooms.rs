@@ -179,6 +179,15 @@ pub struct RoomCreated {
     pub publication: Option<StoredPublication>,
 }
 
+/// What a [`MembersChange`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembersAction {
+    /// Adds the users to the room.
+    Add,
+    /// Removes them.
+    Remove,
+}
+
 /// Members to add to or remove from a room.
 #[derive(Clone)]
 pub struct MembersChange {
@@ -190,8 +199,8 @@ pub struct MembersChange {
     pub members: Vec<(String, RoomRole)>,
     /// The user who acts.
     pub by: String,
-    /// Add (true) or remove (false).
-    pub add: bool,
+    /// Add or remove them.
+    pub action: MembersAction,
     /// The payload of the `member_added` or `member_removed` event.
     pub encode: EventEncoder<MembersEvent>,
 }
@@ -465,7 +474,7 @@ impl Change for MembersChange {
         let seen = reads::message_count(connection, app, channel).await?;
         let mut members = Vec::new();
         for (user, role) in &self.members {
-            if self.add {
+            if self.action == MembersAction::Add {
                 let member = RoomMember {
                     user: user.clone(),
                     role: *role,
@@ -489,11 +498,13 @@ impl Change for MembersChange {
         if members.is_empty() {
             // Nothing changed: the writer rolls the refused command back, and
             // with it the offset taken above.
-            return Err(StoreError::InvalidInput(if self.add {
-                "every user named is a member already".into()
-            } else {
-                "no user named is a member".into()
-            }));
+            return Err(StoreError::InvalidInput(
+                if self.action == MembersAction::Add {
+                    "every user named is a member already".into()
+                } else {
+                    "no user named is a member".into()
+                },
+            ));
         }
         let event = MembersEvent {
             room: room.clone(),
@@ -501,9 +512,9 @@ impl Change for MembersChange {
             by: self.by.clone(),
         };
         let changed = Encoded {
-            kind: match self.add {
-                true => MembersEvent::ADDED,
-                false => MembersEvent::REMOVED,
+            kind: match self.action {
+                MembersAction::Add => MembersEvent::ADDED,
+                MembersAction::Remove => MembersEvent::REMOVED,
             },
             value: &event,
             encode: &self.encode,

@@ -358,7 +358,7 @@ pub async fn delete(
     app: &AppContext,
     id: &str,
     actor: &Actor,
-    hard: bool,
+    mode: DeleteMode,
 ) -> Result<Message, ChatError> {
     let id = parse_id(id)?;
     // Token moderators moderate everywhere; room owners and moderators in
@@ -370,7 +370,7 @@ pub async fn delete(
             }
             Err(_) => false,
         };
-    if hard && !moderator {
+    if mode == DeleteMode::Hard && !moderator {
         return Err(ChatError::Domain(parley_core::Error::PermissionDenied(
             "only moderators hard-delete",
         )));
@@ -382,11 +382,7 @@ pub async fn delete(
             id,
             actor: actor.user.to_string(),
             actor_is_moderator: moderator,
-            mode: if hard {
-                DeleteMode::Hard
-            } else {
-                DeleteMode::Soft
-            },
+            mode,
         })
         .await?;
     Ok(changed.message)

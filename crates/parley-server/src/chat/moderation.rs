@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use parley_core::ChannelName;
 pub use parley_core::Viewer;
-use parley_store::{Message, MessageHide, Restriction, RestrictionKind, RoomRole, Timestamp};
+use parley_store::{
+    Message, MessageHide, Restriction, RestrictionKind, RoomRole, Timestamp, Visibility,
+};
 
 use super::{Actor, Chat, ChatError};
 use crate::cluster::control::{ControlAction, OtherNodes};
@@ -380,15 +382,15 @@ pub async fn unblock(
     share_blocks(chat, app, actor).await
 }
 
-/// Hides a message from everyone but moderators (`hidden`), or shows it
-/// again. Subscribers get `message_updated`: with `"status":"hidden"` and
+/// Hides a message from everyone but moderators, or shows it again
+/// (`visibility`). Subscribers get `message_updated`: with `"status":"hidden"` and
 /// no text, so clients remove it, or with the text back.
 pub async fn hide(
     chat: &Chat,
     app: &AppContext,
     actor: &Actor,
     id: &str,
-    hidden: bool,
+    visibility: Visibility,
 ) -> Result<Message, ChatError> {
     let id = super::parse_id(id)?;
     let message = chat.store().message(&app.app.id, id).await?;
@@ -398,7 +400,7 @@ pub async fn hide(
         .hide_message(MessageHide {
             app: app.app.id.clone(),
             id,
-            hidden,
+            visibility,
         })
         .await?;
     Ok(changed.message)

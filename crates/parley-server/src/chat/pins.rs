@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parley_core::ChannelName;
-use parley_store::{Pin, PinChange, Pinned, RoomRole};
+use parley_store::{Pin, PinAction, PinChange, Pinned, RoomRole};
 use serde_json::{Value, json};
 
 use super::{Actor, Chat, ChatError, chat_namespace, parse_id, rooms};
@@ -17,14 +17,14 @@ use crate::config::PinPermission;
 use crate::json::{self as message_json, pages};
 use crate::state::AppContext;
 
-/// Pins (`pin`) or unpins a message of the channel.
+/// Pins or unpins a message of the channel.
 pub async fn change(
     chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
     id: &str,
-    pin: bool,
+    action: PinAction,
 ) -> Result<Pinned, ChatError> {
     let (_, config) = chat_namespace(app, channel)?;
     let message = parse_id(id)?;
@@ -46,7 +46,7 @@ pub async fn change(
             channel: channel.clone(),
             message,
             by: actor.user.to_string(),
-            pin,
+            action,
             encode: Arc::new(pin_data),
         })
         .await?)

@@ -8,7 +8,7 @@
 //! live subscribers and recovering clients see it in order.
 
 use parley_core::ChannelName;
-use parley_store::{Reacted, ReactionChange, ReactionCount, ReactionTarget};
+use parley_store::{Reacted, ReactionAction, ReactionChange, ReactionCount, ReactionTarget};
 use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -119,7 +119,7 @@ pub async fn react(
     channel: &ChannelName,
     target: ReactionTarget,
     emoji: String,
-    add: bool,
+    action: ReactionAction,
 ) -> Result<Reacted, ChatError> {
     // A room's reactions are its members' (as are its messages).
     if actor.limited {
@@ -133,7 +133,7 @@ pub async fn react(
             target,
             user: actor.user.to_string(),
             emoji,
-            add,
+            action,
             shadow: mode.shadow,
         })
         .await?)

@@ -1,6 +1,7 @@
 //! Reports: users report messages into the moderation queue; moderators
 //! list the queue and resolve reports with an action.
 
+use parley_store::{DeleteMode, Visibility};
 use parley_store::{MessageId, Report, ReportId, ReportPage, ReportStatus};
 
 use super::{Actor, Chat, ChatError};
@@ -95,10 +96,10 @@ pub async fn resolve(
         let id = report.message_id.to_string();
         match resolution {
             Resolution::Delete if !message.is_deleted() => {
-                super::delete(chat, app, &id, actor, false).await?;
+                super::delete(chat, app, &id, actor, DeleteMode::Soft).await?;
             }
             Resolution::Hide if !message.is_deleted() && !message.hidden => {
-                super::moderation::hide(chat, app, actor, &id, true).await?;
+                super::moderation::hide(chat, app, actor, &id, Visibility::Hidden).await?;
             }
             _ => {}
         }

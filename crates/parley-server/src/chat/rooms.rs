@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use parley_core::{ChannelName, EventKind};
 use parley_store::{
-    MembersChange, MembersChanged, MembersEvent, NewRoom, RoomCreated, RoomKind, RoomMember,
-    RoomPage, RoomRole, StoreError,
+    MembersAction, MembersChange, MembersChanged, MembersEvent, NewRoom, RoomCreated, RoomKind,
+    RoomMember, RoomPage, RoomRole, StoreError,
 };
 use serde::Deserialize;
 
@@ -243,7 +243,7 @@ pub async fn create(
     Ok(created)
 }
 
-/// Adds (`add`) or removes members of a group room. `actor` is the user who
+/// Adds or removes (`action`) members of a group room. `actor` is the user who
 /// asks, with whether their token makes them a moderator (`None` from the
 /// server API). Owners and moderators add and remove; only an owner (or a
 /// token moderator) adds moderators or removes the owner or a moderator;
@@ -255,7 +255,7 @@ pub async fn change_members(
     channel: &ChannelName,
     users: Vec<String>,
     role: Option<&str>,
-    add: bool,
+    action: MembersAction,
 ) -> Result<MembersChanged, ChatError> {
     if !is_room_channel(app, channel) {
         return Err(ChatError::Store(StoreError::NotFound("room")));
@@ -274,14 +274,14 @@ pub async fn change_members(
         let mine = check_member(chat, app, channel, user)
             .await?
             .ok_or_else(not_member)?;
-        let leaving = !add && users.iter().all(|named| named == user);
+        let leaving = action == MembersAction::Remove && users.iter().all(|named| named == user);
         if !leaving {
             if !mine.moderates() {
                 return Err(denied(
                     "only the room's owner and moderators change members",
                 ));
             }
-            let needs_owner = if add {
+            let needs_owner = if action == MembersAction::Add {
                 role.moderates()
             } else {
                 let mut needs = false;
@@ -304,7 +304,7 @@ pub async fn change_members(
             channel: channel.clone(),
             members: users.into_iter().map(|user| (user, role)).collect(),
             by: by.clone(),
-            add,
+            action,
             encode: Arc::new(members_event_data),
         })
         .await?;
@@ -313,13 +313,13 @@ pub async fn change_members(
         members: changed.members.clone(),
         by,
     };
-    let kind = if add {
+    let kind = if action == MembersAction::Add {
         MembersEvent::ADDED
     } else {
         MembersEvent::REMOVED
     };
     notify_inboxes(chat, app, &event, kind).await;
-    if !add {
+    if action == MembersAction::Remove {
         for member in &changed.members {
             let action = ControlAction::EndSubscription {
                 user: member.user.to_string(),

@@ -1,6 +1,7 @@
 //! Chat and history over HTTP: for backends (API key) and for clients
 //! without a socket (the user's JWT).
 
+use parley_store::DeleteMode;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -96,7 +97,8 @@ pub async fn delete(
         moderator: true,
         limited: false,
     };
-    let message = chat::delete(&chat, &app, &id, &actor, params.hard).await?;
+    let message =
+        chat::delete(&chat, &app, &id, &actor, DeleteMode::from_hard(params.hard)).await?;
     Ok(json_response(json::message_json(&message)))
 }
 

@@ -2,6 +2,7 @@
 //! report queue under `/api/v1/reports`. A backend calls with its API key
 //! (acting as `system`, a moderator); a moderator may call with their JWT.
 
+use parley_store::Visibility;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -249,7 +250,7 @@ pub async fn hide(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    set_hidden(&chat, &caller, &id, true).await
+    set_hidden(&chat, &caller, &id, Visibility::Hidden).await
 }
 
 /// `POST /api/v1/messages/{id}/unhide`: shown to everyone again.
@@ -258,16 +259,16 @@ pub async fn unhide(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    set_hidden(&chat, &caller, &id, false).await
+    set_hidden(&chat, &caller, &id, Visibility::Shown).await
 }
 
 async fn set_hidden(
     chat: &Chat,
     caller: &Caller,
     id: &str,
-    hidden: bool,
+    visibility: Visibility,
 ) -> Result<Response, ApiError> {
-    let message = moderation::hide(chat, caller.app(), &actor(caller), id, hidden).await?;
+    let message = moderation::hide(chat, caller.app(), &actor(caller), id, visibility).await?;
     Ok(json_response(
         StatusCode::OK,
         crate::json::message_json_revealed(&message),

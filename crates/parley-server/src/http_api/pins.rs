@@ -5,6 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use parley_store::PinAction;
 use serde::Deserialize;
 
 use super::acting::{acting_user_or_system, channel, check_readable, json_response, viewer};
@@ -29,7 +30,7 @@ async fn change(
     caller: Caller,
     id: &str,
     query: Result<Query<UserQuery>, QueryRejection>,
-    pin: bool,
+    action: PinAction,
 ) -> Result<Response, ApiError> {
     let query = user_query(query)?;
     let actor = acting_user_or_system(&caller, query.user.as_deref())?;
@@ -40,7 +41,7 @@ async fn change(
         .await
         .map_err(ChatError::from)?;
     check_readable(chat, app, &caller, &actor, &message.channel).await?;
-    let pinned = pins::change(chat, app, &message.channel, &actor, id, pin).await?;
+    let pinned = pins::change(chat, app, &message.channel, &actor, id, action).await?;
     let data = pins::pin_data(&pinned.pin);
     let body = String::from_utf8_lossy(&data).into_owned();
     Ok(json_response(StatusCode::OK, body))
@@ -56,7 +57,7 @@ pub async fn pin(
     ApiPath(id): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    change(&chat, caller, &id, query, true).await
+    change(&chat, caller, &id, query, PinAction::Pin).await
 }
 
 /// `DELETE /api/v1/messages/{id}/pin?user=`: unpins it; subscribers get
@@ -67,7 +68,7 @@ pub async fn unpin(
     ApiPath(id): ApiPath<String>,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    change(&chat, caller, &id, query, false).await
+    change(&chat, caller, &id, query, PinAction::Unpin).await
 }
 
 /// `GET /api/v1/channels/{channel}/pins?user=`: the channel's pins, most

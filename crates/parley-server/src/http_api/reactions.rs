@@ -5,6 +5,7 @@
 //! percent-encoded); `GET /api/v1/channels/{channel}/reactions` reads a
 //! channel's own reactions (with an API key too, then `me` is false).
 
+use parley_store::ReactionAction;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -39,15 +40,15 @@ async fn change(
     chat: &Chat,
     caller: Caller,
     request: ReactionRequest,
-    add: bool,
+    action: ReactionAction,
 ) -> Result<Response, ApiError> {
     let (app, actor) = reacting_user(caller)?;
     let (channel, target) = reactions::target(chat, &app, &actor, &request).await?;
     app.app
         .check_subscribe(&actor.user, &channel, Grant::None)?;
     let reacted =
-        reactions::react(chat, &app, &actor, &channel, target, request.emoji, add).await?;
-    Ok(json_response(json::reacted_json(&reacted, add)))
+        reactions::react(chat, &app, &actor, &channel, target, request.emoji, action).await?;
+    Ok(json_response(json::reacted_json(&reacted, action)))
 }
 
 fn on_message(id: String, emoji: String) -> ReactionRequest {
@@ -72,7 +73,7 @@ pub async fn add_to_message(
     caller: Caller,
     ApiPath((id, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&chat, caller, on_message(id, emoji), true).await
+    change(&chat, caller, on_message(id, emoji), ReactionAction::Add).await
 }
 
 /// `DELETE /api/v1/messages/{id}/reactions/{emoji}`.
@@ -81,7 +82,7 @@ pub async fn remove_from_message(
     caller: Caller,
     ApiPath((id, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&chat, caller, on_message(id, emoji), false).await
+    change(&chat, caller, on_message(id, emoji), ReactionAction::Remove).await
 }
 
 /// `PUT /api/v1/channels/{channel}/reactions/{emoji}`.
@@ -90,7 +91,13 @@ pub async fn add_to_channel(
     caller: Caller,
     ApiPath((channel, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&chat, caller, on_channel(channel, emoji), true).await
+    change(
+        &chat,
+        caller,
+        on_channel(channel, emoji),
+        ReactionAction::Add,
+    )
+    .await
 }
 
 /// `DELETE /api/v1/channels/{channel}/reactions/{emoji}`.
@@ -99,7 +106,13 @@ pub async fn remove_from_channel(
     caller: Caller,
     ApiPath((channel, emoji)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&chat, caller, on_channel(channel, emoji), false).await
+    change(
+        &chat,
+        caller,
+        on_channel(channel, emoji),
+        ReactionAction::Remove,
+    )
+    .await
 }
 
 /// `GET /api/v1/channels/{channel}/reactions`.

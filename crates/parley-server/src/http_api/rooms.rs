@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::ChannelName;
+use parley_store::MembersAction;
 use serde::Deserialize;
 
 use super::extract::{ApiApp, ApiJson};
@@ -66,7 +67,7 @@ pub async fn add_members(
         &channel,
         body.members,
         body.role.as_deref(),
-        true,
+        MembersAction::Add,
     )
     .await?;
     Ok(json_response(
@@ -82,8 +83,16 @@ pub async fn remove_member(
     ApiPath((name, user)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let channel = channel(&name)?;
-    let changed =
-        rooms::change_members(&chat, &app, None, &channel, vec![user], None, false).await?;
+    let changed = rooms::change_members(
+        &chat,
+        &app,
+        None,
+        &channel,
+        vec![user],
+        None,
+        MembersAction::Remove,
+    )
+    .await?;
     Ok(json_response(
         StatusCode::OK,
         json::rooms::changed_json(&changed),

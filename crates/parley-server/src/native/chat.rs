@@ -2,6 +2,7 @@
 //! subscribe.
 
 use parley_core::{ChannelName, Grant};
+use parley_store::DeleteMode;
 use serde::{Deserialize, Serialize};
 
 use super::codes::{self, ErrorReply};
@@ -200,7 +201,14 @@ impl NativeSession {
         params: MessageDeleteParams,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = chat::delete(&self.chat, &self.app, &params.id, &actor, params.hard).await?;
+        let message = chat::delete(
+            &self.chat,
+            &self.app,
+            &params.id,
+            &actor,
+            DeleteMode::from_hard(params.hard),
+        )
+        .await?;
         Ok(wire::raw_result_frame(id, &json::message_json(&message)))
     }
 

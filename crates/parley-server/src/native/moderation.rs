@@ -2,6 +2,7 @@
 //! `unban` (moderators), `block`, `unblock`, `blocks` and `report` (every
 //! user), and the `unsubscribed` push of a ban.
 
+use parley_store::Visibility;
 use std::sync::Arc;
 
 use parley_core::{ChannelName, Disconnect, Frame};
@@ -181,10 +182,11 @@ impl NativeSession {
         &mut self,
         id: u64,
         params: IdParams,
-        hidden: bool,
+        visibility: Visibility,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
-        let message = moderation::hide(&self.chat, &self.app, &actor, &params.id, hidden).await?;
+        let message =
+            moderation::hide(&self.chat, &self.app, &actor, &params.id, visibility).await?;
         Ok(wire::raw_result_frame(
             id,
             &crate::json::message_json_revealed(&message),

@@ -1,6 +1,7 @@
 //! The native protocol's reaction commands: `reaction_add`,
 //! `reaction_remove` and `reactions`.
 
+use parley_store::ReactionAction;
 use serde::Deserialize;
 
 use super::codes::ErrorReply;
@@ -16,13 +17,13 @@ pub(super) struct ReactionsParams {
 }
 
 impl NativeSession {
-    /// `reaction_add` (`add`) or `reaction_remove`: the user must be able to
+    /// `reaction_add` or `reaction_remove` (`action`): the user must be able to
     /// read the channel of the target.
     pub(super) async fn reaction_change(
         &mut self,
         id: u64,
         params: ReactionRequest,
-        add: bool,
+        action: ReactionAction,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
         let (channel, target) = reactions::target(&self.chat, &self.app, &actor, &params).await?;
@@ -34,12 +35,12 @@ impl NativeSession {
             &channel,
             target,
             params.emoji,
-            add,
+            action,
         )
         .await?;
         Ok(wire::raw_result_frame(
             id,
-            &json::reacted_json(&reacted, add),
+            &json::reacted_json(&reacted, action),
         ))
     }
 

@@ -5,6 +5,7 @@
 
 use parley_core::ChannelName;
 use parley_store::ReadDirection;
+use parley_store::{MembersAction, PinAction};
 use serde::Deserialize;
 
 use super::codes::ErrorReply;
@@ -85,7 +86,7 @@ impl NativeSession {
         &mut self,
         id: u64,
         params: MembersParams,
-        add: bool,
+        action: MembersAction,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
         let channel = Self::channel(&params.channel)?;
@@ -96,7 +97,7 @@ impl NativeSession {
             &channel,
             params.members,
             params.role.as_deref(),
-            add,
+            action,
         )
         .await?;
         Ok(wire::raw_result_frame(
@@ -158,7 +159,7 @@ impl NativeSession {
         &mut self,
         id: u64,
         params: MarkParams,
-        pin: bool,
+        action: PinAction,
     ) -> Result<Frame, ErrorReply> {
         let actor = self.actor()?;
         let channel = self.readable(&params.channel).await?;
@@ -168,7 +169,7 @@ impl NativeSession {
             &channel,
             &actor,
             &params.message_id,
-            pin,
+            action,
         )
         .await?;
         let data = pins::pin_data(&pinned.pin);

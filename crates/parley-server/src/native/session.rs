@@ -1,5 +1,6 @@
 //! One native-protocol connection: its state machine and its commands.
 
+use parley_store::{MembersAction, PinAction, ReactionAction, Visibility};
 use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -216,16 +217,22 @@ impl NativeSession {
             Method::History => self.history(id, wire::params(params)?).await,
             Method::Messages => self.messages(id, wire::params(params)?).await,
             Method::EditTrail => self.edit_trail(id, wire::params(params)?).await,
-            Method::ReactionAdd => self.reaction_change(id, wire::params(params)?, true).await,
-            Method::ReactionRemove => self.reaction_change(id, wire::params(params)?, false).await,
+            Method::ReactionAdd => {
+                self.reaction_change(id, wire::params(params)?, ReactionAction::Add)
+                    .await
+            }
+            Method::ReactionRemove => {
+                self.reaction_change(id, wire::params(params)?, ReactionAction::Remove)
+                    .await
+            }
             Method::Reactions => self.reactions(id, wire::params(params)?).await,
             Method::RoomCreate => self.room_create(id, wire::params(params)?).await,
             Method::RoomAddMembers => {
-                self.room_members_change(id, wire::params(params)?, true)
+                self.room_members_change(id, wire::params(params)?, MembersAction::Add)
                     .await
             }
             Method::RoomRemoveMembers => {
-                self.room_members_change(id, wire::params(params)?, false)
+                self.room_members_change(id, wire::params(params)?, MembersAction::Remove)
                     .await
             }
             Method::Rooms => self.rooms(id, wire::params(params)?).await,
@@ -238,8 +245,14 @@ impl NativeSession {
                     .await
             }
             Method::Unread => self.unread(id, wire::params(params)?).await,
-            Method::MessagePin => self.message_pin(id, wire::params(params)?, true).await,
-            Method::MessageUnpin => self.message_pin(id, wire::params(params)?, false).await,
+            Method::MessagePin => {
+                self.message_pin(id, wire::params(params)?, PinAction::Pin)
+                    .await
+            }
+            Method::MessageUnpin => {
+                self.message_pin(id, wire::params(params)?, PinAction::Unpin)
+                    .await
+            }
             Method::Pins => self.pins(id, wire::params(params)?).await,
             Method::Thread => self.thread(id, wire::params(params)?).await,
             Method::Search => self.search(id, wire::params(params)?).await,
@@ -259,8 +272,14 @@ impl NativeSession {
                 self.lift(id, RestrictionKind::Ban, wire::params(params)?)
                     .await
             }
-            Method::MessageHide => self.message_hide(id, wire::params(params)?, true).await,
-            Method::MessageUnhide => self.message_hide(id, wire::params(params)?, false).await,
+            Method::MessageHide => {
+                self.message_hide(id, wire::params(params)?, Visibility::Hidden)
+                    .await
+            }
+            Method::MessageUnhide => {
+                self.message_hide(id, wire::params(params)?, Visibility::Shown)
+                    .await
+            }
             Method::Block => self.block(id, wire::params(params)?).await,
             Method::Unblock => self.unblock(id, wire::params(params)?).await,
             Method::Blocks => self.blocks(id).await,

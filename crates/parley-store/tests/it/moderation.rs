@@ -2,6 +2,7 @@
 //! reports, hidden and shadow messages, on both backends.
 
 use crate::common;
+use parley_store::Visibility;
 
 use std::sync::Arc;
 
@@ -219,10 +220,14 @@ async fn reports_are_filed_once_paged_and_resolved(db: TestDb) {
 async fn hiding_marks_the_message_and_appends_an_event(db: TestDb) {
     let store = db.open().await;
     let sent = send(&store, "chat:room", "alice", "rude").await;
-    let hide = |hidden| MessageHide {
+    let hide = |hidden: bool| MessageHide {
         app: Arc::from(APP),
         id: id(&sent),
-        hidden,
+        visibility: if hidden {
+            Visibility::Hidden
+        } else {
+            Visibility::Shown
+        },
     };
     let changed = store.hide_message(hide(true)).await.expect("hidden");
     assert!(changed.message.hidden);
@@ -242,7 +247,7 @@ async fn hiding_marks_the_message_and_appends_an_event(db: TestDb) {
             .hide_message(MessageHide {
                 app: Arc::from(APP),
                 id: parley_store::MessageId::new(424_242),
-                hidden: true,
+                visibility: Visibility::Hidden,
             })
             .await,
         Err(StoreError::NotFound("message"))

@@ -192,7 +192,7 @@ fn pin_change(channel_name: &str, message: parley_store::MessageId) -> PinChange
         channel: channel(channel_name),
         message,
         by: "alice".into(),
-        pin: true,
+        action: parley_store::PinAction::Pin,
         encode: Arc::new(|pin: &Pin| Bytes::from(format!("pinned {}", pin.message.id))),
     }
 }
