@@ -91,6 +91,10 @@ async fn member_state_is_set_on_subscribe_and_replaced_by_updates() {
         update["member"],
         json!({"user": "ann", "state": {"page": 6, "status": "away"}})
     );
+    assert!(
+        observer.no_push_within(Duration::from_millis(300)).await,
+        "one update, pushed once"
+    );
     let members = observer.ok("presence", json!({"channel": "room:2"})).await;
     assert_eq!(members["members"][0]["state"]["page"], 6);
     // A second tab subscribing with a state replaces it, and says so.
