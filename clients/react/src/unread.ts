@@ -41,16 +41,28 @@ const EMPTY: UnreadCounts = { channels: [], unread: 0, mentions: 0 };
 export function useUnread(options: UnreadOptions = {}): UnreadView {
   const parley = useParley();
   const [counts, setCounts] = useState<UnreadCounts>(EMPTY);
-  const reading = useRef(0);
+  // One read at a time: a burst of messages costs one read now and one
+  // after it, not one per message.
+  const reading = useRef<{ inFlight: boolean; again: boolean }>({ inFlight: false, again: false });
   const refresh = useCallback((): void => {
+    const state = reading.current;
     if (parley.state !== "connected") return;
-    const read = ++reading.current;
+    if (state.inFlight) {
+      state.again = true;
+      return;
+    }
+    state.inFlight = true;
+    state.again = false;
+    const done = (): void => {
+      state.inFlight = false;
+      if (state.again) refresh();
+    };
     parley.chat.unread().then(
       (fresh) => {
-        // Only the newest read counts: an older answer may come later.
-        if (read === reading.current) setCounts(fresh);
+        setCounts(fresh);
+        done();
       },
-      () => undefined,
+      done,
     );
   }, [parley]);
 

@@ -416,10 +416,7 @@ pub(crate) async fn edit(
     channel: &ChannelName,
 ) -> Result<Changed, StoreError> {
     let turn = Turn::take(connection, context, &edit.app, channel).await?;
-    let mut message = messages::find(connection, &edit.app, edit.id)
-        .await?
-        .filter(|message| !message.is_deleted())
-        .ok_or(StoreError::NotFound("message"))?;
+    let mut message = messages::find_live(connection, &edit.app, edit.id).await?;
     if message.author != edit.editor {
         return Err(StoreError::Forbidden("only its author may edit a message"));
     }

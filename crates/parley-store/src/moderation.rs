@@ -213,10 +213,7 @@ pub(crate) async fn hide_message(
     channel: &ChannelName,
 ) -> Result<Changed, StoreError> {
     let turn = Turn::take(connection, context, &hide.app, channel).await?;
-    let mut message = messages::find(connection, &hide.app, hide.id)
-        .await?
-        .filter(|message| !message.is_deleted())
-        .ok_or(StoreError::NotFound("message"))?;
+    let mut message = messages::find_live(connection, &hide.app, hide.id).await?;
     if message.hidden == hide.visibility.is_hidden() {
         return Err(StoreError::InvalidInput(if hide.visibility.is_hidden() {
             "the message is hidden already".into()

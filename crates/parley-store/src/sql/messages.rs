@@ -72,6 +72,19 @@ pub(crate) async fn find(
     row.map(|row| rows::message(&row, None)).transpose()
 }
 
+/// A message that is not deleted, or `NotFound`: what an edit or a hide
+/// acts on.
+pub(crate) async fn find_live(
+    connection: &mut AnyConnection,
+    app: &str,
+    id: MessageId,
+) -> Result<Message, StoreError> {
+    find(connection, app, id)
+        .await?
+        .filter(|message| !message.is_deleted())
+        .ok_or(StoreError::NotFound("message"))
+}
+
 /// The message `author` sent before in `channel` with this idempotency key.
 pub(crate) async fn find_sent(
     connection: &mut AnyConnection,
