@@ -223,7 +223,8 @@ pub async fn send(
         && let Some(limits) = app.limits.get(&namespace.name)
     {
         limits
-            .check(&actor.user, channel)
+            .check(&app.app.id, &actor.user, channel)
+            .await
             .map_err(ChatError::RateLimited)?;
     }
     let sent = chat

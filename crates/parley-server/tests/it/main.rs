@@ -30,6 +30,7 @@ mod chat_threads;
 mod chat_visibility;
 mod cluster;
 mod cluster_control;
+mod cluster_limits;
 mod cluster_persisted;
 mod durability;
 mod heartbeat_limits;
