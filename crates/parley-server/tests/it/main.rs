@@ -39,6 +39,7 @@ mod http_chat;
 mod http_chat_threads;
 mod lifecycle;
 mod limits;
+mod openapi;
 mod presence;
 mod pubsub;
 mod pusher;
