@@ -22,6 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::{MissingExp, TokenKeys};
 use crate::chat::Chat;
 use crate::chat::limits::MessageLimits;
+use crate::chat::restriction_book::RestrictionBook;
 use crate::cluster::Cluster;
 use crate::cluster::control::{Control, RemoteControl};
 use crate::committed::StoreStreams;
@@ -182,6 +183,7 @@ impl Server {
                             .map(|limits| (name.clone(), limits))
                     })
                     .collect(),
+                restrictions: RestrictionBook::default(),
                 config: app_config,
                 keys,
             });

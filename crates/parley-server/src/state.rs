@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::TokenKeys;
 use crate::chat::Chat;
 use crate::chat::limits::MessageLimits;
+use crate::chat::restriction_book::RestrictionBook;
 use crate::cluster::Cluster;
 use crate::config::{AppConfig, Config};
 use crate::encoder::WireEncoders;
@@ -40,6 +41,8 @@ pub struct AppContext {
     pub origins: OriginPolicy,
     /// Message limits by namespace name, where a namespace sets any.
     pub limits: HashMap<String, MessageLimits>,
+    /// The users' mutes and bans, so sends and subscribes read no store.
+    pub restrictions: RestrictionBook,
 }
 
 /// What every handler and connection task shares.

@@ -97,7 +97,7 @@ mod uploads;
 mod webhooks;
 mod writer;
 
-pub use connect_profile::ConnectProfile;
+pub use connect_profile::{ConnectProfile, MAX_RESTRICTIONS_READ, RestrictionInForce};
 pub use database::{Backend, DEFAULT_CONNECT_TIMEOUT, Database, StoreOptions};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;

@@ -24,6 +24,7 @@ pub mod pins;
 pub mod reactions;
 pub mod reads;
 pub mod reports;
+pub mod restriction_book;
 pub mod rooms;
 pub mod search;
 pub mod service;

@@ -9,11 +9,12 @@ use std::time::Duration;
 use parley_core::ChannelName;
 pub use parley_core::Viewer;
 use parley_store::{
-    Message, MessageHide, Restriction, RestrictionKind, RoomRole, Timestamp, Visibility,
+    MAX_RESTRICTIONS_READ, Message, MessageHide, Restriction, RestrictionInForce, RestrictionKind,
+    RoomRole, Timestamp, Visibility,
 };
 
 use super::{Actor, Chat, ChatError};
-use crate::cluster::control::{ControlAction, OtherNodes};
+use crate::cluster::control::{ControlAction, OtherNodes, SharedRestriction};
 use crate::state::AppContext;
 
 /// The longest restriction with a timeout: about ten years.
@@ -80,10 +81,7 @@ pub async fn check_send(
     if !actor.limited || is_moderator(chat, app, Some(channel), actor).await? {
         return Ok(SendMode::default());
     }
-    let restrictions = chat
-        .store()
-        .restrictions_of(&app.app.id, &actor.user, Some(channel))
-        .await?;
+    let restrictions = in_force(chat, app, &actor.user, channel).await?;
     if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
         return Err(ChatError::Banned);
     }
@@ -125,14 +123,37 @@ pub async fn check_subscribe(
     if user.is_empty() || super::chat_namespace(app, channel).is_err() {
         return Ok(());
     }
-    let restrictions = chat
-        .store()
-        .restrictions_of(&app.app.id, user, Some(channel))
-        .await?;
+    let restrictions = in_force(chat, app, user, channel).await?;
     if restrictions.iter().any(|r| r.kind == RestrictionKind::Ban) {
         return Err(ChatError::Banned);
     }
     Ok(())
+}
+
+/// The user's mutes and bans in force in `channel` (its own and the whole
+/// app's): from the app's [`RestrictionBook`](super::restriction_book::RestrictionBook)
+/// when it holds the user, else from the store.
+async fn in_force(
+    chat: &Chat,
+    app: &AppContext,
+    user: &str,
+    channel: &ChannelName,
+) -> Result<Vec<RestrictionInForce>, ChatError> {
+    let now = Timestamp::now();
+    if let Some(known) = app.restrictions.get(user) {
+        return Ok(known
+            .iter()
+            .filter(|restriction| restriction.applies(Some(channel), now))
+            .cloned()
+            .collect());
+    }
+    Ok(chat
+        .store()
+        .restrictions_of(&app.app.id, user, Some(channel))
+        .await?
+        .iter()
+        .map(RestrictionInForce::from)
+        .collect())
 }
 
 /// Whether the app has a persisted namespace, where moderation applies;
@@ -159,7 +180,10 @@ pub async fn admit(
     if user.is_empty() || !is_moderated(app) {
         return Ok(None);
     }
+    let start = app.restrictions.read_start();
     let profile = chat.store().connect_profile(&app.app.id, user).await?;
+    app.restrictions
+        .loaded(user.clone(), profile.restrictions, start);
     if profile.banned {
         return Err(ChatError::Banned);
     }
@@ -226,6 +250,7 @@ pub async fn restrict(
         created_at: now,
     };
     chat.store().restrict(&app.app.id, &restriction).await?;
+    share_restrictions(chat, app, &restriction.user).await;
     let other_nodes = if kind == RestrictionKind::Ban {
         enforce_ban(chat, app, &restriction.user, restriction.channel.as_ref()).await
     } else {
@@ -272,7 +297,37 @@ pub async fn lift(
     channel: Option<&ChannelName>,
 ) -> Result<bool, ChatError> {
     require_moderator(chat, app, channel, actor).await?;
-    Ok(chat.store().lift(&app.app.id, user, kind, channel).await?)
+    let lifted = chat.store().lift(&app.app.id, user, kind, channel).await?;
+    if lifted {
+        share_restrictions(chat, app, user).await;
+    }
+    Ok(lifted)
+}
+
+/// Tells every node's book the user's restrictions after a change (or
+/// that they are not known, when the store cannot say).
+async fn share_restrictions(chat: &Chat, app: &AppContext, user: &str) {
+    let restrictions = match chat
+        .store()
+        .restrictions(&app.app.id, Some(user), MAX_RESTRICTIONS_READ + 1)
+        .await
+    {
+        Ok(restrictions) if restrictions.len() <= MAX_RESTRICTIONS_READ => {
+            Some(restrictions.iter().map(RestrictionInForce::from).collect())
+        }
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a user's restrictions after a change");
+            None
+        }
+    };
+    let action = ControlAction::SetRestrictions {
+        user: user.to_owned(),
+        restrictions: restrictions.map(|list: Vec<RestrictionInForce>| {
+            list.iter().map(SharedRestriction::from).collect()
+        }),
+    };
+    chat.control().act(app, action).await;
 }
 
 /// Applies a ban to the user's connections on every node: in a channel,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_cluster::ControlHandler;
 use parley_core::{BoxFuture, ChannelName, Disconnect, EncoderId, Node};
+use parley_store::{RestrictionInForce, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Cluster;
@@ -45,6 +46,15 @@ pub enum ControlAction {
         #[serde(default)]
         notice: Option<String>,
     },
+    /// Replace the user's mutes and bans in the app's restriction book
+    /// (`None`: not known, checks read the store). Applied on every node,
+    /// the user connected there or not, so no node keeps an older list.
+    SetRestrictions {
+        /// The restricted (or no longer restricted) user.
+        user: String,
+        /// Every mute and ban of the user in force now.
+        restrictions: Option<Vec<SharedRestriction>>,
+    },
     /// Replace the user's block list in the hub, which filters what the
     /// user receives.
     SetBlocks {
@@ -53,6 +63,44 @@ pub enum ControlAction {
         /// Everyone the user blocks now.
         blocked: Vec<String>,
     },
+}
+
+/// A mute or ban in force, as [`ControlAction::SetRestrictions`] carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedRestriction {
+    /// `mute`, `ban` or `shadow_mute`.
+    pub kind: String,
+    /// The channel; none for the whole app.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// When it ends, in milliseconds since the epoch; none for no timeout.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+impl From<&RestrictionInForce> for SharedRestriction {
+    fn from(restriction: &RestrictionInForce) -> Self {
+        Self {
+            kind: restriction.kind.as_str().to_owned(),
+            channel: restriction.channel.as_ref().map(ToString::to_string),
+            expires_at: restriction.expires_at.map(Timestamp::as_millis),
+        }
+    }
+}
+
+impl SharedRestriction {
+    /// Back into a restriction in force; `None` for one this node cannot
+    /// read (an unknown kind or an invalid channel).
+    fn in_force(&self) -> Option<RestrictionInForce> {
+        Some(RestrictionInForce {
+            kind: self.kind.parse().ok()?,
+            channel: match &self.channel {
+                Some(channel) => Some(ChannelName::new(channel).ok()?),
+                None => None,
+            },
+            expires_at: self.expires_at.map(Timestamp::from_millis),
+        })
+    }
 }
 
 /// A control action as it travels on the control topic.
@@ -208,6 +256,16 @@ impl Control {
                 };
                 self.end_subscription(app, user, &channel, notice.as_deref())
                     .await
+            }
+            ControlAction::SetRestrictions { user, restrictions } => {
+                let restrictions = restrictions.as_ref().and_then(|list| {
+                    list.iter()
+                        .map(SharedRestriction::in_force)
+                        .collect::<Option<Vec<_>>>()
+                });
+                app.restrictions
+                    .changed(Arc::from(user.as_str()), restrictions);
+                app.app.hub.user_clients(user).len()
             }
             ControlAction::SetBlocks { user, blocked } => {
                 let clients = app.app.hub.user_clients(user).len();

@@ -330,3 +330,54 @@ async fn a_disconnect_without_redis_still_closes_here_and_says_the_others_were_n
     assert_eq!(info["cluster"]["reachable"], false, "{info}");
     a.stop().await;
 }
+
+/// A mute set on one node applies at once to the user's sends on another,
+/// where the user connected before the mute (each node keeps the users'
+/// restrictions in memory, read at connect), and lifting it there too.
+#[tokio::test]
+async fn a_mute_set_on_one_node_refuses_sends_on_another() {
+    let prefix = unique_prefix();
+    let database = TestDatabase::create();
+    let a = common::cluster::persisting_node(&prefix, REDIS, &database).await;
+    let b = common::cluster::persisting_node(&prefix, REDIS, &database).await;
+    let mut alice = b.user("alice").await;
+    let send = json!({"channel": "talk:muted", "text": "hello"});
+    let reply = alice.call("message_send", send.clone()).await;
+    assert!(reply.get("result").is_some(), "{reply}");
+
+    let mut moderator = moderator(&a).await;
+    moderator
+        .ok("mute", json!({"user": "alice", "channel": "talk:muted"}))
+        .await;
+    // Until the mute reaches the other node, a send there still passes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = alice.call("message_send", send.clone()).await;
+        if reply["error"]["code"] == 423 {
+            break;
+        }
+        assert!(reply.get("result").is_some(), "{reply}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mute never reached the other node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    moderator
+        .ok("unmute", json!({"user": "alice", "channel": "talk:muted"}))
+        .await;
+    loop {
+        let reply = alice.call("message_send", send.clone()).await;
+        if reply.get("result").is_some() {
+            break;
+        }
+        assert_eq!(reply["error"]["code"], 423, "{reply}");
+        assert!(
+            tokio::time::Instant::now() < deadline + Duration::from_secs(10),
+            "the lift never reached the other node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.stop().await;
+    b.stop().await;
+}

@@ -4,7 +4,9 @@
 use crate::common;
 
 use common::{APP, TestDb, channel, send};
-use parley_store::{ConnectProfile, Restriction, RestrictionKind, Store, Timestamp};
+use parley_store::{
+    ConnectProfile, Restriction, RestrictionInForce, RestrictionKind, Store, Timestamp,
+};
 
 store_tests!(
     a_new_user_has_an_empty_profile,
@@ -36,7 +38,10 @@ async fn a_new_user_has_an_empty_profile(db: TestDb) {
     let store = db.open().await;
     assert_eq!(
         profile(&store, APP, "alice").await,
-        ConnectProfile::default()
+        ConnectProfile {
+            restrictions: Some(Vec::new()),
+            ..ConnectProfile::default()
+        }
     );
     store.close().await;
 }
@@ -57,7 +62,27 @@ async fn only_an_app_wide_ban_in_force_counts(db: TestDb) {
         ..ban("alice", None, None)
     };
     store.restrict(APP, &mute).await.unwrap();
-    assert!(!profile(&store, APP, "alice").await.banned);
+    let alice = profile(&store, APP, "alice").await;
+    assert!(!alice.banned);
+    // Every restriction in force comes along, the channel's too, for the
+    // checks on send and subscribe; the expired one does not.
+    let mut in_force = alice.restrictions.unwrap();
+    in_force.sort_by_key(|r| r.channel.is_none());
+    assert_eq!(
+        in_force,
+        [
+            RestrictionInForce {
+                kind: RestrictionKind::Ban,
+                channel: Some(channel("chat:room")),
+                expires_at: None,
+            },
+            RestrictionInForce {
+                kind: RestrictionKind::Mute,
+                channel: None,
+                expires_at: None,
+            },
+        ]
+    );
 
     let future = Timestamp::from_millis(Timestamp::now().as_millis() + 60_000);
     store
@@ -105,7 +130,10 @@ async fn blocks_and_unread_are_the_users_own(db: TestDb) {
     assert_eq!(bob.unread, 0);
     assert_eq!(
         profile(&store, "app2", "alice").await,
-        ConnectProfile::default()
+        ConnectProfile {
+            restrictions: Some(Vec::new()),
+            ..ConnectProfile::default()
+        }
     );
     store.close().await;
 }
