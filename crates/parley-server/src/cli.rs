@@ -58,6 +58,12 @@ struct ServeArgs {
     /// (the same as `[web] demo = true`).
     #[arg(long)]
     demo: bool,
+    /// Local development: pages on http://localhost:* and
+    /// http://127.0.0.1:* may connect whatever the listen address, logs at
+    /// debug (unless PARLEY_LOG says otherwise), and the app's API key and a
+    /// ready user token are printed at start. Authentication stays on.
+    #[arg(long, env = "PARLEY_DEV")]
+    dev: bool,
 }
 
 #[derive(Debug, Args)]
@@ -137,14 +143,22 @@ fn serve(args: ServeArgs) -> ExitCode {
         log_format: args.log_format,
         data_dir: None,
     };
-    let (config, generated) = match load(&args.config, overrides, args.demo) {
+    let (mut config, generated) = match load(&args.config, overrides, args.demo) {
         Ok(loaded) => loaded,
         Err(error) => {
             complain(&error.to_string());
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = telemetry::init_logging(config.log_format) {
+    let default_log_level = if args.dev {
+        // A page served by a local dev server (Vite, Next.js, ...) on any
+        // port may connect, even when listening on 0.0.0.0 in a container.
+        config.allow_local_origins = Some(true);
+        "debug"
+    } else {
+        "info"
+    };
+    if let Err(error) = telemetry::init_logging_at(config.log_format, default_log_level) {
         complain(&format!("cannot start the log writer: {error}"));
         return ExitCode::FAILURE;
     }
@@ -163,7 +177,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     if let Some(path) = &args.config.data_dir {
         hint.push_str(&format!(" --data-dir {}", path.display()));
     }
-    let served = runtime.block_on(serve_async(config, generated, hint));
+    let dev = args.dev.then(|| dev_credentials(&config));
+    let served = runtime.block_on(serve_async(config, generated, hint, dev));
     // The last lines ("stopped") are still queued for the log's thread.
     telemetry::flush_logs(LOG_FLUSH_TIMEOUT);
     match served {
@@ -179,6 +194,7 @@ async fn serve_async(
     config: Config,
     generated: Vec<Generated>,
     hint: String,
+    dev: Option<Vec<String>>,
 ) -> Result<(), String> {
     let server = Server::new(config)
         .await
@@ -209,6 +225,12 @@ async fn serve_async(
         say(format!("Demo chat: http://{address}/demo"));
     }
     say(format!("Mint a token: {hint}"));
+    if let Some(lines) = dev {
+        say("Development mode (--dev): pages on http://localhost:* and http://127.0.0.1:* are allowed; logs at debug.".to_owned());
+        for line in lines {
+            say(line);
+        }
+    }
     server
         .run(listener, shutdown_signal())
         .await
@@ -280,6 +302,44 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
 }
+
+/// The user id of the token `--dev` prints.
+const DEV_USER: &str = "dev";
+
+/// What `--dev` prints for each app: its API key and a day's connection
+/// token for the user `dev`, to paste into a client or a `curl`.
+fn dev_credentials(config: &Config) -> Vec<String> {
+    let mut lines = Vec::new();
+    for app in &config.apps {
+        let key = app.api_keys.first().map_or("(none)", String::as_str);
+        lines.push(format!("App {:?}: API key {key}", app.id));
+        match TokenKeys::new(&app.secret, None) {
+            Ok(keys) => {
+                let token = keys.mint(&TokenClaims {
+                    sub: DEV_USER.to_owned(),
+                    exp: Some(unix_now() + DEV_TOKEN_TTL.as_secs()),
+                    name: Some("Dev".to_owned()),
+                    avatar: None,
+                    roles: Vec::new(),
+                    info: None,
+                    channels: Vec::new(),
+                    channel: None,
+                });
+                lines.push(format!(
+                    "App {:?}: token for user {DEV_USER:?} (24h): {token}",
+                    app.id
+                ));
+            }
+            // An app verified by a public key only has no secret to sign
+            // with here.
+            Err(error) => lines.push(format!("App {:?}: no dev token: {error}", app.id)),
+        }
+    }
+    lines
+}
+
+/// How long the token `--dev` prints is valid.
+const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 fn token(args: TokenArgs) -> ExitCode {
     match mint(&args) {
