@@ -1,4 +1,5 @@
-//! The `parley` command line: `parley serve` and `parley token`. The load
+//! The `parley` command line: `parley serve`, `parley token` and `parley
+//! config check`. The load
 //! generator is its own binary, `parley-bench`, as `redis-benchmark` is
 //! beside `redis-server`.
 
@@ -31,6 +32,26 @@ enum Command {
     Serve(ServeArgs),
     /// Mint a connection or channel token from the server's configuration.
     Token(TokenArgs),
+    /// Work with the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment and flags, as `parley
+    /// serve` would) and print the effective configuration as TOML, secrets
+    /// masked; nothing is written. Exits with 1 and the error when invalid.
+    Check(ServeArgs),
+}
+
+/// What a configuration is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A start: missing credentials are generated and kept.
+    Start,
+    /// A check: nothing is written.
+    Check,
 }
 
 /// Where the configuration comes from.
@@ -105,6 +126,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve(args),
             Command::Token(args) => token(args),
+            Command::Config(ConfigCommand::Check(args)) => check(args),
         }
     }
 }
@@ -115,6 +137,7 @@ fn load(
     args: &ConfigArgs,
     overrides: Overrides,
     demo: bool,
+    purpose: Purpose,
 ) -> Result<(Config, Vec<Generated>), String> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
@@ -125,25 +148,37 @@ fn load(
     let vars = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
         .collect();
-    Config::load_with_paths(
-        args.config.as_deref(),
-        |name| match name {
-            "PARLEY_WEB_DEMO" if demo => Some("true".to_owned()),
-            _ => std::env::var(name).ok(),
-        },
-        vars,
-        &overrides,
-    )
+    let env = |name: &str| match name {
+        "PARLEY_WEB_DEMO" if demo => Some("true".to_owned()),
+        _ => std::env::var(name).ok(),
+    };
+    let file = args.config.as_deref();
+    match purpose {
+        Purpose::Start => Config::load_with_paths(file, env, vars, &overrides),
+        Purpose::Check => Config::check_with_paths(file, env, vars, &overrides),
+    }
     .map_err(|error| error.to_string())
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    let overrides = Overrides {
+/// The flags of `serve` over the configuration.
+fn serve_overrides(args: &ServeArgs) -> Overrides {
+    Overrides {
         listen: args.listen,
         log_format: args.log_format,
         data_dir: None,
-    };
-    let (mut config, generated) = match load(&args.config, overrides, args.demo) {
+    }
+}
+
+/// What `--dev` changes in the configuration: a page served by a local
+/// dev server (Vite, Next.js, ...) on any port may connect, even when
+/// listening on 0.0.0.0 in a container.
+fn apply_dev(config: &mut Config) {
+    config.allow_local_origins = Some(true);
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let overrides = serve_overrides(&args);
+    let (mut config, generated) = match load(&args.config, overrides, args.demo, Purpose::Start) {
         Ok(loaded) => loaded,
         Err(error) => {
             complain(&error.to_string());
@@ -151,9 +186,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let default_log_level = if args.dev {
-        // A page served by a local dev server (Vite, Next.js, ...) on any
-        // port may connect, even when listening on 0.0.0.0 in a container.
-        config.allow_local_origins = Some(true);
+        apply_dev(&mut config);
         "debug"
     } else {
         "info"
@@ -341,6 +374,30 @@ fn dev_credentials(config: &Config) -> Vec<String> {
 /// How long the token `--dev` prints is valid.
 const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// `parley config check`: 0 and the effective configuration on standard
+/// output, or 1 and the error on standard error.
+fn check(args: ServeArgs) -> ExitCode {
+    let overrides = serve_overrides(&args);
+    let checked = load(&args.config, overrides, args.demo, Purpose::Check).and_then(
+        |(mut config, generated)| {
+            if args.dev {
+                apply_dev(&mut config);
+            }
+            crate::config::effective_toml(&config, &generated)
+        },
+    );
+    match checked {
+        Ok(text) => {
+            say(text);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            complain(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn token(args: TokenArgs) -> ExitCode {
     match mint(&args) {
         Ok(token) => {
@@ -361,7 +418,7 @@ fn mint(args: &TokenArgs) -> Result<String, String> {
     for channel in args.channel.iter().chain(&args.channels) {
         ChannelName::new(channel).map_err(|error| format!("channel {channel:?}: {error}"))?;
     }
-    let (config, generated) = load(&args.config, Overrides::default(), false)?;
+    let (config, generated) = load(&args.config, Overrides::default(), false, Purpose::Start)?;
     for generated in &generated {
         eprintln!(
             "Generated credentials for app {:?} in {}.",
