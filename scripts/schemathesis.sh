@@ -10,6 +10,8 @@
 #   - bodies that match the document's schemas (response_schema_conformance).
 # It fails on any finding. Bounded: MAX_EXAMPLES per operation and phase,
 # and MAX_TIME seconds for the whole run, so CI spends about two minutes.
+# A second, shorter pass (USER_MAX_TIME) sends a user's token instead of the
+# API key to the routes only a user may call (reactions, uploads).
 #
 # schemathesis is installed from PyPI, at the pinned version, into a venv
 # under target/ (reused by later runs).
@@ -20,7 +22,8 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 MAX_EXAMPLES=${MAX_EXAMPLES:-15}
-MAX_TIME=${MAX_TIME:-120}
+MAX_TIME=${MAX_TIME:-100}
+USER_MAX_TIME=${USER_MAX_TIME:-20}
 
 target=${CARGO_TARGET_DIR:-target}
 parley=${1:-$target/debug/parley}
@@ -47,14 +50,16 @@ trap cleanup EXIT
 # A persisted namespace with presence, so that the chat routes reach their
 # handlers' logic rather than stopping at "this namespace does not persist
 # messages"; SQLite in a scratch directory.
-env -i PATH=/usr/bin:/bin \
-  PARLEY_LISTEN="127.0.0.1:$port" \
-  PARLEY_DATA_DIR="$work" \
-  PARLEY__NAMESPACES__CHAT__PERSIST=true \
-  PARLEY__NAMESPACES__CHAT__PRESENCE=true \
-  PARLEY_APP_SECRET=schemathesis-secret-0123456789abcdef \
-  PARLEY_API_KEY="$key" \
-  "$parley" serve >"$work/log" 2>&1 &
+settings=(
+  PATH=/usr/bin:/bin
+  PARLEY_LISTEN="127.0.0.1:$port"
+  PARLEY_DATA_DIR="$work"
+  PARLEY__NAMESPACES__CHAT__PERSIST=true
+  PARLEY__NAMESPACES__CHAT__PRESENCE=true
+  PARLEY_APP_SECRET=schemathesis-secret-0123456789abcdef
+  PARLEY_API_KEY="$key"
+)
+env -i "${settings[@]}" "$parley" serve >"$work/log" 2>&1 &
 pid=$!
 
 ready=
@@ -75,18 +80,32 @@ for text in one two three; do
     -d "{\"channel\":\"chat:lobby\",\"text\":\"$text\",\"user\":\"alice\"}" >/dev/null
 done
 
+# A user's token for the routes only users call, minted from the same
+# settings as the server's.
+user_token=$(env -i "${settings[@]}" "$parley" token --user alice --ttl 1h)
+
+# run BEARER MAX_TIME [FILTER...]
+run() {
+  local bearer=$1 max_time=$2
+  shift 2
+  "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
+    --header "Authorization: Bearer $bearer" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --phases examples,coverage,fuzzing \
+    --max-examples "$MAX_EXAMPLES" \
+    --max-time "$max_time" \
+    --workers 2 \
+    --request-timeout 10 \
+    --seed 1 \
+    --no-color \
+    "$@"
+}
+
 status=0
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
-  --header "Authorization: Bearer $key" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --phases examples,coverage,fuzzing \
-  --max-examples "$MAX_EXAMPLES" \
-  --max-time "$MAX_TIME" \
-  --workers 2 \
-  --request-timeout 10 \
-  --seed 1 \
-  --no-color \
-  || status=$?
+echo "== every operation, with the API key"
+run "$key" "$MAX_TIME" || status=$?
+echo "== the operations of users, with a user's token"
+run "$user_token" "$USER_MAX_TIME" --include-tag-regex '^(reactions|uploads)$' || status=$?
 
 if [ "$status" -ne 0 ]; then
   echo "== schemathesis found problems; the server's log:"
