@@ -26,6 +26,10 @@ MAX_TIME=${MAX_TIME:-100}
 USER_MAX_TIME=${USER_MAX_TIME:-20}
 
 target=${CARGO_TARGET_DIR:-target}
+case "$target" in
+  /*) ;;
+  *) target="$(pwd)/$target" ;;
+esac
 parley=${1:-$target/debug/parley}
 [ -x "$parley" ] || { echo "no server binary at $parley (cargo build -p parley-server)"; exit 1; }
 
@@ -85,10 +89,13 @@ done
 user_token=$(env -i "${settings[@]}" "$parley" token --user alice --ttl 1h)
 
 # run BEARER MAX_TIME [FILTER...]
+# In the scratch directory: schemathesis keeps a cache of the failures it
+# found (.schemathesis/) in its working directory and replays them, and a
+# run must not depend on an earlier one.
 run() {
   local bearer=$1 max_time=$2
   shift 2
-  "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
+  (cd "$work" && "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
     --header "Authorization: Bearer $bearer" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing \
@@ -98,7 +105,7 @@ run() {
     --request-timeout 10 \
     --seed 1 \
     --no-color \
-    "$@"
+    "$@")
 }
 
 status=0
