@@ -1,4 +1,5 @@
-//! The `parley` command line: `parley serve` and `parley token`. The load
+//! The `parley` command line: `parley serve`, `parley token` and `parley
+//! config check`. The load
 //! generator is its own binary, `parley-bench`, as `redis-benchmark` is
 //! beside `redis-server`.
 
@@ -31,6 +32,26 @@ enum Command {
     Serve(ServeArgs),
     /// Mint a connection or channel token from the server's configuration.
     Token(TokenArgs),
+    /// Work with the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment and flags, as `parley
+    /// serve` would) and print the effective configuration as TOML, secrets
+    /// masked; nothing is written. Exits with 1 and the error when invalid.
+    Check(ServeArgs),
+}
+
+/// What a configuration is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A start: missing credentials are generated and kept.
+    Start,
+    /// A check: nothing is written.
+    Check,
 }
 
 /// Where the configuration comes from.
@@ -58,6 +79,12 @@ struct ServeArgs {
     /// (the same as `[web] demo = true`).
     #[arg(long)]
     demo: bool,
+    /// Local development: pages on http://localhost:* and
+    /// http://127.0.0.1:* may connect whatever the listen address, logs at
+    /// debug (unless PARLEY_LOG says otherwise), and the app's API key and a
+    /// ready user token are printed at start. Authentication stays on.
+    #[arg(long, env = "PARLEY_DEV")]
+    dev: bool,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +126,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve(args),
             Command::Token(args) => token(args),
+            Command::Config(ConfigCommand::Check(args)) => check(args),
         }
     }
 }
@@ -109,6 +137,7 @@ fn load(
     args: &ConfigArgs,
     overrides: Overrides,
     demo: bool,
+    purpose: Purpose,
 ) -> Result<(Config, Vec<Generated>), String> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
@@ -119,32 +148,50 @@ fn load(
     let vars = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
         .collect();
-    Config::load_with_paths(
-        args.config.as_deref(),
-        |name| match name {
-            "PARLEY_WEB_DEMO" if demo => Some("true".to_owned()),
-            _ => std::env::var(name).ok(),
-        },
-        vars,
-        &overrides,
-    )
+    let env = |name: &str| match name {
+        "PARLEY_WEB_DEMO" if demo => Some("true".to_owned()),
+        _ => std::env::var(name).ok(),
+    };
+    let file = args.config.as_deref();
+    match purpose {
+        Purpose::Start => Config::load_with_paths(file, env, vars, &overrides),
+        Purpose::Check => Config::check_with_paths(file, env, vars, &overrides),
+    }
     .map_err(|error| error.to_string())
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    let overrides = Overrides {
+/// The flags of `serve` over the configuration.
+fn serve_overrides(args: &ServeArgs) -> Overrides {
+    Overrides {
         listen: args.listen,
         log_format: args.log_format,
         data_dir: None,
-    };
-    let (config, generated) = match load(&args.config, overrides, args.demo) {
+    }
+}
+
+/// What `--dev` changes in the configuration: a page served by a local
+/// dev server (Vite, Next.js, ...) on any port may connect, even when
+/// listening on 0.0.0.0 in a container.
+fn apply_dev(config: &mut Config) {
+    config.allow_local_origins = Some(true);
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let overrides = serve_overrides(&args);
+    let (mut config, generated) = match load(&args.config, overrides, args.demo, Purpose::Start) {
         Ok(loaded) => loaded,
         Err(error) => {
             complain(&error.to_string());
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = telemetry::init_logging(config.log_format) {
+    let default_log_level = if args.dev {
+        apply_dev(&mut config);
+        "debug"
+    } else {
+        "info"
+    };
+    if let Err(error) = telemetry::init_logging_at(config.log_format, default_log_level) {
         complain(&format!("cannot start the log writer: {error}"));
         return ExitCode::FAILURE;
     }
@@ -163,7 +210,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     if let Some(path) = &args.config.data_dir {
         hint.push_str(&format!(" --data-dir {}", path.display()));
     }
-    let served = runtime.block_on(serve_async(config, generated, hint));
+    let dev = args.dev.then(|| dev_credentials(&config));
+    let served = runtime.block_on(serve_async(config, generated, hint, dev));
     // The last lines ("stopped") are still queued for the log's thread.
     telemetry::flush_logs(LOG_FLUSH_TIMEOUT);
     match served {
@@ -179,6 +227,7 @@ async fn serve_async(
     config: Config,
     generated: Vec<Generated>,
     hint: String,
+    dev: Option<Vec<String>>,
 ) -> Result<(), String> {
     let server = Server::new(config)
         .await
@@ -209,6 +258,12 @@ async fn serve_async(
         say(format!("Demo chat: http://{address}/demo"));
     }
     say(format!("Mint a token: {hint}"));
+    if let Some(lines) = dev {
+        say("Development mode (--dev): pages on http://localhost:* and http://127.0.0.1:* are allowed; logs at debug.".to_owned());
+        for line in lines {
+            say(line);
+        }
+    }
     server
         .run(listener, shutdown_signal())
         .await
@@ -281,6 +336,68 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
+/// The user id of the token `--dev` prints.
+const DEV_USER: &str = "dev";
+
+/// What `--dev` prints for each app: its API key and a day's connection
+/// token for the user `dev`, to paste into a client or a `curl`.
+fn dev_credentials(config: &Config) -> Vec<String> {
+    let mut lines = Vec::new();
+    for app in &config.apps {
+        let key = app.api_keys.first().map_or("(none)", String::as_str);
+        lines.push(format!("App {:?}: API key {key}", app.id));
+        match TokenKeys::new(&app.secret, None) {
+            Ok(keys) => {
+                let token = keys.mint(&TokenClaims {
+                    sub: DEV_USER.to_owned(),
+                    exp: Some(unix_now() + DEV_TOKEN_TTL.as_secs()),
+                    name: Some("Dev".to_owned()),
+                    avatar: None,
+                    roles: Vec::new(),
+                    info: None,
+                    channels: Vec::new(),
+                    channel: None,
+                });
+                lines.push(format!(
+                    "App {:?}: token for user {DEV_USER:?} (24h): {token}",
+                    app.id
+                ));
+            }
+            // An app verified by a public key only has no secret to sign
+            // with here.
+            Err(error) => lines.push(format!("App {:?}: no dev token: {error}", app.id)),
+        }
+    }
+    lines
+}
+
+/// How long the token `--dev` prints is valid.
+const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// `parley config check`: 0 and the effective configuration on standard
+/// output, or 1 and the error on standard error.
+fn check(args: ServeArgs) -> ExitCode {
+    let overrides = serve_overrides(&args);
+    let checked = load(&args.config, overrides, args.demo, Purpose::Check).and_then(
+        |(mut config, generated)| {
+            if args.dev {
+                apply_dev(&mut config);
+            }
+            crate::config::effective_toml(&config, &generated)
+        },
+    );
+    match checked {
+        Ok(text) => {
+            say(text);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            complain(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn token(args: TokenArgs) -> ExitCode {
     match mint(&args) {
         Ok(token) => {
@@ -301,7 +418,7 @@ fn mint(args: &TokenArgs) -> Result<String, String> {
     for channel in args.channel.iter().chain(&args.channels) {
         ChannelName::new(channel).map_err(|error| format!("channel {channel:?}: {error}"))?;
     }
-    let (config, generated) = load(&args.config, Overrides::default(), false)?;
+    let (config, generated) = load(&args.config, Overrides::default(), false, Purpose::Start)?;
     for generated in &generated {
         eprintln!(
             "Generated credentials for app {:?} in {}.",

@@ -2,10 +2,10 @@
 //! the namespace's own word list, with one of three behaviours.
 
 use rustrict::{Censor, Type};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What the filter does with a message that matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterMode {
     /// Refuse the message with an error.
@@ -18,7 +18,7 @@ pub enum FilterMode {
 
 /// `filter = {mode = "block", words = ["spoiler"], profanity = true}` in a
 /// namespace's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// What to do with a match.

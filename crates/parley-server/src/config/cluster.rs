@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
 /// Which broker assigns stream positions and delivers publications.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BrokerKind {
     /// In this process: the node is the whole deployment.
@@ -20,7 +20,7 @@ pub enum BrokerKind {
 }
 
 /// Cluster options, as written in `[cluster]`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// `"memory"` (one node) or `"redis"` (several nodes over Redis).
@@ -33,11 +33,17 @@ pub struct ClusterConfig {
     /// This node's name, in logs; generated when absent.
     pub node: Option<String>,
     /// How long one Redis command may take before it fails.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub redis_timeout: Duration,
     /// How long this node stays in the node registry after its last
     /// refresh; it refreshes every third of it.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub node_ttl: Duration,
 }
 

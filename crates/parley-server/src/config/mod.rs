@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials;
 
+mod check;
 mod cluster;
 mod duration;
 mod env_tree;
@@ -21,6 +22,7 @@ mod uploads;
 mod web;
 mod webhooks;
 
+pub use check::{MASK, effective_toml};
 pub use cluster::{BrokerKind, ClusterConfig};
 pub use namespace::{NamespaceConfig, PinPermission, Rate, ReadReceipts};
 pub use proxies::TrustedProxies;
@@ -29,28 +31,34 @@ pub use web::{DEMO_NAMESPACE, WebConfig, demo_namespace};
 pub use webhooks::{WEBHOOK_EVENTS, WebhookConfig};
 
 /// The whole server configuration, after every source has been applied.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Directory for generated credentials (and, later, the store).
     pub data_dir: PathBuf,
     /// How often the server pings each connection.
+    #[serde(serialize_with = "duration::serialize")]
     pub ping_interval: Duration,
     /// How long a connection may stay silent after a ping before it is closed.
+    #[serde(serialize_with = "duration::serialize")]
     pub pong_timeout: Duration,
     /// How long a new connection has to send `connect`.
+    #[serde(serialize_with = "duration::serialize")]
     pub connect_timeout: Duration,
     /// Whether every app also allows pages served from this machine
     /// (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`);
     /// `None`: when the server listens on a loopback address.
     pub allow_local_origins: Option<bool>,
     /// How long after its token expires a connection may still refresh it.
+    #[serde(serialize_with = "duration::serialize")]
     pub token_grace: Duration,
     /// How long one batched write to a connection may take before the
     /// connection is dropped.
+    #[serde(serialize_with = "duration::serialize")]
     pub write_timeout: Duration,
     /// How long graceful shutdown waits for connections to close.
+    #[serde(serialize_with = "duration::serialize")]
     pub shutdown_timeout: Duration,
     /// Connections this node accepts at once.
     pub max_connections: usize,
@@ -66,6 +74,7 @@ pub struct Config {
     /// Commands a connection may send in a burst above the sustained rate.
     pub command_burst: u32,
     /// How long an unused in-memory channel stream is kept.
+    #[serde(serialize_with = "duration::serialize")]
     pub stream_idle_ttl: Duration,
     /// Presence heartbeats (`POST /api/v1/presence/heartbeat`) one client
     /// IP address may send, as `"<count>/<s|min|h>"` (also the burst).
@@ -80,6 +89,7 @@ pub struct Config {
     pub database_url: Option<String>,
     /// How long the start waits for the store's first connection before
     /// it fails with the cause.
+    #[serde(serialize_with = "duration::serialize")]
     pub database_connect_timeout: Duration,
     /// The apps this node serves; the first is the default app.
     pub apps: Vec<AppConfig>,
@@ -103,7 +113,7 @@ pub enum LogFormat {
 }
 
 /// One app's configuration.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The app id, used in URLs and API paths.
@@ -147,7 +157,7 @@ pub struct AppConfig {
 }
 
 /// What Pusher-protocol clients of one app may do (`[apps.pusher]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PusherOptions {
     /// Clients may send `client-*` events on private and presence channels.
@@ -172,10 +182,16 @@ pub struct PusherOptions {
     /// `user_authentication_timeout`, or it is closed with 4009.
     pub enable_user_authentication: bool,
     /// How long a connection has to sign in when sign-in is required.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub user_authentication_timeout: Duration,
     /// How long the last event of a `cache-` channel is kept.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub cache_ttl: Duration,
     /// Subscribers of channels other than presence ones hear the channel's
     /// subscriber count (`pusher_internal:subscription_count`) when it
@@ -429,6 +445,32 @@ impl Config {
         vars: Vec<(String, String)>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<credentials::Generated>), ConfigError> {
+        Self::assemble(file, env, vars, overrides, credentials::fill_missing)
+    }
+
+    /// [`Config::load_with_paths`] without writing anything: credentials a
+    /// first start would generate and keep in the data dir are generated
+    /// and forgotten (`parley config check`). The list names the apps
+    /// whose credentials a start would generate.
+    pub fn check_with_paths(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        vars: Vec<(String, String)>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<credentials::Generated>), ConfigError> {
+        Self::assemble(file, env, vars, overrides, credentials::preview_missing)
+    }
+
+    /// Every source in order, then the credentials (`fill` says whether
+    /// they are kept), then validation: the one way a configuration is
+    /// built, for a start and for a check alike.
+    fn assemble(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        vars: Vec<(String, String)>,
+        overrides: &Overrides,
+        fill: impl FnOnce(&Path, &mut [AppConfig]) -> Result<Vec<credentials::Generated>, ConfigError>,
+    ) -> Result<(Self, Vec<credentials::Generated>), ConfigError> {
         let mut config = Config::default();
         let mut global_namespaces = BTreeMap::new();
         if file.is_some() || env_tree::any(&vars) {
@@ -456,7 +498,7 @@ impl Config {
         if config.web.demo {
             config.enable_demo();
         }
-        let generated = credentials::fill_missing(&config.data_dir, &mut config.apps)?;
+        let generated = fill(&config.data_dir, &mut config.apps)?;
         config.validate()?;
         Ok((config, generated))
     }

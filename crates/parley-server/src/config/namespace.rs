@@ -4,11 +4,11 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use parley_core::{Durability, Namespace};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One namespace's options, as written in `[namespaces.<name>]`. Every field
 /// has the default of [`Namespace::new`].
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct NamespaceConfig {
     /// Clients may publish.
@@ -24,15 +24,24 @@ pub struct NamespaceConfig {
     /// Push joins and leaves.
     pub join_leave: bool,
     /// Lifetime of a presence lease without renewal.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub presence_ttl: Duration,
     /// Batching window of join and leave pushes.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub presence_batch: Duration,
     /// The largest member state, in bytes.
     pub max_presence_state_bytes: usize,
     /// How long a heartbeat-only viewer stays after its last heartbeat.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub stale_after: Duration,
     /// Heartbeat sessions (`POST /api/v1/presence/heartbeat`) one channel
     /// holds at most; a new session past it gets 409.
@@ -40,7 +49,10 @@ pub struct NamespaceConfig {
     /// Clients may send typing indicators.
     pub typing: bool,
     /// How long a typer stays without a new typing event.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub typing_timeout: Duration,
     /// Channels `<namespace>:<user id>` carry that user's status.
     pub user_status: bool,
@@ -55,14 +67,20 @@ pub struct NamespaceConfig {
     /// Messages per user in this namespace, as `"<count>/<s|min|h>"`.
     pub rate: Option<Rate>,
     /// At most one message per user per channel in this period.
-    #[serde(deserialize_with = "super::duration::optional")]
+    #[serde(
+        deserialize_with = "super::duration::optional",
+        serialize_with = "super::duration::serialize_optional"
+    )]
     pub slow_mode: Option<Duration>,
     /// Publications kept per channel: in memory for recovery, or as the
     /// store's retention when `persist` is on; 0 keeps none in memory and
     /// sets no bound in the store.
     pub history_size: usize,
     /// How long kept publications live; `"0s"` is no age limit.
-    #[serde(deserialize_with = "super::duration::required")]
+    #[serde(
+        deserialize_with = "super::duration::required",
+        serialize_with = "super::duration::serialize"
+    )]
     pub history_ttl: Duration,
     /// Channels are rooms: only their members subscribe, read and send
     /// (needs `persist`). Personal channels (`<namespace>:inbox#<user>`)
@@ -82,7 +100,7 @@ pub struct NamespaceConfig {
 }
 
 /// Who sees read markers move.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ReadReceipts {
     /// Only the reader.
@@ -93,7 +111,7 @@ pub enum ReadReceipts {
 }
 
 /// Who may pin messages.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum PinPermission {
     /// Moderators only.
@@ -143,6 +161,26 @@ impl std::str::FromStr for Rate {
             return Err(invalid());
         }
         Ok(Self { count, period })
+    }
+}
+
+/// As the file writes it: `"10/min"`, with the largest unit that divides
+/// the period (`"10/90s"` is not a rate the file can hold, and no rate is
+/// built with such a period).
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.period.as_secs() {
+            3600 => "h",
+            60 => "min",
+            _ => "s",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

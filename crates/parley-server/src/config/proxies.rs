@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Networks of trusted reverse proxies (`"10.0.0.0/8"`, or one address).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +48,13 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+/// As the file writes them: a list of networks (`"10.0.0.0/8"`).
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
     }
 }
 

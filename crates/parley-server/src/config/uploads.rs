@@ -1,10 +1,10 @@
 //! The `[uploads]` section: how large uploads may be, which types are
 //! accepted, and how images are resized.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Upload options, as written in `[uploads]`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct UploadsConfig {
     /// The largest file accepted, in bytes; past it the upload is refused

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Config, NamespaceConfig, Rate, ReadReceipts};
 
@@ -11,7 +11,7 @@ use super::{Config, NamespaceConfig, Rate, ReadReceipts};
 pub const DEMO_NAMESPACE: &str = "demo";
 
 /// Which web pages the server serves (`[web]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Serve the admin UI at `/admin`. The pages are static; every call they

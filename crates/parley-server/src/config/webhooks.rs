@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::duration;
 
@@ -19,7 +19,7 @@ pub const WEBHOOK_EVENTS: [&str; 7] = [
 ];
 
 /// One app's webhooks. Without `urls` the app sends none.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookConfig {
     /// The receivers; each gets every batch.
@@ -28,22 +28,37 @@ pub struct WebhookConfig {
     /// `subscription_count`, which is sent only when named here.
     pub events: Vec<String>,
     /// How long events are collected into one request.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub batch_window: Duration,
     /// How long `member_removed` and `channel_vacated` wait; a
     /// `member_added` or `channel_occupied` of the same user or channel
     /// within it cancels both.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub hold_back: Duration,
     /// How long a failing delivery is retried, with exponential backoff,
     /// before it is given up.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub retry_for: Duration,
     /// The longest wait between two attempts.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub max_backoff: Duration,
     /// How long one request may take.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::serialize"
+    )]
     pub timeout: Duration,
 }
 

@@ -18,7 +18,7 @@ use crate::json;
     post,
     path = "/api/v1/users/{user}/blocks/{blocked}",
     tag = "blocks",
-    params(("user" = String, Path), ("blocked" = String, Path)),
+    params(("user" = String, Path, example = "alice"), ("blocked" = String, Path, example = "bob")),
     responses((status = 200, description = "The block list after the change.", body = crate::json::schema::BlocksShape)),
     security(("api_key" = [])),
 )]
@@ -41,7 +41,7 @@ pub async fn block(
     delete,
     path = "/api/v1/users/{user}/blocks/{blocked}",
     tag = "blocks",
-    params(("user" = String, Path), ("blocked" = String, Path)),
+    params(("user" = String, Path, example = "alice"), ("blocked" = String, Path, example = "bob")),
     responses((status = 200, description = "The block list after the change.", body = crate::json::schema::BlocksShape)),
     security(("api_key" = [])),
 )]
@@ -63,7 +63,7 @@ pub async fn unblock(
     get,
     path = "/api/v1/users/{user}/blocks",
     tag = "blocks",
-    params(("user" = String, Path)),
+    params(("user" = String, Path, example = "alice")),
     responses((status = 200, description = "The user's block list.", body = crate::json::schema::BlocksShape)),
     security(("api_key" = [])),
 )]

@@ -31,7 +31,7 @@ pub struct EditBody {
     patch,
     path = "/api/v1/messages/{id}",
     tag = "messages",
-    params(("id" = String, Path)), request_body = EditBody,
+    params(("id" = String, Path, example = "1")), request_body = EditBody,
     responses((status = 200, description = "The message, edited.", body = crate::json::schema::MessageShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]
@@ -53,7 +53,7 @@ pub async fn edit(
     get,
     path = "/api/v1/messages/{id}/edits",
     tag = "messages",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, example = "1")),
     responses((status = 200, description = "The message's edit trail.", body = crate::json::schema::EditTrailShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

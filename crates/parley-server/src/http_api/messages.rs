@@ -27,6 +27,7 @@ fn channel(name: &str) -> Result<ChannelName, ApiError> {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
+    #[param(example = "chat:lobby")]
     channel: String,
     limit: Option<usize>,
     before: Option<u64>,
@@ -106,7 +107,7 @@ pub struct DeleteParams {
     delete,
     path = "/api/v1/messages/{id}",
     tag = "messages",
-    params(("id" = String, Path), DeleteParams),
+    params(("id" = String, Path, example = "1"), DeleteParams),
     responses((status = 200, description = "The message, deleted.", body = crate::json::schema::MessageShape)),
     security(("api_key" = [])),
 )]
@@ -143,7 +144,7 @@ async fn check_reader(chat: &Chat, caller: &Caller, channel: &ChannelName) -> Re
     get,
     path = "/api/v1/channels/{channel}/messages",
     tag = "messages",
-    params(("channel" = String, Path), MessagesCursor),
+    params(("channel" = String, Path, example = "chat:lobby"), MessagesCursor),
     responses((status = 200, description = "A page of messages.", body = crate::json::schema::MessagePageShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]
@@ -174,7 +175,7 @@ pub async fn list(
     post,
     path = "/api/v1/channels/{channel}/messages",
     tag = "messages",
-    params(("channel" = String, Path)), request_body = SendRequest,
+    params(("channel" = String, Path, example = "chat:lobby")), request_body = SendRequest,
     responses((status = 201, description = "The message sent.", body = crate::json::schema::MessageShape), (status = 200, description = "The message a resend with the same client_msg_id found.", body = crate::json::schema::MessageShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

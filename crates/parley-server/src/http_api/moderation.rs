@@ -271,7 +271,7 @@ pub async fn list_reports(
     post,
     path = "/api/v1/reports/{id}/resolve",
     tag = "moderation",
-    params(("id" = String, Path)), request_body = ResolveBody,
+    params(("id" = String, Path, example = "1")), request_body = ResolveBody,
     responses((status = 200, description = "The report, resolved.", body = crate::json::schema::ReportShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]
@@ -307,7 +307,7 @@ fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ApiE
     post,
     path = "/api/v1/messages/{id}/hide",
     tag = "moderation",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, example = "1")),
     responses((status = 200, description = "The message, hidden, as moderators see it.", body = crate::json::schema::MessageShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]
@@ -324,7 +324,7 @@ pub async fn hide(
     post,
     path = "/api/v1/messages/{id}/unhide",
     tag = "moderation",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, example = "1")),
     responses((status = 200, description = "The message, shown again.", body = crate::json::schema::MessageShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

@@ -56,7 +56,7 @@ async fn change(
     post,
     path = "/api/v1/messages/{id}/pin",
     tag = "pins",
-    params(("id" = String, Path), UserQuery),
+    params(("id" = String, Path, example = "1"), UserQuery),
     responses((status = 200, description = "The pin.", body = serde_json::Value)),
     security(("api_key" = []), ("user_token" = [])),
 )]
@@ -75,7 +75,7 @@ pub async fn pin(
     delete,
     path = "/api/v1/messages/{id}/pin",
     tag = "pins",
-    params(("id" = String, Path), UserQuery),
+    params(("id" = String, Path, example = "1"), UserQuery),
     responses((status = 200, description = "The pin removed.", body = serde_json::Value)),
     security(("api_key" = []), ("user_token" = [])),
 )]
@@ -94,7 +94,7 @@ pub async fn unpin(
     get,
     path = "/api/v1/channels/{channel}/pins",
     tag = "pins",
-    params(("channel" = String, Path), UserQuery),
+    params(("channel" = String, Path, example = "chat:lobby"), UserQuery),
     responses((status = 200, description = "The channel's pinned messages.", body = crate::json::schema::PinsShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

@@ -23,6 +23,7 @@ use crate::state::AppContext;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PresenceQuery {
+    #[param(example = "chat:lobby")]
     channel: String,
     cursor: Option<String>,
     limit: Option<usize>,
@@ -31,6 +32,7 @@ pub struct PresenceQuery {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
+    #[param(example = "chat:lobby")]
     channel: String,
 }
 
@@ -117,6 +119,7 @@ pub async fn stats(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct HeartbeatBody {
+    #[schema(example = "chat:lobby")]
     channel: String,
     session_id: String,
     /// A channel token, for private namespaces.
@@ -220,7 +223,7 @@ fn unauthorized(error: AuthError) -> ApiError {
     get,
     path = "/api/v1/users/{user}/status",
     tag = "presence",
-    params(("user" = String, Path)),
+    params(("user" = String, Path, example = "alice")),
     responses((status = 200, description = "The user's status.", body = StatusEntry)),
     security(("api_key" = [])),
 )]

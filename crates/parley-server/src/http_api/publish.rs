@@ -20,6 +20,7 @@ const MAX_TARGETS: usize = 1000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PublishBody {
+    #[schema(example = "chat:lobby")]
     channel: String,
     #[schema(value_type = serde_json::Value)]
     data: Box<RawValue>,
@@ -46,6 +47,7 @@ pub struct Position {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ChannelPosition {
+    #[schema(example = "chat:lobby")]
     channel: String,
     offset: u64,
     #[schema(value_type = String)]

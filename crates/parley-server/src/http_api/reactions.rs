@@ -72,7 +72,7 @@ fn on_channel(channel: String, emoji: String) -> ReactionRequest {
     put,
     path = "/api/v1/messages/{id}/reactions/{emoji}",
     tag = "reactions",
-    params(("id" = String, Path), ("emoji" = String, Path)),
+    params(("id" = String, Path, example = "1"), ("emoji" = String, Path, example = "👍")),
     responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
     security(("user_token" = [])),
 )]
@@ -89,7 +89,7 @@ pub async fn add_to_message(
     delete,
     path = "/api/v1/messages/{id}/reactions/{emoji}",
     tag = "reactions",
-    params(("id" = String, Path), ("emoji" = String, Path)),
+    params(("id" = String, Path, example = "1"), ("emoji" = String, Path, example = "👍")),
     responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
     security(("user_token" = [])),
 )]
@@ -106,7 +106,7 @@ pub async fn remove_from_message(
     put,
     path = "/api/v1/channels/{channel}/reactions/{emoji}",
     tag = "reactions",
-    params(("channel" = String, Path), ("emoji" = String, Path)),
+    params(("channel" = String, Path, example = "chat:lobby"), ("emoji" = String, Path, example = "👍")),
     responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
     security(("user_token" = [])),
 )]
@@ -129,7 +129,7 @@ pub async fn add_to_channel(
     delete,
     path = "/api/v1/channels/{channel}/reactions/{emoji}",
     tag = "reactions",
-    params(("channel" = String, Path), ("emoji" = String, Path)),
+    params(("channel" = String, Path, example = "chat:lobby"), ("emoji" = String, Path, example = "👍")),
     responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
     security(("user_token" = [])),
 )]
@@ -152,7 +152,7 @@ pub async fn remove_from_channel(
     get,
     path = "/api/v1/channels/{channel}/reactions",
     tag = "reactions",
-    params(("channel" = String, Path)),
+    params(("channel" = String, Path, example = "chat:lobby")),
     responses((status = 200, description = "The channel's own reactions.", body = crate::json::schema::ChannelReactionsShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

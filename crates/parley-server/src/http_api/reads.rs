@@ -38,7 +38,7 @@ pub struct MarkBody {
     post,
     path = "/api/v1/channels/{channel}/read",
     tag = "reads",
-    params(("channel" = String, Path)), request_body = MarkBody,
+    params(("channel" = String, Path, example = "chat:lobby")), request_body = MarkBody,
     responses((status = 200, description = "The read marker.", body = crate::json::schema::ReadChangeShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

@@ -65,7 +65,7 @@ pub struct AddBody {
     post,
     path = "/api/v1/rooms/{channel}/members",
     tag = "rooms",
-    params(("channel" = String, Path)), request_body = AddBody,
+    params(("channel" = String, Path, example = "chat:lobby")), request_body = AddBody,
     responses((status = 200, description = "The members added.", body = crate::json::schema::RoomMembersChangedShape)),
     security(("api_key" = [])),
 )]
@@ -97,7 +97,7 @@ pub async fn add_members(
     delete,
     path = "/api/v1/rooms/{channel}/members/{user}",
     tag = "rooms",
-    params(("channel" = String, Path), ("user" = String, Path)),
+    params(("channel" = String, Path, example = "chat:lobby"), ("user" = String, Path, example = "alice")),
     responses((status = 200, description = "The member removed.", body = crate::json::schema::RoomMembersChangedShape)),
     security(("api_key" = [])),
 )]
@@ -128,7 +128,7 @@ pub async fn remove_member(
     get,
     path = "/api/v1/rooms/{channel}/members",
     tag = "rooms",
-    params(("channel" = String, Path)),
+    params(("channel" = String, Path, example = "chat:lobby")),
     responses((status = 200, description = "The room's members.", body = crate::json::schema::RoomMembersShape)),
     security(("api_key" = [])),
 )]
@@ -187,7 +187,7 @@ pub async fn list(
     get,
     path = "/api/v1/users/{user}/unread",
     tag = "rooms",
-    params(("user" = String, Path)),
+    params(("user" = String, Path, example = "alice")),
     responses((status = 200, description = "The user's unread counts.", body = crate::json::schema::UnreadShape)),
     security(("api_key" = [])),
 )]

@@ -28,7 +28,7 @@ pub struct ThreadQuery {
     get,
     path = "/api/v1/messages/{id}/thread",
     tag = "messages",
-    params(("id" = String, Path), ThreadQuery),
+    params(("id" = String, Path, example = "1"), ThreadQuery),
     responses((status = 200, description = "The thread.", body = crate::json::schema::ThreadShape)),
     security(("api_key" = []), ("user_token" = [])),
 )]

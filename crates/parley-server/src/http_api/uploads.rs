@@ -146,7 +146,7 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
     get,
     path = "/api/v1/uploads/{id}",
     tag = "uploads",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, example = "1")),
     responses((status = 200, description = "The file, with its stored type.", content_type = "application/octet-stream")),
     security(()),
 )]
@@ -163,7 +163,7 @@ pub async fn file(
     get,
     path = "/api/v1/uploads/{id}/thumbnail",
     tag = "uploads",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, example = "1")),
     responses((status = 200, description = "The image's thumbnail.", content_type = "image/webp")),
     security(()),
 )]

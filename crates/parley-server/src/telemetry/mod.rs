@@ -26,7 +26,14 @@ static LOG_WRITER: OnceLock<LogWriter> = OnceLock::new();
 /// The filter comes from `PARLEY_LOG` (for example `parley=debug`), `info`
 /// by default. Fails only when the writing thread cannot start.
 pub fn init_logging(format: LogFormat) -> std::io::Result<()> {
-    let filter = EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_at(format, "info")
+}
+
+/// [`init_logging`] with another filter than `info` when `PARLEY_LOG` is
+/// not set (`debug` for `parley serve --dev`).
+pub fn init_logging_at(format: LogFormat, default_filter: &str) -> std::io::Result<()> {
+    let filter =
+        EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     // Colours only for a person at a terminal, not in files or pipes.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let writer = match LOG_WRITER.get() {

@@ -32,6 +32,8 @@ mod cluster;
 mod cluster_control;
 mod cluster_limits;
 mod cluster_persisted;
+mod config_check;
+mod dev_mode;
 mod durability;
 mod heartbeat_limits;
 mod http_api;
