@@ -108,9 +108,14 @@ pub fn router() -> Router<Arc<ServerState>> {
         // at `uploads.max_bytes`.
         .route(
             "/api/v1/uploads",
-            post(uploads::create).layer(DefaultBodyLimit::disable()),
+            post(uploads::create)
+                .layer(DefaultBodyLimit::disable())
+                .get(uploads::list),
         )
-        .route("/api/v1/uploads/{id}", get(uploads::file))
+        .route(
+            "/api/v1/uploads/{id}",
+            get(uploads::file).delete(uploads::remove),
+        )
         .route("/api/v1/uploads/{id}/thumbnail", get(uploads::thumbnail))
         .route(
             "/api/v1/channels/{channel}/reactions",
