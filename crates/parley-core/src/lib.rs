@@ -70,8 +70,8 @@ pub use namespace::{Durability, Namespace};
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
 pub use observer::{ChannelEvent, ChannelObserver, ObserverSet};
 pub use presence::{
-    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
-    PresenceStats, SessionAdded,
+    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceConnection,
+    PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
 pub use presence_feed::PresenceFeed;
 pub use presence_memory::MemoryPresence;

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::{
     App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
-    MemberInfo, Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, SessionAdded,
-    Typer, TypingChange, UserStatus,
+    MemberInfo, Namespace, Node, PresenceChange, PresenceConnection, PresencePage, PresenceStats,
+    Push, SessionAdded, Typer, TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -173,17 +173,19 @@ impl Node {
         }
     }
 
-    /// Replaces a member's state and pushes `presence_update`.
+    /// Replaces a connection's state, and with it its member's merged
+    /// state, and pushes `presence_update` (not for an anonymous viewer,
+    /// who is no member).
     pub async fn presence_update(
         &self,
         app: &App,
         channel: &ChannelName,
-        user: &str,
+        client: ClientId,
         state: Bytes,
     ) -> Result<Option<Member>, Error> {
         let member = self
             .presence
-            .set_state(&app.id, channel, user, state)
+            .set_state(&app.id, channel, &LeaseKey::Client(client), state)
             .await?;
         if let Some(member) = &member {
             app.hub.broadcast(&Push::PresenceUpdate { channel, member });
@@ -195,22 +197,17 @@ impl Node {
     /// channel's presence until `stale_after` past its last heartbeat. A
     /// new session is refused with [`Error::TooManySessions`] when the
     /// channel holds the namespace's `max_heartbeat_sessions` already; a
-    /// known one is always renewed.
+    /// known one is always renewed. The lease is keyed by its
+    /// [`LeaseKey::Session`]; its `state` becomes the session's own state
+    /// (and its member's merged state), `None` keeping it.
     pub async fn presence_heartbeat(
         &self,
         app: &Arc<App>,
         channel: &ChannelName,
         namespace: &Namespace,
-        session: Arc<str>,
-        user: Arc<str>,
-        info: Arc<MemberInfo>,
+        lease: Lease,
     ) -> Result<(), Error> {
-        let lease = Lease {
-            key: LeaseKey::Session(session),
-            user,
-            info,
-            state: None,
-        };
+        debug_assert!(matches!(lease.key, LeaseKey::Session(_)));
         let max = namespace.max_heartbeat_sessions;
         let added = self
             .presence
@@ -237,6 +234,17 @@ impl Node {
             .presence
             .members(&app.id, channel, after, limit)
             .await?)
+    }
+
+    /// Up to `limit` of a channel's anonymous viewers' connections, for the
+    /// backend.
+    pub async fn presence_anonymous(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        limit: usize,
+    ) -> Result<Vec<PresenceConnection>, Error> {
+        Ok(self.presence.anonymous(&app.id, channel, limit).await?)
     }
 
     /// A channel's presence counts.

@@ -256,7 +256,7 @@ mod tests {
                 info: Some(r#"{"name":"Ann"}"#.into()),
                 ..MemberInfo::default()
             }),
-            state: None,
+            ..Member::default()
         };
         let added = encode(Push::Join {
             channel: &channel,
