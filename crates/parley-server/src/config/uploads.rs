@@ -126,10 +126,10 @@ mod tests {
             ),
             (
                 UploadsConfig {
-                    allowed_types: vec!["text/html".into()],
+                    allowed_types: vec!["text/x-unknown".into()],
                     ..UploadsConfig::default()
                 },
-                "text/html",
+                "text/x-unknown",
             ),
             (
                 UploadsConfig {

@@ -23,6 +23,7 @@ impl FrameEncoder for NativeEncoder {
             Push::Leave { .. } => "leave",
             Push::PresenceDiff { .. } => "presence_diff",
             Push::PresenceUpdate { .. } => "presence_update",
+            Push::PresenceStats { .. } => "presence_stats",
             Push::Typing { .. } => "typing",
             Push::UserStatus { .. } => "user_status",
         });
@@ -39,6 +40,13 @@ impl FrameEncoder for NativeEncoder {
                 out.array(joins.iter(), Json::member);
                 out.key("leaves");
                 out.array(leaves.iter(), |out, user| out.quoted(user));
+            }
+            Push::PresenceStats { stats, .. } => {
+                let _ = write!(
+                    out.out,
+                    r#","num_users":{},"num_connections":{},"num_anonymous":{}"#,
+                    stats.num_users, stats.num_connections, stats.num_anonymous
+                );
             }
             Push::Typing { typers, .. } => {
                 out.key("users");

@@ -38,6 +38,7 @@ mod http_chat;
 mod http_chat_threads;
 mod lifecycle;
 mod limits;
+mod live_counts;
 mod presence;
 mod pubsub;
 mod pusher;
