@@ -10,12 +10,14 @@
 //!   messages, a thread, search matches);
 //! - [`rooms`]: rooms, their members and room lists;
 //! - [`reads`]: read markers and unread counts;
-//! - [`moderation`]: restrictions, block lists and reports.
+//! - [`moderation`]: restrictions, block lists and reports;
+//! - [`schema`]: the shapes of all of these, for the OpenAPI document.
 
 pub mod moderation;
 pub mod pages;
 pub mod reads;
 pub mod rooms;
+pub mod schema;
 
 use parley_store::ReactionAction;
 use std::fmt::Write;

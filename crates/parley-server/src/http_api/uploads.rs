@@ -77,6 +77,14 @@ fn too_large(limit: usize) -> ApiError {
 
 /// `POST /api/v1/uploads`, a multipart form whose `file` field is the file:
 /// checked, processed and kept; answers 201 with the upload's JSON.
+#[utoipa::path(
+    post,
+    path = "/api/v1/uploads",
+    tag = "uploads",
+    request_body(content_type = "multipart/form-data", description = "A form whose `file` field is the file."),
+    responses((status = 201, description = "The upload.", body = crate::json::schema::UploadShape)),
+    security(("user_token" = [])),
+)]
 pub async fn create(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,
@@ -165,7 +173,8 @@ fn uploader(caller: Caller, what: &str) -> Result<(Arc<AppContext>, Arc<str>), A
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     cursor: Option<String>,
@@ -174,6 +183,14 @@ pub struct ListQuery {
 
 /// `GET /api/v1/uploads?cursor=&limit=` (a user's token): the caller's
 /// uploads in their app, newest first, `{uploads, next?}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads",
+    tag = "uploads",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the caller's uploads, newest first.", body = crate::json::schema::UploadPageShape)),
+    security(("user_token" = [])),
+)]
 pub async fn list(
     State(chat): State<Chat>,
     caller: Caller,
@@ -205,6 +222,14 @@ pub async fn list(
 /// `DELETE /api/v1/uploads/{id}` (a user's token): removes one of the
 /// caller's uploads, file and thumbnail; 204. Another user's upload is 403,
 /// an upload a message still carries 409 (deleting the message frees it).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "The upload, its file and thumbnail are deleted.")),
+    security(("user_token" = [])),
+)]
 pub async fn remove(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,
@@ -225,6 +250,14 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
 }
 
 /// `GET /api/v1/uploads/{id}`: the file.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The file, with its stored type.", content_type = "application/octet-stream")),
+    security(()),
+)]
 pub async fn file(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,
@@ -234,6 +267,14 @@ pub async fn file(
 }
 
 /// `GET /api/v1/uploads/{id}/thumbnail`: an image's thumbnail.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{id}/thumbnail",
+    tag = "uploads",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The image's thumbnail.", content_type = "image/webp")),
+    security(()),
+)]
 pub async fn thumbnail(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,
