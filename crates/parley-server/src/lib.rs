@@ -38,6 +38,7 @@ pub mod listener;
 pub mod native;
 pub mod origin;
 pub mod pusher;
+pub mod rate_clock;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use parking_lot::Mutex;
 use parley_cluster::{SharedLimit, SharedLimits};
 use parley_core::ChannelName;
 
 use crate::config::NamespaceConfig;
+use crate::rate_clock;
 
 /// The message limits of one namespace of one app.
 pub struct MessageLimits {
@@ -94,7 +94,7 @@ impl MessageLimits {
         if let Some(rate) = &self.rate
             && let Err(not_until) = rate.check_key(user)
         {
-            return Err(not_until.wait_time_from(DefaultClock::default().now()));
+            return Err(not_until.wait_time_from(rate_clock::now()));
         }
         if self.slow_mode.is_some() {
             self.last_sent

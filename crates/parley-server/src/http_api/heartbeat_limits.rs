@@ -5,10 +5,10 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
 use crate::config::Rate;
+use crate::rate_clock;
 
 /// A token bucket per client IP address, shared by every app: the rate is
 /// also the burst. An IPv6 address counts by its /64 network, since one host
@@ -30,7 +30,7 @@ impl HeartbeatLimits {
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         self.buckets
             .check_key(&bucket(ip))
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+            .map_err(|not_until| not_until.wait_time_from(rate_clock::now()))
     }
 
     /// Forgets addresses idle long enough that their buckets are full again,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_core::{
     ChannelName, ClientHandle, ClientInfo, Disconnect, Frame, Grant, MemberInfo, Publication,
@@ -26,6 +25,7 @@ use super::wire::{self, Command};
 use crate::auth::{AuthError, unix_now};
 use crate::chat::Chat;
 use crate::connection::Session;
+use crate::rate_clock;
 use crate::state::{AppContext, ServerState};
 
 /// Protocol errors a connection may make before it is closed.
@@ -159,7 +159,7 @@ impl NativeSession {
             deadline,
             subscriptions: HashSet::new(),
             violations: 0,
-            limiter: RateLimiter::direct(quota),
+            limiter: RateLimiter::direct_with_clock(quota, rate_clock::clock()),
             close_after_reply: None,
             after_reply: Vec::new(),
             moderator: false,
@@ -569,7 +569,7 @@ impl Session for NativeSession {
             }
         };
         if let Err(not_until) = self.limiter.check() {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(rate_clock::now());
             let mut error = ErrorReply::new(codes::TOO_MANY_REQUESTS, "too many commands");
             error.retry_after_ms = Some(millis(wait).max(1));
             self.reply(wire::error_frame(Some(command.id), &error));

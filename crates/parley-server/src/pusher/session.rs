@@ -18,6 +18,7 @@ use super::push::{Event, internal_event};
 use super::signin::SignedIn;
 use super::subscriptions::Subscription;
 use crate::connection::Session;
+use crate::rate_clock;
 use crate::state::{AppContext, ServerState};
 
 /// Protocol errors a connection may make before it is closed.
@@ -80,7 +81,7 @@ impl PusherSession {
             opened: Instant::now(),
             registered,
             subscriptions: HashMap::new(),
-            client_events: RateLimiter::direct(quota),
+            client_events: RateLimiter::direct_with_clock(quota, rate_clock::clock()),
             close_code: None,
             violations: 0,
         };
