@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use parley_store::{
     NewUpload, Store, StoreError, Thumbnail, Upload, UploadCreation, UploadId, UploadRemoval,
@@ -38,6 +37,7 @@ pub use filesystem::FsStorage;
 pub use storage::UploadStorage;
 
 use crate::config::UploadsConfig;
+use crate::rate_clock;
 
 /// Why an upload was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +133,7 @@ impl Uploads {
         };
         rate.check_key(&(app.clone(), user.clone()))
             .map_err(|not_until| {
-                UploadError::RateLimited(not_until.wait_time_from(DefaultClock::default().now()))
+                UploadError::RateLimited(not_until.wait_time_from(rate_clock::now()))
             })
     }
 
