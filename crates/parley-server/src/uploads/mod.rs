@@ -225,15 +225,14 @@ impl Uploads {
             }
         };
         self.storage.put(id.as_str(), stored).await?;
-        match store.create_upload(new).await {
-            Ok(UploadCreation::Created(upload)) => Ok(upload),
-            Ok(UploadCreation::OverQuota { used, quota }) => {
+        // Only a refusal over quota is sure to have written nothing; after
+        // another failure (the writer stopping) the metadata may have been
+        // committed, so the bytes stay.
+        match store.create_upload(new).await? {
+            UploadCreation::Created(upload) => Ok(upload),
+            UploadCreation::OverQuota { used, quota } => {
                 self.remove_bytes(&id).await;
                 Err(UploadError::OverQuota { used, quota })
-            }
-            Err(error) => {
-                self.remove_bytes(&id).await;
-                Err(error.into())
             }
         }
     }
