@@ -143,10 +143,13 @@ impl MemoryPresence {
         if let Some(existing) = presence.leases.get_mut(&lease.key) {
             existing.expires = expires;
             existing.last_seen = wall_millis();
+            // A renewal repeating the connection's state (a heartbeat sends
+            // it each time) changes nothing and pushes nothing.
+            let state = lease
+                .state
+                .filter(|state| existing.state.as_ref() != Some(state));
             return SessionAdded::Added(
-                lease
-                    .state
-                    .and_then(|state| replace_state(presence, &lease.key, state)),
+                state.and_then(|state| replace_state(presence, &lease.key, state)),
             );
         }
         if matches!(lease.key, LeaseKey::Session(_)) {
@@ -578,6 +581,60 @@ mod tests {
         let page = store.members_now("a", &channel, None, 10);
         assert_eq!(page.members.len(), 1);
         assert_eq!(&*page.members[0].user, "bob");
+    }
+
+    #[test]
+    fn each_lease_keeps_its_own_state_and_the_member_the_last_one_set() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("room").unwrap();
+        let ttl = Duration::from_secs(60);
+        let with_state = |sequence, user: &str, state: &'static str| Lease {
+            state: Some(Bytes::from_static(state.as_bytes())),
+            ..lease(sequence, user)
+        };
+        store.add_now("a", &channel, with_state(1, "ann", "{\"d\":1}"), ttl);
+        assert!(matches!(
+            store.add_now("a", &channel, with_state(2, "ann", "{\"d\":2}"), ttl),
+            Some(PresenceChange::StateReplaced(_))
+        ));
+        assert_eq!(
+            store.add_now("a", &channel, with_state(2, "ann", "{\"d\":2}"), ttl),
+            None,
+            "a renewal repeating its state changes nothing"
+        );
+        let page = store.members_now("a", &channel, None, 10);
+        let ann = &page.members[0];
+        assert_eq!(ann.state.as_deref(), Some(&b"{\"d\":2}"[..]));
+        let states: Vec<_> = ann
+            .connections
+            .iter()
+            .map(|connection| connection.state.clone().unwrap())
+            .collect();
+        assert_eq!(states, [&b"{\"d\":1}"[..], &b"{\"d\":2}"[..]]);
+        assert_eq!(ann.joined_at, ann.connections[0].joined_at);
+
+        // An anonymous lease keeps its state, listed apart, and is no member.
+        store.add_now("a", &channel, lease(3, ""), ttl);
+        let key = LeaseKey::Client(ClientId {
+            node: 1,
+            sequence: 3,
+        });
+        let update = store.set_state("a", &channel, &key, Bytes::from_static(b"{\"q\":1}"));
+        assert_eq!(futures_ready(update), None);
+        let anonymous = futures_ready(store.anonymous("a", &channel, 10));
+        assert_eq!(anonymous.len(), 1);
+        assert_eq!(anonymous[0].state.as_deref(), Some(&b"{\"q\":1}"[..]));
+    }
+
+    /// The value of a future the memory store answers at once.
+    fn futures_ready<T>(future: BoxFuture<'_, Result<T, BackendError>>) -> T {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let mut future = future;
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(Ok(value)) => value,
+            _ => panic!("the memory store answers at once"),
+        }
     }
 
     #[test]
