@@ -34,6 +34,7 @@ mod encoder;
 mod error;
 mod frame;
 mod hub;
+mod live_counts;
 mod namespace;
 mod node;
 mod node_presence;
@@ -46,6 +47,7 @@ mod publication;
 mod push;
 mod queue;
 mod stream;
+mod throttle;
 mod typing;
 mod user_status;
 mod viewer;
@@ -70,8 +72,8 @@ pub use namespace::{Durability, Namespace};
 pub use node::{ConnectionSlot, Node, NodeInfo, NodeOptions};
 pub use observer::{ChannelEvent, ChannelObserver, ObserverSet};
 pub use presence::{
-    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceManager, PresencePage,
-    PresenceStats, SessionAdded,
+    Expired, Lease, LeaseKey, Member, MemberInfo, PresenceChange, PresenceConnection,
+    PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
 pub use presence_feed::PresenceFeed;
 pub use presence_memory::MemoryPresence;
@@ -79,6 +81,7 @@ pub use publication::{ClientInfo, EventKind, Publication, PublicationKind, Strea
 pub use push::Push;
 pub use queue::{OutboundQueue, PushError};
 pub use stream::{HistoryCursor, HistoryEntry, HistoryPage, HistoryQuery, StreamSlice};
+pub use throttle::Throttle;
 pub use typing::{TYPING_THROTTLE, Typer, TypingBook, TypingChange};
 pub use user_status::{Status, StatusBook, UserStatus};
 pub use viewer::Viewer;

@@ -35,6 +35,10 @@ pub struct Namespace {
     /// Heartbeat sessions one channel holds at most; a new one past it is
     /// refused.
     pub max_heartbeat_sessions: usize,
+    /// When set, the channel's subscribers are pushed its presence counts
+    /// when they change, at most once per this interval; `None` pushes
+    /// none (clients ask with `presence_stats`).
+    pub presence_stats_interval: Option<Duration>,
     /// Clients may send typing indicators.
     pub typing: bool,
     /// How long a typer stays in the list without a new typing event.
@@ -91,6 +95,7 @@ impl Namespace {
             max_presence_state_bytes: 1024,
             stale_after: Duration::from_secs(120),
             max_heartbeat_sessions: 10_000,
+            presence_stats_interval: None,
             typing: false,
             typing_timeout: Duration::from_secs(5),
             user_status: false,

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::live_counts::LiveCounts;
 use crate::{
     App, Broker, BrokerEventHandler, COUNTERS, ChannelEvent, ChannelName, ChannelObserver,
     ClientHandle, ClientId, Counters, Disconnect, DurableStreams, Encoder, EncoderRegistry, Error,
@@ -63,6 +64,8 @@ pub struct Node {
     options: NodeOptions,
     pub(crate) presence: Arc<dyn PresenceManager>,
     pub(crate) feed: Arc<PresenceFeed>,
+    /// The live presence counts owed to channels (`presence_stats_interval`).
+    pub(crate) live_counts: LiveCounts,
     /// Hands out the ids of the wire protocols' encoders, which key the
     /// hubs' per-broadcast frame caches.
     encoders: EncoderRegistry,
@@ -137,6 +140,7 @@ impl Node {
             options,
             presence,
             feed: Arc::new(PresenceFeed::new()),
+            live_counts: LiveCounts::default(),
             encoders: EncoderRegistry::default(),
             connections: Arc::default(),
             next_sequence: AtomicU64::new(1),

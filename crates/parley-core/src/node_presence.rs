@@ -1,14 +1,14 @@
 //! The node's presence, typing and user status operations.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::{
     App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
-    MemberInfo, Namespace, Node, PresenceChange, PresencePage, PresenceStats, Push, SessionAdded,
-    Typer, TypingChange, UserStatus,
+    MemberInfo, Namespace, Node, PresenceChange, PresenceConnection, PresencePage, PresenceStats,
+    Push, SessionAdded, Typer, TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -67,8 +67,55 @@ impl Node {
         ttl: Duration,
     ) -> Result<(), Error> {
         let change = self.presence.add(&app.id, channel, lease, ttl).await?;
+        self.counts_changed(app, channel, namespace);
         self.announce(app, channel, namespace, change);
         Ok(())
+    }
+
+    /// Marks a channel's counts as owed to its subscribers, where its
+    /// namespace pushes them.
+    fn counts_changed(&self, app: &App, channel: &ChannelName, namespace: &Namespace) {
+        if namespace.presence_stats_interval.is_some() {
+            self.live_counts
+                .throttle
+                .mark((app.id.clone(), channel.clone()));
+        }
+    }
+
+    /// Pushes `presence_stats` to the channels whose counts changed and
+    /// whose `presence_stats_interval` has passed since their last push;
+    /// the others wait for a later call. The server calls it with the
+    /// presence sweep.
+    pub async fn push_presence_stats(&self) {
+        let due = self
+            .live_counts
+            .throttle
+            .take_due(Instant::now(), |(app, channel)| {
+                self.app(app)
+                    .and_then(|app| app.namespace(channel).ok())
+                    .and_then(|namespace| namespace.presence_stats_interval)
+                    .unwrap_or_default()
+            });
+        for key in due {
+            let Some(app) = self.app(&key.0) else {
+                continue;
+            };
+            match self.presence.stats(&app.id, &key.1).await {
+                Ok(stats) => {
+                    if self.live_counts.differs(&key, stats) {
+                        app.hub.broadcast(&Push::PresenceStats {
+                            channel: &key.1,
+                            stats: &stats,
+                        });
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(channel = %key.1, %error, "presence counts failed");
+                    // Owed still: the next flush tries again.
+                    self.live_counts.throttle.mark(key);
+                }
+            }
+        }
     }
 
     /// Tells the channel what adding a lease changed: a join (to the
@@ -111,11 +158,12 @@ impl Node {
         channel: &ChannelName,
         namespace: &Namespace,
     ) {
-        match self
+        let removed = self
             .presence
             .remove(&app.id, channel, &LeaseKey::Client(client))
-            .await
-        {
+            .await;
+        self.counts_changed(app, channel, namespace);
+        match removed {
             Ok(Some(user)) => {
                 self.notify(app, channel, || ChannelEvent::MemberRemoved(user.clone()));
                 if namespace.join_leave {
@@ -173,17 +221,19 @@ impl Node {
         }
     }
 
-    /// Replaces a member's state and pushes `presence_update`.
+    /// Replaces a connection's state, and with it its member's merged
+    /// state, and pushes `presence_update` (not for an anonymous viewer,
+    /// who is no member).
     pub async fn presence_update(
         &self,
         app: &App,
         channel: &ChannelName,
-        user: &str,
+        client: ClientId,
         state: Bytes,
     ) -> Result<Option<Member>, Error> {
         let member = self
             .presence
-            .set_state(&app.id, channel, user, state)
+            .set_state(&app.id, channel, &LeaseKey::Client(client), state)
             .await?;
         if let Some(member) = &member {
             app.hub.broadcast(&Push::PresenceUpdate { channel, member });
@@ -195,22 +245,17 @@ impl Node {
     /// channel's presence until `stale_after` past its last heartbeat. A
     /// new session is refused with [`Error::TooManySessions`] when the
     /// channel holds the namespace's `max_heartbeat_sessions` already; a
-    /// known one is always renewed.
+    /// known one is always renewed. The lease is keyed by its
+    /// [`LeaseKey::Session`]; its `state` becomes the session's own state
+    /// (and its member's merged state), `None` keeping it.
     pub async fn presence_heartbeat(
         &self,
         app: &Arc<App>,
         channel: &ChannelName,
         namespace: &Namespace,
-        session: Arc<str>,
-        user: Arc<str>,
-        info: Arc<MemberInfo>,
+        lease: Lease,
     ) -> Result<(), Error> {
-        let lease = Lease {
-            key: LeaseKey::Session(session),
-            user,
-            info,
-            state: None,
-        };
+        debug_assert!(matches!(lease.key, LeaseKey::Session(_)));
         let max = namespace.max_heartbeat_sessions;
         let added = self
             .presence
@@ -218,6 +263,7 @@ impl Node {
             .await?;
         match added {
             SessionAdded::Added(change) => {
+                self.counts_changed(app, channel, namespace);
                 self.announce(app, channel, namespace, change);
                 Ok(())
             }
@@ -237,6 +283,17 @@ impl Node {
             .presence
             .members(&app.id, channel, after, limit)
             .await?)
+    }
+
+    /// Up to `limit` of a channel's anonymous viewers' connections, for the
+    /// backend.
+    pub async fn presence_anonymous(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        limit: usize,
+    ) -> Result<Vec<PresenceConnection>, Error> {
+        Ok(self.presence.anonymous(&app.id, channel, limit).await?)
     }
 
     /// A channel's presence counts.
@@ -293,8 +350,9 @@ impl Node {
     }
 
     /// Expires presence leases and typers, pushing the leaves and the new
-    /// typer lists. The server runs it periodically; nothing else removes a
-    /// lease whose holder vanished.
+    /// typer lists, then the live counts owed ([`Node::push_presence_stats`]).
+    /// The server runs it periodically; nothing else removes a lease whose
+    /// holder vanished.
     pub async fn sweep_presence(&self) {
         match self.presence.expire().await {
             Ok(expired) => {
@@ -307,6 +365,7 @@ impl Node {
                     let Ok(namespace) = app.namespace(&expired.channel) else {
                         continue;
                     };
+                    self.counts_changed(app, &expired.channel, namespace);
                     for user in expired.left {
                         self.notify(app, &expired.channel, || {
                             ChannelEvent::MemberRemoved(user.clone())
@@ -330,5 +389,6 @@ impl Node {
             app.statuses.sweep(STATUS_RETENTION);
         }
         self.feed.prune(Duration::from_secs(60));
+        self.push_presence_stats().await;
     }
 }

@@ -19,15 +19,36 @@ pub struct MemberInfo {
 }
 
 /// A user present in a channel, however many connections they hold there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Member {
     /// The user id.
     pub user: Arc<str>,
     /// Name, avatar and info from the token.
     pub info: Arc<MemberInfo>,
-    /// The member's own state (a JSON object as raw text), set with
-    /// `subscribe` or `presence_update`.
+    /// The member's merged state (a JSON object as raw text): the state
+    /// any of their connections set last, with `subscribe`,
+    /// `presence_update` or a heartbeat.
     pub state: Option<Bytes>,
+    /// When the member's earliest present connection joined, in
+    /// milliseconds since the Unix epoch.
+    pub joined_at: u64,
+    /// The member's connections and heartbeat sessions in the channel, each
+    /// with its own state, oldest first.
+    pub connections: Vec<PresenceConnection>,
+}
+
+/// One connection (or heartbeat session) in a channel's presence: a
+/// member's, or an anonymous viewer's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresenceConnection {
+    /// The connection's own state (a JSON object as raw text), if it set
+    /// one: a device, a stream quality.
+    pub state: Option<Bytes>,
+    /// When it joined, in milliseconds since the Unix epoch.
+    pub joined_at: u64,
+    /// When its lease was last added or renewed (a pong, any frame, a
+    /// heartbeat), in milliseconds since the Unix epoch.
+    pub last_seen: u64,
 }
 
 /// What holds a lease: a connection, or a heartbeat session of a client
@@ -50,8 +71,8 @@ pub struct Lease {
     pub user: Arc<str>,
     /// The user's info, from their token.
     pub info: Arc<MemberInfo>,
-    /// A new state for the member, replacing the current one; `None` keeps
-    /// it.
+    /// A new state for this connection, which also becomes the member's
+    /// merged state; `None` keeps both.
     pub state: Option<Bytes>,
 }
 
@@ -158,15 +179,27 @@ pub trait PresenceManager: Send + Sync + 'static {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, BackendError>>;
 
-    /// Replaces a member's state. Returns the updated member, or `None`
-    /// when the user is not present.
+    /// Replaces the state of the connection holding lease `key`, and with
+    /// it its member's merged state. Returns the updated member, or `None`
+    /// when the lease is gone or is an anonymous viewer's (whose state is
+    /// kept, but who is no member).
     fn set_state<'a>(
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
-        user: &'a str,
+        key: &'a LeaseKey,
         state: Bytes,
     ) -> BoxFuture<'a, Result<Option<Member>, BackendError>>;
+
+    /// Up to `limit` of the channel's anonymous viewers' connections, in
+    /// no particular order. Anonymous viewers are counted to everyone but
+    /// listed only to the backend.
+    fn anonymous<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<PresenceConnection>, BackendError>>;
 
     /// Members ordered by user id, starting after the cursor `after`.
     fn members<'a>(

@@ -5,14 +5,14 @@ use std::hash::{BuildHasher, RandomState};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::{
     BackendError, BoxFuture, ChannelName, Expired, Lease, LeaseKey, Member, MemberInfo,
-    PresenceChange, PresenceManager, PresencePage, PresenceStats, SessionAdded,
+    PresenceChange, PresenceConnection, PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
 
 const SHARDS: usize = 64;
@@ -43,13 +43,40 @@ struct ChannelPresence {
 
 struct MemberEntry {
     info: Arc<MemberInfo>,
+    /// The merged state: the last state any of the member's leases set.
     state: Option<Bytes>,
-    leases: usize,
+    /// The member's leases, oldest first: a user holds a few (tabs,
+    /// devices), so a list is cheaper than a set.
+    leases: Vec<LeaseKey>,
 }
 
 struct LeaseEntry {
     user: Arc<str>,
     expires: Instant,
+    /// The connection's own state.
+    state: Option<Bytes>,
+    /// Wall-clock milliseconds, for the presence list.
+    joined_at: u64,
+    last_seen: u64,
+}
+
+impl LeaseEntry {
+    fn connection(&self) -> PresenceConnection {
+        PresenceConnection {
+            state: self.state.clone(),
+            joined_at: self.joined_at,
+            last_seen: self.last_seen,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, as the presence list shows times.
+fn wall_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 impl Default for MemoryPresence {
@@ -115,11 +142,14 @@ impl MemoryPresence {
         let presence = shard.entry((Arc::from(app), channel.clone())).or_default();
         if let Some(existing) = presence.leases.get_mut(&lease.key) {
             existing.expires = expires;
-            let user = existing.user.clone();
+            existing.last_seen = wall_millis();
+            // A renewal repeating the connection's state (a heartbeat sends
+            // it each time) changes nothing and pushes nothing.
+            let state = lease
+                .state
+                .filter(|state| existing.state.as_ref() != Some(state));
             return SessionAdded::Added(
-                lease
-                    .state
-                    .and_then(|state| replace_state(presence, &user, state)),
+                state.and_then(|state| replace_state(presence, &lease.key, state)),
             );
         }
         if matches!(lease.key, LeaseKey::Session(_)) {
@@ -139,11 +169,15 @@ impl MemoryPresence {
         lease: Lease,
         expires: Instant,
     ) -> Option<PresenceChange> {
+        let now = wall_millis();
         presence.leases.insert(
-            lease.key,
+            lease.key.clone(),
             LeaseEntry {
                 user: lease.user.clone(),
                 expires,
+                state: lease.state.clone(),
+                joined_at: now,
+                last_seen: now,
             },
         );
         self.leases.fetch_add(1, Ordering::Relaxed);
@@ -153,10 +187,10 @@ impl MemoryPresence {
         }
         presence.user_leases += 1;
         if let Some(member) = presence.members.get_mut(&lease.user) {
-            member.leases += 1;
+            member.leases.push(lease.key.clone());
             return lease
                 .state
-                .and_then(|state| replace_state(presence, &lease.user, state));
+                .and_then(|state| replace_state(presence, &lease.key, state));
         }
         self.members.fetch_add(1, Ordering::Relaxed);
         presence.members.insert(
@@ -164,14 +198,10 @@ impl MemoryPresence {
             MemberEntry {
                 info: lease.info.clone(),
                 state: lease.state.clone(),
-                leases: 1,
+                leases: vec![lease.key],
             },
         );
-        Some(PresenceChange::Joined(Member {
-            user: lease.user,
-            info: lease.info,
-            state: lease.state,
-        }))
+        member_view(presence, &lease.user).map(PresenceChange::Joined)
     }
 
     fn remove_now(&self, app: &str, channel: &ChannelName, key: &LeaseKey) -> Option<Arc<str>> {
@@ -203,8 +233,8 @@ impl MemoryPresence {
         }
         presence.user_leases -= 1;
         let member = presence.members.get_mut(user)?;
-        member.leases -= 1;
-        if member.leases > 0 {
+        member.leases.retain(|held| held != key);
+        if !member.leases.is_empty() {
             return None;
         }
         presence.members.remove(user);
@@ -260,11 +290,7 @@ impl MemoryPresence {
             .members
             .range::<str, _>((start, Bound::Unbounded))
             .take(limit + 1)
-            .map(|(user, entry)| Member {
-                user: user.clone(),
-                info: entry.info.clone(),
-                state: entry.state.clone(),
-            })
+            .map(|(user, entry)| view(presence, user, entry))
             .collect();
         let next = if members.len() > limit {
             members.truncate(limit);
@@ -276,19 +302,49 @@ impl MemoryPresence {
     }
 }
 
-/// Replaces a present member's state; returns the member with it.
+/// Replaces a lease's state and its member's merged state; returns the
+/// member with it (none for an anonymous lease, whose state is kept).
 fn replace_state(
     presence: &mut ChannelPresence,
-    user: &Arc<str>,
+    key: &LeaseKey,
     state: Bytes,
 ) -> Option<PresenceChange> {
-    let entry = presence.members.get_mut(user)?;
-    entry.state = Some(state);
-    Some(PresenceChange::StateReplaced(Member {
+    set_lease_state(presence, key, state).map(PresenceChange::StateReplaced)
+}
+
+/// Sets the state of lease `key` and of its member; returns the member.
+fn set_lease_state(presence: &mut ChannelPresence, key: &LeaseKey, state: Bytes) -> Option<Member> {
+    let lease = presence.leases.get_mut(key)?;
+    lease.state = Some(state.clone());
+    let user = lease.user.clone();
+    presence.members.get_mut(&user)?.state = Some(state);
+    member_view(presence, &user)
+}
+
+/// A present member as readers see it, connections included.
+fn member_view(presence: &ChannelPresence, user: &str) -> Option<Member> {
+    let (user, entry) = presence.members.get_key_value(user)?;
+    Some(view(presence, user, entry))
+}
+
+fn view(presence: &ChannelPresence, user: &Arc<str>, entry: &MemberEntry) -> Member {
+    let connections: Vec<PresenceConnection> = entry
+        .leases
+        .iter()
+        .filter_map(|key| presence.leases.get(key))
+        .map(LeaseEntry::connection)
+        .collect();
+    Member {
         user: user.clone(),
         info: entry.info.clone(),
         state: entry.state.clone(),
-    }))
+        joined_at: connections
+            .iter()
+            .map(|connection| connection.joined_at)
+            .min()
+            .unwrap_or_default(),
+        connections,
+    }
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, Result<T, BackendError>> {
@@ -340,6 +396,7 @@ impl PresenceManager for MemoryPresence {
         let renewed = match lease {
             Some(lease) => {
                 lease.expires = Instant::now() + ttl;
+                lease.last_seen = wall_millis();
                 true
             }
             None => false,
@@ -351,24 +408,36 @@ impl PresenceManager for MemoryPresence {
         &'a self,
         app: &'a str,
         channel: &'a ChannelName,
-        user: &'a str,
+        key: &'a LeaseKey,
         state: Bytes,
     ) -> BoxFuture<'a, Result<Option<Member>, BackendError>> {
         let mut shard = self.shard(app, channel).lock();
         let member = shard
             .get_mut(&(Arc::from(app), channel.clone()))
-            .and_then(|presence| {
-                let (user, _) = presence.members.get_key_value(user)?;
-                let user = user.clone();
-                let entry = presence.members.get_mut(&user)?;
-                entry.state = Some(state);
-                Some(Member {
-                    user,
-                    info: entry.info.clone(),
-                    state: entry.state.clone(),
-                })
-            });
+            .and_then(|presence| set_lease_state(presence, key, state));
         ready(member)
+    }
+
+    fn anonymous<'a>(
+        &'a self,
+        app: &'a str,
+        channel: &'a ChannelName,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<PresenceConnection>, BackendError>> {
+        let shard = self.shard(app, channel).lock();
+        let viewers = shard
+            .get(&(Arc::from(app), channel.clone()))
+            .map(|presence| {
+                presence
+                    .leases
+                    .values()
+                    .filter(|lease| lease.user.is_empty())
+                    .take(limit)
+                    .map(LeaseEntry::connection)
+                    .collect()
+            })
+            .unwrap_or_default();
+        ready(viewers)
     }
 
     fn members<'a>(
@@ -512,6 +581,60 @@ mod tests {
         let page = store.members_now("a", &channel, None, 10);
         assert_eq!(page.members.len(), 1);
         assert_eq!(&*page.members[0].user, "bob");
+    }
+
+    #[test]
+    fn each_lease_keeps_its_own_state_and_the_member_the_last_one_set() {
+        let store = MemoryPresence::new();
+        let channel = ChannelName::new("room").unwrap();
+        let ttl = Duration::from_secs(60);
+        let with_state = |sequence, user: &str, state: &'static str| Lease {
+            state: Some(Bytes::from_static(state.as_bytes())),
+            ..lease(sequence, user)
+        };
+        store.add_now("a", &channel, with_state(1, "ann", "{\"d\":1}"), ttl);
+        assert!(matches!(
+            store.add_now("a", &channel, with_state(2, "ann", "{\"d\":2}"), ttl),
+            Some(PresenceChange::StateReplaced(_))
+        ));
+        assert_eq!(
+            store.add_now("a", &channel, with_state(2, "ann", "{\"d\":2}"), ttl),
+            None,
+            "a renewal repeating its state changes nothing"
+        );
+        let page = store.members_now("a", &channel, None, 10);
+        let ann = &page.members[0];
+        assert_eq!(ann.state.as_deref(), Some(&b"{\"d\":2}"[..]));
+        let states: Vec<_> = ann
+            .connections
+            .iter()
+            .map(|connection| connection.state.clone().unwrap())
+            .collect();
+        assert_eq!(states, [&b"{\"d\":1}"[..], &b"{\"d\":2}"[..]]);
+        assert_eq!(ann.joined_at, ann.connections[0].joined_at);
+
+        // An anonymous lease keeps its state, listed apart, and is no member.
+        store.add_now("a", &channel, lease(3, ""), ttl);
+        let key = LeaseKey::Client(ClientId {
+            node: 1,
+            sequence: 3,
+        });
+        let update = store.set_state("a", &channel, &key, Bytes::from_static(b"{\"q\":1}"));
+        assert_eq!(futures_ready(update), None);
+        let anonymous = futures_ready(store.anonymous("a", &channel, 10));
+        assert_eq!(anonymous.len(), 1);
+        assert_eq!(anonymous[0].state.as_deref(), Some(&b"{\"q\":1}"[..]));
+    }
+
+    /// The value of a future the memory store answers at once.
+    fn futures_ready<T>(future: BoxFuture<'_, Result<T, BackendError>>) -> T {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let mut future = future;
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(Ok(value)) => value,
+            _ => panic!("the memory store answers at once"),
+        }
     }
 
     #[test]

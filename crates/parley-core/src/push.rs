@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{ChannelName, Member, Publication, Typer, UserStatus};
+use crate::{ChannelName, Member, PresenceStats, Publication, Typer, UserStatus};
 
 /// One push to the subscribers of a channel, in domain terms. A wire
 /// protocol turns it into a frame once, and every subscriber speaking that
@@ -41,6 +41,14 @@ pub enum Push<'a> {
         /// The member with the new state.
         member: &'a Member,
     },
+    /// The channel's presence counts changed (in namespaces that push them,
+    /// throttled).
+    PresenceStats {
+        /// The channel.
+        channel: &'a ChannelName,
+        /// The counts now.
+        stats: &'a PresenceStats,
+    },
     /// The full list of users typing in the channel now.
     Typing {
         /// The channel.
@@ -66,6 +74,7 @@ impl Push<'_> {
             | Push::Leave { channel, .. }
             | Push::PresenceDiff { channel, .. }
             | Push::PresenceUpdate { channel, .. }
+            | Push::PresenceStats { channel, .. }
             | Push::Typing { channel, .. }
             | Push::UserStatus { channel, .. } => channel,
         }

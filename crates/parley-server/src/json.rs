@@ -188,6 +188,24 @@ pub fn upload_json(upload: &Upload) -> String {
     out
 }
 
+/// `{"uploads": [upload, ...], "next"?}`: a page of a user's uploads,
+/// newest first; `next` is the cursor of the following page.
+pub fn upload_page_json(page: &parley_store::UploadPage) -> String {
+    let mut out = String::from(r#"{"uploads":["#);
+    for (index, upload) in page.uploads.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(&upload_json(upload));
+    }
+    out.push(']');
+    if let Some(next) = &page.next {
+        let _ = write!(out, r#","next":"{next}""#);
+    }
+    out.push('}');
+    out
+}
+
 /// `{"channel","message_id"?,"user","emoji","count"}`: the data of a
 /// `reaction_added` or `reaction_removed` event; `count` is the emoji's
 /// count on its target after the change.

@@ -466,6 +466,7 @@ async fn sweep_streams(broker: Option<Arc<MemoryBroker>>, state: Arc<ServerState
                     trim_persisted(&state, app).await;
                 }
                 state.heartbeat_limits.forget_idle();
+                state.uploads.forget_idle();
                 if let Some(broker) = &broker {
                     let dropped = broker.sweep(ttl);
                     if dropped > 0 {

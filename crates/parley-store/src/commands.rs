@@ -23,7 +23,7 @@ use crate::sql::{streams, uploads};
 use crate::{
     Changed, MessageDelete, MessageEdit, MessageEventEncoder, MessageHide, NewMessage, NewUpload,
     Reacted, ReactionChange, ReactionTarget, Retention, Sent, StoreError, StoredPublication,
-    Timestamp, TrimScope, Upload, messages,
+    Timestamp, TrimScope, UploadCreation, UploadId, UploadRemoval, messages,
 };
 
 /// What the operations of one transaction share.
@@ -83,10 +83,17 @@ pub(crate) enum Command {
         retention: Retention,
         reply: Reply<u64>,
     },
-    /// Keep an upload's metadata.
+    /// Keep an upload's metadata, within its owner's quota.
     CreateUpload {
         upload: NewUpload,
-        reply: Reply<Upload>,
+        reply: Reply<UploadCreation>,
+    },
+    /// Remove an upload's metadata, unless a message carries it.
+    RemoveUpload {
+        app: Arc<str>,
+        owner: String,
+        id: UploadId,
+        reply: Reply<UploadRemoval>,
     },
     /// Add or remove a reaction. `channel` is the channel reacted to, or
     /// for a message, filled in by [`Command::resolve`].
@@ -178,6 +185,7 @@ impl Command {
             } => (false, &change.app, channel(c)),
             // An upload locks no stream.
             Self::CreateUpload { upload, .. } => (false, &upload.app, ""),
+            Self::RemoveUpload { app, .. } => (false, app, ""),
             Self::Trim { app, .. } => (true, app, ""),
         }
     }
@@ -231,8 +239,14 @@ impl Command {
             } => reply.keep(streams::trim(connection, app, scope, *retention).await),
             Self::Change(change) => change.execute(connection, context).await,
             Self::CreateUpload { upload, reply } => {
-                reply.keep(uploads::insert(connection, upload, context.now).await)
+                reply.keep(uploads::insert_within_quota(connection, upload, context.now).await)
             }
+            Self::RemoveUpload {
+                app,
+                owner,
+                id,
+                reply,
+            } => reply.keep(uploads::remove(connection, app, owner, id).await),
             Self::React {
                 change,
                 channel: Some(channel),
@@ -291,7 +305,10 @@ impl Command {
                 })) => vec![(&*change.app, publication, None)],
                 _ => Vec::new(),
             },
-            Self::CreateStream { .. } | Self::Trim { .. } | Self::CreateUpload { .. } => Vec::new(),
+            Self::CreateStream { .. }
+            | Self::Trim { .. }
+            | Self::CreateUpload { .. }
+            | Self::RemoveUpload { .. } => Vec::new(),
         }
     }
 
@@ -308,6 +325,7 @@ impl Command {
             Self::Trim { reply, .. } => reply.answer(failure),
             Self::Change(change) => change.answer(failure),
             Self::CreateUpload { reply, .. } => reply.answer(failure),
+            Self::RemoveUpload { reply, .. } => reply.answer(failure),
             Self::React { reply, .. } => reply.answer(failure),
         }
     }

@@ -32,7 +32,9 @@
 //!   on SQLite, `tsvector` on PostgreSQL). Each concept has its file:
 //!   `rooms.rs`, `reads.rs`, `pins.rs`, `threads.rs`, `search.rs`.
 //! - **Uploads and reactions.** [`Store::create_upload`] keeps an
-//!   [`Upload`]'s metadata (the bytes live in the server's upload storage);
+//!   [`Upload`]'s metadata (the bytes live in the server's upload storage)
+//!   within its owner's quota, [`Store::uploads_of`] lists a user's uploads
+//!   and [`Store::remove_upload`] removes one no message carries;
 //!   messages carry up to [`MAX_ATTACHMENTS`] of their author's uploads.
 //!   [`Store::react`] adds or removes a user's reaction to a message or to a
 //!   channel and appends `reaction_added` or `reaction_removed` with the new
@@ -128,5 +130,8 @@ pub use search::{SearchPage, SearchQuery, SearchScope};
 pub use store::{Store, StoreStats};
 pub use threads::ThreadPage;
 pub use time::Timestamp;
-pub use uploads::{Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadId};
+pub use uploads::{
+    Dimensions, MAX_ATTACHMENTS, NewUpload, Thumbnail, Upload, UploadCreation, UploadCursor,
+    UploadId, UploadPage, UploadRemoval,
+};
 pub use webhooks::{NewWebhook, WebhookDelivery};

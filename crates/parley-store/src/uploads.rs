@@ -96,6 +96,10 @@ pub struct Upload {
 /// An upload that is not in the store yet; the store sets its time.
 #[derive(Debug, Clone)]
 pub struct NewUpload {
+    /// The most bytes (files and thumbnails) the owner may keep in the app
+    /// with this upload counted; `None` for no limit. The store checks it in
+    /// the writer's transaction, so concurrent uploads cannot overshoot it.
+    pub quota: Option<u64>,
     /// The id, chosen by the caller (who stored the file under it first).
     pub id: UploadId,
     /// The app.
@@ -112,12 +116,117 @@ pub struct NewUpload {
     pub thumbnail: Option<Thumbnail>,
 }
 
+impl NewUpload {
+    /// The bytes this upload takes: its file and its thumbnail.
+    pub fn stored_bytes(&self) -> u64 {
+        self.size
+            .saturating_add(self.thumbnail.as_ref().map_or(0, |t| t.size))
+    }
+}
+
+/// What keeping an upload's metadata came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadCreation {
+    /// The upload is kept.
+    Created(Upload),
+    /// Kept, it would take its owner past [`NewUpload::quota`]; nothing was
+    /// written.
+    OverQuota {
+        /// The bytes the owner keeps already.
+        used: u64,
+        /// The quota.
+        quota: u64,
+    },
+}
+
+/// What removing an upload came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadRemoval {
+    /// The upload's metadata is gone; its bytes are the caller's to remove.
+    Removed(Upload),
+    /// A message that is not deleted still carries the upload; nothing was
+    /// removed.
+    Attached,
+}
+
+/// One page of a user's uploads, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadPage {
+    /// The uploads on this page.
+    pub uploads: Vec<Upload>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<UploadCursor>,
+}
+
+/// Where a page of uploads starts: after the upload made at `created_at`
+/// with this id, in the order newest first (ids break ties in time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadCursor {
+    /// The time of the last upload of the previous page.
+    pub created_at: Timestamp,
+    /// Its id.
+    pub id: UploadId,
+}
+
+impl UploadCursor {
+    /// Parses a cursor as [`fmt::Display`] writes it (`<millis>-<id>`);
+    /// anything else is invalid input.
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
+        let invalid = || StoreError::InvalidInput(format!("{text:?} is not an uploads cursor"));
+        let (millis, id) = text.split_once('-').ok_or_else(invalid)?;
+        Ok(Self {
+            created_at: Timestamp::from_millis(millis.parse().map_err(|_| invalid())?),
+            id: UploadId::parse(id).map_err(|_| invalid())?,
+        })
+    }
+}
+
+impl fmt::Display for UploadCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.created_at.as_millis(), self.id)
+    }
+}
+
 impl Store {
     /// Keeps an upload's metadata, once its bytes are in the upload storage
-    /// under its id.
-    pub async fn create_upload(&self, upload: NewUpload) -> Result<Upload, StoreError> {
+    /// under its id, unless it takes its owner past the upload's quota.
+    pub async fn create_upload(&self, upload: NewUpload) -> Result<UploadCreation, StoreError> {
         self.submit(|reply| Command::CreateUpload { upload, reply })
             .await
+    }
+
+    /// Removes the metadata of `owner`'s upload `id` in `app`, unless a
+    /// message still carries it. `NotFound` when the app has no such
+    /// upload, `Forbidden` when another user uploaded it. The removal goes
+    /// through the writer, so it cannot interleave with a message attaching
+    /// the upload.
+    pub async fn remove_upload(
+        &self,
+        app: Arc<str>,
+        owner: &str,
+        id: UploadId,
+    ) -> Result<UploadRemoval, StoreError> {
+        let owner = owner.to_owned();
+        self.submit(|reply| Command::RemoveUpload {
+            app,
+            owner,
+            id,
+            reply,
+        })
+        .await
+    }
+
+    /// A page of `owner`'s uploads in `app`, newest first, starting after
+    /// `after`; at most `limit` (at least one).
+    pub async fn uploads_of(
+        &self,
+        app: &str,
+        owner: &str,
+        after: Option<&UploadCursor>,
+        limit: usize,
+    ) -> Result<UploadPage, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        uploads::page(&mut connection, app, owner, after, limit.max(1)).await
     }
 
     /// The upload with this id. Upload ids are unguessable and unique in

@@ -46,6 +46,11 @@ pub struct NamespaceConfig {
     /// Heartbeat sessions (`POST /api/v1/presence/heartbeat`) one channel
     /// holds at most; a new session past it gets 409.
     pub max_heartbeat_sessions: usize,
+    /// Push `presence_stats` to the channel's subscribers when its counts
+    /// change, at most once per this interval (`"1s"`); unset, none is
+    /// pushed.
+    #[serde(deserialize_with = "super::duration::optional")]
+    pub presence_stats_interval: Option<Duration>,
     /// Clients may send typing indicators.
     pub typing: bool,
     /// How long a typer stays without a new typing event.
@@ -206,6 +211,7 @@ impl Default for NamespaceConfig {
             max_presence_state_bytes: defaults.max_presence_state_bytes,
             stale_after: defaults.stale_after,
             max_heartbeat_sessions: defaults.max_heartbeat_sessions,
+            presence_stats_interval: defaults.presence_stats_interval,
             typing: defaults.typing,
             typing_timeout: defaults.typing_timeout,
             user_status: defaults.user_status,
@@ -241,6 +247,7 @@ impl NamespaceConfig {
             max_presence_state_bytes: self.max_presence_state_bytes,
             stale_after: self.stale_after,
             max_heartbeat_sessions: self.max_heartbeat_sessions,
+            presence_stats_interval: self.presence_stats_interval,
             typing: self.typing,
             typing_timeout: self.typing_timeout,
             user_status: self.user_status,
@@ -291,6 +298,17 @@ impl NamespaceConfig {
                 parley_store::MAX_RECOVERY
             ));
         }
+        if self
+            .presence_stats_interval
+            .is_some_and(|interval| interval.is_zero())
+        {
+            return Some(
+                "presence_stats_interval must be above zero (leave it out for none)".into(),
+            );
+        }
+        if self.presence_stats_interval.is_some() && !self.presence {
+            return Some("presence_stats_interval needs presence = true".into());
+        }
         if self.presence_batch.is_zero()
             || self.typing_timeout.is_zero()
             || self.stale_after.is_zero()
@@ -317,5 +335,21 @@ mod tests {
         assert_eq!(quota.burst_size().get(), u32::MAX);
         assert_eq!(quota.replenish_interval(), Duration::from_nanos(1));
         assert!("0/s".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn live_counts_need_presence_and_an_interval_above_zero() {
+        let live = |presence, interval| NamespaceConfig {
+            presence,
+            presence_stats_interval: interval,
+            ..NamespaceConfig::default()
+        };
+        let problem = |config: NamespaceConfig| config.problem(Duration::from_secs(25), 1 << 20);
+        assert_eq!(problem(live(true, Some(Duration::from_secs(1)))), None);
+        assert_eq!(problem(live(false, None)), None);
+        let without_presence = problem(live(false, Some(Duration::from_secs(1))));
+        assert!(without_presence.is_some_and(|problem| problem.contains("presence = true")));
+        let zero = problem(live(true, Some(Duration::ZERO)));
+        assert!(zero.is_some_and(|problem| problem.contains("above zero")));
     }
 }

@@ -1,7 +1,10 @@
 //! The `[uploads]` section: how large uploads may be, which types are
-//! accepted, and how images are resized.
+//! accepted, how images are resized, and how much a user may upload.
 
 use serde::{Deserialize, Serialize};
+
+use super::Rate;
+use crate::uploads::sniff::TEXT_TYPES;
 
 /// Upload options, as written in `[uploads]`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -25,6 +28,12 @@ pub struct UploadsConfig {
     pub max_source_pixels: u64,
     /// The widest or tallest image decoded at all, checked the same way.
     pub max_source_side: u32,
+    /// The most bytes (files and thumbnails) one user may keep in an app;
+    /// an upload past it is refused with 413. `None`: no quota.
+    pub quota_bytes: Option<u64>,
+    /// How many uploads one user may make in an app, such as `20/min`;
+    /// past it an upload is refused with 429. `None`: no limit.
+    pub rate: Option<Rate>,
 }
 
 impl Default for UploadsConfig {
@@ -37,6 +46,9 @@ impl Default for UploadsConfig {
                 "image/gif",
                 "image/webp",
                 "application/pdf",
+                "text/plain",
+                "text/markdown",
+                "text/csv",
             ]
             .map(String::from)
             .to_vec(),
@@ -44,6 +56,8 @@ impl Default for UploadsConfig {
             thumbnail_side: 300,
             max_source_pixels: 40_000_000,
             max_source_side: 16_384,
+            quota_bytes: None,
+            rate: None,
         }
     }
 }
@@ -63,11 +77,20 @@ impl UploadsConfig {
         if self.thumbnail_side > self.max_image_side {
             return Some("uploads.thumbnail_side must not exceed max_image_side".into());
         }
+        if self.quota_bytes == Some(0) {
+            return Some(
+                "uploads.quota_bytes must be above zero (leave it out for no quota)".into(),
+            );
+        }
+        let text = |kind: &str| TEXT_TYPES.iter().any(|(text, _)| *text == kind);
         self.allowed_types
             .iter()
-            .find(|kind| !infer::is_mime_supported(kind))
+            .find(|kind| !infer::is_mime_supported(kind) && !text(kind))
             .map(|kind| {
-                format!("uploads.allowed_types: {kind:?} is not a type content sniffing recognises")
+                format!(
+                    "uploads.allowed_types: {kind:?} is neither a type content sniffing \
+                     recognises nor one of the text types text/plain, text/markdown, text/csv"
+                )
             })
     }
 }
@@ -103,10 +126,17 @@ mod tests {
             ),
             (
                 UploadsConfig {
-                    allowed_types: vec!["text/plain".into()],
+                    allowed_types: vec!["text/x-unknown".into()],
                     ..UploadsConfig::default()
                 },
-                "text/plain",
+                "text/x-unknown",
+            ),
+            (
+                UploadsConfig {
+                    quota_bytes: Some(0),
+                    ..UploadsConfig::default()
+                },
+                "quota_bytes",
             ),
         ];
         for (config, named) in cases {

@@ -102,7 +102,8 @@ pub fn routes() -> ApiRoutes {
         // The upload handler bounds the body itself, while it streams in,
         // at `uploads.max_bytes`.
         .path(routes!(uploads::create).layer(DefaultBodyLimit::disable()))
-        .path(routes!(uploads::file))
+        .path(routes!(uploads::list))
+        .path(routes!(uploads::file, uploads::remove))
         .path(routes!(uploads::thumbnail))
         .path(routes!(reactions::channel_reactions))
         .path(routes!(

@@ -8,15 +8,17 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use parley_core::{App, ChannelName, Grant, MemberInfo, Namespace};
+use parley_core::{App, ChannelName, Grant, Lease, LeaseKey, MemberInfo, Namespace};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::extract::WithinHeartbeatLimit;
 use super::extract::{ApiApp, ApiJson, UserApp};
 use super::{ApiError, ApiPath};
 use crate::auth::AuthError;
 use crate::chat::Chat;
-use crate::native::presence::{MAX_PAGE, StatusEntry};
+use crate::native::codes::{self, ErrorReply};
+use crate::native::presence::{MAX_PAGE, StatusEntry, checked_state};
 use crate::native::push;
 use crate::state::AppContext;
 
@@ -27,6 +29,9 @@ pub struct PresenceQuery {
     channel: String,
     cursor: Option<String>,
     limit: Option<usize>,
+    /// Also list up to `limit` anonymous viewers' connections.
+    #[serde(default)]
+    anonymous: bool,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -65,13 +70,15 @@ fn presence_channel<'a>(
     Ok((channel, namespace))
 }
 
-/// `GET /api/v1/presence?channel=&cursor=&limit=` → `{members, next?}`.
+/// `GET /api/v1/presence?channel=&cursor=&limit=&anonymous=` →
+/// `{members, next?, anonymous?}`: members with their connections and, on
+/// request, anonymous viewers' connections (only the backend sees those).
 #[utoipa::path(
     get,
     path = "/api/v1/presence",
     tag = "presence",
     params(PresenceQuery),
-    responses((status = 200, description = "A page of members.", body = crate::json::schema::PresencePageShape)),
+    responses((status = 200, description = "A page of members, with their connections.", body = crate::json::schema::PresencePageShape)),
     security(("api_key" = [])),
 )]
 pub async fn members(
@@ -86,11 +93,16 @@ pub async fn members(
         .node()
         .presence_members(&app.app, &channel, params.cursor.as_deref(), limit)
         .await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        push::members_json(&page),
-    )
-        .into_response())
+    let body = if params.anonymous {
+        let anonymous = chat
+            .node()
+            .presence_anonymous(&app.app, &channel, limit)
+            .await?;
+        push::members_and_anonymous_json(&page, &anonymous)
+    } else {
+        push::members_json(&page)
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /api/v1/presence/stats?channel=` → `{num_users, num_connections, num_anonymous}`.
@@ -124,6 +136,10 @@ pub struct HeartbeatBody {
     session_id: String,
     /// A channel token, for private namespaces.
     token: Option<String>,
+    /// The session's own state (a JSON object within the namespace's
+    /// `max_presence_state_bytes`); left out, the last one is kept.
+    #[schema(value_type = Option<Object>)]
+    state: Option<Box<RawValue>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -178,10 +194,22 @@ pub async fn heartbeat(
         }
     };
     app.app.check_subscribe(&user, &channel, grant)?;
+    let state = body
+        .state
+        .as_deref()
+        .map(|state| checked_state(state, namespace))
+        .transpose()
+        .map_err(state_error)?;
     // The user is part of the key, so nobody renews another user's session.
     let session: Arc<str> = Arc::from(format!("{user}\u{0}{}", body.session_id));
+    let lease = Lease {
+        key: LeaseKey::Session(session),
+        user,
+        info,
+        state,
+    };
     chat.node()
-        .presence_heartbeat(&app.app, &channel, namespace, session, user, info)
+        .presence_heartbeat(&app.app, &channel, namespace, lease)
         .await?;
     Ok(Json(HeartbeatResult {
         expires_in_ms: u64::try_from(namespace.stale_after.as_millis()).unwrap_or(u64::MAX),
@@ -212,6 +240,16 @@ fn viewer(app: &AppContext, headers: &HeaderMap) -> Result<(Arc<str>, Arc<Member
         info: claims.info,
     };
     Ok((claims.user, Arc::new(info)))
+}
+
+/// A refused state: 413 past the namespace's limit, 400 otherwise.
+fn state_error(error: ErrorReply) -> ApiError {
+    let status = if error.code == codes::TOO_LARGE {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError::new(status, error.message)
 }
 
 fn unauthorized(error: AuthError) -> ApiError {

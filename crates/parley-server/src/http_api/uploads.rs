@@ -1,5 +1,7 @@
-//! Uploads over HTTP: `POST /api/v1/uploads` (multipart, a user's token)
-//! and `GET /api/v1/uploads/{id}` and `/api/v1/uploads/{id}/thumbnail`.
+//! Uploads over HTTP: `POST /api/v1/uploads` (multipart, a user's token),
+//! `GET /api/v1/uploads/{id}` and `/api/v1/uploads/{id}/thumbnail`, and a
+//! user's own uploads: `GET /api/v1/uploads` lists them, `DELETE
+//! /api/v1/uploads/{id}` removes one.
 //!
 //! Reading needs no token: an upload id is 128 random bits, so the URL is
 //! the capability, as with attachment links in other chat products; anyone
@@ -9,16 +11,22 @@
 //! `Content-Disposition: attachment` for everything but the images the
 //! server re-encoded itself.
 
+use std::sync::Arc;
+
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
+use parley_store::{UploadCursor, UploadId};
+use serde::Deserialize;
 
 use super::extract::Caller;
 use super::{ApiError, ApiPath};
 use crate::chat::{Chat, ChatError};
 use crate::json;
+use crate::state::AppContext;
 use crate::uploads::{UploadError, Uploads};
 
 /// What a multipart body may hold beyond the file itself: boundaries, part
@@ -27,6 +35,11 @@ const MULTIPART_SLACK: usize = 64 * 1024;
 
 /// The form field that carries the file.
 const FILE_FIELD: &str = "file";
+
+/// Uploads per page of `GET /api/v1/uploads` unless `limit` says fewer.
+const DEFAULT_PAGE: usize = 50;
+/// The most uploads per page.
+const MAX_PAGE: usize = 200;
 
 impl From<UploadError> for ApiError {
     fn from(error: UploadError) -> Self {
@@ -45,6 +58,11 @@ impl From<UploadError> for ApiError {
                 tracing::error!(%error, "upload storage failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
+            error @ UploadError::OverQuota { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+            }
+            UploadError::RateLimited(wait) => Self::too_many("too many uploads", wait),
+            error @ UploadError::Attached => Self::new(StatusCode::CONFLICT, error.to_string()),
             UploadError::Store(error) => ChatError::Store(error).into(),
         }
     }
@@ -74,12 +92,8 @@ pub async fn create(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let Caller::User { app, actor } = caller else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "uploads are made with a user's token, not an API key",
-        ));
-    };
+    let (app, user) = uploader(caller, "uploads are made")?;
+    uploads.check_rate(&app.app.id, &user)?;
     let limit = uploads.max_bytes();
     // A declared length past the limit is refused before reading anything.
     let declared = headers
@@ -92,6 +106,7 @@ pub async fn create(
     let mut multipart =
         multipart.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
     let mut file = None;
+    let mut file_name = None;
     // Every byte of every field counts, so a body without a declared length
     // is bounded all the same.
     let mut read = 0usize;
@@ -102,6 +117,9 @@ pub async fn create(
                 StatusCode::BAD_REQUEST,
                 "send one file per upload",
             ));
+        }
+        if is_file {
+            file_name = field.file_name().map(str::to_owned);
         }
         let mut buffer = BytesMut::new();
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -127,7 +145,13 @@ pub async fn create(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "the file is empty"));
     }
     let upload = uploads
-        .accept(chat.store(), app.app.id.clone(), &actor.user, file)
+        .accept(
+            chat.store(),
+            app.app.id.clone(),
+            &user,
+            file_name.as_deref(),
+            file,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -135,6 +159,90 @@ pub async fn create(
         json::upload_json(&upload),
     )
         .into_response())
+}
+
+/// The app and the user of a request made with a user's token; an API key
+/// acts for no user here.
+fn uploader(caller: Caller, what: &str) -> Result<(Arc<AppContext>, Arc<str>), ApiError> {
+    match caller {
+        Caller::User { app, actor } => Ok((app, actor.user)),
+        Caller::Backend(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{what} with a user's token, not an API key"),
+        )),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/uploads?cursor=&limit=` (a user's token): the caller's
+/// uploads in their app, newest first, `{uploads, next?}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads",
+    tag = "uploads",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the caller's uploads, newest first.", body = crate::json::schema::UploadPageShape)),
+    security(("user_token" = [])),
+)]
+pub async fn list(
+    State(chat): State<Chat>,
+    caller: Caller,
+    params: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (app, user) = uploader(caller, "uploads are listed")?;
+    let Query(params) = params
+        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let cursor = params
+        .cursor
+        .as_deref()
+        .map(UploadCursor::parse)
+        .transpose()
+        .map_err(ChatError::Store)?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let page = chat
+        .store()
+        .uploads_of(&app.app.id, &user, cursor.as_ref(), limit)
+        .await
+        .map_err(ChatError::Store)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json::upload_page_json(&page),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/uploads/{id}` (a user's token): removes one of the
+/// caller's uploads, file and thumbnail; 204. Another user's upload is 403,
+/// an upload a message still carries 409 (deleting the message frees it).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "The upload, its file and thumbnail are deleted.")),
+    security(("user_token" = [])),
+)]
+pub async fn remove(
+    State(chat): State<Chat>,
+    State(uploads): State<Uploads>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let (app, user) = uploader(caller, "uploads are deleted")?;
+    let id =
+        UploadId::parse(&id).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such upload"))?;
+    uploads
+        .remove(chat.store(), app.app.id.clone(), &user, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
@@ -211,8 +319,14 @@ async fn serve(
         Some(_) => "inline",
         None => "attachment",
     };
-    let content_type = HeaderValue::from_str(content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    // Text uploads were checked to be UTF-8; saying so spares the browser a
+    // guess.
+    let content_type = if content_type.starts_with("text/") {
+        HeaderValue::from_str(&format!("{content_type}; charset=utf-8"))
+    } else {
+        HeaderValue::from_str(content_type)
+    }
+    .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok((
         [
             (header::CONTENT_TYPE, content_type),

@@ -319,8 +319,33 @@ pub struct RoomPageShape {
 #[derive(ToSchema)]
 #[schema(as = PresencePage)]
 pub struct PresencePageShape {
-    /// Each member: `user` and the info their token gave.
+    /// Each member: `user`, the info their token gave, their merged
+    /// `state`, `joined_at` and `connections` (each a `PresenceConnection`).
     members: Vec<BTreeMap<String, Value>>,
+    /// The cursor of the next page, absent on the last one.
+    next: Option<String>,
+    /// With `anonymous=true`: anonymous viewers' connections.
+    anonymous: Option<Vec<PresenceConnectionShape>>,
+}
+
+/// One connection (or heartbeat session) in a channel's presence.
+#[derive(ToSchema)]
+#[schema(as = PresenceConnection)]
+pub struct PresenceConnectionShape {
+    /// The connection's own state, when it set one.
+    state: Option<Value>,
+    /// Milliseconds since the Unix epoch.
+    joined_at: u64,
+    /// When its lease was last added or renewed, in milliseconds since the
+    /// Unix epoch.
+    last_seen: u64,
+}
+
+/// A page of the caller's uploads, newest first.
+#[derive(ToSchema)]
+#[schema(as = UploadPage)]
+pub struct UploadPageShape {
+    uploads: Vec<UploadShape>,
     /// The cursor of the next page, absent on the last one.
     next: Option<String>,
 }

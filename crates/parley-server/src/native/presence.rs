@@ -240,12 +240,13 @@ impl NativeSession {
         id: u64,
         params: PresenceUpdateParams,
     ) -> Result<Frame, ErrorReply> {
-        self.user_only()?;
+        // An anonymous viewer may set its connection's state too: it is
+        // kept (and listed to the backend) but pushed to nobody.
         let (channel, namespace) = self.presence_channel(&params.channel)?;
         let state = checked_state(&params.state, namespace)?;
         self.server
             .node
-            .presence_update(&self.app.app, &channel, self.client.user(), state)
+            .presence_update(&self.app.app, &channel, self.client.id, state)
             .await?;
         Ok(wire::result_frame(id, &Empty {}))
     }

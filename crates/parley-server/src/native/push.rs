@@ -7,7 +7,8 @@
 use std::fmt::Write;
 
 use parley_core::{
-    Frame, FrameEncoder, Member, PresencePage, Publication, Push, Typer, UserStatus,
+    Frame, FrameEncoder, Member, PresenceConnection, PresencePage, Publication, Push, Typer,
+    UserStatus,
 };
 
 /// Encodes pushes as native frames.
@@ -22,6 +23,7 @@ impl FrameEncoder for NativeEncoder {
             Push::Leave { .. } => "leave",
             Push::PresenceDiff { .. } => "presence_diff",
             Push::PresenceUpdate { .. } => "presence_update",
+            Push::PresenceStats { .. } => "presence_stats",
             Push::Typing { .. } => "typing",
             Push::UserStatus { .. } => "user_status",
         });
@@ -39,6 +41,13 @@ impl FrameEncoder for NativeEncoder {
                 out.key("leaves");
                 out.array(leaves.iter(), |out, user| out.quoted(user));
             }
+            Push::PresenceStats { stats, .. } => {
+                let _ = write!(
+                    out.out,
+                    r#","num_users":{},"num_connections":{},"num_anonymous":{}"#,
+                    stats.num_users, stats.num_connections, stats.num_anonymous
+                );
+            }
             Push::Typing { typers, .. } => {
                 out.key("users");
                 out.array(typers.iter(), Json::typer);
@@ -55,10 +64,27 @@ pub fn members_json(page: &PresencePage) -> String {
         out: String::with_capacity(64 + 96 * page.members.len()),
     };
     out.out.push_str(r#"{"members":"#);
-    out.array(page.members.iter(), Json::member);
+    out.array(page.members.iter(), Json::listed_member);
     if let Some(next) = &page.next {
         out.string("next", next);
     }
+    out.finish()
+}
+
+/// `{"members": [...], "next"?, "anonymous": [connection, ...]}`: a page of
+/// members with the anonymous viewers' connections, which only the backend
+/// is shown.
+pub fn members_and_anonymous_json(page: &PresencePage, anonymous: &[PresenceConnection]) -> String {
+    let mut out = Json {
+        out: String::with_capacity(64 + 96 * page.members.len() + 64 * anonymous.len()),
+    };
+    out.out.push_str(r#"{"members":"#);
+    out.array(page.members.iter(), Json::listed_member);
+    if let Some(next) = &page.next {
+        out.string("next", next);
+    }
+    out.key("anonymous");
+    out.array(anonymous.iter(), Json::connection);
     out.finish()
 }
 
@@ -143,6 +169,33 @@ impl Json {
         self.out.push('}');
     }
 
+    /// A member as a presence page lists them: as pushes show them, with
+    /// their join time and their connections. Pushes leave those out: a
+    /// join's time is the push's, and a storm of joins need not carry
+    /// every connection.
+    fn listed_member(&mut self, member: &Member) {
+        self.member(member);
+        self.out.pop();
+        let _ = write!(self.out, r#","joined_at":{}"#, member.joined_at);
+        self.key("connections");
+        self.array(member.connections.iter(), Json::connection);
+        self.out.push('}');
+    }
+
+    /// `{"state"?, "joined_at", "last_seen"}`: one connection of a member
+    /// or of an anonymous viewer.
+    fn connection(&mut self, connection: &PresenceConnection) {
+        let _ = write!(
+            self.out,
+            r#"{{"joined_at":{},"last_seen":{}"#,
+            connection.joined_at, connection.last_seen
+        );
+        if let Some(state) = &connection.state {
+            self.raw("state", state);
+        }
+        self.out.push('}');
+    }
+
     fn typer(&mut self, typer: &Typer) {
         self.out.push_str(r#"{"user":"#);
         self.quoted(&typer.user);
@@ -221,6 +274,7 @@ mod tests {
                 info: Some(r#"{"team":1}"#.into()),
             }),
             state: Some(r#"{"page":5}"#.into()),
+            ..Member::default()
         };
         assert_eq!(
             encode(Push::Join {

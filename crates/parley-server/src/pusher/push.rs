@@ -66,6 +66,13 @@ struct MemberData<'a> {
 }
 
 #[derive(Serialize)]
+struct PresenceCounts {
+    num_users: usize,
+    num_connections: usize,
+    num_anonymous: usize,
+}
+
+#[derive(Serialize)]
 struct Diff<'a> {
     joins: Vec<MemberData<'a>>,
     leaves: &'a [std::sync::Arc<str>],
@@ -104,6 +111,18 @@ impl FrameEncoder for PusherEncoder {
             Push::PresenceUpdate { member, .. } => {
                 internal_event("parley:presence_update", channel, &member_data(member))
             }
+            // Pusher clients count with `subscription_count` where the app
+            // enables it; the live presence counts go out under a name
+            // pusher-js ignores unless bound, as the other Parley extras.
+            Push::PresenceStats { stats, .. } => internal_event(
+                "parley:presence_stats",
+                channel,
+                &PresenceCounts {
+                    num_users: stats.num_users,
+                    num_connections: stats.num_connections,
+                    num_anonymous: stats.num_anonymous,
+                },
+            ),
             Push::Typing { .. } => internal_event("parley:typing", channel, &()),
             Push::UserStatus { status, .. } => internal_event(
                 "parley:user_status",
@@ -256,7 +275,7 @@ mod tests {
                 info: Some(r#"{"name":"Ann"}"#.into()),
                 ..MemberInfo::default()
             }),
-            state: None,
+            ..Member::default()
         };
         let added = encode(Push::Join {
             channel: &channel,

@@ -5,9 +5,10 @@
 //! `pusher:subscription_count`.
 //!
 //! The node reports count changes through its [`ChannelObserver`], which
-//! only marks the channel; [`SubscriptionCounts::flush`], run every
-//! [`FLUSH_INTERVAL`] by a server task, pushes the count as it is then to
-//! the channel's Pusher subscribers. Deferring does two things: a new
+//! only marks the channel in a [`Throttle`] (the one live presence counts
+//! use); [`SubscriptionCounts::flush`], run every [`FLUSH_INTERVAL`] by a
+//! server task, pushes the count as it is then to the channel's Pusher
+//! subscribers. Deferring does two things: a new
 //! subscriber hears `subscription_succeeded` first (the observer is called
 //! inside `Node::subscribe`, before the session answers), and a burst of
 //! subscriptions costs one push per subscriber per window instead of one
@@ -15,12 +16,11 @@
 //! [`LARGE_CHANNEL`] subscribers hear it at most every
 //! [`LARGE_CHANNEL_INTERVAL`], as Pusher throttles them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use parley_core::{App, ChannelEvent, ChannelName, ChannelObserver, EncoderId};
+use parley_core::{App, ChannelEvent, ChannelName, ChannelObserver, EncoderId, Throttle};
 use serde::Serialize;
 
 use super::push::internal_event;
@@ -41,10 +41,9 @@ pub struct SubscriptionCounts {
     apps: HashMap<String, Arc<App>>,
     /// The Pusher encoder: only its connections hear the count.
     pusher: EncoderId,
-    /// Channels whose count changed since the last flush.
-    changed: Mutex<HashSet<ChannelKey>>,
-    /// When each large channel last heard its count.
-    last_sent: Mutex<HashMap<ChannelKey, Instant>>,
+    /// Channels whose count changed since they last heard it, and when
+    /// they did.
+    throttle: Throttle<ChannelKey>,
 }
 
 #[derive(Serialize)]
@@ -62,8 +61,7 @@ impl SubscriptionCounts {
                 .map(|app| (app.id.to_string(), app))
                 .collect(),
             pusher,
-            changed: Mutex::default(),
-            last_sent: Mutex::default(),
+            throttle: Throttle::new(),
         }
     }
 
@@ -76,48 +74,38 @@ impl SubscriptionCounts {
     /// Pushes the count of every channel that changed, except large ones
     /// that heard theirs within [`LARGE_CHANNEL_INTERVAL`], which wait.
     pub fn flush(&self, now: Instant) {
-        let changed = std::mem::take(&mut *self.changed.lock());
-        let mut waiting = Vec::new();
-        {
-            let mut last_sent = self.last_sent.lock();
-            for key in changed {
-                let Some(app) = self.apps.get(&*key.0) else {
-                    continue;
-                };
-                let count = app.hub.subscriber_count(&key.1);
-                if count == 0 {
-                    last_sent.remove(&key);
-                    continue;
-                }
-                if count > LARGE_CHANNEL {
-                    if last_sent
-                        .get(&key)
-                        .is_some_and(|last| now.duration_since(*last) < LARGE_CHANNEL_INTERVAL)
-                    {
-                        waiting.push(key);
-                        continue;
-                    }
-                    last_sent.insert(key.clone(), now);
-                } else {
-                    last_sent.remove(&key);
-                }
-                let frame = internal_event(
-                    "pusher_internal:subscription_count",
-                    Some(key.1.as_str()),
-                    &CountData {
-                        subscription_count: count,
-                    },
-                );
-                for client in app.hub.subscribers(&key.1) {
-                    if client.encoder().id() == self.pusher {
-                        // A refused push means the connection is closing.
-                        let _ = client.send(frame.clone());
-                    }
+        let due = self.throttle.take_due(now, |(app, channel)| {
+            let large = self
+                .apps
+                .get(&**app)
+                .is_some_and(|app| app.hub.subscriber_count(channel) > LARGE_CHANNEL);
+            if large {
+                LARGE_CHANNEL_INTERVAL
+            } else {
+                Duration::ZERO
+            }
+        });
+        for key in due {
+            let Some(app) = self.apps.get(&*key.0) else {
+                continue;
+            };
+            let count = app.hub.subscriber_count(&key.1);
+            if count == 0 {
+                continue;
+            }
+            let frame = internal_event(
+                "pusher_internal:subscription_count",
+                Some(key.1.as_str()),
+                &CountData {
+                    subscription_count: count,
+                },
+            );
+            for client in app.hub.subscribers(&key.1) {
+                if client.encoder().id() == self.pusher {
+                    // A refused push means the connection is closing.
+                    let _ = client.send(frame.clone());
                 }
             }
-        }
-        if !waiting.is_empty() {
-            self.changed.lock().extend(waiting);
         }
     }
 }
@@ -133,9 +121,7 @@ impl ChannelObserver for SubscriptionCounts {
             return;
         }
         if let Some(app) = self.apps.get(app) {
-            self.changed
-                .lock()
-                .insert((app.id.clone(), channel.clone()));
+            self.throttle.mark((app.id.clone(), channel.clone()));
         }
     }
 }

@@ -75,4 +75,14 @@ impl UploadStorage for FsStorage {
         }
         .boxed()
     }
+
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        async move {
+            match tokio::fs::remove_file(self.path(key)?).await {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+                _ => Ok(()),
+            }
+        }
+        .boxed()
+    }
 }

@@ -41,6 +41,7 @@ mod http_chat;
 mod http_chat_threads;
 mod lifecycle;
 mod limits;
+mod live_counts;
 mod openapi;
 mod presence;
 mod pubsub;

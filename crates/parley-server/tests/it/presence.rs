@@ -206,7 +206,14 @@ async fn anonymous_viewers_are_counted_but_not_listed() {
     let members = viewers[0]
         .ok("presence", json!({"channel": "stream:match"}))
         .await;
-    assert_eq!(members["members"], json!([{"user": "fan"}]));
+    let listed: Vec<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| member["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["fan"]);
+    assert!(members.get("anonymous").is_none(), "{members}");
     drop(viewers.pop());
     let deadline = std::time::Instant::now() + common::WAIT;
     while fan
@@ -538,5 +545,233 @@ async fn a_user_who_comes_and_goes_within_a_batch_window_is_still_reported_gone(
             break;
         }
     }
+    server.stop().await;
+}
+
+/// The connections a presence page lists for `user`.
+fn connections_of<'a>(page: &'a Value, user: &str) -> &'a Vec<Value> {
+    page["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["user"] == user)
+        .unwrap_or_else(|| panic!("{user} is not listed: {page}"))["connections"]
+        .as_array()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_devices_of_one_user_are_one_member_with_two_connections_and_their_own_state() {
+    let server = TestServer::start().await;
+    let mut observer = server.user("obs").await;
+    observer.ok("subscribe", json!({"channel": "room:3"})).await;
+    push_named(&mut observer, "join").await;
+    let mut phone = server.user("ann").await;
+    phone
+        .ok(
+            "subscribe",
+            json!({"channel": "room:3", "state": {"device": "phone"}}),
+        )
+        .await;
+    assert_eq!(
+        push_named(&mut observer, "join").await["member"]["user"],
+        "ann"
+    );
+    let mut tv = server.user("ann").await;
+    tv.ok(
+        "subscribe",
+        json!({"channel": "room:3", "state": {"device": "tv", "quality": "4k"}}),
+    )
+    .await;
+    // The second device's state is the member's merged state now.
+    let update = push_named(&mut observer, "presence_update").await;
+    assert_eq!(update["member"]["state"]["device"], "tv");
+
+    let page = observer.ok("presence", json!({"channel": "room:3"})).await;
+    assert_eq!(page["members"].as_array().unwrap().len(), 2, "{page}");
+    let ann = page["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["user"] == "ann")
+        .unwrap();
+    assert_eq!(ann["state"], json!({"device": "tv", "quality": "4k"}));
+    let connections = connections_of(&page, "ann");
+    assert_eq!(connections.len(), 2, "{page}");
+    assert_eq!(connections[0]["state"], json!({"device": "phone"}));
+    assert_eq!(
+        connections[1]["state"],
+        json!({"device": "tv", "quality": "4k"})
+    );
+    let joined_at = ann["joined_at"].as_u64().unwrap();
+    assert!(joined_at > 1_700_000_000_000, "{ann}");
+    assert_eq!(joined_at, connections[0]["joined_at"].as_u64().unwrap());
+    for connection in connections {
+        assert!(connection["last_seen"].as_u64() >= connection["joined_at"].as_u64());
+    }
+    let stats = observer
+        .ok("presence_stats", json!({"channel": "room:3"}))
+        .await;
+    assert_eq!(
+        stats,
+        json!({"num_users": 2, "num_connections": 3, "num_anonymous": 0})
+    );
+
+    // An update replaces its own connection's state, not the other one's.
+    phone
+        .ok(
+            "presence_update",
+            json!({"channel": "room:3", "state": {"device": "phone", "quality": "sd"}}),
+        )
+        .await;
+    let update = push_named(&mut observer, "presence_update").await;
+    assert_eq!(update["member"]["state"]["quality"], "sd");
+    let page = observer.ok("presence", json!({"channel": "room:3"})).await;
+    let connections = connections_of(&page, "ann");
+    assert_eq!(
+        connections[0]["state"],
+        json!({"device": "phone", "quality": "sd"})
+    );
+    assert_eq!(
+        connections[1]["state"],
+        json!({"device": "tv", "quality": "4k"})
+    );
+
+    // Closing the phone leaves the TV, and no leave.
+    drop(phone);
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let page = observer.ok("presence", json!({"channel": "room:3"})).await;
+        if connections_of(&page, "ann").len() == 1 {
+            assert_eq!(connections_of(&page, "ann")[0]["state"]["device"], "tv");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        observer
+            .pushes_within(Duration::from_millis(200))
+            .await
+            .iter()
+            .all(|push| push["push"] != "leave"),
+        "one device left, the member stays"
+    );
+    drop(tv);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_and_heartbeat_state_is_listed_to_the_backend_only() {
+    let server = TestServer::start().await;
+    let mut fan = server.user("fan").await;
+    fan.ok("subscribe", json!({"channel": "stream:cup"})).await;
+    push_named(&mut fan, "join").await;
+    let mut viewer = Client::open(&server.ws_url()).await;
+    viewer.ok("connect", json!({})).await;
+    viewer
+        .ok(
+            "subscribe",
+            json!({"channel": "stream:cup", "state": {"device": "web"}}),
+        )
+        .await;
+    let beat = |body: Value, token: Option<String>| {
+        let url = server.url("/api/v1/presence/heartbeat");
+        async move {
+            let mut request = reqwest::Client::new().post(&url).json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = beat(
+        json!({"channel": "stream:cup", "session_id": "tv-1", "state": {"device": "tv"}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = beat(
+        json!({"channel": "stream:cup", "session_id": "p", "state": {"device": "console"}}),
+        Some(server.token("zed")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        push_named(&mut fan, "join").await["member"]["state"]["device"],
+        "console"
+    );
+
+    // The anonymous viewer's own update is kept and pushed to nobody.
+    viewer
+        .ok(
+            "presence_update",
+            json!({"channel": "stream:cup", "state": {"device": "web", "quality": "hd"}}),
+        )
+        .await;
+    assert!(
+        fan.pushes_within(Duration::from_millis(200))
+            .await
+            .iter()
+            .all(|push| push["push"] != "presence_update"),
+        "anonymous viewers are not members"
+    );
+
+    // Clients see members only; the backend, asking, sees anonymous state.
+    let page = fan.ok("presence", json!({"channel": "stream:cup"})).await;
+    assert!(page.get("anonymous").is_none(), "{page}");
+    assert_eq!(
+        connections_of(&page, "zed")[0]["state"],
+        json!({"device": "console"})
+    );
+    let (status, backend) = api_call(
+        &server.url("/api/v1/presence?channel=stream:cup&anonymous=true"),
+        Method::GET,
+        Some(common::API_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{backend}");
+    let mut states: Vec<Value> = backend["anonymous"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|connection| {
+            assert!(connection["joined_at"].as_u64().unwrap() > 0);
+            connection["state"].clone()
+        })
+        .collect();
+    states.sort_by_key(|state| state["device"].as_str().unwrap().to_owned());
+    assert_eq!(
+        states,
+        [
+            json!({"device": "tv"}),
+            json!({"device": "web", "quality": "hd"})
+        ]
+    );
+    let (_, without) = api_call(
+        &server.url("/api/v1/presence?channel=stream:cup"),
+        Method::GET,
+        Some(common::API_KEY),
+        None,
+    )
+    .await;
+    assert!(without.get("anonymous").is_none(), "{without}");
+
+    // A heartbeat's state is checked as a subscribe's.
+    let (status, _) = beat(
+        json!({"channel": "stream:cup", "session_id": "x", "state": [1]}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = beat(
+        json!({"channel": "stream:cup", "session_id": "x", "state": {"pad": "x".repeat(5000)}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 413);
     server.stop().await;
 }

@@ -21,6 +21,10 @@ on_both_backends!(
     attachments_in_ack_push_and_history,
     another_users_upload_cannot_be_attached,
     images_past_the_pixel_budget_are_refused_with_422,
+    text_is_accepted_by_extension_and_served_as_an_attachment,
+    users_list_and_delete_their_own_uploads_only,
+    an_attached_upload_is_deleted_only_once_its_message_is,
+    the_quota_answers_413_and_the_rate_429,
 );
 
 /// A payload hidden after the image data, which re-encoding must drop.
@@ -734,5 +738,235 @@ async fn images_past_the_pixel_budget_are_refused_with_422(backend: Backend) {
     }
     let reply = uploaded(&server, "alice", png(200, 100)).await;
     assert_eq!(reply["width"], 200);
+    server.stop().await;
+}
+
+/// Posts `bytes` named `name` as `user` and returns status and body.
+async fn upload_named(server: &TestServer, user: &str, bytes: &[u8], name: &str) -> (u16, Value) {
+    upload(
+        server,
+        Some(&server.token(user)),
+        bytes.to_vec(),
+        name,
+        "application/octet-stream",
+    )
+    .await
+}
+
+/// Calls `/api/v1/uploads...` with `user`'s token.
+async fn as_user(
+    server: &TestServer,
+    user: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, Value) {
+    common::api_call(&server.url(path), method, Some(&server.token(user)), None).await
+}
+
+async fn text_is_accepted_by_extension_and_served_as_an_attachment(backend: Backend) {
+    let server = start(backend).await;
+    let markdown = "# Notes\n\n- café *au lait*\r\n\t| a | b |\n".as_bytes();
+    let cases = [
+        ("notes.md", markdown, "text/markdown"),
+        ("table.CSV", b"a,b\n1,2\n".as_slice(), "text/csv"),
+        ("readme.txt", b"just some words".as_slice(), "text/plain"),
+    ];
+    for (name, bytes, content_type) in cases {
+        let (status, reply) = upload_named(&server, "alice", bytes, name).await;
+        assert_eq!(status, 201, "{name}: {reply}");
+        assert_eq!(reply["content_type"], content_type);
+        assert_eq!(reply["size"], bytes.len());
+        let served = fetch(&server, reply["url"].as_str().unwrap()).await;
+        assert_eq!(served.status, 200);
+        assert_eq!(
+            served.content_type,
+            format!("{content_type}; charset=utf-8")
+        );
+        assert_eq!(served.disposition, "attachment");
+        assert!(served.nosniff);
+        assert_eq!(served.bytes, bytes);
+    }
+
+    // A binary named as text is refused, whatever it really is.
+    let (status, body) = upload_named(&server, "alice", &png(10, 10), "image.md").await;
+    assert_eq!(status, 415, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not UTF-8 text"),
+        "{body}"
+    );
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.resize(256, 0);
+    let (status, _) = upload_named(&server, "alice", &elf, "run.txt").await;
+    assert_eq!(status, 415);
+    let (status, _) = upload_named(&server, "alice", b"nul \0 inside", "a.csv").await;
+    assert_eq!(status, 415);
+    // Text without a text extension has no type.
+    let (status, _) = upload_named(&server, "alice", b"# Notes", "notes.bin").await;
+    assert_eq!(status, 415);
+
+    // Left out of the allow-list, text is refused.
+    let strict = TestServer::start_on(backend, |config| {
+        config.uploads.allowed_types = vec!["image/png".to_owned()]
+    })
+    .await;
+    let (status, body) = upload_named(&strict, "alice", markdown, "notes.md").await;
+    assert_eq!(status, 415, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text/markdown"),
+        "{body}"
+    );
+    server.stop().await;
+    strict.stop().await;
+}
+
+async fn users_list_and_delete_their_own_uploads_only(backend: Backend) {
+    let server = start(backend).await;
+    let mut ids = Vec::new();
+    for index in 0..3 {
+        let (status, reply) = upload_named(
+            &server,
+            "alice",
+            format!("note {index}").as_bytes(),
+            "n.txt",
+        )
+        .await;
+        assert_eq!(status, 201, "{reply}");
+        ids.push(reply["id"].as_str().unwrap().to_owned());
+    }
+    let (_, bobs) = upload_named(&server, "bob", b"bob's", "b.txt").await;
+    let bobs = bobs["id"].as_str().unwrap().to_owned();
+
+    // Newest first, two per page, then the last one.
+    let (status, first) = as_user(
+        &server,
+        "alice",
+        reqwest::Method::GET,
+        "/api/v1/uploads?limit=2",
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let listed = |page: &Value| -> Vec<String> {
+        page["uploads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|upload| upload["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(listed(&first), [ids[2].clone(), ids[1].clone()]);
+    assert_eq!(first["uploads"][0]["owner"], "alice");
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = as_user(
+        &server,
+        "alice",
+        reqwest::Method::GET,
+        &format!("/api/v1/uploads?limit=2&cursor={next}"),
+    )
+    .await;
+    assert_eq!(listed(&second), [ids[0].clone()]);
+    assert!(second.get("next").is_none(), "{second}");
+    let (_, of_bob) = as_user(&server, "bob", reqwest::Method::GET, "/api/v1/uploads").await;
+    assert_eq!(listed(&of_bob), [bobs.as_str()]);
+    let (status, body) = as_user(
+        &server,
+        "alice",
+        reqwest::Method::GET,
+        "/api/v1/uploads?cursor=x",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = server
+        .api(reqwest::Method::GET, "/api/v1/uploads", None)
+        .await;
+    assert_eq!(status, 403);
+
+    // Bob cannot delete Alice's upload; she can, and it is gone.
+    let path = format!("/api/v1/uploads/{}", ids[1]);
+    let (status, body) = as_user(&server, "bob", reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], 403);
+    assert_eq!(fetch(&server, &path).await.status, 200);
+    let (status, _) = as_user(&server, "alice", reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, 204);
+    assert_eq!(fetch(&server, &path).await.status, 404);
+    let (status, body) = as_user(&server, "alice", reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, 404, "{body}");
+    let (_, left) = as_user(&server, "alice", reqwest::Method::GET, "/api/v1/uploads").await;
+    assert_eq!(listed(&left), [ids[2].clone(), ids[0].clone()]);
+    let (status, _) = server
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/uploads/{bobs}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    server.stop().await;
+}
+
+async fn an_attached_upload_is_deleted_only_once_its_message_is(backend: Backend) {
+    let server = start(backend).await;
+    let (_, note) = upload_named(&server, "alice", b"attached", "a.md").await;
+    let path = format!("/api/v1/uploads/{}", note["id"].as_str().unwrap());
+    let mut alice = server.user("alice").await;
+    let sent = alice
+        .ok(
+            "message_send",
+            json!({"channel": "talk:room", "text": "see", "attachments": [note["id"]]}),
+        )
+        .await;
+    let (status, body) = as_user(&server, "alice", reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], 409);
+    assert_eq!(fetch(&server, &path).await.status, 200);
+    alice.ok("message_delete", json!({"id": sent["id"]})).await;
+    let (status, _) = as_user(&server, "alice", reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, 204);
+    assert_eq!(fetch(&server, &path).await.status, 404);
+    server.stop().await;
+}
+
+async fn the_quota_answers_413_and_the_rate_429(backend: Backend) {
+    let server =
+        TestServer::start_on(backend, |config| config.uploads.quota_bytes = Some(100)).await;
+    let (status, first) = upload_named(&server, "alice", &[b'a'; 60], "a.txt").await;
+    assert_eq!(status, 201, "{first}");
+    let (status, body) = upload_named(&server, "alice", &[b'b'; 60], "b.txt").await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], 413);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("quota of 100 bytes"), "{body}");
+    // The quota is per user, and deleting frees it.
+    let (status, _) = upload_named(&server, "bob", &[b'b'; 60], "b.txt").await;
+    assert_eq!(status, 201);
+    let path = format!("/api/v1/uploads/{}", first["id"].as_str().unwrap());
+    let (status, _) = as_user(&server, "alice", reqwest::Method::DELETE, &path).await;
+    assert_eq!(status, 204);
+    let (status, _) = upload_named(&server, "alice", &[b'b'; 60], "b.txt").await;
+    assert_eq!(status, 201);
+    server.stop().await;
+
+    let server = TestServer::start_on(backend, |config| {
+        config.uploads.rate = Some("2/min".parse().unwrap())
+    })
+    .await;
+    for _ in 0..2 {
+        let (status, _) = upload_named(&server, "alice", b"x", "x.txt").await;
+        assert_eq!(status, 201);
+    }
+    let (status, body) = upload_named(&server, "alice", b"x", "x.txt").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]["retry_after_ms"].as_u64().unwrap() > 0,
+        "{body}"
+    );
+    let (status, _) = upload_named(&server, "bob", b"x", "x.txt").await;
+    assert_eq!(status, 201);
     server.stop().await;
 }

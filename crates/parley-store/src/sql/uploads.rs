@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::{
-    Dimensions, Message, MessageId, NewUpload, StoreError, Thumbnail, Timestamp, Upload, UploadId,
+    Dimensions, Message, MessageId, NewUpload, StoreError, Thumbnail, Timestamp, Upload,
+    UploadCreation, UploadCursor, UploadId, UploadPage, UploadRemoval,
 };
 
 /// The columns [`upload`] reads, in a `SELECT` of the `uploads` table
@@ -17,7 +18,7 @@ const UPLOAD_COLUMNS: &str = "u.id, u.app_id, u.owner, u.content_type, u.size, u
      u.thumbnail_height, u.created_at";
 
 /// Stores an upload's metadata and returns it as stored.
-pub(crate) async fn insert(
+async fn insert(
     connection: &mut AnyConnection,
     new: &NewUpload,
     now: Timestamp,
@@ -52,6 +53,126 @@ pub(crate) async fn insert(
         thumbnail: new.thumbnail.clone(),
         created_at: now,
     })
+}
+
+/// Stores an upload's metadata unless it takes its owner past the upload's
+/// quota. Run in the writer's transaction, the sum and the insert see every
+/// upload committed before, so concurrent uploads cannot overshoot.
+pub(crate) async fn insert_within_quota(
+    connection: &mut AnyConnection,
+    new: &NewUpload,
+    now: Timestamp,
+) -> Result<UploadCreation, StoreError> {
+    if let Some(quota) = new.quota {
+        let used = usage(connection, &new.app, &new.owner).await?;
+        if used.saturating_add(new.stored_bytes()) > quota {
+            return Ok(UploadCreation::OverQuota { used, quota });
+        }
+    }
+    insert(connection, new, now)
+        .await
+        .map(UploadCreation::Created)
+}
+
+/// The bytes (files and thumbnails) `owner` keeps in `app`.
+async fn usage(connection: &mut AnyConnection, app: &str, owner: &str) -> Result<u64, StoreError> {
+    // PostgreSQL sums BIGINTs into a NUMERIC, hence the cast back.
+    let used: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size + COALESCE(thumbnail_size, 0)), 0) AS BIGINT) \
+         FROM uploads WHERE app_id = $1 AND owner = $2",
+    )
+    .bind(app)
+    .bind(owner)
+    .fetch_one(&mut *connection)
+    .await?;
+    from_db(used, "upload usage")
+}
+
+/// A page of `owner`'s uploads in `app`, newest first (ids break ties),
+/// after `after`.
+pub(crate) async fn page(
+    connection: &mut AnyConnection,
+    app: &str,
+    owner: &str,
+    after: Option<&UploadCursor>,
+    limit: usize,
+) -> Result<UploadPage, StoreError> {
+    // One row past the page says whether there is a next one.
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let rows = match after {
+        None => {
+            let sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads u WHERE u.app_id = $1 AND u.owner = $2 \
+                 ORDER BY u.created_at DESC, u.id DESC LIMIT $3"
+            );
+            sqlx::query(&sql)
+                .bind(app)
+                .bind(owner)
+                .bind(fetch)
+                .fetch_all(&mut *connection)
+                .await?
+        }
+        Some(cursor) => {
+            let sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads u WHERE u.app_id = $1 AND u.owner = $2 \
+                 AND (u.created_at < $3 OR (u.created_at = $3 AND u.id < $4)) \
+                 ORDER BY u.created_at DESC, u.id DESC LIMIT $5"
+            );
+            sqlx::query(&sql)
+                .bind(app)
+                .bind(owner)
+                .bind(cursor.created_at.as_millis())
+                .bind(cursor.id.as_str())
+                .bind(fetch)
+                .fetch_all(&mut *connection)
+                .await?
+        }
+    };
+    let mut uploads = rows.iter().map(upload).collect::<Result<Vec<_>, _>>()?;
+    let next = if uploads.len() > limit {
+        uploads.truncate(limit);
+        uploads.last().map(|last| UploadCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(UploadPage { uploads, next })
+}
+
+/// Removes `owner`'s upload `id` of `app` unless a message carries it.
+/// Deleting a message detaches its uploads, so only live (or hidden)
+/// messages hold one.
+pub(crate) async fn remove(
+    connection: &mut AnyConnection,
+    app: &str,
+    owner: &str,
+    id: &UploadId,
+) -> Result<UploadRemoval, StoreError> {
+    let upload = find(connection, id)
+        .await?
+        .filter(|upload| &*upload.app == app)
+        .ok_or(StoreError::NotFound("upload"))?;
+    if upload.owner != owner {
+        return Err(StoreError::Forbidden(
+            "only its uploader may delete an upload",
+        ));
+    }
+    let attached: Option<String> = sqlx::query_scalar(
+        "SELECT upload_id FROM message_attachments WHERE upload_id = $1 LIMIT 1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut *connection)
+    .await?;
+    if attached.is_some() {
+        return Ok(UploadRemoval::Attached);
+    }
+    sqlx::query("DELETE FROM uploads WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *connection)
+        .await?;
+    Ok(UploadRemoval::Removed(upload))
 }
 
 /// The upload with this id, whatever its app.
