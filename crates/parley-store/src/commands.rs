@@ -182,6 +182,12 @@ impl Command {
         }
     }
 
+    /// Whether the command is a message send the writer runs in bulk with
+    /// its neighbours (see [`execute_sends`]).
+    pub(crate) fn is_plain_send(&self) -> bool {
+        matches!(self, Self::Send { new, .. } if new.is_plain())
+    }
+
     /// Runs the command and keeps its outcome for the reply. Returns the
     /// error too, so the writer can roll the command back.
     pub(crate) async fn execute(
@@ -309,6 +315,48 @@ impl Command {
             Self::Change(change) => change.answer(failure),
             Self::CreateUpload { reply, .. } => reply.answer(failure),
             Self::React { reply, .. } => reply.answer(failure),
+        }
+    }
+}
+
+/// Runs plain message sends (see [`Command::is_plain_send`]) together, in
+/// a handful of statements (`messages::send_many`), and keeps each one's
+/// outcome. A failure is kept by every one of them and returned: the writer
+/// rolls the batch back and, when it held more than these, runs it again
+/// one command at a time, where the failing one is found and refused alone.
+pub(crate) async fn execute_sends(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    sends: &mut [&mut Command],
+) -> Result<(), StoreError> {
+    let news: Vec<&NewMessage> = sends
+        .iter()
+        .filter_map(|command| match &**command {
+            Command::Send { new, .. } => Some(new),
+            _ => None,
+        })
+        .collect();
+    if news.len() != sends.len() {
+        return Err(StoreError::corrupt("a bulk send held another command"));
+    }
+    let outcome = messages::send_many(connection, context, &news).await;
+    drop(news);
+    match outcome {
+        Ok(sent) => {
+            for (command, sent) in sends.iter_mut().zip(sent) {
+                if let Command::Send { reply, .. } = &mut **command {
+                    reply.outcome = Some(Ok(sent));
+                }
+            }
+            Ok(())
+        }
+        Err(error) => {
+            for command in sends.iter_mut() {
+                if let Command::Send { reply, .. } = &mut **command {
+                    reply.outcome = Some(Err(error.clone()));
+                }
+            }
+            Err(error)
         }
     }
 }

@@ -11,7 +11,9 @@ use sqlx::AnyConnection;
 
 use crate::commands::{Command, Context};
 use crate::event::{self, Event, Turn};
-use crate::sql::{self, End, Ordered, Window, messages, reactions, streams, uploads};
+use crate::sql::reads as read_rows;
+use crate::sql::streams::Advance;
+use crate::sql::{self, End, Ordered, Window, messages, reactions, rooms, streams, uploads};
 use crate::store::page_bounds;
 use crate::{Store, StoreError, StoredPublication, Timestamp, Upload, UploadId, reads, threads};
 
@@ -406,6 +408,150 @@ pub(crate) async fn send(
         publication: Some(publication),
         parent,
     })
+}
+
+impl NewMessage {
+    /// Whether the message can be sent with others in bulk
+    /// ([`send_many`]): it checks nothing in the database before it is
+    /// written (no idempotency key to look up, no parent to find, no
+    /// uploads to claim), so only a failing statement can refuse it. Most
+    /// messages are like that; the others are sent one by one.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.client_msg_id.is_none() && self.reply_to.is_none() && self.attachments.is_empty()
+    }
+}
+
+/// Sends many plain messages (see [`NewMessage::is_plain`]) in a handful of
+/// statements whatever their number: one to take every channel's turns, one
+/// each (per chunk of rows) for the senders' read markers, the messages,
+/// their mentions and their events, and one per room moved. The result is
+/// what [`send`] would give for each, one after the other, in the order
+/// given, which must keep the messages of a channel in their queue order
+/// and the channels in the writer's lock order.
+pub(crate) async fn send_many(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    news: &[&NewMessage],
+) -> Result<Vec<Sent>, StoreError> {
+    // The channels, each once, in the order given (the lock order), with
+    // how many messages each takes and counts (a shadow message counts
+    // none: see `send`).
+    let mut advances: Vec<Advance<'_>> = Vec::new();
+    let mut stream_of = Vec::with_capacity(news.len());
+    for new in news {
+        let index = match advances
+            .iter()
+            .rposition(|advance| advance.app == &*new.app && advance.channel == &new.channel)
+        {
+            Some(index) => index,
+            None => {
+                advances.push(Advance {
+                    app: &new.app,
+                    channel: &new.channel,
+                    events: 0,
+                    counted: 0,
+                });
+                advances.len() - 1
+            }
+        };
+        advances[index].events += 1;
+        advances[index].counted += u64::from(!new.shadow);
+        stream_of.push(index);
+    }
+    let mut taken = Turn::take_many(connection, context, &advances).await?;
+    // Each message's turn and seq, in the order given.
+    let mut counts: Vec<u64> = taken.iter().map(|taken| taken.count_before).collect();
+    let mut turns: Vec<std::vec::IntoIter<Turn<'_>>> = taken
+        .iter_mut()
+        .map(|taken| std::mem::take(&mut taken.turns).into_iter())
+        .collect();
+    let mut inserts = Vec::with_capacity(news.len());
+    let mut message_turns = Vec::with_capacity(news.len());
+    for (new, &stream) in news.iter().zip(&stream_of) {
+        let turn = turns[stream]
+            .next()
+            .ok_or_else(|| StoreError::corrupt("a stream gave fewer turns than asked"))?;
+        counts[stream] += u64::from(!new.shadow);
+        inserts.push(messages::Insert {
+            new,
+            offset: turn.offset(),
+            seq: counts[stream],
+        });
+        message_turns.push(turn);
+    }
+    // The sender's read marker covers what they sent; with several
+    // messages of one sender in a channel, the last one's.
+    let mut markers: Vec<read_rows::MarkerRow<'_>> = Vec::new();
+    for insert in inserts.iter().rev() {
+        let new = insert.new;
+        let known = markers.iter().any(|row| {
+            row.user == new.author && row.channel == &new.channel && row.app == &*new.app
+        });
+        if !known {
+            markers.push(read_rows::MarkerRow {
+                app: &new.app,
+                channel: &new.channel,
+                user: &new.author,
+                marker: read_rows::Marker {
+                    seen: insert.seq,
+                    last_read_offset: insert.offset,
+                },
+            });
+        }
+    }
+    markers.reverse();
+    read_rows::set_markers(connection, &markers, context.now).await?;
+    for (index, advance) in advances.iter().enumerate() {
+        let moves_room = news
+            .iter()
+            .zip(&stream_of)
+            .any(|(new, &stream)| stream == index && new.room && !new.shadow);
+        if moves_room {
+            // `sql::rooms` does not count its statements; see `reads`.
+            sql::counted();
+            rooms::touch(connection, advance.app, advance.channel, context.now).await?;
+        }
+    }
+    let messages = messages::insert_many(connection, &inserts, context.now).await?;
+    let mentions: Vec<read_rows::MentionRow<'_>> = inserts
+        .iter()
+        .zip(&messages)
+        .filter(|(insert, _)| !insert.new.shadow)
+        .flat_map(|(insert, message)| {
+            insert
+                .new
+                .mentions
+                .iter()
+                .map(move |user| read_rows::MentionRow {
+                    app: &insert.new.app,
+                    channel: &insert.new.channel,
+                    user,
+                    message: message.id,
+                    seq: insert.seq,
+                })
+        })
+        .collect();
+    read_rows::add_mentions_many(connection, &mentions).await?;
+    let events = message_turns
+        .into_iter()
+        .zip(&messages)
+        .map(|(turn, message)| {
+            let event = MessageEvent {
+                kind: Message::CREATED,
+                message,
+            };
+            (turn, event)
+        });
+    let publications = event::append_many(connection, context, events).await?;
+    Ok(messages
+        .into_iter()
+        .zip(publications)
+        .map(|(message, publication)| Sent {
+            message,
+            publication: Some(publication),
+            parent: None,
+        })
+        .collect())
 }
 
 /// Edits a message: its author only, and not a deleted one.

@@ -1,0 +1,159 @@
+//! Message sends in bulk: a batch of sends costs a few statements, not a
+//! few per message, and gives exactly what sending one by one gives
+//! (offsets, message counts, read markers, mentions, events), on both
+//! backends.
+
+use crate::common;
+
+use std::sync::Arc;
+
+use common::{APP, TestDb, channel, encode, new_message, send};
+use parley_core::PublicationKind;
+use parley_store::{Message, NewMessage, Sent, Store};
+
+store_tests!(
+    a_batch_of_sends_costs_a_few_statements_not_a_few_per_message,
+    sends_in_bulk_give_what_sends_one_by_one_give,
+);
+
+/// Sends every message at once, each from its own task, so the writer
+/// takes them in a few batches; returns what each was answered.
+async fn send_all_at_once(store: &Store, news: Vec<NewMessage>) -> Vec<(NewMessage, Sent)> {
+    let tasks: Vec<_> = news
+        .into_iter()
+        .map(|new| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let sent = store
+                    .send_message(new.clone())
+                    .await
+                    .expect("the message is sent");
+                (new, sent)
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for task in tasks {
+        sent.push(task.await.expect("the task finished"));
+    }
+    sent
+}
+
+async fn a_batch_of_sends_costs_a_few_statements_not_a_few_per_message(db: TestDb) {
+    let store = db.open().await;
+    let before = store.stats();
+    let news = (0..300)
+        .map(|n| new_message(&format!("chat:room{}", n % 7), &format!("user{n}"), "hi"))
+        .collect();
+    send_all_at_once(&store, news).await;
+    let after = store.stats();
+    let operations = after.operations - before.operations;
+    let statements = after.statements - before.statements;
+    assert_eq!(operations, 300);
+    // One by one, a send is four statements (stream, read marker, message,
+    // event) and its batch adds BEGIN and COMMIT; in bulk a batch is about
+    // ten whatever its size.
+    assert!(
+        statements < operations,
+        "300 sends took {statements} statements in {} transactions",
+        after.transactions - before.transactions
+    );
+    store.close().await;
+}
+
+async fn sends_in_bulk_give_what_sends_one_by_one_give(db: TestDb) {
+    let store = db.open().await;
+    let channels = ["chat:a", "chat:b", "chat:c"];
+    // Carol has a read marker in each channel before the burst, so her
+    // unread and mention counts show what the burst counted.
+    for name in channels {
+        send(&store, name, "carol", "first").await;
+    }
+    let news: Vec<NewMessage> = (0..120)
+        .map(|n| {
+            let name = channels[n % 3];
+            let author = if n % 4 == 0 { "alice" } else { "bob" };
+            let mut new = new_message(name, author, &format!("message {n}"));
+            match n % 5 {
+                // A shadow message counts for no one and mentions no one.
+                1 => new.shadow = true,
+                2 => new.mentions = vec!["carol".to_owned(), "dave".to_owned()],
+                // Not plain: sent one by one, between the bulk runs.
+                3 => new.client_msg_id = Some(format!("key-{n}")),
+                _ => {}
+            }
+            new
+        })
+        .collect();
+    let sent = send_all_at_once(&store, news).await;
+
+    let unread_of = |counts: &[parley_store::UnreadCount], name: &str| {
+        counts
+            .iter()
+            .find(|count| count.channel == channel(name))
+            .map(|count| (count.unread, count.mentions))
+    };
+    let carol = store.unread(APP, "carol").await.expect("read");
+    let alice = store.unread(APP, "alice").await.expect("read");
+    for name in channels {
+        let mut in_channel: Vec<&(NewMessage, Sent)> = sent
+            .iter()
+            .filter(|(new, _)| new.channel == channel(name))
+            .collect();
+        in_channel.sort_by_key(|(_, sent)| sent.message.offset);
+        let offsets: Vec<u64> = in_channel.iter().map(|(_, s)| s.message.offset).collect();
+        assert_eq!(offsets, (2..=41).collect::<Vec<_>>(), "{name}: gapless");
+
+        // Every answer is the message as stored, and its event is in the
+        // stream at its offset with the message's data.
+        let recovery = store
+            .publications_after(APP, &channel(name), 1, 100)
+            .await
+            .expect("read back");
+        assert!(recovery.complete);
+        for (new, sent) in &in_channel {
+            let stored = store.message(APP, sent.message.id).await.expect("stored");
+            assert_eq!(stored, sent.message, "{name}: stored as answered");
+            assert_eq!(stored.text, new.text);
+            assert_eq!(stored.shadow, new.shadow);
+            assert_eq!(stored.mentions, new.mentions);
+            let publication = sent.publication.as_ref().expect("a new message");
+            let kept = &recovery.publications[(sent.message.offset - 2) as usize];
+            assert_eq!(kept, publication, "{name}: the event as answered");
+            assert_eq!(kept.message_id, Some(sent.message.id));
+            assert_eq!(
+                kept.data,
+                encode(PublicationKind::from(Message::CREATED), &sent.message)
+            );
+            let audience = new.shadow.then(|| Arc::from(new.author.as_str()));
+            assert_eq!(kept.audience, audience);
+        }
+
+        // Carol read nothing of the burst: every message counted is unread,
+        // and the mentions among them.
+        let counted = in_channel.iter().filter(|(new, _)| !new.shadow).count() as u64;
+        let mentions = in_channel
+            .iter()
+            .filter(|(new, _)| new.mentions.contains(&"carol".to_owned()))
+            .count() as u64;
+        assert_eq!(unread_of(&carol, name), Some((counted, mentions)), "{name}");
+
+        // Alice's marker is at her last message: what others sent after it
+        // (shadows aside) is unread.
+        let last = in_channel
+            .iter()
+            .rposition(|(new, _)| new.author == "alice")
+            .expect("alice sent to every channel");
+        let after = in_channel[last + 1..]
+            .iter()
+            .filter(|(new, _)| !new.shadow)
+            .count() as u64;
+        let alice_mentions = 0;
+        assert_eq!(
+            unread_of(&alice, name),
+            Some((after, alice_mentions)),
+            "{name}"
+        );
+    }
+    store.close().await;
+}
