@@ -412,27 +412,136 @@ pub(crate) async fn send(
 
 impl NewMessage {
     /// Whether the message can be sent with others in bulk
-    /// ([`send_many`]): it checks nothing in the database before it is
-    /// written (no idempotency key to look up, no parent to find, no
-    /// uploads to claim), so only a failing statement can refuse it. Most
-    /// messages are like that; the others are sent one by one.
+    /// ([`send_many`]): it has no parent to find and no uploads to claim,
+    /// so nothing but its idempotency key is looked up before it is
+    /// written, and only a failing statement can refuse it. Most messages
+    /// are like that; replies and messages with attachments are sent one by
+    /// one.
     pub(crate) fn is_plain(&self) -> bool {
-        self.client_msg_id.is_none() && self.reply_to.is_none() && self.attachments.is_empty()
+        self.reply_to.is_none() && self.attachments.is_empty()
+    }
+
+    /// Whether `other` is the same send again: same app, channel, author
+    /// and idempotency key.
+    fn repeats(&self, other: &NewMessage) -> bool {
+        self.client_msg_id.is_some()
+            && self.client_msg_id == other.client_msg_id
+            && self.author == other.author
+            && self.channel == other.channel
+            && self.app == other.app
     }
 }
 
-/// Sends many plain messages (see [`NewMessage::is_plain`]) in a handful of
+/// What [`send_many`] does with one message.
+enum Plan {
+    /// Its key was sent before: answer with that message, append nothing.
+    Resent(Box<Message>),
+    /// Its key is the one of the message written at this index of the
+    /// messages written: answer with that one, append nothing.
+    Repeats(usize),
+    /// Write it, at this index of the messages written.
+    Write(usize),
+}
+
+/// Sends many plain messages (see [`NewMessage::is_plain`]): what [`send`]
+/// would give for each, one after the other, in the order given. A message
+/// whose idempotency key was stored before, or comes earlier in `news`, is
+/// answered with that message and appends nothing; the others are written
+/// by [`write_many`]. The keys are looked up in one statement.
+pub(crate) async fn send_many(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    news: &[&NewMessage],
+) -> Result<Vec<Sent>, StoreError> {
+    let keys: Vec<messages::SentKey<'_>> = news
+        .iter()
+        .filter_map(|new| {
+            Some(messages::SentKey {
+                app: &new.app,
+                channel: &new.channel,
+                author: &new.author,
+                client_msg_id: new.client_msg_id.as_deref()?,
+            })
+        })
+        .collect();
+    let stored = messages::find_sent_many(connection, &keys).await?;
+    let mut plans = Vec::with_capacity(news.len());
+    let mut writes: Vec<&NewMessage> = Vec::with_capacity(news.len());
+    let mut any_resent = false;
+    for (index, new) in news.iter().enumerate() {
+        let before = stored.iter().find(|(app, message)| {
+            new.client_msg_id.is_some()
+                && message.client_msg_id == new.client_msg_id
+                && message.author == new.author
+                && message.channel == new.channel
+                && app.as_str() == &*new.app
+        });
+        let plan = if let Some((_, message)) = before {
+            any_resent = true;
+            Plan::Resent(Box::new(message.clone()))
+        } else if let Some(first) = news[..index].iter().position(|other| other.repeats(new)) {
+            // The first message with this key was not stored before, or
+            // this one would have been found too: it is written here.
+            match &plans[first] {
+                Plan::Write(written) | Plan::Repeats(written) => Plan::Repeats(*written),
+                Plan::Resent(message) => Plan::Resent(message.clone()),
+            }
+        } else {
+            writes.push(new);
+            Plan::Write(writes.len() - 1)
+        };
+        plans.push(plan);
+    }
+    if any_resent {
+        let mut messages: Vec<Message> = plans
+            .iter()
+            .filter_map(|plan| match plan {
+                Plan::Resent(message) => Some((**message).clone()),
+                _ => None,
+            })
+            .collect();
+        uploads::fill(connection, &mut messages).await?;
+        let mut filled = messages.into_iter();
+        for plan in &mut plans {
+            if let (Plan::Resent(message), Some(filled)) = (&mut *plan, filled.next()) {
+                **message = filled;
+            }
+        }
+    }
+    let written = write_many(connection, context, &writes).await?;
+    Ok(plans
+        .into_iter()
+        .map(|plan| match plan {
+            Plan::Resent(message) => Sent {
+                message: *message,
+                publication: None,
+                parent: None,
+            },
+            Plan::Repeats(index) => Sent {
+                message: written[index].message.clone(),
+                publication: None,
+                parent: None,
+            },
+            Plan::Write(index) => written[index].clone(),
+        })
+        .collect())
+}
+
+/// Writes many plain messages, none sent before, in a handful of
 /// statements whatever their number: one to take every channel's turns, one
 /// each (per chunk of rows) for the senders' read markers, the messages,
 /// their mentions and their events, and one per room moved. The result is
 /// what [`send`] would give for each, one after the other, in the order
 /// given, which must keep the messages of a channel in their queue order
 /// and the channels in the writer's lock order.
-pub(crate) async fn send_many(
+async fn write_many(
     connection: &mut AnyConnection,
     context: &Context<'_>,
     news: &[&NewMessage],
 ) -> Result<Vec<Sent>, StoreError> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
     // The channels, each once, in the order given (the lock order), with
     // how many messages each takes and counts (a shadow message counts
     // none: see `send`).

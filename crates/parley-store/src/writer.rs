@@ -20,13 +20,13 @@
 //! of the batch with that error, after retrying deadlocks and busy
 //! databases a few times.
 //!
-//! Most of a busy batch is plain message sends (no idempotency key, no
-//! parent, no attachments: nothing to look up before writing). The writer
+//! Most of a busy batch is plain message sends (no parent, no attachments:
+//! nothing to check before writing but the idempotency keys). The writer
 //! runs each run of them in bulk (`messages::send_many`): one statement
-//! takes every channel's offsets, and one multi-row statement each writes
-//! the senders' read markers, the messages, their mentions and their
-//! events, so a batch of a hundred sends costs about ten statements, not
-//! five hundred. A bulk run that fails is rolled back with its batch like
+//! looks up their keys, one takes every channel's offsets, and one
+//! multi-row statement each writes the senders' read markers, the
+//! messages, their mentions and their events, so a batch of a hundred
+//! sends costs about ten statements, not five hundred. A bulk run that fails is rolled back with its batch like
 //! any failing command, and the batch runs again one command at a time
 //! under savepoints, which refuses the failing send alone.
 //!

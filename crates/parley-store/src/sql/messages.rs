@@ -189,6 +189,54 @@ pub(crate) async fn find_sent(
         .transpose()
 }
 
+/// An idempotency key to look up with [`find_sent_many`].
+pub(crate) struct SentKey<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) channel: &'a ChannelName,
+    pub(crate) author: &'a str,
+    pub(crate) client_msg_id: &'a str,
+}
+
+/// [`find_sent`] for many keys, in one statement per chunk: the messages
+/// found, each with its app, in no particular order.
+pub(crate) async fn find_sent_many(
+    connection: &mut AnyConnection,
+    keys: &[SentKey<'_>],
+) -> Result<Vec<(String, Message)>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in super::chunks(keys.len()) {
+        let keys = &keys[chunk];
+        // One condition per key, each an exact match on the unique index.
+        let conditions = (0..keys.len())
+            .map(|key| {
+                let first = key * 4;
+                format!(
+                    "(app_id = ${} AND channel = ${} AND author = ${} AND client_msg_id = ${})",
+                    first + 1,
+                    first + 2,
+                    first + 3,
+                    first + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!("SELECT app_id, {MESSAGE_COLUMNS} FROM messages WHERE {conditions}");
+        let mut query = sqlx::query(&sql);
+        for key in keys {
+            query = query
+                .bind(key.app)
+                .bind(key.channel.as_str())
+                .bind(key.author)
+                .bind(key.client_msg_id);
+        }
+        super::counted();
+        for row in query.fetch_all(&mut *connection).await? {
+            found.push((row.try_get("app_id")?, rows::message(&row, None)?));
+        }
+    }
+    Ok(found)
+}
+
 /// The channel of a message. A message never moves, so this needs no lock.
 pub(crate) async fn channel_of(
     connection: &mut AnyConnection,

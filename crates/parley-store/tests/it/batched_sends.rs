@@ -14,6 +14,7 @@ use parley_store::{Message, NewMessage, Sent, Store};
 store_tests!(
     a_batch_of_sends_costs_a_few_statements_not_a_few_per_message,
     sends_in_bulk_give_what_sends_one_by_one_give,
+    a_key_sent_again_in_a_batch_appends_nothing,
 );
 
 /// Sends every message at once, each from its own task, so the writer
@@ -155,5 +156,74 @@ async fn sends_in_bulk_give_what_sends_one_by_one_give(db: TestDb) {
             "{name}"
         );
     }
+    store.close().await;
+}
+
+async fn a_key_sent_again_in_a_batch_appends_nothing(db: TestDb) {
+    let store = db.open().await;
+    let keyed = |key: &str| {
+        let mut new = new_message("chat:outbox", "alice", "hello");
+        new.client_msg_id = Some(key.to_owned());
+        new
+    };
+    let old = store
+        .send_message(keyed("stored"))
+        .await
+        .expect("the message is sent");
+    // Twenty resends of a stored key, twenty sends of one new key (the
+    // first is written, in whichever batch, and the others find it), and
+    // twenty messages without a key, all queued at once.
+    let news = (0..60)
+        .map(|n| match n % 3 {
+            0 => keyed("stored"),
+            1 => keyed("new"),
+            _ => new_message("chat:outbox", "alice", "plain"),
+        })
+        .collect();
+    let before = store.stats();
+    let sent = send_all_at_once(&store, news).await;
+    // All in bulk: no batch fell back to one send at a time (where the
+    // unique index on the keys would have sorted the repeats out too).
+    let statements = store.stats().statements - before.statements;
+    assert!(statements < 60, "60 sends took {statements} statements");
+
+    for (_, resent) in sent
+        .iter()
+        .filter(|(new, _)| new.client_msg_id.as_deref() == Some("stored"))
+    {
+        assert_eq!(resent.message, old.message, "the stored message, unchanged");
+        assert!(resent.publication.is_none(), "a resend appends nothing");
+    }
+    let new_key: Vec<&Sent> = sent
+        .iter()
+        .filter(|(new, _)| new.client_msg_id.as_deref() == Some("new"))
+        .map(|(_, sent)| sent)
+        .collect();
+    let written: Vec<&&Sent> = new_key
+        .iter()
+        .filter(|sent| sent.publication.is_some())
+        .collect();
+    assert_eq!(written.len(), 1, "one of the sends of a key is written");
+    for sent in &new_key {
+        assert_eq!(
+            sent.message, written[0].message,
+            "the others answer with it"
+        );
+    }
+
+    // The stored message, the new key's message and the twenty plain ones.
+    let recovery = store
+        .publications_after(APP, &channel("chat:outbox"), 0, 100)
+        .await
+        .expect("read back");
+    assert!(recovery.complete);
+    assert_eq!(recovery.position.offset, 22);
+    let mut offsets: Vec<u64> = sent
+        .iter()
+        .filter(|(_, sent)| sent.publication.is_some())
+        .map(|(_, sent)| sent.message.offset)
+        .collect();
+    offsets.sort_unstable();
+    assert_eq!(offsets, (2..=22).collect::<Vec<_>>());
     store.close().await;
 }
