@@ -509,6 +509,11 @@ pub(crate) async fn send_many(
         }
     }
     let written = write_many(connection, context, &writes).await?;
+    if writes.len() == news.len() {
+        // Nothing was sent before: the answers are the messages written,
+        // in order.
+        return Ok(written);
+    }
     Ok(plans
         .into_iter()
         .map(|plan| match plan {

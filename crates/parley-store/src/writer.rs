@@ -26,9 +26,11 @@
 //! looks up their keys, one takes every channel's offsets, and one
 //! multi-row statement each writes the senders' read markers, the
 //! messages, their mentions and their events, so a batch of a hundred
-//! sends costs about ten statements, not five hundred. A bulk run that fails is rolled back with its batch like
-//! any failing command, and the batch runs again one command at a time
-//! under savepoints, which refuses the failing send alone.
+//! sends costs about ten statements, not five hundred. Runs of
+//! publications go in bulk the same way (two statements). A bulk run that
+//! fails is rolled back with its batch like any failing command, and the
+//! batch runs again one command at a time under savepoints, which refuses
+//! the failing send alone.
 //!
 //! After the commit, and before answering, the writer hands every appended
 //! publication to the delivery handler in commit order, so live subscribers
@@ -251,21 +253,26 @@ impl Writer {
                 }
             }
             Isolation::Together => {
-                // Runs of plain message sends go in bulk, a handful of
-                // statements for the whole run; every other command runs
-                // alone, in its place in the lock order.
+                // Runs of plain message sends, and of publications, go in
+                // bulk, a handful of statements for the whole run; every
+                // other command runs alone, in its place in the lock order.
                 let mut rest = &mut runnable[..];
                 while !rest.is_empty() {
-                    let sends = rest
-                        .iter()
-                        .take_while(|command| command.is_plain_send())
-                        .count();
-                    let (now, later) = rest.split_at_mut(sends.max(1));
-                    let result = match now {
-                        [command] if sends == 0 => {
-                            command.execute(&mut transaction, &context).await
+                    let kind = rest[0].bulk();
+                    let run = match kind {
+                        Some(_) => rest
+                            .iter()
+                            .take_while(|command| command.bulk() == kind)
+                            .count(),
+                        None => 1,
+                    };
+                    let (now, later) = rest.split_at_mut(run);
+                    let result = match (kind, now) {
+                        (Some(kind), now) => {
+                            commands::execute_bulk(&mut transaction, &context, kind, now).await
                         }
-                        _ => commands::execute_sends(&mut transaction, &context, now).await,
+                        (None, [command]) => command.execute(&mut transaction, &context).await,
+                        (None, _) => Err(StoreError::corrupt("a lone command taken with others")),
                     };
                     if let Err(error) = result {
                         if error.is_retryable() {

@@ -7,6 +7,8 @@ use crate::common;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use common::{APP, TestDb, channel, encode, new_message, send};
 use parley_core::PublicationKind;
 use parley_store::{Message, NewMessage, Sent, Store};
@@ -15,6 +17,7 @@ store_tests!(
     a_batch_of_sends_costs_a_few_statements_not_a_few_per_message,
     sends_in_bulk_give_what_sends_one_by_one_give,
     a_key_sent_again_in_a_batch_appends_nothing,
+    publications_in_bulk_take_gapless_offsets_in_a_few_statements,
 );
 
 /// Sends every message at once, each from its own task, so the writer
@@ -225,5 +228,60 @@ async fn a_key_sent_again_in_a_batch_appends_nothing(db: TestDb) {
         .collect();
     offsets.sort_unstable();
     assert_eq!(offsets, (2..=22).collect::<Vec<_>>());
+    store.close().await;
+}
+
+async fn publications_in_bulk_take_gapless_offsets_in_a_few_statements(db: TestDb) {
+    let store = db.open().await;
+    let before = store.stats();
+    let tasks: Vec<_> = (0..300)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let name = format!("chat:feed{}", n % 7);
+                let data = Bytes::from(format!("event {n}"));
+                let publication = store
+                    .publish(Arc::from(APP), channel(&name), data.clone(), None)
+                    .await
+                    .expect("published");
+                (name, data, publication)
+            })
+        })
+        .collect();
+    let mut published = Vec::new();
+    for task in tasks {
+        published.push(task.await.expect("the task finished"));
+    }
+    let after = store.stats();
+    let statements = after.statements - before.statements;
+    assert_eq!(after.operations - before.operations, 300);
+    // One by one, a publication is two statements (stream, event).
+    assert!(
+        statements < 150,
+        "300 publications took {statements} statements in {} transactions",
+        after.transactions - before.transactions
+    );
+    for feed in 0..7 {
+        let name = format!("chat:feed{feed}");
+        let recovery = store
+            .publications_after(APP, &channel(&name), 0, 100)
+            .await
+            .expect("read back");
+        assert!(recovery.complete);
+        let mut answered: Vec<_> = published
+            .iter()
+            .filter(|(channel_name, _, _)| *channel_name == name)
+            .map(|(_, data, publication)| (publication.position.offset, data.clone()))
+            .collect();
+        answered.sort();
+        let stored: Vec<_> = recovery
+            .publications
+            .iter()
+            .map(|publication| (publication.position.offset, publication.data.clone()))
+            .collect();
+        assert_eq!(stored, answered, "{name}: each answer is what was stored");
+        let offsets: Vec<u64> = stored.iter().map(|(offset, _)| *offset).collect();
+        assert_eq!(offsets, (1..=offsets.len() as u64).collect::<Vec<_>>());
+    }
     store.close().await;
 }
