@@ -13,7 +13,8 @@
 //! - [`payload`]: the timestamped payload and its byte scanner;
 //!   [`metrics`]: delivery and latency accounting; [`report`]: the table
 //!   and the JSON file.
-//! - [`procstat`], [`measure`], [`open_files`]: the operating system's view.
+//! - [`procstat`], [`measure`], [`open_files`]: the operating system's view;
+//!   [`server_counters`]: the server's own store counters.
 //! - [`fleet`]: `--processes`, a run over several generator processes.
 
 pub mod cli;
@@ -33,6 +34,7 @@ pub mod publish;
 pub mod pusher_sign;
 pub mod report;
 pub mod scenario;
+pub mod server_counters;
 pub mod setup;
 pub mod socket;
 pub mod target;

@@ -18,8 +18,9 @@ use parley_core::{BoxFuture, ChannelName, ClientInfo, StreamPosition};
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
-use crate::event::{self, Published};
-use crate::sql::{streams, uploads};
+use crate::event::{self, Published, Turn};
+use crate::sql::streams::{self, Advance};
+use crate::sql::uploads;
 use crate::{
     Changed, MessageDelete, MessageEdit, MessageEventEncoder, MessageHide, NewMessage, NewUpload,
     Reacted, ReactionChange, ReactionTarget, Retention, Sent, StoreError, StoredPublication,
@@ -190,6 +191,16 @@ impl Command {
         }
     }
 
+    /// Whether the writer runs the command in bulk with its neighbours of
+    /// the same kind (see [`execute_bulk`]), and which kind it is.
+    pub(crate) fn bulk(&self) -> Option<Bulk> {
+        match self {
+            Self::Send { new, .. } if new.is_plain() => Some(Bulk::Sends),
+            Self::Publish { .. } => Some(Bulk::Publications),
+            _ => None,
+        }
+    }
+
     /// Runs the command and keeps its outcome for the reply. Returns the
     /// error too, so the writer can roll the command back.
     pub(crate) async fn execute(
@@ -329,6 +340,132 @@ impl Command {
             Self::React { reply, .. } => reply.answer(failure),
         }
     }
+}
+
+/// The kinds of commands the writer runs in bulk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bulk {
+    /// Plain message sends: `messages::send_many`.
+    Sends,
+    /// Publications of opaque data: one statement takes every channel's
+    /// offsets, one appends every publication.
+    Publications,
+}
+
+/// Runs commands of one [`Bulk`] kind together, in a handful of statements
+/// whatever their number, and keeps each one's outcome. A failure is kept
+/// by every one of them and returned: the writer rolls the batch back and,
+/// when it held more than these, runs it again one command at a time, where
+/// the failing one is found and refused alone.
+pub(crate) async fn execute_bulk(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    kind: Bulk,
+    commands: &mut [&mut Command],
+) -> Result<(), StoreError> {
+    let outcome = match kind {
+        Bulk::Sends => send_all(connection, context, commands).await,
+        Bulk::Publications => publish_all(connection, context, commands).await,
+    };
+    if let Err(error) = &outcome {
+        for command in commands.iter_mut() {
+            match &mut **command {
+                Command::Send { reply, .. } => reply.outcome = Some(Err(error.clone())),
+                Command::Publish { reply, .. } => reply.outcome = Some(Err(error.clone())),
+                _ => {}
+            }
+        }
+    }
+    outcome
+}
+
+/// [`execute_bulk`] for [`Bulk::Sends`].
+async fn send_all(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    sends: &mut [&mut Command],
+) -> Result<(), StoreError> {
+    let news: Vec<&NewMessage> = sends
+        .iter()
+        .filter_map(|command| match &**command {
+            Command::Send { new, .. } => Some(new),
+            _ => None,
+        })
+        .collect();
+    if news.len() != sends.len() {
+        return Err(StoreError::corrupt("a bulk send held another command"));
+    }
+    let sent = messages::send_many(connection, context, &news).await?;
+    drop(news);
+    for (command, sent) in sends.iter_mut().zip(sent) {
+        if let Command::Send { reply, .. } = &mut **command {
+            reply.outcome = Some(Ok(sent));
+        }
+    }
+    Ok(())
+}
+
+/// [`execute_bulk`] for [`Bulk::Publications`]: the turns of every channel
+/// in one statement, the publications in one more (per chunk of rows).
+async fn publish_all(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    publishes: &mut [&mut Command],
+) -> Result<(), StoreError> {
+    let mut advances: Vec<Advance<'_>> = Vec::new();
+    let mut events = Vec::with_capacity(publishes.len());
+    let mut stream_of = Vec::with_capacity(publishes.len());
+    for command in publishes.iter() {
+        let Command::Publish {
+            app,
+            channel,
+            data,
+            info,
+            ..
+        } = &**command
+        else {
+            return Err(StoreError::corrupt(
+                "a bulk publication held another command",
+            ));
+        };
+        let index = match advances
+            .iter()
+            .rposition(|advance| advance.app == &**app && advance.channel == channel)
+        {
+            Some(index) => index,
+            None => {
+                advances.push(Advance {
+                    app,
+                    channel,
+                    events: 0,
+                    counted: 0,
+                });
+                advances.len() - 1
+            }
+        };
+        advances[index].events += 1;
+        stream_of.push(index);
+        events.push(published(data, info.as_ref()));
+    }
+    let taken = Turn::take_many(connection, context, &advances).await?;
+    let mut turns: Vec<_> = taken
+        .into_iter()
+        .map(|taken| taken.turns.into_iter())
+        .collect();
+    let mut appends = Vec::with_capacity(events.len());
+    for (event, stream) in events.into_iter().zip(stream_of) {
+        let turn = turns[stream]
+            .next()
+            .ok_or_else(|| StoreError::corrupt("a stream gave fewer turns than asked"))?;
+        appends.push((turn, event));
+    }
+    let publications = event::append_many(connection, context, appends).await?;
+    for (command, publication) in publishes.iter_mut().zip(publications) {
+        if let Command::Publish { reply, .. } = &mut **command {
+            reply.outcome = Some(Ok(publication));
+        }
+    }
+    Ok(())
 }
 
 /// A write of one durable feature: what it locks, what it does inside the
@@ -480,11 +617,15 @@ async fn publish(
     data: &Bytes,
     info: Option<&ClientInfo>,
 ) -> Result<StoredPublication, StoreError> {
-    let event = Published {
+    event::record(connection, context, app, channel, &published(data, info)).await
+}
+
+/// The event of data a client or backend published.
+fn published<'a>(data: &'a Bytes, info: Option<&ClientInfo>) -> Published<'a> {
+    Published {
         data,
         author: info
             .filter(|info| !info.user.is_empty())
             .map(|info| info.user.clone()),
-    };
-    event::record(connection, context, app, channel, &event).await
+    }
 }

@@ -35,7 +35,7 @@ use parley_core::{ChannelName, EventKind, PublicationKind, StreamPosition};
 use sqlx::AnyConnection;
 
 use crate::commands::{Change, Context};
-use crate::sql::streams;
+use crate::sql::streams::{self, Advance};
 use crate::{MessageId, Store, StoreError, StoredPublication};
 
 /// Turns an event into the payload its publication carries; called inside
@@ -118,10 +118,60 @@ impl<'a> Turn<'a> {
         Ok((turn, seq))
     }
 
+    /// [`Turn::take_counting`] for a batch's writes to many streams at
+    /// once, in one statement: each [`Advance`] takes `events` turns at its
+    /// stream and adds `counted` messages to its count. Returns, in the
+    /// order of `advances`, each stream's turns in offset order and its
+    /// message count before them. Every turn must be spent by
+    /// [`append_many`].
+    pub(crate) async fn take_many(
+        connection: &mut AnyConnection,
+        context: &Context<'_>,
+        advances: &[Advance<'a>],
+    ) -> Result<Vec<Taken<'a>>, StoreError> {
+        let advanced = streams::advance_many(connection, advances, context.now).await?;
+        advances
+            .iter()
+            .zip(advanced)
+            .map(|(advance, advanced)| {
+                let last = advanced.position.offset;
+                let first = (last + 1)
+                    .checked_sub(advance.events)
+                    .ok_or_else(|| StoreError::corrupt("a stream advanced below zero"))?;
+                let count_before = advanced
+                    .message_count
+                    .checked_sub(advance.counted)
+                    .ok_or_else(|| StoreError::corrupt("a message count below zero"))?;
+                let turns = (first..=last)
+                    .map(|offset| Turn {
+                        app: advance.app,
+                        channel: advance.channel,
+                        position: StreamPosition {
+                            offset,
+                            epoch: advanced.position.epoch.clone(),
+                        },
+                    })
+                    .collect();
+                Ok(Taken {
+                    turns,
+                    count_before,
+                })
+            })
+            .collect()
+    }
+
     /// The offset the event will take.
     pub(crate) fn offset(&self) -> u64 {
         self.position.offset
     }
+}
+
+/// One stream's turns from [`Turn::take_many`].
+pub(crate) struct Taken<'a> {
+    /// The turns, in offset order.
+    pub(crate) turns: Vec<Turn<'a>>,
+    /// The channel's message count before the counted messages.
+    pub(crate) count_before: u64,
 }
 
 /// Appends `event` at `turn`: the one place an event enters a stream.
@@ -131,18 +181,41 @@ pub(crate) async fn append(
     turn: Turn<'_>,
     event: &impl Event,
 ) -> Result<StoredPublication, StoreError> {
-    let publication = StoredPublication {
+    let publication = publication(context, &turn, event);
+    streams::append(connection, turn.app, &publication).await?;
+    Ok(publication)
+}
+
+/// [`append`] for many events, each at its turn, in one statement per
+/// chunk; returns their publications in the order given.
+pub(crate) async fn append_many<'a, E: Event>(
+    connection: &mut AnyConnection,
+    context: &Context<'_>,
+    appends: impl IntoIterator<Item = (Turn<'a>, E)>,
+) -> Result<Vec<StoredPublication>, StoreError> {
+    let publications: Vec<(&str, StoredPublication)> = appends
+        .into_iter()
+        .map(|(turn, event)| (turn.app, publication(context, &turn, &event)))
+        .collect();
+    streams::append_many(connection, &publications).await?;
+    Ok(publications
+        .into_iter()
+        .map(|(_, publication)| publication)
+        .collect())
+}
+
+/// The publication of `event` at `turn`.
+fn publication(context: &Context<'_>, turn: &Turn<'_>, event: &impl Event) -> StoredPublication {
+    StoredPublication {
         channel: turn.channel.clone(),
-        position: turn.position,
+        position: turn.position.clone(),
         kind: event.kind(),
         data: event.data(context),
         message_id: event.message_id(),
         created_at: context.now,
         author: event.author(),
         audience: event.audience(),
-    };
-    streams::append(connection, turn.app, &publication).await?;
-    Ok(publication)
+    }
 }
 
 /// Takes a turn and appends `event` at once, for a write whose checks need

@@ -16,7 +16,7 @@ use sqlx::AnyConnection;
 use crate::commands::{Change, Context};
 use crate::event::{self, Encoded, EventEncoder};
 use crate::sql::reads::{self, Marker};
-use crate::sql::{messages, rooms};
+use crate::sql::{self, messages, rooms};
 use crate::{Message, MessageId, NewMessage, Store, StoreError, StoredPublication, Timestamp};
 
 /// Which way a read marker may move.
@@ -222,6 +222,9 @@ pub(crate) async fn mark_sent(
     )
     .await?;
     if new.room && !new.shadow {
+        // `sql::rooms` does not count its statements; this one is on every
+        // room message's path, so it is counted here.
+        sql::counted();
         rooms::touch(connection, &new.app, &new.channel, context.now).await?;
     }
     Ok(())

@@ -59,6 +59,11 @@ pub struct StoreStats {
     pub operations: u64,
     /// Transactions tried again after a deadlock or a busy database.
     pub retries: u64,
+    /// Statements the writer sent to the database (its transactions' own
+    /// included), the round trips its writes cost. It counts the statements
+    /// of streams, messages, read markers, mentions, reactions and search;
+    /// the other features' projection statements are not counted.
+    pub statements: u64,
 }
 
 impl Store {
@@ -148,6 +153,7 @@ impl Store {
             transactions: counters.transactions.load(Ordering::Relaxed),
             operations: counters.operations.load(Ordering::Relaxed),
             retries: counters.retries.load(Ordering::Relaxed),
+            statements: counters.statements.load(Ordering::Relaxed),
         }
     }
 

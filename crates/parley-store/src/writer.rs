@@ -20,6 +20,18 @@
 //! of the batch with that error, after retrying deadlocks and busy
 //! databases a few times.
 //!
+//! Most of a busy batch is plain message sends (no parent, no attachments:
+//! nothing to check before writing but the idempotency keys). The writer
+//! runs each run of them in bulk (`messages::send_many`): one statement
+//! looks up their keys, one takes every channel's offsets, and one
+//! multi-row statement each writes the senders' read markers, the
+//! messages, their mentions and their events, so a batch of a hundred
+//! sends costs about ten statements, not five hundred. Runs of
+//! publications go in bulk the same way (two statements). A bulk run that
+//! fails is rolled back with its batch like any failing command, and the
+//! batch runs again one command at a time under savepoints, which refuses
+//! the failing send alone.
+//!
 //! After the commit, and before answering, the writer hands every appended
 //! publication to the delivery handler in commit order, so live subscribers
 //! of a channel get its offsets in order even though callers wake up in any
@@ -34,8 +46,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::commands::{Command, Context};
+use crate::commands::{self, Command, Context};
 use crate::database::{begin_statement, settle};
+use crate::sql;
 use crate::{Backend, MessageEventEncoder, StoreError, Timestamp};
 
 /// A message to the writer.
@@ -60,6 +73,9 @@ pub(crate) struct Counters {
     pub(crate) transactions: AtomicU64,
     pub(crate) operations: AtomicU64,
     pub(crate) retries: AtomicU64,
+    /// Statements the writer sent to the database, the transaction's own
+    /// (`BEGIN`, `COMMIT`, savepoints) included: see `sql::counted`.
+    pub(crate) statements: Arc<AtomicU64>,
 }
 
 /// Where committed publications go for live delivery; set once, after the
@@ -87,7 +103,14 @@ type Kept = Option<(PoolConnection<Any>, Instant)>;
 
 impl Writer {
     /// Commits batches until asked to close or until every sender is gone.
-    pub(crate) async fn run(self, mut requests: mpsc::Receiver<Request>) {
+    pub(crate) async fn run(self, requests: mpsc::Receiver<Request>) {
+        let statements = self.counters.statements.clone();
+        sql::counting(statements, self.serve(requests)).await;
+    }
+
+    /// The writer's loop: batches until asked to close or until every
+    /// sender is gone.
+    async fn serve(self, mut requests: mpsc::Receiver<Request>) {
         let max_batch = self.max_batch.max(1);
         let mut kept: Kept = None;
         let mut batch = Vec::with_capacity(max_batch);
@@ -122,7 +145,11 @@ impl Writer {
     /// Commits one batch, delivers what it appended and answers every
     /// command in it.
     async fn commit(&self, batch: &mut Vec<Command>, kept: &mut Kept) {
-        let failure = match self.commit_with_retries(batch, kept).await {
+        let statements_before = self.counters.statements.load(Ordering::Relaxed);
+        let outcome = self.commit_with_retries(batch, kept).await;
+        let statements = self.counters.statements.load(Ordering::Relaxed) - statements_before;
+        metrics::counter!("parley_store_statements_total").increment(statements);
+        let failure = match outcome {
             Ok(()) => {
                 self.counters.transactions.fetch_add(1, Ordering::Relaxed);
                 self.counters
@@ -208,33 +235,63 @@ impl Writer {
         batch: &mut [Command],
         isolation: Isolation,
     ) -> Result<Tried, StoreError> {
+        sql::counted();
         let mut transaction = connection.begin_with(begin_statement(self.backend)).await?;
         let context = Context {
             encoder: &*self.encoder,
             now: Timestamp::now(),
         };
-        let runnable = batch.iter().filter(|command| !command.is_settled()).count();
-        for command in batch.iter_mut().filter(|command| !command.is_settled()) {
-            match isolation {
-                Isolation::Savepoints => {
+        let mut runnable: Vec<&mut Command> = batch
+            .iter_mut()
+            .filter(|command| !command.is_settled())
+            .collect();
+        let count = runnable.len();
+        match isolation {
+            Isolation::Savepoints => {
+                for command in runnable {
                     run_in_savepoint(&mut transaction, command, &context).await?;
                 }
-                Isolation::Together => {
-                    if let Err(error) = command.execute(&mut transaction, &context).await {
+            }
+            Isolation::Together => {
+                // Runs of plain message sends, and of publications, go in
+                // bulk, a handful of statements for the whole run; every
+                // other command runs alone, in its place in the lock order.
+                let mut rest = &mut runnable[..];
+                while !rest.is_empty() {
+                    let kind = rest[0].bulk();
+                    let run = match kind {
+                        Some(_) => rest
+                            .iter()
+                            .take_while(|command| command.bulk() == kind)
+                            .count(),
+                        None => 1,
+                    };
+                    let (now, later) = rest.split_at_mut(run);
+                    let result = match (kind, now) {
+                        (Some(kind), now) => {
+                            commands::execute_bulk(&mut transaction, &context, kind, now).await
+                        }
+                        (None, [command]) => command.execute(&mut transaction, &context).await,
+                        (None, _) => Err(StoreError::corrupt("a lone command taken with others")),
+                    };
+                    if let Err(error) = result {
                         if error.is_retryable() {
                             return Err(error);
                         }
+                        sql::counted();
                         transaction.rollback().await?;
                         // The failing command keeps its error. Alone in the
                         // batch, that is its answer and nothing else was
                         // written; a lost race on an idempotency key runs
                         // again under a savepoint, which finds the winner.
-                        let rerun = runnable > 1 || error.is_unique_violation();
+                        let rerun = count > 1 || error.is_unique_violation();
                         return Ok(Tried::Refused { rerun });
                     }
+                    rest = later;
                 }
             }
         }
+        sql::counted();
         transaction.commit().await?;
         Ok(Tried::Committed)
     }
@@ -299,7 +356,8 @@ async fn run_in_savepoint(
 }
 
 /// Runs a statement whose result is only success or failure.
-async fn statement(connection: &mut AnyConnection, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::query(sql).execute(connection).await?;
+async fn statement(connection: &mut AnyConnection, text: &'static str) -> Result<(), StoreError> {
+    sql::counted();
+    sqlx::query(text).execute(connection).await?;
     Ok(())
 }

@@ -190,6 +190,11 @@ pub struct ChatStats {
     pub ack_ms: Percentiles,
     /// Server CPU per acknowledged message, µs.
     pub server_cpu_us_per_message: Option<f64>,
+    /// Statements the store's writer ran per write it answered over the
+    /// run, from the server's own counters (`/metrics`).
+    pub statements_per_message: Option<f64>,
+    /// Writes per transaction (per fsync) over the run, from the same.
+    pub messages_per_transaction: Option<f64>,
 }
 
 /// Publications sent.

@@ -145,6 +145,15 @@ impl Report {
                 "server per message",
                 optional(c.server_cpu_us_per_message, "µs"),
             );
+            row(
+                "store per message",
+                match (c.statements_per_message, c.messages_per_transaction) {
+                    (Some(statements), Some(batch)) => {
+                        format!("{statements:.2} statements, {batch:.1} messages per transaction")
+                    }
+                    _ => "n/a (no store counters in /metrics)".to_owned(),
+                },
+            );
         }
         if let Some(r) = &self.reconnect {
             r.rows(&mut row);

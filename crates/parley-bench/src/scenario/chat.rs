@@ -1,8 +1,9 @@
 //! `chat`: every connection writes chat messages with `message_send` (the
 //! native protocol) to channels of a persisted namespace, and the server
 //! acknowledges each one once its store has committed it. Reports messages
-//! stored per second, the time from send to acknowledgement, and the
-//! server's CPU per message.
+//! stored per second, the time from send to acknowledgement, the server's
+//! CPU per message, and (from the server's `/metrics`) the statements its
+//! store ran per message and the messages per transaction.
 //!
 //! Without `--rate` each connection sends its next message as soon as the
 //! previous one is acknowledged (a closed loop: the figure is the store's
@@ -30,6 +31,7 @@ use crate::protocol::{Client, Conn, Inbound, Message, Protocol, excerpt, native,
 use crate::report::{
     ChatStats, GeneratorStats, MachineStats, Percentiles, Publications, Report, ServerStats,
 };
+use crate::server_counters::StoreCounters;
 
 /// The channel prefix when none is given: the `chat` namespace.
 const DEFAULT_PREFIX: &str = "chat:bench-";
@@ -93,6 +95,7 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
 
     let live = Arc::new(Live::default());
     let progress = progress(live.clone());
+    let counters_before = StoreCounters::read(&common.url).await;
     let window = Window::open(common.server_pid);
     let start = Instant::now();
     let deadline = start + common.duration;
@@ -125,6 +128,10 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
     }
     let measured = window.close();
     progress.stop().await;
+    let store = match (counters_before, StoreCounters::read(&common.url).await) {
+        (Some(before), Some(after)) => Some(after.since(&before)),
+        _ => None,
+    };
 
     let mut ack_time = latency_histogram();
     let mut stats = ChatStats {
@@ -145,6 +152,12 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
     stats.server_cpu_us_per_message = measured
         .server_cpu()
         .and_then(|cpu| micros_per(cpu, stats.acked));
+    // The counters cover every write of the server over the window; in a
+    // chat run those are the messages.
+    if let Some(store) = store.filter(|store| store.operations > 0.0) {
+        stats.statements_per_message = Some(store.statements / store.operations);
+        stats.messages_per_transaction = Some(store.operations / store.transactions.max(1.0));
+    }
 
     let mode = if args.rate > 0.0 {
         format!("{} /s", args.rate)

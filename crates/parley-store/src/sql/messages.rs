@@ -16,6 +16,7 @@ pub(crate) async fn insert(
     seq: u64,
     now: Timestamp,
 ) -> Result<Message, StoreError> {
+    super::counted();
     let row = sqlx::query(
         "INSERT INTO messages \
          (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at, \
@@ -36,8 +37,86 @@ pub(crate) async fn insert(
     .bind(i64::from(new.shadow))
     .fetch_one(&mut *connection)
     .await?;
-    Ok(Message {
-        id: MessageId::new(row.try_get("id")?),
+    Ok(stored(new, MessageId::new(row.try_get("id")?), offset, now))
+}
+
+/// A message to insert with [`insert_many`]: the request and the offset
+/// and seq its turn gave it.
+pub(crate) struct Insert<'a> {
+    pub(crate) new: &'a NewMessage,
+    pub(crate) offset: u64,
+    pub(crate) seq: u64,
+}
+
+/// [`insert`] for many messages, in one statement per chunk; returns them
+/// as stored, in the order given.
+pub(crate) async fn insert_many(
+    connection: &mut AnyConnection,
+    inserts: &[Insert<'_>],
+    now: Timestamp,
+) -> Result<Vec<Message>, StoreError> {
+    let mut messages = Vec::with_capacity(inserts.len());
+    for chunk in super::chunks(inserts.len()) {
+        let inserts = &inserts[chunk];
+        let sql = format!(
+            "INSERT INTO messages \
+             (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, \
+              created_at, seq, mentions, shadow) \
+             VALUES {} RETURNING id, app_id, channel, stream_offset",
+            super::values(inserts.len(), 12)
+        );
+        let mut query = sqlx::query(&sql);
+        for insert in inserts {
+            let new = insert.new;
+            query = query
+                .bind(&*new.app)
+                .bind(new.channel.as_str())
+                .bind(offset_to_db(insert.offset))
+                .bind(new.author.as_str())
+                .bind(new.text.as_str())
+                .bind(new.reply_to.map(MessageId::get))
+                .bind(new.meta.as_deref())
+                .bind(new.client_msg_id.as_deref())
+                .bind(now.as_millis())
+                .bind(offset_to_db(insert.seq))
+                .bind(rows::lines_to_db(&new.mentions))
+                .bind(i64::from(new.shadow));
+        }
+        super::counted();
+        let rows = query.fetch_all(&mut *connection).await?;
+        // A message is known by its app, channel and offset.
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let app: String = row.try_get("app_id")?;
+            let channel: String = row.try_get("channel")?;
+            let offset = rows::offset_from_db(row.try_get("stream_offset")?)?;
+            ids.push((app, channel, offset, MessageId::new(row.try_get("id")?)));
+        }
+        for (index, insert) in inserts.iter().enumerate() {
+            let new = insert.new;
+            let matches = |(app, channel, offset, _): &&(String, String, u64, MessageId)| {
+                *offset == insert.offset
+                    && channel == new.channel.as_str()
+                    && app.as_str() == &*new.app
+            };
+            // Both backends return the rows in the order inserted; the
+            // search is for the day one does not.
+            let id = ids
+                .get(index)
+                .filter(matches)
+                .or_else(|| ids.iter().find(matches))
+                .map(|(.., id)| *id)
+                .ok_or_else(|| StoreError::corrupt("a message inserted without its row"))?;
+            messages.push(stored(new, id, insert.offset, now));
+        }
+    }
+    Ok(messages)
+}
+
+/// A message just inserted, as [`find`] would read it back.
+fn stored(new: &NewMessage, id: MessageId, offset: u64, now: Timestamp) -> Message {
+    Message {
+        id,
         channel: new.channel.clone(),
         offset,
         author: new.author.clone(),
@@ -54,7 +133,7 @@ pub(crate) async fn insert(
         hidden: false,
         shadow: new.shadow,
         attachments: Vec::new(),
-    })
+    }
 }
 
 /// The message with this id in `app`, tombstones included.
@@ -64,6 +143,7 @@ pub(crate) async fn find(
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND id = $2");
+    super::counted();
     let row = sqlx::query(&sql)
         .bind(app)
         .bind(id.get())
@@ -97,6 +177,7 @@ pub(crate) async fn find_sent(
         "SELECT {MESSAGE_COLUMNS} FROM messages \
          WHERE app_id = $1 AND channel = $2 AND author = $3 AND client_msg_id = $4"
     );
+    super::counted();
     let row = sqlx::query(&sql)
         .bind(app)
         .bind(channel.as_str())
@@ -108,12 +189,61 @@ pub(crate) async fn find_sent(
         .transpose()
 }
 
+/// An idempotency key to look up with [`find_sent_many`].
+pub(crate) struct SentKey<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) channel: &'a ChannelName,
+    pub(crate) author: &'a str,
+    pub(crate) client_msg_id: &'a str,
+}
+
+/// [`find_sent`] for many keys, in one statement per chunk: the messages
+/// found, each with its app, in no particular order.
+pub(crate) async fn find_sent_many(
+    connection: &mut AnyConnection,
+    keys: &[SentKey<'_>],
+) -> Result<Vec<(String, Message)>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in super::chunks(keys.len()) {
+        let keys = &keys[chunk];
+        // One condition per key, each an exact match on the unique index.
+        let conditions = (0..keys.len())
+            .map(|key| {
+                let first = key * 4;
+                format!(
+                    "(app_id = ${} AND channel = ${} AND author = ${} AND client_msg_id = ${})",
+                    first + 1,
+                    first + 2,
+                    first + 3,
+                    first + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!("SELECT app_id, {MESSAGE_COLUMNS} FROM messages WHERE {conditions}");
+        let mut query = sqlx::query(&sql);
+        for key in keys {
+            query = query
+                .bind(key.app)
+                .bind(key.channel.as_str())
+                .bind(key.author)
+                .bind(key.client_msg_id);
+        }
+        super::counted();
+        for row in query.fetch_all(&mut *connection).await? {
+            found.push((row.try_get("app_id")?, rows::message(&row, None)?));
+        }
+    }
+    Ok(found)
+}
+
 /// The channel of a message. A message never moves, so this needs no lock.
 pub(crate) async fn channel_of(
     connection: &mut AnyConnection,
     app: &str,
     id: MessageId,
 ) -> Result<Option<ChannelName>, StoreError> {
+    super::counted();
     let row = sqlx::query("SELECT channel FROM messages WHERE app_id = $1 AND id = $2")
         .bind(app)
         .bind(id.get())
@@ -130,6 +260,7 @@ pub(crate) async fn add_revision(
     previous: &str,
     replaced_at: Timestamp,
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query(
         "INSERT INTO message_revisions (message_id, revision, body, replaced_at) \
          SELECT $1, COALESCE(MAX(revision), 0) + 1, $2, $3 \
@@ -150,6 +281,7 @@ pub(crate) async fn set_text(
     text: &str,
     edited_at: Timestamp,
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query("UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3")
         .bind(text)
         .bind(edited_at.as_millis())
@@ -164,6 +296,7 @@ pub(crate) async fn revisions(
     connection: &mut AnyConnection,
     id: MessageId,
 ) -> Result<Vec<Revision>, StoreError> {
+    super::counted();
     let rows = sqlx::query(
         "SELECT revision, body, replaced_at FROM message_revisions \
          WHERE message_id = $1 ORDER BY revision",
@@ -191,6 +324,7 @@ pub(crate) async fn bury(
     deleted_at: Timestamp,
 ) -> Result<(), StoreError> {
     forget_revisions(connection, id).await?;
+    super::counted();
     sqlx::query("UPDATE messages SET body = '', meta = NULL, deleted_at = $1 WHERE id = $2")
         .bind(deleted_at.as_millis())
         .bind(id.get())
@@ -205,6 +339,7 @@ pub(crate) async fn remove(
     id: MessageId,
 ) -> Result<(), StoreError> {
     forget_revisions(connection, id).await?;
+    super::counted();
     sqlx::query("DELETE FROM messages WHERE id = $1")
         .bind(id.get())
         .execute(&mut *connection)
@@ -215,6 +350,7 @@ pub(crate) async fn remove(
 /// Removes a message's edit trail. The foreign key would cascade on a hard
 /// delete, but a tombstone keeps its row, so both paths say it explicitly.
 async fn forget_revisions(connection: &mut AnyConnection, id: MessageId) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query("DELETE FROM message_revisions WHERE message_id = $1")
         .bind(id.get())
         .execute(&mut *connection)

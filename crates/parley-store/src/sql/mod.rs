@@ -25,12 +25,85 @@ pub(crate) mod threads;
 pub(crate) mod uploads;
 pub(crate) mod webhooks;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parley_core::ChannelName;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::StoreError;
 use rows::offset_to_db;
+
+tokio::task_local! {
+    /// The writer's count of the statements it ran, set for the writer's
+    /// task only (see [`counting`]): readers' statements are not counted.
+    static STATEMENTS: Arc<AtomicU64>;
+}
+
+/// Runs `future` (the writer task) with `statements` counting every
+/// statement [`counted`] notes in it.
+pub(crate) async fn counting<F: Future>(statements: Arc<AtomicU64>, future: F) -> F::Output {
+    STATEMENTS.scope(statements, future).await
+}
+
+/// Notes one statement sent to the database, for the writer's statement
+/// count: how many round trips a write costs is what bounds the store's
+/// throughput, so the count is measured rather than guessed. Outside the
+/// writer's task this does nothing.
+pub(crate) fn counted() {
+    let _ = STATEMENTS.try_with(|statements| statements.fetch_add(1, Ordering::Relaxed));
+}
+
+/// The most rows one multi-row statement writes. Chunks are powers of two
+/// up to this, so a statement has at most seven texts (1, 2, 4, … 64 rows)
+/// and each stays in the connection's statement cache (sqlx keeps 100 per
+/// connection), where a text per batch size would push each other out and
+/// be prepared again; 64 rows of a dozen columns also stay far below
+/// SQLite's limit of bound parameters.
+const MAX_ROWS: usize = 64;
+
+/// Splits `len` rows into chunks for multi-row statements: the largest
+/// power of two up to [`MAX_ROWS`] first, so 100 rows are written as 64,
+/// 32 and 4.
+pub(crate) fn chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let left = len - start;
+        if left == 0 {
+            return None;
+        }
+        let size = if left >= MAX_ROWS {
+            MAX_ROWS
+        } else {
+            1 << left.ilog2()
+        };
+        let range = start..start + size;
+        start += size;
+        Some(range)
+    })
+}
+
+/// The `VALUES` list of a multi-row statement: `rows` tuples of `columns`
+/// placeholders each, numbered from `$1`.
+pub(crate) fn values(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(row * columns + column + 1).to_string());
+        }
+        text.push(')');
+    }
+    text
+}
 
 /// Which end of a range a page is taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +180,7 @@ pub(crate) async fn window_rows(
         table.columns(),
         table.table(),
     );
+    counted();
     Ok(sqlx::query(&sql)
         .bind(app)
         .bind(channel.as_str())
@@ -149,6 +223,7 @@ pub(crate) async fn beyond(
              WHERE app_id = $1 AND channel = $2 AND stream_offset > $4) THEN 1 ELSE 0 END AS BIGINT) \
              AS newer"
     );
+    counted();
     let row = sqlx::query(&sql)
         .bind(app)
         .bind(channel.as_str())
@@ -160,4 +235,26 @@ pub(crate) async fn beyond(
         older: row.try_get::<i64, _>("older")? != 0,
         newer: row.try_get::<i64, _>("newer")? != 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_up_to_the_most_rows() {
+        let sizes = |len| chunks(len).map(|range| range.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(100), vec![64, 32, 4]);
+        assert_eq!(sizes(200), vec![64, 64, 64, 8]);
+        let covered: Vec<usize> = chunks(77).flatten().collect();
+        assert_eq!(covered, (0..77).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn values_number_the_placeholders_row_by_row() {
+        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values(1, 1), "($1)");
+    }
 }

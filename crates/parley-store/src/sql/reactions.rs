@@ -20,6 +20,7 @@ pub(crate) async fn add(
 ) -> Result<bool, StoreError> {
     let done = match target {
         ReactionTarget::Message(id) => {
+            super::counted();
             sqlx::query(
                 "INSERT INTO message_reactions (message_id, user_id, emoji, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -32,6 +33,7 @@ pub(crate) async fn add(
             .await?
         }
         ReactionTarget::Channel(channel) => {
+            super::counted();
             sqlx::query(
                 "INSERT INTO channel_reactions (app_id, channel, user_id, emoji, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -58,6 +60,7 @@ pub(crate) async fn remove(
 ) -> Result<bool, StoreError> {
     let done = match target {
         ReactionTarget::Message(id) => {
+            super::counted();
             sqlx::query(
                 "DELETE FROM message_reactions \
                  WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
@@ -69,6 +72,7 @@ pub(crate) async fn remove(
             .await?
         }
         ReactionTarget::Channel(channel) => {
+            super::counted();
             sqlx::query(
                 "DELETE FROM channel_reactions \
                  WHERE app_id = $1 AND channel = $2 AND user_id = $3 AND emoji = $4",
@@ -93,6 +97,7 @@ pub(crate) async fn count(
 ) -> Result<u64, StoreError> {
     let row = match target {
         ReactionTarget::Message(id) => {
+            super::counted();
             sqlx::query(
                 "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM message_reactions \
                  WHERE message_id = $1 AND emoji = $2",
@@ -103,6 +108,7 @@ pub(crate) async fn count(
             .await?
         }
         ReactionTarget::Channel(channel) => {
+            super::counted();
             sqlx::query(
                 "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM channel_reactions \
                  WHERE app_id = $1 AND channel = $2 AND emoji = $3",
@@ -122,6 +128,7 @@ pub(crate) async fn clear(
     connection: &mut AnyConnection,
     message: MessageId,
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query("DELETE FROM message_reactions WHERE message_id = $1")
         .bind(message.get())
         .execute(&mut *connection)
@@ -150,6 +157,7 @@ pub(crate) async fn message_counts(
          GROUP BY message_id, emoji ORDER BY message_id, MIN(created_at), emoji",
         ids.join(",")
     );
+    super::counted();
     let rows = sqlx::query(&sql)
         .bind(reader)
         .fetch_all(&mut *connection)
@@ -171,6 +179,7 @@ pub(crate) async fn channel_counts(
     channel: &ChannelName,
     reader: Option<&str>,
 ) -> Result<Vec<ReactionCount>, StoreError> {
+    super::counted();
     let rows = sqlx::query(
         "SELECT emoji, CAST(COUNT(*) AS BIGINT) AS n, \
          CAST(MAX(CASE WHEN user_id = $3 THEN 1 ELSE 0 END) AS BIGINT) AS mine \

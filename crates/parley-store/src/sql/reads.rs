@@ -13,6 +13,7 @@ pub(crate) async fn message_count(
     app: &str,
     channel: &ChannelName,
 ) -> Result<u64, StoreError> {
+    super::counted();
     let row = sqlx::query(
         "SELECT COALESCE(MAX(message_count), 0) AS message_count FROM streams \
          WHERE app_id = $1 AND channel = $2",
@@ -38,6 +39,7 @@ pub(crate) async fn marker(
     channel: &ChannelName,
     user: &str,
 ) -> Result<Option<Marker>, StoreError> {
+    super::counted();
     let row = sqlx::query(
         "SELECT seen_count, last_read_offset FROM read_markers \
          WHERE app_id = $1 AND channel = $2 AND user_id = $3",
@@ -65,6 +67,7 @@ pub(crate) async fn set_marker(
     marker: Marker,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query(
         "INSERT INTO read_markers \
          (app_id, channel, user_id, seen_count, last_read_offset, updated_at) \
@@ -83,6 +86,86 @@ pub(crate) async fn set_marker(
     Ok(())
 }
 
+/// A user's marker in a channel, to set with [`set_markers`].
+pub(crate) struct MarkerRow<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) channel: &'a ChannelName,
+    pub(crate) user: &'a str,
+    pub(crate) marker: Marker,
+}
+
+/// [`set_marker`] for many users and channels, in one statement per chunk.
+/// A marker must appear once: PostgreSQL refuses to update one row twice
+/// in one statement.
+pub(crate) async fn set_markers(
+    connection: &mut AnyConnection,
+    markers: &[MarkerRow<'_>],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for chunk in super::chunks(markers.len()) {
+        let markers = &markers[chunk];
+        let sql = format!(
+            "INSERT INTO read_markers \
+             (app_id, channel, user_id, seen_count, last_read_offset, updated_at) \
+             VALUES {} \
+             ON CONFLICT (app_id, channel, user_id) DO UPDATE \
+             SET seen_count = excluded.seen_count, \
+             last_read_offset = excluded.last_read_offset, updated_at = excluded.updated_at",
+            super::values(markers.len(), 6)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in markers {
+            query = query
+                .bind(row.app)
+                .bind(row.channel.as_str())
+                .bind(row.user)
+                .bind(offset_to_db(row.marker.seen))
+                .bind(offset_to_db(row.marker.last_read_offset))
+                .bind(now.as_millis());
+        }
+        super::counted();
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+/// A user a message mentions, to record with [`add_mentions_many`].
+pub(crate) struct MentionRow<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) channel: &'a ChannelName,
+    pub(crate) user: &'a str,
+    pub(crate) message: MessageId,
+    pub(crate) seq: u64,
+}
+
+/// [`add_mentions`] for the mentions of many messages, in one statement
+/// per chunk.
+pub(crate) async fn add_mentions_many(
+    connection: &mut AnyConnection,
+    mentions: &[MentionRow<'_>],
+) -> Result<(), StoreError> {
+    for chunk in super::chunks(mentions.len()) {
+        let mentions = &mentions[chunk];
+        let sql = format!(
+            "INSERT INTO mentions (app_id, channel, user_id, message_id, seq) \
+             VALUES {} ON CONFLICT DO NOTHING",
+            super::values(mentions.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in mentions {
+            query = query
+                .bind(row.app)
+                .bind(row.channel.as_str())
+                .bind(row.user)
+                .bind(row.message.get())
+                .bind(offset_to_db(row.seq));
+        }
+        super::counted();
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
 /// Removes a user's marker (they left the room).
 pub(crate) async fn remove_marker(
     connection: &mut AnyConnection,
@@ -90,6 +173,7 @@ pub(crate) async fn remove_marker(
     channel: &ChannelName,
     user: &str,
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query("DELETE FROM read_markers WHERE app_id = $1 AND channel = $2 AND user_id = $3")
         .bind(app)
         .bind(channel.as_str())
@@ -109,6 +193,7 @@ pub(crate) async fn add_mentions(
     users: &[String],
 ) -> Result<(), StoreError> {
     for user in users {
+        super::counted();
         sqlx::query(
             "INSERT INTO mentions (app_id, channel, user_id, message_id, seq) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -153,6 +238,7 @@ pub(crate) async fn unread_of_user(
     let sql = format!(
         "{UNREAD_SELECT} WHERE r.app_id = $1 AND r.user_id = $2 ORDER BY r.channel LIMIT $3"
     );
+    super::counted();
     let rows = sqlx::query(&sql)
         .bind(app)
         .bind(user)
@@ -171,6 +257,7 @@ pub(crate) async fn unread_in(
     user: &str,
 ) -> Result<Option<UnreadCount>, StoreError> {
     let sql = format!("{UNREAD_SELECT} WHERE r.app_id = $1 AND r.channel = $2 AND r.user_id = $3");
+    super::counted();
     let row = sqlx::query(&sql)
         .bind(app)
         .bind(channel.as_str())

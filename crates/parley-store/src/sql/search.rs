@@ -56,6 +56,7 @@ pub(crate) async fn search(
         SearchScope::Channel(channel) => channel.as_str(),
         SearchScope::RoomsOf(user) => user.as_str(),
     };
+    super::counted();
     let rows = sqlx::query(&sql)
         .bind(terms)
         .bind(app)

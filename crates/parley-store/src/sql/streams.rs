@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use parley_core::{ChannelName, PublicationKind, StreamPosition};
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
@@ -17,6 +17,7 @@ pub(crate) async fn position(
     app: &str,
     channel: &ChannelName,
 ) -> Result<Option<StreamPosition>, StoreError> {
+    super::counted();
     let row =
         sqlx::query("SELECT epoch, last_offset FROM streams WHERE app_id = $1 AND channel = $2")
             .bind(app)
@@ -40,6 +41,7 @@ pub(crate) async fn create(
     channel: &ChannelName,
     now: Timestamp,
 ) -> Result<StreamPosition, StoreError> {
+    super::counted();
     sqlx::query(
         "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at) \
          VALUES ($1, $2, $3, 0, $4) ON CONFLICT (app_id, channel) DO NOTHING",
@@ -67,6 +69,7 @@ pub(crate) async fn advance(
     channel: &ChannelName,
     now: Timestamp,
 ) -> Result<StreamPosition, StoreError> {
+    super::counted();
     let row = sqlx::query(
         "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at) \
          VALUES ($1, $2, $3, 1, $4) \
@@ -95,6 +98,7 @@ pub(crate) async fn advance_counting(
     now: Timestamp,
     counted: bool,
 ) -> Result<(StreamPosition, u64), StoreError> {
+    super::counted();
     let row = sqlx::query(
         "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at, message_count) \
          VALUES ($1, $2, $3, 1, $4, $5) \
@@ -116,6 +120,124 @@ pub(crate) async fn advance_counting(
     Ok((position, offset_from_db(row.try_get("message_count")?)?))
 }
 
+/// How far one write of many advances one stream: see [`advance_many`].
+pub(crate) struct Advance<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) channel: &'a ChannelName,
+    /// Offsets to take.
+    pub(crate) events: u64,
+    /// Messages to add to the channel's `message_count`.
+    pub(crate) counted: u64,
+}
+
+/// Where a stream stands after [`advance_many`] moved it.
+pub(crate) struct Advanced {
+    /// The last offset taken, with the stream's epoch.
+    pub(crate) position: StreamPosition,
+    /// The channel's message count after the counted messages.
+    pub(crate) message_count: u64,
+}
+
+/// [`advance_counting`] for many streams at once, each by a number of
+/// offsets and messages, in one statement per chunk: the offsets a stream
+/// gives are `position.offset - events + 1 ..= position.offset`. The rows
+/// are locked in the order of `advances`, which must be the writer's lock
+/// order. Returns the streams' positions in that order.
+pub(crate) async fn advance_many(
+    connection: &mut AnyConnection,
+    advances: &[Advance<'_>],
+    now: Timestamp,
+) -> Result<Vec<Advanced>, StoreError> {
+    let mut advanced = Vec::with_capacity(advances.len());
+    for chunk in super::chunks(advances.len()) {
+        let advances = &advances[chunk];
+        // A stream created here starts at the counts it takes; one that
+        // exists adds them (`excluded` is the row this statement proposed).
+        let sql = format!(
+            "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at, message_count) \
+             VALUES {} \
+             ON CONFLICT (app_id, channel) DO UPDATE \
+             SET last_offset = streams.last_offset + excluded.last_offset, \
+             message_count = streams.message_count + excluded.message_count \
+             RETURNING app_id, channel, epoch, last_offset, message_count",
+            super::values(advances.len(), 6)
+        );
+        let mut query = sqlx::query(&sql);
+        for advance in advances {
+            query = query
+                .bind(advance.app)
+                .bind(advance.channel.as_str())
+                .bind(new_epoch())
+                .bind(offset_to_db(advance.events))
+                .bind(now.as_millis())
+                .bind(offset_to_db(advance.counted));
+        }
+        super::counted();
+        let rows = query.fetch_all(&mut *connection).await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let app: String = row.try_get("app_id")?;
+            let channel: String = row.try_get("channel")?;
+            found.push((app, channel, row));
+        }
+        for (index, advance) in advances.iter().enumerate() {
+            let matches = |(app, channel, _): &&(String, String, &AnyRow)| {
+                app == advance.app && channel == advance.channel.as_str()
+            };
+            // Both backends return the rows in the order inserted; the
+            // search is for the day one does not.
+            let row = found
+                .get(index)
+                .filter(matches)
+                .or_else(|| found.iter().find(matches))
+                .map(|(_, _, row)| *row)
+                .ok_or_else(|| StoreError::corrupt("a stream advanced without its row"))?;
+            advanced.push(Advanced {
+                position: StreamPosition {
+                    offset: offset_from_db(row.try_get("last_offset")?)?,
+                    epoch: Arc::from(row.try_get::<String, _>("epoch")?),
+                },
+                message_count: offset_from_db(row.try_get("message_count")?)?,
+            });
+        }
+    }
+    Ok(advanced)
+}
+
+/// Appends many publications, each with its app, in one statement per
+/// chunk; their offsets
+/// come from [`advance_many`] (or [`advance`]) in the same transaction.
+pub(crate) async fn append_many(
+    connection: &mut AnyConnection,
+    publications: &[(&str, StoredPublication)],
+) -> Result<(), StoreError> {
+    for chunk in super::chunks(publications.len()) {
+        let publications = &publications[chunk];
+        let sql = format!(
+            "INSERT INTO publications \
+             (app_id, channel, stream_offset, kind, data, message_id, created_at, author, audience) \
+             VALUES {}",
+            super::values(publications.len(), 9)
+        );
+        let mut query = sqlx::query(&sql);
+        for (app, publication) in publications {
+            query = query
+                .bind(*app)
+                .bind(publication.channel.as_str())
+                .bind(offset_to_db(publication.position.offset))
+                .bind(publication.kind.as_str())
+                .bind(&publication.data[..])
+                .bind(publication.message_id.map(MessageId::get))
+                .bind(publication.created_at.as_millis())
+                .bind(publication.author.as_deref())
+                .bind(publication.audience.as_deref());
+        }
+        super::counted();
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
 /// Appends a publication; its offset comes from [`advance`] in the same
 /// transaction.
 pub(crate) async fn append(
@@ -123,6 +245,7 @@ pub(crate) async fn append(
     app: &str,
     publication: &StoredPublication,
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query(
         "INSERT INTO publications \
          (app_id, channel, stream_offset, kind, data, message_id, created_at, author, audience) \
@@ -172,6 +295,7 @@ pub(crate) async fn redact(
     kind: PublicationKind,
     data: &[u8],
 ) -> Result<(), StoreError> {
+    super::counted();
     sqlx::query(
         "UPDATE publications SET data = $1 \
          WHERE app_id = $2 AND channel = $3 AND message_id = $4 AND kind = $5",
@@ -203,6 +327,7 @@ pub(crate) async fn trim(
               WHERE s.app_id = publications.app_id AND s.channel = publications.channel) - $2",
             scope.filter
         );
+        super::counted();
         let query = sqlx::query(&sql).bind(app).bind(offset_to_db(keep_last));
         removed += scope
             .bind(query)
@@ -215,6 +340,7 @@ pub(crate) async fn trim(
             "DELETE FROM publications WHERE app_id = $1 AND {} AND created_at < $2",
             scope.filter
         );
+        super::counted();
         let query = sqlx::query(&sql).bind(app).bind(older_than.as_millis());
         removed += scope
             .bind(query)

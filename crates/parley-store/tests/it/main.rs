@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod batched_sends;
 mod connect_profile;
 mod durability;
 mod messages;
