@@ -12,6 +12,7 @@
 mod common;
 
 mod connect_profile;
+mod documents;
 mod durability;
 mod messages;
 mod moderation;
