@@ -10,8 +10,10 @@
 //!   messages, a thread, search matches);
 //! - [`rooms`]: rooms, their members and room lists;
 //! - [`reads`]: read markers and unread counts;
-//! - [`moderation`]: restrictions, block lists and reports.
+//! - [`moderation`]: restrictions, block lists and reports;
+//! - [`documents`]: live documents, their lists and queries.
 
+pub mod documents;
 pub mod moderation;
 pub mod pages;
 pub mod reads;

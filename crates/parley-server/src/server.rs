@@ -180,6 +180,7 @@ impl Server {
                         MessageLimits::new(namespace).map(|limits| (name.clone(), limits))
                     })
                     .collect(),
+                document_rates: crate::documents::WriteRates::new(&app_config),
                 config: app_config,
                 keys,
             });
@@ -203,6 +204,12 @@ impl Server {
             cluster.clone(),
         );
         let chat = Chat::new(store, node.clone(), control.clone());
+        let shutdown = CancellationToken::new();
+        let watches = crate::documents::watch::Watches::new(
+            chat.clone(),
+            encoders.native.clone(),
+            shutdown.clone(),
+        );
         let state = Arc::new(ServerState {
             node,
             encoders,
@@ -212,7 +219,7 @@ impl Server {
             apps: by_id,
             api_keys: by_api_key,
             default_app,
-            shutdown: CancellationToken::new(),
+            shutdown,
             connections: TaskTracker::new(),
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
@@ -221,6 +228,7 @@ impl Server {
             pusher,
             heartbeat_limits,
             cluster,
+            watches,
         });
         let control_listener = match &state.cluster {
             Some(cluster) => Some(
@@ -459,6 +467,7 @@ async fn sweep_streams(broker: Option<Arc<MemoryBroker>>, state: Arc<ServerState
                     for limits in app.limits.values() {
                         limits.forget_idle();
                     }
+                    app.document_rates.forget_idle();
                     trim_persisted(&state, app).await;
                 }
                 state.heartbeat_limits.forget_idle();

@@ -40,6 +40,8 @@ pub struct AppContext {
     pub origins: OriginPolicy,
     /// Message limits by namespace name, where a namespace sets any.
     pub limits: HashMap<String, MessageLimits>,
+    /// Document write limits, by namespace.
+    pub document_rates: crate::documents::WriteRates,
 }
 
 /// What every handler and connection task shares.
@@ -80,6 +82,8 @@ pub struct ServerState {
     pub heartbeat_limits: HeartbeatLimits,
     /// The control topic and node registry, with `broker = "redis"`.
     pub cluster: Option<Arc<Cluster>>,
+    /// The live queries (`doc_watch`) of this node's connections.
+    pub watches: crate::documents::watch::Watches,
 }
 
 impl ServerState {

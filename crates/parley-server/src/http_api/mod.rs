@@ -4,6 +4,7 @@
 mod acting;
 mod blocks;
 mod channels;
+mod documents;
 mod edits;
 mod error;
 mod extract;
@@ -133,6 +134,14 @@ pub fn router() -> Router<Arc<ServerState>> {
             post(pins::pin).delete(pins::unpin),
         )
         .route("/api/v1/channels/{channel}/pins", get(pins::list))
+        .route("/api/v1/channels/{channel}/docs", get(documents::list))
+        .route(
+            "/api/v1/channels/{channel}/docs/{key}",
+            get(documents::get)
+                .put(documents::set)
+                .patch(documents::merge)
+                .delete(documents::delete),
+        )
         .route("/api/v1/messages/{id}/thread", get(threads::thread))
         .route("/api/v1/users/{user}/blocks", get(blocks::list))
         .route(

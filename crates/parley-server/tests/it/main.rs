@@ -31,6 +31,7 @@ mod chat_visibility;
 mod cluster;
 mod cluster_control;
 mod cluster_persisted;
+mod documents;
 mod durability;
 mod heartbeat_limits;
 mod http_api;
