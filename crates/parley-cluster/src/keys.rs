@@ -32,6 +32,28 @@ impl Keys {
         self.name("history", app, channel)
     }
 
+    /// A user's message rate bucket in one namespace of an app: the
+    /// theoretical arrival time of its next message (GCRA).
+    pub(crate) fn rate_bucket(&self, app: &str, namespace: &str, user: &str) -> String {
+        format!(
+            "{}:rate:{}.{app}:{}.{namespace}:{user}",
+            self.prefix,
+            app.len(),
+            namespace.len()
+        )
+    }
+
+    /// The marker of a user's last message in a slow-mode channel, alive
+    /// for the slow-mode period.
+    pub(crate) fn slow_mode(&self, app: &str, channel: &str, user: &str) -> String {
+        format!(
+            "{}:slow:{}.{app}:{}.{channel}:{user}",
+            self.prefix,
+            app.len(),
+            channel.len()
+        )
+    }
+
     /// The pub/sub topic every publication of the channel goes to.
     pub(crate) fn topic(&self, app: &str, channel: &str) -> String {
         self.name("topic", app, channel)

@@ -30,6 +30,8 @@
 //!   other nodes.
 //! - `control.rs`: [`ControlBus`], the topic on which nodes send each
 //!   other commands (disconnects, ended subscriptions, block lists).
+//! - `limits.rs`: [`SharedLimits`], message rate limits and slow mode
+//!   counted once for the whole deployment.
 //! - `registry.rs`: [`NodeRegistry`], the live nodes and their figures,
 //!   each entry a hash with a TTL.
 //!
@@ -41,6 +43,7 @@ mod codec;
 mod committed;
 mod control;
 mod keys;
+mod limits;
 mod ordering;
 mod registry;
 mod relay;
@@ -50,4 +53,5 @@ mod subscriber;
 pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
 pub use committed::CommittedStreams;
 pub use control::{ControlBus, ControlHandler, ControlListener};
+pub use limits::{SharedLimit, SharedLimits};
 pub use registry::{AppFigures, NodeRegistry, NodeReport};

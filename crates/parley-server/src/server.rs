@@ -177,7 +177,9 @@ impl Server {
                     .namespaces
                     .iter()
                     .filter_map(|(name, namespace)| {
-                        MessageLimits::new(namespace).map(|limits| (name.clone(), limits))
+                        let shared = cluster.as_ref().map(|cluster| cluster.limits.clone());
+                        MessageLimits::new(name, namespace, shared)
+                            .map(|limits| (name.clone(), limits))
                     })
                     .collect(),
                 document_rates: crate::documents::WriteRates::new(&app_config),

@@ -4,11 +4,16 @@
 //! receiver URL) before it tries to deliver it, and removes the row once
 //! the receiver accepted it or the delivery was given up. A delivery that
 //! failed is rescheduled with its attempt count, so retries go on across
-//! restarts. Delivery is at least once: a process that stops between a
-//! receiver's answer and the removal sends that batch again.
+//! restarts. A node claims a delivery for a while before sending it, so
+//! nodes sharing one store send each delivery once; a node that dies
+//! mid-send leaves the claim to expire, and another node sends it then.
+//! Delivery is at least once: a process that stops between a receiver's
+//! answer and the removal sends that batch again.
 //!
 //! These calls go straight to the pool, not through the writer: a queued
 //! webhook orders nothing against channel streams.
+
+use std::time::Duration;
 
 use crate::sql::webhooks as sql;
 use crate::{Store, StoreError, Timestamp};
@@ -63,17 +68,28 @@ impl Store {
         sql::all_due(&mut connection, Timestamp::now()).await
     }
 
-    /// The deliveries due at `now`, oldest first, at most `limit`.
-    pub async fn due_webhooks(
+    /// Claims for `lease` the oldest due delivery of each receiver that has
+    /// none claimed (at most `receivers` of them) and returns them, oldest
+    /// first. A claimed delivery is claimed by no one else until it is
+    /// removed, rescheduled, or `lease` has passed; a receiver's next
+    /// delivery waits for its claimed one, so each receiver gets its
+    /// deliveries in queue order, one at a time, whichever nodes send them.
+    pub async fn claim_webhooks(
         &self,
         now: Timestamp,
-        limit: usize,
+        receivers: usize,
+        lease: Duration,
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let until = Timestamp::from_millis(
+            now.as_millis()
+                .saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)),
+        );
         let mut connection = self.pool().acquire().await?;
-        sql::due(&mut connection, now, limit).await
+        sql::claim(&mut connection, now, until, receivers).await
     }
 
-    /// When the earliest queued delivery is due, if any is queued.
+    /// When a delivery can next be claimed (it is due and its receiver has
+    /// no claimed one), if any is queued.
     pub async fn next_webhook_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let mut connection = self.pool().acquire().await?;
         sql::next_due(&mut connection).await
@@ -85,7 +101,8 @@ impl Store {
         sql::remove(&mut connection, id).await
     }
 
-    /// Records a failed attempt (`attempts` in all) and the time of the next.
+    /// Records a failed attempt (`attempts` in all) and the time of the
+    /// next, and lets the claim go.
     pub async fn reschedule_webhook(
         &self,
         id: i64,

@@ -83,7 +83,7 @@ impl From<StoreError> for ChatError {
 
 /// A message to send, as callers write it. (One flat struct: a raw JSON
 /// `meta` cannot pass through `#[serde(flatten)]`.)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// The channel, where the caller names it in the body.
@@ -101,6 +101,7 @@ pub struct SendRequest {
     /// The client's idempotency key.
     pub client_msg_id: Option<String>,
     /// Application data: a JSON object.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub meta: Option<Box<RawValue>>,
     /// The users the message mentions: their unread mention counts grow.
     pub mentions: Option<Vec<String>>,
@@ -223,7 +224,8 @@ pub async fn send(
         && let Some(limits) = app.limits.get(&namespace.name)
     {
         limits
-            .check(&actor.user, channel)
+            .check(&app.app.id, &actor.user, channel)
+            .await
             .map_err(ChatError::RateLimited)?;
     }
     let sent = chat
@@ -467,7 +469,8 @@ pub async fn history_json(
 }
 
 /// Where a page of messages starts, as callers write it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesCursor {
     /// Messages older than this id.
     pub before: Option<String>,

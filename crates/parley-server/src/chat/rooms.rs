@@ -81,7 +81,7 @@ pub async fn check_member(
 }
 
 /// A room to create, as callers write it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// `direct` or `group`.

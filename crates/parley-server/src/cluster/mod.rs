@@ -1,14 +1,16 @@
 //! This node's part in a cluster (`[cluster] broker = "redis"`) beyond the
 //! broker: the control topic, on which every control action reaches the
 //! other nodes (`control.rs`), and the node registry, which `/api/v1/info`
-//! reads (`registry.rs`).
+//! reads (`registry.rs`), and the message limits counted for the whole
+//! deployment.
 
 pub mod control;
 pub mod registry;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parley_cluster::{ControlBus, NodeRegistry, RedisOptions};
+use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedLimits};
 use parley_core::BackendError;
 
 /// What a node of a cluster holds besides its broker.
@@ -17,6 +19,8 @@ pub struct Cluster {
     pub bus: ControlBus,
     /// The live nodes of the deployment, this one included.
     pub registry: NodeRegistry,
+    /// Message rate limits and slow mode, counted for the deployment.
+    pub limits: Arc<SharedLimits>,
     /// How often this node refreshes its registry entry.
     pub refresh: Duration,
     /// When this node started, in milliseconds since the Unix epoch.
@@ -30,6 +34,7 @@ impl Cluster {
     pub async fn connect(options: &RedisOptions, node_ttl: Duration) -> Result<Self, BackendError> {
         let bus = ControlBus::connect(options).await?;
         let registry = NodeRegistry::connect(options, node_ttl).await?;
+        let limits = Arc::new(SharedLimits::connect(options).await?);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| {
@@ -38,6 +43,7 @@ impl Cluster {
         Ok(Self {
             bus,
             registry,
+            limits,
             refresh: node_ttl / 3,
             started_at_ms,
         })

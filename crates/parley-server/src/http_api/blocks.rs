@@ -14,6 +14,14 @@ use crate::json;
 
 /// `POST /api/v1/users/{user}/blocks/{blocked}`: `{user}` blocks
 /// `{blocked}`; the answer is the whole list after the change.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{user}/blocks/{blocked}",
+    tag = "blocks",
+    params(("user" = String, Path), ("blocked" = String, Path)),
+    responses((status = 200, description = "The block list after the change.", body = crate::json::schema::BlocksShape)),
+    security(("api_key" = [])),
+)]
 pub async fn block(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -29,6 +37,14 @@ pub async fn block(
 
 /// `DELETE /api/v1/users/{user}/blocks/{blocked}`: the list after the
 /// change (unblocking someone not blocked is harmless).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{user}/blocks/{blocked}",
+    tag = "blocks",
+    params(("user" = String, Path), ("blocked" = String, Path)),
+    responses((status = 200, description = "The block list after the change.", body = crate::json::schema::BlocksShape)),
+    security(("api_key" = [])),
+)]
 pub async fn unblock(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -43,6 +59,14 @@ pub async fn unblock(
 }
 
 /// `GET /api/v1/users/{user}/blocks`: `{"blocks": [...]}`, sorted.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user}/blocks",
+    tag = "blocks",
+    params(("user" = String, Path)),
+    responses((status = 200, description = "The user's block list.", body = crate::json::schema::BlocksShape)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,

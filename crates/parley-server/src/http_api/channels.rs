@@ -12,25 +12,34 @@ use crate::chat::Chat;
 use crate::cluster::Cluster;
 use crate::cluster::control::ControlAction;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChannelsQuery {
     #[serde(default)]
     prefix: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ChannelEntry {
     channel: String,
     subscribers: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ChannelList {
     channels: Vec<ChannelEntry>,
 }
 
 /// `GET /api/v1/channels?prefix=` → the app's active channels with their
 /// subscriber counts, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels",
+    tag = "channels",
+    params(ChannelsQuery),
+    responses((status = 200, description = "The app's active channels.", body = ChannelList)),
+    security(("api_key" = [])),
+)]
 pub async fn channels(
     ApiApp(app): ApiApp,
     query: Result<Query<ChannelsQuery>, QueryRejection>,
@@ -50,12 +59,12 @@ pub async fn channels(
     Ok(Json(ChannelList { channels }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DisconnectBody {
     user: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Disconnected {
     disconnected: usize,
     /// With several nodes: whether the other nodes were told.
@@ -65,6 +74,14 @@ pub struct Disconnected {
 
 /// `POST /api/v1/disconnect {user}` closes every connection of the user,
 /// on every node.
+#[utoipa::path(
+    post,
+    path = "/api/v1/disconnect",
+    tag = "channels",
+    request_body = DisconnectBody,
+    responses((status = 200, description = "How many connections were closed here.", body = Disconnected)),
+    security(("api_key" = [])),
+)]
 pub async fn disconnect(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -81,7 +98,7 @@ pub async fn disconnect(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Info {
     node: String,
     version: &'static str,
@@ -96,7 +113,7 @@ pub struct Info {
 }
 
 /// The deployment as the node registry shows it, for the calling app.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClusterInfo {
     /// This node's name.
     node: String,
@@ -111,7 +128,7 @@ pub struct ClusterInfo {
 }
 
 /// One live node and the calling app's figures on it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NodeEntry {
     name: String,
     number: String,
@@ -124,6 +141,13 @@ pub struct NodeEntry {
 /// `GET /api/v1/info`: the node, and the calling app on it; in a cluster
 /// also every live node, with the app's figures on each and their totals.
 /// Other apps' figures are not shown.
+#[utoipa::path(
+    get,
+    path = "/api/v1/info",
+    tag = "channels",
+    responses((status = 200, description = "The node and the app on it.", body = Info)),
+    security(("api_key" = [])),
+)]
 pub async fn info(State(chat): State<Chat>, ApiApp(app): ApiApp) -> Json<Info> {
     let node = chat.node().info();
     let hub = &app.app.hub;

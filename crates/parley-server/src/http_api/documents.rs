@@ -22,19 +22,27 @@ use crate::documents::{self, WriteRequest};
 use crate::json::documents as documents_json;
 
 /// `?user=`: a backend's, the user to act for.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     user: Option<String>,
 }
 
 /// `?where=<JSON>&order=&limit=&cursor=&user=` of a list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Conditions on top-level fields, as JSON:
+    /// `{"completion": {"lt": 90}, "kind": "movie"}`.
     #[serde(rename = "where")]
     filters: Option<String>,
+    /// `updated_at` or a top-level field, then `:asc` or `:desc`.
     order: Option<String>,
+    /// 1 to 100; 20 by default.
     limit: Option<usize>,
+    /// The `next` of the previous page.
     cursor: Option<String>,
+    /// A backend's: the user to act for.
     user: Option<String>,
 }
 
@@ -125,6 +133,14 @@ fn written_response(written: &DocumentWritten) -> Response {
 
 /// `GET /api/v1/channels/{channel}/docs/{key}?user=`: the document, with
 /// its version as `ETag`; 404 when it does not exist.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/docs/{key}",
+    tag = "documents",
+    params(("channel" = String, Path), ("key" = String, Path), UserQuery),
+    responses((status = 200, description = "The document; its version is the ETag.", body = crate::json::schema::DocumentShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn get(
     State(chat): State<Chat>,
     caller: Caller,
@@ -145,6 +161,16 @@ pub async fn get(
 
 /// `PUT /api/v1/channels/{channel}/docs/{key}?user=`: replaces the
 /// document with the body (a JSON object); subscribers get `doc_changed`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/channels/{channel}/docs/{key}",
+    tag = "documents",
+    params(("channel" = String, Path), ("key" = String, Path), UserQuery,
+           ("If-Match" = Option<String>, Header, description = "Compare-and-set: the version the document must have (\"0\": missing); 412 otherwise.")),
+    request_body(content = serde_json::Value, description = "The document's new data, a JSON object."),
+    responses((status = 200, description = "The change.", body = crate::json::schema::DocumentChangeShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn set(
     State(chat): State<Chat>,
     caller: Caller,
@@ -160,6 +186,16 @@ pub async fn set(
 
 /// `PATCH /api/v1/channels/{channel}/docs/{key}?user=`: applies the body,
 /// an RFC 7386 merge patch (a JSON object), to the document.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/channels/{channel}/docs/{key}",
+    tag = "documents",
+    params(("channel" = String, Path), ("key" = String, Path), UserQuery,
+           ("If-Match" = Option<String>, Header, description = "Compare-and-set, as for PUT.")),
+    request_body(content = serde_json::Value, description = "An RFC 7386 merge patch, a JSON object."),
+    responses((status = 200, description = "The change.", body = crate::json::schema::DocumentChangeShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn merge(
     State(chat): State<Chat>,
     caller: Caller,
@@ -175,6 +211,15 @@ pub async fn merge(
 
 /// `DELETE /api/v1/channels/{channel}/docs/{key}?user=`: deletes the
 /// document; 404 when it does not exist.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/channels/{channel}/docs/{key}",
+    tag = "documents",
+    params(("channel" = String, Path), ("key" = String, Path), UserQuery,
+           ("If-Match" = Option<String>, Header, description = "Compare-and-set, as for PUT.")),
+    responses((status = 200, description = "The change, with data null.", body = crate::json::schema::DocumentChangeShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn delete(
     State(chat): State<Chat>,
     caller: Caller,
@@ -189,6 +234,14 @@ pub async fn delete(
 
 /// `GET /api/v1/channels/{channel}/docs?where=&order=&limit=&cursor=&user=`:
 /// a page of the channel's documents, `where` as JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/docs",
+    tag = "documents",
+    params(("channel" = String, Path), ListQuery),
+    responses((status = 200, description = "A page of the channel's documents.", body = crate::json::schema::DocumentPageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn list(
     State(chat): State<Chat>,
     caller: Caller,

@@ -14,7 +14,7 @@ use crate::chat::{self, Chat};
 use crate::json;
 
 /// The body of `PATCH /api/v1/messages/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditBody {
     /// The new text.
@@ -27,6 +27,14 @@ pub struct EditBody {
 /// author, with the native edit's rules (only the author edits; the text
 /// limits and the filter; a room's membership and mutes for a user).
 /// Subscribers get `message_updated`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/messages/{id}",
+    tag = "messages",
+    params(("id" = String, Path)), request_body = EditBody,
+    responses((status = 200, description = "The message, edited.", body = crate::json::schema::MessageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn edit(
     State(chat): State<Chat>,
     caller: Caller,
@@ -41,6 +49,14 @@ pub async fn edit(
 /// `GET /api/v1/messages/{id}/edits`: the texts the message had before its
 /// edits, oldest first, as `{"revisions": [...]}`. A backend reads any
 /// message's trail; a user only with a moderator's token, as natively.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}/edits",
+    tag = "messages",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The message's edit trail.", body = crate::json::schema::EditTrailShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn trail(
     State(chat): State<Chat>,
     caller: Caller,

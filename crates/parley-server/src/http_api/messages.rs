@@ -24,7 +24,8 @@ fn channel(name: &str) -> Result<ChannelName, ApiError> {
     Ok(ChannelName::new(name).map_err(parley_core::Error::from)?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     channel: String,
     limit: Option<usize>,
@@ -34,6 +35,14 @@ pub struct HistoryParams {
 
 /// `GET /api/v1/history?channel=&limit=&before=&after=`: a page of a
 /// persisted channel's stream.
+#[utoipa::path(
+    get,
+    path = "/api/v1/history",
+    tag = "messages",
+    params(HistoryParams),
+    responses((status = 200, description = "A page of the channel's stream.", body = crate::json::schema::HistoryPageShape)),
+    security(("api_key" = [])),
+)]
 pub async fn history(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -57,6 +66,14 @@ pub async fn history(
 
 /// `POST /api/v1/messages {channel, text, user?, ...}`: sends as a user, or
 /// as `system`. Message limits do not apply to the server API.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    tag = "messages",
+    request_body = SendRequest,
+    responses((status = 201, description = "The message sent.", body = crate::json::schema::MessageShape), (status = 200, description = "The message a resend with the same client_msg_id found.", body = crate::json::schema::MessageShape)),
+    security(("api_key" = [])),
+)]
 pub async fn send(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -77,13 +94,22 @@ pub async fn send(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     #[serde(default)]
     hard: bool,
 }
 
 /// `DELETE /api/v1/messages/{id}?hard=true`: moderation; soft by default.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}",
+    tag = "messages",
+    params(("id" = String, Path), DeleteParams),
+    responses((status = 200, description = "The message, deleted.", body = crate::json::schema::MessageShape)),
+    security(("api_key" = [])),
+)]
 pub async fn delete(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -113,6 +139,14 @@ async fn check_reader(chat: &Chat, caller: &Caller, channel: &ChannelName) -> Re
 }
 
 /// `GET /api/v1/channels/{channel}/messages?before=&after=&around=&order=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/messages",
+    tag = "messages",
+    params(("channel" = String, Path), MessagesCursor),
+    responses((status = 200, description = "A page of messages.", body = crate::json::schema::MessagePageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn list(
     State(chat): State<Chat>,
     caller: Caller,
@@ -136,6 +170,14 @@ pub async fn list(
 
 /// `POST /api/v1/channels/{channel}/messages {text, ...}`: a user sends as
 /// themselves (with their limits); a backend names `user`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{channel}/messages",
+    tag = "messages",
+    params(("channel" = String, Path)), request_body = SendRequest,
+    responses((status = 201, description = "The message sent.", body = crate::json::schema::MessageShape), (status = 200, description = "The message a resend with the same client_msg_id found.", body = crate::json::schema::MessageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn post(
     State(chat): State<Chat>,
     caller: Caller,

@@ -11,6 +11,7 @@ mod extract;
 mod heartbeat_limits;
 mod messages;
 mod moderation;
+mod openapi;
 mod pins;
 mod presence;
 mod publish;
@@ -27,11 +28,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
-use axum::routing::{delete, get, patch, post, put};
+use utoipa_axum::router::UtoipaMethodRouterExt;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 pub(crate) use extract::{ApiJson, ApiPath, ClientIp};
 pub use heartbeat_limits::HeartbeatLimits;
+pub use openapi::{ApiDoc, ApiRoutes};
 
 use crate::state::ServerState;
 
@@ -59,94 +62,71 @@ pub const REQUEST_HEADERS: [HeaderName; 3] = [
 /// may read: when to retry after a 429.
 pub const RESPONSE_HEADERS: [HeaderName; 1] = [header::RETRY_AFTER];
 
-/// The routes of the HTTP API.
+/// The routes of the HTTP API, served and described together.
 pub fn router() -> Router<Arc<ServerState>> {
-    Router::new()
-        .route("/api/v1/publish", post(publish::publish))
-        .route("/api/v1/broadcast", post(publish::broadcast))
-        .route("/api/v1/batch", post(publish::batch))
-        .route("/api/v1/disconnect", post(channels::disconnect))
-        .route("/api/v1/channels", get(channels::channels))
-        .route("/api/v1/info", get(channels::info))
-        .route("/api/v1/presence", get(presence::members))
-        .route("/api/v1/presence/stats", get(presence::stats))
-        .route("/api/v1/presence/heartbeat", post(presence::heartbeat))
-        .route("/api/v1/users/{user}/status", get(presence::user_status))
-        .route("/api/v1/history", get(messages::history))
-        .route("/api/v1/messages", post(messages::send))
-        .route("/api/v1/messages/{id}", delete(messages::delete))
-        .route(
-            "/api/v1/channels/{channel}/messages",
-            get(messages::list).post(messages::post),
-        )
-        .route("/api/v1/rooms", get(rooms::list).post(rooms::create))
-        .route(
-            "/api/v1/rooms/{channel}/members",
-            get(rooms::members).post(rooms::add_members),
-        )
-        .route(
-            "/api/v1/rooms/{channel}/members/{user}",
-            delete(rooms::remove_member),
-        )
-        .route("/api/v1/users/{user}/unread", get(rooms::unread))
-        .route("/api/v1/search", get(search::search))
-        .route("/api/v1/moderation/mute", post(moderation::mute))
-        .route("/api/v1/moderation/unmute", post(moderation::unmute))
-        .route("/api/v1/moderation/ban", post(moderation::ban))
-        .route("/api/v1/moderation/unban", post(moderation::unban))
-        .route(
-            "/api/v1/moderation/restrictions",
-            get(moderation::restrictions),
-        )
-        .route("/api/v1/messages/{id}/hide", post(moderation::hide))
-        .route("/api/v1/messages/{id}/unhide", post(moderation::unhide))
-        .route("/api/v1/reports", get(moderation::list_reports))
-        .route(
-            "/api/v1/reports/{id}/resolve",
-            post(moderation::resolve_report),
-        )
+    routes().split().0
+}
+
+/// Every route of `/api/v1` with its description, one path per `path`
+/// (`openapi.rs` says why).
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .path(routes!(openapi::document))
+        .path(routes!(publish::publish))
+        .path(routes!(publish::broadcast))
+        .path(routes!(publish::batch))
+        .path(routes!(channels::disconnect))
+        .path(routes!(channels::channels))
+        .path(routes!(channels::info))
+        .path(routes!(presence::members))
+        .path(routes!(presence::stats))
+        .path(routes!(presence::heartbeat))
+        .path(routes!(presence::user_status))
+        .path(routes!(messages::history))
+        .path(routes!(messages::send))
+        .path(routes!(messages::delete, edits::edit))
+        .path(routes!(messages::list, messages::post))
+        .path(routes!(rooms::list, rooms::create))
+        .path(routes!(rooms::members, rooms::add_members))
+        .path(routes!(rooms::remove_member))
+        .path(routes!(rooms::unread))
+        .path(routes!(search::search))
+        .path(routes!(moderation::mute))
+        .path(routes!(moderation::unmute))
+        .path(routes!(moderation::ban))
+        .path(routes!(moderation::unban))
+        .path(routes!(moderation::restrictions))
+        .path(routes!(moderation::hide))
+        .path(routes!(moderation::unhide))
+        .path(routes!(moderation::list_reports, reports::file))
+        .path(routes!(moderation::resolve_report))
         // The upload handler bounds the body itself, while it streams in,
         // at `uploads.max_bytes`.
-        .route(
-            "/api/v1/uploads",
-            post(uploads::create).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/api/v1/uploads/{id}", get(uploads::file))
-        .route("/api/v1/uploads/{id}/thumbnail", get(uploads::thumbnail))
-        .route(
-            "/api/v1/channels/{channel}/reactions",
-            get(reactions::channel_reactions),
-        )
-        .route(
-            "/api/v1/channels/{channel}/reactions/{emoji}",
-            put(reactions::add_to_channel).delete(reactions::remove_from_channel),
-        )
-        .route(
-            "/api/v1/messages/{id}/reactions/{emoji}",
-            put(reactions::add_to_message).delete(reactions::remove_from_message),
-        )
+        .path(routes!(uploads::create).layer(DefaultBodyLimit::disable()))
+        .path(routes!(uploads::file))
+        .path(routes!(uploads::thumbnail))
+        .path(routes!(reactions::channel_reactions))
+        .path(routes!(
+            reactions::add_to_channel,
+            reactions::remove_from_channel
+        ))
+        .path(routes!(
+            reactions::add_to_message,
+            reactions::remove_from_message
+        ))
         // The routes that act for a user (`acting.rs` says how).
-        .route("/api/v1/messages/{id}", patch(edits::edit))
-        .route("/api/v1/messages/{id}/edits", get(edits::trail))
-        .route("/api/v1/channels/{channel}/read", post(reads::mark))
-        .route(
-            "/api/v1/messages/{id}/pin",
-            post(pins::pin).delete(pins::unpin),
-        )
-        .route("/api/v1/channels/{channel}/pins", get(pins::list))
-        .route("/api/v1/channels/{channel}/docs", get(documents::list))
-        .route(
-            "/api/v1/channels/{channel}/docs/{key}",
-            get(documents::get)
-                .put(documents::set)
-                .patch(documents::merge)
-                .delete(documents::delete),
-        )
-        .route("/api/v1/messages/{id}/thread", get(threads::thread))
-        .route("/api/v1/users/{user}/blocks", get(blocks::list))
-        .route(
-            "/api/v1/users/{user}/blocks/{blocked}",
-            post(blocks::block).delete(blocks::unblock),
-        )
-        .route("/api/v1/reports", post(reports::file))
+        .path(routes!(edits::trail))
+        .path(routes!(reads::mark))
+        .path(routes!(pins::pin, pins::unpin))
+        .path(routes!(pins::list))
+        .path(routes!(documents::list))
+        .path(routes!(
+            documents::get,
+            documents::set,
+            documents::merge,
+            documents::delete
+        ))
+        .path(routes!(threads::thread))
+        .path(routes!(blocks::list))
+        .path(routes!(blocks::block, blocks::unblock))
 }

@@ -21,7 +21,7 @@ use crate::chat::reports::{self, Resolution};
 use crate::chat::{Actor, Chat};
 use crate::json;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictBody {
     user: String,
@@ -31,7 +31,7 @@ pub struct RestrictBody {
     shadow: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiftBody {
     user: String,
@@ -40,19 +40,21 @@ pub struct LiftBody {
     shadow: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RestrictionsQuery {
     user: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportsQuery {
     status: Option<String>,
     before: Option<String>,
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
     action: String,
@@ -139,6 +141,14 @@ async fn lift(
 }
 
 /// `POST /api/v1/moderation/mute {user, channel?, duration?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/moderation/mute",
+    tag = "moderation",
+    request_body = RestrictBody,
+    responses((status = 200, description = "The mute in force.", body = crate::json::schema::RestrictionShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn mute(
     State(chat): State<Chat>,
     caller: Caller,
@@ -148,6 +158,14 @@ pub async fn mute(
 }
 
 /// `POST /api/v1/moderation/unmute {user, channel?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/moderation/unmute",
+    tag = "moderation",
+    request_body = LiftBody,
+    responses((status = 200, description = "Whether a mute was lifted.", body = crate::json::schema::LiftedShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn unmute(
     State(chat): State<Chat>,
     caller: Caller,
@@ -157,6 +175,14 @@ pub async fn unmute(
 }
 
 /// `POST /api/v1/moderation/ban {user, channel?, duration?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/moderation/ban",
+    tag = "moderation",
+    request_body = RestrictBody,
+    responses((status = 200, description = "The ban in force.", body = crate::json::schema::RestrictionShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn ban(
     State(chat): State<Chat>,
     caller: Caller,
@@ -166,6 +192,14 @@ pub async fn ban(
 }
 
 /// `POST /api/v1/moderation/unban {user, channel?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/moderation/unban",
+    tag = "moderation",
+    request_body = LiftBody,
+    responses((status = 200, description = "Whether a ban was lifted.", body = crate::json::schema::LiftedShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn unban(
     State(chat): State<Chat>,
     caller: Caller,
@@ -175,6 +209,14 @@ pub async fn unban(
 }
 
 /// `GET /api/v1/moderation/restrictions?user=`: the mutes and bans in force.
+#[utoipa::path(
+    get,
+    path = "/api/v1/moderation/restrictions",
+    tag = "moderation",
+    params(RestrictionsQuery),
+    responses((status = 200, description = "The mutes and bans in force.", body = crate::json::schema::RestrictionsShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn restrictions(
     State(chat): State<Chat>,
     caller: Caller,
@@ -194,6 +236,14 @@ pub async fn restrictions(
 }
 
 /// `GET /api/v1/reports?status=open|resolved|all&before=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports",
+    tag = "moderation",
+    params(ReportsQuery),
+    responses((status = 200, description = "A page of reports.", body = crate::json::schema::ReportPageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn list_reports(
     State(chat): State<Chat>,
     caller: Caller,
@@ -217,6 +267,14 @@ pub async fn list_reports(
 }
 
 /// `POST /api/v1/reports/{id}/resolve {action: "dismiss"|"delete"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/{id}/resolve",
+    tag = "moderation",
+    params(("id" = String, Path)), request_body = ResolveBody,
+    responses((status = 200, description = "The report, resolved.", body = crate::json::schema::ReportShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn resolve_report(
     State(chat): State<Chat>,
     caller: Caller,
@@ -245,6 +303,14 @@ fn shadowed(kind: RestrictionKind, shadow: bool) -> Result<RestrictionKind, ApiE
 }
 
 /// `POST /api/v1/messages/{id}/hide`: shown to moderators only from now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/hide",
+    tag = "moderation",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The message, hidden, as moderators see it.", body = crate::json::schema::MessageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn hide(
     State(chat): State<Chat>,
     caller: Caller,
@@ -254,6 +320,14 @@ pub async fn hide(
 }
 
 /// `POST /api/v1/messages/{id}/unhide`: shown to everyone again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/unhide",
+    tag = "moderation",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The message, shown again.", body = crate::json::schema::MessageShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn unhide(
     State(chat): State<Chat>,
     caller: Caller,

@@ -14,7 +14,8 @@ use super::{ApiError, ApiPath};
 use crate::chat::{self, Chat, ChatError, pins};
 
 /// `?user=`: a backend's, the user to act for.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     user: Option<String>,
 }
@@ -51,6 +52,14 @@ async fn change(
 /// channel, with the native rules for the acting user (token moderators,
 /// a room's owner and moderators, or everyone with `pins = "members"`).
 /// Subscribers get `message_pinned`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/pin",
+    tag = "pins",
+    params(("id" = String, Path), UserQuery),
+    responses((status = 200, description = "The pin.", body = serde_json::Value)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn pin(
     State(chat): State<Chat>,
     caller: Caller,
@@ -62,6 +71,14 @@ pub async fn pin(
 
 /// `DELETE /api/v1/messages/{id}/pin?user=`: unpins it; subscribers get
 /// `message_unpinned`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}/pin",
+    tag = "pins",
+    params(("id" = String, Path), UserQuery),
+    responses((status = 200, description = "The pin removed.", body = serde_json::Value)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn unpin(
     State(chat): State<Chat>,
     caller: Caller,
@@ -73,6 +90,14 @@ pub async fn unpin(
 
 /// `GET /api/v1/channels/{channel}/pins?user=`: the channel's pins, most
 /// recent first, as the acting user sees them (everything for `system`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/pins",
+    tag = "pins",
+    params(("channel" = String, Path), UserQuery),
+    responses((status = 200, description = "The channel's pinned messages.", body = crate::json::schema::PinsShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn list(
     State(chat): State<Chat>,
     caller: Caller,

@@ -20,19 +20,21 @@ use crate::native::presence::{MAX_PAGE, StatusEntry};
 use crate::native::push;
 use crate::state::AppContext;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PresenceQuery {
     channel: String,
     cursor: Option<String>,
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     channel: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Stats {
     num_users: usize,
     num_connections: usize,
@@ -62,6 +64,14 @@ fn presence_channel<'a>(
 }
 
 /// `GET /api/v1/presence?channel=&cursor=&limit=` → `{members, next?}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/presence",
+    tag = "presence",
+    params(PresenceQuery),
+    responses((status = 200, description = "A page of members.", body = crate::json::schema::PresencePageShape)),
+    security(("api_key" = [])),
+)]
 pub async fn members(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -82,6 +92,14 @@ pub async fn members(
 }
 
 /// `GET /api/v1/presence/stats?channel=` → `{num_users, num_connections, num_anonymous}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/presence/stats",
+    tag = "presence",
+    params(StatsQuery),
+    responses((status = 200, description = "The channel's counts.", body = Stats)),
+    security(("api_key" = [])),
+)]
 pub async fn stats(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -97,7 +115,7 @@ pub async fn stats(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct HeartbeatBody {
     channel: String,
     session_id: String,
@@ -105,7 +123,7 @@ pub struct HeartbeatBody {
     token: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HeartbeatResult {
     expires_in_ms: u64,
 }
@@ -119,6 +137,14 @@ const MAX_SESSION_ID: usize = 128;
 /// (`Authorization: Bearer <jwt>`), or anonymous where the namespace allows.
 /// Limited per client IP address (`heartbeats_per_ip`, 429) and per channel
 /// (`max_heartbeat_sessions` new sessions, 409).
+#[utoipa::path(
+    post,
+    path = "/api/v1/presence/heartbeat",
+    tag = "presence",
+    request_body = HeartbeatBody,
+    responses((status = 200, description = "The viewer is present until the lease expires.", body = HeartbeatResult)),
+    security((), ("user_token" = [])),
+)]
 pub async fn heartbeat(
     State(chat): State<Chat>,
     _: WithinHeartbeatLimit,
@@ -190,6 +216,14 @@ fn unauthorized(error: AuthError) -> ApiError {
 }
 
 /// `GET /api/v1/users/{id}/status` → `{user, status, last_seen?}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user}/status",
+    tag = "presence",
+    params(("user" = String, Path)),
+    responses((status = 200, description = "The user's status.", body = StatusEntry)),
+    security(("api_key" = [])),
+)]
 pub async fn user_status(ApiApp(app): ApiApp, ApiPath(user): ApiPath<String>) -> Json<StatusEntry> {
     Json(StatusEntry::from(&app.app.statuses.get(&user)))
 }

@@ -18,37 +18,41 @@ use crate::state::AppContext;
 /// The most channels (or publications) one broadcast (or batch) may name.
 const MAX_TARGETS: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PublishBody {
     channel: String,
+    #[schema(value_type = serde_json::Value)]
     data: Box<RawValue>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BroadcastBody {
     channels: Vec<String>,
+    #[schema(value_type = serde_json::Value)]
     data: Box<RawValue>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BatchBody {
     publications: Vec<PublishBody>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Position {
     offset: u64,
+    #[schema(value_type = String)]
     epoch: Arc<str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ChannelPosition {
     channel: String,
     offset: u64,
+    #[schema(value_type = String)]
     epoch: Arc<str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Results {
     results: Vec<ChannelPosition>,
 }
@@ -85,6 +89,14 @@ async fn publish_checked(
 }
 
 /// `POST /api/v1/publish {channel, data}` → `{offset, epoch}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/publish",
+    tag = "publish",
+    request_body = PublishBody,
+    responses((status = 200, description = "The publication's stream position.", body = Position)),
+    security(("api_key" = [])),
+)]
 pub async fn publish(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -99,6 +111,14 @@ pub async fn publish(
 }
 
 /// `POST /api/v1/broadcast {channels, data}` → `{results: [{channel, offset, epoch}]}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/broadcast",
+    tag = "publish",
+    request_body = BroadcastBody,
+    responses((status = 200, description = "Each channel's position, in the order given.", body = Results)),
+    security(("api_key" = [])),
+)]
 pub async fn broadcast(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -114,6 +134,14 @@ pub async fn broadcast(
 
 /// `POST /api/v1/batch {publications: [{channel, data}]}` → `{results: [...]}`,
 /// in the order given.
+#[utoipa::path(
+    post,
+    path = "/api/v1/batch",
+    tag = "publish",
+    request_body = BatchBody,
+    responses((status = 200, description = "Each publication's position, in the order given.", body = Results)),
+    security(("api_key" = [])),
+)]
 pub async fn batch(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,

@@ -68,6 +68,14 @@ fn on_channel(channel: String, emoji: String) -> ReactionRequest {
 }
 
 /// `PUT /api/v1/messages/{id}/reactions/{emoji}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/messages/{id}/reactions/{emoji}",
+    tag = "reactions",
+    params(("id" = String, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
+    security(("user_token" = [])),
+)]
 pub async fn add_to_message(
     State(chat): State<Chat>,
     caller: Caller,
@@ -77,6 +85,14 @@ pub async fn add_to_message(
 }
 
 /// `DELETE /api/v1/messages/{id}/reactions/{emoji}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}/reactions/{emoji}",
+    tag = "reactions",
+    params(("id" = String, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
+    security(("user_token" = [])),
+)]
 pub async fn remove_from_message(
     State(chat): State<Chat>,
     caller: Caller,
@@ -86,6 +102,14 @@ pub async fn remove_from_message(
 }
 
 /// `PUT /api/v1/channels/{channel}/reactions/{emoji}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/channels/{channel}/reactions/{emoji}",
+    tag = "reactions",
+    params(("channel" = String, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
+    security(("user_token" = [])),
+)]
 pub async fn add_to_channel(
     State(chat): State<Chat>,
     caller: Caller,
@@ -101,6 +125,14 @@ pub async fn add_to_channel(
 }
 
 /// `DELETE /api/v1/channels/{channel}/reactions/{emoji}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/channels/{channel}/reactions/{emoji}",
+    tag = "reactions",
+    params(("channel" = String, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "The reaction after the change.", body = crate::json::schema::ReactedShape)),
+    security(("user_token" = [])),
+)]
 pub async fn remove_from_channel(
     State(chat): State<Chat>,
     caller: Caller,
@@ -116,6 +148,14 @@ pub async fn remove_from_channel(
 }
 
 /// `GET /api/v1/channels/{channel}/reactions`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/reactions",
+    tag = "reactions",
+    params(("channel" = String, Path)),
+    responses((status = 200, description = "The channel's own reactions.", body = crate::json::schema::ChannelReactionsShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn channel_reactions(
     State(chat): State<Chat>,
     caller: Caller,

@@ -16,7 +16,7 @@ use crate::chat::{Chat, reads};
 use crate::json;
 
 /// The body of `POST /api/v1/channels/{channel}/read`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkBody {
     /// A backend's: the reader.
@@ -34,6 +34,14 @@ pub struct MarkBody {
 /// `unread: true` back to it. Answers as the native method:
 /// `{"channel", "user", "last_read_offset", "unread", "moved"}`. With
 /// `read_receipts = "room"` subscribers get `read_updated`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{channel}/read",
+    tag = "reads",
+    params(("channel" = String, Path)), request_body = MarkBody,
+    responses((status = 200, description = "The read marker.", body = crate::json::schema::ReadChangeShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn mark(
     State(chat): State<Chat>,
     caller: Caller,

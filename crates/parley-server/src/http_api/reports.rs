@@ -14,7 +14,7 @@ use crate::chat::{self, Chat, reports};
 use crate::json;
 
 /// The body of `POST /api/v1/reports`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
     /// A backend's: the reporting user.
@@ -28,6 +28,14 @@ pub struct ReportBody {
 /// `POST /api/v1/reports {message_id, reason, user?}`: files the user's
 /// report into the moderation queue; reporting a message again answers
 /// the first report.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports",
+    tag = "moderation",
+    request_body = ReportBody,
+    responses((status = 200, description = "The report filed.", body = crate::json::schema::ReportShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn file(
     State(chat): State<Chat>,
     caller: Caller,

@@ -31,6 +31,14 @@ fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 /// `POST /api/v1/rooms {kind, namespace | channel, members, moderators?,
 /// owner?}`: 201 with the new room, or 200 with the direct room the pair
 /// has already.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms",
+    tag = "rooms",
+    request_body = rooms::CreateRequest,
+    responses((status = 201, description = "The room, created.", body = crate::json::schema::RoomCreatedShape), (status = 200, description = "The room, which existed.", body = crate::json::schema::RoomCreatedShape)),
+    security(("api_key" = [])),
+)]
 pub async fn create(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -45,7 +53,7 @@ pub async fn create(
     Ok(json_response(status, json::rooms::created_json(&created)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddBody {
     members: Vec<String>,
@@ -53,6 +61,14 @@ pub struct AddBody {
 }
 
 /// `POST /api/v1/rooms/{channel}/members {members, role?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{channel}/members",
+    tag = "rooms",
+    params(("channel" = String, Path)), request_body = AddBody,
+    responses((status = 200, description = "The members added.", body = crate::json::schema::RoomMembersChangedShape)),
+    security(("api_key" = [])),
+)]
 pub async fn add_members(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -77,6 +93,14 @@ pub async fn add_members(
 }
 
 /// `DELETE /api/v1/rooms/{channel}/members/{user}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{channel}/members/{user}",
+    tag = "rooms",
+    params(("channel" = String, Path), ("user" = String, Path)),
+    responses((status = 200, description = "The member removed.", body = crate::json::schema::RoomMembersChangedShape)),
+    security(("api_key" = [])),
+)]
 pub async fn remove_member(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -100,6 +124,14 @@ pub async fn remove_member(
 }
 
 /// `GET /api/v1/rooms/{channel}/members`: `{"members": [...]}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/{channel}/members",
+    tag = "rooms",
+    params(("channel" = String, Path)),
+    responses((status = 200, description = "The room's members.", body = crate::json::schema::RoomMembersShape)),
+    security(("api_key" = [])),
+)]
 pub async fn members(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -115,7 +147,8 @@ pub async fn members(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RoomsQuery {
     user: String,
@@ -124,6 +157,14 @@ pub struct RoomsQuery {
 }
 
 /// `GET /api/v1/rooms?user=&cursor=&limit=`: a user's rooms.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms",
+    tag = "rooms",
+    params(RoomsQuery),
+    responses((status = 200, description = "A page of the user's rooms.", body = crate::json::schema::RoomPageShape)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,
@@ -142,6 +183,14 @@ pub async fn list(
 }
 
 /// `GET /api/v1/users/{user}/unread`: a user's unread counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user}/unread",
+    tag = "rooms",
+    params(("user" = String, Path)),
+    responses((status = 200, description = "The user's unread counts.", body = crate::json::schema::UnreadShape)),
+    security(("api_key" = [])),
+)]
 pub async fn unread(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,

@@ -14,7 +14,8 @@ use super::extract::ApiApp;
 use crate::chat::{Actor, Chat, moderation, rooms, search};
 use crate::json;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     query: String,
@@ -27,6 +28,14 @@ pub struct SearchQuery {
 /// `GET /api/v1/search?query=&user=&channel=&before=&limit=`: with `user`,
 /// as that user would search (their rooms, or a channel they may read);
 /// with only `channel`, that channel.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "messages",
+    params(SearchQuery),
+    responses((status = 200, description = "Matches, newest first.", body = crate::json::schema::MatchesShape)),
+    security(("api_key" = [])),
+)]
 pub async fn search(
     State(chat): State<Chat>,
     ApiApp(app): ApiApp,

@@ -13,7 +13,8 @@ use crate::chat::{self, Chat, threads};
 use crate::json;
 
 /// `?before=&limit=&user=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ThreadQuery {
     before: Option<String>,
     limit: Option<usize>,
@@ -23,6 +24,14 @@ pub struct ThreadQuery {
 /// `GET /api/v1/messages/{id}/thread?before=&limit=&user=`: a page of the
 /// message's replies, `{"parent", "replies": [oldest first], "has_more"}`,
 /// as the acting user sees them (everything for `system`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}/thread",
+    tag = "messages",
+    params(("id" = String, Path), ThreadQuery),
+    responses((status = 200, description = "The thread.", body = crate::json::schema::ThreadShape)),
+    security(("api_key" = []), ("user_token" = [])),
+)]
 pub async fn thread(
     State(chat): State<Chat>,
     caller: Caller,

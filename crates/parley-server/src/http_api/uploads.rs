@@ -59,6 +59,14 @@ fn too_large(limit: usize) -> ApiError {
 
 /// `POST /api/v1/uploads`, a multipart form whose `file` field is the file:
 /// checked, processed and kept; answers 201 with the upload's JSON.
+#[utoipa::path(
+    post,
+    path = "/api/v1/uploads",
+    tag = "uploads",
+    request_body(content_type = "multipart/form-data", description = "A form whose `file` field is the file."),
+    responses((status = 201, description = "The upload.", body = crate::json::schema::UploadShape)),
+    security(("user_token" = [])),
+)]
 pub async fn create(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,
@@ -134,6 +142,14 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
 }
 
 /// `GET /api/v1/uploads/{id}`: the file.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The file, with its stored type.", content_type = "application/octet-stream")),
+    security(()),
+)]
 pub async fn file(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,
@@ -143,6 +159,14 @@ pub async fn file(
 }
 
 /// `GET /api/v1/uploads/{id}/thumbnail`: an image's thumbnail.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{id}/thumbnail",
+    tag = "uploads",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The image's thumbnail.", content_type = "image/webp")),
+    security(()),
+)]
 pub async fn thumbnail(
     State(chat): State<Chat>,
     State(uploads): State<Uploads>,

@@ -67,7 +67,7 @@ struct TypingResult {
 }
 
 /// A user's status on the wire.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusEntry {
     user: String,
     status: &'static str,

@@ -1,6 +1,11 @@
-//! The deliverer: takes due webhook deliveries from the store's queue,
+//! The deliverer: claims due webhook deliveries from the store's queue,
 //! POSTs them signed, removes the delivered ones, and reschedules failures
 //! with exponential backoff until `retry_for` has passed.
+//!
+//! Every node sharing a store runs one, and each delivery is claimed by
+//! one of them before it is sent, for as long as the send can take
+//! (the longest `timeout` of the apps, and a margin for the removal): a
+//! node that dies mid-send holds the delivery no longer than that.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +19,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::WebhookConfig;
 use crate::pusher::sign::hmac_hex;
 
-/// Deliveries taken from the queue at once.
-const BATCH: usize = 32;
+/// Receivers served at once: each gets its oldest due delivery per round.
+const RECEIVERS: usize = 32;
+/// What a claim covers beyond the send itself: the removal or reschedule.
+const CLAIM_MARGIN: Duration = Duration::from_secs(5);
 /// The longest sleep between two looks at the queue, so deliveries queued
 /// by another node (on a shared PostgreSQL store) are found too.
 const POLL: Duration = Duration::from_secs(2);
@@ -43,40 +50,36 @@ pub(super) async fn run(
             return;
         }
     };
+    let lease = apps
+        .values()
+        .map(|app| app.config.timeout)
+        .max()
+        .unwrap_or_default()
+        + CLAIM_MARGIN;
     if let Err(error) = store.retry_webhooks_now().await {
         tracing::warn!(%error, "cannot read the webhook queue");
     }
     loop {
-        let due = match store.due_webhooks(Timestamp::now(), BATCH).await {
-            Ok(due) => due,
+        let claimed = match store
+            .claim_webhooks(Timestamp::now(), RECEIVERS, lease)
+            .await
+        {
+            Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the webhook queue");
                 Vec::new()
             }
         };
-        let full = due.len() == BATCH;
-        // Receivers are served concurrently, each one's deliveries in the
-        // order they were queued.
-        let mut by_url: Vec<(String, Vec<WebhookDelivery>)> = Vec::new();
-        for delivery in due {
-            match by_url.iter_mut().find(|(url, _)| *url == delivery.url) {
-                Some((_, deliveries)) => deliveries.push(delivery),
-                None => by_url.push((delivery.url.clone(), vec![delivery])),
+        if !claimed.is_empty() {
+            // One delivery per receiver, the receivers served concurrently;
+            // a receiver's next delivery is claimed in the next round.
+            let sends = claimed
+                .into_iter()
+                .map(|delivery| attempt(&client, &store, &apps, delivery));
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = join_all(sends) => {}
             }
-        }
-        let receivers = by_url.into_iter().map(|(_, deliveries)| {
-            let (client, store, apps) = (&client, &store, &apps);
-            async move {
-                for delivery in deliveries {
-                    attempt(client, store, apps, delivery).await;
-                }
-            }
-        });
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = join_all(receivers) => {}
-        }
-        if full {
             continue;
         }
         let wait = match store.next_webhook_due().await {

@@ -26,6 +26,7 @@ common::on_both_backends!(
     failed_deliveries_are_retried_with_backoff,
     queued_webhooks_survive_a_restart,
     subscription_counts_are_sent_when_asked_for,
+    nodes_sharing_a_store_deliver_each_webhook_once,
 );
 
 /// A webhook receiver on 127.0.0.1:0 that answers 500 to its first
@@ -42,6 +43,8 @@ struct ReceiverState {
     bodies: mpsc::UnboundedSender<(Instant, Value)>,
     failures: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 async fn receive(
@@ -50,6 +53,7 @@ async fn receive(
     body: Bytes,
 ) -> StatusCode {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(state.delay).await;
     let header = |name: &str| {
         headers
             .get(name)
@@ -79,6 +83,10 @@ async fn receive(
 
 impl Receiver {
     async fn start(failures: usize) -> Self {
+        Self::answering_after(failures, Duration::ZERO).await
+    }
+
+    async fn answering_after(failures: usize, delay: Duration) -> Self {
         let (sender, bodies) = mpsc::unbounded_channel();
         let failures = Arc::new(AtomicUsize::new(failures));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -86,6 +94,7 @@ impl Receiver {
             bodies: sender,
             failures: failures.clone(),
             requests: requests.clone(),
+            delay,
         };
         let router = axum::Router::new()
             .route("/hook", post(receive))
@@ -365,4 +374,63 @@ async fn subscription_counts_are_sent_when_asked_for(backend: Backend) {
         json!([{"name": "subscription_count", "channel": "counted", "subscription_count": 1}])
     );
     server.stop().await;
+}
+
+/// Three nodes share one store (and so one webhook queue) and each runs a
+/// deliverer; the receiver is slow, so the queue is long while all three
+/// look at it. Each batch arrives once: a node claims a delivery before
+/// sending it. (Before claims, 30 batches arrived as 86 requests.)
+async fn nodes_sharing_a_store_deliver_each_webhook_once(backend: Backend) {
+    const CHANNELS: usize = 24;
+    let mut receiver = Receiver::answering_after(0, Duration::from_millis(150)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = (backend == Backend::Postgres).then(TestDatabase::create);
+    let config = || {
+        let mut config = common::test_config(dir.path());
+        config.database_url = database.as_ref().map(TestDatabase::url);
+        webhooks_to(&mut config, &receiver.url, Duration::ZERO);
+        config.apps[0].webhooks.batch_window = Duration::from_millis(5);
+        config
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(run(config()).await);
+    }
+    let url = format!("ws://{}/app/{KEY}?protocol=7", nodes[0].0);
+    let mut client = common::Client::open(&url).await;
+    client.next_json().await;
+    for n in 0..CHANNELS {
+        let subscribe = json!({"event": "pusher:subscribe", "data": {"channel": format!("c{n}")}});
+        client.send_text(&subscribe.to_string()).await;
+        client.next_json().await;
+        // Past the batch window: a batch, and a queued delivery, each.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut occupied = Vec::new();
+    let mut bodies = 0;
+    while occupied.len() < CHANNELS {
+        let (_, body) = receiver.body().await;
+        bodies += 1;
+        for event in body["events"].as_array().unwrap() {
+            assert_eq!(event["name"], "channel_occupied", "{event}");
+            occupied.push(event["channel"].as_str().unwrap().to_owned());
+        }
+    }
+    // Every node has looked at the queue (they poll every two seconds)
+    // while it was long; nothing more arrives.
+    assert!(
+        receiver.nothing_within(Duration::from_millis(2500)).await,
+        "a batch was delivered twice"
+    );
+    occupied.sort();
+    occupied.dedup();
+    assert_eq!(occupied.len(), CHANNELS, "each channel_occupied once");
+    assert_eq!(receiver.requests.load(Ordering::SeqCst), bodies);
+    assert!(bodies > 3, "the batches queued up: {bodies}");
+    drop(client);
+    for (_, stop, task) in nodes {
+        let _ = stop.send(());
+        task.await.unwrap();
+    }
 }

@@ -26,21 +26,36 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// The deliveries due at `now`, oldest first, at most `limit`.
-pub(crate) async fn due(
+/// Claims, until `until`, the oldest due delivery of each receiver that has
+/// none claimed, for at most `receivers` receivers, and returns them in
+/// queue order.
+///
+/// One statement, so two nodes cannot claim one row: on PostgreSQL the
+/// second `UPDATE` to reach a row waits for the first to commit and then
+/// finds `claimed_until` in the future; SQLite runs one writer at a time.
+/// A receiver with a claimed delivery gets no other until that one is
+/// sent, rescheduled or its claim expires, so each receiver is sent its
+/// deliveries one at a time, in the order they were queued.
+pub(crate) async fn claim(
     connection: &mut AnyConnection,
     now: Timestamp,
-    limit: usize,
+    until: Timestamp,
+    receivers: usize,
 ) -> Result<Vec<WebhookDelivery>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, app_id, url, body, attempts, created_at FROM webhook_deliveries \
-         WHERE next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        "UPDATE webhook_deliveries SET claimed_until = $2 \
+         WHERE claimed_until <= $1 AND id IN (\
+          SELECT MIN(id) FROM webhook_deliveries WHERE next_attempt_at <= $1 \
+          GROUP BY url HAVING MAX(claimed_until) <= $1 ORDER BY MIN(id) LIMIT $3) \
+         RETURNING id, app_id, url, body, attempts, created_at",
     )
     .bind(now.as_millis())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(until.as_millis())
+    .bind(i64::try_from(receivers).unwrap_or(i64::MAX))
     .fetch_all(&mut *connection)
     .await?;
-    rows.iter()
+    let mut claimed = rows
+        .iter()
         .map(|row| {
             Ok(WebhookDelivery {
                 id: row.try_get("id")?,
@@ -51,16 +66,23 @@ pub(crate) async fn due(
                 created_at: Timestamp::from_millis(row.try_get("created_at")?),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    claimed.sort_by_key(|delivery| delivery.id);
+    Ok(claimed)
 }
 
-/// The time of the earliest delivery still queued, if any.
+/// When a delivery can next be claimed: for each receiver, the later of its
+/// earliest due time and the end of its claim, the earliest of those.
 pub(crate) async fn next_due(
     connection: &mut AnyConnection,
 ) -> Result<Option<Timestamp>, StoreError> {
-    let row = sqlx::query("SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries")
-        .fetch_one(&mut *connection)
-        .await?;
+    let row = sqlx::query(
+        "SELECT MIN(CASE WHEN claimed > due THEN claimed ELSE due END) AS next FROM (\
+          SELECT MAX(claimed_until) AS claimed, MIN(next_attempt_at) AS due \
+          FROM webhook_deliveries GROUP BY url) AS receivers",
+    )
+    .fetch_one(&mut *connection)
+    .await?;
     Ok(row
         .try_get::<Option<i64>, _>("next")?
         .map(Timestamp::from_millis))
@@ -75,23 +97,27 @@ pub(crate) async fn remove(connection: &mut AnyConnection, id: i64) -> Result<()
     Ok(())
 }
 
-/// Records a failed attempt and when to try again.
+/// Records a failed attempt and when to try again, and lets the claim go.
 pub(crate) async fn reschedule(
     connection: &mut AnyConnection,
     id: i64,
     attempts: u32,
     next_attempt_at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2 WHERE id = $3")
-        .bind(i64::from(attempts))
-        .bind(next_attempt_at.as_millis())
-        .bind(id)
-        .execute(&mut *connection)
-        .await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, claimed_until = 0 \
+         WHERE id = $3",
+    )
+    .bind(i64::from(attempts))
+    .bind(next_attempt_at.as_millis())
+    .bind(id)
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 
-/// Makes every queued delivery due at `now`.
+/// Makes every queued delivery due at `now`. Claims stay: a delivery
+/// another node is sending is not sent twice.
 pub(crate) async fn all_due(
     connection: &mut AnyConnection,
     now: Timestamp,

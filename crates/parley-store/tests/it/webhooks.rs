@@ -7,16 +7,33 @@ use crate::common;
 
 use common::tmpfs::Tmpfs;
 use common::{APP, TestDb, open, send};
-use parley_store::{Database, NewWebhook, StoreOptions, Timestamp};
+use std::time::Duration;
 
-store_tests!(the_queue_keeps_order_reschedules_and_survives_reopening,);
+use parley_store::{Database, NewWebhook, StoreOptions, Timestamp, WebhookDelivery};
+
+store_tests!(
+    the_queue_keeps_order_reschedules_and_survives_reopening,
+    a_claimed_delivery_is_claimed_by_no_one_else_until_its_lease_ends,
+);
+
+const HOOK: &str = "http://127.0.0.1:9/hook";
+const OTHER_HOOK: &str = "http://127.0.0.1:9/other";
+const LEASE: Duration = Duration::from_secs(60);
 
 fn delivery(body: &str) -> NewWebhook {
+    delivery_to(HOOK, body)
+}
+
+fn delivery_to(url: &str, body: &str) -> NewWebhook {
     NewWebhook {
         app_id: APP.to_owned(),
-        url: "http://127.0.0.1:9/hook".to_owned(),
+        url: url.to_owned(),
         body: body.to_owned(),
     }
+}
+
+fn bodies(deliveries: &[WebhookDelivery]) -> Vec<&str> {
+    deliveries.iter().map(|d| d.body.as_str()).collect()
 }
 
 async fn the_queue_keeps_order_reschedules_and_survives_reopening(db: TestDb) {
@@ -29,17 +46,27 @@ async fn the_queue_keeps_order_reschedules_and_survives_reopening(db: TestDb) {
     assert_eq!(store.pending_webhooks(APP).await.unwrap(), 2);
     assert_eq!(store.pending_webhooks("other").await.unwrap(), 0);
 
-    let due = store.due_webhooks(Timestamp::now(), 10).await.unwrap();
-    let bodies: Vec<_> = due.iter().map(|d| d.body.as_str()).collect();
-    assert_eq!(bodies, ["{\"n\":1}", "{\"n\":2}"], "oldest first");
+    // One receiver: its oldest delivery first, the next once that one is
+    // settled.
+    let due = store
+        .claim_webhooks(Timestamp::now(), 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        bodies(&due),
+        ["{\"n\":1}"],
+        "oldest first, one per receiver"
+    );
     assert!(due.iter().all(|d| d.attempts == 0 && d.app_id == APP));
 
-    // The first failed: it waits a minute, the second is still due.
+    // The first failed: it waits a minute, the second is due now.
     let later = Timestamp::from_millis(Timestamp::now().as_millis() + 60_000);
     store.reschedule_webhook(due[0].id, 1, later).await.unwrap();
-    let now_due = store.due_webhooks(Timestamp::now(), 10).await.unwrap();
-    assert_eq!(now_due.len(), 1);
-    assert_eq!(now_due[0].body, "{\"n\":2}");
+    let now_due = store
+        .claim_webhooks(Timestamp::now(), 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(bodies(&now_due), ["{\"n\":2}"]);
     store.remove_webhook(now_due[0].id).await.unwrap();
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(later));
     store.close().await;
@@ -49,18 +76,84 @@ async fn the_queue_keeps_order_reschedules_and_survives_reopening(db: TestDb) {
     let store = db.open().await;
     assert!(
         store
-            .due_webhooks(Timestamp::now(), 10)
+            .claim_webhooks(Timestamp::now(), 10, LEASE)
             .await
             .unwrap()
             .is_empty()
     );
     store.retry_webhooks_now().await.unwrap();
-    let due = store.due_webhooks(Timestamp::now(), 10).await.unwrap();
+    let due = store
+        .claim_webhooks(Timestamp::now(), 10, LEASE)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].body.as_str(), due[0].attempts), ("{\"n\":1}", 1));
     store.remove_webhook(due[0].id).await.unwrap();
     assert_eq!(store.pending_webhooks(APP).await.unwrap(), 0);
     assert_eq!(store.next_webhook_due().await.unwrap(), None);
+    store.close().await;
+}
+
+/// Nodes sharing a store claim from one queue: two claims at once never
+/// return one delivery twice, a receiver's next delivery waits for its
+/// claimed one, and a claim whose node died (never settled) ends with its
+/// lease, when another node may take the delivery.
+async fn a_claimed_delivery_is_claimed_by_no_one_else_until_its_lease_ends(db: TestDb) {
+    let store = db.open().await;
+    let other_node = db.open().await;
+    let mut queued = Vec::new();
+    for n in 0..20 {
+        let url = if n % 2 == 0 { HOOK } else { OTHER_HOOK };
+        queued.push(delivery_to(url, &format!("{{\"n\":{n}}}")));
+    }
+    store.enqueue_webhooks(&queued).await.unwrap();
+
+    let now = Timestamp::now();
+    let (mine, theirs) = tokio::join!(
+        store.claim_webhooks(now, 10, LEASE),
+        other_node.claim_webhooks(now, 10, LEASE),
+    );
+    let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+    let mut claimed = bodies(&mine);
+    claimed.extend(bodies(&theirs));
+    claimed.sort_unstable();
+    assert_eq!(
+        claimed,
+        ["{\"n\":0}", "{\"n\":1}"],
+        "each receiver's oldest delivery, claimed once between the two nodes"
+    );
+    assert!(
+        other_node
+            .claim_webhooks(Timestamp::now(), 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a receiver with a claimed delivery gets no other"
+    );
+
+    // The first receiver's delivery is sent and removed: its next one is
+    // claimable (here for ten minutes); the second receiver's node "died"
+    // holding its claim.
+    let first = mine.iter().chain(&theirs).find(|d| d.url == HOOK).unwrap();
+    store.remove_webhook(first.id).await.unwrap();
+    let next = other_node
+        .claim_webhooks(Timestamp::now(), 10, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(bodies(&next), ["{\"n\":2}"]);
+
+    // When the dead node's lease has run out (claimed as if a minute and
+    // more had passed), its delivery is claimed again, and the queue says
+    // when that will be.
+    let dead_claim_ends = Timestamp::from_millis(now.as_millis() + 60_000);
+    assert!(store.next_webhook_due().await.unwrap() <= Some(dead_claim_ends));
+    let after_lease = Timestamp::from_millis(now.as_millis() + 61_000);
+    let retaken = other_node
+        .claim_webhooks(after_lease, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(bodies(&retaken), ["{\"n\":1}"]);
+    other_node.close().await;
     store.close().await;
 }
 
