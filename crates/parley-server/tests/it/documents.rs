@@ -659,3 +659,49 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// A watcher connected to one node sees, live, what a device connected to
+/// another writes: the watch reads the channel's committed events as its
+/// own node receives them through Redis.
+#[tokio::test]
+async fn a_watch_on_one_node_follows_writes_made_on_another() {
+    use common::cluster::{REDIS, persisting_node_with, unique_prefix};
+    let prefix = unique_prefix();
+    let database = TestDatabase::create();
+    let with_progress = |config: &mut parley_server::config::Config| {
+        config.apps[0]
+            .namespaces
+            .insert("progress".to_owned(), namespace(false, "10000/s"));
+    };
+    let a = persisting_node_with(&prefix, REDIS, &database, with_progress).await;
+    let b = persisting_node_with(&prefix, REDIS, &database, with_progress).await;
+    let mut tv = b.user("42").await;
+    let mut phone = a.user("42").await;
+    let watch = tv
+        .ok(
+            "doc_watch",
+            json!({"channel": PROGRESS, "where": {"completion": {"lt": 90}},
+                   "order": "completion:desc", "limit": 5}),
+        )
+        .await;
+    assert_eq!(watch["documents"], json!([]));
+    phone
+        .ok(
+            "doc_merge",
+            json!({"channel": PROGRESS, "key": "ep1", "patch": {"completion": 30}}),
+        )
+        .await;
+    let change = query_changed(&mut tv).await;
+    assert_eq!(keys(&change["added"]), ["ep1"]);
+    phone
+        .ok(
+            "doc_merge",
+            json!({"channel": PROGRESS, "key": "ep1", "patch": {"completion": 99}}),
+        )
+        .await;
+    let change = query_changed(&mut tv).await;
+    assert_eq!(change["removed"], json!(["ep1"]));
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
