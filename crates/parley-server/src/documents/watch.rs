@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use parley_core::{App, ChannelName, ClientHandle, Encoder, Frame, Node};
 use parley_store::{Document, DocumentChanged, DocumentQuery};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -387,14 +388,28 @@ fn difference(
     if added.is_empty() && updated.is_empty() && removed.is_empty() {
         return None;
     }
-    let push = json!({
-        "push": "query_changed",
-        "channel": channel.as_str(),
-        "query": id.to_string(),
-        "added": added,
-        "updated": updated,
-        "removed": removed,
-        "keys": now.iter().map(|document| Value::String(document.key.clone())).collect::<Vec<_>>(),
-    });
-    Some(Frame::new(push.to_string()))
+    let push = QueryChanged {
+        push: "query_changed",
+        channel: channel.as_str(),
+        query: id.to_string(),
+        added,
+        updated,
+        removed,
+        keys: now.iter().map(|document| document.key.as_str()).collect(),
+    };
+    let text = serde_json::to_string(&push).expect("a push of JSON values serializes");
+    Some(Frame::new(text))
+}
+
+/// The `query_changed` push, its fields in this order (`push` first, as in
+/// every native push).
+#[derive(Serialize)]
+struct QueryChanged<'a> {
+    push: &'static str,
+    channel: &'a str,
+    query: String,
+    added: Vec<Value>,
+    updated: Vec<Value>,
+    removed: Vec<&'a str>,
+    keys: Vec<&'a str>,
 }
