@@ -359,6 +359,13 @@ impl Server {
                 "connections still open after the shutdown timeout"
             );
         }
+        // Stopped by the shutdown token; each unsubscribes its feed.
+        if tokio::time::timeout(state.config.shutdown_timeout, state.watches.finish())
+            .await
+            .is_err()
+        {
+            tracing::warn!("live query feeds still running after the shutdown timeout");
+        }
         sweeper.abort();
         presence_sweeper.abort();
         // It returns once shutdown began, which it has by now.

@@ -395,15 +395,20 @@ impl Change for DocumentWrite {
             return Err(StoreError::VersionConflict(Box::new(current)));
         }
         let data = edit(current.as_ref().map(|document| &document.data), &self.edit)?;
-        match &data {
+        // The data as stored: serialized once, for the size check and the row.
+        let text = match &data {
             None => {
                 if current.is_none() {
                     return Err(StoreError::NotFound("document"));
                 }
                 documents::delete(connection, app, channel, &self.key).await?;
+                None
             }
             Some(data) => {
-                let size = Value::Object(data.clone()).to_string().len();
+                // Serializing JSON values cannot fail: no map has non-string
+                // keys, no number is not finite.
+                let text = serde_json::to_string(data).expect("JSON values serialize");
+                let size = text.len();
                 if size > self.limits.max_bytes {
                     return Err(StoreError::TooLarge {
                         size,
@@ -418,8 +423,9 @@ impl Change for DocumentWrite {
                         "the channel holds as many documents as it may",
                     ));
                 }
+                Some(text)
             }
-        }
+        };
         let change = DocumentChanged {
             key: self.key.clone(),
             data,
@@ -427,15 +433,8 @@ impl Change for DocumentWrite {
             updated_at: context.now,
             updated_by: self.by.clone(),
         };
-        if let Some(data) = &change.data {
-            let document = Document {
-                key: change.key.clone(),
-                data: data.clone(),
-                version: change.version,
-                updated_at: change.updated_at,
-                updated_by: change.updated_by.clone(),
-            };
-            documents::upsert(connection, app, channel, &document).await?;
+        if let Some(text) = &text {
+            documents::upsert(connection, app, channel, &change, text).await?;
         }
         let event = Encoded {
             kind: DocumentChanged::KIND,

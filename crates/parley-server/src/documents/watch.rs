@@ -104,17 +104,27 @@ impl Watches {
         client: &Arc<ClientHandle>,
         query: DocumentQuery,
     ) -> Result<(u64, Vec<Document>), ChatError> {
-        let watches = self.channel(app, channel).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        watches.state.lock().watches.insert(
-            id,
-            Watch {
-                client: client.clone(),
-                query: query.clone(),
-                result: None,
-                dirty: false,
-            },
-        );
+        loop {
+            let watches = self.channel(app, channel).await?;
+            let mut state = watches.state.lock();
+            // The channel's last watch may have ended since it was found:
+            // its feed is stopping, so start over with a new one. (The stop
+            // is decided under this lock, see `unwatch`.)
+            if watches.stop.is_cancelled() {
+                continue;
+            }
+            state.watches.insert(
+                id,
+                Watch {
+                    client: client.clone(),
+                    query: query.clone(),
+                    result: None,
+                    dirty: false,
+                },
+            );
+            break;
+        }
         // Read after the watch is in, so a write committed after this read
         // reaches the feed with the watch there to be marked.
         match self.chat.store().documents(&app.id, channel, &query).await {
@@ -145,6 +155,14 @@ impl Watches {
         }
     }
 
+    /// Waits for every feed task to end, once shutdown began (which
+    /// stops them) and the connections are closed (which ended their
+    /// watches).
+    pub async fn finish(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
     /// Ends a watch; the last of a channel ends its feed.
     pub fn unwatch(&self, app: &str, channel: &ChannelName, id: u64) {
         let key = (Arc::from(app), channel.clone());
@@ -152,13 +170,14 @@ impl Watches {
         let Some(watches) = channels.get(&key) else {
             return;
         };
-        let empty = {
-            let mut state = watches.state.lock();
-            state.watches.remove(&id);
-            state.watches.is_empty()
-        };
-        if empty && let Some(watches) = channels.remove(&key) {
+        let mut state = watches.state.lock();
+        state.watches.remove(&id);
+        if state.watches.is_empty() {
+            // Stopped under the state lock, so a watch being added now
+            // either lands before (and keeps the feed) or sees the stop.
             watches.stop.cancel();
+            drop(state);
+            channels.remove(&key);
         }
     }
 

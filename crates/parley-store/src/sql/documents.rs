@@ -15,8 +15,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::{
-    Backend, Bound, Comparison, Condition, Direction, Document, DocumentCursor, DocumentField,
-    DocumentOrderBy, DocumentQuery, Scalar, StoreError, Timestamp,
+    Backend, Bound, Comparison, Condition, Direction, Document, DocumentChanged, DocumentCursor,
+    DocumentField, DocumentOrderBy, DocumentQuery, Scalar, StoreError, Timestamp,
 };
 
 const COLUMNS: &str = "doc_key, data, version, updated_at, updated_by";
@@ -40,12 +40,14 @@ pub(crate) async fn find(
     row.as_ref().map(document).transpose()
 }
 
-/// Writes the document's row, replacing the one under its key.
+/// Writes the document's row after `change`, its data serialized as
+/// `data`, replacing the one under its key.
 pub(crate) async fn upsert(
     connection: &mut AnyConnection,
     app: &str,
     channel: &ChannelName,
-    document: &Document,
+    change: &DocumentChanged,
+    data: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO documents (app_id, channel, doc_key, data, version, updated_at, updated_by) \
@@ -56,11 +58,11 @@ pub(crate) async fn upsert(
     )
     .bind(app)
     .bind(channel.as_str())
-    .bind(&document.key)
-    .bind(serde_json::Value::Object(document.data.clone()).to_string())
-    .bind(i64::try_from(document.version).unwrap_or(i64::MAX))
-    .bind(document.updated_at.as_millis())
-    .bind(&document.updated_by)
+    .bind(&change.key)
+    .bind(data)
+    .bind(i64::try_from(change.version).unwrap_or(i64::MAX))
+    .bind(change.updated_at.as_millis())
+    .bind(&change.updated_by)
     .execute(&mut *connection)
     .await?;
     Ok(())
