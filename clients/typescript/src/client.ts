@@ -31,12 +31,14 @@ import type {
   PresencePage,
   PresenceStats,
   Push,
+  QueryChangedPush,
   StreamPosition,
   UserStatus,
 } from "./protocol.js";
 import { defined, type HistoryOptions, type PresenceOptions, type TypingResult } from "./requests.js";
 import { messageOf, PendingRequests } from "./pending.js";
 import { Rooms } from "./rooms.js";
+import { Documents, type DocumentsHost, type Watched } from "./documents.js";
 import { Subscription, type SubscriptionHost, type SubscriptionOptions } from "./subscription.js";
 import { ConnectionTokens } from "./tokens.js";
 import { frameText, resolveWebSocket, socketUrl, type WebSocketConstructor, type WebSocketLike } from "./transport.js";
@@ -136,6 +138,10 @@ export class Parley extends Emitter<ParleyEvents> {
   readonly #liveness = new Liveness();
   #waiters: { resolve: (result: ConnectResult) => void; reject: (error: ParleyError) => void }[] = [];
   readonly #typingSentAt = new Map<string, number>();
+  /** Live queries kept across reconnects, and the ones answered, by the server's id. */
+  readonly #liveQueries = new Set<Watched>();
+  readonly #liveQueriesById = new Map<string, Watched>();
+  readonly #documentsHost: DocumentsHost;
 
   /**
    * A client for the server at `url` (`ws://host:port`, `wss://host/ws`,
@@ -154,6 +160,20 @@ export class Parley extends Emitter<ParleyEvents> {
     this.chat = new Chat(call);
     this.rooms = new Rooms(call);
     this.moderation = new Moderation(call);
+    this.#documentsHost = {
+      call,
+      get connected() {
+        return self.#state === "connected";
+      },
+      route: (query, live) => {
+        if (live === undefined) this.#liveQueriesById.delete(query);
+        else this.#liveQueriesById.set(query, live);
+      },
+      keep: (live, kept) => {
+        if (kept) this.#liveQueries.add(live);
+        else this.#liveQueries.delete(live);
+      },
+    };
     const minDelay = options.backoff?.minDelayMs ?? 500;
     const maxDelay = options.backoff?.maxDelayMs ?? 20_000;
     const self = this;
@@ -233,6 +253,15 @@ export class Parley extends Emitter<ParleyEvents> {
     this.#subscriptions.set(channel, subscription as Subscription<unknown> as Subscription);
     if (this.#state === "connected") subscription._start();
     return subscription;
+  }
+
+  /**
+   * The live documents of `channel` (a namespace with `documents = true`):
+   * get, set, merge, increment, delete, list, and live queries with
+   * `watch`. `T` types the documents' data.
+   */
+  documents<T = JsonObject>(channel: string): Documents<T> {
+    return new Documents<T>(channel, this.#documentsHost);
   }
 
   /** The subscription to `channel`, if there is one. */
@@ -440,6 +469,10 @@ export class Parley extends Emitter<ParleyEvents> {
     // Subscriptions first, then what was queued while connecting: a queued
     // publish to a private channel needs its subscription made again.
     for (const subscription of [...this.#subscriptions.values()]) subscription._start();
+    // Watches end with their connection: each live query watches again and
+    // gets a fresh result.
+    this.#liveQueriesById.clear();
+    for (const live of [...this.#liveQueries]) live._start();
     for (const request of this.#requests.takeQueued()) this.#requests.send(request, this.#socket);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(result);
     this.emit("connected", result);
@@ -471,6 +504,11 @@ export class Parley extends Emitter<ParleyEvents> {
   #onPush(push: Push): void {
     if (push.push === "disconnect") {
       this.#disconnectPush = push;
+      return;
+    }
+    if ((push as { push: string }).push === "query_changed") {
+      const changed = push as unknown as QueryChangedPush;
+      this.#liveQueriesById.get(changed.query)?._changed(changed);
       return;
     }
     const subscription = this.#subscriptions.get(push.channel);

@@ -23,6 +23,8 @@ export { Chat } from "./chat.js";
 export type { ReactionTarget } from "./chat.js";
 export { Rooms } from "./rooms.js";
 export type { RoomSpec } from "./rooms.js";
+export { Documents, LiveQuery } from "./documents.js";
+export type { DocumentQuery, LiveQueryChange, LiveQueryEvents, WriteOptions } from "./documents.js";
 export { Moderation } from "./moderation.js";
 export type { RestrictionSpec } from "./moderation.js";
 export { ClientErrorCode, LocalCloseCode, ParleyError, closeAction } from "./errors.js";

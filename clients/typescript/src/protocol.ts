@@ -311,6 +311,7 @@ export interface StreamEventData<T = Json> {
   read_updated: ReadMarker;
   message_pinned: Pin;
   message_unpinned: Pin;
+  doc_changed: DocumentChanged;
 }
 
 /** The name of a stream event. */
@@ -329,6 +330,7 @@ export const STREAM_EVENT_KINDS: readonly StreamEventKind[] = [
   "read_updated",
   "message_pinned",
   "message_unpinned",
+  "doc_changed",
 ];
 
 /** A stream event as the SDK hands it to the application. */
@@ -362,3 +364,45 @@ export type Push =
   | { push: "user_status"; channel: string; user: string; status: UserStatusValue; last_seen?: number }
   | { push: "unsubscribed"; channel: string; reason: string }
   | DisconnectPush;
+
+/** A live document of a channel (`documents = true` namespaces). */
+export interface Document<T = JsonObject> {
+  key: string;
+  data: T;
+  /** 1 when created, one more at each change. */
+  version: number;
+  /** Milliseconds since the Unix epoch. */
+  updated_at: number;
+  updated_by: string;
+}
+
+/** A document's change: the `doc_changed` event's data (`data` null once deleted). */
+export interface DocumentChanged<T = JsonObject> {
+  key: string;
+  data: T | null;
+  version: number;
+  updated_at: number;
+  updated_by: string;
+}
+
+/** The reply to a document write: the change and its event's stream position. */
+export type DocumentWritten<T = JsonObject> = DocumentChanged<T> & StreamPosition;
+
+/** A page of a channel's documents. */
+export interface DocumentPage<T = JsonObject> {
+  documents: Document<T>[];
+  /** The cursor of the next page, when there is more. */
+  next?: string;
+}
+
+/** The `query_changed` push of a live query (`doc_watch`). */
+export interface QueryChangedPush {
+  push: "query_changed";
+  channel: string;
+  query: string;
+  added: Document[];
+  updated: Document[];
+  removed: string[];
+  /** The whole result's keys, in the query's order. */
+  keys: string[];
+}

@@ -26,7 +26,8 @@
 #
 # The server gets max_connections = 19000, a namespace `bench` that allows
 # publishing, a namespace `room` with presence, a persisted namespace `chat`
-# (no rate limit) for the chat scenario, a namespace `recovery` that keeps
+# (no rate limit) for the chat scenario, a namespace `docs` of live
+# documents that clients write, a namespace `recovery` that keeps
 # the newest 100 publications of each channel in memory (for up to a
 # minute) for the reconnect-storm scenario, and a temporary data dir that
 # is removed at the end. The load average is printed before and after.
@@ -56,6 +57,12 @@ persist = true
 [namespaces.recovery]
 history_size = 100
 history_ttl = "1m"
+
+[namespaces.docs]
+persist = true
+documents = true
+allow_publish = true
+document_rate = "100000/s"
 EOF
 
 export PARLEY_APP_SECRET=bench-secret-0123456789abcdef

@@ -52,6 +52,12 @@ pub enum Scenario {
     /// protocol) to a persisted namespace; report messages stored per
     /// second and the time from send to acknowledgement (after commit).
     Chat(ChatArgs),
+    /// Of the connections, `--watchers` hold a live query over a channel
+    /// of live documents while the others write its documents
+    /// (`doc_merge`, native protocol); report writes per second, the time
+    /// to acknowledgement, and the time from a write to the
+    /// `query_changed` push that shows it to each watcher.
+    Docs(DocsArgs),
     /// Connections follow channels that are published to throughout; at
     /// a moment every connection drops at once (no close frame) and
     /// reconnects, re-subscribing from its last stream position; report
@@ -75,6 +81,7 @@ impl Scenario {
             Scenario::Connect(args) => &args.common,
             Scenario::PresenceStorm(args) => &args.common,
             Scenario::Chat(args) => &args.common,
+            Scenario::Docs(args) => &args.common,
             Scenario::ReconnectStorm(args) => &args.common,
             Scenario::Soak(args) => &args.common,
         }
@@ -308,6 +315,22 @@ pub struct ChatArgs {
     /// Bytes of text per message (at least 16).
     #[arg(long, default_value_t = 100)]
     pub text_bytes: usize,
+}
+
+/// `parley-bench docs`.
+#[derive(Debug, Clone, Args)]
+pub struct DocsArgs {
+    /// Flags every scenario has (`--channel-prefix` names a namespace with
+    /// `documents = true` where clients may write [default:
+    /// `docs:bench-`]; `--connections` counts writers and watchers).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Connections that watch (the first ones); the others write.
+    #[arg(long, default_value_t = 10)]
+    pub watchers: usize,
+    /// Documents the writers spread their writes over.
+    #[arg(long, default_value_t = 100)]
+    pub keys: usize,
 }
 
 /// `parley-bench soak`.

@@ -5,7 +5,7 @@
 //! itself.
 //!
 //! - [`cli`]: the command line; [`scenario`]: fanout, broadcast, idle,
-//!   connect, presence-storm, chat, reconnect-storm; [`main`]: the whole
+//!   connect, presence-storm, chat, docs, reconnect-storm; [`main`]: the whole
 //!   program.
 //! - [`protocol`]: the native and Pusher client sides; [`publish`]: the
 //!   HTTP APIs; [`driver`]: one connection's run phase; [`setup`]:

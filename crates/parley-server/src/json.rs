@@ -11,8 +11,10 @@
 //! - [`rooms`]: rooms, their members and room lists;
 //! - [`reads`]: read markers and unread counts;
 //! - [`moderation`]: restrictions, block lists and reports;
+//! - [`documents`]: live documents, their lists and queries;
 //! - [`schema`]: the shapes of all of these, for the OpenAPI document.
 
+pub mod documents;
 pub mod moderation;
 pub mod pages;
 pub mod reads;

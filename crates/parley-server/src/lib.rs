@@ -30,6 +30,7 @@ pub mod committed;
 pub mod config;
 pub mod connection;
 pub mod credentials;
+pub mod documents;
 pub mod encoder;
 pub mod health;
 pub mod http_api;

@@ -184,6 +184,7 @@ impl Server {
                     })
                     .collect(),
                 restrictions: RestrictionBook::default(),
+                document_rates: crate::documents::WriteRates::new(&app_config),
                 config: app_config,
                 keys,
             });
@@ -207,6 +208,12 @@ impl Server {
             cluster.clone(),
         );
         let chat = Chat::new(store, node.clone(), control.clone());
+        let shutdown = CancellationToken::new();
+        let watches = crate::documents::watch::Watches::new(
+            chat.clone(),
+            encoders.native.clone(),
+            shutdown.clone(),
+        );
         let state = Arc::new(ServerState {
             node,
             encoders,
@@ -216,7 +223,7 @@ impl Server {
             apps: by_id,
             api_keys: by_api_key,
             default_app,
-            shutdown: CancellationToken::new(),
+            shutdown,
             connections: TaskTracker::new(),
             metrics: telemetry::metrics_handle(),
             ready: AtomicBool::new(true),
@@ -225,6 +232,7 @@ impl Server {
             pusher,
             heartbeat_limits,
             cluster,
+            watches,
         });
         let control_listener = match &state.cluster {
             Some(cluster) => Some(
@@ -353,6 +361,13 @@ impl Server {
                 "connections still open after the shutdown timeout"
             );
         }
+        // Stopped by the shutdown token; each unsubscribes its feed.
+        if tokio::time::timeout(state.config.shutdown_timeout, state.watches.finish())
+            .await
+            .is_err()
+        {
+            tracing::warn!("live query feeds still running after the shutdown timeout");
+        }
         sweeper.abort();
         presence_sweeper.abort();
         // It returns once shutdown began, which it has by now.
@@ -463,6 +478,7 @@ async fn sweep_streams(broker: Option<Arc<MemoryBroker>>, state: Arc<ServerState
                     for limits in app.limits.values() {
                         limits.forget_idle();
                     }
+                    app.document_rates.forget_idle();
                     trim_persisted(&state, app).await;
                 }
                 state.heartbeat_limits.forget_idle();

@@ -43,6 +43,8 @@ pub struct AppContext {
     pub limits: HashMap<String, MessageLimits>,
     /// The users' mutes and bans, so sends and subscribes read no store.
     pub restrictions: RestrictionBook,
+    /// Document write limits, by namespace.
+    pub document_rates: crate::documents::WriteRates,
 }
 
 /// What every handler and connection task shares.
@@ -83,6 +85,8 @@ pub struct ServerState {
     pub heartbeat_limits: HeartbeatLimits,
     /// The control topic and node registry, with `broker = "redis"`.
     pub cluster: Option<Arc<Cluster>>,
+    /// The live queries (`doc_watch`) of this node's connections.
+    pub watches: crate::documents::watch::Watches,
 }
 
 impl ServerState {

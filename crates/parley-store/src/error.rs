@@ -42,6 +42,18 @@ pub enum StoreError {
         #[source]
         cause: Box<StoreError>,
     },
+    /// A compare-and-set write found the document at another version: the
+    /// document as it is now (`None` when it does not exist).
+    #[error("the document is at another version")]
+    VersionConflict(Box<Option<crate::Document>>),
+    /// A document would be larger than its namespace allows.
+    #[error("the document would be {size} bytes, over the limit of {max}")]
+    TooLarge {
+        /// Its size, in bytes of JSON.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The store was closed, or its writer task stopped.
     #[error("the store is closed")]
     Closed,

@@ -44,6 +44,10 @@
 //!   everything queued in one transaction, so throughput is not one fsync
 //!   per message, and a refused operation rolls back alone without failing
 //!   the others (see `writer.rs`).
+//! - **Documents.** [`Store::write_document`] sets, merges, increments or
+//!   deletes a [`Document`] of a channel, compare-and-set with a version,
+//!   and appends `doc_changed`; [`Store::documents`] lists them filtered
+//!   and ordered by top-level fields (`documents.rs`).
 //! - **Connect.** [`Store::connect_profile`] reads what a user's connect
 //!   needs (an app-wide ban, the block list, the unread total) in one
 //!   statement.
@@ -77,6 +81,7 @@
 mod commands;
 mod connect_profile;
 mod database;
+mod documents;
 mod durable_streams;
 mod encoder;
 mod error;
@@ -101,6 +106,12 @@ mod writer;
 
 pub use connect_profile::{ConnectProfile, MAX_RESTRICTIONS_READ, RestrictionInForce};
 pub use database::{Backend, DEFAULT_CONNECT_TIMEOUT, Database, StoreOptions};
+pub use documents::{
+    Bound, Comparison, Condition, Direction, Document, DocumentChanged, DocumentCursor,
+    DocumentData, DocumentEdit, DocumentField, DocumentLimits, DocumentOrderBy, DocumentPage,
+    DocumentQuery, DocumentWrite, DocumentWritten, Filter, MAX_DOCUMENT_PAGE, MAX_FIELD_BYTES,
+    MAX_IN_VALUES, MAX_KEY_BYTES, Scalar,
+};
 pub use encoder::MessageEventEncoder;
 pub use error::StoreError;
 pub use event::EventEncoder;

@@ -200,6 +200,7 @@ mod tests {
         assert_eq!(ok(&["connect", "--processes", "2"]), Ok(2));
         let refused = |args: &[&str]| check(&scenario(args)).unwrap_err();
         assert!(refused(&["chat", "--processes", "2"]).contains("one process"));
+        assert!(refused(&["docs", "--processes", "2"]).contains("one process"));
         assert!(refused(&["presence-storm", "--processes", "2"]).contains("one process"));
         assert!(
             refused(&["fanout", "--processes", "2", "--publish-via", "ws"])

@@ -41,6 +41,8 @@ pub struct Report {
     pub presence: Option<PresenceStats>,
     /// Chat messages written (chat scenario).
     pub chat: Option<ChatStats>,
+    /// Documents written and watched (docs scenario).
+    pub docs: Option<DocsStats>,
     /// The drops and comebacks (reconnect-storm scenario).
     pub reconnect: Option<ReconnectStats>,
     /// The churn and the server's memory over time (soak scenario).
@@ -195,6 +197,35 @@ pub struct ChatStats {
     pub statements_per_message: Option<f64>,
     /// Writes per transaction (per fsync) over the run, from the same.
     pub messages_per_transaction: Option<f64>,
+}
+
+/// Live documents written while live queries watch them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DocsStats {
+    /// Connections writing.
+    pub writers: usize,
+    /// Connections whose live query answered.
+    pub watchers: usize,
+    /// Writes sent.
+    pub sent: u64,
+    /// Acknowledged (committed).
+    pub acked: u64,
+    /// Refused with an error reply.
+    pub refused: u64,
+    /// Sent but not answered before the run ended.
+    pub unanswered: u64,
+    /// Acknowledged per second of writing.
+    pub per_second: f64,
+    /// From sending `doc_merge` to its acknowledgement, ms.
+    pub ack_ms: Percentiles,
+    /// `query_changed` pushes the watchers received.
+    pub changes: u64,
+    /// Documents added or updated in them.
+    pub documents_seen: u64,
+    /// From a write to the push that showed it to a watcher, ms.
+    pub change_ms: Percentiles,
+    /// Server CPU per acknowledged write, µs.
+    pub server_cpu_us_per_write: Option<f64>,
 }
 
 /// Publications sent.

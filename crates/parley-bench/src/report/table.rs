@@ -155,6 +155,41 @@ impl Report {
                 },
             );
         }
+        if let Some(d) = &self.docs {
+            row(
+                "document writes",
+                format!(
+                    "{} sent, {} acked, {} refused, {} unanswered by {} writers",
+                    d.sent, d.acked, d.refused, d.unanswered, d.writers
+                ),
+            );
+            row("write rate", format!("{:.0} acked /s", d.per_second));
+            row(
+                "ack latency",
+                format!(
+                    "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                    d.ack_ms.p50, d.ack_ms.p95, d.ack_ms.p99, d.ack_ms.max
+                ),
+            );
+            row(
+                "live queries",
+                format!(
+                    "{} watchers, {} query_changed pushes showing {} documents",
+                    d.watchers, d.changes, d.documents_seen
+                ),
+            );
+            row(
+                "write to watcher",
+                format!(
+                    "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                    d.change_ms.p50, d.change_ms.p95, d.change_ms.p99, d.change_ms.max
+                ),
+            );
+            row(
+                "server per write",
+                optional(d.server_cpu_us_per_write, "µs"),
+            );
+        }
         if let Some(r) = &self.reconnect {
             r.rows(&mut row);
         }

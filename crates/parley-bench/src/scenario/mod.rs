@@ -10,6 +10,7 @@
 //!   once.
 //! - [`chat`]: every connection writes chat messages to a persisted
 //!   namespace.
+//! - [`docs`]: live documents written while live queries watch them.
 //! - [`reconnect_storm`]: every connection drops at once, reconnects and
 //!   recovers what it missed.
 //! - [`soak`]: connections come and go for a long time; the server's
@@ -19,6 +20,7 @@ pub mod broadcast;
 pub mod chat;
 pub mod connect;
 pub mod crowd;
+pub mod docs;
 pub mod fanout;
 pub mod idle;
 pub mod presence_storm;
@@ -55,6 +57,7 @@ pub async fn run(scenario: Scenario, open_files_limit: u64) -> Result<Report, St
         Scenario::Connect(args) => connect::run(args, open_files_limit).await,
         Scenario::PresenceStorm(args) => presence_storm::run(args, open_files_limit).await,
         Scenario::Chat(args) => chat::run(args, open_files_limit).await,
+        Scenario::Docs(args) => docs::run(args, open_files_limit).await,
         Scenario::ReconnectStorm(args) => reconnect_storm::run(args, open_files_limit).await,
         Scenario::Soak(args) => soak::run(args, open_files_limit).await,
     }

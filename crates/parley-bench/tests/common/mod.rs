@@ -24,8 +24,9 @@ pub const API_KEY: &str = "bench-test-api-key";
 pub const APP_KEY: &str = "bench-test-key";
 
 /// A server with namespaces `bench` (publishing allowed, no history),
-/// `room` (presence), `chat` (persisted) and `recovery` (history kept in
-/// memory), and the Pusher protocol.
+/// `room` (presence), `chat` (persisted), `docs` (live documents that
+/// clients write) and `recovery` (history kept in memory), and the Pusher
+/// protocol.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -73,6 +74,16 @@ impl TestServer {
                 "chat".to_owned(),
                 NamespaceConfig {
                     persist: true,
+                    ..NamespaceConfig::default()
+                },
+            ),
+            (
+                "docs".to_owned(),
+                NamespaceConfig {
+                    persist: true,
+                    documents: true,
+                    allow_publish: true,
+                    document_rate: None,
                     ..NamespaceConfig::default()
                 },
             ),

@@ -226,6 +226,36 @@ async fn chat_writes_are_acknowledged_once_each() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_writes_reach_every_watcher() {
+    let server = TestServer::start().await;
+    let report = server
+        .bench(&[
+            "docs",
+            "--connections",
+            "5",
+            "--watchers",
+            "2",
+            "--keys",
+            "10",
+            "--duration",
+            "1s",
+        ])
+        .await;
+    let docs = report.docs.as_ref().unwrap();
+    assert_eq!((docs.writers, docs.watchers), (3, 2), "{report:#?}");
+    assert!(docs.acked > 0, "{report:#?}");
+    assert_eq!(docs.sent, docs.acked, "{report:#?}");
+    assert_eq!(docs.refused + docs.unanswered, 0);
+    assert_eq!(docs.ack_ms.count, docs.acked);
+    // Every watcher saw changes, each document in them timed.
+    assert!(docs.changes >= 2, "{report:#?}");
+    assert!(docs.documents_seen > 0);
+    assert_eq!(docs.change_ms.count, docs.documents_seen);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_chat_writes_and_a_namespace_without_persistence_is_refused() {
     let server = TestServer::start().await;
     let paced = server

@@ -102,6 +102,15 @@ pub struct NamespaceConfig {
     pub pins: PinPermission,
     /// The text filter of chat messages (profanity and a word list), if any.
     pub filter: Option<crate::chat::filter::FilterConfig>,
+    /// Channels hold live documents (`doc_set`, `doc_watch`, …; needs
+    /// `persist`: every change is an event of the channel's stream).
+    pub documents: bool,
+    /// The largest document, in bytes of JSON.
+    pub max_document_bytes: usize,
+    /// The most documents one channel holds.
+    pub max_documents: usize,
+    /// Document writes per user in this namespace, as `"<count>/<s|min|h>"`.
+    pub document_rate: Option<Rate>,
 }
 
 /// Who sees read markers move.
@@ -227,6 +236,13 @@ impl Default for NamespaceConfig {
             read_receipts: ReadReceipts::Private,
             pins: PinPermission::Moderators,
             filter: None,
+            documents: false,
+            max_document_bytes: 64 * 1024,
+            max_documents: 10_000,
+            document_rate: Some(Rate {
+                count: 20,
+                period: Duration::from_secs(1),
+            }),
         }
     }
 }
@@ -282,6 +298,20 @@ impl NamespaceConfig {
         }
         if self.members_only && !self.persist {
             return Some("members_only needs persist = true: rooms live in the store".into());
+        }
+        if self.documents && !self.persist {
+            return Some("documents needs persist = true: documents live in the store".into());
+        }
+        if self.documents
+            && (self.max_document_bytes == 0 || self.max_document_bytes + 1024 > max_queue_bytes)
+        {
+            return Some(
+                "max_document_bytes must be above zero and at least 1 KiB below max_queue_bytes"
+                    .into(),
+            );
+        }
+        if self.documents && self.max_documents == 0 {
+            return Some("max_documents must be above zero".into());
         }
         if let Some(problem) = self.filter.as_ref().and_then(|filter| filter.problem()) {
             return Some(problem);

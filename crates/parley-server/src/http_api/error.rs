@@ -12,6 +12,9 @@ pub struct ApiError {
     message: String,
     /// Seconds to wait, sent as `Retry-After` with a 429.
     retry_after: Option<u64>,
+    /// A document's current version and data, sent as `current` with a
+    /// compare-and-set refusal (412).
+    current: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -21,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            current: None,
         }
     }
 
@@ -31,6 +35,7 @@ impl ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: message.into(),
             retry_after: Some(retry_seconds(wait)),
+            current: None,
         }
     }
 }
@@ -43,6 +48,9 @@ fn retry_seconds(wait: std::time::Duration) -> u64 {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": {"code": self.status.as_u16(), "message": self.message}});
+        if let Some(current) = self.current {
+            body["error"]["current"] = current;
+        }
         match self.retry_after {
             Some(seconds) => {
                 body["error"]["retry_after_ms"] = json!(seconds * 1000);
@@ -104,6 +112,7 @@ impl From<crate::chat::ChatError> for ApiError {
                 status: StatusCode::LOCKED,
                 message: "the user is muted here".into(),
                 retry_after: left.map(retry_seconds),
+                current: None,
             },
             ChatError::Banned => Self::new(
                 StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
@@ -119,6 +128,20 @@ impl From<crate::chat::ChatError> for ApiError {
             ChatError::Store(StoreError::Forbidden(why)) => Self::new(StatusCode::FORBIDDEN, why),
             ChatError::Store(StoreError::InvalidInput(message)) => {
                 Self::new(StatusCode::BAD_REQUEST, message)
+            }
+            // Over HTTP, compare-and-set is `If-Match`: its refusal is 412.
+            ChatError::Store(StoreError::VersionConflict(current)) => {
+                let current = crate::json::documents::current_value(current.as_ref().as_ref());
+                Self {
+                    current: Some(current.clone()),
+                    ..Self::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        format!("the document is at version {}", current["version"]),
+                    )
+                }
+            }
+            ChatError::Store(error @ StoreError::TooLarge { .. }) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
             }
             ChatError::Store(error) => {
                 tracing::error!(%error, "store failure");

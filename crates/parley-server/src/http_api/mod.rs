@@ -4,6 +4,7 @@
 mod acting;
 mod blocks;
 mod channels;
+mod documents;
 mod edits;
 mod error;
 mod extract;
@@ -119,6 +120,13 @@ pub fn routes() -> ApiRoutes {
         .path(routes!(reads::mark))
         .path(routes!(pins::pin, pins::unpin))
         .path(routes!(pins::list))
+        .path(routes!(documents::list))
+        .path(routes!(
+            documents::get,
+            documents::set,
+            documents::merge,
+            documents::delete
+        ))
         .path(routes!(threads::thread))
         .path(routes!(blocks::list))
         .path(routes!(blocks::block, blocks::unblock))

@@ -66,6 +66,10 @@ pub struct ErrorDetail {
     /// `Retry-After` in whole seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
+    /// With 412 from a document route's `If-Match`: the document's current
+    /// `version` and `data` (version 0 and null data when it is missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<serde_json::Value>,
 }
 
 struct SecuritySchemes;

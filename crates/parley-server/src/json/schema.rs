@@ -356,3 +356,40 @@ pub struct UploadPageShape {
 pub struct PinsShape {
     pins: Vec<BTreeMap<String, Value>>,
 }
+
+/// A live document, as `json::documents::document_value` writes it.
+#[derive(ToSchema)]
+#[schema(as = Document)]
+pub struct DocumentShape {
+    key: String,
+    /// The document's data, a JSON object.
+    data: BTreeMap<String, Value>,
+    /// 1 when created, one more at each change.
+    version: u64,
+    /// Milliseconds since the Unix epoch.
+    updated_at: i64,
+    updated_by: String,
+}
+
+/// A document write's answer: the change (`data` null after a delete)
+/// and the stream position of its `doc_changed` event.
+#[derive(ToSchema)]
+#[schema(as = DocumentChange)]
+pub struct DocumentChangeShape {
+    key: String,
+    data: Option<BTreeMap<String, Value>>,
+    version: u64,
+    updated_at: i64,
+    updated_by: String,
+    offset: u64,
+    epoch: String,
+}
+
+/// A page of a channel's documents.
+#[derive(ToSchema)]
+#[schema(as = DocumentPage)]
+pub struct DocumentPageShape {
+    documents: Vec<DocumentShape>,
+    /// The cursor of the next page, when there is more.
+    next: Option<String>,
+}

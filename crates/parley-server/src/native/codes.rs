@@ -21,6 +21,9 @@ pub struct ErrorReply {
     pub message: String,
     /// How long to wait before retrying, for rate limits.
     pub retry_after_ms: Option<u64>,
+    /// A compare-and-set conflict's current document, as JSON text
+    /// (`{"version", "data"}`).
+    pub current: Option<String>,
 }
 
 /// Malformed JSON, a missing or wrong field, an invalid channel name.
@@ -33,7 +36,8 @@ pub const PERMISSION_DENIED: u16 = 403;
 pub const UNKNOWN_NAMESPACE: u16 = 404;
 /// The method does not exist.
 pub const UNKNOWN_METHOD: u16 = 405;
-/// Already connected, or already subscribed.
+/// Already connected, or already subscribed; a document at another
+/// version than `if_version` (with `current`).
 pub const CONFLICT: u16 = 409;
 /// A command other than `connect` came before `connect`.
 pub const NOT_CONNECTED: u16 = 412;
@@ -68,6 +72,7 @@ impl ErrorReply {
             code,
             message: message.into(),
             retry_after_ms: None,
+            current: None,
         }
     }
 }
@@ -114,6 +119,7 @@ impl From<crate::chat::ChatError> for ErrorReply {
                 code: TOO_MANY_REQUESTS,
                 message: "too many messages".into(),
                 retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)),
+                current: None,
             },
             ChatError::Domain(error) => error.into(),
             ChatError::Muted(left) => Self {
@@ -121,6 +127,7 @@ impl From<crate::chat::ChatError> for ErrorReply {
                 message: "you are muted here".into(),
                 retry_after_ms: left
                     .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
+                current: None,
             },
             ChatError::Banned => Self::new(BANNED, "you are banned here"),
             ChatError::Filtered(why) => Self::new(
@@ -132,6 +139,19 @@ impl From<crate::chat::ChatError> for ErrorReply {
             }
             ChatError::Store(StoreError::Forbidden(why)) => Self::new(PERMISSION_DENIED, why),
             ChatError::Store(StoreError::InvalidInput(message)) => Self::new(BAD_REQUEST, message),
+            ChatError::Store(StoreError::VersionConflict(current)) => {
+                let current = crate::json::documents::current_value(current.as_ref().as_ref());
+                Self {
+                    current: Some(current.to_string()),
+                    ..Self::new(
+                        CONFLICT,
+                        format!("the document is at version {}", current["version"]),
+                    )
+                }
+            }
+            ChatError::Store(error @ StoreError::TooLarge { .. }) => {
+                Self::new(TOO_LARGE, error.to_string())
+            }
             ChatError::Store(error) => {
                 tracing::error!(%error, "store failure");
                 Self::new(INTERNAL, "internal error")

@@ -122,6 +122,22 @@ methods! {
     Blocks => "blocks",
     /// Reports a message or a user to the moderators.
     Report => "report",
+    /// Replaces a document.
+    DocSet => "doc_set",
+    /// Applies a JSON merge patch to a document.
+    DocMerge => "doc_merge",
+    /// Adds to a numeric field of a document.
+    DocIncrement => "doc_increment",
+    /// Deletes a document.
+    DocDelete => "doc_delete",
+    /// Reads a document.
+    DocGet => "doc_get",
+    /// Lists a channel's documents.
+    DocList => "doc_list",
+    /// Starts a live query over a channel's documents.
+    DocWatch => "doc_watch",
+    /// Ends a live query.
+    DocUnwatch => "doc_unwatch",
 }
 
 /// The metric label for a command whose method did not parse: one label,

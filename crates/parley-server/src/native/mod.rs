@@ -15,6 +15,7 @@
 
 pub mod chat;
 pub mod codes;
+pub mod documents;
 pub mod method;
 pub mod moderation;
 pub mod presence;

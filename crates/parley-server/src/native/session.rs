@@ -1,7 +1,7 @@
 //! One native-protocol connection: its state machine and its commands.
 
 use parley_store::{MembersAction, PinAction, ReactionAction, Visibility};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +55,11 @@ pub struct NativeSession {
     pub(super) moderator: bool,
     /// Replays still being paged into the queue, oldest first.
     pub(super) replays: VecDeque<Replay>,
+    /// The connection's live queries (`doc_watch`) and their channels.
+    pub(super) watches: HashMap<u64, ChannelName>,
+    /// Live queries started by the command being answered, activated once
+    /// its reply is queued.
+    pub(super) pending_watches: Vec<super::documents::PendingWatch>,
 }
 
 /// Work done after a command's reply is queued.
@@ -164,6 +169,8 @@ impl NativeSession {
             after_reply: Vec::new(),
             moderator: false,
             replays: VecDeque::new(),
+            watches: HashMap::new(),
+            pending_watches: Vec::new(),
         }
     }
 
@@ -284,6 +291,14 @@ impl NativeSession {
             Method::Unblock => self.unblock(id, wire::params(params)?).await,
             Method::Blocks => self.blocks(id).await,
             Method::Report => self.report(id, wire::params(params)?).await,
+            Method::DocSet => self.doc_set(id, wire::params(params)?).await,
+            Method::DocMerge => self.doc_merge(id, wire::params(params)?).await,
+            Method::DocIncrement => self.doc_increment(id, wire::params(params)?).await,
+            Method::DocDelete => self.doc_delete(id, wire::params(params)?).await,
+            Method::DocGet => self.doc_get(id, wire::params(params)?).await,
+            Method::DocList => self.doc_list(id, wire::params(params)?).await,
+            Method::DocWatch => self.doc_watch(id, wire::params(params)?).await,
+            Method::DocUnwatch => self.doc_unwatch(id, wire::params(params)?),
         }
     }
 
@@ -585,6 +600,7 @@ impl Session for NativeSession {
             .record(started.elapsed().as_secs_f64());
         self.reply(frame);
         self.run_after_reply().await;
+        self.activate_watches();
         self.close_after_reply.take()
     }
 
@@ -647,6 +663,7 @@ impl Session for NativeSession {
     }
 
     async fn finish(mut self) {
+        self.end_watches();
         if self.registered {
             // A subscription the server ended left its presence already.
             self.forget_ended_subscriptions();

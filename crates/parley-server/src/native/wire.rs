@@ -92,6 +92,8 @@ struct ErrorBody<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<&'a RawValue>,
 }
 
 /// A successful reply.
@@ -114,6 +116,10 @@ pub fn error_frame(id: Option<u64>, error: &ErrorReply) -> Frame {
             code: error.code,
             message: &error.message,
             retry_after_ms: error.retry_after_ms,
+            current: error
+                .current
+                .as_deref()
+                .and_then(|current| serde_json::from_str(current).ok()),
         },
     };
     Frame::new(serde_json::to_string(&envelope).expect("errors serialize to JSON"))

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
-use parley_server::config::{BrokerKind, NamespaceConfig};
+use parley_server::config::{BrokerKind, Config, NamespaceConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -50,6 +50,17 @@ pub async fn node(prefix: &str, redis_url: &str) -> TestServer {
 /// A node of the deployment under `prefix` whose store is the shared
 /// PostgreSQL `database`.
 pub async fn persisting_node(prefix: &str, redis_url: &str, database: &TestDatabase) -> TestServer {
+    persisting_node_with(prefix, redis_url, database, |_| {}).await
+}
+
+/// [`persisting_node`], with the configuration adjusted by `adjust` (more
+/// namespaces, say).
+pub async fn persisting_node_with(
+    prefix: &str,
+    redis_url: &str,
+    database: &TestDatabase,
+    adjust: impl FnOnce(&mut Config),
+) -> TestServer {
     TestServer::start_with(|config| {
         config.cluster.broker = BrokerKind::Redis;
         config.cluster.prefix = prefix.to_owned();
@@ -57,6 +68,7 @@ pub async fn persisting_node(prefix: &str, redis_url: &str, database: &TestDatab
         config.cluster.redis_timeout = Duration::from_secs(1);
         config.stream_idle_ttl = Duration::from_secs(60);
         config.database_url = Some(database.url());
+        adjust(config);
     })
     .await
 }

@@ -16,9 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 const MESSAGES: u64 = 200;
 
-struct Server {
-    child: Child,
-    address: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) address: String,
 }
 
 impl Drop for Server {
@@ -28,8 +28,9 @@ impl Drop for Server {
     }
 }
 
-/// Starts the real binary and reads the address it listens on.
-async fn spawn(dir: &std::path::Path, database_url: Option<&str>) -> Server {
+/// Starts the real binary and reads the address it listens on (also for
+/// `documents`' kill test).
+pub(crate) async fn spawn(dir: &std::path::Path, database_url: Option<&str>) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])

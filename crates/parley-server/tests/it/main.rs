@@ -34,6 +34,7 @@ mod cluster_limits;
 mod cluster_persisted;
 mod config_check;
 mod dev_mode;
+mod documents;
 mod durability;
 mod heartbeat_limits;
 mod http_api;

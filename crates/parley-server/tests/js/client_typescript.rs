@@ -46,6 +46,16 @@ async fn suite_server() -> TestServer {
         config.ping_interval = Duration::from_secs(2);
         config.pong_timeout = Duration::from_secs(2);
         config.apps[0].allowed_origins = vec!["*".to_owned()];
+        // Live documents: each user's watch progress (`documents.test.mjs`).
+        config.apps[0].namespaces.insert(
+            "progress".to_owned(),
+            parley_server::config::NamespaceConfig {
+                persist: true,
+                documents: true,
+                document_rate: Some("1000/s".parse().expect("a valid rate")),
+                ..Default::default()
+            },
+        );
     })
     .await
 }

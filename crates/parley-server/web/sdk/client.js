@@ -17,6 +17,7 @@ import { Moderation } from "./moderation.js";
 import { defined } from "./requests.js";
 import { messageOf, PendingRequests } from "./pending.js";
 import { Rooms } from "./rooms.js";
+import { Documents } from "./documents.js";
 import { Subscription } from "./subscription.js";
 import { ConnectionTokens } from "./tokens.js";
 import { frameText, resolveWebSocket, socketUrl } from "./transport.js";
@@ -62,6 +63,10 @@ export class Parley extends Emitter {
     #liveness = new Liveness();
     #waiters = [];
     #typingSentAt = new Map();
+    /** Live queries kept across reconnects, and the ones answered, by the server's id. */
+    #liveQueries = new Set();
+    #liveQueriesById = new Map();
+    #documentsHost;
     /**
      * A client for the server at `url` (`ws://host:port`, `wss://host/ws`,
      * or the `http(s)` form). It does not connect until {@link connect}.
@@ -79,6 +84,24 @@ export class Parley extends Emitter {
         this.chat = new Chat(call);
         this.rooms = new Rooms(call);
         this.moderation = new Moderation(call);
+        this.#documentsHost = {
+            call,
+            get connected() {
+                return self.#state === "connected";
+            },
+            route: (query, live) => {
+                if (live === undefined)
+                    this.#liveQueriesById.delete(query);
+                else
+                    this.#liveQueriesById.set(query, live);
+            },
+            keep: (live, kept) => {
+                if (kept)
+                    this.#liveQueries.add(live);
+                else
+                    this.#liveQueries.delete(live);
+            },
+        };
         const minDelay = options.backoff?.minDelayMs ?? 500;
         const maxDelay = options.backoff?.maxDelayMs ?? 20_000;
         const self = this;
@@ -156,6 +179,14 @@ export class Parley extends Emitter {
         if (this.#state === "connected")
             subscription._start();
         return subscription;
+    }
+    /**
+     * The live documents of `channel` (a namespace with `documents = true`):
+     * get, set, merge, increment, delete, list, and live queries with
+     * `watch`. `T` types the documents' data.
+     */
+    documents(channel) {
+        return new Documents(channel, this.#documentsHost);
     }
     /** The subscription to `channel`, if there is one. */
     getSubscription(channel) {
@@ -362,6 +393,11 @@ export class Parley extends Emitter {
         // publish to a private channel needs its subscription made again.
         for (const subscription of [...this.#subscriptions.values()])
             subscription._start();
+        // Watches end with their connection: each live query watches again and
+        // gets a fresh result.
+        this.#liveQueriesById.clear();
+        for (const live of [...this.#liveQueries])
+            live._start();
         for (const request of this.#requests.takeQueued())
             this.#requests.send(request, this.#socket);
         for (const waiter of this.#waiters.splice(0))
@@ -396,6 +432,11 @@ export class Parley extends Emitter {
     #onPush(push) {
         if (push.push === "disconnect") {
             this.#disconnectPush = push;
+            return;
+        }
+        if (push.push === "query_changed") {
+            const changed = push;
+            this.#liveQueriesById.get(changed.query)?._changed(changed);
             return;
         }
         const subscription = this.#subscriptions.get(push.channel);

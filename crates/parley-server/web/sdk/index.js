@@ -12,6 +12,7 @@ export { Parley } from "./client.js";
 export { Subscription } from "./subscription.js";
 export { Chat } from "./chat.js";
 export { Rooms } from "./rooms.js";
+export { Documents, LiveQuery } from "./documents.js";
 export { Moderation } from "./moderation.js";
 export { ClientErrorCode, LocalCloseCode, ParleyError, closeAction } from "./errors.js";
 export { STREAM_EVENT_KINDS } from "./protocol.js";

@@ -19,4 +19,5 @@ export const STREAM_EVENT_KINDS = [
     "read_updated",
     "message_pinned",
     "message_unpinned",
+    "doc_changed",
 ];

@@ -11,6 +11,7 @@
 //! writer's transaction and a reader's pooled connection.
 
 pub(crate) mod connect_profile;
+pub(crate) mod documents;
 pub(crate) mod messages;
 pub(crate) mod moderation;
 pub(crate) mod pins;

@@ -13,6 +13,7 @@ mod common;
 
 mod batched_sends;
 mod connect_profile;
+mod documents;
 mod durability;
 mod messages;
 mod moderation;
