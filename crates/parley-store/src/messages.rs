@@ -501,9 +501,13 @@ pub(crate) async fn send_many(
             })
             .collect();
         uploads::fill(connection, &mut messages).await?;
+        // Back into the plans they came from, in the same order; only a
+        // resent plan takes one.
         let mut filled = messages.into_iter();
         for plan in &mut plans {
-            if let (Plan::Resent(message), Some(filled)) = (&mut *plan, filled.next()) {
+            if let Plan::Resent(message) = plan
+                && let Some(filled) = filled.next()
+            {
                 **message = filled;
             }
         }

@@ -27,7 +27,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use parley_core::{ChannelName, Grant};
 use parley_store::{
@@ -38,6 +37,7 @@ use parley_store::{
 use crate::chat::{Actor, Chat, ChatError, chat_namespace, rooms};
 use crate::config::{AppConfig, NamespaceConfig};
 use crate::json::documents as documents_json;
+use crate::rate_clock;
 use crate::state::AppContext;
 
 /// The document write limits of an app: a token bucket per user, for each
@@ -67,7 +67,7 @@ impl WriteRates {
         match self.by_namespace.get(namespace) {
             Some(rate) => rate
                 .check_key(user)
-                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
+                .map_err(|not_until| not_until.wait_time_from(rate_clock::now())),
             None => Ok(()),
         }
     }

@@ -247,7 +247,12 @@ pub(crate) async fn fill(
             .push(upload(row)?);
     }
     for message in messages {
-        message.attachments = by_message.remove(&message.id.get()).unwrap_or_default();
+        // A message may be listed twice (a resend answered with it), so
+        // each copy gets its attachments.
+        message.attachments = by_message
+            .get(&message.id.get())
+            .cloned()
+            .unwrap_or_default();
     }
     Ok(())
 }
