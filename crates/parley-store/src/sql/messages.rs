@@ -63,7 +63,7 @@ pub(crate) async fn insert_many(
              (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, \
               created_at, seq, mentions, shadow) \
              VALUES {} RETURNING id, app_id, channel, stream_offset",
-            super::values(inserts.len(), 12)
+            super::Placeholders::of(connection).values(inserts.len(), 12)
         );
         let mut query = sqlx::query(&sql);
         for insert in inserts {
@@ -207,19 +207,23 @@ pub(crate) async fn find_sent_many(
     for chunk in super::chunks(keys.len()) {
         let keys = &keys[chunk];
         // One condition per key, each an exact match on the unique index.
-        let conditions = (0..keys.len())
-            .map(|key| {
-                let first = key * 4;
-                format!(
-                    "(app_id = ${} AND channel = ${} AND author = ${} AND client_msg_id = ${})",
-                    first + 1,
-                    first + 2,
-                    first + 3,
-                    first + 4
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
+        let mut placeholders = super::Placeholders::of(connection);
+        let mut conditions = String::with_capacity(keys.len() * 72);
+        for key in 0..keys.len() {
+            if key > 0 {
+                conditions.push_str(" OR ");
+            }
+            for (index, column) in ["app_id", "channel", "author", "client_msg_id"]
+                .into_iter()
+                .enumerate()
+            {
+                conditions.push_str(if index == 0 { "(" } else { " AND " });
+                conditions.push_str(column);
+                conditions.push_str(" = ");
+                placeholders.push(&mut conditions);
+            }
+            conditions.push(')');
+        }
         let sql = format!("SELECT app_id, {MESSAGE_COLUMNS} FROM messages WHERE {conditions}");
         let mut query = sqlx::query(&sql);
         for key in keys {

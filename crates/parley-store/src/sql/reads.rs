@@ -111,7 +111,7 @@ pub(crate) async fn set_markers(
              ON CONFLICT (app_id, channel, user_id) DO UPDATE \
              SET seen_count = excluded.seen_count, \
              last_read_offset = excluded.last_read_offset, updated_at = excluded.updated_at",
-            super::values(markers.len(), 6)
+            super::Placeholders::of(connection).values(markers.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for row in markers {
@@ -149,7 +149,7 @@ pub(crate) async fn add_mentions_many(
         let sql = format!(
             "INSERT INTO mentions (app_id, channel, user_id, message_id, seq) \
              VALUES {} ON CONFLICT DO NOTHING",
-            super::values(mentions.len(), 5)
+            super::Placeholders::of(connection).values(mentions.len(), 5)
         );
         let mut query = sqlx::query(&sql);
         for row in mentions {

@@ -160,7 +160,7 @@ pub(crate) async fn advance_many(
              SET last_offset = streams.last_offset + excluded.last_offset, \
              message_count = streams.message_count + excluded.message_count \
              RETURNING app_id, channel, epoch, last_offset, message_count",
-            super::values(advances.len(), 6)
+            super::Placeholders::of(connection).values(advances.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for advance in advances {
@@ -217,7 +217,7 @@ pub(crate) async fn append_many(
             "INSERT INTO publications \
              (app_id, channel, stream_offset, kind, data, message_id, created_at, author, audience) \
              VALUES {}",
-            super::values(publications.len(), 9)
+            super::Placeholders::of(connection).values(publications.len(), 9)
         );
         let mut query = sqlx::query(&sql);
         for (app, publication) in publications {
