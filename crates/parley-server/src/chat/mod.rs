@@ -55,8 +55,8 @@ pub enum ChatError {
     NotPersisted,
     /// The input is not acceptable; the message says why.
     Invalid(String),
-    /// The user sent too much; retry after this long.
-    RateLimited(Duration),
+    /// The user went past one of their rates; retry after this long.
+    RateLimited(Rate, Duration),
     /// A domain rule refused it.
     Domain(parley_core::Error),
     /// The store refused or failed.
@@ -68,6 +68,25 @@ pub enum ChatError {
     Banned,
     /// The namespace's filter refused the text; the message says why.
     Filtered(String),
+}
+
+/// A per-user rate a write can go past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// Messages (the namespace's `rate`, and slow mode).
+    Messages,
+    /// Document writes (the namespace's `document_rate`).
+    DocumentWrites,
+}
+
+impl Rate {
+    /// What a refusal says: what there was too much of.
+    pub fn refusal(self) -> &'static str {
+        match self {
+            Self::Messages => "too many messages",
+            Self::DocumentWrites => "too many document writes",
+        }
+    }
 }
 
 impl From<parley_core::Error> for ChatError {
@@ -227,7 +246,7 @@ pub async fn send(
         limits
             .check(&app.app.id, &actor.user, channel)
             .await
-            .map_err(ChatError::RateLimited)?;
+            .map_err(|wait| ChatError::RateLimited(Rate::Messages, wait))?;
     }
     let sent = chat
         .store()

@@ -34,7 +34,7 @@ use parley_store::{
     DocumentWritten, RoomRole,
 };
 
-use crate::chat::{Actor, Chat, ChatError, chat_namespace, rooms};
+use crate::chat::{Actor, Chat, ChatError, Rate, chat_namespace, rooms};
 use crate::config::{AppConfig, NamespaceConfig};
 use crate::json::documents as documents_json;
 use crate::rate_clock;
@@ -151,7 +151,7 @@ async fn check_write(
     let namespace = app.app.namespace(channel)?;
     app.document_rates
         .check(&namespace.name, &actor.user)
-        .map_err(ChatError::RateLimited)
+        .map_err(|wait| ChatError::RateLimited(Rate::DocumentWrites, wait))
 }
 
 fn denied(why: &'static str) -> ChatError {

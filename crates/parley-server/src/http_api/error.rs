@@ -106,7 +106,7 @@ impl From<crate::chat::ChatError> for ApiError {
                 "this namespace does not persist messages",
             ),
             ChatError::Invalid(message) => Self::new(StatusCode::BAD_REQUEST, message),
-            ChatError::RateLimited(wait) => Self::too_many("too many messages", wait),
+            ChatError::RateLimited(rate, wait) => Self::too_many(rate.refusal(), wait),
             ChatError::Domain(error) => error.into(),
             ChatError::Muted(left) => Self {
                 status: StatusCode::LOCKED,

@@ -115,9 +115,9 @@ impl From<crate::chat::ChatError> for ErrorReply {
                 Self::new(BAD_REQUEST, "this namespace does not persist messages")
             }
             ChatError::Invalid(message) => Self::new(BAD_REQUEST, message),
-            ChatError::RateLimited(wait) => Self {
+            ChatError::RateLimited(rate, wait) => Self {
                 code: TOO_MANY_REQUESTS,
-                message: "too many messages".into(),
+                message: rate.refusal().into(),
                 retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)),
                 current: None,
             },

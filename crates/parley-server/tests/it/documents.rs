@@ -466,7 +466,11 @@ async fn limits_answer_413_400_and_429(backend: Backend) {
             json!({"channel": channel, "key": "k", "data": {"n": 3}}),
         )
         .await;
-    assert_eq!(error(&reply).0, 429, "{reply}");
+    assert_eq!(
+        error(&reply),
+        (429, "too many document writes".into()),
+        "{reply}"
+    );
     assert!(reply["error"]["retry_after_ms"].as_u64().unwrap() > 0);
     // A namespace without documents says so.
     let reply = user
