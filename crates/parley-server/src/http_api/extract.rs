@@ -141,6 +141,10 @@ impl FromRequestParts<Arc<ServerState>> for Caller {
         let actor = Actor {
             moderator: chat::is_moderator(&claims.roles),
             user: claims.user,
+            profile: chat::Profile {
+                name: claims.name,
+                avatar: claims.avatar,
+            },
             limited: true,
         };
         Ok(Caller::User { app, actor })
