@@ -419,3 +419,39 @@ async fn a_page_with_total_matches_the_count_after_sends_and_deletes(backend: Ba
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_profiles_and_totals() {
+    let server = TestServer::start().await;
+    let document: Value = reqwest::get(server.url("/api/v1/openapi.json"))
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("the document is JSON");
+    let schemas = &document["components"]["schemas"];
+    for field in ["author_name", "author_avatar"] {
+        assert!(
+            schemas["Message"]["properties"].get(field).is_some(),
+            "Message lacks {field}"
+        );
+        assert!(
+            schemas["SendRequest"]["properties"].get(field).is_some(),
+            "SendRequest lacks {field}"
+        );
+    }
+    assert!(schemas["MessagePage"]["properties"].get("total").is_some());
+    assert!(schemas["HistoryPage"]["properties"].get("total").is_some());
+    for path in ["/api/v1/history", "/api/v1/channels/{channel}/messages"] {
+        let total = document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|parameter| parameter["name"] == "total")
+            .unwrap_or_else(|| panic!("{path} lacks total"))
+            .clone();
+        assert_eq!(total["in"], "query");
+        assert_ne!(total["required"], true, "{path}: {total}");
+    }
+    server.stop().await;
+}
