@@ -141,6 +141,16 @@ pub struct Profile {
     pub avatar: Option<String>,
 }
 
+impl Profile {
+    /// The profile a verified token gives its user's messages.
+    pub fn of(claims: &parley_core::Claims) -> Self {
+        Self {
+            name: claims.name.clone(),
+            avatar: claims.avatar.clone(),
+        }
+    }
+}
+
 /// The longest `author_name` a backend may give, in characters.
 const MAX_AUTHOR_NAME: usize = 256;
 
@@ -220,8 +230,9 @@ pub async fn send(
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
-    request: SendRequest,
+    mut request: SendRequest,
 ) -> Result<SendOutcome, ChatError> {
+    let profile = author_profile(actor, &mut request)?;
     let (namespace, config) = chat_namespace(app, channel)?;
     let attachments = attachment_ids(&request.attachments)?;
     if attachments.is_empty() || !request.text.is_empty() {
@@ -251,7 +262,6 @@ pub async fn send(
     }
     let reply_to = request.reply_to.as_deref().map(parse_id).transpose()?;
     let mut request = request;
-    let profile = author_profile(actor, &mut request)?;
     let mut mentions = request.mentions.take().unwrap_or_default();
     mentions.sort();
     mentions.dedup();

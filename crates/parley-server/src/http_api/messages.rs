@@ -34,7 +34,8 @@ pub struct HistoryParams {
     after: Option<u64>,
     /// `true`: the page also gives `total`, the channel's message count
     /// (of a persisted channel).
-    total: Option<bool>,
+    #[serde(default)]
+    total: bool,
 }
 
 /// `GET /api/v1/history?channel=&limit=&before=&after=&total=`: a page of a
@@ -63,7 +64,7 @@ pub async fn history(
             before: params.before,
             after: params.after,
             limit: params.limit,
-            total: params.total.unwrap_or(false),
+            total: params.total,
         },
         &chat::moderation::Viewer::server(),
     )

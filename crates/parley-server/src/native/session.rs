@@ -361,7 +361,7 @@ impl NativeSession {
             .as_ref()
             .is_some_and(|claims| crate::chat::is_moderator(&claims.roles));
         if let Some(claims) = &claims {
-            self.profile = profile(claims);
+            self.profile = crate::chat::Profile::of(claims);
         }
         let expires_at = claims.as_ref().and_then(|claims| claims.expires_at);
         self.deadline = expires_at.map(|exp| self.expiry_deadline(exp));
@@ -421,7 +421,7 @@ impl NativeSession {
         self.deadline = claims.expires_at.map(|exp| self.expiry_deadline(exp));
         // A token with a new name or avatar applies to the messages sent
         // from now on; those sent before keep theirs.
-        self.profile = profile(&claims);
+        self.profile = crate::chat::Profile::of(&claims);
         Ok(wire::result_frame(
             id,
             &RefreshResult {
@@ -701,12 +701,4 @@ fn auth_error(error: AuthError) -> ErrorReply {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The profile a token gives its user's messages.
-fn profile(claims: &parley_core::Claims) -> crate::chat::Profile {
-    crate::chat::Profile {
-        name: claims.name.clone(),
-        avatar: claims.avatar.clone(),
-    }
 }
