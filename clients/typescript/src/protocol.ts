@@ -113,6 +113,13 @@ export interface Message {
   /** The offset of the message's `message_created` event. */
   offset: number;
   author: string;
+  /**
+   * The author's display name when the message was sent: their token's
+   * `name` (or the one a backend gave). Never set by the client.
+   */
+  author_name?: string;
+  /** The author's avatar URL when the message was sent, like `author_name`. */
+  author_avatar?: string;
   /** The current text; `""` once deleted. */
   text: string;
   reply_to?: string;
@@ -144,6 +151,8 @@ export interface HistoryEntry {
 export interface HistoryPage extends StreamPosition {
   publications: HistoryEntry[];
   has_more: boolean;
+  /** With `total: true`: the channel's message count. */
+  total?: number;
 }
 
 /** A page of `messages`. */
@@ -151,6 +160,11 @@ export interface MessagesPage {
   messages: Message[];
   has_older: boolean;
   has_newer: boolean;
+  /**
+   * With `total: true`: the channel's messages that every reader sees (not
+   * deleted, hidden or shadow; replies included).
+   */
+  total?: number;
 }
 
 /** One revision of an edited message. */

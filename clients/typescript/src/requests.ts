@@ -22,6 +22,8 @@ export interface HistoryOptions {
   after?: number;
   /** 1 to 100 (the server's default is 50). */
   limit?: number;
+  /** Also answer the channel's message count, `total` (persisted namespaces only). */
+  total?: boolean;
 }
 
 /** A page of messages. Give at most one of `before`, `after` and `around` (message ids). */
@@ -32,6 +34,8 @@ export interface MessagesOptions {
   order?: "newest_first" | "oldest_first";
   /** 1 to 100 (the server's default is 50). */
   limit?: number;
+  /** Also answer `total`, the channel's messages that every reader sees. */
+  total?: boolean;
 }
 
 /** The optional parts of a chat message. */

@@ -57,6 +57,25 @@ test("messages pages back through a channel, and pages() walks every page", asyn
   assert.deepEqual(texts, ["m5", "m4", "m3", "m2", "m1"]);
 });
 
+test("messages carry the token's name and avatar, and a page counts the channel on request", async () => {
+  const channel = unique("talk:");
+  const aliceId = unique("alice");
+  const alice = client({ token: token(aliceId, { name: "Alice", avatar: "https://cdn.example/a.png" }) });
+  await alice.connect();
+  const sent = await alice.chat.send(channel, "hi", { meta: { author_name: "Mallory" } });
+  assert.equal(sent.author_name, "Alice");
+  assert.equal(sent.author_avatar, "https://cdn.example/a.png");
+  assert.deepEqual(sent.meta, { author_name: "Mallory" });
+  const doomed = await alice.chat.send(channel, "soon gone");
+  await alice.chat.send(channel, "stays");
+  await alice.chat.delete(doomed.id);
+  const page = await alice.chat.messages(channel, { limit: 1, total: true });
+  assert.equal(page.total, 2);
+  assert.equal(page.messages[0].author_name, "Alice");
+  assert.equal((await alice.chat.messages(channel)).total, undefined);
+  assert.equal((await alice.history(channel, { total: true })).total, 2);
+});
+
 test("a resend with the same clientMsgId returns the first message", async () => {
   const channel = unique("talk:");
   const alice = await connected(unique("alice"));

@@ -51,7 +51,8 @@ fn quoted(out: &mut String, value: &str) {
     out.push_str(&serde_json::to_string(value).expect("strings serialize to JSON"));
 }
 
-/// `{"id":"12","channel":…,"offset":5,"author":…,"text":…,"reply_to"?,
+/// `{"id":"12","channel":…,"offset":5,"author":…,"author_name"?,
+/// "author_avatar"?,"text":…,"reply_to"?,
 /// "client_msg_id"?,"meta"?,"attachments"?,"created_at":ms,"edited_at"?,
 /// "deleted_at"?,"reply_count"?,"repliers"?,"mentions"?,"status"?}`:
 /// `reply_count` and `repliers` (the latest, newest first) only once the
@@ -98,6 +99,14 @@ fn message_fields(message: &Message, reveal: bool) -> String {
     quoted(&mut out, message.channel.as_str());
     let _ = write!(out, r#","offset":{},"author":"#, message.offset);
     quoted(&mut out, &message.author);
+    if let Some(name) = &message.author_name {
+        out.push_str(r#","author_name":"#);
+        quoted(&mut out, name);
+    }
+    if let Some(avatar) = &message.author_avatar {
+        out.push_str(r#","author_avatar":"#);
+        quoted(&mut out, avatar);
+    }
     out.push_str(r#","text":"#);
     quoted(&mut out, if concealed { "" } else { &message.text });
     if let Some(reply_to) = message.reply_to {

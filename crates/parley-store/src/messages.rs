@@ -77,6 +77,13 @@ pub struct Message {
     pub offset: u64,
     /// The user who sent it.
     pub author: String,
+    /// The author's display name when the message was sent (from their
+    /// token, or from the backend that sent as them); a later change of
+    /// name leaves it as it was.
+    pub author_name: Option<String>,
+    /// The author's avatar URL when the message was sent, like
+    /// `author_name`.
+    pub author_avatar: Option<String>,
     /// The current text; empty once deleted.
     pub text: String,
     /// The message it answers, if any (the id stays if that one is
@@ -123,6 +130,12 @@ impl Message {
     /// Whether the message is a tombstone.
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
+    }
+
+    /// Whether the message counts in its channel's total (`live_messages`):
+    /// every reader sees it, so it is not deleted, hidden or shadow.
+    pub(crate) fn is_counted(&self) -> bool {
+        !self.is_deleted() && !self.hidden && !self.shadow
     }
 }
 
@@ -188,6 +201,11 @@ pub struct NewMessage {
     pub channel: ChannelName,
     /// The sending user's id.
     pub author: String,
+    /// The sender's display name, from their token or from the backend
+    /// sending as them; never from what a client writes in the message.
+    pub author_name: Option<String>,
+    /// The sender's avatar URL, like `author_name`.
+    pub author_avatar: Option<String>,
     /// The text.
     pub text: String,
     /// A message of the same channel this one answers.
@@ -333,6 +351,8 @@ pub struct MessageQuery {
     pub order: Order,
     /// How many messages at most; capped at [`MAX_PAGE_SIZE`].
     pub limit: usize,
+    /// Whether the page also gives the channel's [`total`](MessagePage::total).
+    pub total: bool,
 }
 
 /// One page of a channel's messages, in their current state (edited text,
@@ -345,6 +365,9 @@ pub struct MessagePage {
     pub has_older: bool,
     /// Whether the channel has messages newer than the page.
     pub has_newer: bool,
+    /// When the query asked for it, the channel's messages that every
+    /// reader sees (see [`Store::message_total`]).
+    pub total: Option<u64>,
 }
 
 /// Sends a message, or returns the earlier one with the same idempotency
@@ -729,6 +752,9 @@ pub(crate) async fn delete(
         DeleteMode::Soft if message.is_deleted() => return Err(StoreError::NotFound("message")),
         _ => {}
     }
+    if message.is_counted() {
+        streams::count_live(connection, &delete.app, channel, -1).await?;
+    }
     message.text.clear();
     message.meta = None;
     message.attachments.clear();
@@ -865,11 +891,21 @@ impl Store {
                 let mut page = messages::range(connection, app, channel, before).await?;
                 page.push(anchor);
                 page.extend(messages::range(connection, app, channel, after).await?);
-                return message_page(connection, app, channel, page, after, query.order).await;
+                return message_page(connection, app, channel, page, after, query).await;
             }
         };
         let page = messages::range(connection, app, channel, window).await?;
-        message_page(connection, app, channel, page, window, query.order).await
+        message_page(connection, app, channel, page, window, query).await
+    }
+
+    /// The channel's total: its messages that every reader sees, replies
+    /// included and deleted, hidden and shadow ones not, read from a
+    /// counter kept in the transaction of each send, delete, hide and show
+    /// (never a count of rows). It is the same for every reader: messages
+    /// from users one blocked are counted.
+    pub async fn message_total(&self, app: &str, channel: &ChannelName) -> Result<u64, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        streams::live_messages(&mut connection, app, channel).await
     }
 
     /// The texts a message had before its edits, oldest first (empty for a
@@ -901,14 +937,15 @@ async fn anchor(
 }
 
 /// A page of `messages` (oldest first, read from `window`) with its
-/// `has_older` and `has_newer`, in `order`.
+/// `has_older` and `has_newer` (and its total, if asked), in the query's
+/// order.
 async fn message_page(
     connection: &mut sqlx::AnyConnection,
     app: &str,
     channel: &ChannelName,
     mut messages: Vec<Message>,
     window: Window,
-    order: Order,
+    query: MessageQuery,
 ) -> Result<MessagePage, StoreError> {
     let (lowest, highest) = page_bounds(
         messages.first().map(|m| m.offset),
@@ -917,12 +954,17 @@ async fn message_page(
     );
     let beyond = sql::beyond(connection, Ordered::Messages, app, channel, lowest, highest).await?;
     uploads::fill(connection, &mut messages).await?;
-    if order == Order::NewestFirst {
+    if query.order == Order::NewestFirst {
         messages.reverse();
     }
+    let total = match query.total {
+        true => Some(streams::live_messages(connection, app, channel).await?),
+        false => None,
+    };
     Ok(MessagePage {
         messages,
         has_older: beyond.older,
         has_newer: beyond.newer,
+        total,
     })
 }

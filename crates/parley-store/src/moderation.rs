@@ -16,7 +16,7 @@ use crate::commands::{Command, Context};
 use crate::event::{self, Turn};
 use crate::messages::MessageEvent;
 use crate::sql::moderation as sql;
-use crate::sql::{messages, uploads};
+use crate::sql::{messages, streams, uploads};
 use crate::{Changed, Message, MessageId, Store, StoreError, Timestamp};
 
 /// The most users one user may block.
@@ -223,7 +223,12 @@ pub(crate) async fn hide_message(
     }
     uploads::fill(connection, std::slice::from_mut(&mut message)).await?;
     sql::set_hidden(connection, message.id, hide.visibility.is_hidden()).await?;
+    let counted = message.is_counted();
     message.hidden = hide.visibility.is_hidden();
+    if counted != message.is_counted() {
+        let change = if counted { -1 } else { 1 };
+        streams::count_live(connection, &hide.app, channel, change).await?;
+    }
     crate::messages::redact(connection, context, &hide.app, &message).await?;
     let event = MessageEvent {
         kind: Message::UPDATED,

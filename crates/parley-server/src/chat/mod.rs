@@ -125,6 +125,11 @@ pub struct SendRequest {
     pub meta: Option<Box<RawValue>>,
     /// The users the message mentions: their unread mention counts grow.
     pub mentions: Option<Vec<String>>,
+    /// The author's display name, for server API callers sending as a user
+    /// (a user's comes from their token; a user may not send it).
+    pub author_name: Option<String>,
+    /// The author's avatar URL, like `author_name`.
+    pub author_avatar: Option<String>,
 }
 
 /// The most users one message may mention.
@@ -135,10 +140,73 @@ pub const MAX_MENTIONS: usize = 50;
 pub struct Actor {
     /// The user id (`system` for the server API).
     pub user: Arc<str>,
+    /// The name and avatar of the user's token, which the messages they
+    /// send carry; none for the server API (a backend gives them per
+    /// message).
+    pub profile: Profile,
     /// A moderator or admin, who may delete any message.
     pub moderator: bool,
     /// Whether message limits apply (they do not to the server API).
     pub limited: bool,
+}
+
+/// A user's display name and avatar URL, as their token gives them: what
+/// each message they send stores as its `author_name` and `author_avatar`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Display name (the token's `name`).
+    pub name: Option<String>,
+    /// Avatar URL (the token's `avatar`).
+    pub avatar: Option<String>,
+}
+
+impl Profile {
+    /// The profile a verified token gives its user's messages.
+    pub fn of(claims: &parley_core::Claims) -> Self {
+        Self {
+            name: claims.name.clone(),
+            avatar: claims.avatar.clone(),
+        }
+    }
+}
+
+/// The longest `author_name` a backend may give, in characters.
+const MAX_AUTHOR_NAME: usize = 256;
+
+/// The longest `author_avatar` a backend may give, in bytes.
+const MAX_AUTHOR_AVATAR: usize = 2048;
+
+/// The profile a message is sent with: the actor's (a user's token's), or,
+/// for the server API only, the one the request gives. A user never names
+/// their own, so no client can put another name on a message.
+fn author_profile(actor: &Actor, request: &mut SendRequest) -> Result<Profile, ChatError> {
+    let name = request.author_name.take();
+    let avatar = request.author_avatar.take();
+    if name.is_none() && avatar.is_none() {
+        return Ok(actor.profile.clone());
+    }
+    if actor.limited {
+        return Err(ChatError::Invalid(
+            "author_name and author_avatar come from the token: drop them".into(),
+        ));
+    }
+    if name
+        .as_ref()
+        .is_some_and(|name| name.is_empty() || name.chars().count() > MAX_AUTHOR_NAME)
+    {
+        return Err(ChatError::Invalid(format!(
+            "author_name must be 1 to {MAX_AUTHOR_NAME} characters"
+        )));
+    }
+    if avatar
+        .as_ref()
+        .is_some_and(|avatar| avatar.is_empty() || avatar.len() > MAX_AUTHOR_AVATAR)
+    {
+        return Err(ChatError::Invalid(format!(
+            "author_avatar must be 1 to {MAX_AUTHOR_AVATAR} bytes"
+        )));
+    }
+    Ok(Profile { name, avatar })
 }
 
 /// The longest `client_msg_id` accepted.
@@ -181,8 +249,9 @@ pub async fn send(
     app: &AppContext,
     channel: &ChannelName,
     actor: &Actor,
-    request: SendRequest,
+    mut request: SendRequest,
 ) -> Result<SendOutcome, ChatError> {
+    let profile = author_profile(actor, &mut request)?;
     let (namespace, config) = chat_namespace(app, channel)?;
     let attachments = attachment_ids(&request.attachments)?;
     if attachments.is_empty() || !request.text.is_empty() {
@@ -254,6 +323,8 @@ pub async fn send(
             app: app.app.id.clone(),
             channel: channel.clone(),
             author: actor.user.to_string(),
+            author_name: profile.name,
+            author_avatar: profile.avatar,
             text: request.text,
             reply_to,
             client_msg_id: request.client_msg_id,
@@ -450,21 +521,39 @@ pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ChatError> {
     Ok(limit)
 }
 
+/// Which page of a channel's stream to read, by offsets.
+#[derive(Debug, Default)]
+pub struct HistoryRange {
+    /// Publications below this offset.
+    pub before: Option<u64>,
+    /// Publications above this offset.
+    pub after: Option<u64>,
+    /// Publications per page, 1 to 100.
+    pub limit: Option<usize>,
+    /// Whether the page also gives the channel's message `total` (a
+    /// persisted channel's only).
+    pub total: bool,
+}
+
 /// A page of a channel's stream, by offsets, as `viewer` may see it:
-/// `{"publications": [...], "offset", "epoch", "has_more"}`, oldest first.
-/// A persisted stream's page comes from the store, a transient one's from
-/// what its broker keeps (`history_size`); `Node::history` chooses.
+/// `{"publications": [...], "offset", "epoch", "has_more", "total"?}`,
+/// oldest first. A persisted stream's page comes from the store, a
+/// transient one's from what its broker keeps (`history_size`);
+/// `Node::history` chooses. `total` counts messages, not publications (see
+/// [`parley_store::Store::message_total`]).
 pub async fn history_json(
     chat: &Chat,
     app: &AppContext,
     channel: &ChannelName,
-    before: Option<u64>,
-    after: Option<u64>,
-    limit: Option<usize>,
+    range: HistoryRange,
     viewer: &Viewer,
 ) -> Result<String, ChatError> {
-    let limit = page_limit(limit)?;
-    let cursor = match (before, after) {
+    let limit = page_limit(range.limit)?;
+    if range.total {
+        // Only a persisted channel keeps a message count.
+        chat_namespace(app, channel)?;
+    }
+    let cursor = match (range.before, range.after) {
         (Some(_), Some(_)) => {
             return Err(ChatError::Invalid("give before or after, not both".into()));
         }
@@ -480,11 +569,16 @@ pub async fn history_json(
     // fewer than `limit`, and `has_more` still pages on by offsets.
     let has_more = page.has_more(cursor);
     page.entries.retain(|entry| viewer.sees(&entry.publication));
+    let total = match range.total {
+        true => Some(chat.store().message_total(&app.app.id, channel).await?),
+        false => None,
+    };
     Ok(format!(
-        r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}}}"#,
+        r#"{{"publications":{},"offset":{},"epoch":{},"has_more":{has_more}{}}}"#,
         json::publications_json(&page.entries),
         page.position.offset,
         serde_json::to_string(&*page.position.epoch).expect("strings serialize"),
+        json::pages::total_field(total),
     ))
 }
 
@@ -502,6 +596,10 @@ pub struct MessagesCursor {
     pub order: Option<String>,
     /// Messages per page, 1 to 100.
     pub limit: Option<usize>,
+    /// `true`: the page also gives `total`, the channel's messages that
+    /// every reader sees (not deleted, hidden or shadow), from a counter.
+    #[serde(default)]
+    pub total: bool,
 }
 
 /// A page of a persisted channel's messages in their current state, as
@@ -539,12 +637,14 @@ pub async fn messages(
         cursor: position,
         order,
         limit: page_limit(cursor.limit)?,
+        total: cursor.total,
     };
     let page = chat.store().messages(&app.app.id, channel, query).await?;
     Ok(MessagePage {
         messages: visible(chat, page.messages, viewer).await?,
         has_older: page.has_older,
         has_newer: page.has_newer,
+        total: page.total,
     })
 }
 
@@ -557,6 +657,8 @@ pub struct MessagePage {
     pub has_older: bool,
     /// Whether newer messages are left.
     pub has_newer: bool,
+    /// The channel's total, when asked for: the same for every reader.
+    pub total: Option<u64>,
 }
 
 /// A message as one viewer sees it.

@@ -40,6 +40,7 @@ pub(super) fn named_user(user: &str) -> Result<Actor, ApiError> {
     }
     Ok(Actor {
         user: Arc::from(user),
+        profile: Default::default(),
         moderator: false,
         limited: true,
     })
@@ -49,6 +50,7 @@ pub(super) fn named_user(user: &str) -> Result<Actor, ApiError> {
 fn system() -> Actor {
     Actor {
         user: Arc::from("system"),
+        profile: Default::default(),
         moderator: true,
         limited: false,
     }

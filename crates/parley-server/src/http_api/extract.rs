@@ -140,6 +140,7 @@ impl FromRequestParts<Arc<ServerState>> for Caller {
             .map_err(|error| ApiError::new(StatusCode::UNAUTHORIZED, error.to_string()))?;
         let actor = Actor {
             moderator: chat::is_moderator(&claims.roles),
+            profile: chat::Profile::of(&claims),
             user: claims.user,
             limited: true,
         };

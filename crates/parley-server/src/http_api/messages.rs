@@ -32,9 +32,13 @@ pub struct HistoryParams {
     limit: Option<usize>,
     before: Option<u64>,
     after: Option<u64>,
+    /// `true`: the page also gives `total`, the channel's message count
+    /// (of a persisted channel).
+    #[serde(default)]
+    total: bool,
 }
 
-/// `GET /api/v1/history?channel=&limit=&before=&after=`: a page of a
+/// `GET /api/v1/history?channel=&limit=&before=&after=&total=`: a page of a
 /// persisted channel's stream.
 #[utoipa::path(
     get,
@@ -56,9 +60,12 @@ pub async fn history(
         &chat,
         &app,
         &channel,
-        params.before,
-        params.after,
-        params.limit,
+        chat::HistoryRange {
+            before: params.before,
+            after: params.after,
+            limit: params.limit,
+            total: params.total,
+        },
         &chat::moderation::Viewer::server(),
     )
     .await?;
@@ -87,6 +94,7 @@ pub async fn send(
     let channel = channel(name)?;
     let actor = Actor {
         user: Arc::from(body.user.as_deref().unwrap_or("system")),
+        profile: Default::default(),
         moderator: true,
         limited: false,
     };
@@ -121,6 +129,7 @@ pub async fn delete(
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let actor = Actor {
         user: Arc::from("system"),
+        profile: Default::default(),
         moderator: true,
         limited: false,
     };
@@ -139,7 +148,7 @@ async fn check_reader(chat: &Chat, caller: &Caller, channel: &ChannelName) -> Re
     Ok(())
 }
 
-/// `GET /api/v1/channels/{channel}/messages?before=&after=&around=&order=&limit=`.
+/// `GET /api/v1/channels/{channel}/messages?before=&after=&around=&order=&limit=&total=`.
 #[utoipa::path(
     get,
     path = "/api/v1/channels/{channel}/messages",
@@ -203,6 +212,7 @@ pub async fn post(
         }
         Caller::Backend(_) => Actor {
             user: Arc::from(body.user.as_deref().unwrap_or("system")),
+            profile: Default::default(),
             moderator: true,
             limited: false,
         },

@@ -69,6 +69,7 @@ fn actor(caller: &Caller) -> Actor {
     match caller {
         Caller::Backend(_) => Actor {
             user: Arc::from("system"),
+            profile: Default::default(),
             moderator: true,
             limited: false,
         },

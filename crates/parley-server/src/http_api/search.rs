@@ -67,6 +67,7 @@ pub async fn search(
         Some(user) => {
             let actor = Actor {
                 user: Arc::from(user.as_str()),
+                profile: Default::default(),
                 moderator: false,
                 limited: true,
             };

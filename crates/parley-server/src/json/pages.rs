@@ -24,14 +24,21 @@ fn joined(messages: &[SeenMessage]) -> String {
         .join(",")
 }
 
-/// `{"messages": [...], "has_older", "has_newer"}`.
+/// `{"messages": [...], "has_older", "has_newer", "total"?}`.
 pub fn message_page_json(page: &MessagePage) -> String {
     format!(
-        r#"{{"messages":[{}],"has_older":{},"has_newer":{}}}"#,
+        r#"{{"messages":[{}],"has_older":{},"has_newer":{}{}}}"#,
         joined(&page.messages),
         page.has_older,
-        page.has_newer
+        page.has_newer,
+        total_field(page.total)
     )
+}
+
+/// `,"total":N` when a page was asked for its channel's total; nothing
+/// otherwise.
+pub fn total_field(total: Option<u64>) -> String {
+    total.map_or_else(String::new, |total| format!(r#","total":{total}"#))
 }
 
 /// `{"messages": [newest first], "has_more"}`.

@@ -25,6 +25,11 @@ pub struct MessageShape {
     /// The message's position in its channel's stream.
     offset: u64,
     author: String,
+    /// The author's display name when they sent it: their token's `name`,
+    /// or the one a backend gave sending as them. Absent when none.
+    author_name: Option<String>,
+    /// The author's avatar URL when they sent it, like `author_name`.
+    author_avatar: Option<String>,
     text: String,
     reply_to: Option<String>,
     client_msg_id: Option<String>,
@@ -89,6 +94,9 @@ pub struct MessagePageShape {
     messages: Vec<MessageShape>,
     has_older: bool,
     has_newer: bool,
+    /// With `total=true`: the channel's messages that every reader sees
+    /// (not deleted, hidden or shadow; replies included).
+    total: Option<u64>,
 }
 
 /// Search matches, newest first.
@@ -117,6 +125,9 @@ pub struct HistoryPageShape {
     offset: u64,
     epoch: String,
     has_more: bool,
+    /// With `total=true`: the channel's message count, as in a page of
+    /// messages (messages, not publications).
+    total: Option<u64>,
 }
 
 /// A publication in a history page.

@@ -38,6 +38,8 @@ pub(super) struct HistoryParams {
     limit: Option<usize>,
     before: Option<u64>,
     after: Option<u64>,
+    #[serde(default)]
+    total: bool,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +73,7 @@ impl NativeSession {
         }
         Ok(Actor {
             user: self.client.user_arc(),
+            profile: self.profile.clone(),
             moderator: self.moderator,
             limited: true,
         })
@@ -225,9 +228,12 @@ impl NativeSession {
             &self.chat,
             &self.app,
             &channel,
-            params.before,
-            params.after,
-            params.limit,
+            chat::HistoryRange {
+                before: params.before,
+                after: params.after,
+                limit: params.limit,
+                total: params.total,
+            },
             &viewer,
         )
         .await?;

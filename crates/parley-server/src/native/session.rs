@@ -53,6 +53,9 @@ pub struct NativeSession {
     pub(super) after_reply: Vec<AfterReply>,
     /// Whether the token's roles include `moderator` or `admin`.
     pub(super) moderator: bool,
+    /// The name and avatar of the user's latest token (from `connect`, then
+    /// each `refresh`), which the messages they send from now on carry.
+    pub(super) profile: crate::chat::Profile,
     /// Replays still being paged into the queue, oldest first.
     pub(super) replays: VecDeque<Replay>,
     /// The connection's live queries (`doc_watch`) and their channels.
@@ -168,6 +171,7 @@ impl NativeSession {
             close_after_reply: None,
             after_reply: Vec::new(),
             moderator: false,
+            profile: crate::chat::Profile::default(),
             replays: VecDeque::new(),
             watches: HashMap::new(),
             pending_watches: Vec::new(),
@@ -356,6 +360,9 @@ impl NativeSession {
         self.moderator = claims
             .as_ref()
             .is_some_and(|claims| crate::chat::is_moderator(&claims.roles));
+        if let Some(claims) = &claims {
+            self.profile = crate::chat::Profile::of(claims);
+        }
         let expires_at = claims.as_ref().and_then(|claims| claims.expires_at);
         self.deadline = expires_at.map(|exp| self.expiry_deadline(exp));
 
@@ -412,6 +419,9 @@ impl NativeSession {
             ));
         }
         self.deadline = claims.expires_at.map(|exp| self.expiry_deadline(exp));
+        // A token with a new name or avatar applies to the messages sent
+        // from now on; those sent before keep theirs.
+        self.profile = crate::chat::Profile::of(&claims);
         Ok(wire::result_frame(
             id,
             &RefreshResult {

@@ -19,6 +19,7 @@ mod common;
 
 mod auth;
 mod chat;
+mod chat_authors;
 mod chat_moderation;
 mod chat_moderation_reactions;
 mod chat_reactions;

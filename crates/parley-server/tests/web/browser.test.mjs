@@ -133,6 +133,8 @@ test("two guests join a room and see each other present", async () => {
 test("a message, a reaction and the typing indicator reach the other guest", async () => {
   await send(pages.ann, "hello from Ann");
   await message(pages.bob, "hello from Ann").waitFor();
+  // The name comes from Ann's token, stored with the message.
+  await message(pages.bob, "hello from Ann").locator(".author", { hasText: "Ann" }).waitFor();
 
   await message(pages.bob, "hello from Ann").locator("button.reaction", { hasText: "👍" }).click();
   const reaction = message(pages.ann, "hello from Ann").locator("button.reaction", { hasText: "👍 1" });

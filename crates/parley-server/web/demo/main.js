@@ -127,7 +127,7 @@ function join(guest, roomName) {
     room.typing(false);
     try {
       if (composer.mode === "edit") await room.edit(composer.target.id, text);
-      else await room.send(text, composer.mode === "reply" ? composer.target.id : undefined, guest.name);
+      else await room.send(text, composer.mode === "reply" ? composer.target.id : undefined);
       setComposer("send", null, "");
     } catch (error) {
       input.value = text;

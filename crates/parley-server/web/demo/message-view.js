@@ -103,9 +103,13 @@ function readersByMessage(room, messages) {
   return result;
 }
 
-/** The author's name as the message carries it, else the user id. */
+/**
+ * The author's name as the message carries it (from the sender's token),
+ * else the user id. Messages sent before the server stored names carry the
+ * demo's earlier `meta.name`.
+ */
 export function displayName(message) {
-  const name = message.meta?.name;
+  const name = message.author_name ?? message.meta?.name;
   return typeof name === "string" && name ? name : message.author;
 }
 

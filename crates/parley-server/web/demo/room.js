@@ -218,8 +218,8 @@ export class Room {
     return this.ordered().filter((message) => message.offset > read && message.author !== this.me && !message.deleted_at).length;
   }
 
-  send(text, replyTo, name) {
-    return this.parley.chat.send(this.channel, text, { replyTo, meta: { name } });
+  send(text, replyTo) {
+    return this.parley.chat.send(this.channel, text, { replyTo });
   }
 
   edit(id, text) {

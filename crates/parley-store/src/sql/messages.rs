@@ -20,8 +20,8 @@ pub(crate) async fn insert(
     let row = sqlx::query(
         "INSERT INTO messages \
          (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, created_at, \
-          seq, mentions, shadow) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+          seq, mentions, shadow, author_name, author_avatar) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(&*new.app)
     .bind(new.channel.as_str())
@@ -35,6 +35,8 @@ pub(crate) async fn insert(
     .bind(offset_to_db(seq))
     .bind(rows::lines_to_db(&new.mentions))
     .bind(i64::from(new.shadow))
+    .bind(new.author_name.as_deref())
+    .bind(new.author_avatar.as_deref())
     .fetch_one(&mut *connection)
     .await?;
     Ok(stored(new, MessageId::new(row.try_get("id")?), offset, now))
@@ -61,9 +63,9 @@ pub(crate) async fn insert_many(
         let sql = format!(
             "INSERT INTO messages \
              (app_id, channel, stream_offset, author, body, reply_to, meta, client_msg_id, \
-              created_at, seq, mentions, shadow) \
+              created_at, seq, mentions, shadow, author_name, author_avatar) \
              VALUES {} RETURNING id, app_id, channel, stream_offset",
-            super::Placeholders::of(connection).values(inserts.len(), 12)
+            super::Placeholders::of(connection).values(inserts.len(), 14)
         );
         let mut query = sqlx::query(&sql);
         for insert in inserts {
@@ -80,7 +82,9 @@ pub(crate) async fn insert_many(
                 .bind(now.as_millis())
                 .bind(offset_to_db(insert.seq))
                 .bind(rows::lines_to_db(&new.mentions))
-                .bind(i64::from(new.shadow));
+                .bind(i64::from(new.shadow))
+                .bind(new.author_name.as_deref())
+                .bind(new.author_avatar.as_deref());
         }
         super::counted();
         let rows = query.fetch_all(&mut *connection).await?;
@@ -120,6 +124,8 @@ fn stored(new: &NewMessage, id: MessageId, offset: u64, now: Timestamp) -> Messa
         channel: new.channel.clone(),
         offset,
         author: new.author.clone(),
+        author_name: new.author_name.clone(),
+        author_avatar: new.author_avatar.clone(),
         text: new.text.clone(),
         reply_to: new.reply_to,
         client_msg_id: new.client_msg_id.clone(),

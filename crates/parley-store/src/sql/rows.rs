@@ -11,9 +11,9 @@ use sqlx::any::AnyRow;
 use crate::{Message, MessageId, StoreError, StoredPublication, Timestamp};
 
 /// The columns [`message`] reads, in a `SELECT` of the `messages` table.
-pub(crate) const MESSAGE_COLUMNS: &str = "id, channel, stream_offset, author, body, reply_to, \
-     client_msg_id, meta, created_at, edited_at, deleted_at, reply_count, repliers, mentions, \
-     hidden, shadow";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, channel, stream_offset, author, author_name, \
+     author_avatar, body, reply_to, client_msg_id, meta, created_at, edited_at, deleted_at, \
+     reply_count, repliers, mentions, hidden, shadow";
 
 /// The columns [`publication`] reads, in a `SELECT` of the `publications`
 /// table.
@@ -49,6 +49,8 @@ pub(crate) fn message(row: &AnyRow, channel: Option<&ChannelName>) -> Result<Mes
         channel,
         offset: offset_from_db(row.try_get("stream_offset")?)?,
         author: row.try_get("author")?,
+        author_name: row.try_get("author_name")?,
+        author_avatar: row.try_get("author_avatar")?,
         text: row.try_get("body")?,
         reply_to: row
             .try_get::<Option<i64>, _>("reply_to")?

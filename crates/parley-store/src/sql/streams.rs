@@ -89,8 +89,9 @@ pub(crate) async fn advance(
 }
 
 /// [`advance`] for a message sent: in the same statement, counts the
-/// message in the channel's `message_count` when `counted` (a shadow
-/// message is not), and returns the count after it, the message's `seq`.
+/// message in the channel's `message_count` and `live_messages` when
+/// `counted` (a shadow message is not), and returns the `message_count`
+/// after it, the message's `seq`.
 pub(crate) async fn advance_counting(
     connection: &mut AnyConnection,
     app: &str,
@@ -100,10 +101,11 @@ pub(crate) async fn advance_counting(
 ) -> Result<(StreamPosition, u64), StoreError> {
     super::counted();
     let row = sqlx::query(
-        "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at, message_count) \
-         VALUES ($1, $2, $3, 1, $4, $5) \
+        "INSERT INTO streams \
+         (app_id, channel, epoch, last_offset, created_at, message_count, live_messages) \
+         VALUES ($1, $2, $3, 1, $4, $5, $5) \
          ON CONFLICT (app_id, channel) DO UPDATE SET last_offset = streams.last_offset + 1, \
-         message_count = streams.message_count + $5 \
+         message_count = streams.message_count + $5, live_messages = streams.live_messages + $5 \
          RETURNING epoch, last_offset, message_count",
     )
     .bind(app)
@@ -126,7 +128,8 @@ pub(crate) struct Advance<'a> {
     pub(crate) channel: &'a ChannelName,
     /// Offsets to take.
     pub(crate) events: u64,
-    /// Messages to add to the channel's `message_count`.
+    /// Messages to add to the channel's `message_count` and
+    /// `live_messages`.
     pub(crate) counted: u64,
 }
 
@@ -154,13 +157,15 @@ pub(crate) async fn advance_many(
         // A stream created here starts at the counts it takes; one that
         // exists adds them (`excluded` is the row this statement proposed).
         let sql = format!(
-            "INSERT INTO streams (app_id, channel, epoch, last_offset, created_at, message_count) \
+            "INSERT INTO streams \
+             (app_id, channel, epoch, last_offset, created_at, message_count, live_messages) \
              VALUES {} \
              ON CONFLICT (app_id, channel) DO UPDATE \
              SET last_offset = streams.last_offset + excluded.last_offset, \
-             message_count = streams.message_count + excluded.message_count \
+             message_count = streams.message_count + excluded.message_count, \
+             live_messages = streams.live_messages + excluded.live_messages \
              RETURNING app_id, channel, epoch, last_offset, message_count",
-            super::Placeholders::of(connection).values(advances.len(), 6)
+            super::Placeholders::of(connection).values(advances.len(), 7)
         );
         let mut query = sqlx::query(&sql);
         for advance in advances {
@@ -170,6 +175,7 @@ pub(crate) async fn advance_many(
                 .bind(new_epoch())
                 .bind(offset_to_db(advance.events))
                 .bind(now.as_millis())
+                .bind(offset_to_db(advance.counted))
                 .bind(offset_to_db(advance.counted));
         }
         super::counted();
@@ -202,6 +208,47 @@ pub(crate) async fn advance_many(
         }
     }
     Ok(advanced)
+}
+
+/// Adds `change` (1 or -1) to the channel's `live_messages`: a message
+/// deleted, hidden or shown again. The write holds the stream's turn, so
+/// the row exists and is locked.
+pub(crate) async fn count_live(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+    change: i64,
+) -> Result<(), StoreError> {
+    super::counted();
+    sqlx::query(
+        "UPDATE streams SET live_messages = live_messages + $1 \
+         WHERE app_id = $2 AND channel = $3",
+    )
+    .bind(change)
+    .bind(app)
+    .bind(channel.as_str())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// The channel's `live_messages`: 0 for a channel without a stream.
+pub(crate) async fn live_messages(
+    connection: &mut AnyConnection,
+    app: &str,
+    channel: &ChannelName,
+) -> Result<u64, StoreError> {
+    super::counted();
+    let row = sqlx::query("SELECT live_messages FROM streams WHERE app_id = $1 AND channel = $2")
+        .bind(app)
+        .bind(channel.as_str())
+        .fetch_optional(&mut *connection)
+        .await?;
+    match row {
+        // Never below zero: every decrement undoes an increment.
+        Some(row) => Ok(u64::try_from(row.try_get::<i64, _>("live_messages")?).unwrap_or(0)),
+        None => Ok(0),
+    }
 }
 
 /// Appends many publications, each with its app, in one statement per

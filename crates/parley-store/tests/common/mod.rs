@@ -195,10 +195,12 @@ impl MessageEventEncoder for TextEncoder {
 /// What [`TextEncoder`] makes of an event.
 pub fn encode(kind: PublicationKind, message: &Message) -> String {
     format!(
-        "{kind} id={} offset={} author={} text={:?} deleted={}",
+        "{kind} id={} offset={} author={} name={:?} avatar={:?} text={:?} deleted={}",
         message.id,
         message.offset,
         message.author,
+        message.author_name,
+        message.author_avatar,
         message.text,
         message.is_deleted()
     )
@@ -215,6 +217,8 @@ pub fn new_message(channel_name: &str, author: &str, text: &str) -> NewMessage {
         app: Arc::from(APP),
         channel: channel(channel_name),
         author: author.to_owned(),
+        author_name: None,
+        author_avatar: None,
         text: text.to_owned(),
         reply_to: None,
         client_msg_id: None,

@@ -10,7 +10,8 @@ use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parley_core::PublicationKind;
 use parley_store::{
     DeleteMode, HistoryCursor, HistoryQuery, Message, MessageCursor, MessageDelete, MessageEdit,
-    MessageId, MessageQuery, Order, StoreError,
+    MessageHide, MessageId, MessageQuery, NewMessage, Order, SearchQuery, SearchScope, Store,
+    StoreError, Visibility,
 };
 
 store_tests!(
@@ -26,6 +27,9 @@ store_tests!(
     replies_must_stay_in_the_channel,
     empty_text_is_refused,
     nothing_crosses_apps,
+    the_author_profile_is_stored_with_the_message_and_read_back_everywhere,
+    sends_in_bulk_store_each_authors_profile,
+    the_total_counts_what_readers_see_through_sends_deletes_and_hides,
 );
 
 fn edit(id: MessageId, editor: &str, text: &str) -> MessageEdit {
@@ -205,6 +209,7 @@ async fn the_author_soft_deletes_leaving_a_tombstone(db: TestDb) {
                 cursor: MessageCursor::Newest,
                 order: Order::NewestFirst,
                 limit: 10,
+                total: false,
             },
         )
         .await
@@ -285,6 +290,7 @@ async fn a_moderator_hard_deletes(db: TestDb) {
                 cursor: MessageCursor::Newest,
                 order: Order::OldestFirst,
                 limit: 10,
+                total: false,
             },
         )
         .await
@@ -375,6 +381,7 @@ async fn pages_before_after_and_around_in_both_orders(db: TestDb) {
         cursor,
         order,
         limit,
+        total: false,
     };
 
     let newest = store
@@ -564,11 +571,269 @@ async fn nothing_crosses_apps(db: TestDb) {
                 cursor: MessageCursor::Newest,
                 order: Order::OldestFirst,
                 limit: 10,
+                total: false,
             },
         )
         .await
         .expect("page");
     assert_eq!(page.messages.len(), 1);
     assert_eq!(page.messages[0].text, "ours");
+    store.close().await;
+}
+
+/// A message from `author` with a profile.
+fn with_profile(channel: &str, author: &str, name: &str, text: &str) -> NewMessage {
+    NewMessage {
+        author_name: Some(name.to_owned()),
+        author_avatar: Some(format!("https://cdn.example/{author}.png")),
+        ..new_message(channel, author, text)
+    }
+}
+
+async fn the_author_profile_is_stored_with_the_message_and_read_back_everywhere(db: TestDb) {
+    let store = db.open().await;
+    let sent = store
+        .send_message(with_profile("chat:lobby", "alice", "Alice A.", "hello"))
+        .await
+        .expect("sent");
+    let message = &sent.message;
+    assert_eq!(message.author_name.as_deref(), Some("Alice A."));
+    assert_eq!(
+        message.author_avatar.as_deref(),
+        Some("https://cdn.example/alice.png")
+    );
+    // The event carries the profile: the encoder writes it from the row.
+    let publication = sent.publication.clone().expect("a new message");
+    assert!(
+        String::from_utf8_lossy(&publication.data).contains(r#"name=Some("Alice A.")"#),
+        "{publication:?}"
+    );
+    assert_eq!(&store.message(APP, message.id).await.unwrap(), message);
+
+    // A reply (sent one by one) keeps its own author's profile, and the
+    // thread and search read it back.
+    let reply = store
+        .send_message(NewMessage {
+            reply_to: Some(message.id),
+            ..with_profile("chat:lobby", "bob", "Bob", "hello back")
+        })
+        .await
+        .expect("replied");
+    let thread = store.thread(APP, message.id, None, 10).await.unwrap();
+    assert_eq!(thread.parent.author_name.as_deref(), Some("Alice A."));
+    assert_eq!(thread.replies, vec![reply.message.clone()]);
+    let found = store
+        .search(
+            APP,
+            SearchQuery {
+                words: vec!["hello".to_owned()],
+                scope: SearchScope::Channel(channel("chat:lobby")),
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let names: Vec<_> = found
+        .messages
+        .iter()
+        .map(|m| m.author_name.as_deref())
+        .collect();
+    assert_eq!(names, vec![Some("Bob"), Some("Alice A.")]);
+
+    // An edit keeps the profile the message was sent with, even when the
+    // author's name changed since.
+    store
+        .send_message(with_profile("chat:lobby", "alice", "Alice B.", "renamed"))
+        .await
+        .expect("sent");
+    let edited = store
+        .edit_message(edit(message.id, "alice", "hello, edited"))
+        .await
+        .expect("edited");
+    assert_eq!(edited.message.author_name.as_deref(), Some("Alice A."));
+    let page = store
+        .messages(
+            APP,
+            &channel("chat:lobby"),
+            MessageQuery {
+                cursor: MessageCursor::Oldest,
+                order: Order::OldestFirst,
+                limit: 10,
+                total: false,
+            },
+        )
+        .await
+        .unwrap();
+    let names: Vec<_> = page
+        .messages
+        .iter()
+        .map(|m| m.author_name.as_deref())
+        .collect();
+    assert_eq!(names, vec![Some("Alice A."), Some("Bob"), Some("Alice B.")]);
+    assert_eq!(page.total, None, "not asked for");
+
+    // Without a profile, the fields stay empty.
+    let plain = send(&store, "chat:lobby", "carol", "no profile").await;
+    assert_eq!(plain.message.author_name, None);
+    assert_eq!(
+        store
+            .message(APP, plain.message.id)
+            .await
+            .unwrap()
+            .author_avatar,
+        None
+    );
+    store.close().await;
+}
+
+async fn sends_in_bulk_store_each_authors_profile(db: TestDb) {
+    let store = db.open().await;
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let store = store.clone();
+            let new = with_profile(
+                &format!("chat:bulk{}", n % 3),
+                &format!("user{n}"),
+                &format!("User {n}"),
+                "hi",
+            );
+            tokio::spawn(async move { store.send_message(new).await.expect("sent") })
+        })
+        .collect();
+    for (n, task) in tasks.into_iter().enumerate() {
+        let sent = task.await.expect("the task finished");
+        let name = format!("User {n}");
+        assert_eq!(sent.message.author_name.as_deref(), Some(name.as_str()));
+        let stored = store.message(APP, sent.message.id).await.unwrap();
+        assert_eq!(stored.author_name.as_deref(), Some(name.as_str()));
+        assert_eq!(
+            stored.author_avatar,
+            Some(format!("https://cdn.example/user{n}.png"))
+        );
+        let publication = sent.publication.expect("appended");
+        assert_eq!(
+            publication.data,
+            encode(PublicationKind::from(Message::CREATED), &stored)
+        );
+    }
+    store.close().await;
+}
+
+/// The channel's total, read with a page as a client asks for it.
+async fn total(store: &Store, name: &str) -> u64 {
+    let page = store
+        .messages(
+            APP,
+            &channel(name),
+            MessageQuery {
+                cursor: MessageCursor::Newest,
+                order: Order::NewestFirst,
+                limit: 1,
+                total: true,
+            },
+        )
+        .await
+        .expect("page");
+    let total = page.total.expect("asked for");
+    assert_eq!(
+        store.message_total(APP, &channel(name)).await.unwrap(),
+        total
+    );
+    total
+}
+
+async fn the_total_counts_what_readers_see_through_sends_deletes_and_hides(db: TestDb) {
+    let store = db.open().await;
+    assert_eq!(total(&store, "chat:count").await, 0, "no stream yet");
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(id(
+            &send(&store, "chat:count", "alice", &format!("m{n}")).await
+        ));
+    }
+    // Sent at once: the writer takes them in bulk.
+    let tasks: Vec<_> = (0..20)
+        .map(|n| {
+            let store = store.clone();
+            let new = new_message("chat:count", &format!("u{n}"), "bulk");
+            tokio::spawn(async move { store.send_message(new).await.expect("sent") })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("sent");
+    }
+    assert_eq!(total(&store, "chat:count").await, 25);
+    // A reply counts; a shadow message does not; other channels are apart.
+    store
+        .send_message(NewMessage {
+            reply_to: Some(ids[0]),
+            ..new_message("chat:count", "bob", "a reply")
+        })
+        .await
+        .unwrap();
+    store
+        .send_message(NewMessage {
+            shadow: true,
+            ..new_message("chat:count", "troll", "only I see this")
+        })
+        .await
+        .unwrap();
+    send(&store, "chat:other", "bob", "elsewhere").await;
+    assert_eq!(total(&store, "chat:count").await, 26);
+
+    // A soft delete takes one off; hard-deleting that tombstone takes no
+    // second one; a hard delete of a live message takes one.
+    store
+        .delete_message(delete(ids[1], "alice", false, DeleteMode::Soft))
+        .await
+        .unwrap();
+    assert_eq!(total(&store, "chat:count").await, 25);
+    store
+        .delete_message(delete(ids[1], "mod", true, DeleteMode::Hard))
+        .await
+        .unwrap();
+    assert_eq!(total(&store, "chat:count").await, 25);
+    store
+        .delete_message(delete(ids[2], "mod", true, DeleteMode::Hard))
+        .await
+        .unwrap();
+    assert_eq!(total(&store, "chat:count").await, 24);
+    // A refused delete changes nothing.
+    assert!(
+        store
+            .delete_message(delete(ids[3], "mallory", false, DeleteMode::Soft))
+            .await
+            .is_err()
+    );
+    assert_eq!(total(&store, "chat:count").await, 24);
+
+    // Hidden, a message leaves the total; shown again, it is back; deleted
+    // while hidden, it is not taken off twice.
+    let hide = |id, visibility| MessageHide {
+        app: Arc::from(APP),
+        id,
+        visibility,
+    };
+    store
+        .hide_message(hide(ids[3], Visibility::Hidden))
+        .await
+        .unwrap();
+    assert_eq!(total(&store, "chat:count").await, 23);
+    store
+        .hide_message(hide(ids[3], Visibility::Shown))
+        .await
+        .unwrap();
+    assert_eq!(total(&store, "chat:count").await, 24);
+    store
+        .hide_message(hide(ids[4], Visibility::Hidden))
+        .await
+        .unwrap();
+    store
+        .delete_message(delete(ids[4], "mod", true, DeleteMode::Soft))
+        .await
+        .unwrap();
+    assert_eq!(total(&store, "chat:count").await, 23);
+    assert_eq!(total(&store, "chat:other").await, 1);
     store.close().await;
 }
