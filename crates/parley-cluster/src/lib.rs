@@ -34,6 +34,9 @@
 //!   counted once for the whole deployment.
 //! - `registry.rs`: [`NodeRegistry`], the live nodes and their figures,
 //!   each entry a hash with a TTL.
+//! - `occupancy.rs`: [`Occupancy`], each channel's subscribers on the
+//!   whole deployment (each node's count, tied to its liveness), and when
+//!   a channel becomes occupied or vacated on it.
 //!
 //! The crate keeps Redis out of `parley-core`, which stays free of any
 //! transport.
@@ -44,6 +47,7 @@ mod committed;
 mod control;
 mod keys;
 mod limits;
+mod occupancy;
 mod ordering;
 mod registry;
 mod relay;
@@ -54,4 +58,5 @@ pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
 pub use committed::CommittedStreams;
 pub use control::{ControlBus, ControlHandler, ControlListener};
 pub use limits::{SharedLimit, SharedLimits};
+pub use occupancy::{AppChannel, CountWrite, Occupancy, Recorded, Transition};
 pub use registry::{AppFigures, NodeRegistry, NodeReport};

@@ -144,7 +144,11 @@ impl Server {
         // Persisted namespaces' streams are the store's: the node appends,
         // recovers and pages them there.
         node.persist_to(Arc::new(store.clone()));
-        let webhooks = Arc::new(Webhooks::new(&config.apps));
+        let webhooks = Webhooks::new(&config.apps);
+        let webhooks = Arc::new(match &cluster {
+            Some(_) => webhooks.with_cluster_occupancy(),
+            None => webhooks,
+        });
         let subscription_counts = Arc::new(SubscriptionCounts::new(
             config
                 .apps
@@ -159,6 +163,9 @@ impl Server {
         }
         if subscription_counts.is_enabled() {
             observers.push(subscription_counts.clone());
+        }
+        if let Some(cluster) = &cluster {
+            observers.push(cluster.occupancy.clone());
         }
         if !observers.is_empty() {
             node.observe(Arc::new(ObserverSet(observers)));
@@ -200,11 +207,11 @@ impl Server {
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
-        let pusher = PusherState::new(subscription_counts);
+        let pusher = Arc::new(PusherState::new(subscription_counts));
         let control = Control::new(
             node.clone(),
             encoders.native.id(),
-            pusher.users.clone(),
+            pusher.clone(),
             cluster.clone(),
         );
         let chat = Chat::new(store, node.clone(), control.clone());
@@ -316,6 +323,7 @@ impl Server {
             .subscription_counts
             .is_enabled()
             .then(|| tokio::spawn(push_subscription_counts(state.clone())));
+        let occupancy = tokio::spawn(crate::cluster::occupancy::keep_counts(state.clone()));
         let webhooks = state.webhooks.start(state.chat.store().clone());
         let stop = state.shutdown.clone();
         let signal = {
@@ -381,6 +389,10 @@ impl Server {
         {
             registration.abort();
         }
+        // After the connections closed: this node's channel counts leave
+        // the deployment's, and the channels only it held are vacated.
+        occupancy.abort();
+        let _ = tokio::time::timeout(removal, crate::cluster::occupancy::finish(&state)).await;
         drop(self.control_listener);
         if let Some(counts) = counts {
             counts.abort();
