@@ -34,6 +34,8 @@
 //!   counted once for the whole deployment.
 //! - `registry.rs`: [`NodeRegistry`], the live nodes and their figures,
 //!   each entry a hash with a TTL.
+//! - `cache.rs`: [`SharedCache`], the last event of each Pusher cache
+//!   channel, for the deployment.
 //! - `occupancy.rs`: [`Occupancy`], each channel's subscribers on the
 //!   whole deployment (each node's count, tied to its liveness), and when
 //!   a channel becomes occupied or vacated on it.
@@ -42,6 +44,7 @@
 //! transport.
 
 mod broker_redis;
+mod cache;
 mod codec;
 mod committed;
 mod control;
@@ -55,6 +58,7 @@ mod scripts;
 mod subscriber;
 
 pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
+pub use cache::SharedCache;
 pub use committed::CommittedStreams;
 pub use control::{ControlBus, ControlHandler, ControlListener};
 pub use limits::{SharedLimit, SharedLimits};

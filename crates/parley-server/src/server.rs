@@ -32,7 +32,9 @@ use crate::http_api::{ApiError, HeartbeatLimits};
 use crate::json::MessageJson;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
+use crate::pusher::cache::EventCache;
 use crate::pusher::subscription_count::SubscriptionCounts;
+use crate::pusher::users::SignedInUsers;
 use crate::state::{AppContext, ServerState};
 use crate::uploads::Uploads;
 use crate::webhooks::Webhooks;
@@ -207,7 +209,14 @@ impl Server {
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
-        let pusher = Arc::new(PusherState::new(subscription_counts));
+        let (users, cache) = match &cluster {
+            Some(cluster) => (
+                SignedInUsers::for_cluster(),
+                EventCache::shared(cluster.cache.clone()),
+            ),
+            None => (SignedInUsers::default(), EventCache::default()),
+        };
+        let pusher = Arc::new(PusherState::new(users, cache, subscription_counts));
         let control = Control::new(
             node.clone(),
             encoders.native.id(),

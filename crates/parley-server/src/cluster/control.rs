@@ -71,6 +71,15 @@ pub enum ControlAction {
         /// Each channel with its count (zero: no subscribers left).
         counts: Vec<(String, u64)>,
     },
+    /// Pusher users who came online (their first signed-in connection on
+    /// the deployment) or went offline (their last one ended), as the
+    /// cluster's occupancy decided; each node tells its watchers.
+    Watchlist {
+        /// Users now online.
+        online: Vec<String>,
+        /// Users now offline.
+        offline: Vec<String>,
+    },
 }
 
 /// A mute or ban in force, as [`ControlAction::SetRestrictions`] carries it.
@@ -293,6 +302,12 @@ impl Control {
                 self.pusher
                     .subscription_counts
                     .set_totals(&app.app.id, counts);
+                0
+            }
+            ControlAction::Watchlist { online, offline } => {
+                self.pusher
+                    .users
+                    .tell_watchers(&app.app.id, online, offline);
                 0
             }
         }

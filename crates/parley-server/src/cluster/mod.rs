@@ -12,7 +12,7 @@ pub mod registry;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedLimits};
+use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedCache, SharedLimits};
 use parley_core::BackendError;
 
 use self::occupancy::ClusterOccupancy;
@@ -28,6 +28,8 @@ pub struct Cluster {
     /// Each channel's subscribers on the deployment; also one of the
     /// node's channel observers.
     pub occupancy: Arc<ClusterOccupancy>,
+    /// The last event of each Pusher cache channel.
+    pub cache: Arc<SharedCache>,
     /// How often this node refreshes its registry entry.
     pub refresh: Duration,
     /// When this node started, in milliseconds since the Unix epoch.
@@ -43,6 +45,7 @@ impl Cluster {
         let registry = NodeRegistry::connect(options, node_ttl).await?;
         let limits = Arc::new(SharedLimits::connect(options).await?);
         let occupancy = Arc::new(ClusterOccupancy::connect(options, node_ttl).await?);
+        let cache = Arc::new(SharedCache::connect(options).await?);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| {
@@ -53,6 +56,7 @@ impl Cluster {
             registry,
             limits,
             occupancy,
+            cache,
             refresh: node_ttl / 3,
             started_at_ms,
         })

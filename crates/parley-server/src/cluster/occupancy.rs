@@ -11,6 +11,12 @@
 //! nodes' counts and releases held-back vacated channels. Pusher's
 //! subscription counts ride along: the new totals of counting apps go to
 //! every node on the control topic.
+//!
+//! Pusher's signed-in users are counted the same way (a user with a
+//! signed-in connection on any node is online): the session marks a user
+//! whose sign-ins changed here, and when the deployment's count of a user
+//! crosses zero, every node tells its watchers `online` or `offline`
+//! ([`ControlAction::Watchlist`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,14 +35,24 @@ use crate::webhooks::WebhookEvent;
 /// for.
 const RELEASE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// This node's channel counts in the cluster.
+/// This node's channel and sign-in counts in the cluster.
 pub struct ClusterOccupancy {
-    /// The deployment's counts in Redis.
-    pub counts: Occupancy,
-    /// Channels whose local count changed since it was last written.
-    dirty: Mutex<HashSet<(Arc<str>, ChannelName)>>,
+    /// The deployment's channel counts in Redis.
+    pub channels: Occupancy,
+    /// The deployment's signed-in Pusher users in Redis.
+    pub signins: Occupancy,
+    /// Channels and users whose local count changed since it was last
+    /// written.
+    dirty: Mutex<Marked>,
     /// Wakes the writing task.
     wake: Notify,
+}
+
+/// What is waiting to be written.
+#[derive(Default)]
+struct Marked {
+    channels: HashSet<(Arc<str>, ChannelName)>,
+    users: HashSet<(Arc<str>, Arc<str>)>,
 }
 
 impl ClusterOccupancy {
@@ -44,14 +60,22 @@ impl ClusterOccupancy {
     /// `node_ttl` past each write or refresh.
     pub async fn connect(options: &RedisOptions, node_ttl: Duration) -> Result<Self, BackendError> {
         Ok(Self {
-            counts: Occupancy::connect(options, "occupancy", node_ttl).await?,
+            channels: Occupancy::connect(options, "occupancy", node_ttl).await?,
+            signins: Occupancy::connect(options, "signins", node_ttl).await?,
             dirty: Mutex::default(),
             wake: Notify::new(),
         })
     }
 
     fn mark(&self, app: Arc<str>, channel: ChannelName) {
-        self.dirty.lock().insert((app, channel));
+        self.dirty.lock().channels.insert((app, channel));
+        self.wake.notify_one();
+    }
+
+    /// Marks `user` of `app`, whose signed-in connections on this node
+    /// changed.
+    pub fn mark_signin(&self, app: Arc<str>, user: Arc<str>) {
+        self.dirty.lock().users.insert((app, user));
         self.wake.notify_one();
     }
 }
@@ -73,12 +97,7 @@ pub async fn keep_counts(state: Arc<ServerState>) {
         return;
     };
     let occupancy = &cluster.occupancy;
-    match occupancy.counts.forget().await {
-        Ok(vacated) => report_vacated(&state, vacated),
-        Err(error) => {
-            tracing::warn!(node = %cluster.node(), %error, "cannot drop this node's earlier channel counts");
-        }
-    }
+    forget(&state).await;
     mark_all(&state);
     let releases = state.webhooks.is_enabled();
     let mut refresh = tokio::time::interval(cluster.refresh);
@@ -90,7 +109,7 @@ pub async fn keep_counts(state: Arc<ServerState>) {
             () = state.shutdown.cancelled() => return,
             () = occupancy.wake.notified() => {}
             _ = refresh.tick() => upkeep(&state).await,
-            _ = release.tick(), if releases => match occupancy.counts.release().await {
+            _ = release.tick(), if releases => match occupancy.channels.release().await {
                 Ok(vacated) => report_vacated(&state, vacated),
                 Err(error) => tracing::debug!(%error, "cannot release held vacated channels"),
             },
@@ -103,13 +122,25 @@ pub async fn keep_counts(state: Arc<ServerState>) {
 /// marked and drops this node's counts, reporting the channels only it
 /// held as vacated.
 pub async fn finish(state: &ServerState) {
+    forget(state).await;
+}
+
+/// Drops this node's counts from the deployment's, reporting the channels
+/// only it held as vacated and the users only it held as offline.
+async fn forget(state: &ServerState) {
     let Some(cluster) = &state.cluster else {
         return;
     };
-    match cluster.occupancy.counts.forget().await {
+    match cluster.occupancy.channels.forget().await {
         Ok(vacated) => report_vacated(state, vacated),
         Err(error) => {
             tracing::warn!(node = %cluster.node(), %error, "cannot drop this node's channel counts; they age out");
+        }
+    }
+    match cluster.occupancy.signins.forget().await {
+        Ok(offline) => report_offline(state, offline).await,
+        Err(error) => {
+            tracing::warn!(node = %cluster.node(), %error, "cannot drop this node's sign-ins; they age out");
         }
     }
 }
@@ -120,21 +151,30 @@ async fn upkeep(state: &ServerState) {
     let Some(cluster) = &state.cluster else {
         return;
     };
-    match cluster.occupancy.counts.refresh().await {
-        Ok(true) => {}
-        Ok(false) => mark_all(state),
-        Err(error) => {
-            tracing::warn!(node = %cluster.node(), %error, "cannot refresh this node's channel counts");
+    let occupancy = &cluster.occupancy;
+    match (
+        occupancy.channels.refresh().await,
+        occupancy.signins.refresh().await,
+    ) {
+        (Ok(true), Ok(true)) => {}
+        (Ok(_), Ok(_)) => mark_all(state),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::warn!(node = %cluster.node(), %error, "cannot refresh this node's counts");
             return;
         }
     }
-    match cluster.occupancy.counts.sweep().await {
+    match occupancy.channels.sweep().await {
         Ok(vacated) => report_vacated(state, vacated),
         Err(error) => tracing::warn!(%error, "cannot sweep dead nodes' channel counts"),
     }
+    match occupancy.signins.sweep().await {
+        Ok(offline) => report_offline(state, offline).await,
+        Err(error) => tracing::warn!(%error, "cannot sweep dead nodes' sign-ins"),
+    }
 }
 
-/// Marks every channel with local subscribers.
+/// Marks every channel with local subscribers and every user signed in
+/// here.
 fn mark_all(state: &ServerState) {
     let Some(cluster) = &state.cluster else {
         return;
@@ -144,20 +184,31 @@ fn mark_all(state: &ServerState) {
             cluster.occupancy.mark(app.id.clone(), summary.name);
         }
     }
+    for (app, user) in state.pusher.users.signed_in() {
+        cluster.occupancy.mark_signin(app, user);
+    }
 }
 
-/// Writes the marked channels' local counts; a write that fails marks them
-/// again, for the next round.
+/// Writes the marked channels' and users' local counts; a write that
+/// fails marks them again, for the next round.
 async fn write_marked(state: &ServerState) {
     let Some(cluster) = &state.cluster else {
         return;
     };
-    let marked: Vec<(Arc<str>, ChannelName)> = std::mem::take(&mut *cluster.occupancy.dirty.lock())
-        .into_iter()
-        .collect();
-    if marked.is_empty() {
-        return;
+    let marked = std::mem::take(&mut *cluster.occupancy.dirty.lock());
+    if !marked.channels.is_empty() {
+        write_channels(state, cluster, marked.channels.into_iter().collect()).await;
     }
+    if !marked.users.is_empty() {
+        write_signins(state, cluster, marked.users.into_iter().collect()).await;
+    }
+}
+
+async fn write_channels(
+    state: &ServerState,
+    cluster: &super::Cluster,
+    marked: Vec<(Arc<str>, ChannelName)>,
+) {
     let writes: Vec<CountWrite> = marked
         .iter()
         .map(|(app, channel)| CountWrite {
@@ -170,11 +221,11 @@ async fn write_marked(state: &ServerState) {
             hold_back: state.webhooks.occupancy_hold_back(app),
         })
         .collect();
-    let recorded = match cluster.occupancy.counts.record(&writes).await {
+    let recorded = match cluster.occupancy.channels.record(&writes).await {
         Ok(recorded) => recorded,
         Err(error) => {
             tracing::warn!(node = %cluster.node(), %error, "cannot write channel counts; trying again");
-            cluster.occupancy.dirty.lock().extend(marked);
+            cluster.occupancy.dirty.lock().channels.extend(marked);
             return;
         }
     };
@@ -208,13 +259,68 @@ async fn write_marked(state: &ServerState) {
         }
     }
     for (app, counts) in counted {
-        if let Some(context) = state.apps.get(&*app) {
-            state
-                .chat
-                .control()
-                .act(context, ControlAction::SubscriptionCounts { counts })
-                .await;
+        act(state, &app, ControlAction::SubscriptionCounts { counts }).await;
+    }
+}
+
+async fn write_signins(
+    state: &ServerState,
+    cluster: &super::Cluster,
+    marked: Vec<(Arc<str>, Arc<str>)>,
+) {
+    let writes: Vec<CountWrite> = marked
+        .iter()
+        .map(|(app, user)| CountWrite {
+            app: app.to_string(),
+            name: user.to_string(),
+            count: state.pusher.users.connections(app, user).len() as u64,
+            hold_back: Duration::ZERO,
+        })
+        .collect();
+    let recorded = match cluster.occupancy.signins.record(&writes).await {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            tracing::warn!(node = %cluster.node(), %error, "cannot write sign-ins; trying again");
+            cluster.occupancy.dirty.lock().users.extend(marked);
+            return;
         }
+    };
+    if !recorded.was_alive {
+        mark_all(state);
+    }
+    let mut changed: HashMap<Arc<str>, (Vec<String>, Vec<String>)> = HashMap::new();
+    for ((app, user), (transition, _)) in marked.into_iter().zip(recorded.totals) {
+        match transition {
+            Transition::Occupied => changed.entry(app).or_default().0.push(user.to_string()),
+            Transition::Vacated => changed.entry(app).or_default().1.push(user.to_string()),
+            Transition::None => {}
+        }
+    }
+    for (app, (online, offline)) in changed {
+        act(state, &app, ControlAction::Watchlist { online, offline }).await;
+    }
+}
+
+/// Tells every node's watchers that `offline` users (as app, user pairs)
+/// went offline.
+async fn report_offline(state: &ServerState, offline: Vec<AppChannel>) {
+    let mut by_app: HashMap<String, Vec<String>> = HashMap::new();
+    for (app, user) in offline {
+        by_app.entry(app).or_default().push(user);
+    }
+    for (app, offline) in by_app {
+        let action = ControlAction::Watchlist {
+            online: Vec::new(),
+            offline,
+        };
+        act(state, &app, action).await;
+    }
+}
+
+/// Applies `action` here and on every other node.
+async fn act(state: &ServerState, app: &str, action: ControlAction) {
+    if let Some(context) = state.apps.get(app) {
+        state.chat.control().act(context, action).await;
     }
 }
 
@@ -244,7 +350,7 @@ pub async fn channel_counts(
     match cluster {
         Some(cluster) => Ok(cluster
             .occupancy
-            .counts
+            .channels
             .list(&app.id, prefix)
             .await?
             .into_iter()
@@ -271,7 +377,7 @@ pub async fn subscriber_counts(
             let names: Vec<&str> = channels.iter().map(|channel| channel.as_str()).collect();
             Ok(cluster
                 .occupancy
-                .counts
+                .channels
                 .totals(&app.id, &names)
                 .await?
                 .into_iter()

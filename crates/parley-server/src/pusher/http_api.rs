@@ -193,14 +193,20 @@ async fn trigger_one(
         .transpose()?;
     for channel in &names {
         if is_cache_channel(channel.as_str()) {
-            server.pusher.cache.keep(
-                &app.app.id,
-                channel.as_str(),
-                CachedEvent {
-                    event: trigger.name.clone(),
-                    data: serde_json::to_string(&trigger.data).expect("strings serialize to JSON"),
-                },
-            );
+            server
+                .pusher
+                .cache
+                .keep(
+                    &app.app.id,
+                    channel.as_str(),
+                    CachedEvent {
+                        event: trigger.name.clone(),
+                        data: serde_json::to_string(&trigger.data)
+                            .expect("strings serialize to JSON"),
+                    },
+                    app.config.pusher.cache_ttl,
+                )
+                .await;
         }
         let info = excluded.map(|client| ClientInfo {
             client,

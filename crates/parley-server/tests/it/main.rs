@@ -33,6 +33,7 @@ mod cluster_control;
 mod cluster_limits;
 mod cluster_occupancy;
 mod cluster_persisted;
+mod cluster_pusher;
 mod config_check;
 mod dev_mode;
 mod documents;
