@@ -8,7 +8,7 @@ use std::time::Duration;
 use parley_core::BackendError;
 use redis::aio::ConnectionManager;
 
-use crate::broker_redis::{RedisOptions, within};
+use crate::broker_redis::{RedisOptions, command_connection, within};
 use crate::keys::Keys;
 
 /// A node's handle on the deployment's cached events.
@@ -21,18 +21,7 @@ pub struct SharedCache {
 impl SharedCache {
     /// Connects to the deployment's Redis.
     pub async fn connect(options: &RedisOptions) -> Result<Self, BackendError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let connection = within(
-            options.timeout,
-            "cache connect",
-            client.get_connection_manager_with_config(config),
-        )
-        .await?;
+        let connection = command_connection(options, "cache connect").await?;
         Ok(Self {
             connection,
             keys: Keys::new(&options.prefix),

@@ -41,7 +41,7 @@ use parley_core::BackendError;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-use crate::broker_redis::{RedisOptions, within};
+use crate::broker_redis::{RedisOptions, command_connection, within};
 
 /// The Lua functions every occupancy script shares: key names, and taking
 /// a node's counts out of the totals.
@@ -248,18 +248,7 @@ impl Occupancy {
         kind: &str,
         node_ttl: Duration,
     ) -> Result<Self, BackendError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let connection = within(
-            options.timeout,
-            "occupancy connect",
-            client.get_connection_manager_with_config(config),
-        )
-        .await?;
+        let connection = command_connection(options, "occupancy connect").await?;
         Ok(Self {
             connection,
             base: format!("{}:{kind}", options.prefix),

@@ -20,7 +20,8 @@ use super::Cluster;
 use crate::pusher::PusherState;
 use crate::state::AppContext;
 
-/// A command about one user's connections in one app.
+/// A command about an app's connections: mostly one user's, or what
+/// every node tells its Pusher connections (counts, watchlists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ControlAction {

@@ -118,9 +118,9 @@ pub async fn keep_counts(state: Arc<ServerState>) {
     }
 }
 
-/// At a clean stop, once the connections are closed: writes what is still
-/// marked and drops this node's counts, reporting the channels only it
-/// held as vacated.
+/// At a clean stop, once the connections are closed: drops this node's
+/// counts, reporting the channels only it held as vacated and the users
+/// only it held as offline.
 pub async fn finish(state: &ServerState) {
     forget(state).await;
 }

@@ -11,7 +11,10 @@
 //! [`Webhooks`] is the node's [`ChannelObserver`]: channel occupied,
 //! vacated, subscription counts and presence members come from the core,
 //! whichever protocol caused them; client events and cache misses come from
-//! the Pusher session.
+//! the Pusher session. With several nodes, `channel_occupied` and
+//! `channel_vacated` come instead from the cluster's occupancy
+//! (`cluster/occupancy.rs`), once for the deployment, already held back
+//! ([`Webhooks::emit_decided`]).
 
 mod batcher;
 mod delivery;
