@@ -10,7 +10,8 @@
 //! order. The same task refreshes this node's liveness, sweeps dead
 //! nodes' counts and releases held-back vacated channels. Pusher's
 //! subscription counts ride along: the new totals of counting apps go to
-//! every node on the control topic.
+//! every node on the control topic, and the `subscription_count` webhook
+//! reports them.
 //!
 //! Pusher's signed-in users are counted the same way (a user with a
 //! signed-in connection on any node is online): the session marks a user
@@ -250,6 +251,16 @@ async fn write_channels(
                 },
             ),
             Transition::None => {}
+        }
+        if state.webhooks.wants(&app, "subscription_count") {
+            report(
+                state,
+                &app,
+                WebhookEvent::SubscriptionCount {
+                    channel: channel.to_string(),
+                    subscription_count: usize::try_from(total).unwrap_or(usize::MAX),
+                },
+            );
         }
         if state.pusher.subscription_counts.counts(&app) {
             counted

@@ -11,10 +11,10 @@
 //! [`Webhooks`] is the node's [`ChannelObserver`]: channel occupied,
 //! vacated, subscription counts and presence members come from the core,
 //! whichever protocol caused them; client events and cache misses come from
-//! the Pusher session. With several nodes, `channel_occupied` and
-//! `channel_vacated` come instead from the cluster's occupancy
-//! (`cluster/occupancy.rs`), once for the deployment, already held back
-//! ([`Webhooks::emit_decided`]).
+//! the Pusher session. With several nodes, `channel_occupied`,
+//! `channel_vacated` and `subscription_count` come instead from the
+//! cluster's occupancy (`cluster/occupancy.rs`), once for the deployment,
+//! already held back ([`Webhooks::emit_decided`]).
 
 mod batcher;
 mod delivery;
@@ -48,9 +48,9 @@ pub struct Webhooks {
     events: Mutex<Option<mpsc::Receiver<batcher::Queued>>>,
     /// Wakes the deliverer when a batch was queued.
     wake: Arc<Notify>,
-    /// With several nodes, `channel_occupied` and `channel_vacated` are
-    /// decided for the deployment (`cluster/occupancy.rs`), not from this
-    /// node's own first and last subscribers.
+    /// With several nodes, `channel_occupied`, `channel_vacated` and
+    /// `subscription_count` are the deployment's (`cluster/occupancy.rs`),
+    /// not this node's own first and last subscribers and count.
     occupancy_decided_elsewhere: bool,
 }
 
@@ -102,9 +102,9 @@ impl Webhooks {
         }
     }
 
-    /// These webhooks, with `channel_occupied` and `channel_vacated` left
-    /// to the cluster's occupancy, which sends them through
-    /// [`Webhooks::emit_decided`].
+    /// These webhooks, with `channel_occupied`, `channel_vacated` and
+    /// `subscription_count` left to the cluster's occupancy, which sends
+    /// them through [`Webhooks::emit_decided`].
     pub fn with_cluster_occupancy(mut self) -> Self {
         self.occupancy_decided_elsewhere = true;
         self
@@ -198,7 +198,10 @@ impl ChannelObserver for Webhooks {
             return;
         }
         if self.occupancy_decided_elsewhere
-            && matches!(event, ChannelEvent::Occupied | ChannelEvent::Vacated)
+            && matches!(
+                event,
+                ChannelEvent::Occupied | ChannelEvent::Vacated | ChannelEvent::SubscriptionCount(_)
+            )
         {
             return;
         }

@@ -19,11 +19,28 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// A node of the deployment under `prefix` with a one-second `node_ttl`,
-/// sending webhooks to `hooks` (with `hold_back`) when given.
+/// sending `channel_occupied` and `channel_vacated` webhooks to `hooks`
+/// (with `hold_back`) when given.
 async fn occupancy_node(
     prefix: &str,
     redis_url: &str,
     hooks: Option<(&str, Duration)>,
+) -> TestServer {
+    occupancy_node_sending(
+        prefix,
+        redis_url,
+        hooks,
+        &["channel_occupied", "channel_vacated"],
+    )
+    .await
+}
+
+/// [`occupancy_node`], sending the webhooks named in `events`.
+async fn occupancy_node_sending(
+    prefix: &str,
+    redis_url: &str,
+    hooks: Option<(&str, Duration)>,
+    events: &[&str],
 ) -> TestServer {
     TestServer::start_with(|config| {
         config.cluster.broker = BrokerKind::Redis;
@@ -38,7 +55,7 @@ async fn occupancy_node(
         if let Some((url, hold_back)) = hooks {
             let webhooks = &mut config.apps[0].webhooks;
             webhooks.urls = vec![url.to_owned()];
-            webhooks.events = vec!["channel_occupied".into(), "channel_vacated".into()];
+            webhooks.events = events.iter().map(|event| (*event).to_owned()).collect();
             webhooks.batch_window = Duration::from_millis(100);
             webhooks.hold_back = hold_back;
         }
@@ -218,4 +235,33 @@ async fn a_dead_nodes_subscribers_leave_the_counts_and_come_back_with_it() {
     b.stop().await;
     assert_eq!(listed(&a).await, json!([]));
     a.stop().await;
+}
+
+#[tokio::test]
+async fn the_subscription_count_webhook_counts_every_nodes_subscribers() {
+    let prefix = unique_prefix();
+    let mut receiver = Receiver::start(0).await;
+    let hooks = Some((receiver.url.as_str(), Duration::ZERO));
+    let a = occupancy_node_sending(&prefix, REDIS, hooks, &["subscription_count"]).await;
+    let b = occupancy_node_sending(&prefix, REDIS, hooks, &["subscription_count"]).await;
+    let mut on_a = Pusher::open(&a).await;
+    on_a.subscribe_public("news").await;
+    assert_eq!(
+        receiver.events_until("subscription_count").await,
+        vec![json!({"name": "subscription_count", "channel": "news", "subscription_count": 1})]
+    );
+    let mut on_b = Pusher::open(&b).await;
+    on_b.subscribe_public("news").await;
+    assert_eq!(
+        receiver.events_until("subscription_count").await,
+        vec![json!({"name": "subscription_count", "channel": "news", "subscription_count": 2})],
+        "B reports the deployment's count, not its own"
+    );
+    unsubscribe(&mut on_a, "news").await;
+    assert_eq!(
+        receiver.events_until("subscription_count").await,
+        vec![json!({"name": "subscription_count", "channel": "news", "subscription_count": 1})]
+    );
+    a.stop().await;
+    b.stop().await;
 }
