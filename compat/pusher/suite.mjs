@@ -2,7 +2,11 @@
 // client) and the real `pusher` server SDK against a running Parley.
 //
 // Environment:
-//   PARLEY_HOST, PARLEY_PORT          where Parley listens
+//   PARLEY_HOST, PARLEY_PORT          where Parley listens (and where the
+//                                     server SDK sends its requests)
+//   PARLEY_PORT_B                     a second node of the same deployment
+//                                     (optional): pusher-js clients then
+//                                     connect to the two nodes in turn
 //   PARLEY_APP_ID, PARLEY_APP_KEY,
 //   PARLEY_APP_SECRET                 the app's Pusher credentials
 //   PARLEY_ENCRYPTION_KEY             base64 32-byte master key (optional)
@@ -30,6 +34,10 @@ const env = (name, fallback) => {
 
 const HOST = env("PARLEY_HOST", "127.0.0.1");
 const PORT = Number(env("PARLEY_PORT"));
+// The nodes pusher-js clients connect to, in turn: with two, the first
+// client of a step is on one node and the second on the other.
+const CLIENT_PORTS = process.env.PARLEY_PORT_B ? [PORT, Number(process.env.PARLEY_PORT_B)] : [PORT];
+let connections = 0;
 const APP_ID = env("PARLEY_APP_ID");
 const KEY = env("PARLEY_APP_KEY");
 const SECRET = env("PARLEY_APP_SECRET");
@@ -90,10 +98,11 @@ const clients = [];
 /** A connected pusher-js client for `user` (who the auth endpoint signs as). */
 async function connect(user = "anonymous", watchlist = []) {
   const params = { user_id: user, watchlist: watchlist.join(",") };
+  const port = CLIENT_PORTS[connections++ % CLIENT_PORTS.length];
   const client = new PusherJS(KEY, {
     cluster: "mt1",
     wsHost: HOST,
-    wsPort: PORT,
+    wsPort: port,
     forceTLS: false,
     enabledTransports: ["ws"],
     disableStats: true,

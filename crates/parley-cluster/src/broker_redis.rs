@@ -306,6 +306,27 @@ pub(crate) async fn within<T>(
     }
 }
 
+/// A command connection to the deployment's Redis (reconnecting by
+/// itself) with `options`' timeouts; an error when Redis cannot be reached
+/// within the timeout. `what` names it in the error.
+pub(crate) async fn command_connection(
+    options: &RedisOptions,
+    what: &str,
+) -> Result<ConnectionManager, BackendError> {
+    let client = redis::Client::open(options.url.as_str())
+        .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(options.timeout))
+        .set_response_timeout(Some(options.timeout))
+        .set_number_of_retries(1);
+    within(
+        options.timeout,
+        what,
+        client.get_connection_manager_with_config(config),
+    )
+    .await
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -54,6 +54,11 @@ impl Keys {
         )
     }
 
+    /// The last event of a Pusher cache channel.
+    pub(crate) fn cache(&self, app: &str, channel: &str) -> String {
+        self.name("cache", app, channel)
+    }
+
     /// The pub/sub topic every publication of the channel goes to.
     pub(crate) fn topic(&self, app: &str, channel: &str) -> String {
         self.name("topic", app, channel)

@@ -34,16 +34,23 @@
 //!   counted once for the whole deployment.
 //! - `registry.rs`: [`NodeRegistry`], the live nodes and their figures,
 //!   each entry a hash with a TTL.
+//! - `cache.rs`: [`SharedCache`], the last event of each Pusher cache
+//!   channel, for the deployment.
+//! - `occupancy.rs`: [`Occupancy`], each channel's subscribers on the
+//!   whole deployment (each node's count, tied to its liveness), and when
+//!   a channel becomes occupied or vacated on it.
 //!
 //! The crate keeps Redis out of `parley-core`, which stays free of any
 //! transport.
 
 mod broker_redis;
+mod cache;
 mod codec;
 mod committed;
 mod control;
 mod keys;
 mod limits;
+mod occupancy;
 mod ordering;
 mod registry;
 mod relay;
@@ -51,7 +58,9 @@ mod scripts;
 mod subscriber;
 
 pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
+pub use cache::SharedCache;
 pub use committed::CommittedStreams;
 pub use control::{ControlBus, ControlHandler, ControlListener};
 pub use limits::{SharedLimit, SharedLimits};
+pub use occupancy::{AppChannel, CountWrite, Occupancy, Recorded, Transition};
 pub use registry::{AppFigures, NodeRegistry, NodeReport};

@@ -32,7 +32,9 @@ use crate::http_api::{ApiError, HeartbeatLimits};
 use crate::json::MessageJson;
 use crate::origin::OriginPolicy;
 use crate::pusher::PusherState;
+use crate::pusher::cache::EventCache;
 use crate::pusher::subscription_count::SubscriptionCounts;
+use crate::pusher::users::SignedInUsers;
 use crate::state::{AppContext, ServerState};
 use crate::uploads::Uploads;
 use crate::webhooks::Webhooks;
@@ -144,7 +146,11 @@ impl Server {
         // Persisted namespaces' streams are the store's: the node appends,
         // recovers and pages them there.
         node.persist_to(Arc::new(store.clone()));
-        let webhooks = Arc::new(Webhooks::new(&config.apps));
+        let webhooks = Webhooks::new(&config.apps);
+        let webhooks = Arc::new(match &cluster {
+            Some(_) => webhooks.with_cluster_occupancy(),
+            None => webhooks,
+        });
         let subscription_counts = Arc::new(SubscriptionCounts::new(
             config
                 .apps
@@ -159,6 +165,9 @@ impl Server {
         }
         if subscription_counts.is_enabled() {
             observers.push(subscription_counts.clone());
+        }
+        if let Some(cluster) = &cluster {
+            observers.push(cluster.occupancy.clone());
         }
         if !observers.is_empty() {
             node.observe(Arc::new(ObserverSet(observers)));
@@ -200,11 +209,18 @@ impl Server {
             default_app.ok_or_else(|| ServerError::Config("no app configured".into()))?;
         let uploads = Uploads::on_filesystem(&config.data_dir, config.uploads.clone());
         let heartbeat_limits = HeartbeatLimits::new(config.heartbeats_per_ip);
-        let pusher = PusherState::new(subscription_counts);
+        let (users, cache) = match &cluster {
+            Some(cluster) => (
+                SignedInUsers::for_cluster(),
+                EventCache::shared(cluster.cache.clone()),
+            ),
+            None => (SignedInUsers::default(), EventCache::default()),
+        };
+        let pusher = Arc::new(PusherState::new(users, cache, subscription_counts));
         let control = Control::new(
             node.clone(),
             encoders.native.id(),
-            pusher.users.clone(),
+            pusher.clone(),
             cluster.clone(),
         );
         let chat = Chat::new(store, node.clone(), control.clone());
@@ -316,6 +332,7 @@ impl Server {
             .subscription_counts
             .is_enabled()
             .then(|| tokio::spawn(push_subscription_counts(state.clone())));
+        let occupancy = tokio::spawn(crate::cluster::occupancy::keep_counts(state.clone()));
         let webhooks = state.webhooks.start(state.chat.store().clone());
         let stop = state.shutdown.clone();
         let signal = {
@@ -381,6 +398,10 @@ impl Server {
         {
             registration.abort();
         }
+        // After the connections closed: this node's channel counts leave
+        // the deployment's, and the channels only it held are vacated.
+        occupancy.abort();
+        let _ = tokio::time::timeout(removal, crate::cluster::occupancy::finish(&state)).await;
         drop(self.control_listener);
         if let Some(counts) = counts {
             counts.abort();

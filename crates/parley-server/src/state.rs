@@ -80,7 +80,7 @@ pub struct ServerState {
     /// The apps' webhooks; also the node's channel observer.
     pub webhooks: Arc<Webhooks>,
     /// Pusher sign-ins, watchlists and cached events.
-    pub pusher: PusherState,
+    pub pusher: Arc<PusherState>,
     /// The per-IP rate limit of presence heartbeats.
     pub heartbeat_limits: HeartbeatLimits,
     /// The control topic and node registry, with `broker = "redis"`.

@@ -17,10 +17,11 @@ use parley_store::{RestrictionInForce, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Cluster;
-use crate::pusher::users::SignedInUsers;
+use crate::pusher::PusherState;
 use crate::state::AppContext;
 
-/// A command about one user's connections in one app.
+/// A command about an app's connections: mostly one user's, or what
+/// every node tells its Pusher connections (counts, watchlists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ControlAction {
@@ -62,6 +63,23 @@ pub enum ControlAction {
         user: String,
         /// Everyone the user blocks now.
         blocked: Vec<String>,
+    },
+    /// The deployment's subscriber counts of channels of an app that
+    /// counts subscriptions (Pusher's `subscription_count`), as the
+    /// cluster's occupancy last wrote them; each node pushes them to its
+    /// own subscribers of those channels.
+    SubscriptionCounts {
+        /// Each channel with its count (zero: no subscribers left).
+        counts: Vec<(String, u64)>,
+    },
+    /// Pusher users who came online (their first signed-in connection on
+    /// the deployment) or went offline (their last one ended), as the
+    /// cluster's occupancy decided; each node tells its watchers.
+    Watchlist {
+        /// Users now online.
+        online: Vec<String>,
+        /// Users now offline.
+        offline: Vec<String>,
     },
 }
 
@@ -153,31 +171,32 @@ enum Applied {
 }
 
 /// What control actions reach: this node's connections (through the node,
-/// and the Pusher sign-ins) and, in a cluster, the control topic.
+/// and the Pusher sign-ins and subscription counts) and, in a cluster, the
+/// control topic.
 #[derive(Clone)]
 pub struct Control {
     node: Arc<Node>,
     /// The native protocol's encoder: its connections get the
     /// `unsubscribed` push when the server ends a subscription.
     native: EncoderId,
-    signed_in: Arc<SignedInUsers>,
+    pusher: Arc<PusherState>,
     cluster: Option<Arc<Cluster>>,
 }
 
 impl Control {
     /// Control over `node`'s connections (`native` names the encoder of
-    /// its native ones) and the Pusher connections `signed_in`; with a
-    /// `cluster`, over the other nodes' too.
+    /// its native ones) and its Pusher state (`pusher`: sign-ins,
+    /// subscription counts); with a `cluster`, over the other nodes' too.
     pub fn new(
         node: Arc<Node>,
         native: EncoderId,
-        signed_in: Arc<SignedInUsers>,
+        pusher: Arc<PusherState>,
         cluster: Option<Arc<Cluster>>,
     ) -> Self {
         Self {
             node,
             native,
-            signed_in,
+            pusher,
             cluster,
         }
     }
@@ -235,7 +254,7 @@ impl Control {
             ControlAction::DisconnectUser { user, signed_in } => {
                 let mut closed = 0;
                 if *signed_in {
-                    for client in self.signed_in.connections(&app.app.id, user) {
+                    for client in self.pusher.users.connections(&app.app.id, user) {
                         client.disconnect(Disconnect::Forced);
                         closed += 1;
                     }
@@ -279,6 +298,18 @@ impl Control {
                     app.app.hub.blocks().set(Arc::from(user.as_str()), blocked);
                 }
                 clients
+            }
+            ControlAction::SubscriptionCounts { counts } => {
+                self.pusher
+                    .subscription_counts
+                    .set_totals(&app.app.id, counts);
+                0
+            }
+            ControlAction::Watchlist { online, offline } => {
+                self.pusher
+                    .users
+                    .tell_watchers(&app.app.id, online, offline);
+                0
             }
         }
     }

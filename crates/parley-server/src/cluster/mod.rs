@@ -1,17 +1,21 @@
 //! This node's part in a cluster (`[cluster] broker = "redis"`) beyond the
 //! broker: the control topic, on which every control action reaches the
 //! other nodes (`control.rs`), and the node registry, which `/api/v1/info`
-//! reads (`registry.rs`), and the message limits counted for the whole
-//! deployment.
+//! reads (`registry.rs`), the channels' subscribers on the whole
+//! deployment (`occupancy.rs`), and the message limits counted for the
+//! whole deployment.
 
 pub mod control;
+pub mod occupancy;
 pub mod registry;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedLimits};
+use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedCache, SharedLimits};
 use parley_core::BackendError;
+
+use self::occupancy::ClusterOccupancy;
 
 /// What a node of a cluster holds besides its broker.
 pub struct Cluster {
@@ -21,6 +25,11 @@ pub struct Cluster {
     pub registry: NodeRegistry,
     /// Message rate limits and slow mode, counted for the deployment.
     pub limits: Arc<SharedLimits>,
+    /// Each channel's subscribers on the deployment; also one of the
+    /// node's channel observers.
+    pub occupancy: Arc<ClusterOccupancy>,
+    /// The last event of each Pusher cache channel.
+    pub cache: Arc<SharedCache>,
     /// How often this node refreshes its registry entry.
     pub refresh: Duration,
     /// When this node started, in milliseconds since the Unix epoch.
@@ -35,6 +44,8 @@ impl Cluster {
         let bus = ControlBus::connect(options).await?;
         let registry = NodeRegistry::connect(options, node_ttl).await?;
         let limits = Arc::new(SharedLimits::connect(options).await?);
+        let occupancy = Arc::new(ClusterOccupancy::connect(options, node_ttl).await?);
+        let cache = Arc::new(SharedCache::connect(options).await?);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| {
@@ -44,6 +55,8 @@ impl Cluster {
             bus,
             registry,
             limits,
+            occupancy,
+            cache,
             refresh: node_ttl / 3,
             started_at_ms,
         })

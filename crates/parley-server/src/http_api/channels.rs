@@ -11,6 +11,7 @@ use super::extract::{ApiApp, ApiJson};
 use crate::chat::Chat;
 use crate::cluster::Cluster;
 use crate::cluster::control::ControlAction;
+use crate::cluster::occupancy::channel_counts;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -31,7 +32,8 @@ pub struct ChannelList {
 }
 
 /// `GET /api/v1/channels?prefix=` → the app's active channels with their
-/// subscriber counts, sorted by name.
+/// subscriber counts, sorted by name; with several nodes, the deployment's
+/// (503 when Redis cannot be reached).
 #[utoipa::path(
     get,
     path = "/api/v1/channels",
@@ -41,19 +43,20 @@ pub struct ChannelList {
     security(("api_key" = [])),
 )]
 pub async fn channels(
+    State(chat): State<Chat>,
     ApiApp(app): ApiApp,
     query: Result<Query<ChannelsQuery>, QueryRejection>,
 ) -> Result<Json<ChannelList>, ApiError> {
     let Query(query) =
         query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
-    let channels = app
-        .app
-        .hub
-        .channels(&query.prefix)
+    let cluster = chat.control().cluster().map(|cluster| &**cluster);
+    let channels = channel_counts(cluster, &app.app, &query.prefix)
+        .await
+        .map_err(|error| ApiError::from(parley_core::Error::from(error)))?
         .into_iter()
-        .map(|summary| ChannelEntry {
-            channel: summary.name.to_string(),
-            subscribers: summary.subscribers,
+        .map(|(channel, subscribers)| ChannelEntry {
+            channel,
+            subscribers,
         })
         .collect();
     Ok(Json(ChannelList { channels }))

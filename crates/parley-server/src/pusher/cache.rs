@@ -1,10 +1,14 @@
 //! `EventCache`: the last event of each `cache-` channel, kept for
-//! `cache_ttl` and replayed to each new subscriber.
+//! `cache_ttl` and replayed to each new subscriber: in this process, or,
+//! with several nodes, in Redis ([`SharedCache`]), so a subscriber on any
+//! node gets the event sent through another.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use parley_cluster::SharedCache;
 use serde_json::value::RawValue;
 
 use super::push::{Event, internal_event};
@@ -37,17 +41,37 @@ pub struct CachedEvent {
 #[derive(Default)]
 pub struct EventCache {
     events: Mutex<HashMap<(String, String), (CachedEvent, Instant)>>,
+    /// With several nodes: the deployment's cache, used in place of
+    /// `events`.
+    shared: Option<Arc<SharedCache>>,
 }
 
 /// Cached channels kept at most; past it the stalest entries go first.
 const MAX_ENTRIES: usize = 100_000;
 
 impl EventCache {
-    /// Keeps `event` as the last of `channel`, if it is a cache channel.
-    /// Callers check [`is_cache_channel`] first, to build no event for
-    /// other channels.
-    pub fn keep(&self, app: &str, channel: &str, event: CachedEvent) {
+    /// A cache kept in Redis for the deployment.
+    pub fn shared(cache: Arc<SharedCache>) -> Self {
+        Self {
+            events: Mutex::default(),
+            shared: Some(cache),
+        }
+    }
+
+    /// Keeps `event` as the last of `channel` for `ttl`, if it is a cache
+    /// channel. Callers check [`is_cache_channel`] first, to build no
+    /// event for other channels. A shared cache Redis does not answer
+    /// keeps nothing (logged): a later subscriber gets a cache miss.
+    pub async fn keep(&self, app: &str, channel: &str, event: CachedEvent, ttl: Duration) {
         if !is_cache_channel(channel) {
+            return;
+        }
+        if let Some(shared) = &self.shared {
+            let value = serde_json::to_vec(&(&event.event, &event.data))
+                .expect("strings serialize to JSON");
+            if let Err(error) = shared.keep(app, channel, &value, ttl).await {
+                tracing::warn!(%channel, %error, "cannot keep a cache channel's event in Redis");
+            }
             return;
         }
         let mut events = self.events.lock();
@@ -67,7 +91,18 @@ impl EventCache {
     }
 
     /// The last event of `channel` if it is younger than `ttl`.
-    pub fn last(&self, app: &str, channel: &str, ttl: Duration) -> Option<CachedEvent> {
+    pub async fn last(&self, app: &str, channel: &str, ttl: Duration) -> Option<CachedEvent> {
+        if let Some(shared) = &self.shared {
+            let value = match shared.last(app, channel).await {
+                Ok(value) => value?,
+                Err(error) => {
+                    tracing::warn!(%channel, %error, "cannot read a cache channel's event from Redis");
+                    return None;
+                }
+            };
+            let (event, data): (String, String) = serde_json::from_slice(&value).ok()?;
+            return Some(CachedEvent { event, data });
+        }
         let mut events = self.events.lock();
         let key = (app.to_owned(), channel.to_owned());
         match events.get(&key) {
@@ -84,9 +119,15 @@ impl EventCache {
 impl PusherSession {
     /// Sends a new subscriber of a cache channel its last event, or
     /// `pusher:cache_miss` (and a `cache_miss` webhook) when it has none.
-    pub(super) fn replay_cache(&self, name: &str) {
+    pub(super) async fn replay_cache(&self, name: &str) {
         let ttl = self.app.config.pusher.cache_ttl;
-        match self.server.pusher.cache.last(&self.app.app.id, name, ttl) {
+        match self
+            .server
+            .pusher
+            .cache
+            .last(&self.app.app.id, name, ttl)
+            .await
+        {
             Some(CachedEvent { event, data }) => {
                 let data: &RawValue = serde_json::from_str(&data).unwrap_or(RawValue::NULL);
                 self.send(

@@ -90,14 +90,19 @@ impl PusherSession {
         let channel = channel.clone();
         let app_id = &self.app.app.id;
         if is_cache_channel(name) {
-            self.server.pusher.cache.keep(
-                app_id,
-                name,
-                CachedEvent {
-                    event: event.to_owned(),
-                    data: data.get().to_owned(),
-                },
-            );
+            self.server
+                .pusher
+                .cache
+                .keep(
+                    app_id,
+                    name,
+                    CachedEvent {
+                        event: event.to_owned(),
+                        data: data.get().to_owned(),
+                    },
+                    options.cache_ttl,
+                )
+                .await;
         }
         if self.server.webhooks.wants(app_id, "client_event") {
             // Pusher's webhook carries the data as the client sent it: a

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::cache::{CachedEvent, is_cache_channel};
 use super::signed_request::SignedRequest;
 use crate::cluster::control::{ControlAction, OtherNodes};
+use crate::cluster::occupancy::{channel_counts, subscriber_counts};
 use crate::http_api::ApiError;
 use crate::state::{AppContext, ServerState};
 
@@ -192,14 +193,20 @@ async fn trigger_one(
         .transpose()?;
     for channel in &names {
         if is_cache_channel(channel.as_str()) {
-            server.pusher.cache.keep(
-                &app.app.id,
-                channel.as_str(),
-                CachedEvent {
-                    event: trigger.name.clone(),
-                    data: serde_json::to_string(&trigger.data).expect("strings serialize to JSON"),
-                },
-            );
+            server
+                .pusher
+                .cache
+                .keep(
+                    &app.app.id,
+                    channel.as_str(),
+                    CachedEvent {
+                        event: trigger.name.clone(),
+                        data: serde_json::to_string(&trigger.data)
+                            .expect("strings serialize to JSON"),
+                    },
+                    app.config.pusher.cache_ttl,
+                )
+                .await;
         }
         let info = excluded.map(|client| ClientInfo {
             client,
@@ -220,16 +227,33 @@ async fn trigger_one(
     };
     let mut infos = serde_json::Map::new();
     for channel in &names {
-        let info = channel_info(server, app, channel, wanted).await;
+        let subscribers = subscribers_of(server, app, channel).await?;
+        let info = channel_info(server, app, channel, subscribers, wanted).await;
         infos.insert(channel.as_str().to_owned(), json!(info));
     }
     Ok(json!({"channels": infos}))
 }
 
+/// A channel's subscribers: the deployment's with several nodes (503 when
+/// Redis cannot be reached), else this node's.
+async fn subscribers_of(
+    server: &ServerState,
+    app: &AppContext,
+    channel: &ChannelName,
+) -> Result<usize, ApiError> {
+    let counts = subscriber_counts(server.cluster.as_deref(), &app.app, &[channel])
+        .await
+        .map_err(|error| ApiError::from(parley_core::Error::from(error)))?;
+    Ok(counts.first().copied().unwrap_or(0))
+}
+
+/// The `info` asked for of a channel with `subscribers`; `user_count`
+/// comes from presence, through the node.
 async fn channel_info(
     server: &ServerState,
     app: &AppContext,
     channel: &ChannelName,
+    subscribers: usize,
     wanted: &str,
 ) -> ChannelInfo {
     let mut info = ChannelInfo::default();
@@ -239,9 +263,7 @@ async fn channel_info(
                 let stats = server.node.presence_stats(&app.app, channel).await;
                 info.user_count = Some(stats.map_or(0, |stats| stats.num_users));
             }
-            "subscription_count" => {
-                info.subscription_count = Some(app.app.hub.subscriber_count(channel));
-            }
+            "subscription_count" => info.subscription_count = Some(subscribers),
             _ => {}
         }
     }
@@ -276,13 +298,19 @@ async fn channels(
             "info=user_count needs filter_by_prefix=presence-",
         ));
     }
+    let listed = channel_counts(server.cluster.as_deref(), &app.app, &prefix)
+        .await
+        .map_err(|error| ApiError::from(parley_core::Error::from(error)))?;
     let mut channels = serde_json::Map::new();
-    for summary in app.app.hub.channels(&prefix) {
-        if summary.subscribers == 0 {
+    for (name, subscribers) in listed {
+        let Ok(channel) = ChannelName::new(&name) else {
+            continue;
+        };
+        if subscribers == 0 {
             continue;
         }
-        let info = channel_info(&server, &app, &summary.name, &wanted).await;
-        channels.insert(summary.name.as_str().to_owned(), json!(info));
+        let info = channel_info(&server, &app, &channel, subscribers, &wanted).await;
+        channels.insert(name, json!(info));
     }
     Ok(axum::Json(json!({"channels": channels})).into_response())
 }
@@ -298,9 +326,10 @@ async fn channel(
     if wanted.split(',').any(|field| field == "user_count") && !name.starts_with("presence-") {
         return Err(bad_request("user_count is only for presence channels"));
     }
-    let info = channel_info(&server, &app, &channel, &wanted).await;
+    let subscribers = subscribers_of(&server, &app, &channel).await?;
+    let info = channel_info(&server, &app, &channel, subscribers, &wanted).await;
     let mut body = json!(info);
-    body["occupied"] = json!(app.app.hub.subscriber_count(&channel) > 0);
+    body["occupied"] = json!(subscribers > 0);
     Ok(axum::Json(body).into_response())
 }
 

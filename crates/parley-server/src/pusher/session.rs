@@ -133,7 +133,7 @@ impl PusherSession {
             }
             ClientMessage::Pong => None,
             ClientMessage::Signin(data) => {
-                self.signin(data);
+                self.signin(data).await;
                 None
             }
             ClientMessage::Subscribe(data) => {

@@ -12,6 +12,8 @@ use super::codes;
 use super::push::internal_event;
 use super::session::PusherSession;
 use super::sign;
+use super::users::watchlist_frame;
+use crate::cluster::Cluster;
 
 /// The channel of a signed-in user's server-to-user events.
 pub const SERVER_TO_USER_PREFIX: &str = "#server-to-user-";
@@ -46,19 +48,51 @@ struct SigninSuccess<'a> {
 impl PusherSession {
     /// Handles `pusher:signin`. A bad request gets `pusher:error` 4009 and
     /// the connection stays open (and unsigned).
-    pub(super) fn signin(&mut self, data: Option<&RawValue>) {
-        match self.try_signin(data) {
-            Ok(signed_in) => {
-                self.server.pusher.users.sign_in(
-                    &self.app.app.id,
-                    &signed_in.user,
-                    &self.client,
-                    &signed_in.watchlist,
-                );
-                self.signed_in = Some(signed_in);
+    pub(super) async fn signin(&mut self, data: Option<&RawValue>) {
+        let signed_in = match self.try_signin(data) {
+            Ok(signed_in) => signed_in,
+            Err(message) => return self.error(Some(codes::UNAUTHORIZED), message),
+        };
+        let app = &self.app.app.id;
+        self.server
+            .pusher
+            .users
+            .sign_in(app, &signed_in.user, &self.client, &signed_in.watchlist);
+        if let Some(cluster) = &self.server.cluster {
+            // The deployment decides who is online: this sign-in is
+            // counted, and the watchlist's state read, in Redis.
+            cluster
+                .occupancy
+                .mark_signin(app.clone(), signed_in.user.clone());
+            if !signed_in.watchlist.is_empty() {
+                self.send_watchlist_state(cluster, &signed_in.watchlist)
+                    .await;
             }
-            Err(message) => self.error(Some(codes::UNAUTHORIZED), message),
         }
+        self.signed_in = Some(signed_in);
+    }
+
+    /// Tells the connection which users of its watchlist are signed in on
+    /// any node; when Redis does not answer, all of them count as offline.
+    async fn send_watchlist_state(&self, cluster: &Cluster, watchlist: &[Arc<str>]) {
+        let names: Vec<&str> = watchlist.iter().map(|user| &**user).collect();
+        let totals = match cluster
+            .occupancy
+            .signins
+            .totals(&self.app.app.id, &names)
+            .await
+        {
+            Ok(totals) => totals,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the watchlist's sign-ins");
+                vec![0; names.len()]
+            }
+        };
+        let (online, offline): (Vec<_>, Vec<_>) =
+            names.iter().zip(totals).partition(|(_, total)| *total > 0);
+        let online: Vec<&str> = online.into_iter().map(|(user, _)| *user).collect();
+        let offline: Vec<&str> = offline.into_iter().map(|(user, _)| *user).collect();
+        self.send(watchlist_frame(&online, &offline));
     }
 
     fn try_signin(&mut self, data: Option<&RawValue>) -> Result<SignedIn, &'static str> {
@@ -117,6 +151,11 @@ impl PusherSession {
                 self.client.id,
                 &signed_in.watchlist,
             );
+            if let Some(cluster) = &self.server.cluster {
+                cluster
+                    .occupancy
+                    .mark_signin(self.app.app.id.clone(), signed_in.user.clone());
+            }
         }
     }
 }

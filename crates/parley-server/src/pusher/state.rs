@@ -21,12 +21,17 @@ pub struct PusherState {
 }
 
 impl PusherState {
-    /// No sign-ins and no cached events yet; `subscription_counts` holds the
-    /// counts owed.
-    pub fn new(subscription_counts: Arc<SubscriptionCounts>) -> Self {
+    /// No sign-ins and no cached events yet: `users` books sign-ins,
+    /// `cache` keeps cached events (in this process, or for the deployment
+    /// with several nodes), `subscription_counts` holds the counts owed.
+    pub fn new(
+        users: SignedInUsers,
+        cache: EventCache,
+        subscription_counts: Arc<SubscriptionCounts>,
+    ) -> Self {
         Self {
-            users: Arc::default(),
-            cache: EventCache::default(),
+            users: Arc::new(users),
+            cache,
             subscription_counts,
         }
     }

@@ -15,11 +15,17 @@
 //! per change (N² on a mass reconnect). Channels with more than
 //! [`LARGE_CHANNEL`] subscribers hear it at most every
 //! [`LARGE_CHANNEL_INTERVAL`], as Pusher throttles them.
+//!
+//! With several nodes the count is the deployment's: each node's counts go
+//! to Redis (`cluster/occupancy.rs`), and the new totals reach every node
+//! ([`SubscriptionCounts::set_totals`]), which pushes them to its own
+//! subscribers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use parley_core::{App, ChannelEvent, ChannelName, ChannelObserver, EncoderId, Throttle};
 use serde::Serialize;
 
@@ -44,6 +50,9 @@ pub struct SubscriptionCounts {
     /// Channels whose count changed since they last heard it, and when
     /// they did.
     throttle: Throttle<ChannelKey>,
+    /// With several nodes: the deployment's count of each channel with
+    /// subscribers, as the last totals said (none: this node's count).
+    totals: Mutex<HashMap<ChannelKey, usize>>,
 }
 
 #[derive(Serialize)]
@@ -62,7 +71,55 @@ impl SubscriptionCounts {
                 .collect(),
             pusher,
             throttle: Throttle::new(),
+            totals: Mutex::default(),
         }
+    }
+
+    /// Whether `app` counts subscriptions.
+    pub fn counts(&self, app: &str) -> bool {
+        self.apps.contains_key(app)
+    }
+
+    /// Takes the deployment's subscriber counts of channels of `app` (from
+    /// the cluster's occupancy) and owes them to the channels' subscribers
+    /// here.
+    pub fn set_totals(&self, app: &str, counts: &[(String, u64)]) {
+        let Some(app) = self.apps.get(app) else {
+            return;
+        };
+        let mut changed = Vec::with_capacity(counts.len());
+        {
+            let mut totals = self.totals.lock();
+            for (channel, total) in counts {
+                let Ok(channel) = ChannelName::new(channel) else {
+                    continue;
+                };
+                if !counted(&channel) {
+                    continue;
+                }
+                let key = (app.id.clone(), channel);
+                if *total == 0 {
+                    totals.remove(&key);
+                } else {
+                    totals.insert(key.clone(), usize::try_from(*total).unwrap_or(usize::MAX));
+                }
+                changed.push(key);
+            }
+        }
+        // Marked after the totals' lock is released: the throttle's lock
+        // is held while `flush` reads the totals.
+        for key in changed {
+            self.throttle.mark(key);
+        }
+    }
+
+    /// A channel's count: the deployment's when known, else this node's.
+    fn count(&self, app: &App, key: &ChannelKey) -> usize {
+        self.totals
+            .lock()
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| app.hub.subscriber_count(&key.1))
     }
 
     /// Whether any app counts, so that the node needs this observer and
@@ -74,11 +131,11 @@ impl SubscriptionCounts {
     /// Pushes the count of every channel that changed, except large ones
     /// that heard theirs within [`LARGE_CHANNEL_INTERVAL`], which wait.
     pub fn flush(&self, now: Instant) {
-        let due = self.throttle.take_due(now, |(app, channel)| {
+        let due = self.throttle.take_due(now, |key| {
             let large = self
                 .apps
-                .get(&**app)
-                .is_some_and(|app| app.hub.subscriber_count(channel) > LARGE_CHANNEL);
+                .get(&*key.0)
+                .is_some_and(|app| self.count(app, key) > LARGE_CHANNEL);
             if large {
                 LARGE_CHANNEL_INTERVAL
             } else {
@@ -89,7 +146,7 @@ impl SubscriptionCounts {
             let Some(app) = self.apps.get(&*key.0) else {
                 continue;
             };
-            let count = app.hub.subscriber_count(&key.1);
+            let count = self.count(app, &key);
             if count == 0 {
                 continue;
             }
@@ -112,16 +169,18 @@ impl SubscriptionCounts {
 
 impl ChannelObserver for SubscriptionCounts {
     fn on_channel_event(&self, app: &str, channel: &ChannelName, event: ChannelEvent) {
-        // Presence channels count members instead; a user's own
-        // `#server-to-user-` channel has no audience to count.
-        if !matches!(event, ChannelEvent::SubscriptionCount(_))
-            || channel.as_str().starts_with("presence-")
-            || channel.as_str().starts_with('#')
-        {
+        if !matches!(event, ChannelEvent::SubscriptionCount(_)) || !counted(channel) {
             return;
         }
         if let Some(app) = self.apps.get(app) {
             self.throttle.mark((app.id.clone(), channel.clone()));
         }
     }
+}
+
+/// Whether a channel's subscribers hear its count: presence channels count
+/// members instead; a user's own `#server-to-user-` channel has no
+/// audience to count.
+fn counted(channel: &ChannelName) -> bool {
+    !channel.as_str().starts_with("presence-") && !channel.as_str().starts_with('#')
 }

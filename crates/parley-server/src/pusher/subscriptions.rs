@@ -263,7 +263,7 @@ impl PusherSession {
         self.subscriptions.insert(channel, Subscription { member });
         self.send(succeeded);
         if is_cache_channel(name) {
-            self.replay_cache(name);
+            self.replay_cache(name).await;
         }
         Ok(())
     }

@@ -3,6 +3,10 @@
 //!
 //! A user is online while at least one of their connections is signed in;
 //! their watchers hear `online` on the first and `offline` after the last.
+//! With several nodes, "first" and "last" are the deployment's: the
+//! cluster's occupancy counts each node's sign-ins and tells every node's
+//! watchers ([`SignedInUsers::tell_watchers`]); a book made
+//! [`SignedInUsers::for_cluster`] sends nothing by itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +23,9 @@ type Key = (Arc<str>, Arc<str>);
 #[derive(Default)]
 pub struct SignedInUsers {
     inner: Mutex<Inner>,
+    /// Whether the deployment's sign-ins decide who is online (several
+    /// nodes), not this node's.
+    shared: bool,
 }
 
 #[derive(Default)]
@@ -42,7 +49,7 @@ struct WatchlistEvent<'a> {
 
 /// `pusher_internal:watchlist_events` with the `online` and `offline` users
 /// given (empty lists are left out).
-fn watchlist_frame(online: &[&str], offline: &[&str]) -> Frame {
+pub fn watchlist_frame(online: &[&str], offline: &[&str]) -> Frame {
     let mut events = Vec::new();
     for (name, users) in [("online", online), ("offline", offline)] {
         if !users.is_empty() {
@@ -60,9 +67,20 @@ fn watchlist_frame(online: &[&str], offline: &[&str]) -> Frame {
 }
 
 impl SignedInUsers {
+    /// A book whose online and offline come from the cluster: it tells no
+    /// watcher by itself, and a new sign-in's watchlist state is the
+    /// caller's to send.
+    pub fn for_cluster() -> Self {
+        Self {
+            inner: Mutex::default(),
+            shared: true,
+        }
+    }
+
     /// Signs `client` in as `user` watching `watchlist`. Tells the user's
     /// watchers they are online (on their first connection) and tells the
-    /// client which watched users are online and which are not.
+    /// client which watched users are online and which are not (neither
+    /// for the cluster: see [`SignedInUsers::for_cluster`]).
     pub fn sign_in(
         &self,
         app: &Arc<str>,
@@ -75,7 +93,10 @@ impl SignedInUsers {
         let connections = inner.connections.entry(key.clone()).or_default();
         let first = connections.is_empty();
         connections.push(client.clone());
-        if first && let Some(watchers) = inner.watchers.get(&key) {
+        if first
+            && !self.shared
+            && let Some(watchers) = inner.watchers.get(&key)
+        {
             let frame = watchlist_frame(&[user], &[]);
             for watcher in watchers {
                 let _ = watcher.send(frame.clone());
@@ -84,14 +105,19 @@ impl SignedInUsers {
         if watchlist.is_empty() {
             return;
         }
+        for watched in watchlist {
+            inner
+                .watchers
+                .entry((app.clone(), watched.clone()))
+                .or_default()
+                .push(client.clone());
+        }
+        if self.shared {
+            return;
+        }
         let (mut online, mut offline) = (Vec::new(), Vec::new());
         for watched in watchlist {
             let key = (app.clone(), watched.clone());
-            inner
-                .watchers
-                .entry(key.clone())
-                .or_default()
-                .push(client.clone());
             if inner.connections.contains_key(&key) {
                 online.push(&**watched);
             } else {
@@ -127,7 +153,9 @@ impl SignedInUsers {
         connections.retain(|connection| connection.id != client);
         if connections.is_empty() {
             inner.connections.remove(&key);
-            if let Some(watchers) = inner.watchers.get(&key) {
+            if !self.shared
+                && let Some(watchers) = inner.watchers.get(&key)
+            {
                 let frame = watchlist_frame(&[], &[user]);
                 for watcher in watchers {
                     let _ = watcher.send(frame.clone());
@@ -144,5 +172,33 @@ impl SignedInUsers {
             .get(&(Arc::from(app), Arc::from(user)))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Every user with a signed-in connection here, as (app, user).
+    pub fn signed_in(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        self.inner.lock().connections.keys().cloned().collect()
+    }
+
+    /// Tells the watchers here of `online` and `offline` users of `app`
+    /// (as the deployment decided).
+    pub fn tell_watchers(&self, app: &str, online: &[String], offline: &[String]) {
+        let inner = self.inner.lock();
+        let app: Arc<str> = Arc::from(app);
+        let changes = online
+            .iter()
+            .map(|user| (user, watchlist_frame(&[user], &[])))
+            .chain(
+                offline
+                    .iter()
+                    .map(|user| (user, watchlist_frame(&[], &[user]))),
+            );
+        for (user, frame) in changes {
+            if let Some(watchers) = inner.watchers.get(&(app.clone(), Arc::from(user.as_str()))) {
+                for watcher in watchers {
+                    // A refused push means the connection is closing.
+                    let _ = watcher.send(frame.clone());
+                }
+            }
+        }
     }
 }

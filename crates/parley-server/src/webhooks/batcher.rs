@@ -18,6 +18,8 @@ use crate::config::WebhookConfig;
 pub(super) struct Queued {
     pub(super) app: Arc<str>,
     pub(super) event: WebhookEvent,
+    /// Whether it waits out the hold-back here.
+    pub(super) hold: bool,
 }
 
 /// One app's events not yet in the store.
@@ -51,7 +53,7 @@ pub(super) async fn run(
                 Some(queued) => {
                     let Some(config) = configs.get(&queued.app) else { continue };
                     let batch = apps.entry(queued.app).or_default();
-                    add(batch, config, queued.event, Instant::now());
+                    add(batch, config, queued.event, queued.hold, Instant::now());
                 }
                 None => break,
             },
@@ -75,6 +77,7 @@ pub(super) async fn run(
                 apps.entry(queued.app).or_default(),
                 config,
                 queued.event,
+                queued.hold,
                 Instant::now(),
             );
         }
@@ -95,12 +98,18 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn add(batch: &mut AppBatch, config: &WebhookConfig, event: WebhookEvent, now: Instant) {
+fn add(
+    batch: &mut AppBatch,
+    config: &WebhookConfig,
+    event: WebhookEvent,
+    hold: bool,
+    now: Instant,
+) {
     if let Some(index) = batch.held.iter().position(|(held, _)| event.cancels(held)) {
         batch.held.remove(index);
         return;
     }
-    if event.is_held_back() && !config.hold_back.is_zero() {
+    if hold && !config.hold_back.is_zero() {
         batch.held.push((event, now + config.hold_back));
         return;
     }

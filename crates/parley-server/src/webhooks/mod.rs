@@ -11,7 +11,10 @@
 //! [`Webhooks`] is the node's [`ChannelObserver`]: channel occupied,
 //! vacated, subscription counts and presence members come from the core,
 //! whichever protocol caused them; client events and cache misses come from
-//! the Pusher session.
+//! the Pusher session. With several nodes, `channel_occupied`,
+//! `channel_vacated` and `subscription_count` come instead from the
+//! cluster's occupancy (`cluster/occupancy.rs`), once for the deployment,
+//! already held back ([`Webhooks::emit_decided`]).
 
 mod batcher;
 mod delivery;
@@ -45,6 +48,10 @@ pub struct Webhooks {
     events: Mutex<Option<mpsc::Receiver<batcher::Queued>>>,
     /// Wakes the deliverer when a batch was queued.
     wake: Arc<Notify>,
+    /// With several nodes, `channel_occupied`, `channel_vacated` and
+    /// `subscription_count` are the deployment's (`cluster/occupancy.rs`),
+    /// not this node's own first and last subscribers and count.
+    occupancy_decided_elsewhere: bool,
 }
 
 /// The running batcher and deliverer.
@@ -91,7 +98,26 @@ impl Webhooks {
             sender,
             events: Mutex::new(Some(events)),
             wake: Arc::new(Notify::new()),
+            occupancy_decided_elsewhere: false,
         }
+    }
+
+    /// These webhooks, with `channel_occupied`, `channel_vacated` and
+    /// `subscription_count` left to the cluster's occupancy, which sends
+    /// them through [`Webhooks::emit_decided`].
+    pub fn with_cluster_occupancy(mut self) -> Self {
+        self.occupancy_decided_elsewhere = true;
+        self
+    }
+
+    /// How long the cluster's occupancy holds a vacated channel of `app`
+    /// back: the app's `hold_back` when it sends occupancy webhooks, else
+    /// nothing.
+    pub fn occupancy_hold_back(&self, app: &str) -> std::time::Duration {
+        self.configs
+            .get(app)
+            .filter(|config| config.sends("channel_vacated") || config.sends("channel_occupied"))
+            .map_or(std::time::Duration::ZERO, |config| config.hold_back)
     }
 
     /// Starts the batcher and the deliverer; they run until
@@ -133,17 +159,32 @@ impl Webhooks {
             .is_some_and(|config| config.sends(name))
     }
 
-    /// Queues `event` of `app`, if the app sends that event.
+    /// Queues `event` of `app`, if the app sends that event; a
+    /// `member_removed` or `channel_vacated` waits out the hold-back.
     pub fn emit(&self, app: &Arc<str>, event: WebhookEvent) {
-        if !self.wants(app, event.name()) {
+        let hold = event.is_held_back();
+        self.queue(app.clone(), event, hold);
+    }
+
+    /// Queues an event whose hold-back is already over (the cluster's
+    /// occupancy held it, for the deployment), if `app` sends it.
+    pub fn emit_decided(&self, app: &str, event: WebhookEvent) {
+        if let Some((app, _)) = self.configs.get_key_value(app) {
+            self.queue(app.clone(), event, false);
+        }
+    }
+
+    fn queue(&self, app: Arc<str>, event: WebhookEvent, hold: bool) {
+        if !self.wants(&app, event.name()) {
             return;
         }
-        let queued = batcher::Queued {
-            app: app.clone(),
-            event,
-        };
-        if self.sender.try_send(queued).is_err() {
+        let queued = batcher::Queued { app, event, hold };
+        if let Err(refused) = self.sender.try_send(queued) {
             metrics::counter!("parley_webhook_events_dropped_total").increment(1);
+            let app = match refused {
+                mpsc::error::TrySendError::Full(queued)
+                | mpsc::error::TrySendError::Closed(queued) => queued.app,
+            };
             tracing::warn!(%app, "webhook queue full; event dropped");
         }
     }
@@ -154,6 +195,14 @@ impl ChannelObserver for Webhooks {
         // A user's own channel (`#server-to-user-…`) is no channel to the
         // app's backend.
         if channel.as_str().starts_with('#') {
+            return;
+        }
+        if self.occupancy_decided_elsewhere
+            && matches!(
+                event,
+                ChannelEvent::Occupied | ChannelEvent::Vacated | ChannelEvent::SubscriptionCount(_)
+            )
+        {
             return;
         }
         if let Some((app, _)) = self.configs.get_key_value(app) {

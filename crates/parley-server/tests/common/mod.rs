@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod node;
 pub mod pusher;
 pub mod tcp_proxy;
+pub mod webhooks;
 // The same small filesystem the store's own tests fill and empty; test
 // crates of two packages share the file rather than a copy of it.
 #[path = "../../../parley-store/tests/common/tmpfs.rs"]
