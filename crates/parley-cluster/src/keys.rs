@@ -54,6 +54,29 @@ impl Keys {
         )
     }
 
+    /// A channel's presence key of `kind` (`presence.h`, `.e`, `.u`, `.a`:
+    /// see `presence_scripts.rs`).
+    pub(crate) fn presence(&self, kind: &str, app: &str, channel: &str) -> String {
+        self.name(kind, app, channel)
+    }
+
+    /// The schedule of every channel's first lease expiry, and the topic of
+    /// presence changes.
+    pub(crate) fn presence_shared(&self, kind: &str) -> String {
+        format!("{}:{kind}", self.prefix)
+    }
+
+    /// A user's status across the deployment: their nodes, away flag and
+    /// last seen.
+    pub(crate) fn status(&self, app: &str, user: &str) -> String {
+        self.name("status", app, user)
+    }
+
+    /// A node's registry entry (as `registry.rs` writes it).
+    pub(crate) fn node_prefix(&self) -> String {
+        format!("{}:node:", self.prefix)
+    }
+
     /// The pub/sub topic every publication of the channel goes to.
     pub(crate) fn topic(&self, app: &str, channel: &str) -> String {
         self.name("topic", app, channel)

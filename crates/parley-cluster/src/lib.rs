@@ -34,6 +34,11 @@
 //!   counted once for the whole deployment.
 //! - `registry.rs`: [`NodeRegistry`], the live nodes and their figures,
 //!   each entry a hash with a TTL.
+//! - `presence.rs`: [`RedisPresence`], the core's presence manager over
+//!   Redis (its scripts in `presence_scripts.rs`); `presence_status.rs`:
+//!   [`RedisStatus`], user status for the deployment; `presence_bus.rs`:
+//!   [`PresenceBus`], the topic on which nodes tell each other their
+//!   presence changes (encoded by `presence_codec.rs`).
 //!
 //! The crate keeps Redis out of `parley-core`, which stays free of any
 //! transport.
@@ -45,6 +50,11 @@ mod control;
 mod keys;
 mod limits;
 mod ordering;
+mod presence;
+mod presence_bus;
+mod presence_codec;
+mod presence_scripts;
+mod presence_status;
 mod registry;
 mod relay;
 mod scripts;
@@ -54,4 +64,7 @@ pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
 pub use committed::CommittedStreams;
 pub use control::{ControlBus, ControlHandler, ControlListener};
 pub use limits::{SharedLimit, SharedLimits};
+pub use presence::RedisPresence;
+pub use presence_bus::PresenceBus;
+pub use presence_status::RedisStatus;
 pub use registry::{AppFigures, NodeRegistry, NodeReport};

@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
 use parley_core::Namespace;
-use parley_core::{App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
+use parley_core::{
+    App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet, PresenceManager,
+};
 use parley_store::{Retention, Store, Timestamp, TrimScope};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +59,8 @@ pub struct Server {
     memory_broker: Option<Arc<MemoryBroker>>,
     /// The task applying the other nodes' control actions, with Redis.
     control_listener: Option<ControlListener>,
+    /// The task applying the other nodes' presence changes, with Redis.
+    presence_listener: Option<ControlListener>,
 }
 
 /// How often presence leases and typers are checked for expiry.
@@ -113,7 +117,14 @@ impl Server {
         };
         let (redis, cluster) = redis.unzip();
         let mut memory_broker = None;
-        let presence = Arc::new(MemoryPresence::new());
+        // A single node keeps presence in memory; a cluster's is shared.
+        let (presence, memory_presence): (Arc<dyn PresenceManager>, _) = match &cluster {
+            Some(cluster) => (cluster.presence.clone(), None),
+            None => {
+                let memory = Arc::new(MemoryPresence::new());
+                (memory.clone(), Some(memory))
+            }
+        };
         let node = Arc::new(Node::new(
             config.node_options(),
             apps,
@@ -137,8 +148,11 @@ impl Server {
                     }
                 }
             },
-            presence.clone(),
+            presence,
         ));
+        if let Some(cluster) = &cluster {
+            node.join_cluster(cluster.presence_bus.clone(), cluster.status.clone());
+        }
         let encoders = WireEncoders::register(&node)
             .map_err(|error| ServerError::Config(error.to_string()))?;
         // Persisted namespaces' streams are the store's: the node appends,
@@ -217,7 +231,7 @@ impl Server {
         let state = Arc::new(ServerState {
             node,
             encoders,
-            presence,
+            presence: memory_presence,
             chat,
             config,
             apps: by_id,
@@ -248,10 +262,25 @@ impl Server {
             ),
             None => None,
         };
+        let presence_listener = match &state.cluster {
+            Some(cluster) => Some(
+                cluster
+                    .presence_bus
+                    .listen(state.node.clone())
+                    .await
+                    .map_err(|error| {
+                        ServerError::Config(format!(
+                            "cannot listen to the cluster's presence topic: {error}"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             state,
             memory_broker,
             control_listener,
+            presence_listener,
         })
     }
 
@@ -382,6 +411,7 @@ impl Server {
             registration.abort();
         }
         drop(self.control_listener);
+        drop(self.presence_listener);
         if let Some(counts) = counts {
             counts.abort();
         }

@@ -1,8 +1,8 @@
 //! This node's part in a cluster (`[cluster] broker = "redis"`) beyond the
 //! broker: the control topic, on which every control action reaches the
 //! other nodes (`control.rs`), and the node registry, which `/api/v1/info`
-//! reads (`registry.rs`), and the message limits counted for the whole
-//! deployment.
+//! reads (`registry.rs`), the message limits counted for the whole
+//! deployment, and presence, typing and user status shared by every node.
 
 pub mod control;
 pub mod registry;
@@ -10,7 +10,9 @@ pub mod registry;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedLimits};
+use parley_cluster::{
+    ControlBus, NodeRegistry, PresenceBus, RedisOptions, RedisPresence, RedisStatus, SharedLimits,
+};
 use parley_core::BackendError;
 
 /// What a node of a cluster holds besides its broker.
@@ -21,6 +23,12 @@ pub struct Cluster {
     pub registry: NodeRegistry,
     /// Message rate limits and slow mode, counted for the deployment.
     pub limits: Arc<SharedLimits>,
+    /// Presence leases, shared by the deployment.
+    pub presence: Arc<RedisPresence>,
+    /// User status, shared by the deployment.
+    pub status: Arc<RedisStatus>,
+    /// The topic on which nodes tell each other their presence changes.
+    pub presence_bus: Arc<PresenceBus>,
     /// How often this node refreshes its registry entry.
     pub refresh: Duration,
     /// When this node started, in milliseconds since the Unix epoch.
@@ -35,6 +43,9 @@ impl Cluster {
         let bus = ControlBus::connect(options).await?;
         let registry = NodeRegistry::connect(options, node_ttl).await?;
         let limits = Arc::new(SharedLimits::connect(options).await?);
+        let presence = Arc::new(RedisPresence::connect(options).await?);
+        let status = Arc::new(RedisStatus::connect(options).await?);
+        let presence_bus = Arc::new(PresenceBus::connect(options).await?);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| {
@@ -44,6 +55,9 @@ impl Cluster {
             bus,
             registry,
             limits,
+            presence,
+            status,
+            presence_bus,
             refresh: node_ttl / 3,
             started_at_ms,
         })
