@@ -32,6 +32,7 @@ mod cluster;
 mod cluster_control;
 mod cluster_limits;
 mod cluster_persisted;
+mod cluster_presence;
 mod config_check;
 mod dev_mode;
 mod documents;
