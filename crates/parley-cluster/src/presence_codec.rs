@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn every_event_reads_back_as_written() {
-        let channel = ChannelName::new("room:a b").unwrap();
+        let channel = ChannelName::new("room:a.b").unwrap();
         let app: Arc<str> = Arc::from("main");
         let events = [
             PresenceEvent::Joined {
