@@ -14,8 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parley_core::{
     BackendError, BoxFuture, ChannelName, ClientId, Expired, Lease, LeaseKey, Member,
-    PresenceChange, PresenceConnection, PresenceManager, PresencePage, PresenceStats,
-    SessionAdded,
+    PresenceChange, PresenceConnection, PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
@@ -277,7 +276,11 @@ fn member(value: Value) -> Option<Member> {
     };
     let mut parts = parts.into_iter();
     let user = parts.next().and_then(text)?;
-    let info = parts.next().and_then(bytes).map(decode_info).unwrap_or_default();
+    let info = parts
+        .next()
+        .and_then(bytes)
+        .map(decode_info)
+        .unwrap_or_default();
     let state = parts.next().and_then(state);
     let connections: Vec<PresenceConnection> = match parts.next() {
         Some(Value::Array(connections)) => connections.into_iter().filter_map(connection).collect(),
@@ -344,9 +347,13 @@ impl PresenceManager for RedisPresence {
         Box::pin(async move {
             let id = self.lease_id(key);
             let reply = self
-                .run(&scripts::REMOVE, "presence remove", app, channel, &[
-                    id.as_bytes()
-                ])
+                .run(
+                    &scripts::REMOVE,
+                    "presence remove",
+                    app,
+                    channel,
+                    &[id.as_bytes()],
+                )
                 .await?;
             match reply {
                 Value::Array(parts) => Ok(parts.into_iter().nth(1).and_then(text)),
@@ -366,10 +373,13 @@ impl PresenceManager for RedisPresence {
             let id = self.lease_id(key);
             let ttl = millis(ttl).to_string();
             let reply = self
-                .run(&scripts::RENEW, "presence renew", app, channel, &[
-                    id.as_bytes(),
-                    ttl.as_bytes(),
-                ])
+                .run(
+                    &scripts::RENEW,
+                    "presence renew",
+                    app,
+                    channel,
+                    &[id.as_bytes(), ttl.as_bytes()],
+                )
                 .await?;
             Ok(int(Some(reply)) == 1)
         })
@@ -385,10 +395,13 @@ impl PresenceManager for RedisPresence {
         Box::pin(async move {
             let id = self.lease_id(key);
             let reply = self
-                .run(&scripts::SET_STATE, "presence set state", app, channel, &[
-                    id.as_bytes(),
-                    &state,
-                ])
+                .run(
+                    &scripts::SET_STATE,
+                    "presence set state",
+                    app,
+                    channel,
+                    &[id.as_bytes(), &state],
+                )
                 .await?;
             Ok(coded(reply)?.1)
         })
@@ -403,9 +416,13 @@ impl PresenceManager for RedisPresence {
         Box::pin(async move {
             let limit = limit.to_string();
             let reply = self
-                .run(&scripts::ANONYMOUS, "presence anonymous", app, channel, &[
-                    limit.as_bytes(),
-                ])
+                .run(
+                    &scripts::ANONYMOUS,
+                    "presence anonymous",
+                    app,
+                    channel,
+                    &[limit.as_bytes()],
+                )
                 .await?;
             match reply {
                 Value::Array(viewers) => Ok(viewers.into_iter().filter_map(connection).collect()),
@@ -424,10 +441,13 @@ impl PresenceManager for RedisPresence {
         Box::pin(async move {
             let take = limit.saturating_add(1).to_string();
             let reply = self
-                .run(&scripts::MEMBERS, "presence members", app, channel, &[
-                    after.unwrap_or_default().as_bytes(),
-                    take.as_bytes(),
-                ])
+                .run(
+                    &scripts::MEMBERS,
+                    "presence members",
+                    app,
+                    channel,
+                    &[after.unwrap_or_default().as_bytes(), take.as_bytes()],
+                )
                 .await?;
             let Value::Array(values) = reply else {
                 return Err(malformed("members", &reply));

@@ -311,7 +311,10 @@ mod tests {
             let bytes = Bytes::from(encode_event(&event));
             assert_eq!(decode_event(bytes.clone()).unwrap(), event);
             for cut in 0..bytes.len() {
-                assert!(decode_event(bytes.slice(..cut)).is_err(), "{event:?} cut at {cut}");
+                assert!(
+                    decode_event(bytes.slice(..cut)).is_err(),
+                    "{event:?} cut at {cut}"
+                );
             }
         }
     }
@@ -320,6 +323,9 @@ mod tests {
     fn info_reads_back_and_damage_reads_as_none() {
         let info = member().info;
         assert_eq!(decode_info(Bytes::from(encode_info(&info))), *info);
-        assert_eq!(decode_info(Bytes::from_static(b"\x07")), MemberInfo::default());
+        assert_eq!(
+            decode_info(Bytes::from_static(b"\x07")),
+            MemberInfo::default()
+        );
     }
 }

@@ -176,9 +176,7 @@ impl SharedStatus for RedisStatus {
         Box::pin(async move {
             let version = version.to_string();
             let connected = if online { "1" } else { "0" };
-            let (status, changed) = self
-                .run(app, user, "conn", &[&version, connected])
-                .await?;
+            let (status, changed) = self.run(app, user, "conn", &[&version, connected]).await?;
             Ok(changed.then_some(status))
         })
     }

@@ -60,7 +60,11 @@ async fn concurrent_leases_of_one_user_on_three_nodes_give_one_join_and_one_leav
         let node = &nodes[n % 3];
         node.add("main", &channel, lease(n as u64 / 3, "ann", None), MINUTE)
     });
-    let changes: Vec<_> = join_all(adds).await.into_iter().map(Result::unwrap).collect();
+    let changes: Vec<_> = join_all(adds)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     let joins = changes
         .iter()
         .filter(|change| matches!(change, Some(PresenceChange::Joined(_))))
@@ -116,7 +120,12 @@ async fn an_expired_lease_is_reported_by_one_sweeping_node_only() {
             .unwrap();
     }
     nodes[1]
-        .add("main", &channel, lease(9, "", None), Duration::from_millis(100))
+        .add(
+            "main",
+            &channel,
+            lease(9, "", None),
+            Duration::from_millis(100),
+        )
         .await
         .unwrap();
     nodes[2]
@@ -129,7 +138,10 @@ async fn an_expired_lease_is_reported_by_one_sweeping_node_only() {
     let mut reported: HashMap<String, usize> = HashMap::new();
     let mut leases = 0;
     for expired in sweeps.into_iter().flat_map(Result::unwrap) {
-        assert_eq!((&*expired.app, expired.channel.as_str()), ("main", "room:expiring"));
+        assert_eq!(
+            (&*expired.app, expired.channel.as_str()),
+            ("main", "room:expiring")
+        );
         leases += expired.leases;
         for user in expired.left {
             *reported.entry(user.to_string()).or_default() += 1;
@@ -170,7 +182,10 @@ async fn states_pages_anonymous_viewers_and_the_session_cap() {
         .add("main", &channel, lease(7, "a", Some(r#"{"d":2}"#)), MINUTE)
         .await
         .unwrap();
-    assert!(matches!(change, Some(PresenceChange::StateReplaced(_))), "{change:?}");
+    assert!(
+        matches!(change, Some(PresenceChange::StateReplaced(_))),
+        "{change:?}"
+    );
     let again = nodes[1]
         .add("main", &channel, lease(7, "a", Some(r#"{"d":2}"#)), MINUTE)
         .await
@@ -203,11 +218,15 @@ async fn states_pages_anonymous_viewers_and_the_session_cap() {
         ..lease(0, user, None)
     };
     assert!(matches!(
-        nodes[0].add_session("main", &channel, session("s1", ""), MINUTE, 2).await,
+        nodes[0]
+            .add_session("main", &channel, session("s1", ""), MINUTE, 2)
+            .await,
         Ok(SessionAdded::Added(None))
     ));
     assert!(matches!(
-        nodes[1].add_session("main", &channel, session("s2", ""), MINUTE, 2).await,
+        nodes[1]
+            .add_session("main", &channel, session("s2", ""), MINUTE, 2)
+            .await,
         Ok(SessionAdded::Added(None))
     ));
     assert_eq!(
@@ -217,10 +236,15 @@ async fn states_pages_anonymous_viewers_and_the_session_cap() {
             .unwrap(),
         SessionAdded::Full
     );
-    assert!(matches!(
-        nodes[0].add_session("main", &channel, session("s2", ""), MINUTE, 2).await,
-        Ok(SessionAdded::Added(None))
-    ), "a known session is renewed from any node");
+    assert!(
+        matches!(
+            nodes[0]
+                .add_session("main", &channel, session("s2", ""), MINUTE, 2)
+                .await,
+            Ok(SessionAdded::Added(None))
+        ),
+        "a known session is renewed from any node"
+    );
     let viewers = nodes[1].anonymous("main", &channel, 10).await.unwrap();
     assert_eq!(viewers.len(), 2);
     assert_eq!(

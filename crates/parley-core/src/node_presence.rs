@@ -8,8 +8,8 @@ use bytes::Bytes;
 use crate::{
     App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
     MemberInfo, Namespace, Node, PresenceChange, PresenceConnection, PresenceEvent, PresencePage,
-    PresenceRelay, PresenceStats, Push, SessionAdded, SharedStatus, Status, TYPING_THROTTLE,
-    Typer, TypingChange, UserStatus,
+    PresenceRelay, PresenceStats, Push, SessionAdded, SharedStatus, Status, TYPING_THROTTLE, Typer,
+    TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -167,7 +167,8 @@ impl Node {
                 // expiry, a throttle window later, only covers a node that
                 // died meanwhile.
                 let timeout = namespace.typing_timeout + TYPING_THROTTLE;
-                if let TypingChange::Changed(typers) = app.typing.set(&channel, typer, active, timeout)
+                if let TypingChange::Changed(typers) =
+                    app.typing.set(&channel, typer, active, timeout)
                 {
                     app.hub.broadcast(&Push::Typing {
                         channel: &channel,

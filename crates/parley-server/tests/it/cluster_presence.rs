@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use common::cluster::{REDIS, eventually, node, unique_prefix};
 use common::pusher::Pusher;
-use common::{
-    Client, SECRET, TestServer, member_users, presence_events, push_named, token_with,
-};
+use common::{Client, SECRET, TestServer, member_users, presence_events, push_named, token_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -59,7 +57,10 @@ async fn members_on_two_nodes_see_each_others_join_and_leave_and_three_nodes_agr
     bob.ok("subscribe", json!({"channel": "room:x"})).await;
     let joined = push_named(&mut ann, "join").await;
     assert_eq!(
-        (joined["channel"].as_str(), joined["member"]["user"].as_str()),
+        (
+            joined["channel"].as_str(),
+            joined["member"]["user"].as_str()
+        ),
         (Some("room:x"), Some("bob")),
         "a join on B reaches A"
     );
@@ -67,7 +68,10 @@ async fn members_on_two_nodes_see_each_others_join_and_leave_and_three_nodes_agr
     assert_eq!(member_users(&listed), ["ann", "bob"], "B lists A's member");
 
     for server in [&a, &b, &c] {
-        assert_eq!(member_users(&http_presence(server, "room:x").await), ["ann", "bob"]);
+        assert_eq!(
+            member_users(&http_presence(server, "room:x").await),
+            ["ann", "bob"]
+        );
         assert_eq!(
             http_stats(server, "room:x").await,
             json!({"num_users": 2, "num_connections": 2, "num_anonymous": 0})
@@ -98,7 +102,9 @@ async fn two_tabs_on_two_nodes_are_one_member_and_only_the_last_close_is_a_leave
         node(&prefix, REDIS).await,
     );
     let mut observer = c.user("obs").await;
-    observer.ok("subscribe", json!({"channel": "room:tabs"})).await;
+    observer
+        .ok("subscribe", json!({"channel": "room:tabs"}))
+        .await;
     push_named(&mut observer, "join").await;
 
     let token = token_with(SECRET, "ann", |claims| claims.name = Some("Ann".into()));
@@ -164,7 +170,9 @@ async fn each_connection_keeps_its_state_and_updates_reach_every_node() {
     let prefix = unique_prefix();
     let (a, b) = (node(&prefix, REDIS).await, node(&prefix, REDIS).await);
     let mut observer = b.user("obs").await;
-    observer.ok("subscribe", json!({"channel": "room:state"})).await;
+    observer
+        .ok("subscribe", json!({"channel": "room:state"}))
+        .await;
     push_named(&mut observer, "join").await;
 
     let mut phone = a.user("ann").await;
@@ -214,7 +222,10 @@ async fn each_connection_keeps_its_state_and_updates_reach_every_node() {
         .collect();
     assert_eq!(
         states,
-        [&json!({"device": "phone", "page": 2}), &json!({"device": "tv"})],
+        [
+            &json!({"device": "phone", "page": 2}),
+            &json!({"device": "tv"})
+        ],
         "each connection's own state, oldest first: {page}"
     );
     drop((phone, tv));
@@ -258,9 +269,10 @@ async fn anonymous_and_heartbeat_viewers_are_counted_on_every_node() {
     // The heartbeat session stops; it leaves after stale_after, on every node.
     drop(viewer);
     for server in [&a, &b, &c] {
-        eventually("the closed viewer and the stale session are gone", || async {
-            http_stats(server, "stream:match").await["num_anonymous"] == 0
-        })
+        eventually(
+            "the closed viewer and the stale session are gone",
+            || async { http_stats(server, "stream:match").await["num_anonymous"] == 0 },
+        )
         .await;
     }
     drop(fan);
@@ -413,11 +425,16 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() 
     let mut doomed = crate::durability::spawn(dir.path(), None).await;
 
     let mut observer = a.user("obs").await;
-    observer.ok("subscribe", json!({"channel": "room:doomed"})).await;
+    observer
+        .ok("subscribe", json!({"channel": "room:doomed"}))
+        .await;
     push_named(&mut observer, "join").await;
     let mut zed = Client::open(&format!("ws://{}/ws", doomed.address)).await;
-    zed.ok("connect", json!({"token": token_with(SECRET, "zed", |_| {})}))
-        .await;
+    zed.ok(
+        "connect",
+        json!({"token": token_with(SECRET, "zed", |_| {})}),
+    )
+    .await;
     zed.ok("subscribe", json!({"channel": "room:doomed"})).await;
     let joined = push_named(&mut observer, "join").await;
     assert_eq!(joined["member"]["user"], "zed", "the other process's join");
@@ -436,7 +453,10 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() 
         (0, 0),
         "reported once: {pushes:?}"
     );
-    assert_eq!(member_users(&http_presence(&b, "room:doomed").await), ["obs"]);
+    assert_eq!(
+        member_users(&http_presence(&b, "room:doomed").await),
+        ["obs"]
+    );
     drop(zed);
     for server in [a, b] {
         server.stop().await;
