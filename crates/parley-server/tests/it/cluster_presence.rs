@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::cluster::{REDIS, eventually, node, unique_prefix};
 use common::pusher::Pusher;
 use common::{Client, SECRET, TestServer, member_users, presence_events, push_named, token_with};
+use parley_server::config::{BrokerKind, NamespaceConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -277,6 +278,69 @@ async fn anonymous_and_heartbeat_viewers_are_counted_on_every_node() {
     }
     drop(fan);
     for server in [a, b, c] {
+        server.stop().await;
+    }
+}
+
+/// A node of the deployment under `prefix` whose `arena` namespace pushes
+/// live counts every 300 ms.
+async fn arena_node(prefix: &str) -> TestServer {
+    TestServer::start_with(|config| {
+        config.cluster.broker = BrokerKind::Redis;
+        config.cluster.prefix = prefix.to_owned();
+        config.cluster.redis_url = REDIS.to_owned();
+        config.cluster.redis_timeout = Duration::from_secs(1);
+        for app in &mut config.apps {
+            app.namespaces.retain(|_, namespace| !namespace.persist);
+        }
+        config.apps[0].namespaces.insert(
+            "arena".to_owned(),
+            NamespaceConfig {
+                presence: true,
+                anonymous: true,
+                presence_stats_interval: Some(Duration::from_millis(300)),
+                ..NamespaceConfig::default()
+            },
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn live_counts_are_pushed_on_a_node_whose_viewers_are_elsewhere() {
+    let prefix = unique_prefix();
+    let (a, b) = (arena_node(&prefix).await, arena_node(&prefix).await);
+    let mut fan = a.user("fan").await;
+    fan.ok("subscribe", json!({"channel": "arena:final"})).await;
+    let mut viewers = Vec::new();
+    for _ in 0..3 {
+        let mut viewer = Client::open(&b.ws_url()).await;
+        viewer.ok("connect", json!({})).await;
+        viewer
+            .ok("subscribe", json!({"channel": "arena:final"}))
+            .await;
+        viewers.push(viewer);
+    }
+    loop {
+        let stats = push_named(&mut fan, "presence_stats").await;
+        if stats["num_anonymous"] == 3 {
+            assert_eq!(
+                (
+                    stats["num_users"].as_u64(),
+                    stats["num_connections"].as_u64()
+                ),
+                (Some(1), Some(1))
+            );
+            break;
+        }
+    }
+    viewers.clear();
+    loop {
+        if push_named(&mut fan, "presence_stats").await["num_anonymous"] == 0 {
+            break;
+        }
+    }
+    for server in [a, b] {
         server.stop().await;
     }
 }
