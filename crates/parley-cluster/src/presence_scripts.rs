@@ -68,10 +68,21 @@ local function reschedule()
   local first = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
   if first[1] then
     redis.call('ZADD', G, first[2], CH)
+    -- A schedule created here lives as long as the channel's leases.
+    if redis.call('PTTL', G) == -1 then
+      redis.call('PEXPIRE', G, math.max(redis.call('PTTL', E), 1000))
+    end
   else
     redis.call('ZREM', G, CH)
     redis.call('DEL', H, E, U, A)
   end
+end
+-- Ends a script that added or renewed a lease: the schedule first, then
+-- the keys' lifetimes, so keys created on the way get theirs too.
+local function finish(ttl, result)
+  reschedule()
+  touch(ttl)
+  return result
 end
 -- Replaces a lease's state and its member's; returns the member, or
 -- {0} for an anonymous lease, whose state is kept but who is no member.
@@ -129,13 +140,11 @@ if held then
   local times = redis.call('HGET', H, 't:' .. lease) or ''
   local joined = string.match(times, '^(%d+)') or ms(now)
   redis.call('HSET', H, 't:' .. lease, joined .. ' ' .. ms(now))
-  touch(ttl)
-  reschedule()
   -- A renewal repeating the lease's state changes nothing.
   if has_state and redis.call('HGET', H, 's:' .. lease) ~= state then
-    return set_state(lease, held, state)
+    return finish(ttl, set_state(lease, held, state))
   end
-  return {0}
+  return finish(ttl, {0})
 end
 if string.sub(lease, 1, 2) == 's:' then
   if max >= 0 and tonumber(redis.call('HGET', H, '#s') or '0') >= max then
@@ -146,12 +155,10 @@ end
 redis.call('HSET', H, 'l:' .. lease, user, 't:' .. lease, ms(now) .. ' ' .. ms(now))
 if has_state then redis.call('HSET', H, 's:' .. lease, state) end
 redis.call('ZADD', E, ms(now + ttl), lease)
-touch(ttl)
-reschedule()
 if user == '' then
   redis.call('SADD', A, lease)
   redis.call('HINCRBY', H, '#a', 1)
-  return {0}
+  return finish(ttl, {0})
 end
 redis.call('HINCRBY', H, '#c', 1)
 local leases = leases_of(user)
@@ -160,14 +167,14 @@ redis.call('HSET', H, 'k:' .. user, cmsgpack.pack(leases))
 if #leases > 1 then
   if has_state then
     redis.call('HSET', H, 'm:' .. user, state)
-    return {2, view(user)}
+    return finish(ttl, {2, view(user)})
   end
-  return {0}
+  return finish(ttl, {0})
 end
 redis.call('ZADD', U, 0, user)
 redis.call('HSET', H, 'i:' .. user, info)
 if has_state then redis.call('HSET', H, 'm:' .. user, state) end
-return {1, view(user)}
+return finish(ttl, {1, view(user)})
 "#,
     )
 });
@@ -197,9 +204,7 @@ local now = now_ms()
 redis.call('ZADD', E, ms(now + ttl), lease)
 local joined = string.match(times, '^(%d+)') or ms(now)
 redis.call('HSET', H, 't:' .. lease, joined .. ' ' .. ms(now))
-touch(ttl)
-reschedule()
-return 1
+return finish(ttl, 1)
 "#,
     )
 });
@@ -256,13 +261,14 @@ return {redis.call('ZCARD', U), tonumber(counts[1] or '0'), tonumber(counts[2] o
     )
 });
 
-/// Drops a channel's expired leases. ARGV: channel. Returns `{leases
-/// dropped, {users who left}}`; a second node sweeping the same channel at
-/// once finds nothing left to drop.
+/// Drops a channel's expired leases, a thousand at most (the rest stay due
+/// for the next sweep). ARGV: channel. Returns `{leases dropped, {users
+/// who left}}`; a second node sweeping the same channel at once finds
+/// nothing left to drop.
 pub(crate) static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local due = redis.call('ZRANGEBYSCORE', E, '-inf', ms(now_ms()))
+local due = redis.call('ZRANGEBYSCORE', E, '-inf', ms(now_ms()), 'LIMIT', 0, 1000)
 local left = {}
 for _, lease in ipairs(due) do
   local user = drop(lease)

@@ -158,7 +158,8 @@ async fn an_expired_lease_is_reported_by_one_sweeping_node_only() {
 
 #[tokio::test]
 async fn states_pages_anonymous_viewers_and_the_session_cap() {
-    let nodes = nodes(&unique_prefix(), 2).await;
+    let prefix = unique_prefix();
+    let nodes = nodes(&prefix, 2).await;
     let channel = ChannelName::new("stream:a").unwrap();
     for (n, user) in ["c", "a", "d", "b"].iter().enumerate() {
         nodes[n % 2]
@@ -267,4 +268,23 @@ async fn states_pages_anonymous_viewers_and_the_session_cap() {
             .await
             .unwrap()
     );
+
+    // Every key expires by itself, so a deployment that stops leaves
+    // nothing behind.
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "{key} has no expiry");
+    }
 }
