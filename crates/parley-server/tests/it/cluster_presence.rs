@@ -471,6 +471,93 @@ async fn a_pusher_presence_channel_spans_nodes() {
     }
 }
 
+/// A node of the deployment under `prefix` sending its webhooks to `url`.
+async fn hooked_node(prefix: &str, url: &str) -> TestServer {
+    TestServer::start_with(|config| {
+        config.cluster.broker = BrokerKind::Redis;
+        config.cluster.prefix = prefix.to_owned();
+        config.cluster.redis_url = REDIS.to_owned();
+        config.cluster.redis_timeout = Duration::from_secs(1);
+        for app in &mut config.apps {
+            app.namespaces.retain(|_, namespace| !namespace.persist);
+        }
+        let app = &mut config.apps[0];
+        app.webhooks.urls = vec![url.to_owned()];
+        app.webhooks.batch_window = Duration::from_millis(50);
+        app.webhooks.hold_back = Duration::ZERO;
+    })
+    .await
+}
+
+/// A webhook receiver on 127.0.0.1:0: every event of every body it gets.
+async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let (sender, events) = tokio::sync::mpsc::unbounded_channel();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let sender = sender.clone();
+            async move {
+                for event in body["events"].as_array().into_iter().flatten() {
+                    let _ = sender.send(event.clone());
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, events)
+}
+
+#[tokio::test]
+async fn member_webhooks_fire_once_for_the_deployment() {
+    let prefix = unique_prefix();
+    let (url, mut events) = receiver().await;
+    let (a, b) = (
+        hooked_node(&prefix, &url).await,
+        hooked_node(&prefix, &url).await,
+    );
+    let channel = "presence-hooks";
+    let mut ann = Pusher::open(&a).await;
+    ann.subscribe_presence(channel, "ann").await;
+    let mut bob = Pusher::open(&b).await;
+    bob.subscribe_presence(channel, "bob").await;
+    ann.event().await;
+    bob.send(json!({"event": "pusher:unsubscribe", "data": {"channel": channel}}))
+        .await;
+    ann.event().await;
+
+    // Every member event, until a quiet second and a half after the last:
+    // each node delivers its own queue within its batch window.
+    let mut members = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(1500), events.recv()).await
+    {
+        if event["name"] != "channel_occupied" && event["name"] != "channel_vacated" {
+            members.push(event);
+        }
+    }
+    let (added, removed): (Vec<&Value>, Vec<&Value>) = members
+        .iter()
+        .partition(|event| event["name"] == "member_added");
+    let mut added: Vec<&str> = added
+        .iter()
+        .map(|event| event["user_id"].as_str().unwrap())
+        .collect();
+    added.sort();
+    assert_eq!(added, ["ann", "bob"], "each join once: {members:?}");
+    let removed: Vec<&str> = removed
+        .iter()
+        .map(|event| event["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed, ["bob"], "the leave once: {members:?}");
+    drop((ann, bob));
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() {
     let prefix = unique_prefix();
