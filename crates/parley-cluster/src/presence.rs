@@ -28,6 +28,9 @@ use crate::presence_scripts as scripts;
 /// next sweep.
 const SWEEP_CHANNELS: usize = 1000;
 
+/// The most members or anonymous viewers one read returns.
+const MAX_PAGE: usize = 1 << 20;
+
 /// Presence leases in Redis, shared by every node with the same Redis and
 /// prefix.
 pub struct RedisPresence {
@@ -414,7 +417,7 @@ impl PresenceManager for RedisPresence {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<PresenceConnection>, BackendError>> {
         Box::pin(async move {
-            let limit = limit.to_string();
+            let limit = limit.min(MAX_PAGE).to_string();
             let reply = self
                 .run(
                     &scripts::ANONYMOUS,
@@ -439,7 +442,10 @@ impl PresenceManager for RedisPresence {
         limit: usize,
     ) -> BoxFuture<'a, Result<PresencePage, BackendError>> {
         Box::pin(async move {
-            let take = limit.saturating_add(1).to_string();
+            // Redis takes a count it can parse as an integer: a page of a
+            // million members is more than any caller asks for.
+            let limit = limit.min(MAX_PAGE);
+            let take = (limit + 1).to_string();
             let reply = self
                 .run(
                     &scripts::MEMBERS,
