@@ -60,16 +60,26 @@ impl Keys {
         self.name(kind, app, channel)
     }
 
-    /// The schedule of every channel's first lease expiry, and the topic of
-    /// presence changes.
-    pub(crate) fn presence_shared(&self, kind: &str) -> String {
-        format!("{}:{kind}", self.prefix)
+    /// The schedule of every channel's first lease expiry.
+    pub(crate) fn presence_schedule(&self) -> String {
+        format!("{}:presence-due", self.prefix)
     }
 
     /// A user's status across the deployment: their nodes, away flag and
     /// last seen.
     pub(crate) fn status(&self, app: &str, user: &str) -> String {
         self.name("status", app, user)
+    }
+
+    /// The nodes that hold (or held) connected users of an app.
+    pub(crate) fn status_holders(&self, app: &str) -> String {
+        self.name("status-nodes", app, "")
+    }
+
+    /// The set of an app's users connected to a node is this followed by
+    /// the node's name.
+    pub(crate) fn status_users_prefix(&self, app: &str) -> String {
+        self.name("status-users", app, "")
     }
 
     /// A node's registry entry (as `registry.rs` writes it).

@@ -79,7 +79,7 @@ impl RedisPresence {
             invocation.key(self.keys.presence(kind, app, channel));
         }
         invocation
-            .key(self.keys.presence_shared("presence-due"))
+            .key(self.keys.presence_schedule())
             .arg(channel_id(app, channel));
         for arg in args {
             invocation.arg(*arg);
@@ -133,7 +133,7 @@ impl RedisPresence {
     async fn expire_due(&self) -> Result<Vec<Expired>, BackendError> {
         let mut invocation = scripts::DUE.prepare_invoke();
         invocation
-            .key(self.keys.presence_shared("presence-due"))
+            .key(self.keys.presence_schedule())
             .arg(SWEEP_CHANNELS);
         let mut connection = self.connection.clone();
         let due: Vec<String> = within(

@@ -1,14 +1,17 @@
 //! User status across a deployment: the core's
 //! [`SharedStatus`](parley_core::SharedStatus) over Redis.
 //!
-//! Each user has a hash `<prefix>:status:<app>:<user>` with a field per node
-//! they are connected to (`n:<node>` → `<change number> <0|1>`), their away
-//! flag and when they were last seen. A user is online when a node that
-//! holds them is alive, that is, still in the node registry: a node killed
-//! without a word stops refreshing its entry, and once it expired its
-//! users no longer count. One script per change reads the status before
-//! and after, so exactly one node reports each change of the deployment's
-//! status.
+//! Each user has a hash (`Keys::status`) with a field per node they are
+//! connected to (`n:<node>` → `<change number> <0|1>`), their away flag and
+//! when they were last seen. A user is online when a node that holds them
+//! is alive, that is, still in the node registry: a node killed without a
+//! word stops refreshing its entry, and once it expired its users no
+//! longer count. One script per change reads the status before and after,
+//! so exactly one node reports each change of the deployment's status.
+//!
+//! Each node also keeps the set of its connected users per app, and the
+//! app's set of nodes that hold any, so that a sweep can find a dead
+//! node's users and take them offline (see [`RedisStatus::sweep`]).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -25,18 +28,27 @@ use crate::presence::connect;
 /// single node keeps offline users' `last_seen`).
 const RETENTION_SECS: u64 = 7 * 24 * 3600;
 
-/// KEYS: the user's status hash. ARGV: the registry's key prefix, this
-/// node, the operation (`conn`, `away` or `get`), then for `conn` the
-/// change number and `1`/`0` (connected or not), for `away` `1`/`0`, and
-/// the retention in seconds. Returns `{status, last seen or nil, changed}`.
+/// How many of a dead node's users one sweep looks at.
+const SWEEP_USERS: usize = 500;
+
+/// KEYS: the user's status hash, the app's set of nodes holding users.
+/// ARGV: the registry's key prefix, the prefix of the app's per-node user
+/// sets, this node, the user, the operation (`conn`, `away` or `get`),
+/// then for `conn` the change number and `1`/`0` (connected or not), for
+/// `away` `1`/`0`; last the retention in seconds. Returns `{status, last
+/// seen or nil, changed}`; a `get` that finds the user's last live node
+/// dead reports that change.
 static STATUS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local K, NODES, SELF, OP = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local K, HOLDERS = KEYS[1], KEYS[2]
+local NODES, USERS, SELF, USER, OP = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local RETAIN = ARGV[#ARGV]
 local function now_secs() return tonumber(redis.call('TIME')[1]) end
--- The user's status, dropping nodes that left the registry.
+-- The user's status, dropping nodes that left the registry; the third
+-- value says whether one was dropped.
 local function status()
-  local online = 0
+  local online, dropped = 0, false
   local fields = redis.call('HGETALL', K)
   local away, seen = '0', false
   for i = 1, #fields, 2 do
@@ -51,37 +63,51 @@ local function status()
         else
           -- A dead node's users are gone since it died: about now.
           redis.call('HDEL', K, field)
+          redis.call('SREM', USERS .. node, USER)
+          dropped = true
           seen = tostring(now_secs())
           redis.call('HSET', K, 'seen', seen)
         end
       end
     end
   end
-  if online == 0 then return {'offline', seen} end
-  if away == '1' then return {'away', false} end
-  return {'online', false}
+  if online == 0 then return {'offline', seen, dropped} end
+  if away == '1' then return {'away', false, dropped} end
+  return {'online', false, dropped}
 end
 local before = status()
-if OP == 'get' then return {before[1], before[2], 0} end
+if OP == 'get' then
+  local changed = 0
+  if before[3] and before[1] == 'offline' then changed = 1 end
+  return {before[1], before[2], changed}
+end
 if OP == 'conn' then
-  local version, connected = tonumber(ARGV[4]), ARGV[5]
+  local version, connected = tonumber(ARGV[6]), ARGV[7]
   local kept = redis.call('HGET', K, 'n:' .. SELF)
   if kept and tonumber(string.match(kept, '^(%d+)')) >= version then
     return {before[1], before[2], 0}
   end
-  redis.call('HSET', K, 'n:' .. SELF, ARGV[4] .. ' ' .. connected)
-  if connected == '1' and before[1] == 'offline' then redis.call('HSET', K, 'away', '0') end
+  redis.call('HSET', K, 'n:' .. SELF, ARGV[6] .. ' ' .. connected)
+  if connected == '1' then
+    redis.call('SADD', USERS .. SELF, USER)
+    redis.call('EXPIRE', USERS .. SELF, RETAIN)
+    redis.call('SADD', HOLDERS, SELF)
+    redis.call('EXPIRE', HOLDERS, RETAIN)
+    if before[1] == 'offline' then redis.call('HSET', K, 'away', '0') end
+  else
+    redis.call('SREM', USERS .. SELF, USER)
+  end
 elseif OP == 'away' then
-  if before[1] ~= 'offline' then redis.call('HSET', K, 'away', ARGV[4]) end
+  if before[1] ~= 'offline' then redis.call('HSET', K, 'away', ARGV[6]) end
 end
 local after = status()
 if after[1] == 'offline' and before[1] ~= 'offline' then
   after[2] = tostring(now_secs())
   redis.call('HSET', K, 'seen', after[2])
 end
-redis.call('EXPIRE', K, ARGV[#ARGV])
+redis.call('EXPIRE', K, RETAIN)
 local changed = 0
-if after[1] ~= before[1] then changed = 1 end
+if after[1] ~= before[1] or (before[3] and before[1] == 'offline') then changed = 1 end
 return {after[1], after[2], changed}
 "#,
     )
@@ -117,8 +143,11 @@ impl RedisStatus {
         let mut invocation = STATUS.prepare_invoke();
         invocation
             .key(self.keys.status(app, user))
+            .key(self.keys.status_holders(app))
             .arg(self.keys.node_prefix())
+            .arg(self.keys.status_users_prefix(app))
             .arg(&self.node)
+            .arg(user)
             .arg(op);
         for arg in args {
             invocation.arg(*arg);
@@ -132,6 +161,75 @@ impl RedisStatus {
         )
         .await?;
         parse(user, reply)
+    }
+
+    /// Takes offline the users of the app's nodes that left the registry
+    /// (up to 500 per node per call); returns the statuses that changed,
+    /// each found by one node only.
+    async fn sweep_dead(&self, app: &str) -> Result<Vec<UserStatus>, BackendError> {
+        let mut connection = self.connection.clone();
+        let holders = self.keys.status_holders(app);
+        let nodes: Vec<String> = within(
+            self.timeout,
+            "status nodes",
+            redis::cmd("SMEMBERS")
+                .arg(&holders)
+                .query_async(&mut connection),
+        )
+        .await?;
+        let mut changed = Vec::new();
+        for node in nodes.into_iter().filter(|node| *node != self.node) {
+            let alive: bool = within(
+                self.timeout,
+                "status node alive",
+                redis::cmd("EXISTS")
+                    .arg(format!("{}{node}", self.keys.node_prefix()))
+                    .query_async(&mut connection),
+            )
+            .await?;
+            if alive {
+                continue;
+            }
+            let users_key = format!("{}{node}", self.keys.status_users_prefix(app));
+            let users: Vec<String> = within(
+                self.timeout,
+                "status users",
+                redis::cmd("SRANDMEMBER")
+                    .arg(&users_key)
+                    .arg(SWEEP_USERS)
+                    .query_async(&mut connection),
+            )
+            .await?;
+            if users.is_empty() {
+                within(
+                    self.timeout,
+                    "status nodes",
+                    redis::cmd("SREM")
+                        .arg(&holders)
+                        .arg(&node)
+                        .query_async::<u64>(&mut connection),
+                )
+                .await?;
+                continue;
+            }
+            for user in users {
+                // Reading the status drops the dead node's part of it.
+                let (status, went_offline) = self.run(app, &user, "get", &[]).await?;
+                if went_offline {
+                    changed.push(status);
+                }
+                within(
+                    self.timeout,
+                    "status users",
+                    redis::cmd("SREM")
+                        .arg(&users_key)
+                        .arg(&user)
+                        .query_async::<u64>(&mut connection),
+                )
+                .await?;
+            }
+        }
+        Ok(changed)
     }
 }
 
@@ -195,11 +293,14 @@ impl SharedStatus for RedisStatus {
         &'a self,
         app: &'a str,
         users: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>> {
+    ) -> BoxFuture<'a, Result<Vec<(UserStatus, bool)>, BackendError>> {
         Box::pin(async move {
             let asked = users.iter().map(|user| self.run(app, user, "get", &[]));
-            let answers = futures_util::future::try_join_all(asked).await?;
-            Ok(answers.into_iter().map(|(status, _)| status).collect())
+            futures_util::future::try_join_all(asked).await
         })
+    }
+
+    fn sweep<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>> {
+        Box::pin(self.sweep_dead(app))
     }
 }

@@ -490,11 +490,7 @@ impl Node {
         match shared.set_away(&app.id, user, away).await {
             Ok((status, changed)) => {
                 if changed {
-                    push_status(app, &status);
-                    self.relay(|| PresenceEvent::Status {
-                        app: app.id.clone(),
-                        status: status.clone(),
-                    });
+                    self.status_pushed(app, &status);
                 }
                 status
             }
@@ -511,13 +507,52 @@ impl Node {
     pub async fn user_statuses(&self, app: &App, users: &[String]) -> Vec<UserStatus> {
         if let Some(shared) = self.shared_status.get() {
             match shared.get(&app.id, users).await {
-                Ok(statuses) => return statuses,
+                Ok(statuses) => {
+                    return statuses
+                        .into_iter()
+                        .map(|(status, changed)| {
+                            if changed {
+                                self.status_pushed(app, &status);
+                            }
+                            status
+                        })
+                        .collect();
+                }
                 Err(error) => {
                     tracing::warn!(%error, "shared user status unavailable; answering from this node");
                 }
             }
         }
         users.iter().map(|user| app.statuses.get(user)).collect()
+    }
+
+    /// Pushes a change of the deployment's view of a user's status here
+    /// and on the other nodes.
+    fn status_pushed(&self, app: &App, status: &UserStatus) {
+        push_status(app, status);
+        self.relay(|| PresenceEvent::Status {
+            app: app.id.clone(),
+            status: status.clone(),
+        });
+    }
+
+    /// Takes offline, on every node, the users held only by nodes that
+    /// died (that left the node registry). The server runs it with the
+    /// registry's refresh; nothing without a cluster.
+    pub async fn sweep_statuses(&self) {
+        let Some(shared) = self.shared_status.get() else {
+            return;
+        };
+        for app in self.apps() {
+            match shared.sweep(&app.id).await {
+                Ok(changed) => {
+                    for status in changed {
+                        self.status_pushed(app, &status);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "user status sweep failed"),
+            }
+        }
     }
 
     /// A user came online on this node or went offline here: pushes the

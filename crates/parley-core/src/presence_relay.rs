@@ -106,10 +106,16 @@ pub trait SharedStatus: Send + Sync + 'static {
         away: bool,
     ) -> BoxFuture<'a, Result<(UserStatus, bool), BackendError>>;
 
-    /// The users' statuses, in the order asked.
+    /// The users' statuses, in the order asked, each with whether this
+    /// read changed it (it found the user's last node dead: the caller
+    /// reports that they went offline).
     fn get<'a>(
         &'a self,
         app: &'a str,
         users: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>>;
+    ) -> BoxFuture<'a, Result<Vec<(UserStatus, bool)>, BackendError>>;
+
+    /// Takes offline the users held by nodes that died; returns the
+    /// statuses that changed, each reported by one node only.
+    fn sweep<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>>;
 }

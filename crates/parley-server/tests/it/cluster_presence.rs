@@ -559,7 +559,7 @@ async fn member_webhooks_fire_once_for_the_deployment() {
 }
 
 #[tokio::test]
-async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() {
+async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl_and_go_offline() {
     let prefix = unique_prefix();
     let (a, b) = (node(&prefix, REDIS).await, node(&prefix, REDIS).await);
     let dir = tempfile::tempdir().unwrap();
@@ -568,6 +568,7 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() 
         format!(
             "ping_interval = \"500ms\"\n\
              [cluster]\nbroker = \"redis\"\nredis_url = \"{REDIS}\"\nprefix = \"{prefix}\"\n\
+             node_ttl = \"1s\"\n\
              [[apps]]\nid = \"main\"\n\
              [apps.namespaces.room]\npresence = true\npresence_ttl = \"2s\"\n"
         ),
@@ -580,6 +581,10 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() 
         .ok("subscribe", json!({"channel": "room:doomed"}))
         .await;
     push_named(&mut observer, "join").await;
+    let mut friend = b.user("friend").await;
+    friend
+        .ok("subscribe", json!({"channel": "status:zed"}))
+        .await;
     let mut zed = Client::open(&format!("ws://{}/ws", doomed.address)).await;
     zed.ok(
         "connect",
@@ -592,6 +597,10 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() 
     assert_eq!(
         member_users(&http_presence(&b, "room:doomed").await),
         ["obs", "zed"]
+    );
+    assert_eq!(
+        push_named(&mut friend, "user_status").await["status"],
+        "online"
     );
 
     doomed.child.kill().unwrap();
@@ -608,6 +617,14 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl() 
         member_users(&http_presence(&b, "room:doomed").await),
         ["obs"]
     );
+    // Once the dead node left the registry (node_ttl, 1 s), a sweep takes
+    // its user offline, pushed on every node.
+    let offline = push_named(&mut friend, "user_status").await;
+    assert_eq!(
+        (offline["user"].as_str(), offline["status"].as_str()),
+        (Some("zed"), Some("offline"))
+    );
+    assert!(offline["last_seen"].as_u64().is_some(), "{offline}");
     drop(zed);
     for server in [a, b] {
         server.stop().await;
