@@ -303,4 +303,39 @@ impl SharedStatus for RedisStatus {
     fn sweep<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>> {
         Box::pin(self.sweep_dead(app))
     }
+
+    fn forget_earlier_run<'a>(
+        &'a self,
+        app: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let users_key = format!("{}{}", self.keys.status_users_prefix(app), self.node);
+            let users: Vec<String> = within(
+                self.timeout,
+                "status users",
+                redis::cmd("SMEMBERS")
+                    .arg(&users_key)
+                    .query_async(&mut connection),
+            )
+            .await?;
+            // Later than anything the earlier run recorded, earlier than
+            // anything this run will (its change numbers start from the
+            // clock too, later).
+            let version = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| {
+                    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+                })
+                .to_string();
+            let mut changed = Vec::new();
+            for user in users {
+                let (status, went) = self.run(app, &user, "conn", &[&version, "0"]).await?;
+                if went {
+                    changed.push(status);
+                }
+            }
+            Ok(changed)
+        })
+    }
 }

@@ -555,6 +555,25 @@ impl Node {
         }
     }
 
+    /// Takes offline, on every node, the users an earlier run of this node
+    /// (under the same cluster name) left connected: it died before its
+    /// registry entry expired. The server runs it before serving.
+    pub async fn forget_earlier_run(&self) {
+        let Some(shared) = self.shared_status.get() else {
+            return;
+        };
+        for app in self.apps() {
+            match shared.forget_earlier_run(&app.id).await {
+                Ok(changed) => {
+                    for status in changed {
+                        self.status_pushed(app, &status);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot clear an earlier run's user statuses"),
+            }
+        }
+    }
+
     /// A user came online on this node or went offline here: pushes the
     /// status; in a cluster, records it in the shared view first (in a
     /// task, in order of `version`), which says whether the deployment's

@@ -118,4 +118,12 @@ pub trait SharedStatus: Send + Sync + 'static {
     /// Takes offline the users held by nodes that died; returns the
     /// statuses that changed, each reported by one node only.
     fn sweep<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>>;
+
+    /// Forgets the users an earlier run of this node (under the same name)
+    /// left connected, as a node starting does before it serves; returns
+    /// the statuses that changed.
+    fn forget_earlier_run<'a>(
+        &'a self,
+        app: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<UserStatus>, BackendError>>;
 }

@@ -276,6 +276,10 @@ impl Server {
             ),
             None => None,
         };
+        // Users an earlier run under this node's name left online (it died
+        // before its registry entry expired) are offline: nothing here holds
+        // them yet.
+        state.node.forget_earlier_run().await;
         Ok(Self {
             state,
             memory_broker,

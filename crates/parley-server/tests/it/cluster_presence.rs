@@ -630,3 +630,49 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl_an
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_node_restarted_under_its_name_forgets_the_users_its_earlier_run_held() {
+    let prefix = unique_prefix();
+    let a = node(&prefix, REDIS).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed name and a registry entry that outlives the restart: the
+    // dead run's users are not swept as a dead node's.
+    std::fs::write(
+        dir.path().join("parley.toml"),
+        format!(
+            "[cluster]\nbroker = \"redis\"\nredis_url = \"{REDIS}\"\nprefix = \"{prefix}\"\n\
+             node = \"web-1\"\nnode_ttl = \"60s\"\n\
+             [[apps]]\nid = \"main\"\n"
+        ),
+    )
+    .unwrap();
+    let mut first = crate::durability::spawn(dir.path(), None).await;
+    let mut friend = a.user("friend").await;
+    friend
+        .ok("subscribe", json!({"channel": "status:zed"}))
+        .await;
+    let mut zed = Client::open(&format!("ws://{}/ws", first.address)).await;
+    zed.ok(
+        "connect",
+        json!({"token": token_with(SECRET, "zed", |_| {})}),
+    )
+    .await;
+    assert_eq!(
+        push_named(&mut friend, "user_status").await["status"],
+        "online"
+    );
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let second = crate::durability::spawn(dir.path(), None).await;
+    let offline = push_named(&mut friend, "user_status").await;
+    assert_eq!(
+        (offline["user"].as_str(), offline["status"].as_str()),
+        (Some("zed"), Some("offline"))
+    );
+    let (_, body) = a.api(Method::GET, "/api/v1/users/zed/status", None).await;
+    assert_eq!(body["status"], "offline");
+    drop((zed, second));
+    a.stop().await;
+}
