@@ -19,7 +19,7 @@ const VERSION: u8 = 1;
 /// Why a message from Redis could not be read back as a publication.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed publication from redis: {0}")]
-pub(crate) struct CodecError(&'static str);
+pub(crate) struct CodecError(pub(crate) &'static str);
 
 /// What the body of a publication carries.
 pub(crate) struct Body<'a> {
@@ -124,7 +124,7 @@ pub(crate) fn decode(message: Bytes) -> Result<(Arc<str>, Publication), CodecErr
     Ok((app, publication))
 }
 
-fn put_str(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, value: &str) {
     put_bytes(out, value.as_bytes());
 }
 
@@ -133,7 +133,7 @@ fn put_bytes(out: &mut Vec<u8>, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-fn put_opt(out: &mut Vec<u8>, value: Option<&[u8]>) {
+pub(crate) fn put_opt(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         None => out.put_u8(0),
         Some(value) => {
@@ -154,14 +154,14 @@ fn split_word(mut message: Bytes) -> Result<(Bytes, Bytes), CodecError> {
     Ok((word, message))
 }
 
-fn byte(body: &mut Bytes) -> Result<u8, CodecError> {
+pub(crate) fn byte(body: &mut Bytes) -> Result<u8, CodecError> {
     if body.is_empty() {
         return Err(CodecError("truncated"));
     }
     Ok(body.get_u8())
 }
 
-fn take(body: &mut Bytes) -> Result<Bytes, CodecError> {
+pub(crate) fn take(body: &mut Bytes) -> Result<Bytes, CodecError> {
     if body.remaining() < 4 {
         return Err(CodecError("truncated"));
     }
@@ -172,7 +172,7 @@ fn take(body: &mut Bytes) -> Result<Bytes, CodecError> {
     Ok(body.split_to(len))
 }
 
-fn take_opt(body: &mut Bytes) -> Result<Option<Bytes>, CodecError> {
+pub(crate) fn take_opt(body: &mut Bytes) -> Result<Option<Bytes>, CodecError> {
     match byte(body)? {
         0 => Ok(None),
         1 => take(body).map(Some),
@@ -180,7 +180,7 @@ fn take_opt(body: &mut Bytes) -> Result<Option<Bytes>, CodecError> {
     }
 }
 
-fn text(bytes: Bytes) -> Result<Arc<str>, CodecError> {
+pub(crate) fn text(bytes: Bytes) -> Result<Arc<str>, CodecError> {
     std::str::from_utf8(&bytes)
         .map(Arc::from)
         .map_err(|_| CodecError("text"))
@@ -190,7 +190,7 @@ fn text(bytes: Bytes) -> Result<Arc<str>, CodecError> {
 /// publisher's info): anything else in Redis than what a node wrote must
 /// not reach the encoders, which copy them into frames unchecked. UTF-8 is
 /// checked here, once per message; JSON was checked when published.
-fn json_text(bytes: Bytes) -> Result<Bytes, CodecError> {
+pub(crate) fn json_text(bytes: Bytes) -> Result<Bytes, CodecError> {
     std::str::from_utf8(&bytes).map_err(|_| CodecError("data is not UTF-8"))?;
     Ok(bytes)
 }

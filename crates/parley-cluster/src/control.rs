@@ -60,6 +60,15 @@ impl ControlBus {
     /// Connects the bus's command connection, so an unreachable Redis
     /// fails the start.
     pub async fn connect(options: &RedisOptions) -> Result<Self, BackendError> {
+        Self::connect_topic(options, "control").await
+    }
+
+    /// A bus on the topic `<prefix>:<name>` (presence changes travel on
+    /// one of their own, `presence_bus.rs`).
+    pub(crate) async fn connect_topic(
+        options: &RedisOptions,
+        name: &str,
+    ) -> Result<Self, BackendError> {
         let client = redis::Client::open(options.url.as_str())
             .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
         let config = ConnectionManagerConfig::new()
@@ -75,7 +84,7 @@ impl ControlBus {
         Ok(Self {
             client,
             connection,
-            topic: format!("{}:control", options.prefix),
+            topic: format!("{}:{name}", options.prefix),
             node: options.node.clone(),
             timeout: options.timeout,
         })

@@ -59,6 +59,39 @@ impl Keys {
         self.name("cache", app, channel)
     }
 
+    /// A channel's presence key of `kind` (`presence.h`, `.e`, `.u`, `.a`:
+    /// see `presence_scripts.rs`).
+    pub(crate) fn presence(&self, kind: &str, app: &str, channel: &str) -> String {
+        self.name(kind, app, channel)
+    }
+
+    /// The schedule of every channel's first lease expiry.
+    pub(crate) fn presence_schedule(&self) -> String {
+        format!("{}:presence-due", self.prefix)
+    }
+
+    /// A user's status across the deployment: their nodes, away flag and
+    /// last seen.
+    pub(crate) fn status(&self, app: &str, user: &str) -> String {
+        self.name("status", app, user)
+    }
+
+    /// The nodes that hold (or held) connected users of an app.
+    pub(crate) fn status_holders(&self, app: &str) -> String {
+        self.name("status-nodes", app, "")
+    }
+
+    /// The set of an app's users connected to a node is this followed by
+    /// the node's name.
+    pub(crate) fn status_users_prefix(&self, app: &str) -> String {
+        self.name("status-users", app, "")
+    }
+
+    /// A node's registry entry (as `registry.rs` writes it).
+    pub(crate) fn node_prefix(&self) -> String {
+        format!("{}:node:", self.prefix)
+    }
+
     /// The pub/sub topic every publication of the channel goes to.
     pub(crate) fn topic(&self, app: &str, channel: &str) -> String {
         self.name("topic", app, channel)

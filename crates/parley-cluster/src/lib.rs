@@ -39,6 +39,11 @@
 //! - `occupancy.rs`: [`Occupancy`], each channel's subscribers on the
 //!   whole deployment (each node's count, tied to its liveness), and when
 //!   a channel becomes occupied or vacated on it.
+//! - `presence.rs`: [`RedisPresence`], the core's presence manager over
+//!   Redis (its scripts in `presence_scripts.rs`); `presence_status.rs`:
+//!   [`RedisStatus`], user status for the deployment; `presence_bus.rs`:
+//!   [`PresenceBus`], the topic on which nodes tell each other their
+//!   presence changes (encoded by `presence_codec.rs`).
 //!
 //! The crate keeps Redis out of `parley-core`, which stays free of any
 //! transport.
@@ -52,6 +57,11 @@ mod keys;
 mod limits;
 mod occupancy;
 mod ordering;
+mod presence;
+mod presence_bus;
+mod presence_codec;
+mod presence_scripts;
+mod presence_status;
 mod registry;
 mod relay;
 mod scripts;
@@ -63,4 +73,7 @@ pub use committed::CommittedStreams;
 pub use control::{ControlBus, ControlHandler, ControlListener};
 pub use limits::{SharedLimit, SharedLimits};
 pub use occupancy::{AppChannel, CountWrite, Occupancy, Recorded, Transition};
+pub use presence::RedisPresence;
+pub use presence_bus::PresenceBus;
+pub use presence_status::RedisStatus;
 pub use registry::{AppFigures, NodeRegistry, NodeReport};

@@ -11,8 +11,8 @@ use crate::live_counts::LiveCounts;
 use crate::{
     App, Broker, BrokerEventHandler, COUNTERS, ChannelEvent, ChannelName, ChannelObserver,
     ClientHandle, ClientId, Counters, Disconnect, DurableStreams, Encoder, EncoderRegistry, Error,
-    FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, Publication, Push, StreamPosition,
-    TooManyEncoders,
+    FrameEncoder, MemberInfo, PresenceFeed, PresenceManager, PresenceRelay, Publication, Push,
+    SharedStatus, StreamPosition, TooManyEncoders,
 };
 
 /// Node-wide limits.
@@ -74,6 +74,10 @@ pub struct Node {
     started: Instant,
     /// Hears channel and member events (webhooks), once set.
     observer: OnceLock<Arc<dyn ChannelObserver>>,
+    /// In a cluster: carries this node's presence changes to the others.
+    pub(crate) relay: OnceLock<Arc<dyn PresenceRelay>>,
+    /// In a cluster: the deployment's view of user status.
+    pub(crate) shared_status: OnceLock<Arc<dyn SharedStatus>>,
 }
 
 /// Delivers the broker's publications to the hub of their app.
@@ -146,6 +150,8 @@ impl Node {
             next_sequence: AtomicU64::new(1),
             started: Instant::now(),
             observer: OnceLock::new(),
+            relay: OnceLock::new(),
+            shared_status: OnceLock::new(),
         }
     }
 
@@ -241,9 +247,9 @@ impl Node {
         app.hub
             .add_client(client, app.options.max_connections_per_user)?;
         if !user.is_empty()
-            && let Some(status) = app.statuses.connected(&user)
+            && let Some((status, version)) = app.statuses.connected(&user)
         {
-            self.push_status(app, &status);
+            self.status_changed(app, status, version);
         }
         Ok(())
     }
@@ -260,9 +266,9 @@ impl Node {
         }
         app.hub.remove_client(client);
         if !client.is_anonymous()
-            && let Some(status) = app.statuses.disconnected(&client.user_arc())
+            && let Some((status, version)) = app.statuses.disconnected(&client.user_arc())
         {
-            self.push_status(app, &status);
+            self.status_changed(app, status, version);
         }
     }
 

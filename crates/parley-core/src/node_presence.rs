@@ -7,8 +7,9 @@ use bytes::Bytes;
 
 use crate::{
     App, ChannelEvent, ChannelName, ClientHandle, ClientId, Error, Lease, LeaseKey, Member,
-    MemberInfo, Namespace, Node, PresenceChange, PresenceConnection, PresencePage, PresenceStats,
-    Push, SessionAdded, Typer, TypingChange, UserStatus,
+    MemberInfo, Namespace, Node, PresenceChange, PresenceConnection, PresenceEvent, PresencePage,
+    PresenceRelay, PresenceStats, Push, SessionAdded, SharedStatus, Status, TYPING_THROTTLE, Typer,
+    TypingChange, UserStatus,
 };
 
 /// How long offline users' `last_seen` is kept in memory.
@@ -72,6 +73,120 @@ impl Node {
         Ok(())
     }
 
+    /// Joins a cluster: from now on this node sends its presence changes
+    /// through `relay` and answers user status from `status`. The presence
+    /// manager must be the deployment's shared one. Set once; returns false
+    /// if the node joined before.
+    pub fn join_cluster(
+        &self,
+        relay: Arc<dyn PresenceRelay>,
+        status: Arc<dyn SharedStatus>,
+    ) -> bool {
+        self.relay.set(relay).is_ok() && self.shared_status.set(status).is_ok()
+    }
+
+    /// Sends a change to the other nodes, in a cluster.
+    fn relay(&self, event: impl FnOnce() -> PresenceEvent) {
+        if let Some(relay) = self.relay.get() {
+            relay.relay(event());
+        }
+    }
+
+    /// Tells the other nodes a channel's counts changed, where its
+    /// namespace pushes them (a join or a leave tells them by itself).
+    fn relay_counts(&self, app: &App, channel: &ChannelName, namespace: &Namespace) {
+        if namespace.presence_stats_interval.is_some() {
+            self.relay(|| PresenceEvent::Counts {
+                app: app.id.clone(),
+                channel: channel.clone(),
+            });
+        }
+    }
+
+    /// Applies a presence change another node of the cluster made: pushes
+    /// it to this node's subscribers (joins and leaves through the feed,
+    /// so they batch with this node's own), without telling the observer,
+    /// which heard of it on the node that made it.
+    pub fn apply_presence_event(&self, event: PresenceEvent) {
+        let app_id = match &event {
+            PresenceEvent::Joined { app, .. }
+            | PresenceEvent::StateReplaced { app, .. }
+            | PresenceEvent::Left { app, .. }
+            | PresenceEvent::Counts { app, .. }
+            | PresenceEvent::Typing { app, .. }
+            | PresenceEvent::Status { app, .. } => app.clone(),
+        };
+        let Some(app) = self.app(&app_id) else {
+            return;
+        };
+        match event {
+            PresenceEvent::Status { status, .. } => push_status(app, &status),
+            PresenceEvent::Joined {
+                channel, member, ..
+            } => {
+                if let Ok(namespace) = app.namespace(&channel) {
+                    self.counts_changed_here(app, &channel, namespace);
+                    if namespace.join_leave {
+                        self.feed
+                            .join(app, &channel, member, namespace.presence_batch);
+                    }
+                }
+            }
+            PresenceEvent::Left { channel, user, .. } => {
+                if let Ok(namespace) = app.namespace(&channel) {
+                    self.counts_changed_here(app, &channel, namespace);
+                    if namespace.join_leave {
+                        self.feed
+                            .leave(app, &channel, user, namespace.presence_batch);
+                    }
+                }
+            }
+            PresenceEvent::StateReplaced {
+                channel, member, ..
+            } => {
+                app.hub.broadcast(&Push::PresenceUpdate {
+                    channel: &channel,
+                    member: &member,
+                });
+            }
+            PresenceEvent::Counts { channel, .. } => {
+                if let Ok(namespace) = app.namespace(&channel) {
+                    self.counts_changed_here(app, &channel, namespace);
+                }
+            }
+            PresenceEvent::Typing {
+                channel,
+                typer,
+                active,
+                ..
+            } => {
+                let Ok(namespace) = app.namespace(&channel) else {
+                    return;
+                };
+                // The typer's node expires them and says so; this node's own
+                // expiry, a throttle window later, only covers a node that
+                // died meanwhile.
+                let timeout = namespace.typing_timeout + TYPING_THROTTLE;
+                if let TypingChange::Changed(typers) =
+                    app.typing.set(&channel, typer, active, timeout)
+                {
+                    app.hub.broadcast(&Push::Typing {
+                        channel: &channel,
+                        typers: &typers,
+                    });
+                }
+            }
+        }
+    }
+
+    /// [`Node::counts_changed`] for a change made on another node: only
+    /// channels with subscribers here are read again.
+    fn counts_changed_here(&self, app: &App, channel: &ChannelName, namespace: &Namespace) {
+        if app.hub.subscriber_count(channel) > 0 {
+            self.counts_changed(app, channel, namespace);
+        }
+    }
+
     /// Marks a channel's counts as owed to its subscribers, where its
     /// namespace pushes them.
     fn counts_changed(&self, app: &App, channel: &ChannelName, namespace: &Namespace) {
@@ -128,6 +243,21 @@ impl Node {
         namespace: &Namespace,
         change: Option<PresenceChange>,
     ) {
+        match &change {
+            Some(PresenceChange::Joined(member)) => self.relay(|| PresenceEvent::Joined {
+                app: app.id.clone(),
+                channel: channel.clone(),
+                member: member.clone(),
+            }),
+            Some(PresenceChange::StateReplaced(member)) => {
+                self.relay(|| PresenceEvent::StateReplaced {
+                    app: app.id.clone(),
+                    channel: channel.clone(),
+                    member: member.clone(),
+                });
+            }
+            None => self.relay_counts(app, channel, namespace),
+        }
         match change {
             Some(PresenceChange::Joined(member)) => {
                 self.notify(app, channel, || {
@@ -165,13 +295,18 @@ impl Node {
         self.counts_changed(app, channel, namespace);
         match removed {
             Ok(Some(user)) => {
+                self.relay(|| PresenceEvent::Left {
+                    app: app.id.clone(),
+                    channel: channel.clone(),
+                    user: user.clone(),
+                });
                 self.notify(app, channel, || ChannelEvent::MemberRemoved(user.clone()));
                 if namespace.join_leave {
                     self.feed
                         .leave(app, channel, user, namespace.presence_batch);
                 }
             }
-            Ok(_) => {}
+            Ok(None) => self.relay_counts(app, channel, namespace),
             Err(error) => tracing::warn!(%channel, %error, "presence remove failed"),
         }
     }
@@ -237,6 +372,11 @@ impl Node {
             .await?;
         if let Some(member) = &member {
             app.hub.broadcast(&Push::PresenceUpdate { channel, member });
+            self.relay(|| PresenceEvent::StateReplaced {
+                app: app.id.clone(),
+                channel: channel.clone(),
+                member: member.clone(),
+            });
         }
         Ok(member)
     }
@@ -315,38 +455,157 @@ impl Node {
         typer: Typer,
         active: bool,
     ) -> TypingChange {
+        let relayed = self.relay.get().map(|_| typer.clone());
         let change = app
             .typing
             .set(channel, typer, active, namespace.typing_timeout);
         if let TypingChange::Changed(typers) = &change {
             app.hub.broadcast(&Push::Typing { channel, typers });
         }
+        // A throttled event is not sent on: the other nodes keep a remote
+        // typer a throttle window longer than the timeout.
+        if let Some(typer) = relayed
+            && change != TypingChange::Throttled
+        {
+            self.relay(|| PresenceEvent::Typing {
+                app: app.id.clone(),
+                channel: channel.clone(),
+                typer,
+                active,
+            });
+        }
         change
     }
 
-    /// Records that a user is away (or back) and pushes the change.
-    pub fn set_away(&self, app: &App, user: &Arc<str>, away: bool) -> UserStatus {
-        if let Some(status) = app.statuses.set_away(user, away) {
-            self.push_status(app, &status);
-        }
-        app.statuses.get(user)
-    }
-
-    /// Pushes a status change on the user's status channels.
-    pub(crate) fn push_status(&self, app: &App, status: &UserStatus) {
-        for namespace in app.status_namespaces() {
-            let name = if namespace.name == Namespace::DEFAULT {
-                status.user.to_string()
-            } else {
-                format!("{}:{}", namespace.name, status.user)
-            };
-            if let Ok(channel) = ChannelName::new(&name) {
-                app.hub.broadcast(&Push::UserStatus {
-                    channel: &channel,
-                    status,
-                });
+    /// Records that a user is away (or back) and pushes the change; in a
+    /// cluster, on every node. Returns the user's status.
+    pub async fn set_away(&self, app: &App, user: &Arc<str>, away: bool) -> UserStatus {
+        let local = app.statuses.set_away(user, away);
+        let Some(shared) = self.shared_status.get() else {
+            if let Some(status) = local {
+                push_status(app, &status);
+            }
+            return app.statuses.get(user);
+        };
+        match shared.set_away(&app.id, user, away).await {
+            Ok((status, changed)) => {
+                if changed {
+                    self.status_pushed(app, &status);
+                }
+                status
+            }
+            Err(error) => {
+                tracing::warn!(%error, "shared user status unavailable; answering from this node");
+                app.statuses.get(user)
             }
         }
+    }
+
+    /// The statuses of `users`, in the order asked: in a cluster, as the
+    /// whole deployment sees them; if the shared view cannot be read, as
+    /// this node does.
+    pub async fn user_statuses(&self, app: &App, users: &[String]) -> Vec<UserStatus> {
+        if let Some(shared) = self.shared_status.get() {
+            match shared.get(&app.id, users).await {
+                Ok(statuses) => {
+                    return statuses
+                        .into_iter()
+                        .map(|(status, changed)| {
+                            if changed {
+                                self.status_pushed(app, &status);
+                            }
+                            status
+                        })
+                        .collect();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "shared user status unavailable; answering from this node");
+                }
+            }
+        }
+        users.iter().map(|user| app.statuses.get(user)).collect()
+    }
+
+    /// Pushes a change of the deployment's view of a user's status here
+    /// and on the other nodes.
+    fn status_pushed(&self, app: &App, status: &UserStatus) {
+        push_status(app, status);
+        self.relay(|| PresenceEvent::Status {
+            app: app.id.clone(),
+            status: status.clone(),
+        });
+    }
+
+    /// Takes offline, on every node, the users held only by nodes that
+    /// died (that left the node registry). The server runs it with the
+    /// registry's refresh; nothing without a cluster.
+    pub async fn sweep_statuses(&self) {
+        let Some(shared) = self.shared_status.get() else {
+            return;
+        };
+        for app in self.apps() {
+            match shared.sweep(&app.id).await {
+                Ok(changed) => {
+                    for status in changed {
+                        self.status_pushed(app, &status);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "user status sweep failed"),
+            }
+        }
+    }
+
+    /// Takes offline, on every node, the users an earlier run of this node
+    /// (under the same cluster name) left connected: it died before its
+    /// registry entry expired. The server runs it before serving.
+    pub async fn forget_earlier_run(&self) {
+        let Some(shared) = self.shared_status.get() else {
+            return;
+        };
+        for app in self.apps() {
+            match shared.forget_earlier_run(&app.id).await {
+                Ok(changed) => {
+                    for status in changed {
+                        self.status_pushed(app, &status);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot clear an earlier run's user statuses"),
+            }
+        }
+    }
+
+    /// A user came online on this node or went offline here: pushes the
+    /// status; in a cluster, records it in the shared view first (in a
+    /// task, in order of `version`), which says whether the deployment's
+    /// status changed, and pushes that on every node.
+    pub(crate) fn status_changed(&self, app: &App, status: UserStatus, version: u64) {
+        let (Some(shared), Some(app)) = (self.shared_status.get(), self.app(&app.id)) else {
+            push_status(app, &status);
+            return;
+        };
+        let (shared, app, relay) = (shared.clone(), app.clone(), self.relay.get().cloned());
+        tokio::spawn(async move {
+            let online = status.status != Status::Offline;
+            match shared
+                .node_connected(&app.id, &status.user, online, version)
+                .await
+            {
+                Ok(Some(status)) => {
+                    push_status(&app, &status);
+                    if let Some(relay) = relay {
+                        relay.relay(PresenceEvent::Status {
+                            app: app.id.clone(),
+                            status,
+                        });
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(user = %status.user, %error, "cannot record user status; pushing this node's view");
+                    push_status(&app, &status);
+                }
+            }
+        });
     }
 
     /// Expires presence leases and typers, pushing the leaves and the new
@@ -366,7 +625,15 @@ impl Node {
                         continue;
                     };
                     self.counts_changed(app, &expired.channel, namespace);
+                    if expired.left.is_empty() {
+                        self.relay_counts(app, &expired.channel, namespace);
+                    }
                     for user in expired.left {
+                        self.relay(|| PresenceEvent::Left {
+                            app: app.id.clone(),
+                            channel: expired.channel.clone(),
+                            user: user.clone(),
+                        });
                         self.notify(app, &expired.channel, || {
                             ChannelEvent::MemberRemoved(user.clone())
                         });
@@ -380,15 +647,40 @@ impl Node {
             Err(error) => tracing::warn!(%error, "presence expiry failed"),
         }
         for app in self.apps() {
-            for (channel, typers) in app.typing.expire() {
+            for expired in app.typing.expire() {
                 app.hub.broadcast(&Push::Typing {
-                    channel: &channel,
-                    typers: &typers,
+                    channel: &expired.channel,
+                    typers: &expired.typers,
                 });
+                for typer in expired.gone {
+                    self.relay(|| PresenceEvent::Typing {
+                        app: app.id.clone(),
+                        channel: expired.channel.clone(),
+                        typer,
+                        active: false,
+                    });
+                }
             }
             app.statuses.sweep(STATUS_RETENTION);
         }
         self.feed.prune(Duration::from_secs(60));
         self.push_presence_stats().await;
+    }
+}
+
+/// Pushes a status change on the user's status channels of this node.
+fn push_status(app: &App, status: &UserStatus) {
+    for namespace in app.status_namespaces() {
+        let name = if namespace.name == Namespace::DEFAULT {
+            status.user.to_string()
+        } else {
+            format!("{}:{}", namespace.name, status.user)
+        };
+        if let Ok(channel) = ChannelName::new(&name) {
+            app.hub.broadcast(&Push::UserStatus {
+                channel: &channel,
+                status,
+            });
+        }
     }
 }

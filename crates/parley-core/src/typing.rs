@@ -33,6 +33,17 @@ pub enum TypingChange {
     Throttled,
 }
 
+/// Typers of a channel who stopped without saying so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypersExpired {
+    /// The channel.
+    pub channel: ChannelName,
+    /// Who types there still.
+    pub typers: Vec<Typer>,
+    /// Who dropped out.
+    pub gone: Vec<Typer>,
+}
+
 /// The typers of every channel of one app.
 #[derive(Debug, Default)]
 pub struct TypingBook {
@@ -95,15 +106,21 @@ impl TypingBook {
     }
 
     /// Drops typers whose timeout passed; returns each changed channel with
-    /// its new list.
-    pub fn expire(&self) -> Vec<(ChannelName, Vec<Typer>)> {
+    /// its new list and who dropped out.
+    pub fn expire(&self) -> Vec<TypersExpired> {
         let now = Instant::now();
         let mut changed = Vec::new();
         self.channels.lock().retain(|channel, typers| {
-            let before = typers.len();
-            typers.retain(|entry| entry.expires > now);
-            if typers.len() != before {
-                changed.push((channel.clone(), list(typers)));
+            let (kept, gone): (Vec<TypingEntry>, Vec<TypingEntry>) = std::mem::take(typers)
+                .into_iter()
+                .partition(|entry| entry.expires > now);
+            *typers = kept;
+            if !gone.is_empty() {
+                changed.push(TypersExpired {
+                    channel: channel.clone(),
+                    typers: list(typers),
+                    gone: list(&gone),
+                });
             }
             !typers.is_empty()
         });
@@ -143,7 +160,14 @@ mod tests {
             book.set(&room, typer("b"), true, Duration::ZERO),
             TypingChange::Changed(vec![typer("a"), typer("b")])
         );
-        assert_eq!(book.expire(), vec![(room.clone(), vec![typer("a")])]);
+        assert_eq!(
+            book.expire(),
+            vec![TypersExpired {
+                channel: room.clone(),
+                typers: vec![typer("a")],
+                gone: vec![typer("b")],
+            }]
+        );
         assert_eq!(
             book.set(&room, typer("a"), false, long),
             TypingChange::Changed(vec![])

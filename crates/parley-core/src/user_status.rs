@@ -40,10 +40,18 @@ pub struct UserStatus {
     pub last_seen: Option<u64>,
 }
 
-/// The status of every user of one app who has connected.
+/// The status of every user of one app who has connected to this node.
+///
+/// In a cluster it is the node's own part: which users have connections
+/// here. The deployment's answer is the [`SharedStatus`](crate::SharedStatus),
+/// which each change of this book is recorded in, with its change number.
 #[derive(Debug, Default)]
 pub struct StatusBook {
     users: Mutex<HashMap<Arc<str>, Entry>>,
+    /// The last change number handed out: later changes get larger ones,
+    /// across restarts too (they start from the wall clock, in
+    /// microseconds, exact in a Lua number for centuries).
+    version: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -75,9 +83,30 @@ impl Entry {
 }
 
 impl StatusBook {
+    /// A change number larger than every one handed out before.
+    fn next_version(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+            });
+        let mut last = self.version.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .version
+                .compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(current) => last = current,
+            }
+        }
+    }
+
     /// A connection of `user` came up. Returns the new status when it
-    /// changed (the user came online).
-    pub fn connected(&self, user: &Arc<str>) -> Option<UserStatus> {
+    /// changed (the user came online), with its change number.
+    pub fn connected(&self, user: &Arc<str>) -> Option<(UserStatus, u64)> {
         let mut users = self.users.lock();
         let entry = users.entry(user.clone()).or_insert(Entry {
             connections: 0,
@@ -89,12 +118,14 @@ impl StatusBook {
             return None;
         }
         entry.away = false;
-        Some(entry.status(user))
+        // Taken under the lock, so change numbers follow the changes.
+        Some((entry.status(user), self.next_version()))
     }
 
     /// A connection of `user` ended. Returns the new status when it changed
-    /// (the last connection ended: the user is offline).
-    pub fn disconnected(&self, user: &Arc<str>) -> Option<UserStatus> {
+    /// (the last connection ended: the user is offline), with its change
+    /// number.
+    pub fn disconnected(&self, user: &Arc<str>) -> Option<(UserStatus, u64)> {
         let mut users = self.users.lock();
         let entry = users.get_mut(user)?;
         entry.connections = entry.connections.saturating_sub(1);
@@ -103,7 +134,7 @@ impl StatusBook {
         }
         entry.last_seen = unix_now();
         entry.away = false;
-        Some(entry.status(user))
+        Some((entry.status(user), self.next_version()))
     }
 
     /// A client reported the user away (or back). Returns the new status
@@ -150,17 +181,19 @@ mod tests {
         let book = StatusBook::default();
         let ann: Arc<str> = "ann".into();
         assert_eq!(book.get("ann").status, Status::Offline);
-        assert_eq!(book.connected(&ann).unwrap().status, Status::Online);
+        let (online, first) = book.connected(&ann).unwrap();
+        assert_eq!(online.status, Status::Online);
         assert_eq!(book.connected(&ann), None, "a second tab changes nothing");
         assert_eq!(book.set_away(&ann, true).unwrap().status, Status::Away);
         assert_eq!(book.set_away(&ann, true), None);
         assert_eq!(book.disconnected(&ann), None);
-        let offline = book.disconnected(&ann).unwrap();
+        let (offline, second) = book.disconnected(&ann).unwrap();
+        assert!(second > first, "change numbers grow");
         assert_eq!(offline.status, Status::Offline);
         assert!(offline.last_seen.unwrap() > 0);
         assert_eq!(book.set_away(&ann, false), None);
         assert_eq!(
-            book.connected(&ann).unwrap().status,
+            book.connected(&ann).unwrap().0.status,
             Status::Online,
             "back online, not away"
         );

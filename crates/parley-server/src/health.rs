@@ -30,7 +30,7 @@ async fn ready(State(server): State<Arc<ServerState>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(server): State<Arc<ServerState>>) -> impl IntoResponse {
-    telemetry::record_gauges(&server.node, &server.presence);
+    telemetry::record_gauges(&server.node, server.presence.as_deref());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         server.metrics.render(),

@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
 use parley_core::Namespace;
-use parley_core::{App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet};
+use parley_core::{
+    App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet, PresenceManager,
+};
 use parley_store::{Retention, Store, Timestamp, TrimScope};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +61,8 @@ pub struct Server {
     memory_broker: Option<Arc<MemoryBroker>>,
     /// The task applying the other nodes' control actions, with Redis.
     control_listener: Option<ControlListener>,
+    /// The task applying the other nodes' presence changes, with Redis.
+    presence_listener: Option<ControlListener>,
 }
 
 /// How often presence leases and typers are checked for expiry.
@@ -115,7 +119,14 @@ impl Server {
         };
         let (redis, cluster) = redis.unzip();
         let mut memory_broker = None;
-        let presence = Arc::new(MemoryPresence::new());
+        // A single node keeps presence in memory; a cluster's is shared.
+        let (presence, memory_presence): (Arc<dyn PresenceManager>, _) = match &cluster {
+            Some(cluster) => (cluster.presence.clone(), None),
+            None => {
+                let memory = Arc::new(MemoryPresence::new());
+                (memory.clone(), Some(memory))
+            }
+        };
         let node = Arc::new(Node::new(
             config.node_options(),
             apps,
@@ -139,8 +150,11 @@ impl Server {
                     }
                 }
             },
-            presence.clone(),
+            presence,
         ));
+        if let Some(cluster) = &cluster {
+            node.join_cluster(cluster.presence_bus.clone(), cluster.status.clone());
+        }
         let encoders = WireEncoders::register(&node)
             .map_err(|error| ServerError::Config(error.to_string()))?;
         // Persisted namespaces' streams are the store's: the node appends,
@@ -233,7 +247,7 @@ impl Server {
         let state = Arc::new(ServerState {
             node,
             encoders,
-            presence,
+            presence: memory_presence,
             chat,
             config,
             apps: by_id,
@@ -264,10 +278,29 @@ impl Server {
             ),
             None => None,
         };
+        let presence_listener = match &state.cluster {
+            Some(cluster) => Some(
+                cluster
+                    .presence_bus
+                    .listen(state.node.clone())
+                    .await
+                    .map_err(|error| {
+                        ServerError::Config(format!(
+                            "cannot listen to the cluster's presence topic: {error}"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        // Users an earlier run under this node's name left online (it died
+        // before its registry entry expired) are offline: nothing here holds
+        // them yet.
+        state.node.forget_earlier_run().await;
         Ok(Self {
             state,
             memory_broker,
             control_listener,
+            presence_listener,
         })
     }
 
@@ -403,6 +436,7 @@ impl Server {
         occupancy.abort();
         let _ = tokio::time::timeout(removal, crate::cluster::occupancy::finish(&state)).await;
         drop(self.control_listener);
+        drop(self.presence_listener);
         if let Some(counts) = counts {
             counts.abort();
         }

@@ -54,8 +54,9 @@ pub struct ServerState {
     /// The wire protocols' encoders, registered with the node; each new
     /// connection's client handle takes the one of its protocol.
     pub encoders: WireEncoders,
-    /// The node's presence store, for its gauges.
-    pub presence: Arc<MemoryPresence>,
+    /// The node's presence store, for its gauges; `None` in a cluster,
+    /// whose presence is in Redis.
+    pub presence: Option<Arc<MemoryPresence>>,
     /// The chat service: the store, the node and cluster control, which
     /// chat operations take in place of this state.
     pub chat: Chat,

@@ -2,8 +2,8 @@
 //! broker: the control topic, on which every control action reaches the
 //! other nodes (`control.rs`), and the node registry, which `/api/v1/info`
 //! reads (`registry.rs`), the channels' subscribers on the whole
-//! deployment (`occupancy.rs`), and the message limits counted for the
-//! whole deployment.
+//! deployment (`occupancy.rs`), the message limits counted for the whole
+//! deployment, and presence, typing and user status shared by every node.
 
 pub mod control;
 pub mod occupancy;
@@ -12,7 +12,10 @@ pub mod registry;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parley_cluster::{ControlBus, NodeRegistry, RedisOptions, SharedCache, SharedLimits};
+use parley_cluster::{
+    ControlBus, NodeRegistry, PresenceBus, RedisOptions, RedisPresence, RedisStatus, SharedCache,
+    SharedLimits,
+};
 use parley_core::BackendError;
 
 use self::occupancy::ClusterOccupancy;
@@ -30,6 +33,12 @@ pub struct Cluster {
     pub occupancy: Arc<ClusterOccupancy>,
     /// The last event of each Pusher cache channel.
     pub cache: Arc<SharedCache>,
+    /// Presence leases, shared by the deployment.
+    pub presence: Arc<RedisPresence>,
+    /// User status, shared by the deployment.
+    pub status: Arc<RedisStatus>,
+    /// The topic on which nodes tell each other their presence changes.
+    pub presence_bus: Arc<PresenceBus>,
     /// How often this node refreshes its registry entry.
     pub refresh: Duration,
     /// When this node started, in milliseconds since the Unix epoch.
@@ -46,6 +55,9 @@ impl Cluster {
         let limits = Arc::new(SharedLimits::connect(options).await?);
         let occupancy = Arc::new(ClusterOccupancy::connect(options, node_ttl).await?);
         let cache = Arc::new(SharedCache::connect(options).await?);
+        let presence = Arc::new(RedisPresence::connect(options).await?);
+        let status = Arc::new(RedisStatus::connect(options).await?);
+        let presence_bus = Arc::new(PresenceBus::connect(options).await?);
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| {
@@ -57,6 +69,9 @@ impl Cluster {
             limits,
             occupancy,
             cache,
+            presence,
+            status,
+            presence_bus,
             refresh: node_ttl / 3,
             started_at_ms,
         })

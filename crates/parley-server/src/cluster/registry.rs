@@ -53,6 +53,8 @@ pub async fn keep_registered(
                 if let Err(error) = cluster.registry.record(&report).await {
                     tracing::warn!(node = %cluster.node(), %error, "cannot refresh this node in the node registry");
                 }
+                // Dead nodes leave the registry; their users go offline.
+                node.sweep_statuses().await;
             }
         }
     }

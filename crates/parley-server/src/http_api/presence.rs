@@ -265,6 +265,15 @@ fn unauthorized(error: AuthError) -> ApiError {
     responses((status = 200, description = "The user's status.", body = StatusEntry)),
     security(("api_key" = [])),
 )]
-pub async fn user_status(ApiApp(app): ApiApp, ApiPath(user): ApiPath<String>) -> Json<StatusEntry> {
-    Json(StatusEntry::from(&app.app.statuses.get(&user)))
+pub async fn user_status(
+    State(chat): State<Chat>,
+    ApiApp(app): ApiApp,
+    ApiPath(user): ApiPath<String>,
+) -> Json<StatusEntry> {
+    let statuses = chat.node().user_statuses(&app.app, &[user]).await;
+    let entry = statuses
+        .first()
+        .map(StatusEntry::from)
+        .expect("one status per user asked");
+    Json(entry)
 }

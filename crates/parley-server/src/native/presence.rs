@@ -280,7 +280,7 @@ impl NativeSession {
         ))
     }
 
-    pub(super) fn status_update(
+    pub(super) async fn status_update(
         &mut self,
         id: u64,
         params: StatusUpdateParams,
@@ -297,7 +297,7 @@ impl NativeSession {
             }
         };
         let user: Arc<str> = self.client.user_arc();
-        let status = self.server.node.set_away(&self.app.app, &user, away);
+        let status = self.server.node.set_away(&self.app.app, &user, away).await;
         debug_assert_ne!(
             status.status,
             Status::Offline,
@@ -311,7 +311,7 @@ impl NativeSession {
         ))
     }
 
-    pub(super) fn user_status(
+    pub(super) async fn user_status(
         &mut self,
         id: u64,
         params: UserStatusParams,
@@ -323,10 +323,13 @@ impl NativeSession {
                 format!("ask about at most {MAX_STATUS_USERS} users at once"),
             ));
         }
-        let users = params
-            .users
+        let users = self
+            .server
+            .node
+            .user_statuses(&self.app.app, &params.users)
+            .await
             .iter()
-            .map(|user| StatusEntry::from(&self.app.app.statuses.get(user)))
+            .map(StatusEntry::from)
             .collect();
         Ok(wire::result_frame(id, &StatusListResult { users }))
     }

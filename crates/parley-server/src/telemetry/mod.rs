@@ -99,7 +99,7 @@ pub async fn keep_metrics(metrics: Metrics, shutdown: CancellationToken) {
 }
 
 /// Sets the gauges and hot-path counters that are read at scrape time.
-pub fn record_gauges(node: &Node, presence: &MemoryPresence) {
+pub fn record_gauges(node: &Node, presence: Option<&MemoryPresence>) {
     let counters = [
         ("parley_publications_total", &COUNTERS.publications),
         ("parley_deliveries_total", &COUNTERS.deliveries),
@@ -111,8 +111,10 @@ pub fn record_gauges(node: &Node, presence: &MemoryPresence) {
         metrics::counter!(name).absolute(Counters::get(counter));
     }
     metrics::counter!("parley_log_lines_dropped_total").absolute(log_writer::lines_dropped());
-    metrics::gauge!("parley_presence_members").set(presence.member_count() as f64);
-    metrics::gauge!("parley_presence_leases").set(presence.lease_count() as f64);
+    if let Some(presence) = presence {
+        metrics::gauge!("parley_presence_members").set(presence.member_count() as f64);
+        metrics::gauge!("parley_presence_leases").set(presence.lease_count() as f64);
+    }
     let info = node.info();
     metrics::gauge!("parley_connections").set(info.connections as f64);
     metrics::gauge!("parley_subscriptions").set(info.subscriptions as f64);

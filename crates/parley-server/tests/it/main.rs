@@ -35,6 +35,7 @@ mod cluster_limits;
 mod cluster_occupancy;
 mod cluster_persisted;
 mod cluster_pusher;
+mod cluster_presence;
 mod config_check;
 mod dev_mode;
 mod documents;
