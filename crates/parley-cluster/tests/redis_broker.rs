@@ -21,7 +21,9 @@ impl BrokerEventHandler for Recorder {
         self.publications.lock().push(publication.position.offset);
     }
 
-    fn handle_gap(&self, _: &str, _: &ChannelName) {}
+    fn handle_gap(&self, _: &str, _: &ChannelName) -> usize {
+        0
+    }
 }
 
 async fn broker(handler: Arc<Recorder>) -> RedisBroker {
