@@ -31,6 +31,7 @@ mod chat_visibility;
 mod cluster;
 mod cluster_control;
 mod cluster_limits;
+mod cluster_ops;
 mod cluster_persisted;
 mod config_check;
 mod dev_mode;
