@@ -27,8 +27,8 @@ pub struct RedisOptions {
     /// The Redis URL: `redis://host:port/db`, `rediss://` (TLS), or
     /// `redis+sentinel://host:26379,…/master[/db]` (see `connection.rs`).
     pub url: String,
-    /// The files of TLS connections, if the system's authorities are not
-    /// the ones to trust or Redis asks for a client certificate.
+    /// The files of TLS connections, if the public authorities are not the
+    /// ones to trust or Redis asks for a client certificate.
     pub tls: RedisTls,
     /// The prefix of every key and topic, so several deployments can share
     /// one Redis.

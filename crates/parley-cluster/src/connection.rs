@@ -39,7 +39,8 @@ const CONNECT_PAUSE: Duration = Duration::from_millis(100);
 /// Files for TLS connections (`rediss://`, `rediss+sentinel://`), in PEM.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RedisTls {
-    /// The certificate authorities to trust instead of the system's.
+    /// The certificate authorities to trust instead of the public ones
+    /// built into the binary (webpki-roots).
     pub ca_file: Option<PathBuf>,
     /// A client certificate, for a Redis that asks for one
     /// (`tls-auth-clients`); with `key_file`.

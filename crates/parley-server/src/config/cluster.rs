@@ -34,7 +34,7 @@ pub struct ClusterConfig {
     /// (`rediss+sentinel://` over TLS).
     pub redis_url: String,
     /// With TLS: a PEM file of the authorities to trust instead of the
-    /// system's.
+    /// public ones built into the binary.
     pub redis_tls_ca: Option<PathBuf>,
     /// With TLS: a PEM client certificate, for a Redis that asks for one;
     /// with `redis_tls_key`.
