@@ -25,7 +25,7 @@ pub struct RedisProcess {
 impl RedisProcess {
     /// A plain Redis.
     pub async fn start() -> Self {
-        Self::spawn(|dir, port| server_args(dir, port)).await
+        Self::spawn(server_args).await
     }
 
     /// A Redis that speaks TLS only, with `certificates`; with
