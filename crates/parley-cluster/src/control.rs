@@ -14,11 +14,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broker_redis::{RedisOptions, within};
-use crate::connection::{Commands, Connector};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parley_core::{BackendError, BoxFuture};
+
+use crate::broker_redis::{RedisOptions, within};
+use crate::connection::{Commands, Connector};
 
 /// How often the idle control connection is pinged, so a connection that
 /// died without a word is noticed.
