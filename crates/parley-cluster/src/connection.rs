@@ -251,7 +251,7 @@ impl Connector {
             shared: Arc::new(Shared {
                 connector: self.clone(),
                 what: what.to_owned(),
-                current: Mutex::new(None),
+                current: Mutex::new((None, 0)),
                 connecting: tokio::sync::Mutex::new(None),
             }),
         };
@@ -354,9 +354,10 @@ struct Shared {
     connector: Connector,
     /// What the connection is for, in logs and errors.
     what: String,
-    /// The connection, and its number (so a failed command drops only the
-    /// connection it failed on).
-    current: Mutex<Option<(MultiplexedConnection, u64)>>,
+    /// The connection, if there is one, and the number of the last one
+    /// made (so a failed command drops only the connection it failed on,
+    /// never a newer one).
+    current: Mutex<(Option<MultiplexedConnection>, u64)>,
     /// Held while connecting, so concurrent commands make one connection;
     /// holds when the last connect failed, if it did.
     connecting: tokio::sync::Mutex<Option<Instant>>,
@@ -366,11 +367,15 @@ impl Commands {
     /// The current connection, connecting when there is none.
     async fn connection(&self) -> RedisResult<(MultiplexedConnection, u64)> {
         let shared = &self.shared;
-        if let Some(current) = shared.current.lock().clone() {
+        let held = || match &*shared.current.lock() {
+            (Some(connection), number) => Some((connection.clone(), *number)),
+            (None, _) => None,
+        };
+        if let Some(current) = held() {
             return Ok(current);
         }
         let mut failed_at = shared.connecting.lock().await;
-        if let Some(current) = shared.current.lock().clone() {
+        if let Some(current) = held() {
             return Ok(current);
         }
         if failed_at.is_some_and(|at| at.elapsed() < CONNECT_PAUSE) {
@@ -385,9 +390,9 @@ impl Commands {
             Ok(connection) => {
                 *failed_at = None;
                 let mut current = shared.current.lock();
-                let number = current.as_ref().map_or(0, |(_, number)| number + 1);
-                *current = Some((connection.clone(), number));
-                Ok((connection, number))
+                current.1 += 1;
+                current.0 = Some(connection.clone());
+                Ok((connection, current.1))
             }
             Err(error) => {
                 *failed_at = Some(Instant::now());
@@ -439,11 +444,8 @@ impl Commands {
             Ok(_) => attempt.succeeded(),
             Err(error) if connection_is_done(error) => {
                 let mut current = self.shared.current.lock();
-                if current
-                    .as_ref()
-                    .is_some_and(|(_, current)| *current == number)
-                {
-                    *current = None;
+                if current.1 == number {
+                    current.0 = None;
                 }
             }
             Err(_) => {}
@@ -507,8 +509,9 @@ impl ConnectionLike for Commands {
         self.shared
             .current
             .lock()
+            .0
             .as_ref()
-            .map_or(0, |(connection, _)| connection.get_db())
+            .map_or(0, MultiplexedConnection::get_db)
     }
 }
 
