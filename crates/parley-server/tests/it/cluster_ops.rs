@@ -145,7 +145,6 @@ async fn nodes_behind_sentinel_keep_delivering_after_a_failover_and_the_old_mast
     assert_eq!(next_publication(&mut reader).await.1, json!("second"));
     a.stop().await;
     b.stop().await;
-    drop(sentinel);
 }
 
 #[tokio::test]
