@@ -24,6 +24,14 @@
 # PARLEY_DATABASE_URL: a PostgreSQL URL for the store (default: SQLite in
 #         the temporary data dir); give it a fresh database per run.
 #
+# NODES:  run a cluster of this many nodes (ports PORT, PORT+1, …) with
+#         `[cluster] broker = "redis"` over a Redis of their own, started
+#         on port PORT+100 and stopped at the end (REDIS_SERVER: its
+#         binary, default redis-server); the generator gets every node's
+#         URL and pid (connections spread round-robin, HTTP publishing on
+#         the first node), and the Redis's CPU seconds over the run are
+#         printed at the end. Unset: one node with the in-memory broker.
+#
 # The server gets max_connections = 19000, a namespace `bench` that allows
 # publishing, a namespace `room` with presence, a persisted namespace `chat`
 # (no rate limit) for the chat scenario, a namespace `docs` of live
@@ -76,22 +84,48 @@ if [ -n "${CHRT:-}" ]; then
 elif [ -n "${NICE:-}" ]; then
   nice=(nice -n "$NICE")
 fi
-"${nice[@]}" "$PARLEY" serve --config "$work/parley.toml" --data-dir "$work/data" \
-  --listen "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
-pid=$!
+pids=()
+urls=()
+redis_pid=
 cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  for node in "${pids[@]}" $redis_pid; do
+    kill "$node" 2>/dev/null || true
+    wait "$node" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.05
+if [ -n "${NODES:-}" ]; then
+  redis_port=$((PORT + 100))
+  "${nice[@]}" "${REDIS_SERVER:-redis-server}" --port "$redis_port" --bind 127.0.0.1 \
+    --save "" --appendonly no >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  export PARLEY_CLUSTER_BROKER=redis
+  export PARLEY_CLUSTER_REDIS_URL="redis://127.0.0.1:$redis_port"
+  export PARLEY_CLUSTER_PREFIX="bench-$$"
+fi
+for node in $(seq 0 $((${NODES:-1} - 1))); do
+  port=$((PORT + node))
+  PARLEY_CLUSTER_NODE="node-$node" "${nice[@]}" "$PARLEY" serve --config "$work/parley.toml" \
+    --data-dir "$work/data-$node" --listen "127.0.0.1:$port" >"$work/server-$node.log" 2>&1 &
+  pids+=($!)
+  urls+=("http://127.0.0.1:$port")
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
 done
+pid=${pids[0]}
+redis_cpu() {
+  # utime + stime of the Redis, in clock ticks.
+  awk '{print $14 + $15}' "/proc/$redis_pid/stat"
+}
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+if [ -n "$redis_pid" ]; then
+  redis_before=$(redis_cpu)
+fi
 json_flags=()
 if [ -n "${JSON:-}" ]; then
   json_flags=(--json "$JSON")
@@ -104,10 +138,13 @@ if [ -n "${PERF:-}" ]; then
   perf_pid=$!
 fi
 # shellcheck disable=SC2086
-"${nice[@]}" $BENCH "$scenario" --url "http://127.0.0.1:$PORT" --server-pid "$pid" \
-  "${json_flags[@]}" "$@"
+"${nice[@]}" $BENCH "$scenario" --url "$(IFS=,; echo "${urls[*]}")" \
+  --server-pid "$(IFS=,; echo "${pids[*]}")" "${json_flags[@]}" "$@"
 if [ -n "$perf_pid" ]; then
   kill -INT "$perf_pid" 2>/dev/null || true
   wait "$perf_pid" 2>/dev/null || true
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+if [ -n "$redis_pid" ]; then
+  echo "redis cpu: $(( $(redis_cpu) - redis_before )) ticks of 1/$(getconf CLK_TCK) s" >&2
+fi

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::credentials::Credentials;
 use crate::fleet::Share;
+use crate::measure::ServerPids;
 use crate::protocol::Protocol;
 use crate::scenario::reconnect_storm::Spread;
 use crate::socket::SourceIps;
@@ -91,9 +92,16 @@ impl Scenario {
 /// Flags every scenario has.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:7070")]
-    pub url: String,
+    /// The server's base URL. For a cluster, repeat it (or separate URLs
+    /// with commas): connection `i` opens on URL `i mod n`, and publishing
+    /// over HTTP, like every other HTTP call, goes to the first.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:7070",
+        value_delimiter = ',',
+        required = false
+    )]
+    pub url: Vec<String>,
     /// The protocol to speak.
     #[arg(long, value_enum, default_value_t = Protocol::Native)]
     pub protocol: Protocol,
@@ -107,9 +115,10 @@ pub struct CommonArgs {
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// The server's process id, to report its CPU and memory from /proc.
+    /// The server's process id, to report its CPU and memory from /proc;
+    /// for a cluster, every node's, comma-separated (they are summed).
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub server_pid: Option<ServerPids>,
     /// Source addresses for client sockets, such as 127.0.0.2-127.0.0.9 or
     /// a comma-separated list, used in turn.
     #[arg(long)]
@@ -142,6 +151,13 @@ pub struct CommonArgs {
     /// The app's credentials.
     #[command(flatten)]
     pub credentials: CredentialArgs,
+}
+
+impl CommonArgs {
+    /// The first `--url`: where HTTP calls (publishing, counters) go.
+    pub fn first_url(&self) -> &str {
+        self.url.first().map_or("", String::as_str)
+    }
 }
 
 /// The app's credentials.
@@ -423,6 +439,39 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn urls_and_server_pids_may_be_repeated_or_listed() {
+        let common = |args: &[&str]| {
+            let mut argv = vec!["parley-bench", "fanout"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).unwrap().scenario.common().clone()
+        };
+        let one = common(&[]);
+        assert_eq!(one.url, ["http://127.0.0.1:7070"]);
+        assert_eq!(one.server_pid, None);
+        let three = common(&[
+            "--url",
+            "http://a:7070,http://b:7070",
+            "--url",
+            "http://c:7070",
+            "--server-pid",
+            "11,12,13",
+        ]);
+        assert_eq!(
+            three.url,
+            ["http://a:7070", "http://b:7070", "http://c:7070"]
+        );
+        assert_eq!(three.first_url(), "http://a:7070");
+        assert_eq!(three.server_pid.unwrap().as_slice(), [11, 12, 13]);
+        let refused = |args: &[&str]| {
+            let mut argv = vec!["parley-bench", "fanout"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).is_err()
+        };
+        assert!(refused(&["--server-pid", "12,x"]));
+        assert!(refused(&["--server-pid", ""]));
     }
 
     #[test]

@@ -272,8 +272,7 @@ mod tests {
         let target = Target::resolve(&format!("http://{addr}")).await.unwrap();
         let client = Client::new(
             Protocol::Pusher,
-            target,
-            Dialer::new(addr, None),
+            vec![(target, Dialer::new(addr, None))],
             credentials,
             Duration::from_secs(60),
             Duration::from_secs(10),

@@ -2,6 +2,7 @@
 //! server's CPU time and memory, and the whole machine's busy time and load
 //! between its start and its end.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -13,7 +14,7 @@ use crate::procstat::{self, CpuSplit, MachineSample, ProcSample};
 pub struct Window {
     started: Instant,
     self_cpu: CpuSplit,
-    server: Option<(u32, ProcSample)>,
+    server: Option<(ServerPids, ProcSample)>,
     machine: Option<MachineSample>,
 }
 
@@ -34,21 +35,76 @@ pub struct Measured {
     pub machine: Option<(MachineSample, MachineSample)>,
 }
 
-/// Samples the server `pid`, warning on stderr when it cannot be read.
-pub fn sample_server(pid: Option<u32>) -> Option<(u32, ProcSample)> {
-    let pid = pid?;
-    match procstat::sample(pid) {
-        Ok(sample) => Some((pid, sample)),
-        Err(error) => {
-            eprintln!("warning: cannot read /proc/{pid}: {error}");
-            None
+/// The most server processes `--server-pid` lists.
+pub const MAX_SERVER_PIDS: usize = 16;
+
+/// The server's processes, `--server-pid 123` or, for the nodes of a
+/// cluster, `--server-pid 123,456,789`: their CPU time and memory are
+/// summed, so figures per delivery are the whole deployment's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerPids {
+    pids: [u32; MAX_SERVER_PIDS],
+    len: usize,
+}
+
+impl ServerPids {
+    /// The processes.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.pids[..self.len]
+    }
+
+    /// The first process (the one a single-server measure reads).
+    pub fn first(&self) -> u32 {
+        self.pids[0]
+    }
+}
+
+impl FromStr for ServerPids {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut pids = [0; MAX_SERVER_PIDS];
+        let mut len = 0;
+        for part in text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
+            if len == MAX_SERVER_PIDS {
+                return Err(format!("at most {MAX_SERVER_PIDS} server pids"));
+            }
+            pids[len] = part
+                .parse()
+                .map_err(|_| format!("{part:?} is not a process id"))?;
+            len += 1;
+        }
+        if len == 0 {
+            return Err("no process id".into());
+        }
+        Ok(Self { pids, len })
+    }
+}
+
+/// Samples the server's processes, summed; warns on stderr and gives
+/// nothing when one cannot be read.
+pub fn sample_server(pids: Option<ServerPids>) -> Option<(ServerPids, ProcSample)> {
+    let pids = pids?;
+    let mut total = ProcSample::default();
+    for &pid in pids.as_slice() {
+        match procstat::sample(pid) {
+            Ok(sample) => total.add(&sample),
+            Err(error) => {
+                eprintln!("warning: cannot read /proc/{pid}: {error}");
+                return None;
+            }
         }
     }
+    Some((pids, total))
 }
 
 impl Window {
     /// Opens a window now, sampling the server `pid` if given.
-    pub fn open(server_pid: Option<u32>) -> Self {
+    pub fn open(server_pid: Option<ServerPids>) -> Self {
         Self {
             server: sample_server(server_pid),
             machine: procstat::machine().ok(),
@@ -63,7 +119,7 @@ impl Window {
         let generator_split = procstat::self_cpu_split().since(&self.self_cpu);
         let server = self
             .server
-            .and_then(|(pid, before)| sample_server(Some(pid)).map(|(_, after)| (before, after)));
+            .and_then(|(pids, before)| sample_server(Some(pids)).map(|(_, after)| (before, after)));
         let machine = self.machine.zip(procstat::machine().ok());
         Measured {
             elapsed,
@@ -150,10 +206,28 @@ mod tests {
 
     #[tokio::test]
     async fn a_window_on_this_process_measures_it() {
-        let window = Window::open(Some(std::process::id()));
+        let window = Window::open(Some(std::process::id().to_string().parse().unwrap()));
         let measured = window.close();
         let (before, after) = measured.server.unwrap();
         assert!(after.cpu >= before.cpu);
         assert!(measured.server_cpu().is_some());
+    }
+
+    #[test]
+    fn several_server_processes_are_summed() {
+        let me = std::process::id();
+        let once = sample_server(Some(me.to_string().parse().unwrap()))
+            .unwrap()
+            .1;
+        let twice = sample_server(Some(format!("{me},{me}").parse().unwrap()))
+            .unwrap()
+            .1;
+        // The same process read twice: twice its memory (which moves little
+        // between two reads) and at least twice its CPU time of before.
+        assert!(
+            twice.rss_bytes >= 2 * once.rss_bytes * 9 / 10,
+            "{twice:?} {once:?}"
+        );
+        assert!(twice.cpu >= 2 * once.cpu);
     }
 }

@@ -6,8 +6,9 @@
 use std::io;
 use std::time::Duration;
 
-/// CPU time and memory of a process at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// CPU time and memory of a process (or of several, summed) at one
+/// moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProcSample {
     /// User plus system CPU time used so far.
     pub cpu: Duration,
@@ -15,6 +16,16 @@ pub struct ProcSample {
     pub split: CpuSplit,
     /// Resident set size, in bytes.
     pub rss_bytes: u64,
+}
+
+impl ProcSample {
+    /// Adds another process's sample to this one.
+    pub fn add(&mut self, other: &ProcSample) {
+        self.split.user += other.split.user;
+        self.split.system += other.split.system;
+        self.cpu = self.split.total();
+        self.rss_bytes += other.rss_bytes;
+    }
 }
 
 /// Reads the CPU time and resident memory of process `pid`.

@@ -10,10 +10,11 @@ use parley_core::{
     PublicationKind, StreamPosition, StreamSlice,
 };
 use redis::RedisResult;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
+use redis::aio::PubSub;
 
 use crate::codec::{self, Body};
 use crate::committed::CommittedStreams;
+use crate::connection::{Commands, Connector, RedisTls};
 use crate::keys::Keys;
 use crate::relay::{self, CommitRelay, RELAY_QUEUE};
 use crate::scripts;
@@ -23,8 +24,12 @@ use crate::subscriber::Subscriptions;
 /// hold a password.
 #[derive(Clone)]
 pub struct RedisOptions {
-    /// The Redis URL, `redis://host:port/db`.
+    /// The Redis URL: `redis://host:port/db`, `rediss://` (TLS), or
+    /// `redis+sentinel://host:26379,…/master[/db]` (see `connection.rs`).
     pub url: String,
+    /// The files of TLS connections, if the public authorities are not the
+    /// ones to trust or Redis asks for a client certificate.
+    pub tls: RedisTls,
     /// The prefix of every key and topic, so several deployments can share
     /// one Redis.
     pub prefix: String,
@@ -59,7 +64,7 @@ pub struct RedisBroker {
 /// delivery handler only exists once the node is being built.
 pub struct ConnectedRedis {
     streams: Arc<Streams>,
-    client: redis::Client,
+    connector: Connector,
     pubsub: PubSub,
     options: RedisOptions,
 }
@@ -67,7 +72,7 @@ pub struct ConnectedRedis {
 /// The command side: publishing to and reading channel streams.
 pub(crate) struct Streams {
     keys: Keys,
-    connection: ConnectionManager,
+    connection: Commands,
     timeout: Duration,
     /// How long an unused stream lives, in milliseconds.
     idle_ms: u64,
@@ -77,24 +82,9 @@ impl RedisBroker {
     /// Connects to Redis (the command connection and the pub/sub one), so a
     /// wrong URL or an unreachable Redis fails the start.
     pub async fn connect(options: RedisOptions) -> Result<ConnectedRedis, BackendError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let connection = within(
-            options.timeout,
-            "connect",
-            client.get_connection_manager_with_config(config),
-        )
-        .await?;
-        let pubsub = within(
-            options.timeout,
-            "pub/sub connect",
-            client.get_async_pubsub(),
-        )
-        .await?;
+        let connector = Connector::new(&options)?;
+        let connection = connector.commands("connect").await?;
+        let pubsub = connector.pubsub("pub/sub connect").await?;
         let streams = Arc::new(Streams {
             keys: Keys::new(&options.prefix),
             connection,
@@ -104,7 +94,7 @@ impl RedisBroker {
         tracing::info!(node = %options.node, prefix = %options.prefix, "connected to redis");
         Ok(ConnectedRedis {
             streams,
-            client,
+            connector,
             pubsub,
             options,
         })
@@ -129,6 +119,7 @@ impl ConnectedRedis {
                 feed: feed_sender,
                 outbound: outbound_sender,
                 handler: handler.clone(),
+                metrics: self.connector.metrics().clone(),
             })
         });
         let (sink, stream) = self.pubsub.split();
@@ -136,7 +127,7 @@ impl ConnectedRedis {
             self.streams.clone(),
             committed,
             handler,
-            self.client,
+            self.connector.clone(),
             self.options.timeout,
             self.options.node,
             sink,
@@ -146,6 +137,7 @@ impl ConnectedRedis {
             tasks.push(tokio::spawn(relay::publish_commits(
                 self.streams.clone(),
                 outbound,
+                self.connector.metrics().clone(),
             )));
         }
         RedisBroker {
@@ -307,24 +299,14 @@ pub(crate) async fn within<T>(
 }
 
 /// A command connection to the deployment's Redis (reconnecting by
-/// itself) with `options`' timeouts; an error when Redis cannot be reached
-/// within the timeout. `what` names it in the error.
+/// itself, through the [`Connector`], so TLS and Sentinel apply) with
+/// `options`' timeouts; an error when Redis cannot be reached within the
+/// timeout. `what` names it in the error.
 pub(crate) async fn command_connection(
     options: &RedisOptions,
     what: &str,
-) -> Result<ConnectionManager, BackendError> {
-    let client = redis::Client::open(options.url.as_str())
-        .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(options.timeout))
-        .set_response_timeout(Some(options.timeout))
-        .set_number_of_retries(1);
-    within(
-        options.timeout,
-        what,
-        client.get_connection_manager_with_config(config),
-    )
-    .await
+) -> Result<Commands, BackendError> {
+    Connector::new(options)?.commands(what).await
 }
 
 fn millis(duration: Duration) -> u64 {

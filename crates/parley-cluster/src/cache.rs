@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use parley_core::BackendError;
-use redis::aio::ConnectionManager;
 
 use crate::broker_redis::{RedisOptions, command_connection, within};
+use crate::connection::Commands;
 use crate::keys::Keys;
 
 /// A node's handle on the deployment's cached events.
 pub struct SharedCache {
-    connection: ConnectionManager,
+    connection: Commands,
     keys: Keys,
     timeout: Duration,
 }

@@ -17,9 +17,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parley_core::{BackendError, BoxFuture};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::broker_redis::{RedisOptions, within};
+use crate::connection::{Commands, Connector};
 
 /// How often the idle control connection is pinged, so a connection that
 /// died without a word is noticed.
@@ -38,8 +38,8 @@ pub trait ControlHandler: Send + Sync + 'static {
 /// The sending side of the control topic, and what a node needs to
 /// listen to it.
 pub struct ControlBus {
-    client: redis::Client,
-    connection: ConnectionManager,
+    connector: Connector,
+    connection: Commands,
     topic: String,
     node: String,
     timeout: Duration,
@@ -69,20 +69,10 @@ impl ControlBus {
         options: &RedisOptions,
         name: &str,
     ) -> Result<Self, BackendError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let connection = within(
-            options.timeout,
-            "control connect",
-            client.get_connection_manager_with_config(config),
-        )
-        .await?;
+        let connector = Connector::new(options)?;
+        let connection = connector.commands("control connect").await?;
         Ok(Self {
-            client,
+            connector,
             connection,
             topic: format!("{}:{name}", options.prefix),
             node: options.node.clone(),
@@ -126,7 +116,7 @@ impl ControlBus {
     ) -> Result<ControlListener, BackendError> {
         let first = self.subscribe().await?;
         let listening = Listening {
-            client: self.client.clone(),
+            connector: self.connector.clone(),
             topic: self.topic.clone(),
             node: self.node.clone(),
             timeout: self.timeout,
@@ -138,28 +128,23 @@ impl ControlBus {
     }
 
     async fn subscribe(&self) -> Result<redis::aio::PubSub, BackendError> {
-        subscribe(&self.client, &self.topic, self.timeout).await
+        subscribe(&self.connector, &self.topic, self.timeout).await
     }
 }
 
 async fn subscribe(
-    client: &redis::Client,
+    connector: &Connector,
     topic: &str,
     timeout: Duration,
 ) -> Result<redis::aio::PubSub, BackendError> {
-    let mut pubsub = within(
-        timeout,
-        "control pub/sub connect",
-        client.get_async_pubsub(),
-    )
-    .await?;
+    let mut pubsub = connector.pubsub("control pub/sub connect").await?;
     within(timeout, "control subscribe", pubsub.subscribe(topic)).await?;
     Ok(pubsub)
 }
 
 /// The listening task's own copy of what it needs.
 struct Listening {
-    client: redis::Client,
+    connector: Connector,
     topic: String,
     node: String,
     timeout: Duration,
@@ -173,7 +158,7 @@ impl Listening {
         loop {
             let pubsub = match next.take() {
                 Some(pubsub) => pubsub,
-                None => match subscribe(&self.client, &self.topic, self.timeout).await {
+                None => match subscribe(&self.connector, &self.topic, self.timeout).await {
                     Ok(pubsub) => {
                         tracing::info!(node = %self.node, "redis control connection is back");
                         backoff = Duration::from_millis(100);
@@ -205,6 +190,7 @@ impl Listening {
                     }
                 }
             }
+            self.connector.metrics().pubsub_reconnects.increment(1);
             tracing::warn!(node = %self.node, "lost the redis control connection; reconnecting");
         }
     }

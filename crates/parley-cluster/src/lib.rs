@@ -17,6 +17,9 @@
 //! node (the committing one included) delivers in offset order, reading
 //! from the store what did not arrive.
 //!
+//! - `connection.rs`: every connection to Redis (one server, plain or
+//!   TLS, or the master Sentinel names), and reconnecting;
+//!   `metrics.rs`: the cluster's figures for operators.
 //! - `keys.rs`: the names of a channel's keys and topic under the
 //!   deployment's prefix.
 //! - `codec.rs`: a publication as the bytes that travel through Redis.
@@ -52,9 +55,11 @@ mod broker_redis;
 mod cache;
 mod codec;
 mod committed;
+mod connection;
 mod control;
 mod keys;
 mod limits;
+mod metrics;
 mod occupancy;
 mod ordering;
 mod presence;
@@ -70,6 +75,7 @@ mod subscriber;
 pub use broker_redis::{ConnectedRedis, RedisBroker, RedisOptions};
 pub use cache::SharedCache;
 pub use committed::CommittedStreams;
+pub use connection::{RedisTls, Transport, check_redis_url};
 pub use control::{ControlBus, ControlHandler, ControlListener};
 pub use limits::{SharedLimit, SharedLimits};
 pub use occupancy::{AppChannel, CountWrite, Occupancy, Recorded, Transition};

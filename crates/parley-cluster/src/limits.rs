@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use parley_core::BackendError;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use crate::broker_redis::{RedisOptions, within};
+use crate::connection::{Commands, Connector};
 use crate::keys::Keys;
 
 /// KEYS: the rate bucket, the slow-mode marker. ARGV: the emission interval
@@ -60,7 +60,7 @@ pub struct SharedLimit {
 
 /// A node's handle on the shared limits.
 pub struct SharedLimits {
-    connection: ConnectionManager,
+    connection: Commands,
     keys: Keys,
     timeout: Duration,
 }
@@ -68,18 +68,7 @@ pub struct SharedLimits {
 impl SharedLimits {
     /// Connects to the deployment's Redis.
     pub async fn connect(options: &RedisOptions) -> Result<Self, BackendError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let connection = within(
-            options.timeout,
-            "limits connect",
-            client.get_connection_manager_with_config(config),
-        )
-        .await?;
+        let connection = Connector::new(options)?.commands("limits connect").await?;
         Ok(Self {
             connection,
             keys: Keys::new(&options.prefix),

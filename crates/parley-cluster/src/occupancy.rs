@@ -39,9 +39,9 @@ use std::time::Duration;
 
 use parley_core::BackendError;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use crate::broker_redis::{RedisOptions, command_connection, within};
+use crate::connection::Commands;
 
 /// The Lua functions every occupancy script shares: key names, and taking
 /// a node's counts out of the totals.
@@ -229,7 +229,7 @@ pub type AppChannel = (String, String);
 
 /// A node's handle on the deployment's counts of one `kind`.
 pub struct Occupancy {
-    connection: ConnectionManager,
+    connection: Commands,
     /// `<prefix>:<kind>`, the start of every key.
     base: String,
     node: String,

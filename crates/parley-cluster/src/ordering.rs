@@ -231,7 +231,7 @@ impl Subscriptions {
                     listened.pending.clear();
                     listened.hold_until = None;
                 }
-                self.handler.handle_gap(&app, &channel);
+                self.report_gap(&app, &channel);
                 return;
             }
         };
@@ -244,8 +244,11 @@ impl Subscriptions {
             }
         }
         if !recovered {
-            self.handler.handle_gap(&app, &channel);
+            self.report_gap(&app, &channel);
             return;
+        }
+        if !slice.publications.is_empty() {
+            self.connector.metrics().catch_ups.increment(1);
         }
         for publication in slice.publications {
             self.handler.handle_publication(&app, publication);
@@ -258,6 +261,15 @@ impl Subscriptions {
         {
             listened.hold_until = Some(Instant::now() + HOLD);
         }
+    }
+
+    /// Tells the node its subscribers of `channel` missed publications that
+    /// cannot be delivered any more, counting the gap and the closes.
+    fn report_gap(&self, app: &str, channel: &ChannelName) {
+        let metrics = self.connector.metrics();
+        metrics.gaps.increment(1);
+        let closed = self.handler.handle_gap(app, channel);
+        metrics.gap_disconnects.increment(closed as u64);
     }
 
     /// Reads what a channel's stream holds after `after`. Tried a few

@@ -16,10 +16,10 @@ use parley_core::{
     BackendError, BoxFuture, ChannelName, ClientId, Expired, Lease, LeaseKey, Member,
     PresenceChange, PresenceConnection, PresenceManager, PresencePage, PresenceStats, SessionAdded,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use crate::broker_redis::{RedisOptions, within};
+use crate::broker_redis::{RedisOptions, command_connection, within};
+use crate::connection::Commands;
 use crate::keys::Keys;
 use crate::presence_codec::{decode_info, encode_info};
 use crate::presence_scripts as scripts;
@@ -34,7 +34,7 @@ const MAX_PAGE: usize = 1 << 20;
 /// Presence leases in Redis, shared by every node with the same Redis and
 /// prefix.
 pub struct RedisPresence {
-    connection: ConnectionManager,
+    connection: Commands,
     keys: Keys,
     /// This node's name, which qualifies its connections' lease keys.
     node: String,
@@ -46,7 +46,7 @@ impl RedisPresence {
     /// start.
     pub async fn connect(options: &RedisOptions) -> Result<Self, BackendError> {
         Ok(Self {
-            connection: connect(options, "presence connect").await?,
+            connection: command_connection(options, "presence connect").await?,
             keys: Keys::new(&options.prefix),
             node: options.node.clone(),
             timeout: options.timeout,
@@ -179,25 +179,6 @@ impl RedisPresence {
         }
         Ok(expired)
     }
-}
-
-/// A command connection to the deployment's Redis.
-pub(crate) async fn connect(
-    options: &RedisOptions,
-    what: &str,
-) -> Result<ConnectionManager, BackendError> {
-    let client = redis::Client::open(options.url.as_str())
-        .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(options.timeout))
-        .set_response_timeout(Some(options.timeout))
-        .set_number_of_retries(1);
-    within(
-        options.timeout,
-        what,
-        client.get_connection_manager_with_config(config),
-    )
-    .await
 }
 
 /// A channel's name in the schedule: `<app length>.<app>:<channel>`.

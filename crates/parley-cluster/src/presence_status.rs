@@ -17,12 +17,11 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use parley_core::{BackendError, BoxFuture, SharedStatus, Status, UserStatus};
-use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 
-use crate::broker_redis::{RedisOptions, within};
+use crate::broker_redis::{RedisOptions, command_connection, within};
+use crate::connection::Commands;
 use crate::keys::Keys;
-use crate::presence::connect;
 
 /// How long a user's status is kept after its last change (a week, as a
 /// single node keeps offline users' `last_seen`).
@@ -116,7 +115,7 @@ return {after[1], after[2], changed}
 /// User status in Redis, shared by every node with the same Redis and
 /// prefix.
 pub struct RedisStatus {
-    connection: ConnectionManager,
+    connection: Commands,
     keys: Keys,
     node: String,
     timeout: Duration,
@@ -126,7 +125,7 @@ impl RedisStatus {
     /// Connects to the deployment's Redis.
     pub async fn connect(options: &RedisOptions) -> Result<Self, BackendError> {
         Ok(Self {
-            connection: connect(options, "status connect").await?,
+            connection: command_connection(options, "status connect").await?,
             keys: Keys::new(&options.prefix),
             node: options.node.clone(),
             timeout: options.timeout,

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use parley_core::BackendError;
-use redis::aio::ConnectionManager;
 
 use crate::broker_redis::{RedisOptions, within};
+use crate::connection::{Commands, Connector};
 
 /// One app's figures on one node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct NodeReport {
 
 /// A node's handle on the registry.
 pub struct NodeRegistry {
-    connection: ConnectionManager,
+    connection: Commands,
     prefix: String,
     node: String,
     ttl: Duration,
@@ -53,18 +53,9 @@ impl NodeRegistry {
     /// Opens the registry of the deployment of `options`; this node's
     /// entry lives `ttl` after each [`NodeRegistry::record`].
     pub async fn connect(options: &RedisOptions, ttl: Duration) -> Result<Self, BackendError> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|error| BackendError(format!("invalid redis_url: {error}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let connection = within(
-            options.timeout,
-            "registry connect",
-            client.get_connection_manager_with_config(config),
-        )
-        .await?;
+        let connection = Connector::new(options)?
+            .commands("registry connect")
+            .await?;
         Ok(Self {
             connection,
             prefix: options.prefix.clone(),

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::broker_redis::Streams;
 use crate::codec;
+use crate::metrics::ClusterMetrics;
 
 /// Commits waiting to be published to Redis, or to be delivered here, at
 /// most (each). Past it a commit is not relayed (logged): the other nodes
@@ -26,6 +27,7 @@ pub(crate) struct CommitRelay {
     /// To the relay task, which publishes to Redis in commit order.
     pub(crate) outbound: mpsc::Sender<(String, Vec<u8>)>,
     pub(crate) handler: Arc<dyn BrokerEventHandler>,
+    pub(crate) metrics: ClusterMetrics,
 }
 
 impl BrokerEventHandler for CommitRelay {
@@ -33,6 +35,7 @@ impl BrokerEventHandler for CommitRelay {
         let topic = self.streams.topic(app, &publication.channel);
         let message = codec::encode_message(app, &publication);
         if self.outbound.try_send((topic, message)).is_err() {
+            self.metrics.relay_dropped.increment(1);
             tracing::warn!(
                 channel = %publication.channel,
                 offset = publication.position.offset,
@@ -44,8 +47,8 @@ impl BrokerEventHandler for CommitRelay {
         }
     }
 
-    fn handle_gap(&self, app: &str, channel: &ChannelName) {
-        self.handler.handle_gap(app, channel);
+    fn handle_gap(&self, app: &str, channel: &ChannelName) -> usize {
+        self.handler.handle_gap(app, channel)
     }
 }
 
@@ -59,6 +62,7 @@ impl BrokerEventHandler for CommitRelay {
 pub(crate) async fn publish_commits(
     streams: Arc<Streams>,
     mut outbound: mpsc::Receiver<(String, Vec<u8>)>,
+    metrics: ClusterMetrics,
 ) {
     let mut backlog: VecDeque<(String, Vec<u8>)> = VecDeque::new();
     let mut wait = MIN_RETRY;
@@ -72,14 +76,17 @@ pub(crate) async fn publish_commits(
         while let Ok(commit) = outbound.try_recv() {
             if backlog.len() == RELAY_QUEUE {
                 backlog.pop_front();
+                metrics.relay_dropped.increment(1);
                 tracing::warn!("relay backlog full: the oldest commit is not relayed");
             }
             backlog.push_back(commit);
         }
+        metrics.relay_backlog.set(backlog.len() as f64);
         while let Some((topic, message)) = backlog.front() {
             match streams.relay(topic, message).await {
                 Ok(()) => {
                     backlog.pop_front();
+                    metrics.relay_backlog.set(backlog.len() as f64);
                     wait = MIN_RETRY;
                 }
                 Err(error) => {

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use crate::broker_redis::{Streams, within};
 use crate::codec;
 use crate::committed::CommittedStreams;
+use crate::connection::Connector;
 use crate::ordering::Listened;
 
 /// How often the idle pub/sub connection is pinged, so a connection that
@@ -40,7 +41,7 @@ pub(crate) struct Subscriptions {
     pub(crate) streams: Arc<Streams>,
     pub(crate) committed: Option<Arc<dyn CommittedStreams>>,
     pub(crate) handler: Arc<dyn BrokerEventHandler>,
-    client: redis::Client,
+    pub(crate) connector: Connector,
     timeout: Duration,
     pub(crate) node: String,
     /// The current connection's sink; `None` while it reconnects.
@@ -56,7 +57,7 @@ impl Subscriptions {
         streams: Arc<Streams>,
         committed: Option<Arc<dyn CommittedStreams>>,
         handler: Arc<dyn BrokerEventHandler>,
-        client: redis::Client,
+        connector: Connector,
         timeout: Duration,
         node: String,
         sink: PubSubSink,
@@ -65,7 +66,7 @@ impl Subscriptions {
             streams,
             committed,
             handler,
-            client,
+            connector,
             timeout,
             node,
             sink: Mutex::new(Some(sink)),
@@ -230,11 +231,7 @@ impl Subscriptions {
                     None => continue,
                 },
                 None => {
-                    let connect = within(
-                        self.timeout,
-                        "pub/sub connect",
-                        self.client.get_async_pubsub(),
-                    );
+                    let connect = self.connector.pubsub("pub/sub connect");
                     let pubsub = match self.feeding(&mut feed, connect).await {
                         Ok(pubsub) => pubsub,
                         Err(error) => {
@@ -285,6 +282,7 @@ impl Subscriptions {
                 }
             }
             *self.sink.lock() = None;
+            self.connector.metrics().pubsub_reconnects.increment(1);
             tracing::warn!(node = %self.node, "lost the redis pub/sub connection; reconnecting");
             reconnected = true;
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use parley_cluster::{RedisBroker, RedisOptions};
+use parley_cluster::{RedisBroker, RedisOptions, RedisTls};
 use parley_core::{Broker, BrokerEventHandler, ChannelName, HistoryOptions, Publication};
 
 #[derive(Default)]
@@ -21,7 +21,9 @@ impl BrokerEventHandler for Recorder {
         self.publications.lock().push(publication.position.offset);
     }
 
-    fn handle_gap(&self, _: &str, _: &ChannelName) {}
+    fn handle_gap(&self, _: &str, _: &ChannelName) -> usize {
+        0
+    }
 }
 
 async fn broker(handler: Arc<Recorder>) -> RedisBroker {
@@ -36,6 +38,7 @@ fn unique_prefix() -> String {
 async fn broker_under(handler: Arc<Recorder>, prefix: &str) -> RedisBroker {
     let options = RedisOptions {
         url: "redis://127.0.0.1:6379".to_owned(),
+        tls: RedisTls::default(),
         prefix: prefix.to_owned(),
         node: "test".to_owned(),
         stream_idle_ttl: Duration::from_secs(60),

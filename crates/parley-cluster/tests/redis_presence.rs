@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use parley_cluster::{RedisOptions, RedisPresence};
+use parley_cluster::{RedisOptions, RedisPresence, RedisTls};
 use parley_core::{
     ChannelName, ClientId, Lease, LeaseKey, PresenceChange, PresenceManager, PresenceStats,
     SessionAdded,
@@ -30,6 +30,7 @@ async fn nodes(prefix: &str, count: usize) -> Vec<RedisPresence> {
             node: format!("node-{n}"),
             stream_idle_ttl: Duration::from_secs(60),
             timeout: Duration::from_secs(2),
+            tls: RedisTls::default(),
         };
         let presence = RedisPresence::connect(&options)
             .await

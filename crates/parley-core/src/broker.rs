@@ -37,8 +37,9 @@ pub trait BrokerEventHandler: Send + Sync + 'static {
     /// `channel` that it cannot deliver any more (a cluster broker lost its
     /// connection, and the channel's history no longer holds them). The
     /// node's subscribers of the channel must not go on as if nothing had
-    /// happened: they are told to reconnect and recover.
-    fn handle_gap(&self, app: &str, channel: &ChannelName);
+    /// happened: they are told to reconnect and recover. Returns how many
+    /// subscribers were closed.
+    fn handle_gap(&self, app: &str, channel: &ChannelName) -> usize;
 }
 
 /// Gives every publication its stream position and delivers it to every

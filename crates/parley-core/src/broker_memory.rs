@@ -275,7 +275,9 @@ mod tests {
         fn handle_publication(&self, app: &str, p: Arc<Publication>) {
             self.0.lock().push((app.to_owned(), p.position.offset));
         }
-        fn handle_gap(&self, _: &str, _: &ChannelName) {}
+        fn handle_gap(&self, _: &str, _: &ChannelName) -> usize {
+            0
+        }
     }
 
     #[test]
@@ -315,7 +317,9 @@ mod history_tests {
     struct Nowhere;
     impl BrokerEventHandler for Nowhere {
         fn handle_publication(&self, _: &str, _: Arc<Publication>) {}
-        fn handle_gap(&self, _: &str, _: &ChannelName) {}
+        fn handle_gap(&self, _: &str, _: &ChannelName) -> usize {
+            0
+        }
     }
 
     #[test]

@@ -94,19 +94,21 @@ impl BrokerEventHandler for LocalDelivery {
         }
     }
 
-    fn handle_gap(&self, app: &str, channel: &ChannelName) {
-        if let Some(app) = self.apps.get(app) {
-            let subscribers = app.hub.subscribers(channel);
-            tracing::warn!(
-                app = %app.id,
-                %channel,
-                subscribers = subscribers.len(),
-                "publications were missed; closing the channel's subscribers so they recover"
-            );
-            for client in subscribers {
-                client.disconnect(Disconnect::MissedPublications);
-            }
+    fn handle_gap(&self, app: &str, channel: &ChannelName) -> usize {
+        let Some(app) = self.apps.get(app) else {
+            return 0;
+        };
+        let subscribers = app.hub.subscribers(channel);
+        tracing::warn!(
+            app = %app.id,
+            %channel,
+            subscribers = subscribers.len(),
+            "publications were missed; closing the channel's subscribers so they recover"
+        );
+        for client in &subscribers {
+            client.disconnect(Disconnect::MissedPublications);
         }
+        subscribers.len()
     }
 }
 

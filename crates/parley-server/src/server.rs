@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
-use parley_cluster::{ControlListener, RedisBroker, RedisOptions};
+use parley_cluster::{ControlListener, RedisBroker, RedisOptions, RedisTls};
 use parley_core::Namespace;
 use parley_core::{
     App, Broker, ChannelObserver, MemoryBroker, MemoryPresence, Node, ObserverSet, PresenceManager,
@@ -71,6 +71,9 @@ const PRESENCE_SWEEP: std::time::Duration = std::time::Duration::from_millis(250
 impl Server {
     /// Builds the node, the apps and their keys from `config`.
     pub async fn new(config: Config) -> Result<Self, ServerError> {
+        // First: what registers metrics while the server is built (the
+        // cluster's) needs the recorder installed.
+        let metrics = telemetry::metrics_handle();
         let options = config.store_options().map_err(ServerError::Config)?;
         let store = Store::open(options, Arc::new(MessageJson))
             .await
@@ -100,6 +103,11 @@ impl Server {
             BrokerKind::Redis => {
                 let options = RedisOptions {
                     url: config.cluster.redis_url.clone(),
+                    tls: RedisTls {
+                        ca_file: config.cluster.redis_tls_ca.clone(),
+                        cert_file: config.cluster.redis_tls_cert.clone(),
+                        key_file: config.cluster.redis_tls_key.clone(),
+                    },
                     prefix: config.cluster.prefix.clone(),
                     node: config.cluster.node_name(),
                     stream_idle_ttl: config.stream_idle_ttl,
@@ -255,7 +263,7 @@ impl Server {
             default_app,
             shutdown,
             connections: TaskTracker::new(),
-            metrics: telemetry::metrics_handle(),
+            metrics,
             ready: AtomicBool::new(true),
             uploads,
             webhooks,

@@ -148,9 +148,11 @@ pub enum PresenceKind {
 pub struct Client {
     /// The protocol.
     pub protocol: Protocol,
-    /// The server.
+    /// The server (the first `--url`): where HTTP calls go.
     pub target: Target,
-    dialer: Dialer,
+    /// Every `--url`'s server and the dialer of its sockets: connection
+    /// `i` opens on node `i mod n`.
+    nodes: Vec<(Target, Dialer)>,
     credentials: Credentials,
     minter: Option<TokenMinter>,
     /// How long opening (or subscribing) one connection may take.
@@ -158,12 +160,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `protocol`; fails when a credential the protocol
-    /// needs to connect is missing.
+    /// A client for `protocol` opening connections on `nodes` in turn;
+    /// fails when there is no node or a credential the protocol needs to
+    /// connect is missing.
     pub fn new(
         protocol: Protocol,
-        target: Target,
-        dialer: Dialer,
+        nodes: Vec<(Target, Dialer)>,
         credentials: Credentials,
         token_ttl: Duration,
         step_timeout: Duration,
@@ -175,10 +177,11 @@ impl Client {
                 None
             }
         };
+        let (target, _) = nodes.first().ok_or("--url names no server")?;
         Ok(Self {
             protocol,
-            target,
-            dialer,
+            target: target.clone(),
+            nodes,
             credentials,
             minter,
             step_timeout,
@@ -194,9 +197,9 @@ impl Client {
     /// protocol's handshake (a native `connect` with a fresh token for user
     /// [`user_of`]`(index)`, or Pusher's `connection_established`).
     pub async fn open(&self, index: usize) -> Result<Conn, String> {
+        let (target, dialer) = &self.nodes[node_of(index, self.nodes.len())];
         let opening = async {
-            let stream = self
-                .dialer
+            let stream = dialer
                 .connect(index)
                 .await
                 .map_err(|error| format!("connect: {error}"))?;
@@ -204,12 +207,7 @@ impl Client {
                 Protocol::Native => "/ws".to_owned(),
                 Protocol::Pusher => pusher::path(self.credentials.key()?),
             };
-            let ws = Ws::connect(
-                stream,
-                self.target.authority(),
-                &self.target.request_path(&path),
-            )
-            .await?;
+            let ws = Ws::connect(stream, target.authority(), &target.request_path(&path)).await?;
             let mut conn = Conn::new(index, ws);
             match (self.protocol, &self.minter) {
                 (Protocol::Native, Some(minter)) => {
@@ -341,6 +339,12 @@ impl Client {
     pub fn pong_frame(&self) -> &'static str {
         pusher::PONG
     }
+}
+
+/// The node connection `index` opens on, of `nodes`: round robin, so
+/// every node holds as many connections, within one.
+pub fn node_of(index: usize, nodes: usize) -> usize {
+    index % nodes.max(1)
 }
 
 /// The user id of connection `index`: `bench-{index}`.

@@ -7,7 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::measure::{Measured, micros_per, percent_of_core};
+use crate::measure::{Measured, ServerPids, micros_per, percent_of_core};
 use crate::metrics::{SLOW_CLIENT_CLOSE, Snapshot, Tally};
 
 mod reconnect;
@@ -307,8 +307,11 @@ pub struct Disconnects {
 /// The server process.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerStats {
-    /// Its pid.
+    /// Its pid (the first, when several were measured).
     pub pid: u32,
+    /// How many processes were measured and summed (the nodes of a
+    /// cluster).
+    pub processes: usize,
     /// CPU used in the measured window, in percent of one core.
     pub cpu_percent: f64,
     /// CPU per delivery, in microseconds.
@@ -425,7 +428,7 @@ impl ServerStats {
     /// the connections opened, `connections` those open, `deliveries` the
     /// deliveries in the window.
     pub fn from_window(
-        pid: Option<u32>,
+        pid: Option<ServerPids>,
         measured: &Measured,
         rss_before: Option<u64>,
         connections: usize,
@@ -438,7 +441,8 @@ impl ServerStats {
             .filter(|_| connections > 0)
             .map(|before| after.rss_bytes.saturating_sub(before) as f64 / connections as f64);
         Some(Self {
-            pid,
+            pid: pid.first(),
+            processes: pid.as_slice().len(),
             cpu_percent: percent_of_core(cpu, measured.elapsed),
             cpu_us_per_delivery: micros_per(cpu, deliveries),
             user_us_per_delivery: micros_per(split.user, deliveries),

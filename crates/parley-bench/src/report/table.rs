@@ -237,8 +237,13 @@ impl Report {
         );
         match &self.server {
             Some(s) => {
+                let label = if s.processes > 1 {
+                    format!("server cpu ({} processes)", s.processes)
+                } else {
+                    "server cpu".to_owned()
+                };
                 row(
-                    "server cpu",
+                    &label,
                     format!(
                         "{:.1}% of a core, {} per delivery (user {}, kernel {})",
                         s.cpu_percent,

@@ -95,7 +95,7 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
 
     let live = Arc::new(Live::default());
     let progress = progress(live.clone());
-    let counters_before = StoreCounters::read(&common.url).await;
+    let counters_before = StoreCounters::read(common.first_url()).await;
     let window = Window::open(common.server_pid);
     let start = Instant::now();
     let deadline = start + common.duration;
@@ -128,7 +128,10 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
     }
     let measured = window.close();
     progress.stop().await;
-    let store = match (counters_before, StoreCounters::read(&common.url).await) {
+    let store = match (
+        counters_before,
+        StoreCounters::read(common.first_url()).await,
+    ) {
         (Some(before), Some(after)) => Some(after.since(&before)),
         _ => None,
     };

@@ -82,14 +82,22 @@ impl Env {
         if common.connections == 0 {
             return Err("--connections must be at least 1".into());
         }
-        let target = Target::resolve(&common.url).await?;
-        let dialer = Dialer::new(target.addr, common.source_ips.as_ref());
+        let mut targets = Vec::with_capacity(common.url.len());
+        for url in &common.url {
+            targets.push(Target::resolve(url).await?);
+        }
+        let nodes = targets
+            .into_iter()
+            .map(|target| {
+                let dialer = Dialer::new(target.addr, common.source_ips.as_ref());
+                (target, dialer)
+            })
+            .collect();
         // Tokens outlive every phase of the run.
         let token_ttl = common.open_timeout + common.duration + Duration::from_secs(3600);
         let client = Client::new(
             common.protocol,
-            target,
-            dialer,
+            nodes,
             common.credentials.credentials(),
             token_ttl,
             common.step_timeout,
@@ -149,7 +157,7 @@ impl Env {
                 Protocol::Pusher => "pusher",
             }
             .to_owned(),
-            url: self.common.url.clone(),
+            url: self.common.url.join(","),
             settings,
             disconnects: Disconnects::from_tally(&self.tally),
             errors: self.tally.errors(),

@@ -70,6 +70,7 @@ pub async fn run(args: SoakArgs, open_files_limit: u64) -> Result<Report, String
     }
     let pid = common
         .server_pid
+        .map(|pids| pids.first())
         .ok_or("soak measures the server's memory: give --server-pid")?;
     procstat::sample(pid).map_err(|error| format!("cannot read /proc/{pid}: {error}"))?;
     if args.channels == 0 {
@@ -100,7 +101,7 @@ pub async fn run(args: SoakArgs, open_files_limit: u64) -> Result<Report, String
         end.clone(),
     ));
     let scraper = args.scrape_every.map(|every| {
-        let url = format!("{}/metrics", common.url.trim_end_matches('/'));
+        let url = format!("{}/metrics", common.first_url().trim_end_matches('/'));
         tokio::spawn(scrape(url, every, live.clone(), end.clone()))
     });
     let progress = progress(live.clone());

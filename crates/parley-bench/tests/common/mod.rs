@@ -38,6 +38,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with the namespaces every scenario needs.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`TestServer::start`], with the configuration adjusted by `adjust`
+    /// (a cluster's broker, say).
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let env: HashMap<&str, &str> = HashMap::from([
             ("PARLEY_APP_ID", "bench"),
@@ -96,6 +102,7 @@ impl TestServer {
                 },
             ),
         ]);
+        adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = Server::new(config).await.unwrap();
@@ -123,21 +130,42 @@ impl TestServer {
     /// credentials, and at this process as the server's (for CPU and
     /// memory).
     pub fn flags(&self) -> Vec<String> {
-        [
+        let mut flags = vec![
             "--url".to_owned(),
             format!("http://{}", self.addr),
-            "--app-secret".to_owned(),
-            SECRET.to_owned(),
-            "--api-key".to_owned(),
-            API_KEY.to_owned(),
-            "--app-id".to_owned(),
-            "bench".to_owned(),
-            "--app-key".to_owned(),
-            APP_KEY.to_owned(),
             "--server-pid".to_owned(),
             std::process::id().to_string(),
+        ];
+        flags.extend(self.credential_flags());
+        flags
+    }
+
+    /// The flags of this server's credentials.
+    pub fn credential_flags(&self) -> Vec<String> {
+        [
+            "--app-secret",
+            SECRET,
+            "--api-key",
+            API_KEY,
+            "--app-id",
+            "bench",
+            "--app-key",
+            APP_KEY,
         ]
+        .map(str::to_owned)
         .into()
+    }
+
+    /// Runs `parley-bench <args>` against the servers at `urls` (comma
+    /// separated) whose processes are `pids`, with this server's
+    /// credentials, in this process.
+    pub async fn bench_on(&self, urls: &str, pids: &str, args: &[&str]) -> Report {
+        let mut argv = vec!["parley-bench".to_owned()];
+        argv.extend(args.iter().map(|arg| (*arg).to_owned()));
+        argv.extend(self.credential_flags());
+        argv.extend(["--url", urls, "--server-pid", pids].map(str::to_owned));
+        let cli = Cli::try_parse_from(argv).unwrap();
+        parley_bench::run(cli, 0).await.unwrap()
     }
 
     /// Runs `parley-bench <args>` against this server, in this process.

@@ -13,5 +13,6 @@
 mod common;
 
 mod against_parley;
+mod cluster;
 mod processes;
 mod reconnect_storm;

@@ -1,7 +1,10 @@
 //! The `[cluster]` section: which broker the node uses, and how it reaches
 //! the other nodes of its deployment.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use parley_cluster::Transport;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +28,19 @@ pub enum BrokerKind {
 pub struct ClusterConfig {
     /// `"memory"` (one node) or `"redis"` (several nodes over Redis).
     pub broker: BrokerKind,
-    /// The Redis of the deployment, `redis://[:password@]host:port[/db]`.
+    /// The Redis of the deployment: `redis://[:password@]host:port[/db]`,
+    /// `rediss://…` over TLS, or the master Redis Sentinel names,
+    /// `redis+sentinel://[:password@]host:26379[,host:port…]/master[/db]`
+    /// (`rediss+sentinel://` over TLS).
     pub redis_url: String,
+    /// With TLS: a PEM file of the authorities to trust instead of the
+    /// public ones built into the binary.
+    pub redis_tls_ca: Option<PathBuf>,
+    /// With TLS: a PEM client certificate, for a Redis that asks for one;
+    /// with `redis_tls_key`.
+    pub redis_tls_cert: Option<PathBuf>,
+    /// With TLS: the client certificate's PEM private key.
+    pub redis_tls_key: Option<PathBuf>,
     /// The prefix of every Redis key and topic, so several deployments can
     /// share one Redis.
     pub prefix: String,
@@ -52,6 +66,9 @@ impl Default for ClusterConfig {
         Self {
             broker: BrokerKind::Memory,
             redis_url: "redis://127.0.0.1:6379".to_owned(),
+            redis_tls_ca: None,
+            redis_tls_cert: None,
+            redis_tls_key: None,
             prefix: "parley".to_owned(),
             node: None,
             redis_timeout: Duration::from_secs(2),
@@ -113,12 +130,27 @@ impl ClusterConfig {
         if self.node_ttl < Duration::from_secs(1) {
             return Some("cluster.node_ttl must be at least 1s".into());
         }
-        // The URL is not repeated: it may hold a password.
-        if self.broker == BrokerKind::Redis && !self.redis_url.starts_with("redis://") {
-            return Some(
-                "cluster.redis_url must start with redis:// (rediss://, TLS, is not supported)"
-                    .into(),
-            );
+        if self.broker == BrokerKind::Redis {
+            // The URL is not repeated: it may hold a password.
+            let transport = match parley_cluster::check_redis_url(&self.redis_url) {
+                Ok(transport) => transport,
+                Err(problem) => return Some(format!("cluster.redis_url {problem}")),
+            };
+            let tls_files = [
+                ("redis_tls_ca", &self.redis_tls_ca),
+                ("redis_tls_cert", &self.redis_tls_cert),
+                ("redis_tls_key", &self.redis_tls_key),
+            ];
+            if transport == Transport::Plain
+                && let Some((key, _)) = tls_files.iter().find(|(_, file)| file.is_some())
+            {
+                return Some(format!(
+                    "cluster.{key} needs a TLS redis_url (rediss:// or rediss+sentinel://)"
+                ));
+            }
+            if self.redis_tls_cert.is_some() != self.redis_tls_key.is_some() {
+                return Some("cluster.redis_tls_cert and cluster.redis_tls_key go together".into());
+            }
         }
         None
     }

@@ -135,6 +135,45 @@ fn cluster_section_env_and_its_errors() {
 }
 
 #[test]
+fn redis_urls_may_use_tls_or_sentinel_and_tls_files_need_tls() {
+    let redis = |rest: &str| format!("[cluster]\nbroker = \"redis\"\n{rest}");
+    for url in [
+        "rediss://:secret@cache.example:6380/1",
+        "redis+sentinel://10.0.0.1:26379,10.0.0.2/mymaster",
+        "rediss+sentinel://:secret@sentinel.example/mymaster/2",
+    ] {
+        let (config, _) = load_toml(&redis(&format!("redis_url = \"{url}\"")), &[]).unwrap();
+        assert_eq!(config.cluster.redis_url, url);
+    }
+    let (config, _) = load_toml(
+        &redis(
+            "redis_url = \"rediss://cache:6380\"\nredis_tls_ca = \"/etc/parley/ca.pem\"\n\
+             redis_tls_cert = \"/etc/parley/client.pem\"\nredis_tls_key = \"/etc/parley/client.key\"",
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        config.cluster.redis_tls_ca.as_deref(),
+        Some(std::path::Path::new("/etc/parley/ca.pem"))
+    );
+
+    let error = |text: &str| load_toml(text, &[]).unwrap_err().to_string();
+    let problem = error(&redis("redis_url = \"redis+sentinel://:secret@h\""));
+    assert!(problem.contains("names no master"), "{problem}");
+    assert!(!problem.contains("secret"), "{problem}");
+    let problem = error(&redis("redis_tls_ca = \"ca.pem\""));
+    assert!(
+        problem.contains("cluster.redis_tls_ca needs a TLS redis_url"),
+        "{problem}"
+    );
+    let problem = error(&redis(
+        "redis_url = \"rediss://cache\"\nredis_tls_cert = \"client.pem\"",
+    ));
+    assert!(problem.contains("go together"), "{problem}");
+}
+
+#[test]
 fn web_pages_default_to_admin_on_and_demo_off() {
     let (config, _) = load_toml("", &[]).unwrap();
     assert!(config.web.admin);

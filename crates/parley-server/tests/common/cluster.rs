@@ -24,6 +24,16 @@ pub fn unique_prefix() -> String {
 /// them through one PostgreSQL, see [`persisting_node`]). The `brief`
 /// namespace keeps ten publications for one second.
 pub async fn node(prefix: &str, redis_url: &str) -> TestServer {
+    node_with(prefix, redis_url, |_| {}).await
+}
+
+/// [`node`], with the configuration adjusted by `adjust` (a node name, TLS
+/// files, say).
+pub async fn node_with(
+    prefix: &str,
+    redis_url: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> TestServer {
     TestServer::start_with(|config| {
         config.cluster.broker = BrokerKind::Redis;
         config.cluster.prefix = prefix.to_owned();
@@ -43,6 +53,7 @@ pub async fn node(prefix: &str, redis_url: &str) -> TestServer {
                 },
             );
         }
+        adjust(config);
     })
     .await
 }

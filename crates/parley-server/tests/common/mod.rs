@@ -6,6 +6,7 @@ pub mod chat;
 pub mod cluster;
 pub mod node;
 pub mod pusher;
+pub mod redis_process;
 pub mod tcp_proxy;
 pub mod webhooks;
 // The same small filesystem the store's own tests fill and empty; test

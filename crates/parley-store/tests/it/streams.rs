@@ -258,7 +258,9 @@ impl BrokerEventHandler for Recorder {
         self.0.lock().push((app.to_owned(), publication));
     }
 
-    fn handle_gap(&self, _: &str, _: &parley_core::ChannelName) {}
+    fn handle_gap(&self, _: &str, _: &parley_core::ChannelName) -> usize {
+        0
+    }
 }
 
 async fn delivery_sees_every_channel_in_offset_order(db: TestDb) {
