@@ -27,6 +27,16 @@ pub async fn node(prefix: &str, redis_url: &str) -> TestServer {
     node_with(prefix, redis_url, |_| {}).await
 }
 
+/// Three [`node`]s of one deployment under `prefix`, on the Redis at
+/// [`REDIS`].
+pub async fn three_nodes(prefix: &str) -> (TestServer, TestServer, TestServer) {
+    (
+        node(prefix, REDIS).await,
+        node(prefix, REDIS).await,
+        node(prefix, REDIS).await,
+    )
+}
+
 /// [`node`], with the configuration adjusted by `adjust` (a node name, TLS
 /// files, say).
 pub async fn node_with(

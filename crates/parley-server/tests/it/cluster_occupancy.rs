@@ -10,11 +10,10 @@ use crate::common;
 use std::time::Duration;
 
 use common::TestServer;
-use common::cluster::{REDIS, eventually, unique_prefix};
+use common::cluster::{REDIS, eventually, node_with, unique_prefix};
 use common::pusher::{Pusher, signed};
 use common::tcp_proxy::TcpProxy;
 use common::webhooks::Receiver;
-use parley_server::config::BrokerKind;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -42,16 +41,8 @@ async fn occupancy_node_sending(
     hooks: Option<(&str, Duration)>,
     events: &[&str],
 ) -> TestServer {
-    TestServer::start_with(|config| {
-        config.cluster.broker = BrokerKind::Redis;
-        config.cluster.prefix = prefix.to_owned();
-        config.cluster.redis_url = redis_url.to_owned();
-        config.cluster.redis_timeout = Duration::from_secs(1);
+    node_with(prefix, redis_url, |config| {
         config.cluster.node_ttl = Duration::from_secs(1);
-        config.stream_idle_ttl = Duration::from_secs(60);
-        for app in &mut config.apps {
-            app.namespaces.retain(|_, namespace| !namespace.persist);
-        }
         if let Some((url, hold_back)) = hooks {
             let webhooks = &mut config.apps[0].webhooks;
             webhooks.urls = vec![url.to_owned()];

@@ -8,7 +8,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::cluster::{REDIS, eventually, node, unique_prefix};
+use common::cluster::{REDIS, eventually, node, three_nodes, unique_prefix};
 use common::pusher::Pusher;
 use common::{Client, SECRET, TestServer, member_users, presence_events, push_named, token_with};
 use parley_server::config::{BrokerKind, NamespaceConfig};
@@ -45,11 +45,7 @@ async fn http_stats(server: &TestServer, channel: &str) -> Value {
 #[tokio::test]
 async fn members_on_two_nodes_see_each_others_join_and_leave_and_three_nodes_agree() {
     let prefix = unique_prefix();
-    let (a, b, c) = (
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-    );
+    let (a, b, c) = three_nodes(&prefix).await;
     let mut ann = a.user("ann").await;
     ann.ok("subscribe", json!({"channel": "room:x"})).await;
     assert_eq!(push_named(&mut ann, "join").await["member"]["user"], "ann");
@@ -97,11 +93,7 @@ async fn members_on_two_nodes_see_each_others_join_and_leave_and_three_nodes_agr
 #[tokio::test]
 async fn two_tabs_on_two_nodes_are_one_member_and_only_the_last_close_is_a_leave() {
     let prefix = unique_prefix();
-    let (a, b, c) = (
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-    );
+    let (a, b, c) = three_nodes(&prefix).await;
     let mut observer = c.user("obs").await;
     observer
         .ok("subscribe", json!({"channel": "room:tabs"}))
@@ -238,11 +230,7 @@ async fn each_connection_keeps_its_state_and_updates_reach_every_node() {
 #[tokio::test]
 async fn anonymous_and_heartbeat_viewers_are_counted_on_every_node() {
     let prefix = unique_prefix();
-    let (a, b, c) = (
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-    );
+    let (a, b, c) = three_nodes(&prefix).await;
     let mut viewer = Client::open(&a.ws_url()).await;
     viewer.ok("connect", json!({})).await;
     viewer
@@ -381,11 +369,7 @@ async fn typing_on_one_node_reaches_another_and_expires_there() {
 #[tokio::test]
 async fn user_status_is_answered_and_pushed_on_every_node() {
     let prefix = unique_prefix();
-    let (a, b, c) = (
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-        node(&prefix, REDIS).await,
-    );
+    let (a, b, c) = three_nodes(&prefix).await;
     let mut friend = b.user("friend").await;
     friend
         .ok("subscribe", json!({"channel": "status:42"}))

@@ -10,24 +10,16 @@ use crate::common;
 use std::time::Duration;
 
 use common::TestServer;
-use common::cluster::{REDIS, unique_prefix};
+use common::cluster::{REDIS, node_with, unique_prefix};
 use common::pusher::{Pusher, post_signed};
-use parley_server::config::{BrokerKind, Config};
+use parley_server::config::Config;
 use serde_json::{Value, json};
 
 /// A node of the deployment under `prefix`, its first app adjusted by
 /// `adjust`.
 async fn pusher_node(prefix: &str, adjust: impl FnOnce(&mut Config)) -> TestServer {
-    TestServer::start_with(|config| {
-        config.cluster.broker = BrokerKind::Redis;
-        config.cluster.prefix = prefix.to_owned();
-        config.cluster.redis_url = REDIS.to_owned();
-        config.cluster.redis_timeout = Duration::from_secs(1);
+    node_with(prefix, REDIS, |config| {
         config.cluster.node_ttl = Duration::from_secs(1);
-        config.stream_idle_ttl = Duration::from_secs(60);
-        for app in &mut config.apps {
-            app.namespaces.retain(|_, namespace| !namespace.persist);
-        }
         adjust(config);
     })
     .await
