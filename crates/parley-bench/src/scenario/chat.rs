@@ -11,23 +11,22 @@
 //! go out on a schedule whether or not earlier ones were answered, so the
 //! acknowledgement time includes any queueing in the server.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::fanout::no_connection;
+use super::requests::{Answers, Requests};
 use super::{Env, settings};
 use crate::cli::ChatArgs;
 use crate::measure::{Window, micros_per, sample_server};
 use crate::metrics::{Tally, latency_histogram};
 use crate::pacing::Pacer;
 use crate::progress::Progress;
-use crate::protocol::{Client, Conn, Inbound, Message, Protocol, excerpt, native, send_all};
+use crate::protocol::{Client, Conn, Protocol, native, send_all};
 use crate::report::{
     ChatStats, GeneratorStats, MachineStats, Percentiles, Publications, Report, ServerStats,
 };
@@ -37,8 +36,6 @@ use crate::server_counters::StoreCounters;
 const DEFAULT_PREFIX: &str = "chat:bench-";
 /// The shortest text: room for the connection and sequence numbers.
 const MIN_TEXT_BYTES: usize = 16;
-/// How long a connection waits for its close frame to go out.
-const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Counters every writer adds to, read by the progress line.
 #[derive(Debug, Default)]
@@ -46,17 +43,6 @@ struct Live {
     sent: AtomicU64,
     acked: AtomicU64,
     refused: AtomicU64,
-}
-
-/// What one writer saw.
-#[derive(Debug)]
-struct Seen {
-    sent: u64,
-    acked: u64,
-    refused: u64,
-    unanswered: u64,
-    /// Send to acknowledgement, µs.
-    ack_time: Histogram<u64>,
 }
 
 /// Runs `parley-bench chat`.
@@ -120,7 +106,7 @@ pub async fn run(args: ChatArgs, open_files_limit: u64) -> Result<Report, String
         };
         tasks.spawn(writer.drive(conn));
     }
-    let mut seen = Vec::with_capacity(open);
+    let mut seen: Vec<Requests> = Vec::with_capacity(open);
     while let Some(result) = tasks.join_next().await {
         if let Ok(one) = result {
             seen.push(one);
@@ -222,58 +208,53 @@ struct Writer {
 impl Writer {
     /// Writes until the deadline, then waits (bounded) for the answers
     /// still due and closes.
-    async fn drive(mut self, mut conn: Conn) -> Seen {
-        let mut seen = Seen {
-            sent: 0,
-            acked: 0,
-            refused: 0,
-            unanswered: 0,
-            ack_time: latency_histogram(),
+    async fn drive(mut self, mut conn: Conn) -> Requests {
+        let mut requests = Requests::new();
+        let answers = Answers {
+            client: &self.client,
+            tally: &self.tally,
+            acked: &self.live.acked,
+            refused: Some(&self.live.refused),
         };
-        // Sent and not yet answered, in order: a server answers one
-        // connection's commands in the order sent.
-        let mut in_flight: VecDeque<Instant> = VecDeque::new();
         let give_up = self.deadline + self.answer_timeout;
         let timer = tokio::time::sleep_until(self.deadline);
         tokio::pin!(timer);
         loop {
             let now = Instant::now();
             let writing = now < self.deadline;
-            if !writing && in_flight.is_empty() {
+            if !writing && requests.in_flight() == 0 {
                 break;
             }
             if now >= give_up {
-                seen.unanswered = in_flight.len() as u64;
+                requests.give_up();
                 break;
             }
             let due = match &self.pacer {
                 _ if !writing => 0,
                 Some(pacer) => pacer.due(now),
-                None => u64::from(in_flight.is_empty()),
+                None => u64::from(requests.in_flight() == 0),
             };
             if due > 0 {
                 let frames: Vec<String> = (0..due)
                     .map(|_| {
                         let text = text(
                             conn.index,
-                            seen.sent + in_flight.len() as u64,
+                            requests.sent + requests.in_flight() as u64,
                             self.text_bytes,
                         );
                         native::message_send_frame(conn.take_id(), &self.channel, &text)
                     })
                     .collect();
-                let sent_at = Instant::now();
-                in_flight.extend(std::iter::repeat_n(sent_at, frames.len()));
-                seen.sent += due;
+                requests.sent_now(due);
                 self.live.sent.fetch_add(due, Relaxed);
                 self.tally.sent(due);
                 if let Some(pacer) = &mut self.pacer {
                     pacer.done(due);
                 }
                 if let Err(error) = send_all(&mut conn.ws, frames).await {
-                    self.broke(&error);
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
+                    answers.broke(&error);
+                    requests.give_up();
+                    return requests;
                 }
             }
             let wake = match &self.pacer {
@@ -288,59 +269,12 @@ impl Writer {
                 () = &mut timer => continue,
                 message = conn.ws.next() => message,
             };
-            let text = match message {
-                Ok(Message::Text(text)) => text,
-                Ok(Message::Close(code)) => {
-                    self.tally.closed(code);
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
-                }
-                Ok(Message::Binary(_)) => continue,
-                Err(error) => {
-                    self.broke(&error);
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
-                }
-            };
-            match self.client.classify(text.as_bytes()) {
-                Inbound::Ack => {
-                    if let Some(sent_at) = in_flight.pop_front() {
-                        let micros =
-                            u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        seen.ack_time.saturating_record(micros.max(1));
-                        seen.acked += 1;
-                        self.live.acked.fetch_add(1, Relaxed);
-                        self.tally.accepted(1, 0);
-                    }
-                }
-                Inbound::Error => {
-                    self.tally.error_reply();
-                    self.tally
-                        .note_error(&format!("error reply: {}", excerpt(&text)));
-                    if in_flight.pop_front().is_some() {
-                        seen.refused += 1;
-                        self.live.refused.fetch_add(1, Relaxed);
-                        self.tally.failed(1);
-                    }
-                }
-                Inbound::Ping => {
-                    if let Err(error) = conn.ws.send_text(self.client.pong_frame()).await {
-                        self.broke(&error);
-                        seen.unanswered = in_flight.len() as u64;
-                        return seen;
-                    }
-                }
-                Inbound::Other => {}
+            if !answers.take(&mut conn, message, &mut requests).await {
+                return requests;
             }
         }
-        self.tally.failed(seen.unanswered);
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close()).await;
-        seen
-    }
-
-    fn broke(&self, error: &str) {
-        self.tally.dropped();
-        self.tally.note_error(&format!("connection broke: {error}"));
+        answers.finish(conn, &requests).await;
+        requests
     }
 }
 

@@ -12,7 +12,6 @@
 //! document itself; writers and watchers are in this one process, on one
 //! clock.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +22,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::fanout::no_connection;
+use super::requests::{Answers, Requests};
 use super::{Env, settings};
 use crate::cli::DocsArgs;
 use crate::measure::{Window, micros_per, sample_server};
@@ -48,16 +48,6 @@ const WATCH_LIMIT: usize = 20;
 struct Live {
     acked: AtomicU64,
     changes: AtomicU64,
-}
-
-/// What one writer saw.
-#[derive(Debug)]
-struct Written {
-    sent: u64,
-    acked: u64,
-    refused: u64,
-    unanswered: u64,
-    ack_time: Histogram<u64>,
 }
 
 /// What one watcher saw.
@@ -261,96 +251,48 @@ struct Writer {
 impl Writer {
     /// Writes until the deadline, one write in flight at a time, then
     /// waits (bounded) for the last answer and closes.
-    async fn drive(self, mut conn: Conn) -> Written {
-        let mut seen = Written {
-            sent: 0,
-            acked: 0,
-            refused: 0,
-            unanswered: 0,
-            ack_time: latency_histogram(),
+    async fn drive(self, mut conn: Conn) -> Requests {
+        let mut requests = Requests::new();
+        let answers = Answers {
+            client: &self.client,
+            tally: &self.tally,
+            acked: &self.live.acked,
+            refused: None,
         };
-        let mut in_flight: VecDeque<Instant> = VecDeque::new();
         let give_up = self.deadline + self.answer_timeout;
         loop {
             let now = Instant::now();
-            if now >= self.deadline && in_flight.is_empty() {
+            if now >= self.deadline && requests.in_flight() == 0 {
                 break;
             }
             if now >= give_up {
-                seen.unanswered = in_flight.len() as u64;
+                requests.give_up();
                 break;
             }
-            if now < self.deadline && in_flight.is_empty() {
-                let key = (conn.index + seen.sent as usize) % self.keys;
+            if now < self.deadline && requests.in_flight() == 0 {
+                let key = (conn.index + requests.sent as usize) % self.keys;
                 let frame = json!({"id": conn.take_id(), "method": "doc_merge", "params": {
                     "channel": self.channel, "key": format!("k{key}"),
                     "patch": {"at": now_micros(), "by": conn.index},
                 }});
-                in_flight.push_back(Instant::now());
-                seen.sent += 1;
+                requests.sent_now(1);
                 self.tally.sent(1);
                 if let Err(error) = send_all(&mut conn.ws, [frame.to_string()]).await {
-                    self.broke(&error);
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
+                    answers.broke(&error);
+                    requests.give_up();
+                    return requests;
                 }
             }
             let message = tokio::select! {
                 () = tokio::time::sleep_until(give_up) => continue,
                 message = conn.ws.next() => message,
             };
-            let text = match message {
-                Ok(Message::Text(text)) => text,
-                Ok(Message::Close(code)) => {
-                    self.tally.closed(code);
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
-                }
-                Ok(Message::Binary(_)) => continue,
-                Err(error) => {
-                    self.broke(&error);
-                    seen.unanswered = in_flight.len() as u64;
-                    return seen;
-                }
-            };
-            match self.client.classify(text.as_bytes()) {
-                Inbound::Ack => {
-                    if let Some(sent_at) = in_flight.pop_front() {
-                        let micros =
-                            u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        seen.ack_time.saturating_record(micros.max(1));
-                        seen.acked += 1;
-                        self.live.acked.fetch_add(1, Relaxed);
-                        self.tally.accepted(1, 0);
-                    }
-                }
-                Inbound::Error => {
-                    self.tally.error_reply();
-                    self.tally
-                        .note_error(&format!("error reply: {}", excerpt(&text)));
-                    if in_flight.pop_front().is_some() {
-                        seen.refused += 1;
-                        self.tally.failed(1);
-                    }
-                }
-                Inbound::Ping => {
-                    if let Err(error) = conn.ws.send_text(self.client.pong_frame()).await {
-                        self.broke(&error);
-                        seen.unanswered = in_flight.len() as u64;
-                        return seen;
-                    }
-                }
-                Inbound::Other => {}
+            if !answers.take(&mut conn, message, &mut requests).await {
+                return requests;
             }
         }
-        self.tally.failed(seen.unanswered);
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.ws.close()).await;
-        seen
-    }
-
-    fn broke(&self, error: &str) {
-        self.tally.dropped();
-        self.tally.note_error(&format!("connection broke: {error}"));
+        answers.finish(conn, &requests).await;
+        requests
     }
 }
 

@@ -25,6 +25,7 @@ pub mod fanout;
 pub mod idle;
 pub mod presence_storm;
 pub mod reconnect_storm;
+mod requests;
 pub mod soak;
 
 use std::collections::BTreeMap;
