@@ -118,7 +118,8 @@ pub enum Backend {
 pub struct StoreOptions {
     /// The database.
     pub database: Database,
-    /// Connections in the pool: one for the writer, the rest for reads.
+    /// Connections at most: one for the writer, the rest for reads (at
+    /// least one of each).
     pub max_connections: u32,
     /// Write operations waiting for the writer at most; callers wait for
     /// room beyond that.
@@ -175,14 +176,10 @@ pub(crate) async fn connect(
     database: &Database,
     max_connections: u32,
     connect_timeout: Duration,
-) -> Result<AnyPool, StoreError> {
+) -> Result<(AnyPool, AnyConnectOptions), StoreError> {
     sqlx::any::install_default_drivers();
     let options = connect_options(database).await?;
-    let first = async {
-        let mut connection = AnyConnection::connect_with(&options).await?;
-        prepare(&mut connection, database.backend()).await?;
-        connection.close().await
-    };
+    let first = async { open(&options, database.backend()).await?.close().await };
     match tokio::time::timeout(connect_timeout, first).await {
         Ok(result) => result?,
         Err(_) => {
@@ -196,7 +193,7 @@ pub(crate) async fn connect(
     }
     let backend = database.backend();
     let mut pool = AnyPoolOptions::new()
-        .max_connections(max_connections.max(2))
+        .max_connections(max_connections.max(1))
         .after_connect(move |connection, _| Box::pin(prepare(connection, backend)))
         .after_release(|connection, _| Box::pin(async move { Ok(settle(connection).await) }));
     if backend == Backend::Sqlite {
@@ -206,7 +203,19 @@ pub(crate) async fn connect(
         // read. sqlx still pings it when it is released.
         pool = pool.test_before_acquire(false);
     }
-    Ok(pool.connect_with(options).await?)
+    let pool = pool.connect_with(options.clone()).await?;
+    Ok((pool, options))
+}
+
+/// Opens one connection outside the pool, with the settings of every
+/// connection: the SQLite writer's (see `writer_thread.rs`).
+pub(crate) async fn open(
+    options: &AnyConnectOptions,
+    backend: Backend,
+) -> Result<AnyConnection, sqlx::Error> {
+    let mut connection = AnyConnection::connect_with(options).await?;
+    prepare(&mut connection, backend).await?;
+    Ok(connection)
 }
 
 /// Where to connect: for SQLite, also creates the file's directory.

@@ -103,6 +103,7 @@ mod time;
 mod uploads;
 mod webhooks;
 mod writer;
+mod writer_thread;
 
 pub use connect_profile::{ConnectProfile, MAX_RESTRICTIONS_READ, RestrictionInForce};
 pub use database::{Backend, DEFAULT_CONNECT_TIMEOUT, Database, StoreOptions};

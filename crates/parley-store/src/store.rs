@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::commands::{Change, Command, Pending, Reply};
 use crate::sql::{self, End, Ordered, Window, streams};
-use crate::writer::{Counters, Delivery, Request, Writer};
+use crate::writer::{Connections, Counters, Delivery, Request, Writer};
+use crate::writer_thread;
 use crate::{
     AppliedMigration, Backend, HistoryCursor, HistoryPage, HistoryQuery, MAX_PAGE_SIZE,
     MAX_RECOVERY, MessageEventEncoder, Recovery, Retention, StoreError, StoreOptions,
@@ -36,7 +37,8 @@ pub struct Store {
 }
 
 struct Shared {
-    /// Readers take connections from it directly; the writer uses it too.
+    /// Readers take connections from it directly; so does the writer on
+    /// PostgreSQL.
     pool: AnyPool,
     backend: Backend,
     /// The writer's queue. Bounded, so a store that cannot keep up slows its
@@ -81,13 +83,17 @@ impl Store {
             database: options.database.to_string(),
             cause: Box::new(cause),
         };
-        let pool = crate::database::connect(
-            &options.database,
-            options.max_connections,
-            options.connect_timeout,
-        )
-        .await
-        .map_err(opened)?;
+        // The SQLite writer opens a connection of its own, outside the
+        // pool (see `writer_thread.rs`); the PostgreSQL one takes its from
+        // the pool.
+        let readers = match backend {
+            Backend::Sqlite => options.max_connections.saturating_sub(1),
+            Backend::Postgres => options.max_connections.max(2),
+        };
+        let (pool, connect_options) =
+            crate::database::connect(&options.database, readers, options.connect_timeout)
+                .await
+                .map_err(opened)?;
         let applied = match migrate::run(&pool, backend).await {
             Ok(applied) => applied,
             Err(error) => {
@@ -98,15 +104,22 @@ impl Store {
         let (requests, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let delivery: Delivery = Arc::new(OnceLock::new());
+        let connections = match backend {
+            Backend::Sqlite => Connections::Own(connect_options),
+            Backend::Postgres => Connections::Pool(pool.clone()),
+        };
         let writer = Writer {
-            pool: pool.clone(),
+            connections,
             backend,
             encoder,
             delivery: delivery.clone(),
             counters: counters.clone(),
             max_batch: options.max_batch,
         };
-        tokio::spawn(writer.run(receiver));
+        if let Err(error) = writer_thread::start(writer, receiver) {
+            pool.close().await;
+            return Err(opened(error));
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 pool,

@@ -1,4 +1,6 @@
-//! The writer: one task per store that commits every write, many at a time.
+//! The writer: one task per store that commits every write, many at a time
+//! (on SQLite on a thread of its own, with a connection of its own: see
+//! `writer_thread.rs`).
 //!
 //! Callers queue [`Command`]s on a bounded channel and wait on a oneshot.
 //! The writer takes the first command, then everything else already queued
@@ -42,12 +44,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parley_core::BrokerEventHandler;
+use sqlx::any::AnyConnectOptions;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commands::{self, Command, Context};
-use crate::database::{begin_statement, settle};
+use crate::database::{self, begin_statement, settle};
 use crate::sql;
 use crate::{Backend, MessageEventEncoder, StoreError, Timestamp};
 
@@ -82,9 +85,20 @@ pub(crate) struct Counters {
 /// store is open (the node that delivers is built after the store).
 pub(crate) type Delivery = Arc<OnceLock<Arc<dyn BrokerEventHandler>>>;
 
+/// Where the writer's connection comes from.
+pub(crate) enum Connections {
+    /// The pool, shared with the readers (PostgreSQL): a connection is kept
+    /// between batches, see [`Kept`].
+    Pool(AnyPool),
+    /// A connection of the writer's own, opened where the writer runs and
+    /// kept for good (SQLite: see `writer_thread.rs`); opened again after a
+    /// failure that leaves it unusable.
+    Own(AnyConnectOptions),
+}
+
 /// The writer task's state.
 pub(crate) struct Writer {
-    pub(crate) pool: AnyPool,
+    pub(crate) connections: Connections,
     pub(crate) backend: Backend,
     pub(crate) encoder: Arc<dyn MessageEventEncoder>,
     pub(crate) delivery: Delivery,
@@ -92,14 +106,44 @@ pub(crate) struct Writer {
     pub(crate) max_batch: usize,
 }
 
-/// The connection the last batch committed on, and when, kept for the next
-/// batch: taking one from the pool and giving it back costs sqlx a ping
-/// each way (a round trip to SQLite's worker thread or to PostgreSQL), per
-/// batch. One idle for [`KEEP_IDLE`] goes back to the pool, which tests it
-/// before handing it out again (a PostgreSQL connection may have been
-/// closed meanwhile); so does one whose transaction failed, and the pool
-/// drops it when broken.
-type Kept = Option<(PoolConnection<Any>, Instant)>;
+/// The connection the last batch committed on, kept for the next batch.
+///
+/// A pooled one is kept with the time it was last used: taking one from
+/// the pool and giving it back costs sqlx a ping each way (a round trip to
+/// PostgreSQL), per batch. One idle for [`KEEP_IDLE`] goes back to the
+/// pool, which tests it before handing it out again (a PostgreSQL
+/// connection may have been closed meanwhile); so does one whose
+/// transaction failed, and the pool drops it when broken. The writer's own
+/// connection is kept as long as it works.
+type Kept = Option<Held>;
+
+/// A connection the writer holds.
+enum Held {
+    Pooled(PoolConnection<Any>, Instant),
+    Own(AnyConnection),
+}
+
+impl Held {
+    fn connection(&mut self) -> &mut AnyConnection {
+        match self {
+            Self::Pooled(connection, _) => connection,
+            Self::Own(connection) => connection,
+        }
+    }
+
+    /// Lets the connection go: a pooled one back to the pool (which settles
+    /// it), the writer's own one closed.
+    async fn release(self) {
+        match self {
+            Self::Pooled(connection, _) => drop(connection),
+            Self::Own(connection) => {
+                if let Err(error) = connection.close().await {
+                    tracing::warn!(%error, "closing the store writer's connection failed");
+                }
+            }
+        }
+    }
+}
 
 impl Writer {
     /// Commits batches until asked to close or until every sender is gone.
@@ -135,8 +179,11 @@ impl Writer {
         // Commands queued after the close request are dropped with the
         // receiver, and their callers get `StoreError::Closed`.
         drop(requests);
-        // The pool closes after this answer and waits for its connections.
-        drop(kept);
+        // The pool closes after this answer and waits for its connections;
+        // the writer's own connection is closed before it.
+        if let Some(held) = kept {
+            held.release().await;
+        }
         if let Some(done) = closing {
             let _ = done.send(());
         }
@@ -175,19 +222,46 @@ impl Writer {
         batch: &mut [Command],
         kept: &mut Kept,
     ) -> Result<(), StoreError> {
-        let mut connection = match kept.take() {
-            Some((connection, used)) if used.elapsed() < KEEP_IDLE => connection,
-            _ => self.pool.acquire().await?,
+        let mut held = match kept.take() {
+            Some(Held::Pooled(connection, used)) if used.elapsed() < KEEP_IDLE => {
+                Held::Pooled(connection, used)
+            }
+            Some(Held::Own(connection)) => Held::Own(connection),
+            Some(idle) => {
+                idle.release().await;
+                self.connect().await?
+            }
+            None => self.connect().await?,
         };
-        let result = self.run_batch(&mut connection, batch).await;
-        if result.is_ok() {
-            *kept = Some((connection, Instant::now()));
+        let result = self.run_batch(held.connection(), batch).await;
+        match held {
+            Held::Pooled(connection, _) if result.is_ok() => {
+                *kept = Some(Held::Pooled(connection, Instant::now()));
+            }
+            // Otherwise the connection goes back to the pool, which rolls
+            // back what the failure left open or, failing that, closes it
+            // (`database::settle`): the next batch starts on a clean
+            // connection, whatever the error was.
+            Held::Pooled(..) => {}
+            // The writer's own connection settles here, the same way, and
+            // is opened again for the next batch if it cannot.
+            Held::Own(mut connection) => {
+                if result.is_ok() || settle(&mut connection).await {
+                    *kept = Some(Held::Own(connection));
+                } else {
+                    Held::Own(connection).release().await;
+                }
+            }
         }
-        // Otherwise the connection goes back to the pool, which rolls back
-        // what the failure left open or, failing that, closes it
-        // (`database::settle`): the next batch starts on a clean
-        // connection, whatever the error was.
         result
+    }
+
+    /// A connection for a batch when none is kept.
+    async fn connect(&self) -> Result<Held, StoreError> {
+        Ok(match &self.connections {
+            Connections::Pool(pool) => Held::Pooled(pool.acquire().await?, Instant::now()),
+            Connections::Own(options) => Held::Own(database::open(options, self.backend).await?),
+        })
     }
 
     /// Runs the batch's transaction until it commits, fails for good, or
