@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use common::{APP, TestDb, channel, encode, new_message, send};
+use common::{APP, TestDb, channel, encode, id, new_message, send};
 use parley_core::PublicationKind;
-use parley_store::{Message, NewMessage, Sent, Store};
+use parley_store::{Message, MessageEdit, NewMessage, Sent, Store, StoreError};
 
 store_tests!(
     a_batch_of_sends_costs_a_few_statements_not_a_few_per_message,
     sends_in_bulk_give_what_sends_one_by_one_give,
     a_key_sent_again_in_a_batch_appends_nothing,
     publications_in_bulk_take_gapless_offsets_in_a_few_statements,
+    a_closed_loop_of_writers_loses_nothing_and_refusals_stay_alone,
 );
 
 /// Sends every message at once, each from its own task, so the writer
@@ -283,5 +284,88 @@ async fn publications_in_bulk_take_gapless_offsets_in_a_few_statements(db: TestD
         let offsets: Vec<u64> = stored.iter().map(|(offset, _)| *offset).collect();
         assert_eq!(offsets, (1..=offsets.len() as u64).collect::<Vec<_>>());
     }
+    store.close().await;
+}
+
+/// Writers in a closed loop, as busy chat clients are: each sends its next
+/// message as soon as the previous one is answered, and every fifth turn
+/// first tries to edit someone else's message, which is refused, so
+/// batches of every size mix refusals with sends. Whatever batch each
+/// write ends up in: every send is stored at the offset it was answered
+/// with, each channel's offsets have no gap, and the refused edits change
+/// nothing and take no offset.
+async fn a_closed_loop_of_writers_loses_nothing_and_refusals_stay_alone(db: TestDb) {
+    const WRITERS: usize = 40;
+    const TURNS: usize = 15;
+    const CHANNELS: usize = 4;
+    let store = db.open().await;
+    let target = send(&store, "chat:loop0", "alice", "original").await;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let store = store.clone();
+            let target = id(&target);
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for turn in 0..TURNS {
+                    if turn % 5 == 4 {
+                        let edit = MessageEdit {
+                            app: Arc::from(APP),
+                            id: target,
+                            editor: format!("writer{writer}"),
+                            text: "pwned".into(),
+                        };
+                        match store.edit_message(edit).await {
+                            Err(StoreError::Forbidden(_)) => {}
+                            other => panic!("a foreign edit was not refused: {other:?}"),
+                        }
+                    }
+                    let channel_name = format!("chat:loop{}", (writer + turn) % CHANNELS);
+                    let text = format!("writer {writer} turn {turn}");
+                    let answer =
+                        send(&store, &channel_name, &format!("writer{writer}"), &text).await;
+                    sent.push((channel_name, text, answer));
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut offsets: Vec<Vec<u64>> = vec![Vec::new(); CHANNELS];
+    offsets[0].push(target.message.offset);
+    for writer in writers {
+        for (channel_name, text, answer) in writer.await.expect("the writer finished") {
+            let stored = store
+                .message(APP, answer.message.id)
+                .await
+                .expect("an answered send is stored");
+            assert_eq!(stored.text, text);
+            assert_eq!(stored.offset, answer.message.offset);
+            assert_eq!(stored.channel.as_str(), channel_name);
+            let index: usize = channel_name["chat:loop".len()..].parse().unwrap();
+            offsets[index].push(answer.message.offset);
+        }
+    }
+    for (index, mut offsets) in offsets.into_iter().enumerate() {
+        offsets.sort_unstable();
+        let count = offsets.len() as u64;
+        assert_eq!(
+            offsets,
+            (1..=count).collect::<Vec<_>>(),
+            "chat:loop{index}: gapless, and no offset taken by a refused edit"
+        );
+        let position = store
+            .stream(APP, &channel(&format!("chat:loop{index}")))
+            .await
+            .expect("the stream");
+        assert_eq!(position.offset, count);
+    }
+    let original = store.message(APP, id(&target)).await.expect("stored");
+    assert_eq!(original.text, "original");
+    assert_eq!(original.edited_at, None);
+    let stats = store.stats();
+    assert_eq!(
+        stats.operations,
+        1 + (WRITERS * TURNS) as u64 + (WRITERS * (TURNS / 5)) as u64,
+        "every write answered once: {stats:?}"
+    );
     store.close().await;
 }
