@@ -17,8 +17,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parley_core::{ChannelName, PublicationKind};
 use parley_store::{
-    Database, Message, MessageEventEncoder, MessageId, NewMessage, ReactionEvent, Sent, Store,
-    StoreOptions,
+    Database, Message, MessageEdit, MessageEventEncoder, MessageId, NewMessage, ReactionEvent,
+    Sent, Store, StoreError, StoreOptions,
 };
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -236,6 +236,21 @@ pub async fn send(store: &Store, channel_name: &str, author: &str, text: &str) -
         .send_message(new_message(channel_name, author, text))
         .await
         .expect("the message is sent")
+}
+
+/// Tries to edit `message` as `editor`, who is not its author, and fails
+/// the test unless the store refuses it as forbidden.
+pub async fn assert_foreign_edit_refused(store: &Store, message: MessageId, editor: String) {
+    let edit = MessageEdit {
+        app: Arc::from(APP),
+        id: message,
+        editor,
+        text: "pwned".into(),
+    };
+    match store.edit_message(edit).await {
+        Err(StoreError::Forbidden(_)) => {}
+        other => panic!("a foreign edit was not refused: {other:?}"),
+    }
 }
 
 /// The id of a sent message.

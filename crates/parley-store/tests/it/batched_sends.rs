@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use common::{APP, TestDb, channel, encode, id, new_message, send};
+use common::{APP, TestDb, assert_foreign_edit_refused, channel, encode, id, new_message, send};
 use parley_core::PublicationKind;
-use parley_store::{Message, MessageEdit, NewMessage, Sent, Store, StoreError};
+use parley_store::{Message, NewMessage, Sent, Store};
 
 store_tests!(
     a_batch_of_sends_costs_a_few_statements_not_a_few_per_message,
@@ -308,16 +308,8 @@ async fn a_closed_loop_of_writers_loses_nothing_and_refusals_stay_alone(db: Test
                 let mut sent = Vec::new();
                 for turn in 0..TURNS {
                     if turn % 5 == 4 {
-                        let edit = MessageEdit {
-                            app: Arc::from(APP),
-                            id: target,
-                            editor: format!("writer{writer}"),
-                            text: "pwned".into(),
-                        };
-                        match store.edit_message(edit).await {
-                            Err(StoreError::Forbidden(_)) => {}
-                            other => panic!("a foreign edit was not refused: {other:?}"),
-                        }
+                        assert_foreign_edit_refused(&store, target, format!("writer{writer}"))
+                            .await;
                     }
                     let channel_name = format!("chat:loop{}", (writer + turn) % CHANNELS);
                     let text = format!("writer {writer} turn {turn}");

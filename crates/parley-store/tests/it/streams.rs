@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{APP, TestDb, channel, encode, id, new_message, send};
+use common::{APP, TestDb, assert_foreign_edit_refused, channel, encode, id, new_message, send};
 use parking_lot::Mutex;
 use parley_core::{BrokerEventHandler, Publication, PublicationKind};
 use parley_store::{
@@ -125,16 +125,8 @@ async fn a_refused_operation_does_not_fail_its_batch(db: TestDb) {
             tokio::spawn(async move {
                 if n % 3 == 0 {
                     // Someone else's message: refused, whatever batch it is in.
-                    let edit = MessageEdit {
-                        app: Arc::from(APP),
-                        id: target,
-                        editor: format!("mallory{n}"),
-                        text: "pwned".into(),
-                    };
-                    match store.edit_message(edit).await {
-                        Err(StoreError::Forbidden(_)) => None,
-                        other => panic!("a foreign edit was not refused: {other:?}"),
-                    }
+                    assert_foreign_edit_refused(&store, target, format!("mallory{n}")).await;
+                    None
                 } else {
                     Some(
                         send(&store, "chat:lobby", "bob", "fine")
