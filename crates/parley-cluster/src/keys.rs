@@ -87,9 +87,20 @@ impl Keys {
         self.name("status-users", app, "")
     }
 
-    /// A node's registry entry (as `registry.rs` writes it).
+    /// What every node's registry entry starts with: [`Keys::node`]
+    /// without the node's name.
     pub(crate) fn node_prefix(&self) -> String {
         format!("{}:node:", self.prefix)
+    }
+
+    /// A node's registry entry, a hash (see `registry.rs`).
+    pub(crate) fn node(&self, name: &str) -> String {
+        format!("{}{name}", self.node_prefix())
+    }
+
+    /// The sorted set of the nodes with a registry entry.
+    pub(crate) fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
     }
 
     /// The pub/sub topic every publication of the channel goes to.

@@ -182,7 +182,7 @@ impl RedisStatus {
                 self.timeout,
                 "status node alive",
                 redis::cmd("EXISTS")
-                    .arg(format!("{}{node}", self.keys.node_prefix()))
+                    .arg(self.keys.node(&node))
                     .query_async(&mut connection),
             )
             .await?;

@@ -15,6 +15,7 @@ use parley_core::BackendError;
 
 use crate::broker_redis::{RedisOptions, within};
 use crate::connection::{Commands, Connector};
+use crate::keys::Keys;
 
 /// One app's figures on one node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,7 +44,7 @@ pub struct NodeReport {
 /// A node's handle on the registry.
 pub struct NodeRegistry {
     connection: Commands,
-    prefix: String,
+    keys: Keys,
     node: String,
     ttl: Duration,
     timeout: Duration,
@@ -58,25 +59,17 @@ impl NodeRegistry {
             .await?;
         Ok(Self {
             connection,
-            prefix: options.prefix.clone(),
+            keys: Keys::new(&options.prefix),
             node: options.node.clone(),
             ttl,
             timeout: options.timeout,
         })
     }
 
-    fn set_key(&self) -> String {
-        format!("{}:nodes", self.prefix)
-    }
-
-    fn node_key(&self, name: &str) -> String {
-        format!("{}:node:{name}", self.prefix)
-    }
-
     /// Writes this node's report, replacing the previous one, and gives it
     /// a fresh TTL.
     pub async fn record(&self, report: &NodeReport) -> Result<(), BackendError> {
-        let key = self.node_key(&self.node);
+        let key = self.keys.node(&self.node);
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
         let mut fields: Vec<(String, String)> = vec![
             ("number".into(), report.number.clone()),
@@ -101,9 +94,9 @@ impl NodeRegistry {
             .ignore()
             .pexpire(&key, ttl_ms)
             .ignore()
-            .zadd(self.set_key(), &self.node, 0)
+            .zadd(self.keys.nodes(), &self.node, 0)
             .ignore()
-            .pexpire(self.set_key(), ttl_ms)
+            .pexpire(self.keys.nodes(), ttl_ms)
             .ignore();
         let mut connection = self.connection.clone();
         within(
@@ -118,9 +111,9 @@ impl NodeRegistry {
     pub async fn remove(&self) -> Result<(), BackendError> {
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .del(self.node_key(&self.node))
+            .del(self.keys.node(&self.node))
             .ignore()
-            .zrem(self.set_key(), &self.node)
+            .zrem(self.keys.nodes(), &self.node)
             .ignore();
         let mut connection = self.connection.clone();
         within(
@@ -138,7 +131,7 @@ impl NodeRegistry {
             self.timeout,
             "registry list",
             redis::cmd("ZRANGE")
-                .arg(self.set_key())
+                .arg(self.keys.nodes())
                 .arg(0)
                 .arg(-1)
                 .query_async(&mut connection),
@@ -149,7 +142,7 @@ impl NodeRegistry {
         }
         let mut pipe = redis::pipe();
         for name in &names {
-            pipe.hgetall(self.node_key(name));
+            pipe.hgetall(self.keys.node(name));
         }
         let hashes: Vec<Vec<(String, String)>> = within(
             self.timeout,
@@ -172,7 +165,7 @@ impl NodeRegistry {
                 self.timeout,
                 "registry sweep",
                 redis::cmd("ZREM")
-                    .arg(self.set_key())
+                    .arg(self.keys.nodes())
                     .arg(&dead)
                     .query_async::<u64>(&mut connection),
             )
