@@ -14,7 +14,7 @@
 //! and Pusher events carry (`Message::CREATED`, `Pin::PINNED`, …), and how
 //! its data is made: by the server's encoders, so the store never learns the
 //! wire format. The core carries the kind as an opaque
-//! [`EventKind`](parley_core::EventKind) and knows no event but the plain
+//! [`EventKind`] and knows no event but the plain
 //! publication.
 //!
 //! # Adding a durable feature

@@ -197,10 +197,10 @@ async fn message_seq(connection: &mut AnyConnection, message: &Message) -> Resul
 
 /// What sending a message adds besides its row and its event: the author's
 /// read marker (their own message is read, up to its `seq`, which
-/// [`streams::advance_counting`] took with the offset) and, in a room, the
-/// room's activity. A shadow message (for its author's eyes only) does not
-/// touch the room; it was not counted either, so no one else's unread
-/// count moves.
+/// [`streams::advance_counting`](crate::sql::streams::advance_counting) took
+/// with the offset) and, in a room, the room's activity. A shadow message
+/// (for its author's eyes only) does not touch the room; it was not counted
+/// either, so no one else's unread count moves.
 pub(crate) async fn mark_sent(
     connection: &mut AnyConnection,
     context: &Context<'_>,
