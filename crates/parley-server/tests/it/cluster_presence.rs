@@ -569,12 +569,7 @@ async fn a_killed_nodes_members_leave_on_the_other_nodes_within_the_lease_ttl_an
     friend
         .ok("subscribe", json!({"channel": "status:zed"}))
         .await;
-    let mut zed = Client::open(&format!("ws://{}/ws", doomed.address)).await;
-    zed.ok(
-        "connect",
-        json!({"token": token_with(SECRET, "zed", |_| {})}),
-    )
-    .await;
+    let mut zed = doomed.user("zed").await;
     zed.ok("subscribe", json!({"channel": "room:doomed"})).await;
     let joined = push_named(&mut observer, "join").await;
     assert_eq!(joined["member"]["user"], "zed", "the other process's join");
@@ -636,12 +631,7 @@ async fn a_node_restarted_under_its_name_forgets_the_users_its_earlier_run_held(
     friend
         .ok("subscribe", json!({"channel": "status:zed"}))
         .await;
-    let mut zed = Client::open(&format!("ws://{}/ws", first.address)).await;
-    zed.ok(
-        "connect",
-        json!({"token": token_with(SECRET, "zed", |_| {})}),
-    )
-    .await;
+    let zed = first.user("zed").await;
     assert_eq!(
         push_named(&mut friend, "user_status").await["status"],
         "online"

@@ -9,9 +9,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::chat::moderator_token;
-use common::{
-    Backend, Client, SECRET, TestDatabase, TestServer, on_both_backends, push_named, token_with,
-};
+use common::{Backend, Client, TestDatabase, TestServer, on_both_backends, push_named};
 use futures_util::SinkExt;
 use parley_server::config::NamespaceConfig;
 use serde_json::{Value, json};
@@ -489,11 +487,9 @@ async fn an_acknowledged_write_survives_kill_9(backend: Backend) {
     .unwrap();
     let database = (backend == Backend::Postgres).then(TestDatabase::create);
     let url = database.as_ref().map(TestDatabase::url);
-    let token = token_with(SECRET, "42", |_| {});
 
     let mut server = crate::durability::spawn(dir.path(), url.as_deref()).await;
-    let mut client = Client::open(&format!("ws://{}/ws", server.address)).await;
-    client.ok("connect", json!({"token": token})).await;
+    let mut client = server.user("42").await;
     const WRITES: u64 = 100;
     for n in 0..WRITES {
         let command = json!({"id": 100 + n, "method": "doc_increment",
@@ -516,8 +512,7 @@ async fn an_acknowledged_write_survives_kill_9(backend: Backend) {
     server.child.wait().unwrap();
 
     let server = crate::durability::spawn(dir.path(), url.as_deref()).await;
-    let mut client = Client::open(&format!("ws://{}/ws", server.address)).await;
-    client.ok("connect", json!({"token": token})).await;
+    let mut client = server.user("42").await;
     let got = client
         .ok("doc_get", json!({"channel": PROGRESS, "key": "stats"}))
         .await;

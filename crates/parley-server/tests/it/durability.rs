@@ -21,6 +21,20 @@ pub(crate) struct Server {
     pub(crate) address: String,
 }
 
+impl Server {
+    /// A client of this process that has sent `connect` as `user`.
+    pub(crate) async fn user(&self, user: &str) -> Client {
+        let mut client = Client::open(&format!("ws://{}/ws", self.address)).await;
+        client
+            .ok(
+                "connect",
+                json!({"token": token_with(SECRET, user, |_| {})}),
+            )
+            .await;
+        client
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -72,13 +86,7 @@ async fn acknowledged_messages_survive_kill_9(backend: Backend) {
     let url = database.as_ref().map(TestDatabase::url);
 
     let mut server = spawn(dir.path(), url.as_deref()).await;
-    let mut client = Client::open(&format!("ws://{}/ws", server.address)).await;
-    client
-        .ok(
-            "connect",
-            json!({"token": token_with(SECRET, "ann", |_| {})}),
-        )
-        .await;
+    let mut client = server.user("ann").await;
     // Every send at once, so the writer commits them in groups.
     for n in 0..MESSAGES {
         let command = json!({"id": 100 + n, "method": "message_send",
